@@ -1,0 +1,16 @@
+/* Engine internals shared between core/ files; not part of the public API. */
+#ifndef EFFBENCH_CORE_INTERNAL_H
+#define EFFBENCH_CORE_INTERNAL_H
+
+#include "effbench/core.h"
+
+/* Dropout stream id for the next random op of this step. */
+uint64_t eb__ctx_next_stream(eb_ctx *ctx);
+/* A tensor header sharing x's data (for views); NULL if sizes differ. */
+eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape);
+
+/* Shape helpers for ops. */
+static inline int eb__last(const eb_tensor *t) { return t->shape[t->ndim - 1]; }
+static inline int64_t eb__rows(const eb_tensor *t) { return t->size / eb__last(t); }
+
+#endif

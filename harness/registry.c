@@ -1,0 +1,261 @@
+/* Registry: a list of architecture and task tables. Built-ins and plugins go
+ * through the same eb_register_* calls, which check the ABI version and the
+ * table size before accepting anything. */
+#include "registry.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REG_MAX 128
+
+struct eb_registry {
+  const eb_arch *arch[REG_MAX];
+  const char *arch_origin[REG_MAX];
+  int narch;
+  const eb_task *task[REG_MAX];
+  const char *task_origin[REG_MAX];
+  int ntask;
+  const char *loading; /* origin of the plugin being initialised */
+  void *handles[REG_MAX];
+  char *paths[REG_MAX];
+  int nhandles;
+  char err[EB_ERR_LEN];
+  char names[2048];
+};
+
+static void reg_error(eb_registry *reg, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reg->err, sizeof reg->err, fmt, ap);
+  va_end(ap);
+}
+
+eb_registry *eb_registry_create(void) { return calloc(1, sizeof(eb_registry)); }
+
+void eb_registry_destroy(eb_registry *reg) {
+  if (!reg) return;
+  /* Plugins stay mapped until exit: their tables may still be referenced. */
+  for (int i = 0; i < reg->nhandles; i++) free(reg->paths[i]);
+  free(reg);
+}
+
+const char *eb_registry_error(const eb_registry *reg) { return reg->err; }
+
+static int check_abi(eb_registry *reg, const char *kind, const char *name, int abi,
+                     size_t size, size_t host_size) {
+  const char *from = reg->loading ? reg->loading : "built-in";
+  if (abi != EFFBENCH_ABI_VERSION) {
+    reg_error(reg,
+              "%s '%s' from %s was built for effbench ABI version %d, this effbench has "
+              "ABI version %d: rebuild the plugin against the installed headers",
+              kind, name ? name : "?", from, abi, EFFBENCH_ABI_VERSION);
+    return -1;
+  }
+  if (size < host_size) {
+    reg_error(reg,
+              "%s '%s' from %s has a table of %zu bytes, this effbench expects %zu: rebuild "
+              "the plugin against the installed headers",
+              kind, name ? name : "?", from, size, host_size);
+    return -1;
+  }
+  if (!name || !*name) {
+    reg_error(reg, "%s from %s has no name", kind, from);
+    return -1;
+  }
+  return 0;
+}
+
+int eb_register_arch(eb_registry *reg, const eb_arch *a) {
+  if (!a) {
+    reg_error(reg, "NULL architecture table");
+    return -1;
+  }
+  if (check_abi(reg, "architecture", a->name, a->abi_version, a->struct_size,
+                sizeof(eb_arch)))
+    return -1;
+  if (!a->create || !a->forward) {
+    reg_error(reg, "architecture '%s' lacks create or forward", a->name);
+    return -1;
+  }
+  if (eb_registry_find_arch(reg, a->name)) {
+    reg_error(reg, "architecture '%s' is registered twice (%s and %s)", a->name,
+              eb_registry_arch_origin(reg, eb_registry_find_arch(reg, a->name)),
+              reg->loading ? reg->loading : "built-in");
+    return -1;
+  }
+  if (reg->narch == REG_MAX) {
+    reg_error(reg, "too many architectures (max %d)", REG_MAX);
+    return -1;
+  }
+  reg->arch_origin[reg->narch] = reg->loading;
+  reg->arch[reg->narch++] = a;
+  return 0;
+}
+
+int eb_register_task(eb_registry *reg, const eb_task *t) {
+  if (!t) {
+    reg_error(reg, "NULL task table");
+    return -1;
+  }
+  if (check_abi(reg, "task", t->name, t->abi_version, t->struct_size, sizeof(eb_task)))
+    return -1;
+  if (!t->open || !t->batch) {
+    reg_error(reg, "task '%s' lacks open or batch", t->name);
+    return -1;
+  }
+  if (eb_registry_find_task(reg, t->name)) {
+    reg_error(reg, "task '%s' is registered twice", t->name);
+    return -1;
+  }
+  if (reg->ntask == REG_MAX) {
+    reg_error(reg, "too many tasks (max %d)", REG_MAX);
+    return -1;
+  }
+  reg->task_origin[reg->ntask] = reg->loading;
+  reg->task[reg->ntask++] = t;
+  return 0;
+}
+
+int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err, size_t errlen) {
+  if (reg->nhandles == REG_MAX) {
+    snprintf(err, errlen, "plugin %s: too many plugins (max %d)", path, REG_MAX);
+    return -1;
+  }
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    snprintf(err, errlen, "plugin %s: cannot load: %s", path, dlerror());
+    return -1;
+  }
+  eb_plugin_init_fn init;
+  *(void **)(&init) = dlsym(h, EFFBENCH_PLUGIN_INIT_SYMBOL);
+  if (!init) {
+    snprintf(err, errlen, "plugin %s: no %s() entry point", path,
+             EFFBENCH_PLUGIN_INIT_SYMBOL);
+    dlclose(h);
+    return -1;
+  }
+  char *p = strdup(path);
+  if (!p) {
+    snprintf(err, errlen, "out of memory");
+    dlclose(h);
+    return -1;
+  }
+  reg->handles[reg->nhandles] = h;
+  reg->paths[reg->nhandles++] = p;
+  reg->loading = p;
+  reg->err[0] = '\0';
+  int rc = init(reg, EFFBENCH_ABI_VERSION);
+  reg->loading = NULL;
+  if (rc != 0) {
+    snprintf(err, errlen, "plugin %s: %s", path,
+             reg->err[0] ? reg->err : "its init function reported failure");
+    return -1;
+  }
+  return 0;
+}
+
+static int ends_with_so(const char *s) {
+  size_t n = strlen(s);
+  return n > 3 && strcmp(s + n - 3, ".so") == 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t errlen) {
+  char *copy = strdup(dirs);
+  if (!copy) return -1;
+  int rc = 0;
+  for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && rc == 0;
+       d = strtok_r(NULL, ":", &save)) {
+    DIR *dir = opendir(d);
+    if (!dir) continue; /* a missing directory in a search path is not an error */
+    char *names[REG_MAX];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir)) != NULL && n < REG_MAX;)
+      if (ends_with_so(e->d_name)) names[n++] = strdup(e->d_name);
+    closedir(dir);
+    qsort(names, n, sizeof *names, cmp_str); /* load order independent of readdir */
+    for (int i = 0; i < n; i++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s/%s", d, names[i]);
+      if (rc == 0) rc = eb_registry_load_plugin(reg, path, err, errlen);
+      free(names[i]);
+    }
+  }
+  free(copy);
+  return rc;
+}
+
+/* Built-in tables, defined in archs/ and tasks/. */
+extern const eb_arch eb_arch_vanilla;
+extern const eb_task eb_task_majority;
+
+int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
+  const eb_arch *archs[] = {&eb_arch_vanilla};
+  const eb_task *tasks[] = {&eb_task_majority};
+  for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+    if (eb_register_arch(reg, archs[i])) goto fail;
+  for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
+    if (eb_register_task(reg, tasks[i])) goto fail;
+  return 0;
+fail:
+  snprintf(err, errlen, "%s", reg->err);
+  return -1;
+}
+
+int eb_registry_open_default(eb_registry *reg, int nplugins, char *const *plugins,
+                             char *err, size_t errlen) {
+  if (eb_registry_add_builtins(reg, err, errlen)) return -1;
+  for (int i = 0; i < nplugins; i++)
+    if (eb_registry_load_plugin(reg, plugins[i], err, errlen)) return -1;
+  const char *path = getenv("EFFBENCH_PLUGIN_PATH");
+  if (path && *path && eb_registry_load_path(reg, path, err, errlen)) return -1;
+  return 0;
+}
+
+int eb_registry_arch_count(const eb_registry *reg) { return reg->narch; }
+const eb_arch *eb_registry_arch_at(const eb_registry *reg, int i) {
+  return i >= 0 && i < reg->narch ? reg->arch[i] : NULL;
+}
+const eb_arch *eb_registry_find_arch(const eb_registry *reg, const char *name) {
+  for (int i = 0; i < reg->narch; i++)
+    if (strcmp(reg->arch[i]->name, name) == 0) return reg->arch[i];
+  return NULL;
+}
+int eb_registry_task_count(const eb_registry *reg) { return reg->ntask; }
+const eb_task *eb_registry_task_at(const eb_registry *reg, int i) {
+  return i >= 0 && i < reg->ntask ? reg->task[i] : NULL;
+}
+const eb_task *eb_registry_find_task(const eb_registry *reg, const char *name) {
+  for (int i = 0; i < reg->ntask; i++)
+    if (strcmp(reg->task[i]->name, name) == 0) return reg->task[i];
+  return NULL;
+}
+const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a) {
+  for (int i = 0; i < reg->narch; i++)
+    if (reg->arch[i] == a) return reg->arch_origin[i] ? reg->arch_origin[i] : "built-in";
+  return "?";
+}
+
+static const char *join_names(eb_registry *reg, int n, const char *(*name_at)(eb_registry *, int)) {
+  size_t off = 0;
+  reg->names[0] = '\0';
+  for (int i = 0; i < n && off < sizeof reg->names; i++)
+    off += snprintf(reg->names + off, sizeof reg->names - off, "%s%s", i ? ", " : "",
+                    name_at(reg, i));
+  return reg->names;
+}
+static const char *arch_name_at(eb_registry *r, int i) { return r->arch[i]->name; }
+static const char *task_name_at(eb_registry *r, int i) { return r->task[i]->name; }
+const char *eb_registry_arch_names(eb_registry *reg) {
+  return join_names(reg, reg->narch, arch_name_at);
+}
+const char *eb_registry_task_names(eb_registry *reg) {
+  return join_names(reg, reg->ntask, task_name_at);
+}

@@ -1,0 +1,32 @@
+/* The registry of architectures and tasks: built-ins plus dlopen'ed plugins. */
+#ifndef EFFBENCH_REGISTRY_H
+#define EFFBENCH_REGISTRY_H
+
+#include "effbench/plugin.h"
+
+eb_registry *eb_registry_create(void);
+void eb_registry_destroy(eb_registry *reg);
+/* Register every built-in architecture and task. */
+int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen);
+/* Load one plugin .so (calls its effbench_plugin_init). */
+int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err, size_t errlen);
+/* Load every *.so in each directory of a ':'-separated list. */
+int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t errlen);
+/* Builtins, then --plugin files, then EFFBENCH_PLUGIN_PATH. */
+int eb_registry_open_default(eb_registry *reg, int nplugins, char *const *plugins,
+                             char *err, size_t errlen);
+
+int eb_registry_arch_count(const eb_registry *reg);
+const eb_arch *eb_registry_arch_at(const eb_registry *reg, int i);
+const eb_arch *eb_registry_find_arch(const eb_registry *reg, const char *name);
+int eb_registry_task_count(const eb_registry *reg);
+const eb_task *eb_registry_task_at(const eb_registry *reg, int i);
+const eb_task *eb_registry_find_task(const eb_registry *reg, const char *name);
+/* Where an arch/task came from: "built-in" or the plugin path. */
+const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a);
+/* "a, b, c" list of names for error messages (static buffer of reg). */
+const char *eb_registry_arch_names(eb_registry *reg);
+const char *eb_registry_task_names(eb_registry *reg);
+const char *eb_registry_error(const eb_registry *reg);
+
+#endif

@@ -1,0 +1,237 @@
+/* effbench core API: tensors, the per-step context (arena + tape + FLOP counter),
+ * parameters, the counter-based RNG and the differentiable ops.
+ *
+ * This header and plugin.h are the whole public surface: an architecture plugin
+ * builds its forward pass from the ops below, and backward, FLOP counting and
+ * memory tracking come with them.
+ *
+ * Conventions
+ *  - float32, row-major, up to 4 dims. Shapes are written [B,N,D] in comments.
+ *  - Every op takes the context first, returns a new tensor allocated in the
+ *    step arena, and returns NULL on error (the message is in eb_ctx_error()).
+ *    Every op also returns NULL when any tensor argument is NULL, so a chain of
+ *    ops needs one NULL check at its end.
+ *  - When gradients are enabled (eb_ctx_set_grad) and any input requires a
+ *    gradient, the op records itself on the tape; eb_backward() replays the tape
+ *    in reverse and accumulates (+=) into every input gradient.
+ *  - Activation gradients are allocated lazily (zeroed, in the arena) the first
+ *    time backward writes them; parameter gradients live in the parameter block.
+ *  - FLOPs: each op adds the arithmetic it performs to the context's counter,
+ *    forward and backward separately. docs/flops.md lists the count of every op.
+ */
+#ifndef EFFBENCH_CORE_H
+#define EFFBENCH_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EB_MAX_DIMS 4
+#define EB_ERR_LEN 512
+
+typedef struct eb_tensor {
+  float *data;
+  float *grad;       /* NULL until backward writes it (activations) */
+  int64_t size;      /* product of shape */
+  int ndim;
+  int shape[EB_MAX_DIMS];
+  int requires_grad; /* gradient flows into this tensor */
+  int is_param;      /* lives in the parameter block */
+  const char *name;  /* parameters only */
+} eb_tensor;
+
+/* ---------------------------------------------------------------- RNG ---- */
+/* Counter-based: every draw is a pure function of (seed, stream, counter), so
+ * results never depend on thread count or call order between streams. */
+typedef struct eb_rng {
+  uint64_t seed;
+  uint64_t stream;
+  uint64_t counter;
+} eb_rng;
+
+eb_rng eb_rng_make(uint64_t seed, uint64_t stream);
+uint64_t eb_rng_hash(uint64_t seed, uint64_t stream, uint64_t counter);
+uint64_t eb_rng_u64(eb_rng *r);
+float eb_rng_uniform(eb_rng *r); /* [0,1) */
+float eb_rng_normal(eb_rng *r);  /* N(0,1) */
+/* uniform in [0,1) for element `i` of a stream, stateless */
+float eb_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t i);
+
+/* ---------------------------------------------------------- context ---- */
+typedef struct eb_ctx eb_ctx;
+
+typedef struct eb_flops {
+  double forward;
+  double backward;
+} eb_flops;
+
+/* arena_bytes is the initial arena capacity; the arena grows on demand. */
+eb_ctx *eb_ctx_create(size_t arena_bytes, uint64_t seed);
+void eb_ctx_destroy(eb_ctx *ctx);
+/* Forget the tape and free every activation (call after the optimizer step). */
+void eb_ctx_reset(eb_ctx *ctx);
+void eb_ctx_set_grad(eb_ctx *ctx, int enabled);    /* record the tape? */
+void eb_ctx_set_training(eb_ctx *ctx, int training); /* dropout active? */
+int eb_ctx_training(const eb_ctx *ctx);
+/* Per-step dropout seed: the harness sets it to (step); masks depend only on
+ * (ctx seed, step seed, op index in the step, element index). */
+void eb_ctx_set_step(eb_ctx *ctx, uint64_t step);
+const char *eb_ctx_error(const eb_ctx *ctx);
+void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...);
+eb_flops eb_ctx_flops(const eb_ctx *ctx);
+void eb_ctx_reset_flops(eb_ctx *ctx);
+void eb_ctx_add_flops(eb_ctx *ctx, double forward, double backward);
+size_t eb_ctx_arena_used(const eb_ctx *ctx);
+size_t eb_ctx_arena_high_water(const eb_ctx *ctx);
+void eb_ctx_reset_high_water(eb_ctx *ctx);
+
+/* Arena allocation (64-byte aligned), freed by eb_ctx_reset. NULL on OOM. */
+void *eb_alloc(eb_ctx *ctx, size_t bytes);
+/* New activation tensor, uninitialised / zeroed. */
+eb_tensor *eb_tensor_new(eb_ctx *ctx, int ndim, const int *shape);
+eb_tensor *eb_tensor_zeros(eb_ctx *ctx, int ndim, const int *shape);
+/* Gradient buffer of t, allocated zeroed on first use. */
+float *eb_tensor_grad(eb_ctx *ctx, eb_tensor *t);
+
+/* ------------------------------------------------------------- tape ---- */
+typedef struct eb_node eb_node;
+typedef void (*eb_backward_fn)(eb_ctx *ctx, eb_node *node);
+
+#define EB_NODE_MAX_IN 6
+struct eb_node {
+  eb_backward_fn backward;
+  eb_tensor *out;
+  eb_tensor *in[EB_NODE_MAX_IN];
+  void *saved;      /* op-specific, arena-allocated */
+  int iarg[8];
+  float farg[4];
+};
+
+/* Record a node if gradients are on and an input needs a gradient; returns the
+ * node (to fill `saved`/args) or NULL when nothing is recorded. */
+eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
+                        eb_tensor *const *in);
+/* Seed d(loss)/d(loss) = 1 and run the tape backwards. loss is a scalar. */
+int eb_backward(eb_ctx *ctx, eb_tensor *loss);
+
+/* ------------------------------------------------------- parameters ---- */
+typedef enum eb_init {
+  EB_INIT_ZEROS = 0,
+  EB_INIT_ONES,
+  EB_INIT_NORMAL,  /* N(0, scale^2) */
+  EB_INIT_UNIFORM, /* U(-scale, scale) */
+} eb_init;
+
+typedef struct eb_params eb_params;
+
+eb_params *eb_params_create(void);
+void eb_params_destroy(eb_params *p);
+/* Declare a parameter. Returns a stable handle whose data/grad pointers become
+ * valid after eb_params_finalize(); NULL on error (duplicate name, bad shape). */
+eb_tensor *eb_param(eb_params *p, const char *name, int ndim, const int *shape,
+                    eb_init init, float scale);
+/* Allocate one block for data, grads and optimizer state (2 floats per weight)
+ * and initialise every parameter from rng in declaration order. */
+int eb_params_finalize(eb_params *p, uint64_t seed, char *err, size_t errlen);
+int eb_params_count(const eb_params *p);
+eb_tensor *eb_params_get(const eb_params *p, int i);
+eb_tensor *eb_params_find(const eb_params *p, const char *name);
+int64_t eb_params_numel(const eb_params *p);
+size_t eb_params_bytes(const eb_params *p); /* data + grads + optimizer state */
+void eb_params_zero_grad(eb_params *p);
+/* Flat views for the optimizer: each region holds eb_params_padded() floats
+ * (parameters in declaration order, each 64-byte aligned, padding zero). */
+int64_t eb_params_padded(const eb_params *p);
+float *eb_params_data(eb_params *p);
+float *eb_params_grads(eb_params *p);
+float *eb_params_opt_state(eb_params *p); /* 2 * padded floats: m then v */
+
+/* ------------------------------------------------------------ threads --- */
+/* Threads for OpenBLAS and the engine's own parallel loops. */
+void eb_set_threads(int n);
+int eb_get_threads(void);
+
+/* ---------------------------------------------------------------- ops ---- */
+/* Linear algebra */
+/* y[...,O] = x[...,I] @ w[O,I]^T + b[O]   (b may be NULL) */
+eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b);
+/* Batched matmul over leading dims (equal batch dims on both sides):
+ * a[...,M,K] (or [...,K,M] if ta) @ b[...,K,N] (or [...,N,K] if tb) */
+eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb);
+
+/* Elementwise. add/mul: b has the shape of a, or of a's trailing dims
+ * (broadcast over the leading ones). */
+eb_tensor *eb_add(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
+eb_tensor *eb_sub(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
+eb_tensor *eb_mul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
+eb_tensor *eb_scale(eb_ctx *ctx, eb_tensor *a, float s);
+eb_tensor *eb_gelu(eb_ctx *ctx, eb_tensor *x); /* tanh approximation */
+eb_tensor *eb_silu(eb_ctx *ctx, eb_tensor *x);
+eb_tensor *eb_softplus(eb_ctx *ctx, eb_tensor *x);
+eb_tensor *eb_exp(eb_ctx *ctx, eb_tensor *x);
+eb_tensor *eb_relu(eb_ctx *ctx, eb_tensor *x);
+/* Sum of all elements -> [1] */
+eb_tensor *eb_sum(eb_ctx *ctx, eb_tensor *x);
+
+/* Normalisation, softmax */
+/* LayerNorm over the last dim, eps 1e-5; gamma, beta [D] */
+eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *beta);
+/* softmax over the last dim */
+eb_tensor *eb_softmax(eb_ctx *ctx, eb_tensor *x);
+
+/* Embedding: table[V,D], ids[B*N] in [0,V) -> [B,N,D] */
+eb_tensor *eb_embedding(eb_ctx *ctx, eb_tensor *table, const int32_t *ids, int B, int N);
+/* Dropout with keep-scaling 1/(1-p); identity when not training or p == 0. */
+eb_tensor *eb_dropout(eb_ctx *ctx, eb_tensor *x, float p);
+
+/* Pooling over the sequence. x[B,N,D], mask[B*N] 1 = real token (NULL = all). */
+eb_tensor *eb_mean_pool(eb_ctx *ctx, eb_tensor *x, const uint8_t *mask); /* -> [B,D] */
+eb_tensor *eb_cls_pool(eb_ctx *ctx, eb_tensor *x);                       /* x[:,0,:] */
+
+/* Mean cross-entropy: logits[B,C], labels[B] -> scalar [1].
+ * If correct != NULL it receives the number of argmax hits. */
+eb_tensor *eb_cross_entropy(eb_ctx *ctx, eb_tensor *logits, const int32_t *labels,
+                            int *correct);
+
+/* Shape ops */
+eb_tensor *eb_reshape(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape); /* view */
+eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1);          /* copy */
+/* Concatenate along the last dim / take a slice [start,start+len) of it. */
+eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs);
+eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len);
+/* Reverse the sequence axis of x[B,N,D] (mask-unaware). */
+eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x);
+
+/* Attention. q,k,v [B,H,N,Dh] -> [B,H,N,Dh]; softmax(q k^T * scale) v with keys
+ * masked out where mask[b*N+j] == 0 (NULL = none); causal adds j > i masking.
+ * Stores the probabilities for backward (O(B*H*N*N) memory). */
+eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                        const uint8_t *mask, int causal, float scale);
+
+/* Sequence ops for the efficient architectures. */
+/* Depthwise causal conv1d: x[B,N,C], w[C,K], b[C] (NULL ok):
+ * y[b,t,c] = b[c] + sum_j w[c,j] * x[b,t-K+1+j,c]   (zero left padding) */
+eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b);
+/* Average pooling along N, window `pool` (odd), stride 1, same length, counting
+ * only in-range real tokens (padding-aware): x[B,N,D], mask[B*N] or NULL. */
+eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask);
+/* Rows: x[R,D] (leading dims flattened), idx[n] in [0,R) -> [n,D] */
+eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n);
+/* out[R,D] = 0; out[idx[i]] += w[i] * src[i]  (w NULL = 1); R = rows */
+eb_tensor *eb_scatter_add_rows(eb_ctx *ctx, eb_tensor *src, const int32_t *idx,
+                               const float *w, int rows);
+/* Mamba-1 selective scan, per batch b, channel c, state s:
+ *   h_t = exp(delta_t * A[c,s]) h_{t-1} + delta_t * B_t[s] * u_t
+ *   y_t = sum_s C_t[s] h_t[s] + D[c] u_t
+ * u, delta [B,N,C]; A [C,S]; Bm, Cm [B,N,S]; D [C] (NULL ok) -> y [B,N,C].
+ * Backward recomputes hidden states from chunk checkpoints. */
+eb_tensor *eb_selective_scan(eb_ctx *ctx, eb_tensor *u, eb_tensor *delta, eb_tensor *A,
+                             eb_tensor *Bm, eb_tensor *Cm, eb_tensor *D);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,163 @@
+/* effbench plugin ABI: architectures and tasks as tables of function pointers.
+ *
+ * A plugin is a shared object exporting one symbol:
+ *
+ *   int effbench_plugin_init(eb_registry *reg, int host_abi_version);
+ *
+ * which calls eb_register_arch / eb_register_task for each thing it provides
+ * and returns 0. Built-ins register through exactly the same calls.
+ *
+ * Compatibility rule: EFFBENCH_ABI_VERSION changes whenever a struct below
+ * changes incompatibly; new members are only ever appended at the end, and
+ * struct_size lets the host see how much of a table the plugin knows.
+ */
+#ifndef EFFBENCH_PLUGIN_H
+#define EFFBENCH_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "effbench/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EFFBENCH_ABI_VERSION 1
+
+/* ------------------------------------------------- declared parameters --- */
+typedef enum eb_ptype {
+  EB_P_END = 0, /* sentinel */
+  EB_P_INT,
+  EB_P_FLOAT,
+  EB_P_BOOL,
+  EB_P_STRING,
+} eb_ptype;
+
+typedef struct eb_param_decl {
+  const char *name;
+  eb_ptype type;
+  const char *def;     /* default, as text ("256", "0.1", "true", "none") */
+  const char *help;    /* one line */
+  const char *choices; /* EB_P_STRING only: "a|b|c", or NULL for free text */
+} eb_param_decl;
+
+/* Resolved values of declared parameters (defaults applied, types checked). */
+typedef struct eb_arg {
+  const char *name;
+  eb_ptype type;
+  int64_t i; /* INT, BOOL */
+  double f;  /* FLOAT */
+  const char *s;
+} eb_arg;
+
+typedef struct eb_args {
+  int n;
+  const eb_arg *v;
+} eb_args;
+
+/* Lookup helpers (the name must be declared; undeclared names abort nothing,
+ * they return the fallback). */
+int64_t eb_args_int(const eb_args *a, const char *name, int64_t fallback);
+double eb_args_float(const eb_args *a, const char *name, double fallback);
+const char *eb_args_str(const eb_args *a, const char *name, const char *fallback);
+
+/* ------------------------------------------------------- architecture --- */
+typedef enum eb_pool { EB_POOL_MEAN = 0, EB_POOL_CLS = 1 } eb_pool;
+
+/* Model settings shared by every architecture (the YAML `model:` section). */
+typedef struct eb_model_config {
+  int dim, depth, heads, ffn;
+  float dropout;
+  eb_pool pool;
+  int max_len; /* longest sequence the model will see (incl. CLS) */
+} eb_model_config;
+
+typedef struct eb_stat_sink {
+  void *user;
+  void (*emit)(void *user, const char *name, double value);
+} eb_stat_sink;
+
+typedef struct eb_arch {
+  int abi_version;    /* EFFBENCH_ABI_VERSION of the plugin's build */
+  size_t struct_size; /* sizeof(eb_arch) of the plugin's build */
+  const char *name;
+  const char *summary;
+  const eb_param_decl *params; /* terminated by {NULL, EB_P_END, ...} */
+
+  /* Check parameter values against the model config before anything is built:
+   * return 0 or fill err with "why" (optional). */
+  int (*validate)(const eb_model_config *cfg, const eb_args *args, char *err,
+                  size_t errlen);
+  /* Declare parameters in P (eb_param) and return the model state. */
+  int (*create)(const eb_model_config *cfg, const eb_args *args, eb_params *P,
+                void **model, char *err, size_t errlen);
+  /* x[B,N,D] -> *out[B,N,D]; mask[B*N] 1 = real token (NULL = all real). */
+  int (*forward)(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
+                 eb_tensor **out, char *err, size_t errlen);
+  /* Analytic FLOPs of the blocks for one sequence batch of size B x N:
+   * forward and (forward+backward) training (optional, may be NULL). */
+  double (*flops)(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                  int training);
+  /* Extra metrics of the last forward (optional). */
+  void (*stats)(void *model, eb_stat_sink *sink);
+  /* Add to the training loss (e.g. MoE load balancing); NULL = none. */
+  eb_tensor *(*aux_loss)(void *model, eb_ctx *ctx);
+  void (*destroy)(void *model);
+} eb_arch;
+
+/* ---------------------------------------------------------------- task --- */
+typedef enum eb_input_mode { EB_INPUT_SINGLE = 0, EB_INPUT_PAIR = 1 } eb_input_mode;
+typedef enum eb_split { EB_SPLIT_TRAIN = 0, EB_SPLIT_VAL = 1, EB_SPLIT_TEST = 2 } eb_split;
+
+/* One batch: tokens[B*N] (pair mode: tokens2 too), mask[B*N], labels[B].
+ * Buffers are owned by the caller and sized B*N by the caller. */
+typedef struct eb_batch {
+  int B, N;
+  int32_t *tokens;
+  uint8_t *mask;
+  int32_t *tokens2; /* pair mode only */
+  uint8_t *mask2;
+  int32_t *labels;
+  int64_t real_tokens; /* filled by the task: number of mask==1 entries */
+} eb_batch;
+
+typedef struct eb_task_info {
+  int vocab;   /* token ids in [0,vocab) ; 0 is padding */
+  int classes;
+  int max_len; /* padded length N of every batch */
+  eb_input_mode mode;
+  int64_t n_train, n_val, n_test; /* 0 = endless generator */
+} eb_task_info;
+
+typedef struct eb_task {
+  int abi_version;
+  size_t struct_size;
+  const char *name;
+  const char *summary;
+  const eb_param_decl *params;
+  /* Open the data (generate or load), fill info. */
+  int (*open)(const eb_args *args, uint64_t seed, void **data, eb_task_info *info,
+              char *err, size_t errlen);
+  /* Fill batch (B, N preset by the caller, N == info.max_len) with examples
+   * [index*B, index*B+B) of a split, wrapping around; training batches may
+   * shuffle by `epoch_seed`. Returns 0 or fills err. */
+  int (*batch)(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
+               eb_batch *out, char *err, size_t errlen);
+  void (*close)(void *data);
+} eb_task;
+
+/* ------------------------------------------------------------ registry --- */
+typedef struct eb_registry eb_registry;
+
+/* Return 0, or fill the registry's error (ABI mismatch, duplicate name). */
+int eb_register_arch(eb_registry *reg, const eb_arch *arch);
+int eb_register_task(eb_registry *reg, const eb_task *task);
+
+typedef int (*eb_plugin_init_fn)(eb_registry *reg, int host_abi_version);
+#define EFFBENCH_PLUGIN_INIT_SYMBOL "effbench_plugin_init"
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,99 @@
+#include "check.h"
+
+#include <math.h>
+
+int eb_test_failures = 0;
+
+int eb_check_close(const char *what, const float *a, const float *b, long n, double rtol,
+                   double floor) {
+  double worst = 0;
+  long wi = -1;
+  for (long i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]);
+    double s = fabs((double)b[i]);
+    double r = d / (s > floor ? s : floor);
+    if (!(r <= worst)) { /* catches NaN */
+      worst = r;
+      wi = i;
+    }
+  }
+  if (wi >= 0 && !(worst <= rtol)) {
+    fprintf(stderr, "%s: rel. error %.3g > %.3g at [%ld]: got %.8g, want %.8g\n", what,
+            worst, rtol, wi, (double)a[wi], (double)b[wi]);
+    eb_test_failures++;
+    return 0;
+  }
+  return 1;
+}
+
+int eb_test_done(const char *name) {
+  if (eb_test_failures) {
+    fprintf(stderr, "%s: %d check(s) failed\n", name, eb_test_failures);
+    return 1;
+  }
+  printf("%s: ok\n", name);
+  return 0;
+}
+
+#include <stdlib.h>
+#include <string.h>
+
+int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
+                 eb_tensor *const *leaves, int nleaves, float eps, double tol,
+                 int max_per_tensor) {
+  /* analytic gradients */
+  for (int l = 0; l < nleaves; l++) memset(leaves[l]->grad, 0, leaves[l]->size * sizeof(float));
+  eb_ctx_reset(ctx);
+  eb_ctx_set_grad(ctx, 1);
+  eb_tensor *L = loss(ctx, user);
+  if (!L || eb_backward(ctx, L) != 0) {
+    fprintf(stderr, "%s: forward/backward failed: %s\n", what, eb_ctx_error(ctx));
+    eb_test_failures++;
+    return 0;
+  }
+  int ok = 1;
+  for (int l = 0; l < nleaves; l++) {
+    eb_tensor *t = leaves[l];
+    float *an = malloc(t->size * sizeof(float));
+    memcpy(an, t->grad, t->size * sizeof(float));
+    long step = t->size > max_per_tensor ? t->size / max_per_tensor : 1;
+    double worst = 0;
+    long wi = -1;
+    double wa = 0, wn = 0;
+    for (long i = 0; i < t->size; i += step) {
+      float keep = t->data[i];
+      eb_ctx_set_grad(ctx, 0);
+      t->data[i] = keep + eps;
+      eb_ctx_reset(ctx);
+      eb_tensor *lp = loss(ctx, user);
+      double fp = lp ? lp->data[0] : NAN;
+      t->data[i] = keep - eps;
+      eb_ctx_reset(ctx);
+      eb_tensor *lm = loss(ctx, user);
+      double fm = lm ? lm->data[0] : NAN;
+      t->data[i] = keep;
+      double num = (fp - fm) / (2.0 * eps);
+      double a = an[i];
+      double scale = fabs(a) > fabs(num) ? fabs(a) : fabs(num);
+      if (scale < 1e-2) scale = 1e-2;
+      double r = fabs(a - num) / scale;
+      if (!(r <= worst)) {
+        worst = r;
+        wi = i;
+        wa = a;
+        wn = num;
+      }
+    }
+    if (wi >= 0 && !(worst <= tol)) {
+      fprintf(stderr,
+              "%s: gradient of %s[%ld]: analytic %.6g vs numeric %.6g (rel. %.3g > %.3g)\n",
+              what, t->name ? t->name : "leaf", wi, wa, wn, worst, tol);
+      eb_test_failures++;
+      ok = 0;
+    }
+    free(an);
+  }
+  eb_ctx_set_grad(ctx, 1);
+  eb_ctx_reset(ctx);
+  return ok;
+}

@@ -1,0 +1,42 @@
+# Every tests/test_*.c is one ctest executable linked against the library.
+# A test that wants a label other than "unit" says so in a first-line comment:
+#   /* ctest-labels: slow;e2e */
+file(GLOB EB_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
+set(EB_TEST_ENV "OPENBLAS_CORETYPE=Haswell;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
+foreach(src ${EB_TEST_SOURCES})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/check.c)
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests
+                                             ${CMAKE_SOURCE_DIR}/core)
+  target_link_libraries(${name} PRIVATE effbench_lib)
+  set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
+  target_link_options(${name} PRIVATE -Wl,--whole-archive $<TARGET_FILE:effbench_core>
+                      -Wl,--no-whole-archive)
+  file(STRINGS ${src} first LIMIT_COUNT 1)
+  set(labels unit)
+  if(first MATCHES "ctest-labels: ([a-z0-9;_-]+)")
+    set(labels ${CMAKE_MATCH_1})
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" ENVIRONMENT "${EB_TEST_ENV}"
+                       SKIP_RETURN_CODE 77
+                       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endforeach()
+
+# Tests driven by scripts (CLI end-to-end, PyTorch golden checks).
+file(GLOB EB_SCRIPT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*.test.sh)
+foreach(script ${EB_SCRIPT_TESTS})
+  get_filename_component(fname ${script} NAME)
+  string(REPLACE ".test.sh" "" name ${fname})
+  file(STRINGS ${script} lines LIMIT_COUNT 3)
+  set(labels e2e)
+  foreach(l ${lines})
+    if(l MATCHES "ctest-labels: ([a-z0-9;_-]+)")
+      set(labels ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+  add_test(NAME ${name} COMMAND bash ${script})
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" SKIP_RETURN_CODE 77
+    ENVIRONMENT "${EB_TEST_ENV};EFFBENCH=$<TARGET_FILE:effbench>;EB_SRC=${CMAKE_SOURCE_DIR};EB_BUILD=${CMAKE_BINARY_DIR}"
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endforeach()
