@@ -1,9 +1,682 @@
-/* effbench command-line entry point (work in progress: sub-commands land here). */
+/* effbench command-line entry point: the only place that prints and exits.
+ * Exit codes: 0 success, 1 a run or I/O failure, 2 bad usage or bad input. */
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "decl.h"
+#include "export.h"
+#include "model.h"
+#include "registry.h"
+#include "train.h"
+
+#ifndef EFFBENCH_VERSION
+#define EFFBENCH_VERSION "dev"
+#endif
+
+enum { EXIT_BAD_INPUT = 2 };
+#define MAX_KV 64
+
+/* ------------------------------------------------------- option tables ---- */
+typedef enum { O_INT, O_FLOAT, O_STR, O_FLAG, O_KV } okind;
+
+typedef struct opt {
+  const char *name; /* without leading dashes */
+  okind kind;
+  void *ptr;
+  double min, max; /* numeric range */
+  const char *metavar, *help;
+} opt;
+
+typedef struct kvlist {
+  int n;
+  const char *k[MAX_KV], *v[MAX_KV];
+  char *own[MAX_KV];
+} kvlist;
+
+static void kv_free(kvlist *l) {
+  for (int i = 0; i < l->n; i++) free(l->own[i]);
+  l->n = 0;
+}
+
+static void print_help(const char *cmd, const char *synopsis, const char *about,
+                       const opt *o) {
+  printf("usage: effbench %s %s\n\n%s\n\noptions:\n", cmd, synopsis, about);
+  for (; o->name; o++) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s%s", o->name, o->metavar ? " " : "",
+             o->metavar ? o->metavar : "");
+    printf("  %-24s %s\n", left, o->help);
+  }
+  printf("  %-24s %s\n", "--help", "show this help");
+}
+
+/* Parses argv[first..] into the table; positional arguments are collected in
+ * pos. Returns 0, 1 if --help was shown, or 2 with a message in err. */
+static int parse_opts(const char *cmd, int argc, char **argv, int first, const opt *table,
+                      const char *synopsis, const char *about, char **pos, int *npos,
+                      int maxpos, char *err, size_t errlen) {
+  *npos = 0;
+  for (int i = first; i < argc; i++) {
+    char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      print_help(cmd, synopsis, about, table);
+      return 1;
+    }
+    if (strncmp(a, "--", 2) != 0) {
+      if (*npos >= maxpos) {
+        snprintf(err, errlen, "effbench %s: unexpected argument '%s'", cmd, a);
+        return 2;
+      }
+      pos[(*npos)++] = a;
+      continue;
+    }
+    char name[64];
+    const char *val = NULL, *eq = strchr(a + 2, '=');
+    size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+    if (nl >= sizeof name) nl = sizeof name - 1;
+    memcpy(name, a + 2, nl);
+    name[nl] = '\0';
+    if (eq) val = eq + 1;
+    const opt *o = table;
+    for (; o->name; o++)
+      if (strcmp(o->name, name) == 0) break;
+    if (!o->name) {
+      const char *cands[64];
+      int nc = 0;
+      for (const opt *p = table; p->name && nc < 64; p++) cands[nc++] = p->name;
+      const char *near = eb_nearest(name, cands, nc);
+      snprintf(err, errlen, "effbench %s: unknown option '--%s'%s%s%s (see effbench %s --help)",
+               cmd, name, near ? "; did you mean '--" : "", near ? near : "",
+               near ? "'?" : "", cmd);
+      return 2;
+    }
+    if (o->kind == O_FLAG) {
+      if (val) {
+        snprintf(err, errlen, "effbench %s: option '--%s' takes no value", cmd, name);
+        return 2;
+      }
+      *(int *)o->ptr = 1;
+      continue;
+    }
+    if (!val) {
+      if (i + 1 >= argc) {
+        snprintf(err, errlen, "effbench %s: option '--%s' needs a value (%s)", cmd, name,
+                 o->metavar ? o->metavar : "value");
+        return 2;
+      }
+      val = argv[++i];
+    }
+    eb_arg parsed;
+    char why[256];
+    switch (o->kind) {
+    case O_INT:
+      if (eb_parse_value(EB_P_INT, val, &parsed, why, sizeof why) || parsed.i < o->min ||
+          parsed.i > o->max) {
+        snprintf(err, errlen, "effbench %s: --%s %s: expected an integer in [%.0f, %.0f]",
+                 cmd, name, val, o->min, o->max);
+        return 2;
+      }
+      *(long long *)o->ptr = parsed.i;
+      break;
+    case O_FLOAT:
+      if (eb_parse_value(EB_P_FLOAT, val, &parsed, why, sizeof why) || parsed.f < o->min ||
+          parsed.f > o->max) {
+        snprintf(err, errlen, "effbench %s: --%s %s: expected a number in [%g, %g]", cmd,
+                 name, val, o->min, o->max);
+        return 2;
+      }
+      *(double *)o->ptr = parsed.f;
+      break;
+    case O_STR: *(const char **)o->ptr = val; break;
+    case O_KV: {
+      kvlist *l = o->ptr;
+      const char *e2 = strchr(val, '=');
+      if (!e2 || e2 == val) {
+        snprintf(err, errlen, "effbench %s: --%s %s: expected KEY=VALUE", cmd, name, val);
+        return 2;
+      }
+      if (l->n == MAX_KV) {
+        snprintf(err, errlen, "effbench %s: too many --%s options", cmd, name);
+        return 2;
+      }
+      char *key = strndup(val, (size_t)(e2 - val));
+      if (!key) {
+        snprintf(err, errlen, "out of memory");
+        return 2;
+      }
+      l->own[l->n] = key;
+      l->k[l->n] = key;
+      l->v[l->n++] = e2 + 1;
+      break;
+    }
+    case O_FLAG: break;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------ shared model options ---- */
+typedef struct model_opts {
+  const char *arch, *pool;
+  long long dim, depth, heads, ffn, threads, seed;
+  double dropout;
+  kvlist params;
+} model_opts;
+
+static model_opts model_defaults(void) {
+  model_opts m = {.arch = "vanilla",
+                  .pool = "mean",
+                  .dim = 64,
+                  .depth = 2,
+                  .heads = 4,
+                  .ffn = 128,
+                  .threads = 1,
+                  .seed = 0,
+                  .dropout = 0.0};
+  return m;
+}
+
+#define MODEL_OPTS(m)                                                                     \
+  {"arch", O_STR, &(m).arch, 0, 0, "NAME", "architecture (effbench list archs)"},         \
+      {"dim", O_INT, &(m).dim, 1, 65536, "D", "model width [64]"},                         \
+      {"depth", O_INT, &(m).depth, 0, 1024, "L", "number of blocks [2]"},                  \
+      {"heads", O_INT, &(m).heads, 1, 4096, "H", "attention heads [4]"},                   \
+      {"ffn", O_INT, &(m).ffn, 1, 1 << 20, "F", "MLP hidden width [128]"},                 \
+      {"dropout", O_FLOAT, &(m).dropout, 0, 0.999, "P", "dropout rate [0]"},               \
+      {"pool", O_STR, &(m).pool, 0, 0, "mean|cls", "sequence pooling [mean]"},             \
+      {"param", O_KV, &(m).params, 0, 0, "K=V", "architecture parameter (repeatable)"},    \
+      {"threads", O_INT, &(m).threads, 1, 1024, "N", "threads for BLAS and engine [1]"},   \
+      {"seed", O_INT, &(m).seed, 0, 9.0e15, "S", "random seed [0]"}
+
+/* Fills the model config and resolves the arch parameters. Returns 0 or 2. */
+static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch **arch,
+                         eb_model_config *cfg, eb_argset *args, char *err, size_t errlen) {
+  *arch = eb_registry_find_arch(reg, mo->arch);
+  if (!*arch) {
+    const char *cands[128];
+    int n = eb_registry_arch_count(reg);
+    for (int i = 0; i < n && i < 128; i++) cands[i] = eb_registry_arch_at(reg, i)->name;
+    const char *near = eb_nearest(mo->arch, cands, n < 128 ? n : 128);
+    snprintf(err, errlen, "unknown arch '%s'%s%s%s (available: %s)", mo->arch,
+             near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
+             eb_registry_arch_names(reg));
+    return 2;
+  }
+  if (strcmp(mo->pool, "mean") && strcmp(mo->pool, "cls")) {
+    snprintf(err, errlen, "--pool %s: expected mean or cls", mo->pool);
+    return 2;
+  }
+  memset(cfg, 0, sizeof *cfg);
+  cfg->dim = (int)mo->dim;
+  cfg->depth = (int)mo->depth;
+  cfg->heads = (int)mo->heads;
+  cfg->ffn = (int)mo->ffn;
+  cfg->dropout = (float)mo->dropout;
+  cfg->pool = strcmp(mo->pool, "cls") == 0 ? EB_POOL_CLS : EB_POOL_MEAN;
+  char owner[128];
+  snprintf(owner, sizeof owner, "arch '%s'", (*arch)->name);
+  if (eb_argset_resolve(args, owner, (*arch)->params, mo->params.n, mo->params.k,
+                        mo->params.v, err, errlen))
+    return 2;
+  eb_set_threads((int)mo->threads);
+  return 0;
+}
+
+/* -------------------------------------------------------------- list ---- */
+static void list_params(const eb_param_decl *d) {
+  for (; d && d->name; d++) {
+    char left[96];
+    snprintf(left, sizeof left, "%s: %s = %s", d->name,
+             d->choices ? d->choices : eb_type_name(d->type), d->def ? d->def : "");
+    printf("      %-36s %s\n", left, d->help ? d->help : "");
+  }
+}
+
+static int cmd_list(eb_registry *reg, int argc, char **argv) {
+  const char *usage = "usage: effbench list archs|tasks";
+  if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+    printf("%s\n\nLists registered architectures or tasks (built-in and plugins) with "
+           "their declared parameters, types, defaults and help.\n",
+           usage);
+    return 0;
+  }
+  if (argc != 3 || (strcmp(argv[2], "archs") && strcmp(argv[2], "tasks"))) {
+    fprintf(stderr, "effbench list: expected 'archs' or 'tasks'\n%s\n", usage);
+    return EXIT_BAD_INPUT;
+  }
+  if (!strcmp(argv[2], "archs")) {
+    for (int i = 0; i < eb_registry_arch_count(reg); i++) {
+      const eb_arch *a = eb_registry_arch_at(reg, i);
+      const char *origin = eb_registry_arch_origin(reg, a);
+      printf("%-12s %s%s%s%s\n", a->name, a->summary ? a->summary : "",
+             strcmp(origin, "built-in") ? " [plugin " : "",
+             strcmp(origin, "built-in") ? origin : "", strcmp(origin, "built-in") ? "]" : "");
+      list_params(a->params);
+    }
+  } else {
+    for (int i = 0; i < eb_registry_task_count(reg); i++) {
+      const eb_task *t = eb_registry_task_at(reg, i);
+      printf("%-12s %s\n", t->name, t->summary ? t->summary : "");
+      list_params(t->params);
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- train ---- */
+typedef struct train_view {
+  int tty, json;
+  int last_len;
+} train_view;
+
+static void on_step(void *user, int step, int steps, float loss, double tps) {
+  train_view *v = user;
+  if (v->tty && !v->json) {
+    fprintf(stderr, "\rstep %d/%d  loss %.4f  %.0f tok/s   ", step, steps, loss, tps);
+    v->last_len = 1;
+  }
+}
+
+static void on_eval(void *user, const eb_eval_point *e) {
+  train_view *v = user;
+  if (v->json) return;
+  if (v->last_len) fprintf(stderr, "\n");
+  v->last_len = 0;
+  fprintf(stderr, "%s step %d: loss %.4f accuracy %.4f (%.1fs)\n",
+          e->split == EB_SPLIT_VAL ? "val " : "test", e->step, e->loss, e->accuracy,
+          e->elapsed_s);
+}
+
+static int open_task(eb_registry *reg, const char *name, const kvlist *tp, uint64_t seed,
+                     const eb_task **task, eb_argset *targs, void **data, eb_task_info *info,
+                     char *err, size_t errlen) {
+  *task = eb_registry_find_task(reg, name);
+  if (!*task) {
+    snprintf(err, errlen, "unknown task '%s' (available: %s)", name,
+             eb_registry_task_names(reg));
+    return 2;
+  }
+  char owner[128];
+  snprintf(owner, sizeof owner, "task '%s'", name);
+  if (eb_argset_resolve(targs, owner, (*task)->params, tp->n, tp->k, tp->v, err, errlen))
+    return 2;
+  memset(info, 0, sizeof *info);
+  if ((*task)->open(&targs->args, seed, data, info, err, errlen)) return 2;
+  return 0;
+}
+
+static int cmd_train(eb_registry *reg, int argc, char **argv) {
+  model_opts mo = model_defaults();
+  const char *task_name = "majority", *losses_path = NULL, *schedule = "rsqrt";
+  kvlist tparams = {0};
+  long long steps = 300, batch = 32, warmup = 30, eval_every = 100, eval_batches = 0;
+  double lr = 1e-3, wd = 0.0, clip = 1.0, budget = 0;
+  int json = 0;
+  opt table[] = {
+      MODEL_OPTS(mo),
+      {"task", O_STR, &task_name, 0, 0, "NAME", "task (effbench list tasks) [majority]"},
+      {"task-param", O_KV, &tparams, 0, 0, "K=V", "task parameter (repeatable)"},
+      {"steps", O_INT, &steps, 1, 1e9, "N", "training steps [300]"},
+      {"batch", O_INT, &batch, 1, 1 << 20, "B", "batch size [32]"},
+      {"lr", O_FLOAT, &lr, 0, 10, "LR", "peak learning rate [1e-3]"},
+      {"warmup", O_INT, &warmup, 0, 1e9, "N", "linear warm-up steps [30]"},
+      {"schedule", O_STR, &schedule, 0, 0, "constant|rsqrt|cosine", "decay after warm-up [rsqrt]"},
+      {"weight-decay", O_FLOAT, &wd, 0, 10, "W", "AdamW decoupled weight decay [0]"},
+      {"clip", O_FLOAT, &clip, 0, 1e9, "C", "gradient-norm clipping, 0 = off [1]"},
+      {"eval-every", O_INT, &eval_every, 0, 1e9, "N", "validate every N steps [100]"},
+      {"eval-batches", O_INT, &eval_batches, 0, 1e9, "N", "validation batches, 0 = all [0]"},
+      {"time-budget", O_FLOAT, &budget, 0, 1e9, "SEC", "stop after SEC seconds, 0 = none [0]"},
+      {"losses", O_STR, &losses_path, 0, 0, "FILE", "write each step's training loss to FILE"},
+      {"json", O_FLAG, &json, 0, 0, NULL, "print the result as one JSON object"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc = parse_opts("train", argc, argv, 2, table, "[options]",
+                      "Trains one architecture on one task and reports validation and test "
+                      "accuracy (test at the best validation step).",
+                      pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
+  eb_train_cfg tc = eb_train_defaults();
+  const eb_arch *arch = NULL;
+  eb_model_config mcfg;
+  eb_argset aargs = {0}, targs = {0};
+  const eb_task *task = NULL;
+  void *tdata = NULL;
+  eb_task_info info;
+  eb_model m;
+  memset(&m, 0, sizeof m);
+  eb_train_result res;
+  memset(&res, 0, sizeof res);
+  if (rc) goto out;
+  if (eb_schedule_parse(schedule, &tc.schedule)) {
+    snprintf(err, sizeof err, "--schedule %s: expected constant, rsqrt or cosine", schedule);
+    rc = 2;
+    goto out;
+  }
+  if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto out;
+  if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs, &tdata,
+                      &info, err, sizeof err)))
+    goto out;
+  if (eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes, info.max_len,
+                      (uint64_t)mo.seed, err, sizeof err)) {
+    rc = 2;
+    goto out;
+  }
+  tc.steps = (int)steps;
+  tc.batch = (int)batch;
+  tc.warmup = (int)warmup;
+  tc.lr = (float)lr;
+  tc.weight_decay = (float)wd;
+  tc.clip = (float)clip;
+  tc.eval_every = (int)eval_every;
+  tc.eval_batches = (int)eval_batches;
+  tc.time_budget_s = budget;
+  tc.seed = (uint64_t)mo.seed;
+  train_view view = {isatty(2), json, 0};
+  eb_train_hooks hooks = {&view, on_step, on_eval};
+  if (eb_train_run(&m, task, tdata, &info, &tc, &hooks, &res, err, sizeof err)) {
+    rc = 1;
+    goto out;
+  }
+  if (losses_path) {
+    FILE *f = fopen(losses_path, "w");
+    int ok = f != NULL;
+    for (int i = 0; ok && i < res.steps_done; i++)
+      ok = fprintf(f, "%.9g\n", (double)res.losses[i]) > 0;
+    if (f && fclose(f)) ok = 0;
+    if (!ok) {
+      snprintf(err, sizeof err, "%s: cannot write the losses", losses_path);
+      rc = 1;
+      goto out;
+    }
+  }
+  char aj[1024];
+  eb_args_json(&aargs.args, aj, sizeof aj);
+  if (json) {
+    printf("{\"arch\":\"%s\",\"task\":\"%s\",\"status\":\"%s\",\"steps_done\":%d,"
+           "\"first_loss\":%.6g,\"final_loss\":%.6g,\"val_accuracy\":%.6g,"
+           "\"test_accuracy\":%.6g,\"best_step\":%d,\"train_seconds\":%.3f,"
+           "\"tokens_per_s\":%.1f,\"params_total\":%lld,\"flops_train_step\":%.6g,"
+           "\"peak_mem_bytes\":%zu,\"arch_params\":%s}\n",
+           arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
+           res.steps_done ? res.losses[0] : NAN,
+           res.steps_done ? res.losses[res.steps_done - 1] : NAN, res.val_accuracy,
+           res.test_accuracy, res.best_step, res.train_seconds, res.tokens_per_s,
+           (long long)res.params_total, res.flops_train_step, res.peak_mem_bytes, aj);
+  } else {
+    printf("%s on %s: %s after %d steps; test accuracy %.4f (best validation %.4f at step "
+           "%d); %lld parameters; %.0f tokens/s\n",
+           arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
+           res.test_accuracy, res.val_accuracy, res.best_step, (long long)res.params_total,
+           res.tokens_per_s);
+  }
+  if (res.status != EB_RUN_DONE) rc = 1;
+out:
+  if (rc && err[0]) fprintf(stderr, "effbench train: %s\n", err);
+  free(res.losses);
+  if (m.P) eb_model_destroy(&m);
+  if (task && tdata && task->close) task->close(tdata);
+  eb_argset_free(&aargs);
+  eb_argset_free(&targs);
+  kv_free(&mo.params);
+  kv_free(&tparams);
+  return rc;
+}
+
+/* ------------------------------------------------------------- bench ---- */
+static int parse_lengths(const char *s, int *out, int max, int *n) {
+  *n = 0;
+  char *copy = strdup(s), *save = NULL;
+  if (!copy) return -1;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    eb_arg a;
+    char why[64];
+    if (*n == max || eb_parse_value(EB_P_INT, t, &a, why, sizeof why) || a.i < 1 ||
+        a.i > (1 << 24)) {
+      free(copy);
+      return -1;
+    }
+    out[(*n)++] = (int)a.i;
+  }
+  free(copy);
+  return *n ? 0 : -1;
+}
+
+static int cmd_bench(eb_registry *reg, int argc, char **argv) {
+  model_opts mo = model_defaults();
+  const char *lens = "512", *mode = "train", *task_name = NULL;
+  long long batch = 32, vocab = 256, classes = 10, min_reps = 5, warmup = 2;
+  double min_time = 1.0;
+  int json = 0;
+  kvlist tparams = {0};
+  opt table[] = {
+      MODEL_OPTS(mo),
+      {"len", O_STR, &lens, 0, 0, "N[,N..]", "sequence length(s) [512]"},
+      {"batch", O_INT, &batch, 1, 1 << 20, "B", "batch size [32]"},
+      {"mode", O_STR, &mode, 0, 0, "train|infer", "training step (fwd+bwd+Adam) or forward [train]"},
+      {"task", O_STR, &task_name, 0, 0, "NAME", "take vocab and classes from a task"},
+      {"task-param", O_KV, &tparams, 0, 0, "K=V", "task parameter (with --task)"},
+      {"vocab", O_INT, &vocab, 2, 1 << 24, "V", "vocabulary without --task [256]"},
+      {"classes", O_INT, &classes, 2, 1 << 20, "C", "classes without --task [10]"},
+      {"min-time", O_FLOAT, &min_time, 0, 3600, "SEC", "measure at least SEC seconds [1]"},
+      {"min-reps", O_INT, &min_reps, 1, 1e6, "N", "and at least N repeats [5]"},
+      {"warmup", O_INT, &warmup, 0, 1000, "N", "unmeasured warm-up steps [2]"},
+      {"json", O_FLAG, &json, 0, 0, NULL, "one JSON object per length"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc = parse_opts("bench", argc, argv, 2, table, "--arch A [options]",
+                      "Speed and memory of one architecture: warm-up, then repeats until at "
+                      "least --min-time seconds and --min-reps repeats; reports median and "
+                      "min step time, tokens/s, achieved GFLOP/s and peak memory.",
+                      pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
+  int L[64], nl = 0;
+  const eb_arch *arch = NULL;
+  eb_model_config mcfg;
+  eb_argset aargs = {0}, targs = {0};
+  if (rc) goto out;
+  if (parse_lengths(lens, L, 64, &nl)) {
+    snprintf(err, sizeof err, "--len %s: expected positive integers separated by commas", lens);
+    rc = 2;
+    goto out;
+  }
+  if (strcmp(mode, "train") && strcmp(mode, "infer")) {
+    snprintf(err, sizeof err, "--mode %s: expected train or infer", mode);
+    rc = 2;
+    goto out;
+  }
+  if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto out;
+  if (task_name) {
+    const eb_task *task;
+    void *tdata = NULL;
+    eb_task_info info;
+    if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs, &tdata,
+                        &info, err, sizeof err)))
+      goto out;
+    vocab = info.vocab;
+    classes = info.classes;
+    if (task->close) task->close(tdata);
+  }
+  if (!json)
+    printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %12s\n", "arch", "mode", "len",
+           "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s", "peak MiB");
+  for (int i = 0; i < nl; i++) {
+    eb_bench_cfg bc = {.batch = (int)batch,
+                       .len = L[i],
+                       .train = !strcmp(mode, "train"),
+                       .vocab = (int)vocab,
+                       .classes = (int)classes,
+                       .min_seconds = min_time,
+                       .min_reps = (int)min_reps,
+                       .warmup = (int)warmup,
+                       .seed = (uint64_t)mo.seed};
+    eb_bench_result r;
+    if (eb_bench_run(arch, &aargs.args, &mcfg, &bc, &r, err, sizeof err)) {
+      rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+      goto out;
+    }
+    double spread = r.ms_median > 0 ? (r.ms_max - r.ms_min) / r.ms_median : 0;
+    if (json) {
+      char aj[1024];
+      eb_args_json(&aargs.args, aj, sizeof aj);
+      printf("{\"arch\":\"%s\",\"mode\":\"%s\",\"len\":%d,\"batch\":%lld,\"threads\":%lld,"
+             "\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"reps\":%d,"
+             "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
+             "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
+             "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
+             "\"arch_params\":%s}\n",
+             arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
+             mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
+             r.flops_step, r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
+    } else {
+      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %12.1f\n", arch->name,
+             mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread, r.tokens_per_s,
+             r.gflops_per_s, (double)r.peak_mem_bytes / (1 << 20));
+    }
+    fflush(stdout);
+  }
+out:
+  if (rc) fprintf(stderr, "effbench bench: %s\n", err);
+  eb_argset_free(&aargs);
+  eb_argset_free(&targs);
+  kv_free(&mo.params);
+  kv_free(&tparams);
+  return rc;
+}
+
+/* ------------------------------------------------------------ export ---- */
+static int cmd_export(eb_registry *reg, int argc, char **argv) {
+  model_opts mo = model_defaults();
+  const char *out = NULL;
+  long long len = 16, batch = 4, vocab = 32, classes = 4;
+  int with_batch = 0;
+  opt table[] = {
+      MODEL_OPTS(mo),
+      {"out", O_STR, &out, 0, 0, "FILE", "output .safetensors file (required)"},
+      {"with-batch", O_FLAG, &with_batch, 0, 0, NULL,
+       "also write one batch, its logits, loss and all parameter gradients"},
+      {"len", O_INT, &len, 1, 1 << 20, "N", "sequence length [16]"},
+      {"batch", O_INT, &batch, 1, 1 << 16, "B", "batch size [4]"},
+      {"vocab", O_INT, &vocab, 2, 1 << 24, "V", "vocabulary incl. padding id 0 [32]"},
+      {"classes", O_INT, &classes, 2, 1 << 20, "C", "classes [4]"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc = parse_opts("export", argc, argv, 2, table, "--arch A --out FILE [options]",
+                      "Writes the parameters of a freshly initialised model (seeded) as "
+                      "safetensors; with --with-batch also an input batch (with padding), "
+                      "its logits, loss and every parameter gradient, for cross-checks "
+                      "against an independent implementation. Dropout is off.",
+                      pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return kv_free(&mo.params), 0;
+  const eb_arch *arch = NULL;
+  eb_model_config mcfg;
+  eb_argset aargs = {0};
+  if (rc) goto done;
+  if (!out) {
+    snprintf(err, sizeof err, "--out FILE is required");
+    rc = 2;
+    goto done;
+  }
+  if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto done;
+  eb_export_cfg ec = {(int)vocab, (int)classes, (int)len, (int)batch, (uint64_t)mo.seed,
+                      with_batch, out};
+  if (eb_export(arch, &aargs.args, &mcfg, &ec, err, sizeof err))
+    rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+done:
+  if (rc) fprintf(stderr, "effbench export: %s\n", err);
+  eb_argset_free(&aargs);
+  kv_free(&mo.params);
+  return rc;
+}
+
+/* -------------------------------------------------------------- main ---- */
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
+          "commands:\n"
+          "  list archs|tasks   registered architectures or tasks and their parameters\n"
+          "  train              train one architecture on one task, report accuracy\n"
+          "  bench              speed and memory of one architecture\n"
+          "  export             parameters (and a batch with gradients) as safetensors\n\n"
+          "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
+          "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n");
+}
 
 int main(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "usage: effbench COMMAND ...\n");
-  return 2;
+  /* global options before the command */
+  char *plugins[64];
+  int nplug = 0, i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--plugin")) {
+      if (i + 1 >= argc || nplug == 64) {
+        fprintf(stderr, "effbench: --plugin needs a FILE.so\n");
+        return EXIT_BAD_INPUT;
+      }
+      plugins[nplug++] = argv[++i];
+    } else if (!strncmp(argv[i], "--plugin=", 9) && nplug < 64) {
+      plugins[nplug++] = argv[i] + 9;
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) {
+    usage(stderr);
+    return EXIT_BAD_INPUT;
+  }
+  const char *cmd = argv[i];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("effbench %s (plugin ABI %d)\n", EFFBENCH_VERSION, EFFBENCH_ABI_VERSION);
+    return 0;
+  }
+  /* sub-commands see argv as if the command were argv[1] */
+  argv += i - 1;
+  argc -= i - 1;
+  static const char *const commands[] = {"list", "train", "bench", "export"};
+  int known = 0;
+  for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) known |= !strcmp(cmd, commands[c]);
+  if (!known) {
+    const char *near = eb_nearest(cmd, commands, 4);
+    fprintf(stderr, "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export)\n",
+            cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    return EXIT_BAD_INPUT;
+  }
+  eb_registry *reg = eb_registry_create();
+  char err[EB_ERR_LEN];
+  if (!reg) {
+    fprintf(stderr, "effbench: out of memory\n");
+    return 1;
+  }
+  if (eb_registry_open_default(reg, nplug, plugins, err, sizeof err)) {
+    fprintf(stderr, "effbench: %s\n", err);
+    eb_registry_destroy(reg);
+    return EXIT_BAD_INPUT;
+  }
+  int rc;
+  if (!strcmp(cmd, "list"))
+    rc = cmd_list(reg, argc, argv);
+  else if (!strcmp(cmd, "train"))
+    rc = cmd_train(reg, argc, argv);
+  else if (!strcmp(cmd, "bench"))
+    rc = cmd_bench(reg, argc, argv);
+  else
+    rc = cmd_export(reg, argc, argv);
+  eb_registry_destroy(reg);
+  return rc;
 }

@@ -40,3 +40,25 @@ foreach(script ${EB_SCRIPT_TESTS})
     ENVIRONMENT "${EB_TEST_ENV};EFFBENCH=$<TARGET_FILE:effbench>;EB_SRC=${CMAKE_SOURCE_DIR};EB_BUILD=${CMAKE_BINARY_DIR}"
     WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 endforeach()
+
+# Real shared objects for the registry tests: a good plugin, the same plugin
+# built against a future ABI version, and one without an entry point.
+add_library(eb_test_plugin_good MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
+add_library(eb_test_plugin_badabi MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
+target_compile_definitions(eb_test_plugin_badabi PRIVATE
+  "TOKENMLP_ABI=(EFFBENCH_ABI_VERSION+1)" TOKENMLP_NAME="tokenmlp_v2")
+add_library(eb_test_plugin_noentry MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/noentry.c)
+foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry)
+  target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
+  set_target_properties(${t} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
+                                                   ${CMAKE_BINARY_DIR}/test-plugins/${t})
+endforeach()
+if(TARGET test_registry)
+  add_dependencies(test_registry eb_test_plugin_good eb_test_plugin_badabi
+                   eb_test_plugin_noentry)
+  target_compile_definitions(test_registry PRIVATE
+    PLUGIN_GOOD="$<TARGET_FILE:eb_test_plugin_good>"
+    PLUGIN_BADABI="$<TARGET_FILE:eb_test_plugin_badabi>"
+    PLUGIN_NOENTRY="$<TARGET_FILE:eb_test_plugin_noentry>"
+    PLUGIN_GOOD_DIR="$<TARGET_FILE_DIR:eb_test_plugin_good>")
+endif()

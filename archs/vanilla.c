@@ -1,0 +1,146 @@
+/* vanilla: the pre-LayerNorm Transformer encoder block (Vaswani et al. 2017,
+ * pre-LN as in LRA's code): multi-head softmax attention and a GELU MLP, each
+ * in a residual branch behind a LayerNorm.
+ *
+ *   x = x + Dropout(Wo · Attention(LN1(x)) + bo)
+ *   x = x + Dropout(W2 · GELU(W1 · LN2(x) + b1) + b2)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "effbench/plugin.h"
+
+typedef struct layer {
+  eb_tensor *ln1_g, *ln1_b, *wqkv, *bqkv, *wo, *bo;
+  eb_tensor *ln2_g, *ln2_b, *w1, *b1, *w2, *b2;
+} layer;
+
+typedef struct vanilla {
+  eb_model_config cfg;
+  int causal;
+  layer *layers;
+} vanilla;
+
+static const eb_param_decl vanilla_params[] = {
+    {"causal", EB_P_BOOL, "false", "mask future positions (decoder-style attention)", NULL},
+    {NULL, EB_P_END, NULL, NULL, NULL},
+};
+
+static int vanilla_validate(const eb_model_config *cfg, const eb_args *args, char *err,
+                            size_t errlen) {
+  if (cfg->dim % cfg->heads != 0) {
+    snprintf(err, errlen, "heads (%d) must divide dim (%d)", cfg->heads, cfg->dim);
+    return -1;
+  }
+  return 0;
+}
+
+static eb_tensor *param(eb_params *P, int i, const char *what, int ndim, const int *shape,
+                        eb_init init, float scale) {
+  char name[96];
+  snprintf(name, sizeof name, "blocks.%d.%s", i, what);
+  return eb_param(P, name, ndim, shape, init, scale);
+}
+
+static int vanilla_create(const eb_model_config *cfg, const eb_args *args, eb_params *P,
+                          void **out, char *err, size_t errlen) {
+  vanilla *v = calloc(1, sizeof *v);
+  layer *ls = calloc(cfg->depth ? cfg->depth : 1, sizeof *ls);
+  if (!v || !ls) {
+    free(v);
+    free(ls);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  v->cfg = *cfg;
+  v->causal = (int)eb_args_int(args, "causal", 0);
+  v->layers = ls;
+  const int D = cfg->dim, F = cfg->ffn;
+  const float sd = 1.0f / sqrtf((float)D), sf = 1.0f / sqrtf((float)F);
+  for (int i = 0; i < cfg->depth; i++) {
+    layer *l = &ls[i];
+    l->ln1_g = param(P, i, "ln1.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln1_b = param(P, i, "ln1.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->wqkv = param(P, i, "attn.wqkv", 2, (int[]){3 * D, D}, EB_INIT_UNIFORM, sd);
+    l->bqkv = param(P, i, "attn.bqkv", 1, (int[]){3 * D}, EB_INIT_ZEROS, 0);
+    l->wo = param(P, i, "attn.wo", 2, (int[]){D, D}, EB_INIT_UNIFORM, sd);
+    l->bo = param(P, i, "attn.bo", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->ln2_g = param(P, i, "ln2.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln2_b = param(P, i, "ln2.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->w1 = param(P, i, "mlp.w1", 2, (int[]){F, D}, EB_INIT_UNIFORM, sd);
+    l->b1 = param(P, i, "mlp.b1", 1, (int[]){F}, EB_INIT_ZEROS, 0);
+    l->w2 = param(P, i, "mlp.w2", 2, (int[]){D, F}, EB_INIT_UNIFORM, sf);
+    l->b2 = param(P, i, "mlp.b2", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    if (!l->ln1_g || !l->ln1_b || !l->wqkv || !l->bqkv || !l->wo || !l->bo || !l->ln2_g ||
+        !l->ln2_b || !l->w1 || !l->b1 || !l->w2 || !l->b2) {
+      snprintf(err, errlen, "could not declare the parameters of block %d", i);
+      free(ls);
+      free(v);
+      return -1;
+    }
+  }
+  *out = v;
+  return 0;
+}
+
+/* [B,N,D] -> [B,H,N,D/H] */
+static eb_tensor *split_heads(eb_ctx *ctx, eb_tensor *x, int H) {
+  if (!x) return NULL;
+  const int B = x->shape[0], N = x->shape[1], D = x->shape[2];
+  return eb_transpose(ctx, eb_reshape(ctx, x, 4, (int[]){B, N, H, D / H}), 1, 2);
+}
+
+/* [B,H,N,Dh] -> [B,N,H*Dh] */
+static eb_tensor *merge_heads(eb_ctx *ctx, eb_tensor *x) {
+  if (!x) return NULL;
+  const int B = x->shape[0], H = x->shape[1], N = x->shape[2], Dh = x->shape[3];
+  return eb_reshape(ctx, eb_transpose(ctx, x, 1, 2), 3, (int[]){B, N, H * Dh});
+}
+
+/* x[B,N,D], mask[B*N] -> out[B,N,D] */
+static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
+                           eb_tensor **out, char *err, size_t errlen) {
+  vanilla *v = model;
+  const int D = v->cfg.dim, H = v->cfg.heads;
+  const float p = v->cfg.dropout, scale = 1.0f / sqrtf((float)(D / H));
+  for (int i = 0; i < v->cfg.depth; i++) {
+    layer *l = &v->layers[i];
+    eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, l->ln1_b);
+    eb_tensor *qkv = eb_linear(ctx, a, l->wqkv, l->bqkv);
+    eb_tensor *q = split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
+    eb_tensor *k = split_heads(ctx, eb_slice_last(ctx, qkv, D, D), H);
+    eb_tensor *val = split_heads(ctx, eb_slice_last(ctx, qkv, 2 * D, D), H);
+    eb_tensor *o = merge_heads(ctx, eb_attention(ctx, q, k, val, mask, v->causal, scale));
+    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    eb_tensor *m = eb_gelu(ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b),
+                                          l->w1, l->b1));
+    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, l->w2, l->b2), p));
+    if (!x) {
+      snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
+      return -1;
+    }
+  }
+  *out = x;
+  return 0;
+}
+
+static void vanilla_destroy(void *model) {
+  vanilla *v = model;
+  if (!v) return;
+  free(v->layers);
+  free(v);
+}
+
+const eb_arch eb_arch_vanilla = {
+    .abi_version = EFFBENCH_ABI_VERSION,
+    .struct_size = sizeof(eb_arch),
+    .name = "vanilla",
+    .summary = "pre-LayerNorm Transformer encoder: softmax attention + GELU MLP",
+    .params = vanilla_params,
+    .validate = vanilla_validate,
+    .create = vanilla_create,
+    .forward = vanilla_forward,
+    .flops = NULL, /* set below once the op conventions are fixed */
+    .destroy = vanilla_destroy,
+};

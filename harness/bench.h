@@ -1,0 +1,34 @@
+/* Speed and memory of one architecture at one length: `effbench bench`. */
+#ifndef EFFBENCH_BENCH_H
+#define EFFBENCH_BENCH_H
+
+#include "model.h"
+
+typedef struct eb_bench_cfg {
+  int batch, len, train; /* train: forward+backward+Adam; else forward only */
+  int vocab, classes;
+  double min_seconds; /* repeat until at least this long ... */
+  int min_reps;       /* ... and at least this many repeats */
+  int warmup;
+  uint64_t seed;
+} eb_bench_cfg;
+
+typedef struct eb_bench_result {
+  int reps;
+  double ms_median, ms_min, ms_max;
+  double tokens_per_s, gflops_per_s;
+  double flops_step; /* counted FLOPs of one step */
+  size_t peak_mem_bytes;       /* arena high-water + parameter block */
+  long long rss_peak_delta;    /* VmHWM after the steps - VmRSS before the model */
+  int64_t params_total;
+} eb_bench_result;
+
+int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
+                 const eb_bench_cfg *cfg, eb_bench_result *res, char *err, size_t errlen);
+
+/* /proc/self/status fields in bytes (-1 if unavailable); reset clears VmHWM. */
+long long eb_rss_bytes(void);
+long long eb_rss_peak_bytes(void);
+void eb_rss_peak_reset(void);
+
+#endif

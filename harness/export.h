@@ -1,0 +1,21 @@
+/* `effbench export`: parameters (and optionally one batch, its logits, loss
+ * and all parameter gradients) as safetensors, for cross-checks. */
+#ifndef EFFBENCH_EXPORT_H
+#define EFFBENCH_EXPORT_H
+
+#include "model.h"
+
+typedef struct eb_export_cfg {
+  int vocab, classes, len, batch;
+  uint64_t seed;
+  int with_batch;
+  const char *path;
+} eb_export_cfg;
+
+int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
+              const eb_export_cfg *cfg, char *err, size_t errlen);
+
+/* Append the arch parameters as a JSON object to buf ("{\"k\":v,...}"). */
+void eb_args_json(const eb_args *args, char *buf, size_t len);
+
+#endif

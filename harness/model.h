@@ -1,0 +1,41 @@
+/* The model every architecture runs inside: token + learned positional
+ * embedding, the architecture's blocks, a final LayerNorm, mean or CLS pooling
+ * and a linear classifier head. Parameter names: embed.tok, embed.pos,
+ * final_ln.g, final_ln.b, head.w, head.b (plus the arch's own). */
+#ifndef EFFBENCH_MODEL_H
+#define EFFBENCH_MODEL_H
+
+#include "decl.h"
+#include "effbench/plugin.h"
+
+typedef struct eb_model {
+  const eb_arch *arch;
+  void *impl;
+  eb_params *P;
+  eb_model_config cfg;
+  const eb_args *args; /* arch parameters (owned by the caller) */
+  int vocab, classes, seq_len; /* seq_len: task length N (without CLS) */
+  eb_tensor *tok, *pos, *lnf_g, *lnf_b, *head_w, *head_b;
+} eb_model;
+
+/* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS). */
+int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
+                    const eb_args *args, int vocab, int classes, int seq_len,
+                    uint64_t seed, char *err, size_t errlen);
+void eb_model_destroy(eb_model *m);
+
+/* tokens[B*N], mask[B*N] (NULL = all real) -> logits [B, classes] */
+eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *tokens,
+                           const uint8_t *mask, char *err, size_t errlen);
+
+/* Mean cross-entropy of a batch plus the arch's auxiliary loss when training.
+ * *correct receives the number of right predictions; *ce (if not NULL) the
+ * cross-entropy alone. */
+eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *correct,
+                         float *ce, char *err, size_t errlen);
+
+/* Analytic FLOPs of one batch through the whole model (embedding to loss):
+ * forward only, or forward + backward. -1 if the arch has no flops(). */
+double eb_model_flops(const eb_model *m, int B, int N, int training);
+
+#endif

@@ -1,0 +1,241 @@
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double eb_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+eb_train_cfg eb_train_defaults(void) {
+  eb_train_cfg c = {
+      .steps = 500,
+      .batch = 32,
+      .warmup = 50,
+      .lr = 1e-3f,
+      .weight_decay = 0.0f,
+      .clip = 1.0f,
+      .schedule = EB_SCHED_RSQRT,
+      .eval_every = 100,
+      .eval_batches = 0,
+      .time_budget_s = 0,
+      .seed = 0,
+  };
+  return c;
+}
+
+const char *eb_run_status_name(eb_run_status s) {
+  static const char *const names[] = {"done", "diverged", "timeout", "oom", "failed"};
+  return (unsigned)s < 5 ? names[s] : "?";
+}
+
+int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
+  memset(b, 0, sizeof *b);
+  b->B = B;
+  b->N = N;
+  size_t n = (size_t)B * N;
+  b->tokens = malloc(n * sizeof *b->tokens);
+  b->mask = malloc(n);
+  b->labels = malloc((size_t)B * sizeof *b->labels);
+  if (pair) {
+    b->tokens2 = malloc(n * sizeof *b->tokens2);
+    b->mask2 = malloc(n);
+  }
+  return (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) ? 0 : -1;
+}
+
+void eb_batch_free(eb_batch *b) {
+  free(b->tokens);
+  free(b->mask);
+  free(b->labels);
+  free(b->tokens2);
+  free(b->mask2);
+  memset(b, 0, sizeof *b);
+}
+
+static int64_t split_size(const eb_task_info *info, eb_split s) {
+  return s == EB_SPLIT_TRAIN ? info->n_train : s == EB_SPLIT_VAL ? info->n_val : info->n_test;
+}
+
+int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
+                const eb_task_info *info, eb_split split, int batch, int batches,
+                double *loss, double *accuracy, char *err, size_t errlen) {
+  int64_t n = split_size(info, split);
+  int64_t full = (n + batch - 1) / batch;
+  if (batches <= 0 || batches > full) batches = (int)full;
+  eb_batch b;
+  if (eb_batch_alloc(&b, batch, info->max_len, info->mode == EB_INPUT_PAIR)) {
+    eb_batch_free(&b);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  int was_training = eb_ctx_training(ctx);
+  eb_ctx_set_training(ctx, 0);
+  eb_ctx_set_grad(ctx, 0);
+  double sum_loss = 0;
+  int64_t seen = 0, hits = 0;
+  int rc = 0;
+  for (int i = 0; i < batches && rc == 0; i++) {
+    if (task->batch(task_data, split, i, 0, &b, err, errlen)) {
+      rc = -1;
+      break;
+    }
+    /* the last batch wraps around: count only examples not seen yet */
+    int64_t valid = n - (int64_t)i * batch;
+    if (valid > batch) valid = batch;
+    eb_ctx_reset(ctx);
+    eb_tensor *logits = eb_model_logits(m, ctx, b.B, b.N, b.tokens, b.mask, err, errlen);
+    if (!logits) {
+      rc = -1;
+      break;
+    }
+    const int C = logits->shape[1];
+    for (int r = 0; r < valid; r++) {
+      const float *z = logits->data + (size_t)r * C;
+      int arg = 0;
+      float mx = z[0];
+      for (int c = 1; c < C; c++)
+        if (z[c] > mx) mx = z[arg = c];
+      double se = 0;
+      for (int c = 0; c < C; c++) se += exp((double)z[c] - mx);
+      sum_loss += log(se) + mx - z[b.labels[r]];
+      hits += arg == b.labels[r];
+    }
+    seen += valid;
+  }
+  eb_ctx_reset(ctx);
+  eb_ctx_set_grad(ctx, 1);
+  eb_ctx_set_training(ctx, was_training);
+  eb_batch_free(&b);
+  if (rc == 0) {
+    *loss = seen ? sum_loss / (double)seen : NAN;
+    *accuracy = seen ? (double)hits / (double)seen : NAN;
+  }
+  return rc;
+}
+
+int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
+                 const eb_task_info *info, const eb_train_cfg *cfg,
+                 const eb_train_hooks *hooks, eb_train_result *res, char *err,
+                 size_t errlen) {
+  memset(res, 0, sizeof *res);
+  res->status = EB_RUN_FAILED;
+  res->params_total = eb_params_numel(m->P);
+  if (info->mode == EB_INPUT_PAIR) {
+    snprintf(err, errlen, "task '%s' uses paired inputs, which this build cannot train yet",
+             task->name);
+    return -1;
+  }
+  const int64_t nparam = eb_params_padded(m->P);
+  res->losses = malloc((size_t)(cfg->steps > 0 ? cfg->steps : 1) * sizeof(float));
+  float *best = malloc((size_t)nparam * sizeof(float));
+  eb_ctx *ctx = eb_ctx_create((size_t)64 << 20, cfg->seed);
+  eb_batch b;
+  int balloc = eb_batch_alloc(&b, cfg->batch, info->max_len, 0);
+  if (!res->losses || !best || !ctx || balloc) {
+    snprintf(err, errlen, "out of memory setting up the run");
+    free(best);
+    eb_ctx_destroy(ctx);
+    eb_batch_free(&b);
+    res->status = EB_RUN_OOM;
+    return -1;
+  }
+  memcpy(best, eb_params_data(m->P), (size_t)nparam * sizeof(float));
+  eb_adam opt = eb_adam_lra(cfg->weight_decay);
+  double t0 = eb_now(), train_time = 0;
+  double best_val = -1;
+  int64_t real_tokens = 0, padded_tokens = 0;
+  int rc = 0;
+  res->status = EB_RUN_DONE;
+  for (int step = 1; step <= cfg->steps; step++) {
+    double ts = eb_now();
+    if (task->batch(task_data, EB_SPLIT_TRAIN, step - 1, cfg->seed, &b, err, errlen)) {
+      rc = -1;
+      res->status = EB_RUN_FAILED;
+      break;
+    }
+    eb_ctx_reset(ctx);
+    eb_ctx_set_step(ctx, (uint64_t)step);
+    eb_ctx_set_training(ctx, 1);
+    if (step == 1) eb_ctx_reset_flops(ctx);
+    eb_params_zero_grad(m->P);
+    eb_tensor *loss = eb_model_loss(m, ctx, &b, NULL, NULL, err, errlen);
+    if (!loss || eb_backward(ctx, loss)) {
+      if (loss) snprintf(err, errlen, "backward: %s", eb_ctx_error(ctx));
+      res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
+      rc = -1;
+      break;
+    }
+    if (step == 1) {
+      eb_flops f = eb_ctx_flops(ctx);
+      res->flops_train_step = f.forward + f.backward;
+    }
+    float lv = loss->data[0];
+    res->losses[step - 1] = lv;
+    res->steps_done = step;
+    if (!isfinite(lv)) {
+      res->status = EB_RUN_DIVERGED;
+      break;
+    }
+    eb_clip_grad_norm(m->P, cfg->clip);
+    eb_adam_step(m->P, &opt,
+                 eb_lr_at(cfg->schedule, cfg->lr, step, cfg->warmup, cfg->steps), step);
+    train_time += eb_now() - ts;
+    real_tokens += b.real_tokens;
+    padded_tokens += (int64_t)b.B * b.N;
+    if (hooks && hooks->on_step)
+      hooks->on_step(hooks->user, step, cfg->steps, lv,
+                     train_time > 0 ? (double)real_tokens / train_time : 0);
+    int last = step == cfg->steps;
+    int timed_out = cfg->time_budget_s > 0 && eb_now() - t0 > cfg->time_budget_s;
+    if ((cfg->eval_every > 0 && step % cfg->eval_every == 0) || last || timed_out) {
+      double vl, va;
+      if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch,
+                      cfg->eval_batches, &vl, &va, err, errlen)) {
+        rc = -1;
+        res->status = EB_RUN_FAILED;
+        break;
+      }
+      eb_eval_point e = {step, EB_SPLIT_VAL, vl, va, eb_now() - t0};
+      if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
+      if (va > best_val) {
+        best_val = va;
+        res->best_step = step;
+        memcpy(best, eb_params_data(m->P), (size_t)nparam * sizeof(float));
+      }
+    }
+    if (timed_out && !last) {
+      res->status = EB_RUN_TIMEOUT;
+      break;
+    }
+  }
+  res->train_seconds = train_time;
+  res->tokens_per_s = train_time > 0 ? (double)real_tokens / train_time : 0;
+  res->padded_tokens_per_s = train_time > 0 ? (double)padded_tokens / train_time : 0;
+  res->peak_mem_bytes = eb_ctx_arena_high_water(ctx) + eb_params_bytes(m->P);
+  if (rc == 0 && best_val >= 0) {
+    /* test accuracy at the best-validation parameters */
+    memcpy(eb_params_data(m->P), best, (size_t)nparam * sizeof(float));
+    res->val_accuracy = best_val;
+    double tl, ta;
+    if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_TEST, cfg->batch, 0, &tl, &ta,
+                    err, errlen)) {
+      rc = -1;
+      res->status = EB_RUN_FAILED;
+    } else {
+      res->test_accuracy = ta;
+      res->test_loss = tl;
+      eb_eval_point e = {res->best_step, EB_SPLIT_TEST, tl, ta, eb_now() - t0};
+      if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
+    }
+  }
+  free(best);
+  eb_batch_free(&b);
+  eb_ctx_destroy(ctx);
+  return rc;
+}

@@ -1,0 +1,72 @@
+/* One training run: a model on a task with a schedule, periodic validation,
+ * best-validation parameters kept and evaluated on test at the end. */
+#ifndef EFFBENCH_TRAIN_H
+#define EFFBENCH_TRAIN_H
+
+#include "model.h"
+#include "optim.h"
+
+typedef struct eb_train_cfg {
+  int steps, batch, warmup;
+  float lr, weight_decay, clip;
+  eb_schedule schedule;
+  int eval_every, eval_batches; /* eval_batches 0 = whole split */
+  double time_budget_s;         /* 0 = none */
+  uint64_t seed;
+} eb_train_cfg;
+
+eb_train_cfg eb_train_defaults(void);
+
+typedef enum eb_run_status {
+  EB_RUN_DONE = 0,
+  EB_RUN_DIVERGED,
+  EB_RUN_TIMEOUT,
+  EB_RUN_OOM,
+  EB_RUN_FAILED,
+} eb_run_status;
+const char *eb_run_status_name(eb_run_status s);
+
+typedef struct eb_train_result {
+  eb_run_status status;
+  int steps_done, best_step;
+  double val_accuracy, test_accuracy, test_loss;
+  double train_seconds;
+  double tokens_per_s, padded_tokens_per_s;
+  size_t peak_mem_bytes; /* arena high-water + parameter block */
+  int64_t params_total;
+  double flops_train_step; /* counted, first step */
+  float *losses;           /* steps_done training losses (caller frees) */
+} eb_train_result;
+
+typedef struct eb_eval_point {
+  int step;
+  eb_split split;
+  double loss, accuracy, elapsed_s;
+} eb_eval_point;
+
+/* Progress hooks (either may be NULL). */
+typedef struct eb_train_hooks {
+  void *user;
+  void (*on_step)(void *user, int step, int steps, float loss, double tokens_per_s);
+  void (*on_eval)(void *user, const eb_eval_point *e);
+} eb_train_hooks;
+
+/* Returns 0 when the run finished with a result (status may still be
+ * diverged/timeout); -1 with err on a failure that produced no result. */
+int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
+                 const eb_task_info *info, const eb_train_cfg *cfg,
+                 const eb_train_hooks *hooks, eb_train_result *res, char *err,
+                 size_t errlen);
+
+/* Mean loss and accuracy over `batches` batches of a split (0 = all). */
+int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
+                const eb_task_info *info, eb_split split, int batch, int batches,
+                double *loss, double *accuracy, char *err, size_t errlen);
+
+/* Batch buffers sized B x N. */
+int eb_batch_alloc(eb_batch *b, int B, int N, int pair);
+void eb_batch_free(eb_batch *b);
+
+double eb_now(void); /* monotonic seconds */
+
+#endif

@@ -1,0 +1,94 @@
+/* A real, minimal architecture built as a plugin for the registry tests:
+ * "tokenmlp" mixes nothing across positions, each block is a residual GELU MLP
+ * behind a LayerNorm. It exercises the plugin path end to end (dlopen, the
+ * host's core API resolved from the executable, declared parameters). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "effbench/plugin.h"
+
+typedef struct tokenmlp {
+  int depth;
+  eb_tensor **w; /* per block: ln.g, ln.b, w1, b1, w2, b2 */
+} tokenmlp;
+
+static const eb_param_decl tokenmlp_params[] = {
+    {"mult", EB_P_INT, "2", "hidden width as a multiple of dim", NULL},
+    {NULL, EB_P_END, NULL, NULL, NULL},
+};
+
+static int tokenmlp_create(const eb_model_config *cfg, const eb_args *args, eb_params *P,
+                           void **out, char *err, size_t errlen) {
+  tokenmlp *m = calloc(1, sizeof *m);
+  int D = cfg->dim, F = (int)eb_args_int(args, "mult", 2) * D;
+  if (!m || F < 1) {
+    free(m);
+    snprintf(err, errlen, "mult must be >= 1");
+    return -1;
+  }
+  m->depth = cfg->depth;
+  m->w = calloc((size_t)(6 * (cfg->depth ? cfg->depth : 1)), sizeof *m->w);
+  for (int i = 0; i < cfg->depth; i++) {
+    char n[64];
+    eb_tensor **w = m->w + 6 * i;
+#define P_(k, what, nd, shape, init, sc)                                                   \
+  snprintf(n, sizeof n, "blocks.%d.%s", i, what);                                          \
+  w[k] = eb_param(P, n, nd, shape, init, sc)
+    P_(0, "ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    P_(1, "ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    P_(2, "w1", 2, ((int[]){F, D}), EB_INIT_UNIFORM, 1.0f / sqrtf((float)D));
+    P_(3, "b1", 1, (int[]){F}, EB_INIT_ZEROS, 0);
+    P_(4, "w2", 2, ((int[]){D, F}), EB_INIT_UNIFORM, 1.0f / sqrtf((float)F));
+    P_(5, "b2", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+#undef P_
+  }
+  *out = m;
+  return 0;
+}
+
+static int tokenmlp_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
+                            eb_tensor **out, char *err, size_t errlen) {
+  tokenmlp *m = model;
+  for (int i = 0; i < m->depth; i++) {
+    eb_tensor **w = m->w + 6 * i;
+    eb_tensor *h = eb_layernorm(ctx, x, w[0], w[1]);
+    h = eb_linear(ctx, eb_gelu(ctx, eb_linear(ctx, h, w[2], w[3])), w[4], w[5]);
+    x = eb_add(ctx, x, h);
+  }
+  if (!x) {
+    snprintf(err, errlen, "%s", eb_ctx_error(ctx));
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+static void tokenmlp_destroy(void *model) {
+  tokenmlp *m = model;
+  free(m->w);
+  free(m);
+}
+
+#ifndef TOKENMLP_ABI
+#define TOKENMLP_ABI EFFBENCH_ABI_VERSION
+#endif
+#ifndef TOKENMLP_NAME
+#define TOKENMLP_NAME "tokenmlp"
+#endif
+
+static const eb_arch tokenmlp_arch = {
+    .abi_version = TOKENMLP_ABI,
+    .struct_size = sizeof(eb_arch),
+    .name = TOKENMLP_NAME,
+    .summary = "per-token residual MLP, no mixing (test plugin)",
+    .params = tokenmlp_params,
+    .create = tokenmlp_create,
+    .forward = tokenmlp_forward,
+    .destroy = tokenmlp_destroy,
+};
+
+int effbench_plugin_init(eb_registry *reg, int host_abi_version) {
+  (void)host_abi_version;
+  return eb_register_arch(reg, &tokenmlp_arch);
+}
