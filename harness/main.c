@@ -507,9 +507,6 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     classes = info.classes;
     if (task->close) task->close(tdata);
   }
-  if (!json)
-    printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %12s\n", "arch", "mode", "len",
-           "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s", "peak MiB");
   for (int i = 0; i < nl; i++) {
     eb_bench_cfg bc = {.batch = (int)batch,
                        .len = L[i],
@@ -539,6 +536,9 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
              mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
              r.flops_step, r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
     } else {
+      if (i == 0) /* header only once the first measurement exists */
+        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %12s\n", "arch", "mode", "len",
+               "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s", "peak MiB");
       printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %12.1f\n", arch->name,
              mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread, r.tokens_per_s,
              r.gflops_per_s, (double)r.peak_mem_bytes / (1 << 20));

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# ctest-labels: e2e
+# The command line as a user meets it: help, listing, bad input (exit 2 with a
+# one-line message naming the thing and the valid choices), export and train.
+set -u
+eb=${EFFBENCH:?EFFBENCH must point at the binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+# expect CODE PATTERN -- command...: exit code and a stderr/stdout pattern
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [[ $rc -ne $code ]]; then
+    fail "'$*' exited $rc, expected $code; output: $out"
+  elif ! grep -qE -- "$pattern" <<<"$out"; then
+    fail "'$*' output does not match /$pattern/: $out"
+  fi
+}
+
+expect 0 "usage: effbench" -- "$eb" --help
+expect 2 "usage: effbench" -- "$eb"
+expect 0 "vanilla .*Transformer" -- "$eb" list archs
+expect 0 "causal: bool = false" -- "$eb" list archs
+expect 0 "majority" -- "$eb" list tasks
+expect 2 "expected 'archs' or 'tasks'" -- "$eb" list things
+expect 2 "unknown command 'trian'; did you mean 'train'" -- "$eb" trian
+for c in train bench export; do
+  expect 0 "usage: effbench $c" -- "$eb" $c --help
+done
+
+# unknown arch: names it and lists the choices
+expect 2 "unknown arch 'vanila'; did you mean 'vanilla'\? \(available: vanilla" -- \
+  "$eb" bench --arch vanila --len 8
+# bad option values
+expect 2 "--len abc: expected positive integers" -- "$eb" bench --arch vanilla --len abc
+expect 2 "--len 0,8: expected positive integers" -- "$eb" bench --arch vanilla --len 0,8
+expect 2 "--batch -3: expected an integer in \[1," -- "$eb" bench --batch -3
+expect 2 "--dropout 1.5: expected a number in \[0, 0.999\]" -- "$eb" train --dropout 1.5
+expect 2 "--mode fast: expected train or infer" -- "$eb" bench --mode fast
+expect 2 "--pool max: expected mean or cls" -- "$eb" train --pool max
+expect 2 "unknown option '--lenght'; did you mean '--len'" -- "$eb" bench --lenght 8
+expect 2 "option '--steps' needs a value" -- "$eb" train --steps
+expect 2 "heads \(3\) must divide dim \(64\)" -- "$eb" bench --heads 3 --len 8
+expect 2 "arch 'vanilla' has no parameter 'casual'; did you mean 'causal'" -- \
+  "$eb" train --param casual=true
+expect 2 "arch 'vanilla' parameter 'causal': 'maybe' is not a boolean" -- \
+  "$eb" train --param causal=maybe
+expect 2 "expected KEY=VALUE" -- "$eb" train --param causal
+expect 2 "unknown task 'listopz' \(available: majority" -- "$eb" train --task listopz
+expect 2 "task 'majority' has no parameter 'length'; did you mean 'len'" -- \
+  "$eb" train --task-param length=5
+expect 2 "--out FILE is required" -- "$eb" export --arch vanilla
+expect 2 "--schedule linear: expected constant, rsqrt or cosine" -- "$eb" train --schedule linear
+# plugins that cannot be loaded are bad input, named
+expect 2 "plugin /nonexistent.so: cannot load" -- "$eb" --plugin /nonexistent.so list archs
+# unwritable output is a failure (1), named
+expect 1 "/nonexistent/dir/x.safetensors: cannot write" -- \
+  "$eb" export --arch vanilla --out /nonexistent/dir/x.safetensors
+
+# export writes a safetensors file whose header names the tensors
+"$eb" export --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --with-batch \
+  --out "$tmp/v.safetensors" || fail "export failed"
+if [[ -s "$tmp/v.safetensors" ]]; then
+  header=$(head -c 4096 "$tmp/v.safetensors" | tail -c +9 | tr -d '\0')
+  for name in embed.tok blocks.0.attn.wqkv head.w batch.tokens out.logits grad.head.w; do
+    grep -q "\"$name\"" <<<"$header" || fail "export header lacks $name"
+  done
+else
+  fail "export wrote no file"
+fi
+
+# a short training run prints a JSON result and writes one loss per step
+"$eb" train --steps 5 --eval-every 5 --batch 4 --losses "$tmp/l.txt" --json >"$tmp/r.json" \
+  || fail "train failed"
+grep -q '"status":"done"' "$tmp/r.json" || fail "train JSON: $(cat "$tmp/r.json")"
+[[ $(wc -l <"$tmp/l.txt") -eq 5 ]] || fail "losses file has $(wc -l <"$tmp/l.txt") lines"
+
+# bench --json gives one object per length
+n=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16,32 --batch 2 \
+  --min-time 0 --min-reps 2 --json | grep -c '"tokens_per_s"')
+[[ $n -eq 2 ]] || fail "bench --json printed $n objects for 2 lengths"
+
+if [[ $fails -ne 0 ]]; then
+  echo "cli: $fails check(s) failed" >&2
+  exit 1
+fi
+echo "cli: ok"
