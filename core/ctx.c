@@ -217,7 +217,11 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
   if (ctx->tape_len == ctx->tape_cap) {
     size_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 256;
     eb_node *t = realloc(ctx->tape, cap * sizeof *t);
-    if (!t) return NULL; /* caller sees no node: out->requires_grad stays 0 */
+    if (!t) {
+      eb_ctx_set_error(ctx, "out of memory: the autograd tape could not grow to %zu nodes",
+                       cap);
+      return NULL;
+    }
     ctx->tape = t;
     ctx->tape_cap = cap;
   }
@@ -232,6 +236,7 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
 
 int eb_backward(eb_ctx *ctx, eb_tensor *loss) {
   if (!loss) return -1;
+  if (ctx->err[0]) return -1; /* the forward pass already failed (e.g. tape growth) */
   if (loss->size != 1) {
     eb_ctx_set_error(ctx, "backward: loss must be a scalar, has %lld elements",
                      (long long)loss->size);

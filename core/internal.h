@@ -9,6 +9,10 @@ uint64_t eb__ctx_next_stream(eb_ctx *ctx);
 /* A tensor header sharing x's data (for views); NULL if sizes differ. */
 eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape);
 
+/* Selective scan checkpoint spacing in steps; 0 = automatic (tests use it to
+ * cross many chunks on short sequences). Not thread-safe: set before use. */
+void eb__scan_set_chunk(int chunk);
+
 /* Shape helpers for ops. */
 static inline int eb__last(const eb_tensor *t) { return t->shape[t->ndim - 1]; }
 static inline int64_t eb__rows(const eb_tensor *t) { return t->size / eb__last(t); }

@@ -1,0 +1,158 @@
+/* Linear algebra ops: the dense layer and batched matmul, both on cblas_sgemm.
+ * FLOP conventions are in docs/flops.md (GEMM M x N x K = 2MNK). */
+#include <cblas.h>
+
+#include "ops_util.h"
+
+/* ------------------------------------------------------------- linear ---- */
+/* x[...,I], w[O,I], b[O] or NULL -> y[...,O] = x w^T + b; rows M = x->size / I.
+ * Backward: dx[M,I] += dy[M,O] w; dw[O,I] += dy^T x; db[O] += colsum dy.
+ * (I and O are spelled Din, Dout in code: <complex.h> owns the macro I.) */
+static void linear_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
+  int M = (int)eb__rows(x), Din = eb__last(x), Dout = w->shape[0];
+  const float *dy = y->grad;
+  int fail = 0;
+  float *dx = eb__grad_if(ctx, x, &fail);
+  float *dw = eb__grad_if(ctx, w, &fail);
+  float *db = eb__grad_if(ctx, b, &fail);
+  if (fail) return;
+  double mnk = 2.0 * M * Dout * Din, fl = 0;
+  if (dx) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, Din, Dout, 1.0f, dy, Dout,
+                w->data, Din, 1.0f, dx, Din);
+    fl += mnk;
+  }
+  if (dw) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, M, 1.0f, dy, Dout,
+                x->data, Din, 1.0f, dw, Din);
+    fl += mnk;
+  }
+  if (db) {
+    /* rows in order: the sum is the same for any thread count */
+    for (int r = 0; r < M; r++)
+      for (int o = 0; o < Dout; o++)
+        db[o] += dy[(int64_t)r * Dout + o];
+    fl += (double)M * Dout;
+  }
+  eb_ctx_add_flops(ctx, 0, fl);
+}
+
+eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
+  if (!x || !w) return NULL;
+  int Din = eb__last(x);
+  if (w->ndim != 2 || w->shape[1] != Din ||
+      (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
+    eb_ctx_set_error(ctx, "linear: x %s, w %s, b %s: want x[...,I], w[O,I], b[O]",
+                     EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none");
+    return NULL;
+  }
+  int M = (int)eb__rows(x), Dout = w->shape[0];
+  int shape[EB_MAX_DIMS];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[x->ndim - 1] = Dout;
+  eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
+  if (!y) return NULL;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, Dout, Din, 1.0f, x->data, Din,
+              w->data, Din, 0.0f, y->data, Dout);
+  double fl = 2.0 * M * Dout * Din;
+  if (b) {
+    EB_OMP("omp parallel for schedule(static) if ((int64_t)M * Dout > EB_PAR_MIN)")
+    for (int r = 0; r < M; r++)
+      for (int o = 0; o < Dout; o++)
+        y->data[(int64_t)r * Dout + o] += b->data[o];
+    fl += (double)M * Dout;
+  }
+  eb_ctx_add_flops(ctx, fl, 0);
+  eb_tensor *in[3] = {x, w, b};
+  eb_tape_record(ctx, linear_backward, y, 3, in);
+  return y;
+}
+
+/* ------------------------------------------------------------- matmul ---- */
+/* One batch entry of C[M,N] (+)= op(A) op(B) with the stored layouts
+ * A [M,K] (or [K,M] if ta), B [K,N] (or [N,K] if tb). */
+typedef struct mm_dims {
+  int M, N, K, ta, tb;
+  int64_t batch;
+} mm_dims;
+
+static void matmul_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *a = n->in[0], *b = n->in[1], *c = n->out;
+  mm_dims d = {n->iarg[0], n->iarg[1], n->iarg[2], n->iarg[3], n->iarg[4], 0};
+  d.batch = c->size / ((int64_t)d.M * d.N);
+  int fail = 0;
+  float *da = eb__grad_if(ctx, a, &fail);
+  float *db = eb__grad_if(ctx, b, &fail);
+  if (fail) return;
+  int M = d.M, N = d.N, K = d.K;
+  int lda = d.ta ? M : K, ldb = d.tb ? K : N;
+  int64_t sa = (int64_t)M * K, sb = (int64_t)K * N, sc = (int64_t)M * N;
+  for (int64_t i = 0; i < d.batch; i++) {
+    const float *A = a->data + i * sa, *B = b->data + i * sb, *dC = c->grad + i * sc;
+    if (da) {
+      if (!d.ta) /* dA[M,K] = dC op(B)^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, d.tb ? CblasNoTrans : CblasTrans, M, K,
+                    N, 1.0f, dC, N, B, ldb, 1.0f, da + i * sa, lda);
+      else /* dA[K,M] = op(B) dC^T */
+        cblas_sgemm(CblasRowMajor, d.tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N,
+                    1.0f, B, ldb, dC, N, 1.0f, da + i * sa, lda);
+    }
+    if (db) {
+      if (!d.tb) /* dB[K,N] = op(A)^T dC */
+        cblas_sgemm(CblasRowMajor, d.ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N,
+                    M, 1.0f, A, lda, dC, N, 1.0f, db + i * sb, ldb);
+      else /* dB[N,K] = dC^T op(A) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, d.ta ? CblasTrans : CblasNoTrans, N, K, M,
+                    1.0f, dC, N, A, lda, 1.0f, db + i * sb, ldb);
+    }
+  }
+  double g = 2.0 * (double)d.batch * M * N * K;
+  eb_ctx_add_flops(ctx, 0, (da ? g : 0) + (db ? g : 0));
+}
+
+/* a[...,M,K] (ta: [...,K,M]) @ b[...,K,N] (tb: [...,N,K]) -> [...,M,N];
+ * the leading (batch) dims of a and b must be equal. */
+eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
+  if (!a || !b) return NULL;
+  int nd = a->ndim, ok = nd >= 2 && b->ndim == nd;
+  for (int i = 0; ok && i < nd - 2; i++)
+    ok = a->shape[i] == b->shape[i];
+  int M = 0, K = 0, N = 0;
+  if (ok) {
+    M = a->shape[nd - (ta ? 1 : 2)];
+    K = a->shape[nd - (ta ? 2 : 1)];
+    N = b->shape[nd - (tb ? 2 : 1)];
+    ok = b->shape[nd - (tb ? 1 : 2)] == K;
+  }
+  if (!ok) {
+    eb_ctx_set_error(ctx, "matmul: a %s (ta=%d) and b %s (tb=%d) do not multiply",
+                     EB_SHAPE(a), ta, EB_SHAPE(b), tb);
+    return NULL;
+  }
+  int shape[EB_MAX_DIMS];
+  memcpy(shape, a->shape, sizeof shape);
+  shape[nd - 2] = M;
+  shape[nd - 1] = N;
+  eb_tensor *c = eb_tensor_new(ctx, nd, shape);
+  if (!c) return NULL;
+  int64_t batch = c->size / ((int64_t)M * N);
+  int lda = ta ? M : K, ldb = tb ? K : N;
+  /* a plain loop: OpenBLAS threads each GEMM */
+  for (int64_t i = 0; i < batch; i++)
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                a->data + i * M * (int64_t)K, lda, b->data + i * K * (int64_t)N, ldb,
+                0.0f, c->data + i * M * (int64_t)N, N);
+  eb_ctx_add_flops(ctx, 2.0 * (double)batch * M * N * K, 0);
+  eb_tensor *in[2] = {a, b};
+  eb_node *node = eb_tape_record(ctx, matmul_backward, c, 2, in);
+  if (node) {
+    node->iarg[0] = M;
+    node->iarg[1] = N;
+    node->iarg[2] = K;
+    node->iarg[3] = ta != 0;
+    node->iarg[4] = tb != 0;
+  }
+  return c;
+}

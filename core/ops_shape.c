@@ -1,0 +1,256 @@
+/* Shape ops: reshape (a view), transpose, concat/slice on the last dim and the
+ * sequence reversal. Forward moves data only (0 FLOPs); backward counts one
+ * add per accumulated gradient element. */
+#include "ops_util.h"
+
+/* ------------------------------------------------------------ reshape ---- */
+static void reshape_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0], *y = n->out;
+  if (!x->requires_grad) return;
+  if (!x->grad) { /* first gradient of x: share the buffer, no copy */
+    x->grad = y->grad;
+    return;
+  }
+  int64_t size = x->size;
+  EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+  for (int64_t i = 0; i < size; i++)
+    x->grad[i] += y->grad[i];
+  eb_ctx_add_flops(ctx, 0, (double)size);
+}
+
+/* x[...] -> [shape] with the same number of elements, sharing x's data */
+eb_tensor *eb_reshape(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape) {
+  if (!x) return NULL;
+  if (!shape || ndim < 1 || ndim > EB_MAX_DIMS) {
+    eb_ctx_set_error(ctx, "reshape: x %s to rank %d", EB_SHAPE(x), ndim);
+    return NULL;
+  }
+  eb_tensor *y = eb__tensor_view(ctx, x, ndim, shape);
+  if (!y) {
+    char want[64] = "[";
+    int n = 1;
+    for (int i = 0; i < ndim && n < 56; i++)
+      n += snprintf(want + n, sizeof want - (size_t)n, i ? ",%d" : "%d", shape[i]);
+    snprintf(want + n, sizeof want - (size_t)n, "]");
+    eb_ctx_set_error(ctx, "reshape: x %s cannot become %s", EB_SHAPE(x), want);
+    return NULL;
+  }
+  eb_tape_record(ctx, reshape_backward, y, 1, &x);
+  return y;
+}
+
+/* ---------------------------------------------------------- transpose ---- */
+/* Shapes padded to 4 dims; out[i0,i1,i2,i3] = x at the index with d0, d1 swapped. */
+typedef struct tr_plan {
+  int os[4];        /* output shape */
+  int64_t xstep[4]; /* x stride for a unit step along each output dim */
+} tr_plan;
+
+static tr_plan tr_make(const eb_tensor *x, int d0, int d1) {
+  tr_plan p;
+  int off = 4 - x->ndim, xs[4];
+  int64_t st[4];
+  for (int i = 0; i < 4; i++)
+    xs[i] = i < off ? 1 : x->shape[i - off];
+  st[3] = 1;
+  for (int i = 2; i >= 0; i--)
+    st[i] = st[i + 1] * xs[i + 1];
+  for (int i = 0; i < 4; i++) {
+    p.os[i] = xs[i];
+    p.xstep[i] = st[i];
+  }
+  int a = d0 + off, b = d1 + off;
+  p.os[a] = xs[b];
+  p.os[b] = xs[a];
+  p.xstep[a] = st[b];
+  p.xstep[b] = st[a];
+  return p;
+}
+
+static void tr_copy(const tr_plan *p, const float *src, float *dst, int accumulate_back) {
+  /* forward: dst (out order) = src (x order); backward: src is dy (out order),
+   * dst is dx (x order), accumulated */
+  int n01 = p->os[0] * p->os[1];
+  int64_t total = (int64_t)n01 * p->os[2] * p->os[3];
+  EB_OMP("omp parallel for schedule(static) if (total > EB_PAR_MIN)")
+  for (int ij = 0; ij < n01; ij++) {
+    int i0 = ij / p->os[1], i1 = ij % p->os[1];
+    int64_t o = (int64_t)ij * p->os[2] * p->os[3];
+    int64_t xb = i0 * p->xstep[0] + i1 * p->xstep[1];
+    for (int i2 = 0; i2 < p->os[2]; i2++)
+      for (int i3 = 0; i3 < p->os[3]; i3++, o++) {
+        int64_t xi = xb + i2 * p->xstep[2] + i3 * p->xstep[3];
+        if (accumulate_back)
+          dst[xi] += src[o];
+        else
+          dst[o] = src[xi];
+      }
+  }
+}
+
+static void transpose_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0];
+  int fail = 0;
+  float *dx = eb__grad_if(ctx, x, &fail);
+  if (fail || !dx) return;
+  tr_plan p = tr_make(x, n->iarg[0], n->iarg[1]);
+  tr_copy(&p, n->out->grad, dx, 1);
+  eb_ctx_add_flops(ctx, 0, (double)x->size);
+}
+
+/* x[..., d0 ..., d1, ...] -> copy with dims d0 and d1 swapped (rank <= 4) */
+eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1) {
+  if (!x) return NULL;
+  if (d0 < 0 || d1 < 0 || d0 >= x->ndim || d1 >= x->ndim) {
+    eb_ctx_set_error(ctx, "transpose: dims %d,%d of x %s", d0, d1, EB_SHAPE(x));
+    return NULL;
+  }
+  int shape[EB_MAX_DIMS];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[d0] = x->shape[d1];
+  shape[d1] = x->shape[d0];
+  eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
+  if (!y) return NULL;
+  tr_plan p = tr_make(x, d0, d1);
+  tr_copy(&p, x->data, y->data, 0);
+  eb_node *node = eb_tape_record(ctx, transpose_backward, y, 1, &x);
+  if (node) {
+    node->iarg[0] = d0;
+    node->iarg[1] = d1;
+  }
+  return y;
+}
+
+/* ------------------------------------------------------------- concat ---- */
+static void concat_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *const *xs = n->saved;
+  int count = n->iarg[0], Dout = eb__last(n->out);
+  int64_t R = eb__rows(n->out);
+  double fl = 0;
+  for (int k = 0, off = 0; k < count; off += eb__last(xs[k]), k++) {
+    int fail = 0;
+    float *dx = eb__grad_if(ctx, xs[k], &fail);
+    if (fail) return;
+    if (!dx) continue;
+    int D = eb__last(xs[k]);
+    for (int64_t r = 0; r < R; r++)
+      for (int j = 0; j < D; j++)
+        dx[r * D + j] += n->out->grad[r * Dout + off + j];
+    fl += (double)xs[k]->size;
+  }
+  eb_ctx_add_flops(ctx, 0, fl);
+}
+
+/* xs[k][...,D_k] (equal leading dims) -> [...,sum_k D_k] */
+eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs) {
+  if (n < 1 || !xs) {
+    eb_ctx_set_error(ctx, "concat_last: %d inputs", n);
+    return NULL;
+  }
+  for (int k = 0; k < n; k++)
+    if (!xs[k]) return NULL;
+  int nd = xs[0]->ndim, Dout = 0;
+  for (int k = 0; k < n; k++) {
+    int ok = xs[k]->ndim == nd;
+    for (int i = 0; ok && i < nd - 1; i++)
+      ok = xs[k]->shape[i] == xs[0]->shape[i];
+    if (!ok) {
+      eb_ctx_set_error(ctx, "concat_last: input %d %s does not match input 0 %s", k,
+                       EB_SHAPE(xs[k]), EB_SHAPE(xs[0]));
+      return NULL;
+    }
+    Dout += eb__last(xs[k]);
+  }
+  int shape[EB_MAX_DIMS];
+  memcpy(shape, xs[0]->shape, sizeof shape);
+  shape[nd - 1] = Dout;
+  eb_tensor *y = eb_tensor_new(ctx, nd, shape);
+  if (!y) return NULL;
+  int64_t R = eb__rows(y);
+  for (int k = 0, off = 0; k < n; off += eb__last(xs[k]), k++) {
+    int D = eb__last(xs[k]);
+    for (int64_t r = 0; r < R; r++)
+      memcpy(y->data + r * Dout + off, xs[k]->data + r * D, (size_t)D * sizeof(float));
+  }
+  /* the node keeps only EB_NODE_MAX_IN inputs; the full list goes in `saved` */
+  eb_node *node = eb_tape_record(ctx, concat_backward, y, n, xs);
+  if (node) {
+    eb_tensor **copy = eb_alloc(ctx, (size_t)n * sizeof *copy);
+    if (!copy) return NULL;
+    memcpy(copy, xs, (size_t)n * sizeof *copy);
+    node->saved = copy;
+    node->iarg[0] = n;
+  }
+  return y;
+}
+
+/* -------------------------------------------------------------- slice ---- */
+static void slice_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0], *y = n->out;
+  int fail = 0;
+  float *dx = eb__grad_if(ctx, x, &fail);
+  if (fail || !dx) return;
+  int start = n->iarg[0], len = eb__last(y), D = eb__last(x);
+  int64_t R = eb__rows(x);
+  for (int64_t r = 0; r < R; r++)
+    for (int j = 0; j < len; j++)
+      dx[r * D + start + j] += y->grad[r * len + j];
+  eb_ctx_add_flops(ctx, 0, (double)y->size);
+}
+
+/* x[...,D] -> [...,len] = x[..., start:start+len] */
+eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len) {
+  if (!x) return NULL;
+  int D = eb__last(x);
+  if (start < 0 || len < 1 || start > D - len) {
+    eb_ctx_set_error(ctx, "slice_last: [%d,%d) outside last dim of x %s", start,
+                     start + len, EB_SHAPE(x));
+    return NULL;
+  }
+  int shape[EB_MAX_DIMS];
+  memcpy(shape, x->shape, sizeof shape);
+  shape[x->ndim - 1] = len;
+  eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
+  if (!y) return NULL;
+  int64_t R = eb__rows(x);
+  for (int64_t r = 0; r < R; r++)
+    memcpy(y->data + r * len, x->data + r * D + start, (size_t)len * sizeof(float));
+  eb_node *node = eb_tape_record(ctx, slice_backward, y, 1, &x);
+  if (node) node->iarg[0] = start;
+  return y;
+}
+
+/* -------------------------------------------------------- reverse seq ---- */
+static void reverse_seq_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0], *y = n->out;
+  int fail = 0;
+  float *dx = eb__grad_if(ctx, x, &fail);
+  if (fail || !dx) return;
+  int B = x->shape[0], N = x->shape[1], D = x->shape[2];
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < N; t++) {
+      float *d = dx + ((int64_t)b * N + t) * D;
+      const float *g = y->grad + ((int64_t)b * N + (N - 1 - t)) * D;
+      for (int j = 0; j < D; j++)
+        d[j] += g[j];
+    }
+  eb_ctx_add_flops(ctx, 0, (double)x->size);
+}
+
+/* x[B,N,D] -> [B,N,D] with y[b,t] = x[b,N-1-t] */
+eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x) {
+  if (!x) return NULL;
+  if (x->ndim != 3) {
+    eb_ctx_set_error(ctx, "reverse_seq: x %s, want [B,N,D]", EB_SHAPE(x));
+    return NULL;
+  }
+  int B = x->shape[0], N = x->shape[1], D = x->shape[2];
+  eb_tensor *y = eb_tensor_new(ctx, 3, x->shape);
+  if (!y) return NULL;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < N; t++)
+      memcpy(y->data + ((int64_t)b * N + t) * D,
+             x->data + ((int64_t)b * N + (N - 1 - t)) * D, (size_t)D * sizeof(float));
+  eb_tape_record(ctx, reverse_seq_backward, y, 1, &x);
+  return y;
+}

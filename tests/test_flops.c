@@ -1,0 +1,106 @@
+/* The FLOP counter must equal the analytic counts of docs/flops.md exactly,
+ * forward and backward, for eb_linear and eb_attention, at any thread count. */
+#include <string.h>
+
+#include "check.h"
+#include "effbench/core.h"
+
+#define SHAPE(...) ((const int[]){__VA_ARGS__})
+
+static void expect(const char *what, double got, double want) {
+  CHECK(got == want, "%s: counted %.0f FLOPs, analytic %.0f", what, got, want);
+}
+
+/* eb_sum of n elements: n forward, n backward (docs/flops.md) */
+static void check_sum(void) {
+  eb_params *P = eb_params_create();
+  eb_tensor *x = eb_param(P, "x", 2, SHAPE(3, 7), EB_INIT_NORMAL, 1);
+  char err[64];
+  eb_params_finalize(P, 1, err, sizeof err);
+  eb_ctx *ctx = eb_ctx_create(0, 1);
+  eb_tensor *L = eb_sum(ctx, x);
+  expect("sum forward", eb_ctx_flops(ctx).forward, 21);
+  CHECK(L && eb_backward(ctx, L) == 0, "sum backward: %s", eb_ctx_error(ctx));
+  expect("sum backward", eb_ctx_flops(ctx).backward, 21);
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+}
+
+/* x[A,M/A,I] (x a parameter or a constant), w[O,I], b[O] or none */
+static void check_linear(int A, int M, int I, int O, int bias, int x_grad) {
+  eb_params *P = eb_params_create();
+  eb_tensor *xp = eb_param(P, "x", 3, SHAPE(A, M / A, I), EB_INIT_NORMAL, 1);
+  eb_tensor *w = eb_param(P, "w", 2, SHAPE(O, I), EB_INIT_NORMAL, 1);
+  eb_tensor *b = eb_param(P, "b", 1, SHAPE(O), EB_INIT_NORMAL, 1);
+  char err[64];
+  eb_params_finalize(P, 1, err, sizeof err);
+  eb_ctx *ctx = eb_ctx_create(0, 1);
+  eb_tensor *x = xp;
+  if (!x_grad) { /* an input that needs no gradient: dx is not computed */
+    x = eb_tensor_new(ctx, 3, xp->shape);
+    memcpy(x->data, xp->data, (size_t)x->size * sizeof(float));
+  }
+  eb_tensor *y = eb_linear(ctx, x, w, bias ? b : NULL);
+  double mn = (double)M * O, gemm = 2.0 * M * O * I;
+  char what[96];
+  snprintf(what, sizeof what, "linear M=%d I=%d O=%d bias=%d dx=%d forward", M, I, O,
+           bias, x_grad);
+  expect(what, eb_ctx_flops(ctx).forward, gemm + (bias ? mn : 0));
+  eb_tensor *L = eb_sum(ctx, y);
+  CHECK(L && eb_backward(ctx, L) == 0, "linear backward: %s", eb_ctx_error(ctx));
+  snprintf(what, sizeof what, "linear M=%d I=%d O=%d bias=%d dx=%d backward", M, I, O,
+           bias, x_grad);
+  /* dx 2MNK (if needed) + dw 2MNK + db MN; plus MN for the sum's backward */
+  expect(what, eb_ctx_flops(ctx).backward,
+         (x_grad ? gemm : 0) + gemm + (bias ? mn : 0) + mn);
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+}
+
+static void check_attention(int B, int H, int N, int Dh, int masked, int causal) {
+  eb_params *P = eb_params_create();
+  eb_tensor *q = eb_param(P, "q", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  char err[64];
+  eb_params_finalize(P, 1, err, sizeof err);
+  uint8_t mask[4 * 64];
+  for (int i = 0; i < B * N; i++)
+    mask[i] = (i % 3) != 1;
+  eb_ctx *ctx = eb_ctx_create(0, 1);
+  eb_tensor *o = eb_attention(ctx, q, k, v, masked ? mask : NULL, causal, 0.25f);
+  double scores = (double)B * H * N * N, gemm = 2.0 * scores * Dh;
+  char what[96];
+  snprintf(what, sizeof what, "attention B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
+           B, H, N, Dh, masked, causal);
+  /* QK^T and PV GEMMs + 6 per score (scale 1, softmax 5) */
+  expect(what, eb_ctx_flops(ctx).forward, 2 * gemm + 6 * scores);
+  eb_tensor *L = eb_sum(ctx, o);
+  CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
+  snprintf(what, sizeof what, "attention B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
+           B, H, N, Dh, masked, causal);
+  /* dV, dP, dQ, dK GEMMs + 5 per score (softmax grad 4, scale 1) + sum's backward */
+  expect(what, eb_ctx_flops(ctx).backward, 4 * gemm + 5 * scores + (double)o->size);
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+}
+
+static void run_all(void) {
+  check_sum();
+  check_linear(1, 3, 5, 4, 1, 1);
+  check_linear(2, 64, 32, 16, 1, 1);
+  check_linear(2, 64, 32, 16, 0, 1);
+  check_linear(3, 9, 7, 11, 1, 0);
+  check_attention(1, 1, 4, 2, 0, 0);
+  check_attention(2, 3, 17, 8, 1, 1);
+  check_attention(4, 2, 64, 16, 1, 0);
+}
+
+int main(void) {
+  eb_set_threads(1);
+  run_all();
+  eb_set_threads(3); /* counts must not depend on the thread count */
+  run_all();
+  eb_set_threads(1);
+  return eb_test_done("test_flops");
+}
