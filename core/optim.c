@@ -22,7 +22,8 @@ void eb_adam_step(eb_params *P, const eb_adam *opt, float lr, int64_t t) {
     int64_t off = p->data - data, n = p->size;
     float *w = p->data, *g = grad + off, *m = m_all + off, *v = v_all + off;
     /* decoupled weight decay on matrices only (not biases, norms) */
-    const float decay = (opt->weight_decay > 0 && p->ndim >= 2) ? lr * opt->weight_decay : 0;
+    const float decay =
+        (opt->weight_decay > 0 && p->ndim >= 2) ? lr * opt->weight_decay : 0;
     for (int64_t j = 0; j < n; j++) {
       m[j] = b1 * m[j] + (1.0f - b1) * g[j];
       v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
@@ -72,11 +73,13 @@ double eb_clip_grad_norm(eb_params *P, double max_norm) {
   float *g = eb_params_grads(P);
   int64_t n = eb_params_padded(P);
   double ss = 0;
-  for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+  for (int64_t i = 0; i < n; i++)
+    ss += (double)g[i] * g[i];
   double norm = sqrt(ss);
   if (max_norm > 0 && norm > max_norm) {
     float s = (float)(max_norm / (norm + 1e-12));
-    for (int64_t i = 0; i < n; i++) g[i] *= s;
+    for (int64_t i = 0; i < n; i++)
+      g[i] *= s;
   }
   return norm;
 }

@@ -91,8 +91,7 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
   if (off == 0) off = 16;
   P->block = calloc((size_t)(4 * off), sizeof(float));
   if (!P->block) {
-    snprintf(err, errlen, "out of memory allocating %lld parameters",
-             (long long)numel);
+    snprintf(err, errlen, "out of memory allocating %lld parameters", (long long)numel);
     return -1;
   }
   P->padded = off;
@@ -129,7 +128,8 @@ eb_tensor *eb_params_find(const eb_params *P, const char *name) {
 int64_t eb_params_numel(const eb_params *P) {
   if (P->finalized) return P->numel;
   int64_t n = 0;
-  for (int i = 0; i < P->n; i++) n += P->p[i]->t.size;
+  for (int i = 0; i < P->n; i++)
+    n += P->p[i]->t.size;
   return n;
 }
 size_t eb_params_bytes(const eb_params *P) {

@@ -39,7 +39,8 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
-                 const eb_bench_cfg *cfg, eb_bench_result *res, char *err, size_t errlen) {
+                 const eb_bench_cfg *cfg, eb_bench_result *res, char *err,
+                 size_t errlen) {
   memset(res, 0, sizeof *res);
   eb_rss_peak_reset();
   long long rss0 = eb_rss_bytes();

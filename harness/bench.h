@@ -17,9 +17,9 @@ typedef struct eb_bench_result {
   int reps;
   double ms_median, ms_min, ms_max;
   double tokens_per_s, gflops_per_s;
-  double flops_step; /* counted FLOPs of one step */
-  size_t peak_mem_bytes;       /* arena high-water + parameter block */
-  long long rss_peak_delta;    /* VmHWM after the steps - VmRSS before the model */
+  double flops_step;        /* counted FLOPs of one step */
+  size_t peak_mem_bytes;    /* arena high-water + parameter block */
+  long long rss_peak_delta; /* VmHWM after the steps - VmRSS before the model */
   int64_t params_total;
 } eb_bench_result;
 

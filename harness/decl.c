@@ -71,7 +71,8 @@ static int in_choices(const char *choices, const char *v) {
 
 static int count_decls(const eb_param_decl *d) {
   int n = 0;
-  while (d && d[n].name) n++;
+  while (d && d[n].name)
+    n++;
   return n;
 }
 
@@ -89,8 +90,10 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
   memset(out, 0, sizeof *out);
   int nd = count_decls(decls);
   size_t strbytes = 0;
-  for (int i = 0; i < nd; i++) strbytes += strlen(decls[i].def ? decls[i].def : "") + 1;
-  for (int i = 0; i < n; i++) strbytes += strlen(vals[i]) + 1;
+  for (int i = 0; i < nd; i++)
+    strbytes += strlen(decls[i].def ? decls[i].def : "") + 1;
+  for (int i = 0; i < n; i++)
+    strbytes += strlen(vals[i]) + 1;
   out->v = calloc(nd ? nd : 1, sizeof *out->v);
   out->strings = malloc(strbytes + 1);
   if (!out->v || !out->strings) {
@@ -120,11 +123,12 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
       char names[1024];
       list_names(decls, names, sizeof names);
       const char *cands[256];
-      for (int i = 0; i < nd && i < 256; i++) cands[i] = decls[i].name;
+      for (int i = 0; i < nd && i < 256; i++)
+        cands[i] = decls[i].name;
       const char *near = eb_nearest(keys[k], cands, nd < 256 ? nd : 256);
       snprintf(err, errlen, "%s has no parameter '%s'%s%s%s (parameters: %s)", owner,
-               keys[k], near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
-               names);
+               keys[k], near ? "; did you mean '" : "", near ? near : "",
+               near ? "'?" : "", names);
       eb_argset_free(out);
       return -1;
     }
@@ -136,8 +140,8 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
     }
     if (decls[found].type == EB_P_STRING && decls[found].choices &&
         !in_choices(decls[found].choices, sp)) {
-      snprintf(err, errlen, "%s parameter '%s': '%s' is not one of %s", owner, keys[k], sp,
-               decls[found].choices);
+      snprintf(err, errlen, "%s parameter '%s': '%s' is not one of %s", owner, keys[k],
+               sp, decls[found].choices);
       eb_argset_free(out);
       return -1;
     }
@@ -159,8 +163,10 @@ static int edit_distance(const char *a, const char *b) {
   int la = (int)strlen(a), lb = (int)strlen(b);
   if (la > 63 || lb > 63) return 99;
   int d[64][64];
-  for (int i = 0; i <= la; i++) d[i][0] = i;
-  for (int j = 0; j <= lb; j++) d[0][j] = j;
+  for (int i = 0; i <= la; i++)
+    d[i][0] = i;
+  for (int j = 0; j <= lb; j++)
+    d[0][j] = j;
   for (int i = 1; i <= la; i++)
     for (int j = 1; j <= lb; j++) {
       int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);

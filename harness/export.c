@@ -15,7 +15,9 @@ void eb_args_json(const eb_args *args, char *buf, size_t len) {
     switch (a->type) {
     case EB_P_INT: off += snprintf(buf + off, len - off, "%lld", (long long)a->i); break;
     case EB_P_FLOAT: off += snprintf(buf + off, len - off, "%.9g", a->f); break;
-    case EB_P_BOOL: off += snprintf(buf + off, len - off, "%s", a->i ? "true" : "false"); break;
+    case EB_P_BOOL:
+      off += snprintf(buf + off, len - off, "%s", a->i ? "true" : "false");
+      break;
     default: off += snprintf(buf + off, len - off, "\"%s\"", a->s ? a->s : ""); break;
     }
   }
@@ -24,7 +26,8 @@ void eb_args_json(const eb_args *args, char *buf, size_t len) {
 
 static eb_st_entry f32(const char *name, const eb_tensor *t, const float *data) {
   eb_st_entry e = {name, "F32", t->ndim, {0}, data, (size_t)t->size * sizeof(float)};
-  for (int d = 0; d < t->ndim; d++) e.shape[d] = t->shape[d];
+  for (int d = 0; d < t->ndim; d++)
+    e.shape[d] = t->shape[d];
   return e;
 }
 
@@ -60,7 +63,8 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
       for (int t = 0; t < N; t++) {
         int real = t < keep;
         mask[b * N + t] = (uint8_t)real;
-        tokens[b * N + t] = real ? 1 + (int32_t)(eb_rng_u64(&r) % (uint64_t)(cfg->vocab - 1)) : 0;
+        tokens[b * N + t] =
+            real ? 1 + (int32_t)(eb_rng_u64(&r) % (uint64_t)(cfg->vocab - 1)) : 0;
       }
       labels[b] = (int32_t)(eb_rng_u64(&r) % (uint64_t)cfg->classes);
     }
@@ -92,17 +96,19 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
   }
   char aj[2048], config[4096];
   eb_args_json(args, aj, sizeof aj);
-  snprintf(config, sizeof config,
-           "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"pool\":\"%s\","
-           "\"dropout\":%.9g,\"vocab\":%d,\"classes\":%d,\"max_len\":%d,\"seed\":%llu,"
-           "\"batch\":%d,\"len\":%d,\"arch_params\":%s}",
-           arch->name, mcfg->dim, mcfg->depth, mcfg->heads, mcfg->ffn,
-           mcfg->pool == EB_POOL_CLS ? "cls" : "mean", mcfg->dropout, cfg->vocab,
-           cfg->classes, m.cfg.max_len, (unsigned long long)cfg->seed, B, N, aj);
+  snprintf(
+      config, sizeof config,
+      "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"pool\":\"%s\","
+      "\"dropout\":%.9g,\"vocab\":%d,\"classes\":%d,\"max_len\":%d,\"seed\":%llu,"
+      "\"batch\":%d,\"len\":%d,\"arch_params\":%s}",
+      arch->name, mcfg->dim, mcfg->depth, mcfg->heads, mcfg->ffn,
+      mcfg->pool == EB_POOL_CLS ? "cls" : "mean", mcfg->dropout, cfg->vocab, cfg->classes,
+      m.cfg.max_len, (unsigned long long)cfg->seed, B, N, aj);
   rc = eb_safetensors_write(cfg->path, e, n, config, err, errlen);
 done:
   if (gnames)
-    for (int i = 0; i < np; i++) free(gnames[i]);
+    for (int i = 0; i < np; i++)
+      free(gnames[i]);
   free(gnames);
   free(e);
   free(tokens);

@@ -39,7 +39,8 @@ typedef struct kvlist {
 } kvlist;
 
 static void kv_free(kvlist *l) {
-  for (int i = 0; i < l->n; i++) free(l->own[i]);
+  for (int i = 0; i < l->n; i++)
+    free(l->own[i]);
   l->n = 0;
 }
 
@@ -88,11 +89,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     if (!o->name) {
       const char *cands[64];
       int nc = 0;
-      for (const opt *p = table; p->name && nc < 64; p++) cands[nc++] = p->name;
+      for (const opt *p = table; p->name && nc < 64; p++)
+        cands[nc++] = p->name;
       const char *near = eb_nearest(name, cands, nc);
-      snprintf(err, errlen, "effbench %s: unknown option '--%s'%s%s%s (see effbench %s --help)",
-               cmd, name, near ? "; did you mean '--" : "", near ? near : "",
-               near ? "'?" : "", cmd);
+      snprintf(err, errlen,
+               "effbench %s: unknown option '--%s'%s%s%s (see effbench %s --help)", cmd,
+               name, near ? "; did you mean '--" : "", near ? near : "", near ? "'?" : "",
+               cmd);
       return 2;
     }
     if (o->kind == O_FLAG) {
@@ -124,8 +127,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       *(long long *)o->ptr = parsed.i;
       break;
     case O_FLOAT:
-      if (eb_parse_value(EB_P_FLOAT, val, &parsed, why, sizeof why) || parsed.f < o->min ||
-          parsed.f > o->max) {
+      if (eb_parse_value(EB_P_FLOAT, val, &parsed, why, sizeof why) ||
+          parsed.f < o->min || parsed.f > o->max) {
         snprintf(err, errlen, "effbench %s: --%s %s: expected a number in [%g, %g]", cmd,
                  name, val, o->min, o->max);
         return 2;
@@ -181,26 +184,30 @@ static model_opts model_defaults(void) {
   return m;
 }
 
-#define MODEL_OPTS(m)                                                                     \
-  {"arch", O_STR, &(m).arch, 0, 0, "NAME", "architecture (effbench list archs)"},         \
-      {"dim", O_INT, &(m).dim, 1, 65536, "D", "model width [64]"},                         \
-      {"depth", O_INT, &(m).depth, 0, 1024, "L", "number of blocks [2]"},                  \
-      {"heads", O_INT, &(m).heads, 1, 4096, "H", "attention heads [4]"},                   \
-      {"ffn", O_INT, &(m).ffn, 1, 1 << 20, "F", "MLP hidden width [128]"},                 \
-      {"dropout", O_FLOAT, &(m).dropout, 0, 0.999, "P", "dropout rate [0]"},               \
-      {"pool", O_STR, &(m).pool, 0, 0, "mean|cls", "sequence pooling [mean]"},             \
-      {"param", O_KV, &(m).params, 0, 0, "K=V", "architecture parameter (repeatable)"},    \
-      {"threads", O_INT, &(m).threads, 1, 1024, "N", "threads for BLAS and engine [1]"},   \
-      {"seed", O_INT, &(m).seed, 0, 9.0e15, "S", "random seed [0]"}
+#define MODEL_OPTS(m)                                                                    \
+  {"arch", O_STR, &(m).arch, 0, 0, "NAME", "architecture (effbench list archs)"},        \
+      {"dim", O_INT, &(m).dim, 1, 65536, "D", "model width [64]"},                       \
+      {"depth", O_INT, &(m).depth, 0, 1024, "L", "number of blocks [2]"},                \
+      {"heads", O_INT, &(m).heads, 1, 4096, "H", "attention heads [4]"},                 \
+      {"ffn", O_INT, &(m).ffn, 1, 1 << 20, "F", "MLP hidden width [128]"},               \
+      {"dropout", O_FLOAT, &(m).dropout, 0, 0.999, "P", "dropout rate [0]"},             \
+      {"pool", O_STR, &(m).pool, 0, 0, "mean|cls", "sequence pooling [mean]"},           \
+      {"param", O_KV, &(m).params, 0, 0, "K=V", "architecture parameter (repeatable)"},  \
+      {"threads", O_INT, &(m).threads, 1, 1024, "N", "threads for BLAS and engine [1]"}, \
+  {                                                                                      \
+    "seed", O_INT, &(m).seed, 0, 9.0e15, "S", "random seed [0]"                          \
+  }
 
 /* Fills the model config and resolves the arch parameters. Returns 0 or 2. */
 static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch **arch,
-                         eb_model_config *cfg, eb_argset *args, char *err, size_t errlen) {
+                         eb_model_config *cfg, eb_argset *args, char *err,
+                         size_t errlen) {
   *arch = eb_registry_find_arch(reg, mo->arch);
   if (!*arch) {
     const char *cands[128];
     int n = eb_registry_arch_count(reg);
-    for (int i = 0; i < n && i < 128; i++) cands[i] = eb_registry_arch_at(reg, i)->name;
+    for (int i = 0; i < n && i < 128; i++)
+      cands[i] = eb_registry_arch_at(reg, i)->name;
     const char *near = eb_nearest(mo->arch, cands, n < 128 ? n : 128);
     snprintf(err, errlen, "unknown arch '%s'%s%s%s (available: %s)", mo->arch,
              near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
@@ -255,7 +262,8 @@ static int cmd_list(eb_registry *reg, int argc, char **argv) {
       const char *origin = eb_registry_arch_origin(reg, a);
       printf("%-12s %s%s%s%s\n", a->name, a->summary ? a->summary : "",
              strcmp(origin, "built-in") ? " [plugin " : "",
-             strcmp(origin, "built-in") ? origin : "", strcmp(origin, "built-in") ? "]" : "");
+             strcmp(origin, "built-in") ? origin : "",
+             strcmp(origin, "built-in") ? "]" : "");
       list_params(a->params);
     }
   } else {
@@ -293,8 +301,8 @@ static void on_eval(void *user, const eb_eval_point *e) {
 }
 
 static int open_task(eb_registry *reg, const char *name, const kvlist *tp, uint64_t seed,
-                     const eb_task **task, eb_argset *targs, void **data, eb_task_info *info,
-                     char *err, size_t errlen) {
+                     const eb_task **task, eb_argset *targs, void **data,
+                     eb_task_info *info, char *err, size_t errlen) {
   *task = eb_registry_find_task(reg, name);
   if (!*task) {
     snprintf(err, errlen, "unknown task '%s' (available: %s)", name,
@@ -325,23 +333,28 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
       {"batch", O_INT, &batch, 1, 1 << 20, "B", "batch size [32]"},
       {"lr", O_FLOAT, &lr, 0, 10, "LR", "peak learning rate [1e-3]"},
       {"warmup", O_INT, &warmup, 0, 1e9, "N", "linear warm-up steps [30]"},
-      {"schedule", O_STR, &schedule, 0, 0, "constant|rsqrt|cosine", "decay after warm-up [rsqrt]"},
+      {"schedule", O_STR, &schedule, 0, 0, "constant|rsqrt|cosine",
+       "decay after warm-up [rsqrt]"},
       {"weight-decay", O_FLOAT, &wd, 0, 10, "W", "AdamW decoupled weight decay [0]"},
       {"clip", O_FLOAT, &clip, 0, 1e9, "C", "gradient-norm clipping, 0 = off [1]"},
       {"eval-every", O_INT, &eval_every, 0, 1e9, "N", "validate every N steps [100]"},
-      {"eval-batches", O_INT, &eval_batches, 0, 1e9, "N", "validation batches, 0 = all [0]"},
-      {"time-budget", O_FLOAT, &budget, 0, 1e9, "SEC", "stop after SEC seconds, 0 = none [0]"},
-      {"losses", O_STR, &losses_path, 0, 0, "FILE", "write each step's training loss to FILE"},
+      {"eval-batches", O_INT, &eval_batches, 0, 1e9, "N",
+       "validation batches, 0 = all [0]"},
+      {"time-budget", O_FLOAT, &budget, 0, 1e9, "SEC",
+       "stop after SEC seconds, 0 = none [0]"},
+      {"losses", O_STR, &losses_path, 0, 0, "FILE",
+       "write each step's training loss to FILE"},
       {"json", O_FLAG, &json, 0, 0, NULL, "print the result as one JSON object"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
   char *pos[1];
   int npos;
-  int rc = parse_opts("train", argc, argv, 2, table, "[options]",
-                      "Trains one architecture on one task and reports validation and test "
-                      "accuracy (test at the best validation step).",
-                      pos, &npos, 0, err, sizeof err);
+  int rc =
+      parse_opts("train", argc, argv, 2, table, "[options]",
+                 "Trains one architecture on one task and reports validation and test "
+                 "accuracy (test at the best validation step).",
+                 pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
   eb_train_cfg tc = eb_train_defaults();
   const eb_arch *arch = NULL;
@@ -356,7 +369,8 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   memset(&res, 0, sizeof res);
   if (rc) goto out;
   if (eb_schedule_parse(schedule, &tc.schedule)) {
-    snprintf(err, sizeof err, "--schedule %s: expected constant, rsqrt or cosine", schedule);
+    snprintf(err, sizeof err, "--schedule %s: expected constant, rsqrt or cosine",
+             schedule);
     rc = 2;
     goto out;
   }
@@ -364,8 +378,8 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs, &tdata,
                       &info, err, sizeof err)))
     goto out;
-  if (eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes, info.max_len,
-                      (uint64_t)mo.seed, err, sizeof err)) {
+  if (eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes,
+                      info.max_len, (uint64_t)mo.seed, err, sizeof err)) {
     rc = 2;
     goto out;
   }
@@ -411,11 +425,12 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
            res.test_accuracy, res.best_step, res.train_seconds, res.tokens_per_s,
            (long long)res.params_total, res.flops_train_step, res.peak_mem_bytes, aj);
   } else {
-    printf("%s on %s: %s after %d steps; test accuracy %.4f (best validation %.4f at step "
-           "%d); %lld parameters; %.0f tokens/s\n",
-           arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
-           res.test_accuracy, res.val_accuracy, res.best_step, (long long)res.params_total,
-           res.tokens_per_s);
+    printf(
+        "%s on %s: %s after %d steps; test accuracy %.4f (best validation %.4f at step "
+        "%d); %lld parameters; %.0f tokens/s\n",
+        arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
+        res.test_accuracy, res.val_accuracy, res.best_step, (long long)res.params_total,
+        res.tokens_per_s);
   }
   if (res.status != EB_RUN_DONE) rc = 1;
 out:
@@ -460,12 +475,14 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       MODEL_OPTS(mo),
       {"len", O_STR, &lens, 0, 0, "N[,N..]", "sequence length(s) [512]"},
       {"batch", O_INT, &batch, 1, 1 << 20, "B", "batch size [32]"},
-      {"mode", O_STR, &mode, 0, 0, "train|infer", "training step (fwd+bwd+Adam) or forward [train]"},
+      {"mode", O_STR, &mode, 0, 0, "train|infer",
+       "training step (fwd+bwd+Adam) or forward [train]"},
       {"task", O_STR, &task_name, 0, 0, "NAME", "take vocab and classes from a task"},
       {"task-param", O_KV, &tparams, 0, 0, "K=V", "task parameter (with --task)"},
       {"vocab", O_INT, &vocab, 2, 1 << 24, "V", "vocabulary without --task [256]"},
       {"classes", O_INT, &classes, 2, 1 << 20, "C", "classes without --task [10]"},
-      {"min-time", O_FLOAT, &min_time, 0, 3600, "SEC", "measure at least SEC seconds [1]"},
+      {"min-time", O_FLOAT, &min_time, 0, 3600, "SEC",
+       "measure at least SEC seconds [1]"},
       {"min-reps", O_INT, &min_reps, 1, 1e6, "N", "and at least N repeats [5]"},
       {"warmup", O_INT, &warmup, 0, 1000, "N", "unmeasured warm-up steps [2]"},
       {"json", O_FLAG, &json, 0, 0, NULL, "one JSON object per length"},
@@ -474,11 +491,12 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   char err[EB_ERR_LEN] = "";
   char *pos[1];
   int npos;
-  int rc = parse_opts("bench", argc, argv, 2, table, "--arch A [options]",
-                      "Speed and memory of one architecture: warm-up, then repeats until at "
-                      "least --min-time seconds and --min-reps repeats; reports median and "
-                      "min step time, tokens/s, achieved GFLOP/s and peak memory.",
-                      pos, &npos, 0, err, sizeof err);
+  int rc =
+      parse_opts("bench", argc, argv, 2, table, "--arch A [options]",
+                 "Speed and memory of one architecture: warm-up, then repeats until at "
+                 "least --min-time seconds and --min-reps repeats; reports median and "
+                 "min step time, tokens/s, achieved GFLOP/s and peak memory.",
+                 pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
   int L[64], nl = 0;
   const eb_arch *arch = NULL;
@@ -486,7 +504,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   eb_argset aargs = {0}, targs = {0};
   if (rc) goto out;
   if (parse_lengths(lens, L, 64, &nl)) {
-    snprintf(err, sizeof err, "--len %s: expected positive integers separated by commas", lens);
+    snprintf(err, sizeof err, "--len %s: expected positive integers separated by commas",
+             lens);
     rc = 2;
     goto out;
   }
@@ -500,8 +519,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     const eb_task *task;
     void *tdata = NULL;
     eb_task_info info;
-    if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs, &tdata,
-                        &info, err, sizeof err)))
+    if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs,
+                        &tdata, &info, err, sizeof err)))
       goto out;
     vocab = info.vocab;
     classes = info.classes;
@@ -526,22 +545,25 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     if (json) {
       char aj[1024];
       eb_args_json(&aargs.args, aj, sizeof aj);
-      printf("{\"arch\":\"%s\",\"mode\":\"%s\",\"len\":%d,\"batch\":%lld,\"threads\":%lld,"
-             "\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"reps\":%d,"
-             "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
-             "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
-             "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
-             "\"arch_params\":%s}\n",
-             arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
-             mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
-             r.flops_step, r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
+      printf(
+          "{\"arch\":\"%s\",\"mode\":\"%s\",\"len\":%d,\"batch\":%lld,\"threads\":%lld,"
+          "\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"reps\":%d,"
+          "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
+          "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
+          "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
+          "\"arch_params\":%s}\n",
+          arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
+          mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
+          r.flops_step, r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total,
+          aj);
     } else {
       if (i == 0) /* header only once the first measurement exists */
         printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %12s\n", "arch", "mode", "len",
-               "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s", "peak MiB");
-      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %12.1f\n", arch->name,
-             mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread, r.tokens_per_s,
-             r.gflops_per_s, (double)r.peak_mem_bytes / (1 << 20));
+               "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s",
+               "peak MiB");
+      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %12.1f\n",
+             arch->name, mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread,
+             r.tokens_per_s, r.gflops_per_s, (double)r.peak_mem_bytes / (1 << 20));
     }
     fflush(stdout);
   }
@@ -574,12 +596,13 @@ static int cmd_export(eb_registry *reg, int argc, char **argv) {
   char err[EB_ERR_LEN] = "";
   char *pos[1];
   int npos;
-  int rc = parse_opts("export", argc, argv, 2, table, "--arch A --out FILE [options]",
-                      "Writes the parameters of a freshly initialised model (seeded) as "
-                      "safetensors; with --with-batch also an input batch (with padding), "
-                      "its logits, loss and every parameter gradient, for cross-checks "
-                      "against an independent implementation. Dropout is off.",
-                      pos, &npos, 0, err, sizeof err);
+  int rc =
+      parse_opts("export", argc, argv, 2, table, "--arch A --out FILE [options]",
+                 "Writes the parameters of a freshly initialised model (seeded) as "
+                 "safetensors; with --with-batch also an input batch (with padding), "
+                 "its logits, loss and every parameter gradient, for cross-checks "
+                 "against an independent implementation. Dropout is off.",
+                 pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), 0;
   const eb_arch *arch = NULL;
   eb_model_config mcfg;
@@ -591,8 +614,8 @@ static int cmd_export(eb_registry *reg, int argc, char **argv) {
     goto done;
   }
   if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto done;
-  eb_export_cfg ec = {(int)vocab, (int)classes, (int)len, (int)batch, (uint64_t)mo.seed,
-                      with_batch, out};
+  eb_export_cfg ec = {(int)vocab,        (int)classes, (int)len, (int)batch,
+                      (uint64_t)mo.seed, with_batch,   out};
   if (eb_export(arch, &aargs.args, &mcfg, &ec, err, sizeof err))
     rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
 done:
@@ -604,15 +627,15 @@ done:
 
 /* -------------------------------------------------------------- main ---- */
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
-          "commands:\n"
-          "  list archs|tasks   registered architectures or tasks and their parameters\n"
-          "  train              train one architecture on one task, report accuracy\n"
-          "  bench              speed and memory of one architecture\n"
-          "  export             parameters (and a batch with gradients) as safetensors\n\n"
-          "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
-          "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n");
+  fprintf(
+      f, "usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
+         "commands:\n"
+         "  list archs|tasks   registered architectures or tasks and their parameters\n"
+         "  train              train one architecture on one task, report accuracy\n"
+         "  bench              speed and memory of one architecture\n"
+         "  export             parameters (and a batch with gradients) as safetensors\n\n"
+         "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
+         "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n");
 }
 
 int main(int argc, char **argv) {
@@ -650,11 +673,14 @@ int main(int argc, char **argv) {
   argc -= i - 1;
   static const char *const commands[] = {"list", "train", "bench", "export"};
   int known = 0;
-  for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) known |= !strcmp(cmd, commands[c]);
+  for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+    known |= !strcmp(cmd, commands[c]);
   if (!known) {
     const char *near = eb_nearest(cmd, commands, 4);
-    fprintf(stderr, "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export)\n",
-            cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    fprintf(
+        stderr,
+        "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export)\n",
+        cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
   eb_registry *reg = eb_registry_create();

@@ -44,7 +44,8 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
     return -1;
   }
   m->tok = eb_param(m->P, "embed.tok", 2, (int[]){vocab + cls, D}, EB_INIT_NORMAL, 0.02f);
-  m->pos = eb_param(m->P, "embed.pos", 2, (int[]){m->cfg.max_len, D}, EB_INIT_NORMAL, 0.02f);
+  m->pos =
+      eb_param(m->P, "embed.pos", 2, (int[]){m->cfg.max_len, D}, EB_INIT_NORMAL, 0.02f);
   char why[EB_ERR_LEN];
   why[0] = '\0';
   if (arch->create(&m->cfg, args, m->P, &m->impl, why, sizeof why)) {
@@ -73,7 +74,8 @@ void eb_model_destroy(eb_model *m) {
 }
 
 static int fail(eb_ctx *ctx, char *err, size_t errlen, const char *what) {
-  snprintf(err, errlen, "%s: %s", what, eb_ctx_error(ctx)[0] ? eb_ctx_error(ctx) : "failed");
+  snprintf(err, errlen, "%s: %s", what,
+           eb_ctx_error(ctx)[0] ? eb_ctx_error(ctx) : "failed");
   return -1;
 }
 
@@ -95,7 +97,8 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t
       t2[(size_t)b * L] = m->vocab;
       m2[(size_t)b * L] = 1;
       memcpy(t2 + (size_t)b * L + 1, tokens + (size_t)b * N, (size_t)N * sizeof *t2);
-      for (int j = 0; j < N; j++) m2[(size_t)b * L + 1 + j] = mask ? mask[(size_t)b * N + j] : 1;
+      for (int j = 0; j < N; j++)
+        m2[(size_t)b * L + 1 + j] = mask ? mask[(size_t)b * N + j] : 1;
     }
     ids = t2;
     msk = m2;
@@ -105,7 +108,8 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t
   if (L < m->cfg.max_len) { /* shorter batch: rows 0..L-1 of the table */
     int32_t *rows = eb_alloc(ctx, (size_t)L * sizeof *rows);
     if (!rows) return fail(ctx, err, errlen, "model"), NULL;
-    for (int j = 0; j < L; j++) rows[j] = j;
+    for (int j = 0; j < L; j++)
+      rows[j] = j;
     pos = eb_gather_rows(ctx, m->pos, rows, L);
   }
   x = eb_add(ctx, x, pos);
@@ -128,7 +132,8 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t
 
 eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *correct,
                          float *ce, char *err, size_t errlen) {
-  eb_tensor *logits = eb_model_logits(m, ctx, b->B, b->N, b->tokens, b->mask, err, errlen);
+  eb_tensor *logits =
+      eb_model_logits(m, ctx, b->B, b->N, b->tokens, b->mask, err, errlen);
   if (!logits) return NULL;
   eb_tensor *loss = eb_cross_entropy(ctx, logits, b->labels, correct);
   if (!loss) return fail(ctx, err, errlen, "loss"), NULL;
@@ -147,11 +152,11 @@ double eb_model_flops(const eb_model *m, int B, int N, int training) {
   const double L = N + cls, D = m->cfg.dim, C = m->classes, rows = (double)B * L;
   double blocks = m->arch->flops(&m->cfg, m->args, B, (int)L, training);
   /* shared parts, in the op conventions of docs/flops.md */
-  double fwd = rows * D                 /* + positional embedding */
-               + 8.0 * rows * D         /* final LayerNorm */
+  double fwd = rows * D                       /* + positional embedding */
+               + 8.0 * rows * D               /* final LayerNorm */
                + (cls ? 0 : rows * D + B * D) /* mean pool */
-               + 2.0 * B * D * C + B * C /* head */
-               + 5.0 * B * C;           /* cross-entropy */
+               + 2.0 * B * D * C + B * C      /* head */
+               + 5.0 * B * C;                 /* cross-entropy */
   double bwd = 0;
   (void)bwd;
   return blocks + fwd;

@@ -13,7 +13,7 @@ typedef struct eb_model {
   void *impl;
   eb_params *P;
   eb_model_config cfg;
-  const eb_args *args; /* arch parameters (owned by the caller) */
+  const eb_args *args;         /* arch parameters (owned by the caller) */
   int vocab, classes, seq_len; /* seq_len: task length N (without CLS) */
   eb_tensor *tok, *pos, *lnf_g, *lnf_b, *head_w, *head_b;
 } eb_model;

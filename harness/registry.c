@@ -39,7 +39,8 @@ eb_registry *eb_registry_create(void) { return calloc(1, sizeof(eb_registry)); }
 void eb_registry_destroy(eb_registry *reg) {
   if (!reg) return;
   /* Plugins stay mapped until exit: their tables may still be referenced. */
-  for (int i = 0; i < reg->nhandles; i++) free(reg->paths[i]);
+  for (int i = 0; i < reg->nhandles; i++)
+    free(reg->paths[i]);
   free(reg);
 }
 
@@ -56,10 +57,11 @@ static int check_abi(eb_registry *reg, const char *kind, const char *name, int a
     return -1;
   }
   if (size < host_size) {
-    reg_error(reg,
-              "%s '%s' from %s has a table of %zu bytes, this effbench expects %zu: rebuild "
-              "the plugin against the installed headers",
-              kind, name ? name : "?", from, size, host_size);
+    reg_error(
+        reg,
+        "%s '%s' from %s has a table of %zu bytes, this effbench expects %zu: rebuild "
+        "the plugin against the installed headers",
+        kind, name ? name : "?", from, size, host_size);
     return -1;
   }
   if (!name || !*name) {
@@ -120,7 +122,8 @@ int eb_register_task(eb_registry *reg, const eb_task *t) {
   return 0;
 }
 
-int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err, size_t errlen) {
+int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
+                            size_t errlen) {
   if (reg->nhandles == REG_MAX) {
     snprintf(err, errlen, "plugin %s: too many plugins (max %d)", path, REG_MAX);
     return -1;
@@ -243,7 +246,8 @@ const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a) {
   return "?";
 }
 
-static const char *join_names(eb_registry *reg, int n, const char *(*name_at)(eb_registry *, int)) {
+static const char *join_names(eb_registry *reg, int n,
+                              const char *(*name_at)(eb_registry *, int)) {
   size_t off = 0;
   reg->names[0] = '\0';
   for (int i = 0; i < n && off < sizeof reg->names; i++)

@@ -73,7 +73,8 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
     off += e[i].bytes;
   }
   puts_(&h, "}");
-  while (!h.oom && h.len % 8) puts_(&h, " "); /* data starts 8-byte aligned */
+  while (!h.oom && h.len % 8)
+    puts_(&h, " "); /* data starts 8-byte aligned */
   if (h.oom) {
     free(h.p);
     snprintf(err, errlen, "out of memory building the safetensors header");
@@ -89,7 +90,8 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
   }
   unsigned char len8[8];
   uint64_t hl = h.len;
-  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
+  for (int i = 0; i < 8; i++)
+    len8[i] = (unsigned char)(hl >> (8 * i));
   int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
   for (int i = 0; ok && i < n; i++)
     ok = e[i].bytes == 0 || fwrite(e[i].data, 1, e[i].bytes, f) == e[i].bytes;

@@ -46,7 +46,8 @@ int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
     b->tokens2 = malloc(n * sizeof *b->tokens2);
     b->mask2 = malloc(n);
   }
-  return (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) ? 0 : -1;
+  return (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) ? 0
+                                                                                    : -1;
 }
 
 void eb_batch_free(eb_batch *b) {
@@ -59,7 +60,9 @@ void eb_batch_free(eb_batch *b) {
 }
 
 static int64_t split_size(const eb_task_info *info, eb_split s) {
-  return s == EB_SPLIT_TRAIN ? info->n_train : s == EB_SPLIT_VAL ? info->n_val : info->n_test;
+  return s == EB_SPLIT_TRAIN ? info->n_train
+         : s == EB_SPLIT_VAL ? info->n_val
+                             : info->n_test;
 }
 
 int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
@@ -102,7 +105,8 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
       for (int c = 1; c < C; c++)
         if (z[c] > mx) mx = z[arg = c];
       double se = 0;
-      for (int c = 0; c < C; c++) se += exp((double)z[c] - mx);
+      for (int c = 0; c < C; c++)
+        se += exp((double)z[c] - mx);
       sum_loss += log(se) + mx - z[b.labels[r]];
       hits += arg == b.labels[r];
     }
@@ -127,7 +131,8 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   res->status = EB_RUN_FAILED;
   res->params_total = eb_params_numel(m->P);
   if (info->mode == EB_INPUT_PAIR) {
-    snprintf(err, errlen, "task '%s' uses paired inputs, which this build cannot train yet",
+    snprintf(err, errlen,
+             "task '%s' uses paired inputs, which this build cannot train yet",
              task->name);
     return -1;
   }

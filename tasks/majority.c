@@ -40,8 +40,8 @@ static int majority_open(const eb_args *a, uint64_t seed, void **data, eb_task_i
   m.seed = seed;
   if (m.min_len == 0) m.min_len = m.len / 2 > 0 ? m.len / 2 : 1;
   if (m.len < 1 || m.min_len < 1 || m.min_len > m.len) {
-    snprintf(err, errlen, "task 'majority': need 1 <= min_len (%d) <= len (%d)", m.min_len,
-             m.len);
+    snprintf(err, errlen, "task 'majority': need 1 <= min_len (%d) <= len (%d)",
+             m.min_len, m.len);
     return -1;
   }
   if (m.classes < 2 || m.vocab < m.classes + 1) {
@@ -118,13 +118,15 @@ static int majority_batch(void *data, eb_split split, int64_t index, uint64_t ep
   out->real_tokens = 0;
   for (int b = 0; b < out->B; b++) {
     int64_t k = index * out->B + b;
-    int64_t idx = split == EB_SPLIT_TRAIN
-                      ? (int64_t)(eb_rng_hash(epoch_seed, 0x7A11, (uint64_t)k) % (uint64_t)n)
-                      : k % n;
+    int64_t idx =
+        split == EB_SPLIT_TRAIN
+            ? (int64_t)(eb_rng_hash(epoch_seed, 0x7A11, (uint64_t)k) % (uint64_t)n)
+            : k % n;
     int32_t *tok = out->tokens + (size_t)b * m->len;
     uint8_t *mask = out->mask + (size_t)b * m->len;
     out->labels[b] = make_example(m, (int)split, idx, tok, mask);
-    for (int t = 0; t < m->len; t++) out->real_tokens += mask[t];
+    for (int t = 0; t < m->len; t++)
+      out->real_tokens += mask[t];
   }
   return 0;
 }
@@ -135,7 +137,8 @@ const eb_task eb_task_majority = {
     .abi_version = EFFBENCH_ABI_VERSION,
     .struct_size = sizeof(eb_task),
     .name = "majority",
-    .summary = "synthetic: label = most frequent class token among noise (built-in check)",
+    .summary =
+        "synthetic: label = most frequent class token among noise (built-in check)",
     .params = majority_params,
     .open = majority_open,
     .batch = majority_batch,

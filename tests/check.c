@@ -42,7 +42,8 @@ int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
                  eb_tensor *const *leaves, int nleaves, float eps, double tol,
                  int max_per_tensor) {
   /* analytic gradients */
-  for (int l = 0; l < nleaves; l++) memset(leaves[l]->grad, 0, leaves[l]->size * sizeof(float));
+  for (int l = 0; l < nleaves; l++)
+    memset(leaves[l]->grad, 0, leaves[l]->size * sizeof(float));
   eb_ctx_reset(ctx);
   eb_ctx_set_grad(ctx, 1);
   eb_tensor *L = loss(ctx, user);
@@ -85,9 +86,10 @@ int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
       }
     }
     if (wi >= 0 && !(worst <= tol)) {
-      fprintf(stderr,
-              "%s: gradient of %s[%ld]: analytic %.6g vs numeric %.6g (rel. %.3g > %.3g)\n",
-              what, t->name ? t->name : "leaf", wi, wa, wn, worst, tol);
+      fprintf(
+          stderr,
+          "%s: gradient of %s[%ld]: analytic %.6g vs numeric %.6g (rel. %.3g > %.3g)\n",
+          what, t->name ? t->name : "leaf", wi, wa, wn, worst, tol);
       eb_test_failures++;
       ok = 0;
     }

@@ -11,7 +11,8 @@
 int main(void) {
   char err[EB_ERR_LEN];
   eb_registry *reg = eb_registry_create();
-  if (eb_registry_add_builtins(reg, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  if (eb_registry_add_builtins(reg, err, sizeof err))
+    return fprintf(stderr, "%s\n", err), 1;
   eb_set_threads(1);
   const eb_task *t = eb_registry_find_task(reg, "majority");
   const eb_arch *a = eb_registry_find_arch(reg, "vanilla");
@@ -21,7 +22,8 @@ int main(void) {
   eb_argset_resolve(&aargs, "arch", a->params, 0, NULL, NULL, err, sizeof err);
   void *data;
   eb_task_info info;
-  if (t->open(&targs.args, 1, &data, &info, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  if (t->open(&targs.args, 1, &data, &info, err, sizeof err))
+    return fprintf(stderr, "%s\n", err), 1;
   eb_model_config cfg = {.dim = 32, .depth = 2, .heads = 4, .ffn = 64, .dropout = 0.0f};
   eb_model m;
   if (eb_model_create(&m, a, &cfg, &aargs.args, info.vocab, info.classes, info.max_len, 1,
@@ -43,8 +45,8 @@ int main(void) {
       first += r.losses[i] / 20.0;
       last += r.losses[r.steps_done - 20 + i] / 20.0;
     }
-    printf("loss %.4f -> %.4f, val %.3f, test %.3f at step %d, %.0f tokens/s\n", first, last,
-           r.val_accuracy, r.test_accuracy, r.best_step, r.tokens_per_s);
+    printf("loss %.4f -> %.4f, val %.3f, test %.3f at step %d, %.0f tokens/s\n", first,
+           last, r.val_accuracy, r.test_accuracy, r.best_step, r.tokens_per_s);
     CHECK(r.status == EB_RUN_DONE, "status %s", eb_run_status_name(r.status));
     CHECK(last < 0.6 * first, "loss did not fall enough: %.4f -> %.4f", first, last);
     CHECK(r.test_accuracy > 0.6, "test accuracy %.3f is not well above chance (0.25)",

@@ -7,7 +7,9 @@
 #include "model.h"
 #include "registry.h"
 
-static int contains(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
+static int contains(const char *hay, const char *needle) {
+  return strstr(hay, needle) != NULL;
+}
 
 int main(void) {
   char err[EB_ERR_LEN];
@@ -17,14 +19,15 @@ int main(void) {
   CHECK(eb_registry_find_task(reg, "majority") != NULL, "majority not registered");
 
   /* a good plugin registers and its arch builds, runs and back-propagates */
-  CHECK(eb_registry_load_plugin(reg, PLUGIN_GOOD, err, sizeof err) == 0, "good plugin: %s",
-        err);
+  CHECK(eb_registry_load_plugin(reg, PLUGIN_GOOD, err, sizeof err) == 0,
+        "good plugin: %s", err);
   const eb_arch *a = eb_registry_find_arch(reg, "tokenmlp");
   CHECK(a != NULL, "tokenmlp not registered by the plugin");
   if (a) {
     CHECK(strcmp(eb_registry_arch_origin(reg, a), PLUGIN_GOOD) == 0, "origin is '%s'",
           eb_registry_arch_origin(reg, a));
-    eb_model_config cfg = {.dim = 8, .depth = 2, .heads = 2, .ffn = 16, .pool = EB_POOL_MEAN};
+    eb_model_config cfg = {
+        .dim = 8, .depth = 2, .heads = 2, .ffn = 16, .pool = EB_POOL_MEAN};
     eb_model m;
     eb_arg av = {"mult", EB_P_INT, 3, 3, "3"};
     eb_args args = {1, &av};
@@ -38,7 +41,8 @@ int main(void) {
       eb_batch b = {.B = 2, .N = 6, .tokens = tok, .mask = mask, .labels = lab};
       eb_tensor *loss = eb_model_loss(&m, ctx, &b, NULL, NULL, err, sizeof err);
       CHECK(loss && eb_backward(ctx, loss) == 0, "plugin forward/backward: %s", err);
-      CHECK(eb_params_find(m.P, "blocks.0.w1")->grad[0] != 0, "no gradient reached the plugin");
+      CHECK(eb_params_find(m.P, "blocks.0.w1")->grad[0] != 0,
+            "no gradient reached the plugin");
       eb_ctx_destroy(ctx);
       eb_model_destroy(&m);
     }
@@ -61,25 +65,29 @@ int main(void) {
   CHECK(eb_registry_find_arch(reg, "tokenmlp_v2") == NULL, "tokenmlp_v2 registered");
 
   /* no entry point, missing file */
-  CHECK(eb_registry_load_plugin(reg, PLUGIN_NOENTRY, err, sizeof err) != 0, "no entry accepted");
+  CHECK(eb_registry_load_plugin(reg, PLUGIN_NOENTRY, err, sizeof err) != 0,
+        "no entry accepted");
   CHECK(contains(err, "effbench_plugin_init"), "no-entry message: %s", err);
   CHECK(eb_registry_load_plugin(reg, "/nonexistent/x.so", err, sizeof err) != 0,
         "missing file accepted");
-  CHECK(contains(err, "/nonexistent/x.so") && contains(err, "cannot load"), "missing: %s", err);
+  CHECK(contains(err, "/nonexistent/x.so") && contains(err, "cannot load"), "missing: %s",
+        err);
 
   /* a table shorter than this host's is refused */
   eb_arch shortt = *eb_registry_find_arch(reg, "vanilla");
   shortt.name = "short";
   shortt.struct_size = sizeof(eb_arch) - sizeof(void *);
   CHECK(eb_register_arch(reg, &shortt) != 0, "short table accepted");
-  CHECK(contains(eb_registry_error(reg), "bytes"), "short message: %s", eb_registry_error(reg));
+  CHECK(contains(eb_registry_error(reg), "bytes"), "short message: %s",
+        eb_registry_error(reg));
   eb_registry_destroy(reg);
 
   /* directory search (EFFBENCH_PLUGIN_PATH style), missing dirs are skipped */
   reg = eb_registry_create();
   CHECK(eb_registry_load_path(reg, "/nonexistent:" PLUGIN_GOOD_DIR, err, sizeof err) == 0,
         "path: %s", err);
-  CHECK(eb_registry_find_arch(reg, "tokenmlp") != NULL, "path search did not load tokenmlp");
+  CHECK(eb_registry_find_arch(reg, "tokenmlp") != NULL,
+        "path search did not load tokenmlp");
   eb_registry_destroy(reg);
   return eb_test_done("test_registry");
 }

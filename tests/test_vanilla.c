@@ -40,13 +40,16 @@ static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal) {
   /* Embeddings start at N(0, 0.02^2): LayerNorm of such small vectors makes a
    * finite-difference step of 1e-2 far from linear. Scale them to O(1) so the
    * numeric reference is accurate; the check itself is unchanged. */
-  for (int64_t i = 0; i < m.tok->size; i++) m.tok->data[i] *= 25.0f;
-  for (int64_t i = 0; i < m.pos->size; i++) m.pos->data[i] *= 25.0f;
+  for (int64_t i = 0; i < m.tok->size; i++)
+    m.tok->data[i] *= 25.0f;
+  for (int64_t i = 0; i < m.pos->size; i++)
+    m.pos->data[i] *= 25.0f;
   eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
   eb_ctx_set_training(ctx, 0);
   int np = eb_params_count(m.P);
   eb_tensor **leaves = malloc((size_t)np * sizeof *leaves);
-  for (int i = 0; i < np; i++) leaves[i] = eb_params_get(m.P, i);
+  for (int i = 0; i < np; i++)
+    leaves[i] = eb_params_get(m.P, i);
   char what[64];
   snprintf(what, sizeof what, "vanilla(%s%s)", pool == EB_POOL_CLS ? "cls" : "mean",
            causal ? ", causal" : "");
@@ -60,7 +63,8 @@ static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) 
   char err[EB_ERR_LEN];
   const eb_task *t = eb_registry_find_task(reg, "majority");
   eb_argset targs;
-  if (eb_argset_resolve(&targs, "task", t->params, 0, NULL, NULL, err, sizeof err)) return -1;
+  if (eb_argset_resolve(&targs, "task", t->params, 0, NULL, NULL, err, sizeof err))
+    return -1;
   void *data;
   eb_task_info info;
   if (t->open(&targs.args, seed, &data, &info, err, sizeof err)) return -1;
@@ -80,8 +84,10 @@ static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) 
   tc.seed = seed;
   eb_train_result res;
   int rc = eb_train_run(&m, t, data, &info, &tc, NULL, &res, err, sizeof err);
-  if (rc == 0) memcpy(out, res.losses, (size_t)steps * sizeof *out);
-  else fprintf(stderr, "train: %s\n", err);
+  if (rc == 0)
+    memcpy(out, res.losses, (size_t)steps * sizeof *out);
+  else
+    fprintf(stderr, "train: %s\n", err);
   free(res.losses);
   eb_model_destroy(&m);
   t->close(data);

@@ -108,7 +108,11 @@ typedef struct eb_arch {
 
 /* ---------------------------------------------------------------- task --- */
 typedef enum eb_input_mode { EB_INPUT_SINGLE = 0, EB_INPUT_PAIR = 1 } eb_input_mode;
-typedef enum eb_split { EB_SPLIT_TRAIN = 0, EB_SPLIT_VAL = 1, EB_SPLIT_TEST = 2 } eb_split;
+typedef enum eb_split {
+  EB_SPLIT_TRAIN = 0,
+  EB_SPLIT_VAL = 1,
+  EB_SPLIT_TEST = 2
+} eb_split;
 
 /* One batch: tokens[B*N] (pair mode: tokens2 too), mask[B*N], labels[B].
  * Buffers are owned by the caller and sized B*N by the caller. */
@@ -123,7 +127,7 @@ typedef struct eb_batch {
 } eb_batch;
 
 typedef struct eb_task_info {
-  int vocab;   /* token ids in [0,vocab) ; 0 is padding */
+  int vocab; /* token ids in [0,vocab) ; 0 is padding */
   int classes;
   int max_len; /* padded length N of every batch */
   eb_input_mode mode;

@@ -32,8 +32,8 @@ static int tokenmlp_create(const eb_model_config *cfg, const eb_args *args, eb_p
   for (int i = 0; i < cfg->depth; i++) {
     char n[64];
     eb_tensor **w = m->w + 6 * i;
-#define P_(k, what, nd, shape, init, sc)                                                   \
-  snprintf(n, sizeof n, "blocks.%d.%s", i, what);                                          \
+#define P_(k, what, nd, shape, init, sc)                                                 \
+  snprintf(n, sizeof n, "blocks.%d.%s", i, what);                                        \
   w[k] = eb_param(P, n, nd, shape, init, sc)
     P_(0, "ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
     P_(1, "ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
