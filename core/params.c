@@ -89,7 +89,11 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
     numel += P->p[i]->t.size;
   }
   if (off == 0) off = 16;
-  P->block = calloc((size_t)(4 * off), sizeof(float));
+  void *mem = NULL;
+  if (posix_memalign(&mem, 64, (size_t)(4 * off) * sizeof(float)) == 0) {
+    P->block = mem;
+    memset(P->block, 0, (size_t)(4 * off) * sizeof(float));
+  }
   if (!P->block) {
     snprintf(err, errlen, "out of memory allocating %lld parameters", (long long)numel);
     return -1;

@@ -148,16 +148,27 @@ eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *corre
 
 double eb_model_flops(const eb_model *m, int B, int N, int training) {
   if (!m->arch->flops) return -1;
+  /* The shared parts, in the op conventions of docs/flops.md, for a batch
+   * without padding (mean pooling counts real tokens). */
   const int cls = m->cfg.pool == EB_POOL_CLS;
-  const double L = N + cls, D = m->cfg.dim, C = m->classes, rows = (double)B * L;
-  double blocks = m->arch->flops(&m->cfg, m->args, B, (int)L, training);
-  /* shared parts, in the op conventions of docs/flops.md */
-  double fwd = rows * D                       /* + positional embedding */
-               + 8.0 * rows * D               /* final LayerNorm */
-               + (cls ? 0 : rows * D + B * D) /* mean pool */
-               + 2.0 * B * D * C + B * C      /* head */
-               + 5.0 * B * C;                 /* cross-entropy */
+  const double L = N + cls, D = m->cfg.dim, C = m->classes, R = (double)B * L;
+  const double drop = (training && m->cfg.dropout > 0) ? 1.0 : 0.0;
+  double fwd = R * D              /* + positional embedding */
+               + drop * R * D     /* embedding dropout */
+               + 8.0 * R * D      /* final LayerNorm */
+               + (cls ? 0.0 : (R + B) * D) /* mean pool */
+               + 2.0 * B * C * D + B * C   /* head */
+               + 4.0 * B * C;              /* cross-entropy */
   double bwd = 0;
-  (void)bwd;
-  return blocks + fwd;
+  if (training)
+    bwd = 4.0 * B * C                       /* cross-entropy */
+          + 4.0 * B * C * D + B * C         /* head: dx, dw, db */
+          + (cls ? B * D : 2.0 * R * D)     /* pool */
+          + 19.0 * R * D                    /* final LayerNorm: dx, dgamma, dbeta */
+          + drop * 2.0 * R * D              /* embedding dropout */
+          + 2.0 * R * D                     /* positional add: both inputs */
+          + R * D;                          /* embedding scatter-add */
+  double blocks = m->arch->flops(&m->cfg, m->args, B, (int)L, training);
+  if (blocks < 0) return -1;
+  return fwd + bwd + blocks;
 }

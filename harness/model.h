@@ -34,8 +34,9 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t
 eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *correct,
                          float *ce, char *err, size_t errlen);
 
-/* Analytic FLOPs of one batch through the whole model (embedding to loss):
- * forward only, or forward + backward. -1 if the arch has no flops(). */
+/* Analytic FLOPs of one batch of B sequences of N tokens (no padding) through
+ * the whole model, embedding to loss: the forward pass, or with training the
+ * forward and backward passes. -1 if the arch has no flops(). */
 double eb_model_flops(const eb_model *m, int B, int N, int training);
 
 #endif

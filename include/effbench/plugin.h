@@ -95,8 +95,10 @@ typedef struct eb_arch {
   /* x[B,N,D] -> *out[B,N,D]; mask[B*N] 1 = real token (NULL = all real). */
   int (*forward)(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
                  eb_tensor **out, char *err, size_t errlen);
-  /* Analytic FLOPs of the blocks for one sequence batch of size B x N:
-   * forward and (forward+backward) training (optional, may be NULL). */
+  /* Analytic FLOPs of the blocks for a batch x[B,N,D] without padding, in the
+   * op conventions of docs/flops.md: the forward pass (training == 0) or
+   * forward + backward with x requiring a gradient (training == 1; dropout
+   * counts when cfg->dropout > 0). Optional; -1 or NULL = unknown. */
   double (*flops)(const eb_model_config *cfg, const eb_args *args, int B, int N,
                   int training);
   /* Extra metrics of the last forward (optional). */

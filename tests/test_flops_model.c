@@ -1,0 +1,79 @@
+/* Counted FLOPs of whole models against each architecture's analytic flops()
+ * (plus the shared embedding/pooling/head formula): one forward pass and one
+ * training step (forward + backward), for mean and CLS pooling, with and
+ * without dropout. Built-in archs must match exactly (to rounding). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "registry.h"
+#include "train.h"
+
+static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N) {
+  char err[EB_ERR_LEN];
+  eb_argset args;
+  if (eb_argset_resolve(&args, a->name, a->params, 0, NULL, NULL, err, sizeof err)) {
+    CHECK(0, "%s: %s", a->name, err);
+    return;
+  }
+  eb_model_config cfg = {
+      .dim = 16, .depth = 2, .heads = 4, .ffn = 24, .dropout = dropout, .pool = pool};
+  eb_model m;
+  if (eb_model_create(&m, a, &cfg, &args.args, 50, 5, N, 1, err, sizeof err)) {
+    CHECK(0, "%s: %s", a->name, err);
+    eb_argset_free(&args);
+    return;
+  }
+  eb_batch b;
+  eb_batch_alloc(&b, B, N, 0);
+  for (int i = 0; i < B * N; i++) {
+    b.tokens[i] = 1 + i % 49;
+    b.mask[i] = 1;
+  }
+  for (int i = 0; i < B; i++) b.labels[i] = i % 5;
+  eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
+  for (int training = 0; training <= 1; training++) {
+    eb_ctx_reset(ctx);
+    eb_ctx_reset_flops(ctx);
+    eb_ctx_set_training(ctx, training);
+    eb_ctx_set_grad(ctx, training);
+    eb_params_zero_grad(m.P);
+    eb_tensor *loss = eb_model_loss(&m, ctx, &b, NULL, NULL, err, sizeof err);
+    if (!loss || (training && eb_backward(ctx, loss))) {
+      CHECK(0, "%s: step failed: %s %s", a->name, err, eb_ctx_error(ctx));
+      break;
+    }
+    eb_flops f = eb_ctx_flops(ctx);
+    double counted = f.forward + f.backward;
+    double analytic = eb_model_flops(&m, B, N, training);
+    double rel = fabs(counted - analytic) / analytic;
+    CHECK(rel <= 1e-12, "%s (%s pool, dropout %.1f, B=%d N=%d, %s): counted %.0f vs analytic %.0f",
+          a->name, pool == EB_POOL_CLS ? "cls" : "mean", dropout, B, N,
+          training ? "training step" : "forward", counted, analytic);
+  }
+  eb_ctx_destroy(ctx);
+  eb_batch_free(&b);
+  eb_model_destroy(&m);
+  eb_argset_free(&args);
+}
+
+int main(void) {
+  char err[EB_ERR_LEN];
+  eb_registry *reg = eb_registry_create();
+  if (eb_registry_add_builtins(reg, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  int checked = 0;
+  for (int i = 0; i < eb_registry_arch_count(reg); i++) {
+    const eb_arch *a = eb_registry_arch_at(reg, i);
+    CHECK(a->flops != NULL, "built-in arch '%s' has no analytic flops()", a->name);
+    if (!a->flops) continue;
+    check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20);
+    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33);
+    check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64);
+    checked++;
+  }
+  CHECK(checked > 0, "no architecture checked");
+  eb_registry_destroy(reg);
+  return eb_test_done("test_flops_model");
+}
