@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "effbench/plugin.h"
 
@@ -19,11 +20,17 @@ typedef struct layer {
 typedef struct vanilla {
   eb_model_config cfg;
   int causal;
+  int naive; /* attention=naive: eb_attention on split heads (stores P) */
   layer *layers;
 } vanilla;
 
 static const eb_param_decl vanilla_params[] = {
-    {"causal", EB_P_BOOL, "false", "mask future positions (decoder-style attention)", NULL},
+    {"causal", EB_P_BOOL, "false", "mask future positions (decoder-style attention)",
+     NULL},
+    {"attention", EB_P_STRING, "blockwise",
+     "attention kernel: blockwise (online softmax, O(N) memory) or naive (stores the "
+     "N x N probabilities)",
+     "blockwise|naive"},
     {NULL, EB_P_END, NULL, NULL, NULL},
 };
 
@@ -55,6 +62,7 @@ static int vanilla_create(const eb_model_config *cfg, const eb_args *args, eb_pa
   }
   v->cfg = *cfg;
   v->causal = (int)eb_args_int(args, "causal", 0);
+  v->naive = strcmp(eb_args_str(args, "attention", "blockwise"), "naive") == 0;
   v->layers = ls;
   const int D = cfg->dim, F = cfg->ffn;
   const float sd = 1.0f / sqrtf((float)D), sf = 1.0f / sqrtf((float)F);
@@ -108,13 +116,18 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
     layer *l = &v->layers[i];
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, l->ln1_b);
     eb_tensor *qkv = eb_linear(ctx, a, l->wqkv, l->bqkv);
-    eb_tensor *q = split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
-    eb_tensor *k = split_heads(ctx, eb_slice_last(ctx, qkv, D, D), H);
-    eb_tensor *val = split_heads(ctx, eb_slice_last(ctx, qkv, 2 * D, D), H);
-    eb_tensor *o = merge_heads(ctx, eb_attention(ctx, q, k, val, mask, v->causal, scale));
+    eb_tensor *o;
+    if (v->naive) {
+      eb_tensor *q = split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
+      eb_tensor *k = split_heads(ctx, eb_slice_last(ctx, qkv, D, D), H);
+      eb_tensor *val = split_heads(ctx, eb_slice_last(ctx, qkv, 2 * D, D), H);
+      o = merge_heads(ctx, eb_attention(ctx, q, k, val, mask, v->causal, scale));
+    } else { /* heads split and merged by the kernel's strides */
+      o = eb_attention_qkv(ctx, qkv, H, mask, v->causal, scale);
+    }
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
-    eb_tensor *m = eb_gelu(ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b),
-                                          l->w1, l->b1));
+    eb_tensor *m = eb_gelu(
+        ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), l->w1, l->b1));
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, l->w2, l->b2), p));
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
@@ -123,6 +136,55 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
   }
   *out = x;
   return 0;
+}
+
+/* Analytic FLOPs of the blocks (docs/flops.md conventions), x[B,N,D] without
+ * padding; training adds the backward pass with x requiring a gradient. */
+static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                            int training) {
+  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, dh = D / H, R = (double)B * N;
+  const int causal = (int)eb_args_int(args, "causal", 0);
+  const int naive = strcmp(eb_args_str(args, "attention", "blockwise"), "naive") == 0;
+  const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
+  double att_f, att_b;
+  if (naive) {
+    att_f = 4.0 * B * H * N * (double)N * dh + 6.0 * B * H * N * (double)N;
+    att_b = 8.0 * B * H * N * (double)N * dh + 5.0 * B * H * N * (double)N +
+            7.0 * R * D; /* head split (3 slices, 3 transposes) and merge */
+  } else {
+    /* the blockwise kernel: query blocks of 64 rows, key blocks of 256 */
+    double C = 0, K = 0;
+    for (int i0 = 0; i0 < N; i0 += 64) {
+      int i1 = i0 + 64 < N ? i0 + 64 : N, kend = N;
+      if (causal && (i1 + 255) / 256 * 256 < N) kend = (i1 + 255) / 256 * 256;
+      C += (double)(i1 - i0) * kend;
+      K += (double)(i1 - i0) * ((kend + 255) / 256);
+    }
+    att_f = B * H * (C * (4 * dh + 5) + K * dh);
+    att_b = B * H * (C * (10 * dh + 6) + 2.0 * N * dh);
+  }
+  double fwd = 8 * R * D                       /* ln1 */
+               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
+               + att_f                         /* attention */
+               + 2 * R * D * D + R * D         /* wo */
+               + drop * R * D + R * D          /* dropout, residual */
+               + 8 * R * D                     /* ln2 */
+               + 2 * R * F * D + R * F         /* w1 */
+               + 9 * R * F                     /* gelu */
+               + 2 * R * D * F + R * D         /* w2 */
+               + drop * R * D + R * D;         /* dropout, residual */
+  double bwd = 0;
+  if (training)
+    bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
+          + 4 * R * D * F + R * D            /* w2: dx, dw, db */
+          + 19 * R * F                       /* gelu */
+          + 4 * R * F * D + R * F            /* w1 */
+          + 19 * R * D                       /* ln2 */
+          + 4 * R * D * D + R * D            /* wo */
+          + att_b                            /* attention */
+          + 4 * R * 3 * D * D + 3 * R * D    /* qkv */
+          + 19 * R * D;                      /* ln1 */
+  return cfg->depth * (fwd + bwd);
 }
 
 static void vanilla_destroy(void *model) {
@@ -141,6 +203,6 @@ const eb_arch eb_arch_vanilla = {
     .validate = vanilla_validate,
     .create = vanilla_create,
     .forward = vanilla_forward,
-    .flops = NULL, /* set below once the op conventions are fixed */
+    .flops = vanilla_flops,
     .destroy = vanilla_destroy,
 };
