@@ -207,6 +207,15 @@ float *eb_tensor_grad(eb_ctx *ctx, eb_tensor *t) {
   return t->grad;
 }
 
+float *eb__grad_acc(eb_ctx *ctx, eb_tensor *t, int *fresh) {
+  *fresh = 0;
+  if (!t->grad) {
+    t->grad = eb_alloc(ctx, (size_t)t->size * sizeof(float));
+    *fresh = t->grad != NULL;
+  }
+  return t->grad;
+}
+
 eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
                         eb_tensor *const *in) {
   if (!ctx->grad_enabled) return NULL;

@@ -9,6 +9,10 @@ uint64_t eb__ctx_next_stream(eb_ctx *ctx);
 /* A tensor header sharing x's data (for views); NULL if sizes differ. */
 eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape);
 
+/* Gradient buffer of t; a new buffer is left uninitialised and *fresh set to 1
+ * (the caller must overwrite all of it), an existing one gives *fresh = 0. */
+float *eb__grad_acc(eb_ctx *ctx, eb_tensor *t, int *fresh);
+
 /* Selective scan checkpoint spacing in steps; 0 = automatic (tests use it to
  * cross many chunks on short sequences). Not thread-safe: set before use. */
 void eb__scan_set_chunk(int chunk);

@@ -28,38 +28,62 @@ enum { OP_ADD, OP_SUB, OP_MUL };
 static void binary_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
   int op = n->iarg[0];
-  int fail = 0;
-  float *da = eb__grad_if(ctx, a, &fail);
-  float *db = eb__grad_if(ctx, b, &fail);
-  if (fail) return;
+  int fail = 0, fresh = 0;
   const float *dy = y->grad;
   int64_t size = a->size, inner = b->size, outer = size / inner;
   double per = op == OP_MUL ? EW_MUL_BWD : EW_ADD_BWD;
+  /* da first, then db: when a == b (x * x) the second sees da's values */
+  float *da = eb__grad_acc_if(ctx, a, &fresh, &fail);
+  if (fail) return;
   if (da) {
+    const int acc = !fresh;
     if (op == OP_MUL) {
       EB_OMP("omp parallel for schedule(static) if (outer * inner > EB_PAR_MIN)")
       for (int64_t o = 0; o < outer; o++)
-        for (int64_t j = 0; j < inner; j++)
-          da[o * inner + j] += dy[o * inner + j] * b->data[j];
+        for (int64_t j = 0; j < inner; j++) {
+          float v = dy[o * inner + j] * b->data[j];
+          da[o * inner + j] = acc ? da[o * inner + j] + v : v;
+        }
     } else {
       EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
       for (int64_t i = 0; i < size; i++)
-        da[i] += dy[i];
+        da[i] = acc ? da[i] + dy[i] : dy[i];
     }
   }
-  if (db) {
-    /* broadcast: sum over the leading dims in row order (deterministic) */
-    for (int64_t o = 0; o < outer; o++) {
-      const float *g = dy + o * inner, *av = a->data + o * inner;
-      if (op == OP_MUL)
-        for (int64_t j = 0; j < inner; j++)
-          db[j] += g[j] * av[j];
-      else if (op == OP_SUB)
-        for (int64_t j = 0; j < inner; j++)
-          db[j] -= g[j];
-      else
-        for (int64_t j = 0; j < inner; j++)
-          db[j] += g[j];
+  float *db = NULL;
+  if (outer == 1) { /* same shape: elementwise, in parallel */
+    db = eb__grad_acc_if(ctx, b, &fresh, &fail);
+    if (fail) return;
+    if (db) {
+      const int acc = !fresh;
+      EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+      for (int64_t j = 0; j < inner; j++) {
+        float v = op == OP_MUL ? dy[j] * a->data[j] : (op == OP_SUB ? -dy[j] : dy[j]);
+        db[j] = acc ? db[j] + v : v;
+      }
+    }
+  } else {
+    db = eb__grad_if(ctx, b, &fail);
+    if (fail) return;
+    if (db) {
+      /* broadcast: sum over the leading dims in row order (deterministic);
+       * columns in parallel */
+      EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+      for (int64_t j0 = 0; j0 < inner; j0 += 64) {
+        int64_t j1 = j0 + 64 < inner ? j0 + 64 : inner;
+        for (int64_t o = 0; o < outer; o++) {
+          const float *g = dy + o * inner, *av = a->data + o * inner;
+          if (op == OP_MUL)
+            for (int64_t j = j0; j < j1; j++)
+              db[j] += g[j] * av[j];
+          else if (op == OP_SUB)
+            for (int64_t j = j0; j < j1; j++)
+              db[j] -= g[j];
+          else
+            for (int64_t j = j0; j < j1; j++)
+              db[j] += g[j];
+        }
+      }
     }
   }
   eb_ctx_add_flops(ctx, 0, per * (double)size * ((da != NULL) + (db != NULL)));
@@ -123,11 +147,60 @@ static const double unary_bwd[] = {EW_SCALE_BWD,    EW_GELU_BWD, EW_SILU_BWD,
 #define GELU_C 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_A 0.044715f
 
+/* elementwise work in chunks (parallel over chunks) */
+#define EW_CHUNK 4096
+/* dst = v into a new gradient, dst += v into an existing one */
+#define EW_PUT(dst, v) ((dst) = acc ? (dst) + (v) : (v))
+
+/* GELU on 8-float vectors with the fast tanh (|error| < 2e-7); a ragged tail
+ * goes through a padded copy, so every element gets the same arithmetic. */
+EB_VINLINE eb_v8f gelu8(eb_v8f v) {
+  return 0.5f * v * (1.0f + eb__tanh8(GELU_C * (v + GELU_A * v * v * v)));
+}
+EB_VINLINE eb_v8f gelu_grad8(eb_v8f v) {
+  eb_v8f v2 = v * v;
+  eb_v8f t = eb__tanh8(GELU_C * (v + GELU_A * v2 * v));
+  eb_v8f du = GELU_C * (1.0f + 3.0f * GELU_A * v2);
+  return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+}
+
+EB_CLONES
+static void gelu_fwd(const float *X, float *Y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    eb__v8_store(Y + i, gelu8(eb__v8_load(X + i)));
+  if (i < n) {
+    float t[8] = {0};
+    memcpy(t, X + i, (size_t)(n - i) * sizeof(float));
+    eb__v8_store(t, gelu8(eb__v8_load(t)));
+    memcpy(Y + i, t, (size_t)(n - i) * sizeof(float));
+  }
+}
+
+EB_CLONES
+static void gelu_bwd(const float *X, const float *dy, float *dx, int64_t n, int acc) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    eb_v8f g = eb__v8_load(dy + i) * gelu_grad8(eb__v8_load(X + i));
+    eb__v8_store(dx + i, acc ? eb__v8_load(dx + i) + g : g);
+  }
+  if (i < n) {
+    float t[8] = {0}, u[8] = {0}, w[8] = {0};
+    memcpy(t, X + i, (size_t)(n - i) * sizeof(float));
+    memcpy(u, dy + i, (size_t)(n - i) * sizeof(float));
+    if (acc) memcpy(w, dx + i, (size_t)(n - i) * sizeof(float));
+    eb_v8f g = eb__v8_load(u) * gelu_grad8(eb__v8_load(t));
+    eb__v8_store(w, acc ? eb__v8_load(w) + g : g);
+    memcpy(dx + i, w, (size_t)(n - i) * sizeof(float));
+  }
+}
+
 static void unary_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  const int acc = !fresh; /* a new buffer is written, not accumulated */
   const float *X = x->data, *Y = y->data, *dy = y->grad;
   int64_t size = x->size;
   float s = n->farg[0];
@@ -135,39 +208,35 @@ static void unary_backward(eb_ctx *ctx, eb_node *n) {
   case U_SCALE:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++)
-      dx[i] += dy[i] * s;
+      EW_PUT(dx[i], dy[i] * s);
     break;
   case U_GELU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-    for (int64_t i = 0; i < size; i++) {
-      float v = X[i], v2 = v * v;
-      float t = tanhf(GELU_C * (v + GELU_A * v2 * v));
-      float du = GELU_C * (1.0f + 3.0f * GELU_A * v2);
-      dx[i] += dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
-    }
+    for (int64_t i0 = 0; i0 < size; i0 += EW_CHUNK)
+      gelu_bwd(X + i0, dy + i0, dx + i0, size - i0 < EW_CHUNK ? size - i0 : EW_CHUNK, acc);
     break;
   case U_SILU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++) {
       float sg = 1.0f / (1.0f + expf(-X[i]));
-      dx[i] += dy[i] * (sg * (1.0f + X[i] * (1.0f - sg)));
+      EW_PUT(dx[i], dy[i] * (sg * (1.0f + X[i] * (1.0f - sg))));
     }
     break;
   case U_SOFTPLUS:
     /* like torch (beta 1, threshold 20): gradient exactly dy above 20 */
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++)
-      dx[i] += X[i] > 20.0f ? dy[i] : dy[i] / (1.0f + expf(-X[i]));
+      EW_PUT(dx[i], X[i] > 20.0f ? dy[i] : dy[i] / (1.0f + expf(-X[i])));
     break;
   case U_EXP:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++)
-      dx[i] += dy[i] * Y[i];
+      EW_PUT(dx[i], dy[i] * Y[i]);
     break;
   case U_RELU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++)
-      dx[i] += X[i] > 0.0f ? dy[i] : 0.0f;
+      EW_PUT(dx[i], X[i] > 0.0f ? dy[i] : 0.0f);
     break;
   }
   eb_ctx_add_flops(ctx, 0, unary_bwd[n->iarg[0]] * (double)size);
@@ -188,10 +257,8 @@ static eb_tensor *unary(eb_ctx *ctx, eb_tensor *x, int op, float s) {
     break;
   case U_GELU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-    for (int64_t i = 0; i < size; i++) {
-      float v = X[i];
-      Y[i] = 0.5f * v * (1.0f + tanhf(GELU_C * (v + GELU_A * v * v * v)));
-    }
+    for (int64_t i0 = 0; i0 < size; i0 += EW_CHUNK)
+      gelu_fwd(X + i0, Y + i0, size - i0 < EW_CHUNK ? size - i0 : EW_CHUNK);
     break;
   case U_SILU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
@@ -242,14 +309,15 @@ eb_tensor *eb_relu(eb_ctx *ctx, eb_tensor *x) { return unary(ctx, x, U_RELU, 0);
 /* ---------------------------------------------------------------- sum ---- */
 static void sum_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0];
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  const int acc = !fresh;
   float g = n->out->grad[0];
   int64_t size = x->size;
   EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
   for (int64_t i = 0; i < size; i++)
-    dx[i] += g;
+    EW_PUT(dx[i], g);
   eb_ctx_add_flops(ctx, 0, (double)size);
 }
 

@@ -1,4 +1,5 @@
-/* Linear algebra ops: the dense layer and batched matmul, both on cblas_sgemm.
+/* Linear algebra ops: the dense layer and batched matmul, both on cblas_sgemm
+ * (single-threaded OpenBLAS calls, parallelised by eb__gemm / OpenMP).
  * FLOP conventions are in docs/flops.md (GEMM M x N x K = 2MNK). */
 #include <cblas.h>
 
@@ -12,28 +13,33 @@ static void linear_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
   int M = (int)eb__rows(x), Din = eb__last(x), Dout = w->shape[0];
   const float *dy = y->grad;
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  double mnk = 2.0 * M * Dout * Din, fl = 0;
   float *dw = eb__grad_if(ctx, w, &fail);
+  if (fail) return;
+  if (dw) { /* dw[O,I] += dy^T x */
+    eb__gemm(1, 0, Dout, Din, M, 1.0f, dy, Dout, x->data, Din, 1.0f, dw, Din);
+    fl += mnk;
+  }
   float *db = eb__grad_if(ctx, b, &fail);
   if (fail) return;
-  double mnk = 2.0 * M * Dout * Din, fl = 0;
-  if (dx) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, Din, Dout, 1.0f, dy, Dout,
-                w->data, Din, 1.0f, dx, Din);
-    fl += mnk;
-  }
-  if (dw) {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Dout, Din, M, 1.0f, dy, Dout,
-                x->data, Din, 1.0f, dw, Din);
-    fl += mnk;
-  }
   if (db) {
-    /* rows in order: the sum is the same for any thread count */
-    for (int r = 0; r < M; r++)
-      for (int o = 0; o < Dout; o++)
-        db[o] += dy[(int64_t)r * Dout + o];
+    /* columns in parallel, rows summed in order: the same for any thread count */
+    EB_OMP("omp parallel for schedule(static) if ((int64_t)M * Dout > EB_PAR_MIN)")
+    for (int o0 = 0; o0 < Dout; o0 += 16) {
+      int o1 = o0 + 16 < Dout ? o0 + 16 : Dout;
+      for (int r = 0; r < M; r++)
+        for (int o = o0; o < o1; o++)
+          db[o] += dy[(int64_t)r * Dout + o];
+    }
     fl += (double)M * Dout;
+  }
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  if (fail) return;
+  if (dx) { /* dx[M,I] (+)= dy w */
+    eb__gemm(0, 0, M, Din, Dout, 1.0f, dy, Dout, w->data, Din, fresh ? 0.0f : 1.0f, dx,
+             Din);
+    fl += mnk;
   }
   eb_ctx_add_flops(ctx, 0, fl);
 }
@@ -53,8 +59,7 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
   shape[x->ndim - 1] = Dout;
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
   if (!y) return NULL;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, Dout, Din, 1.0f, x->data, Din,
-              w->data, Din, 0.0f, y->data, Dout);
+  eb__gemm(0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 0.0f, y->data, Dout);
   double fl = 2.0 * M * Dout * Din;
   if (b) {
     EB_OMP("omp parallel for schedule(static) if ((int64_t)M * Dout > EB_PAR_MIN)")
@@ -88,23 +93,21 @@ static void matmul_backward(eb_ctx *ctx, eb_node *n) {
   int M = d.M, N = d.N, K = d.K;
   int lda = d.ta ? M : K, ldb = d.tb ? K : N;
   int64_t sa = (int64_t)M * K, sb = (int64_t)K * N, sc = (int64_t)M * N;
+  eb__blas_serial();
+  EB_OMP("omp parallel for schedule(static) if (d.batch > 1)")
   for (int64_t i = 0; i < d.batch; i++) {
     const float *A = a->data + i * sa, *B = b->data + i * sb, *dC = c->grad + i * sc;
     if (da) {
       if (!d.ta) /* dA[M,K] = dC op(B)^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, d.tb ? CblasNoTrans : CblasTrans, M, K,
-                    N, 1.0f, dC, N, B, ldb, 1.0f, da + i * sa, lda);
+        eb__gemm(0, !d.tb, M, K, N, 1.0f, dC, N, B, ldb, 1.0f, da + i * sa, lda);
       else /* dA[K,M] = op(B) dC^T */
-        cblas_sgemm(CblasRowMajor, d.tb ? CblasTrans : CblasNoTrans, CblasTrans, K, M, N,
-                    1.0f, B, ldb, dC, N, 1.0f, da + i * sa, lda);
+        eb__gemm(d.tb, 1, K, M, N, 1.0f, B, ldb, dC, N, 1.0f, da + i * sa, lda);
     }
     if (db) {
       if (!d.tb) /* dB[K,N] = op(A)^T dC */
-        cblas_sgemm(CblasRowMajor, d.ta ? CblasNoTrans : CblasTrans, CblasNoTrans, K, N,
-                    M, 1.0f, A, lda, dC, N, 1.0f, db + i * sb, ldb);
+        eb__gemm(!d.ta, 0, K, N, M, 1.0f, A, lda, dC, N, 1.0f, db + i * sb, ldb);
       else /* dB[N,K] = dC^T op(A) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, d.ta ? CblasTrans : CblasNoTrans, N, K, M,
-                    1.0f, dC, N, A, lda, 1.0f, db + i * sb, ldb);
+        eb__gemm(1, d.ta, N, K, M, 1.0f, dC, N, A, lda, 1.0f, db + i * sb, ldb);
     }
   }
   double g = 2.0 * (double)d.batch * M * N * K;
@@ -138,12 +141,13 @@ eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
   if (!c) return NULL;
   int64_t batch = c->size / ((int64_t)M * N);
   int lda = ta ? M : K, ldb = tb ? K : N;
-  /* a plain loop: OpenBLAS threads each GEMM */
+  /* batch entries in parallel (one GEMM per entry; a single entry is split
+   * by eb__gemm): every output element comes from one serial sgemm call */
+  eb__blas_serial();
+  EB_OMP("omp parallel for schedule(static) if (batch > 1)")
   for (int64_t i = 0; i < batch; i++)
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
-                a->data + i * M * (int64_t)K, lda, b->data + i * K * (int64_t)N, ldb,
-                0.0f, c->data + i * M * (int64_t)N, N);
+    eb__gemm(ta, tb, M, N, K, 1.0f, a->data + i * M * (int64_t)K, lda,
+             b->data + i * K * (int64_t)N, ldb, 0.0f, c->data + i * M * (int64_t)N, N);
   eb_ctx_add_flops(ctx, 2.0 * (double)batch * M * N * K, 0);
   eb_tensor *in[2] = {a, b};
   eb_node *node = eb_tape_record(ctx, matmul_backward, c, 2, in);

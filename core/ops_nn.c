@@ -16,7 +16,6 @@ static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
   const ln_saved *sv = n->saved;
   int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
   float *dg = eb__grad_if(ctx, gamma, &fail);
   float *dbt = eb__grad_if(ctx, beta, &fail);
   if (fail) return;
@@ -25,20 +24,29 @@ static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
   const float *X = x->data, *G = gamma->data, *dy = y->grad;
   double fl = 0;
   if (dg || dbt) {
-    /* parameter gradients: rows summed in order, same for any thread count */
-    for (int64_t r = 0; r < R; r++) {
-      const float *xr = X + r * D, *gr = dy + r * D;
-      float mu = sv->mean[r], rs = sv->rstd[r];
-      if (dg)
-        for (int j = 0; j < D; j++)
-          dg[j] += gr[j] * ((xr[j] - mu) * rs);
-      if (dbt)
-        for (int j = 0; j < D; j++)
-          dbt[j] += gr[j];
+    /* parameter gradients: columns in parallel, rows summed in order, so the
+     * result is the same for any thread count */
+    EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
+    for (int j0 = 0; j0 < D; j0 += 16) {
+      int j1 = j0 + 16 < D ? j0 + 16 : D;
+      for (int64_t r = 0; r < R; r++) {
+        const float *xr = X + r * D, *gr = dy + r * D;
+        float mu = sv->mean[r], rs = sv->rstd[r];
+        if (dg)
+          for (int j = j0; j < j1; j++)
+            dg[j] += gr[j] * ((xr[j] - mu) * rs);
+        if (dbt)
+          for (int j = j0; j < j1; j++)
+            dbt[j] += gr[j];
+      }
     }
     fl += (double)R * D * ((dg ? 4 : 0) + (dbt ? 1 : 0));
   }
+  int fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  if (fail) return;
   if (dx) {
+    const int acc = !fresh;
     EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
     for (int64_t r = 0; r < R; r++) {
       const float *xr = X + r * D, *gr = dy + r * D;
@@ -53,7 +61,8 @@ static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
       float m1 = s1 / (float)D, m2 = s2 / (float)D;
       for (int j = 0; j < D; j++) {
         float xh = (xr[j] - mu) * rs;
-        dxr[j] += rs * (gr[j] * G[j] - m1 - xh * m2);
+        float v = rs * (gr[j] * G[j] - m1 - xh * m2);
+        dxr[j] = acc ? dxr[j] + v : v;
       }
     }
     fl += 14.0 * (double)R * D;
@@ -110,9 +119,10 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
 /* ------------------------------------------------------------ softmax ---- */
 static void softmax_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  const int acc = !fresh;
   int64_t R = eb__rows(x);
   int D = eb__last(x);
   const float *Y = y->data, *dy = y->grad;
@@ -122,8 +132,10 @@ static void softmax_backward(eb_ctx *ctx, eb_node *n) {
     float dot = 0;
     for (int j = 0; j < D; j++)
       dot += gr[j] * yr[j];
-    for (int j = 0; j < D; j++)
-      dx[r * D + j] += yr[j] * (gr[j] - dot);
+    for (int j = 0; j < D; j++) {
+      float v = yr[j] * (gr[j] - dot);
+      dx[r * D + j] = acc ? dx[r * D + j] + v : v;
+    }
   }
   eb_ctx_add_flops(ctx, 0, 5.0 * (double)x->size);
 }
@@ -218,15 +230,18 @@ static inline float dropout_factor(uint64_t stream, int64_t i, float p,
 
 static void dropout_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  const int acc = !fresh;
   uint64_t stream = *(const uint64_t *)n->saved;
   float p = n->farg[0], ks = n->farg[1];
   int64_t size = x->size;
   EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-  for (int64_t i = 0; i < size; i++)
-    dx[i] += y->grad[i] * dropout_factor(stream, i, p, ks);
+  for (int64_t i = 0; i < size; i++) {
+    float v = y->grad[i] * dropout_factor(stream, i, p, ks);
+    dx[i] = acc ? dx[i] + v : v;
+  }
   eb_ctx_add_flops(ctx, 0, 2.0 * (double)size);
 }
 
@@ -284,20 +299,26 @@ typedef struct pool_saved {
 
 static void mean_pool_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  const int acc = !fresh;
   int B = x->shape[0], N = x->shape[1], D = x->shape[2];
   const pool_saved *sv = n->saved;
   const uint8_t *mask = sv->mask;
   EB_OMP("omp parallel for schedule(static) if (x->size > EB_PAR_MIN)")
   for (int b = 0; b < B; b++)
     for (int t = 0; t < N; t++) {
-      if (mask && !mask[(int64_t)b * N + t]) continue;
       float *d = dx + ((int64_t)b * N + t) * D;
+      if (mask && !mask[(int64_t)b * N + t]) {
+        if (!acc) memset(d, 0, (size_t)D * sizeof(float)); /* padding: zero */
+        continue;
+      }
       const float *g = y->grad + (int64_t)b * D;
-      for (int j = 0; j < D; j++)
-        d[j] += g[j] * sv->inv[b];
+      for (int j = 0; j < D; j++) {
+        float v = g[j] * sv->inv[b];
+        d[j] = acc ? d[j] + v : v;
+      }
     }
   eb_ctx_add_flops(ctx, 0, 2.0 * (double)sv->real * D);
 }
@@ -386,9 +407,10 @@ typedef struct ce_saved {
 
 static void cross_entropy_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0];
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
+  if (fresh) memset(dx, 0, (size_t)x->size * sizeof(float)); /* tiny [B,C] */
   const ce_saved *sv = n->saved;
   int B = x->shape[0], C = x->shape[1];
   float g = n->out->grad[0] / (float)B;

@@ -69,7 +69,7 @@ static tr_plan tr_make(const eb_tensor *x, int d0, int d1) {
 
 static void tr_copy(const tr_plan *p, const float *src, float *dst, int accumulate_back) {
   /* forward: dst (out order) = src (x order); backward: src is dy (out order),
-   * dst is dx (x order), accumulated */
+   * dst is dx (x order), accumulated (1) or written (2) */
   int n01 = p->os[0] * p->os[1];
   int64_t total = (int64_t)n01 * p->os[2] * p->os[3];
   EB_OMP("omp parallel for schedule(static) if (total > EB_PAR_MIN)")
@@ -80,7 +80,9 @@ static void tr_copy(const tr_plan *p, const float *src, float *dst, int accumula
     for (int i2 = 0; i2 < p->os[2]; i2++)
       for (int i3 = 0; i3 < p->os[3]; i3++, o++) {
         int64_t xi = xb + i2 * p->xstep[2] + i3 * p->xstep[3];
-        if (accumulate_back)
+        if (accumulate_back == 2) /* backward into a new gradient */
+          dst[xi] = src[o];
+        else if (accumulate_back)
           dst[xi] += src[o];
         else
           dst[o] = src[xi];
@@ -90,11 +92,11 @@ static void tr_copy(const tr_plan *p, const float *src, float *dst, int accumula
 
 static void transpose_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0];
-  int fail = 0;
-  float *dx = eb__grad_if(ctx, x, &fail);
+  int fail = 0, fresh = 0;
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || !dx) return;
   tr_plan p = tr_make(x, n->iarg[0], n->iarg[1]);
-  tr_copy(&p, n->out->grad, dx, 1);
+  tr_copy(&p, n->out->grad, dx, fresh ? 2 : 1);
   eb_ctx_add_flops(ctx, 0, (double)x->size);
 }
 

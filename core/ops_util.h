@@ -2,8 +2,14 @@
 #ifndef EFFBENCH_CORE_OPS_UTIL_H
 #define EFFBENCH_CORE_OPS_UTIL_H
 
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "effbench/core.h"
 #include "internal.h"
@@ -53,6 +59,157 @@ static inline float *eb__grad_if(eb_ctx *ctx, eb_tensor *t, int *fail) {
   float *g = eb_tensor_grad(ctx, t);
   if (!g) *fail = 1;
   return g;
+}
+
+/* Gradient buffer of t for a backward that overwrites all of it when *fresh is
+ * set on return (the buffer is new and uninitialised) and accumulates (+=)
+ * otherwise; NULL when t needs no gradient. Call it just before writing, after
+ * any earlier write to the same tensor in the same backward (an op may see one
+ * tensor as two inputs). */
+static inline float *eb__grad_acc_if(eb_ctx *ctx, eb_tensor *t, int *fresh, int *fail) {
+  *fresh = 0;
+  if (!t || !t->requires_grad) return NULL;
+  float *g = eb__grad_acc(ctx, t, fresh);
+  if (!g) *fail = 1;
+  return g;
+}
+
+/* ------------------------------------------------------------ threads ---- */
+static inline int eb__nthreads(void) {
+#ifdef _OPENMP
+  return omp_in_parallel() ? 1 : omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+static inline int eb__thread_id(void) {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
+/* The engine parallelises GEMMs itself (OpenMP over fixed chunks of the
+ * output): OpenBLAS runs single-threaded, so its thread pool never competes
+ * with the OpenMP team for the cores. */
+static inline void eb__blas_serial(void) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return; /* the caller set it before the region */
+#endif
+  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+}
+
+/* Row-major C[M,N] = alpha op(A) op(B) + beta C, split into chunks of rows (or
+ * of columns when N > M) that depend only on the shape, run on the OpenMP
+ * team: every output element is computed by one single-threaded sgemm call
+ * whatever the thread count. Inside a parallel region it is one plain call. */
+static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta,
+                            float *C, int ldc) {
+  enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
+  enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
+  eb__blas_serial();
+  double work = 2.0 * M * N * K;
+  int split_m = M >= N, D = split_m ? M : N;
+  /* chunks of >= ~2 MFLOP, at most 64 of them, multiples of 16 */
+  double per = work / D;
+  int64_t rows = (int64_t)(2e6 / (per > 1 ? per : 1)) + 1;
+  int64_t minr = (D + 63) / 64;
+  if (rows < minr) rows = minr;
+  rows = (rows + 15) / 16 * 16;
+  int nch = (int)((D + rows - 1) / rows);
+  if (nch <= 1 || K == 0) {
+    cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  EB_OMP("omp parallel for schedule(static,1)")
+  for (int c = 0; c < nch; c++) {
+    int64_t r0 = (int64_t)c * rows;
+    int n = (int)(D - r0 < rows ? D - r0 : rows);
+    if (split_m)
+      cblas_sgemm(CblasRowMajor, TA, TB, n, N, K, alpha, A + (ta ? r0 : r0 * lda), lda, B,
+                  ldb, beta, C + r0 * ldc, ldc);
+    else
+      cblas_sgemm(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda, B + (tb ? r0 * ldb : r0),
+                  ldb, beta, C + r0, ldc);
+  }
+}
+
+/* ------------------------------------------------------------- fast exp -- */
+/* 8-float vectors (GCC/Clang vector extensions): SSE pairs in the portable
+ * build, one AVX register in the functions compiled with EB_CLONES. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi" /* 32-byte vectors in non-AVX code: inlined */
+#endif
+typedef float eb_v8f __attribute__((vector_size(32)));
+/* vector helpers are always inlined: an out-of-line copy would pass 32-byte
+ * vectors across a call, whose ABI differs between SSE and AVX code */
+#define EB_VINLINE static inline __attribute__((always_inline))
+typedef int32_t eb_v8i __attribute__((vector_size(32)));
+
+/* hot kernels: an AVX2 clone picked at load time, and the portable default */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(EB_NO_CLONES)
+#define EB_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define EB_CLONES
+#endif
+
+EB_VINLINE eb_v8f eb__v8_load(const float *p) {
+  eb_v8f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+EB_VINLINE void eb__v8_store(float *p, eb_v8f v) { memcpy(p, &v, sizeof v); }
+EB_VINLINE eb_v8f eb__v8_splat(float x) { return (eb_v8f){x, x, x, x, x, x, x, x}; }
+/* m ? a : b, m a comparison result (all ones / all zeros per lane) */
+EB_VINLINE eb_v8f eb__v8_sel(eb_v8i m, eb_v8f a, eb_v8f b) {
+  return (eb_v8f)((m & (eb_v8i)a) | (~m & (eb_v8i)b));
+}
+EB_VINLINE eb_v8f eb__v8_max(eb_v8f a, eb_v8f b) { return eb__v8_sel(a > b, a, b); }
+/* lanes summed in a fixed order */
+EB_VINLINE float eb__v8_hsum(eb_v8f v) {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+EB_VINLINE float eb__v8_hmax(eb_v8f v) {
+  float m = v[0];
+  for (int i = 1; i < 8; i++)
+    m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+/* exp by range reduction x = n ln2 + r, |r| <= ln2/2 (n rounded with the
+ * 1.5 * 2^23 trick), and Cephes' degree-6 polynomial: max relative error
+ * ~2e-7 on [-87.3, 88] (relative to the exact value); 0 below -87.3 (and for -inf), inputs above 88 clamp to
+ * 88, NaN stays NaN. Plain IEEE arithmetic (no FMA contraction in ISO C mode),
+ * so every build and clone gives the same bits. */
+EB_VINLINE eb_v8f eb__exp8(eb_v8f x) {
+  eb_v8f xc = eb__v8_sel(x > 88.0f, eb__v8_splat(88.0f), x);
+  xc = eb__v8_sel(xc < -87.3f, eb__v8_splat(-87.3f), xc);
+  eb_v8f t = xc * 1.44269504088896341f + 12582912.0f;
+  eb_v8f fn = t - 12582912.0f;
+  eb_v8f r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  eb_v8f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  eb_v8f y = p * (r * r) + r + 1.0f;
+  eb_v8i n = (eb_v8i)t - 0x4B400000;
+  y = y * (eb_v8f)((n + 127) << 23);
+  return eb__v8_sel(x < -87.3f, eb__v8_splat(0.0f), y);
+}
+
+/* scalar eb__exp8 (same bits) */
+EB_VINLINE float eb__expf(float x) { return eb__exp8(eb__v8_splat(x))[0]; }
+
+/* tanh(x) = 1 - 2 / (exp(2x) + 1), |x| clamped at 9 (tanh(9) = 1 in float) */
+EB_VINLINE eb_v8f eb__tanh8(eb_v8f x) {
+  eb_v8f xc = eb__v8_sel(x > 9.0f, eb__v8_splat(9.0f), x);
+  xc = eb__v8_sel(xc < -9.0f, eb__v8_splat(-9.0f), xc);
+  return 1.0f - 2.0f / (eb__exp8(2.0f * xc) + 1.0f);
 }
 
 #endif

@@ -58,6 +58,12 @@ run_case mean-1head  ""                --seed 3 --pool mean --dim 24 --depth 1 -
 run_case cls-depth3  ""                --seed 4 --pool cls  --dim 48 --depth 3 --heads 6 --ffn 96 --len 33 --batch 5 --vocab 30 --classes 7
 run_case mean-causal ""                --seed 5 --pool mean --param causal=true "${SMALL[@]}"
 run_case cls-causal  ""                --seed 6 --pool cls  --param causal=true "${SMALL[@]}"
+# the naive kernel (stores the probabilities) and long sequences that span
+# several query and key blocks of the blockwise kernel (64 x 256)
+run_case mean-naive  --require-padding --seed 7 --pool mean --param attention=naive "${SMALL[@]}"
+run_case causal-naive ""               --seed 8 --pool cls  --param attention=naive --param causal=true "${SMALL[@]}"
+run_case long-blocks --require-padding --seed 9 --pool mean --dim 16 --depth 1 --heads 2 --ffn 32 --len 300 --batch 2 --vocab 20 --classes 3
+run_case long-causal ""                --seed 10 --pool cls --param causal=true --dim 16 --depth 1 --heads 2 --ffn 32 --len 300 --batch 2 --vocab 20 --classes 3
 
 echo "golden_vanilla: $((ran - failed))/$ran cases ok"
 [ "$failed" -eq 0 ] || exit 1

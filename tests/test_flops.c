@@ -1,5 +1,7 @@
 /* The FLOP counter must equal the analytic counts of docs/flops.md exactly,
- * forward and backward, for eb_linear and eb_attention, at any thread count. */
+ * forward and backward, for eb_linear, eb_attention and the blockwise attention
+ * ops, at any thread count. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -85,6 +87,57 @@ static void check_attention(int B, int H, int N, int Dh, int masked, int causal)
   eb_params_destroy(P);
 }
 
+/* Blockwise attention (docs/flops.md): with query blocks of 64 rows and key
+ * blocks of 256, query block [i0,i1) processes keys [0,kend), kend = N, or
+ * under causal masking min(N, ceil(i1/256)*256). Per (b,h):
+ *   C = sum over query blocks of rows * kend        (score elements computed)
+ *   K = sum over query blocks of rows * ceil(kend/256)   (row-block visits)
+ * forward  B H (C (4 Dh + 5) + K Dh)
+ * backward B H (C (10 Dh + 6) + 2 N Dh) */
+static void check_attention_bw(int B, int H, int N, int Dh, int masked, int causal,
+                               int qkv) {
+  eb_params *P = eb_params_create();
+  int D = H * Dh;
+  eb_tensor *q = eb_param(P, "q", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *x = eb_param(P, "qkv", 3, SHAPE(B, N, 3 * D), EB_INIT_NORMAL, 1);
+  char err[64];
+  eb_params_finalize(P, 1, err, sizeof err);
+  uint8_t *mask = malloc((size_t)B * N);
+  for (int i = 0; i < B * N; i++)
+    mask[i] = (i % 3) != 1;
+  eb_ctx *ctx = eb_ctx_create(0, 1);
+  eb_tensor *o = qkv ? eb_attention_qkv(ctx, x, H, masked ? mask : NULL, causal, 0.25f)
+                     : eb_attention_blockwise(ctx, q, k, v, masked ? mask : NULL, causal,
+                                              0.25f);
+  double C = 0, K = 0;
+  for (int i0 = 0; i0 < N; i0 += 64) {
+    int rows = N - i0 < 64 ? N - i0 : 64;
+    int kend = N;
+    if (causal) {
+      kend = (i0 + rows + 255) / 256 * 256;
+      if (kend > N) kend = N;
+    }
+    C += (double)rows * kend;
+    K += (double)rows * ((kend + 255) / 256);
+  }
+  double bh = (double)B * H;
+  char what[128];
+  snprintf(what, sizeof what, "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
+           qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
+  expect(what, eb_ctx_flops(ctx).forward, bh * (C * (4.0 * Dh + 5) + K * Dh));
+  eb_tensor *L = eb_sum(ctx, o);
+  CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
+  snprintf(what, sizeof what, "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
+           qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
+  expect(what, eb_ctx_flops(ctx).backward,
+         bh * (C * (10.0 * Dh + 6) + 2.0 * N * Dh) + (double)o->size);
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+  free(mask);
+}
+
 static void run_all(void) {
   check_sum();
   check_linear(1, 3, 5, 4, 1, 1);
@@ -94,6 +147,12 @@ static void run_all(void) {
   check_attention(1, 1, 4, 2, 0, 0);
   check_attention(2, 3, 17, 8, 1, 1);
   check_attention(4, 2, 64, 16, 1, 0);
+  for (int qkv = 0; qkv < 2; qkv++) {
+    check_attention_bw(1, 1, 4, 2, 0, 0, qkv);
+    check_attention_bw(2, 3, 17, 8, 1, 1, qkv);
+    check_attention_bw(2, 2, 300, 16, 1, 0, qkv);
+    check_attention_bw(1, 2, 600, 4, 0, 1, qkv);
+  }
 }
 
 int main(void) {

@@ -11,10 +11,22 @@
 #include "registry.h"
 #include "train.h"
 
-static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N) {
-  char err[EB_ERR_LEN];
+/* kv: NULL or "key=value" settings of the arch, NULL-terminated */
+static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N,
+                       const char *const *kv) {
+  char err[EB_ERR_LEN], buf[4][64], label[128] = "";
   eb_argset args;
-  if (eb_argset_resolve(&args, a->name, a->params, 0, NULL, NULL, err, sizeof err)) {
+  const char *keys[4], *vals[4];
+  int nkv = 0;
+  for (; kv && kv[nkv] && nkv < 4; nkv++) {
+    snprintf(buf[nkv], sizeof buf[nkv], "%s", kv[nkv]);
+    char *eq = strchr(buf[nkv], '=');
+    *eq = '\0';
+    keys[nkv] = buf[nkv];
+    vals[nkv] = eq + 1;
+    snprintf(label + strlen(label), sizeof label - strlen(label), " %s", kv[nkv]);
+  }
+  if (eb_argset_resolve(&args, a->name, a->params, nkv, keys, vals, err, sizeof err)) {
     CHECK(0, "%s: %s", a->name, err);
     return;
   }
@@ -49,9 +61,10 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
     double counted = f.forward + f.backward;
     double analytic = eb_model_flops(&m, B, N, training);
     double rel = fabs(counted - analytic) / analytic;
-    CHECK(rel <= 1e-12, "%s (%s pool, dropout %.1f, B=%d N=%d, %s): counted %.0f vs analytic %.0f",
-          a->name, pool == EB_POOL_CLS ? "cls" : "mean", dropout, B, N,
-          training ? "training step" : "forward", counted, analytic);
+    CHECK(rel <= 1e-12,
+          "%s%s (%s pool, dropout %.1f, B=%d N=%d, %s): counted %.0f vs analytic %.0f",
+          a->name, label, pool == EB_POOL_CLS ? "cls" : "mean",
+          dropout, B, N, training ? "training step" : "forward", counted, analytic);
   }
   eb_ctx_destroy(ctx);
   eb_batch_free(&b);
@@ -68,11 +81,18 @@ int main(void) {
     const eb_arch *a = eb_registry_arch_at(reg, i);
     CHECK(a->flops != NULL, "built-in arch '%s' has no analytic flops()", a->name);
     if (!a->flops) continue;
-    check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20);
-    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33);
-    check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64);
+    check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20, NULL);
+    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33, NULL);
+    check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64, NULL);
     checked++;
   }
+  /* vanilla's kernels and masking change the attention count */
+  const eb_arch *v = eb_registry_find_arch(reg, "vanilla");
+  check_arch(v, EB_POOL_MEAN, 0.0f, 2, 40, (const char *[]){"attention=naive", NULL});
+  check_arch(v, EB_POOL_CLS, 0.1f, 2, 40,
+             (const char *[]){"attention=naive", "causal=true", NULL});
+  check_arch(v, EB_POOL_MEAN, 0.0f, 1, 300, (const char *[]){"causal=true", NULL});
+  check_arch(v, EB_POOL_CLS, 0.0f, 1, 600, (const char *[]){"causal=true", NULL});
   CHECK(checked > 0, "no architecture checked");
   eb_registry_destroy(reg);
   return eb_test_done("test_flops_model");

@@ -41,7 +41,7 @@ static eb_tensor *param(const char *name, int ndim, const int *shape, float scal
 /* leaves */
 static eb_tensor *x235, *w45, *b4, *a234, *c234, *b34, *mA, *mB, *mAt, *mBt, *m4a, *m4b;
 static eb_tensor *u46, *ln_x, *ln_g, *ln_b, *sm_x, *emb, *dr_x, *pool_x, *ce_x, *sh_x;
-static eb_tensor *tr_x, *cat[3], *att_q, *att_k, *att_v, *x26;
+static eb_tensor *tr_x, *cat[3], *att_q, *att_k, *att_v, *x26, *att_qkv;
 
 static const int32_t emb_ids[6] = {3, 0, 6, 3, 3, 1};
 static const int32_t ce_labels[4] = {2, 0, 4, 4};
@@ -84,6 +84,9 @@ enum {
   C_SLICE,
   C_REVERSE,
   C_ATTENTION,
+  C_ATTENTION_BW,
+  C_ATTENTION_QKV,
+  C_ATTENTION_BW_SHARED,
 };
 
 typedef struct gcase {
@@ -146,6 +149,17 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
   case C_ATTENTION:
     return proj(ctx, eb_attention(ctx, att_q, att_k, att_v, c->a0 ? att_mask : NULL,
                                   c->a1, 0.5f));
+  case C_ATTENTION_BW:
+    return proj(ctx, eb_attention_blockwise(ctx, att_q, att_k, att_v,
+                                            c->a0 ? att_mask : NULL, c->a1, 0.5f));
+  case C_ATTENTION_QKV: /* [2,5,3*8], 2 heads of 4 */
+    return proj(ctx, eb_attention_qkv(ctx, att_qkv, 2, c->a0 ? att_mask : NULL, c->a1,
+                                      0.5f));
+  case C_ATTENTION_BW_SHARED: /* one activation as q and k (shared gradient) */
+  {
+    eb_tensor *qk = eb_scale(ctx, att_q, 1.0f);
+    return proj(ctx, eb_attention_blockwise(ctx, qk, qk, att_v, att_mask, 0, 0.5f));
+  }
   }
   return NULL;
 }
@@ -188,6 +202,7 @@ static void declare_params(void) {
   att_q = PARAM("att_q", 1.0f, 2, 2, 5, 4);
   att_k = PARAM("att_k", 1.0f, 2, 2, 5, 4);
   att_v = PARAM("att_v", 1.0f, 2, 2, 5, 4);
+  att_qkv = PARAM("att_qkv", 1.0f, 2, 5, 24);
   x26 = PARAM("x26", 1.0f, 2, 6);
   char err[128];
   if (eb_params_finalize(P, 1234, err, sizeof err) != 0) {
@@ -247,6 +262,16 @@ static void run_gradchecks(eb_ctx *ctx) {
   gc("attention mask", ctx, C_ATTENTION, 1, 0, 3, att_q, att_k, att_v);
   gc("attention causal", ctx, C_ATTENTION, 0, 1, 3, att_q, att_k, att_v);
   gc("attention mask+causal", ctx, C_ATTENTION, 1, 1, 3, att_q, att_k, att_v);
+  for (int mode = 0; mode < 4; mode++) {
+    char what[64];
+    snprintf(what, sizeof what, "attention_blockwise mask=%d causal=%d", mode & 1,
+             mode >> 1);
+    gc(what, ctx, C_ATTENTION_BW, mode & 1, mode >> 1, 3, att_q, att_k, att_v);
+    snprintf(what, sizeof what, "attention_qkv mask=%d causal=%d", mode & 1, mode >> 1);
+    gc(what, ctx, C_ATTENTION_QKV, mode & 1, mode >> 1, 1, att_qkv, NULL, NULL);
+  }
+  gc("attention_blockwise q == k", ctx, C_ATTENTION_BW_SHARED, 0, 0, 2, att_q, att_v,
+     NULL);
 
   /* exp separately: its outputs reach e^4, so use a smaller input range */
   for (int64_t i = 0; i < x26->size; i++)
@@ -411,6 +436,95 @@ static void check_attention_values(eb_ctx *ctx) {
   }
 }
 
+/* Blockwise attention (both entry points) against the naive kernel: forward and
+ * the gradients of q, k, v, at sizes that cross several query and key blocks
+ * with ragged tails, with a key mask that empties whole rows under causal
+ * masking, and bit-identical across thread counts. */
+static void bw_compare(eb_ctx *ctx, int B, int H, int N, int Dh, int use_mask, int causal,
+                       int qkv) {
+  int D = H * Dh;
+  uint8_t *mask = malloc((size_t)B * N);
+  for (int i = 0; i < B * N; i++) /* batch 1: key 0 and every 3rd key masked */
+    mask[i] = !((i / N) == 1 && ((i % N) == 0 || (i % N) % 3 == 1));
+  const uint8_t *m = use_mask ? mask : NULL;
+  float scale = 1.0f / sqrtf((float)Dh);
+  float *ref[4] = {0}, *got[4] = {0};
+  int64_t sz = (int64_t)B * H * N * Dh;
+  for (int pass = 0; pass < 3; pass++) { /* naive, blockwise 1 thread, 2 threads */
+    eb_set_threads(pass == 2 ? 2 : 1);
+    eb_ctx_reset(ctx);
+    eb_params *tp = eb_params_create();
+    eb_tensor *src = eb_param(tp, "qkv", 3, SHAPE(B, N, 3 * D), EB_INIT_NORMAL, 1.0f);
+    char err[64];
+    eb_params_finalize(tp, 5, err, sizeof err);
+    /* q, k, v [B,H,N,Dh] as activations split from the fused parameter */
+    eb_tensor *hs[3];
+    for (int t = 0; t < 3; t++)
+      hs[t] = eb_transpose(
+          ctx,
+          eb_reshape(ctx, eb_slice_last(ctx, src, t * D, D), 4, SHAPE(B, N, H, Dh)), 1,
+          2);
+    eb_tensor *o;
+    if (pass == 0)
+      o = eb_attention(ctx, hs[0], hs[1], hs[2], m, causal, scale);
+    else if (!qkv)
+      o = eb_attention_blockwise(ctx, hs[0], hs[1], hs[2], m, causal, scale);
+    else /* back to [B,H,N,Dh] for the comparison */
+      o = eb_transpose(
+          ctx,
+          eb_reshape(ctx, eb_attention_qkv(ctx, src, H, m, causal, scale), 4,
+                     SHAPE(B, N, H, Dh)),
+          1, 2);
+    eb_tensor *L = proj(ctx, o);
+    CHECK(L && eb_backward(ctx, L) == 0, "attention compare: %s", eb_ctx_error(ctx));
+    float **dst = pass == 0 ? ref : got;
+    if (L) {
+      float *keep = malloc((size_t)(sz + 3 * (int64_t)B * N * D) * sizeof(float));
+      memcpy(keep, o->data, (size_t)sz * sizeof(float));
+      memcpy(keep + sz, src->grad, (size_t)3 * B * N * D * sizeof(float));
+      if (pass == 2 && got[0]) { /* thread counts: bit-identical */
+        int same = memcmp(keep, got[0], (size_t)(sz + 3 * (int64_t)B * N * D) *
+                                            sizeof(float)) == 0;
+        CHECK(same, "attention %s N=%d mask=%d causal=%d: 1 and 2 threads differ",
+              qkv ? "qkv" : "blockwise", N, use_mask, causal);
+        free(keep);
+      } else {
+        free(dst[0]);
+        dst[0] = keep;
+      }
+    }
+    eb_params_destroy(tp);
+  }
+  eb_set_threads(1);
+  if (ref[0] && got[0]) {
+    char what[128];
+    snprintf(what, sizeof what, "attention %s vs naive N=%d Dh=%d mask=%d causal=%d out",
+             qkv ? "qkv" : "blockwise", N, Dh, use_mask, causal);
+    eb_check_close(what, got[0], ref[0], (long)sz, 1e-4, 1e-2);
+    snprintf(what, sizeof what, "attention %s vs naive N=%d Dh=%d mask=%d causal=%d dqkv",
+             qkv ? "qkv" : "blockwise", N, Dh, use_mask, causal);
+    eb_check_close(what, got[0] + sz, ref[0] + sz, (long)3 * B * N * D, 1e-4, 1e-2);
+    for (int64_t i = 0; i < sz; i++)
+      if (!isfinite(got[0][i])) {
+        CHECK(0, "%s: non-finite output at %lld", what, (long long)i);
+        break;
+      }
+  }
+  free(ref[0]);
+  free(got[0]);
+  free(mask);
+}
+
+static void check_attention_blockwise(eb_ctx *ctx) {
+  for (int mode = 0; mode < 4; mode++)
+    for (int qkv = 0; qkv < 2; qkv++) {
+      bw_compare(ctx, 2, 2, 300, 5, mode & 1, mode >> 1, qkv); /* ragged blocks */
+      bw_compare(ctx, 2, 3, 512, 16, mode & 1, mode >> 1, qkv);
+    }
+  bw_compare(ctx, 1, 1, 1, 3, 0, 1, 1);
+  bw_compare(ctx, 2, 1, 7, 8, 1, 1, 0);
+}
+
 static void check_cross_entropy(eb_ctx *ctx) {
   eb_ctx_reset(ctx);
   eb_tensor *x = filled(ctx, 2, SHAPE(4, 5), 20, 2);
@@ -570,6 +684,7 @@ int main(void) {
   check_softmax_layernorm(ctx);
   check_unary_values(ctx);
   check_attention_values(ctx);
+  check_attention_blockwise(ctx);
   check_cross_entropy(ctx);
   check_dropout(ctx);
   check_shape_values(ctx);

@@ -14,8 +14,9 @@
  *  - When gradients are enabled (eb_ctx_set_grad) and any input requires a
  *    gradient, the op records itself on the tape; eb_backward() replays the tape
  *    in reverse and accumulates (+=) into every input gradient.
- *  - Activation gradients are allocated lazily (zeroed, in the arena) the first
- *    time backward writes them; parameter gradients live in the parameter block.
+ *  - Activation gradients are allocated lazily (in the arena) the first time
+ *    backward writes them: zeroed, or left uninitialised for a built-in op that
+ *    overwrites the whole buffer; parameter gradients live in the parameter block.
  *  - FLOPs: each op adds the arithmetic it performs to the context's counter,
  *    forward and backward separately. docs/flops.md lists the count of every op.
  */
@@ -210,6 +211,20 @@ eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x);
  * Stores the probabilities for backward (O(B*H*N*N) memory). */
 eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
                         const uint8_t *mask, int causal, float scale);
+
+/* The same attention computed blockwise (FlashAttention-style online softmax,
+ * query blocks of 64 rows, key blocks of 256): keeps only the output and the
+ * per-row log-sum-exp [B,H,N]; backward recomputes the scores block by block.
+ * Memory O(B*H*N) instead of O(B*H*N*N). Causal skips key blocks above the
+ * diagonal. */
+eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                                  const uint8_t *mask, int causal, float scale);
+/* Multi-head blockwise attention straight from a fused projection:
+ * qkv [B,N,3D] = [q | k | v] along the last dim, head h of each at columns
+ * h*Dh..(h+1)*Dh-1 (Dh = D/heads) -> [B,N,D] with head h's output at the same
+ * columns. Equals merge_heads(eb_attention(split q, k, v)) without the copies. */
+eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_t *mask,
+                            int causal, float scale);
 
 /* Sequence ops for the efficient architectures. */
 /* Depthwise causal conv1d: x[B,N,C], w[C,K], b[C] (NULL ok):
