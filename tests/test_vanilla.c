@@ -119,6 +119,15 @@ int main(void) {
     CHECK(memcmp(&l1[i], &l2[i], sizeof(float)) == 0,
           "step %d: loss %.9g vs %.9g with the same seed", i + 1, l1[i], l2[i]);
   CHECK(memcmp(l1, l3, sizeof l1) != 0, "a different seed gave the same losses");
+  /* the engine partitions work by shape, not by thread count: 2 threads give
+   * the same losses as 1 */
+  float l4[STEPS];
+  eb_set_threads(2);
+  CHECK(train_losses(reg, 7, l4, STEPS) == 0, "two-thread run failed");
+  eb_set_threads(1);
+  for (int i = 0; i < STEPS; i++)
+    CHECK(memcmp(&l1[i], &l4[i], sizeof(float)) == 0,
+          "step %d: loss %.9g with 1 thread vs %.9g with 2", i + 1, l1[i], l4[i]);
   eb_registry_destroy(reg);
   return eb_test_done("test_vanilla");
 }
