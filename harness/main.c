@@ -625,6 +625,54 @@ done:
   return rc;
 }
 
+/* -------------------------------------------------------------- data ---- */
+static int cmd_data(eb_registry *reg, int argc, char **argv) {
+  const char *out = NULL;
+  long long seed = 0;
+  kvlist tparams = {0};
+  opt table[] = {
+      {"out", O_STR, &out, 0, 0, "DIR",
+       "output directory (required; created if missing)"},
+      {"task-param", O_KV, &tparams, 0, 0, "K=V", "task parameter (repeatable)"},
+      {"seed", O_INT, &seed, 0, 9.0e15, "S", "generator seed [0]"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc = parse_opts("data", argc, argv, 2, table, "TASK --out DIR [options]",
+                      "Generates a task's data set (seeded) and writes it in the task's "
+                      "official file format, ready to be loaded back with "
+                      "--task-param path=DIR.",
+                      pos, &npos, 1, err, sizeof err);
+  if (rc == 1) return kv_free(&tparams), 0;
+  const eb_task *task = NULL;
+  void *tdata = NULL;
+  eb_task_info info;
+  eb_argset targs = {0};
+  if (rc) goto done;
+  if (npos != 1 || !out) {
+    snprintf(err, sizeof err, "expected TASK and --out DIR (see effbench data --help)");
+    rc = 2;
+    goto done;
+  }
+  if ((rc = open_task(reg, pos[0], &tparams, (uint64_t)seed, &task, &targs, &tdata, &info,
+                      err, sizeof err)))
+    goto done;
+  if (!task->write) {
+    snprintf(err, sizeof err, "task '%s' has no file format to write", task->name);
+    rc = 2;
+    goto done;
+  }
+  if (task->write(tdata, out, err, sizeof err)) rc = 1;
+done:
+  if (rc) fprintf(stderr, "effbench data: %s\n", err);
+  if (task && tdata && task->close) task->close(tdata);
+  eb_argset_free(&targs);
+  kv_free(&tparams);
+  return rc;
+}
+
 /* -------------------------------------------------------------- main ---- */
 static void usage(FILE *f) {
   fprintf(
@@ -671,16 +719,16 @@ int main(int argc, char **argv) {
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list", "train", "bench", "export"};
+  static const char *const commands[] = {"list", "train", "bench", "export", "data"};
   int known = 0;
   for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
     known |= !strcmp(cmd, commands[c]);
   if (!known) {
-    const char *near = eb_nearest(cmd, commands, 4);
-    fprintf(
-        stderr,
-        "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export)\n",
-        cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+    const char *near = eb_nearest(cmd, commands, 5);
+    fprintf(stderr,
+            "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export, "
+            "data)\n",
+            cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
   eb_registry *reg = eb_registry_create();
@@ -701,6 +749,8 @@ int main(int argc, char **argv) {
     rc = cmd_train(reg, argc, argv);
   else if (!strcmp(cmd, "bench"))
     rc = cmd_bench(reg, argc, argv);
+  else if (!strcmp(cmd, "data"))
+    rc = cmd_data(reg, argc, argv);
   else
     rc = cmd_export(reg, argc, argv);
   eb_registry_destroy(reg);

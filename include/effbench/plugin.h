@@ -151,6 +151,10 @@ typedef struct eb_task {
   int (*batch)(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
                eb_batch *out, char *err, size_t errlen);
   void (*close)(void *data);
+  /* Write the opened data set into directory `dir` in the task's official
+   * file format (`effbench data`), so that loading it back gives the same
+   * examples. Optional (NULL: the task has no file format). */
+  int (*write)(void *data, const char *dir, char *err, size_t errlen);
 } eb_task;
 
 /* ------------------------------------------------------------ registry --- */

@@ -1,0 +1,64 @@
+/* Tokenized data sets for tasks: each split is a fixed-width token matrix
+ * stored compactly (uint8 when the vocabulary fits, else uint16), with
+ * per-example lengths and labels, a second matrix for pair (two-tower) tasks,
+ * batching with per-epoch shuffling, and an on-disk cache that is
+ * memory-mapped on load, so a 96K x 2000 split costs no RAM until touched.
+ *
+ * Token id 0 is padding everywhere. */
+#ifndef EFFBENCH_TASKS_DATASET_H
+#define EFFBENCH_TASKS_DATASET_H
+
+#include "effbench/plugin.h"
+
+typedef struct eb_split_data {
+  int64_t n;
+  int max_len;
+  int wide;            /* tokens are uint16 (else uint8) */
+  int pair;            /* a second sequence per example */
+  void *tok, *tok2;    /* n * max_len elements each */
+  int32_t *len, *len2; /* real tokens per row */
+  int32_t *labels;
+  /* shuffling state (train split) */
+  int64_t *perm;
+  int64_t perm_epoch;
+  uint64_t perm_seed;
+} eb_split_data;
+
+typedef struct eb_dataset {
+  eb_split_data split[3]; /* EB_SPLIT_TRAIN, _VAL, _TEST */
+  eb_task_info info;
+  void *map; /* the cache file's mapping, when loaded from disk */
+  size_t map_bytes;
+} eb_dataset;
+
+/* Allocate split storage (zeroed). wide: 1 when vocab > 256. */
+int eb_split_alloc(eb_split_data *s, int64_t n, int max_len, int wide, int pair,
+                   char *err, size_t errlen);
+/* Store example i (tokens truncated to max_len; tok2/len2 only for pairs). */
+void eb_split_set(eb_split_data *s, int64_t i, const int32_t *tok, int len,
+                  const int32_t *tok2, int len2, int32_t label);
+/* Token t of row i (second sequence if second != 0). */
+int32_t eb_split_token(const eb_split_data *s, int64_t i, int t, int second);
+
+/* Fill a batch: examples [index*B, index*B + B) of the split, wrapping around;
+ * the train split is visited in a fresh permutation every epoch, drawn from
+ * epoch_seed (val/test keep file order). out->N must equal max_len. */
+int eb_dataset_batch(eb_dataset *d, eb_split split, int64_t index, uint64_t epoch_seed,
+                     eb_batch *out, char *err, size_t errlen);
+
+/* Cache: save atomically (temp file + rename) / load by mmap, checking the
+ * header (magic, version, sizes). A damaged cache file is an error naming it. */
+int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t errlen);
+int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen);
+void eb_dataset_free(eb_dataset *d);
+
+/* The cache directory: $EFFBENCH_CACHE, else $XDG_CACHE_HOME/effbench, else
+ * ~/.cache/effbench (created on demand). */
+int eb_cache_dir(char *buf, size_t len, char *err, size_t errlen);
+/* Cache path for (task, resolved args, seed): DIR/TASK-HASH.ebds, where HASH
+ * covers every argument value, the seed and a generator version string. */
+int eb_cache_path(const char *task, const eb_args *args, uint64_t seed,
+                  const char *generator_version, char *buf, size_t len, char *err,
+                  size_t errlen);
+
+#endif
