@@ -45,8 +45,8 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
   eb_rss_peak_reset();
   long long rss0 = eb_rss_bytes();
   eb_model m;
-  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, cfg->seed,
-                      err, errlen))
+  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
+                      cfg->seed, err, errlen))
     return -1;
   res->params_total = eb_params_numel(m.P);
   eb_batch b;
@@ -91,7 +91,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
       }
       eb_adam_step(m.P, &opt, 1e-4f, it + 1);
     } else {
-      if (!eb_model_logits(&m, ctx, b.B, b.N, b.tokens, b.mask, err, errlen)) {
+      if (!eb_model_logits(&m, ctx, &b, err, errlen)) {
         rc = -1;
         break;
       }

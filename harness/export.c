@@ -34,8 +34,8 @@ static eb_st_entry f32(const char *name, const eb_tensor *t, const float *data) 
 int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
               const eb_export_cfg *cfg, char *err, size_t errlen) {
   eb_model m;
-  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, cfg->seed,
-                      err, errlen))
+  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
+                      cfg->seed, err, errlen))
     return -1;
   const int np = eb_params_count(m.P);
   const int B = cfg->batch, N = cfg->len;
@@ -71,7 +71,8 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
     eb_ctx_set_training(ctx, 0); /* no dropout: the check must be deterministic */
     eb_ctx_set_grad(ctx, 1);
     eb_params_zero_grad(m.P);
-    eb_tensor *logits = eb_model_logits(&m, ctx, B, N, tokens, mask, err, errlen);
+    eb_batch bt = {.B = B, .N = N, .tokens = tokens, .mask = mask, .labels = labels};
+    eb_tensor *logits = eb_model_logits(&m, ctx, &bt, err, errlen);
     eb_tensor *loss = logits ? eb_cross_entropy(ctx, logits, labels, NULL) : NULL;
     if (!loss || eb_backward(ctx, loss)) {
       if (logits) snprintf(err, errlen, "export: %s", eb_ctx_error(ctx));

@@ -379,7 +379,8 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
                       &info, err, sizeof err)))
     goto out;
   if (eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes,
-                      info.max_len, (uint64_t)mo.seed, err, sizeof err)) {
+                      info.max_len, info.mode == EB_INPUT_PAIR, (uint64_t)mo.seed, err,
+                      sizeof err)) {
     rc = 2;
     goto out;
   }

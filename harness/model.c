@@ -5,9 +5,10 @@
 #include <string.h>
 
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
-                    const eb_args *args, int vocab, int classes, int seq_len,
+                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
                     uint64_t seed, char *err, size_t errlen) {
   memset(m, 0, sizeof *m);
+  m->pair = pair;
   m->arch = arch;
   m->cfg = *cfg;
   m->args = args;
@@ -55,10 +56,17 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
   }
   m->lnf_g = eb_param(m->P, "final_ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
   m->lnf_b = eb_param(m->P, "final_ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-  m->head_w = eb_param(m->P, "head.w", 2, (int[]){classes, D}, EB_INIT_UNIFORM,
-                       1.0f / sqrtf((float)D));
+  const int hin = pair ? cfg->ffn : D;
+  if (pair) {
+    m->pair_w = eb_param(m->P, "head.pair.w", 2, (int[]){cfg->ffn, 4 * D},
+                         EB_INIT_UNIFORM, 1.0f / sqrtf((float)(4 * D)));
+    m->pair_b = eb_param(m->P, "head.pair.b", 1, (int[]){cfg->ffn}, EB_INIT_ZEROS, 0);
+  }
+  m->head_w = eb_param(m->P, "head.w", 2, (int[]){classes, hin}, EB_INIT_UNIFORM,
+                       1.0f / sqrtf((float)hin));
   m->head_b = eb_param(m->P, "head.b", 1, (int[]){classes}, EB_INIT_ZEROS, 0);
-  if (!m->tok || !m->pos || !m->lnf_g || !m->lnf_b || !m->head_w || !m->head_b) {
+  if (!m->tok || !m->pos || !m->lnf_g || !m->lnf_b || !m->head_w || !m->head_b ||
+      (pair && (!m->pair_w || !m->pair_b))) {
     snprintf(err, errlen, "arch '%s': a parameter name clashes with the shared model's",
              arch->name);
     eb_model_destroy(m);
@@ -79,8 +87,9 @@ static int fail(eb_ctx *ctx, char *err, size_t errlen, const char *what) {
   return -1;
 }
 
-eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *tokens,
-                           const uint8_t *mask, char *err, size_t errlen) {
+/* tokens[B*N], mask[B*N] (NULL = all real) -> pooled [B, D] */
+static eb_tensor *encode(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *tokens,
+                         const uint8_t *mask, char *err, size_t errlen) {
   const int cls = m->cfg.pool == EB_POOL_CLS;
   const int L = N + cls;
   if (L > m->cfg.max_len) {
@@ -125,15 +134,55 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t
   }
   h = eb_layernorm(ctx, h, m->lnf_g, m->lnf_b);
   h = cls ? eb_cls_pool(ctx, h) : eb_mean_pool(ctx, h, msk);
-  eb_tensor *logits = eb_linear(ctx, h, m->head_w, m->head_b);
-  if (!logits) return fail(ctx, err, errlen, "head"), NULL;
+  if (!h) return fail(ctx, err, errlen, "pooling"), NULL;
+  return h;
+}
+
+eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *err,
+                           size_t errlen) {
+  const int B = b->B, N = b->N;
+  if (!m->pair) {
+    eb_tensor *h = encode(m, ctx, B, N, b->tokens, b->mask, err, errlen);
+    eb_tensor *logits = h ? eb_linear(ctx, h, m->head_w, m->head_b) : NULL;
+    if (h && !logits) fail(ctx, err, errlen, "head");
+    return logits;
+  }
+  if (!b->tokens2) {
+    snprintf(err, errlen, "pair model given a batch without a second sequence");
+    return NULL;
+  }
+  /* both towers in one pass: rows 0..B-1 are the first sequences, B..2B-1 the
+   * second ones */
+  size_t n = (size_t)B * N;
+  int32_t *tok = eb_alloc(ctx, 2 * n * sizeof *tok);
+  uint8_t *msk = eb_alloc(ctx, 2 * n);
+  int32_t *ia = eb_alloc(ctx, (size_t)B * sizeof *ia),
+          *ib = eb_alloc(ctx, (size_t)B * sizeof *ib);
+  if (!tok || !msk || !ia || !ib) return fail(ctx, err, errlen, "model"), NULL;
+  memcpy(tok, b->tokens, n * sizeof *tok);
+  memcpy(tok + n, b->tokens2, n * sizeof *tok);
+  for (size_t i = 0; i < n; i++) {
+    msk[i] = b->mask ? b->mask[i] : 1;
+    msk[n + i] = b->mask2 ? b->mask2[i] : 1;
+  }
+  for (int i = 0; i < B; i++) {
+    ia[i] = i;
+    ib[i] = B + i;
+  }
+  eb_tensor *h = encode(m, ctx, 2 * B, N, tok, msk, err, errlen);
+  if (!h) return NULL;
+  eb_tensor *a = eb_gather_rows(ctx, h, ia, B), *c = eb_gather_rows(ctx, h, ib, B);
+  eb_tensor *parts[4] = {a, c, eb_mul(ctx, a, c), eb_sub(ctx, a, c)};
+  eb_tensor *z = eb_concat_last(ctx, 4, parts);
+  z = eb_relu(ctx, eb_linear(ctx, z, m->pair_w, m->pair_b));
+  eb_tensor *logits = eb_linear(ctx, z, m->head_w, m->head_b);
+  if (!logits) return fail(ctx, err, errlen, "pair head"), NULL;
   return logits;
 }
 
 eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *correct,
                          float *ce, char *err, size_t errlen) {
-  eb_tensor *logits =
-      eb_model_logits(m, ctx, b->B, b->N, b->tokens, b->mask, err, errlen);
+  eb_tensor *logits = eb_model_logits(m, ctx, b, err, errlen);
   if (!logits) return NULL;
   eb_tensor *loss = eb_cross_entropy(ctx, logits, b->labels, correct);
   if (!loss) return fail(ctx, err, errlen, "loss"), NULL;
@@ -149,26 +198,29 @@ eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *corre
 double eb_model_flops(const eb_model *m, int B, int N, int training) {
   if (!m->arch->flops) return -1;
   /* The shared parts, in the op conventions of docs/flops.md, for a batch
-   * without padding (mean pooling counts real tokens). */
+   * without padding (mean pooling counts real tokens). Pair models encode 2B
+   * sequences. */
   const int cls = m->cfg.pool == EB_POOL_CLS;
-  const double L = N + cls, D = m->cfg.dim, C = m->classes, R = (double)B * L;
+  const double E = (double)B * (m->pair ? 2 : 1); /* encoded sequences */
+  const double L = N + cls, D = m->cfg.dim, C = m->classes, R = E * L, F = m->cfg.ffn;
   const double drop = (training && m->cfg.dropout > 0) ? 1.0 : 0.0;
-  double fwd = R * D              /* + positional embedding */
-               + drop * R * D     /* embedding dropout */
-               + 8.0 * R * D      /* final LayerNorm */
-               + (cls ? 0.0 : (R + B) * D) /* mean pool */
-               + 2.0 * B * C * D + B * C   /* head */
-               + 4.0 * B * C;              /* cross-entropy */
-  double bwd = 0;
-  if (training)
-    bwd = 4.0 * B * C                       /* cross-entropy */
-          + 4.0 * B * C * D + B * C         /* head: dx, dw, db */
-          + (cls ? B * D : 2.0 * R * D)     /* pool */
-          + 19.0 * R * D                    /* final LayerNorm: dx, dgamma, dbeta */
-          + drop * 2.0 * R * D              /* embedding dropout */
-          + 2.0 * R * D                     /* positional add: both inputs */
-          + R * D;                          /* embedding scatter-add */
-  double blocks = m->arch->flops(&m->cfg, m->args, B, (int)L, training);
+  const double T = training ? 1.0 : 0.0;
+  double enc = R * D + drop * R * D                   /* + positions, dropout */
+               + 8.0 * R * D                          /* final LayerNorm */
+               + (cls ? 0.0 : (R + E) * D)            /* mean pool */
+               + T * ((cls ? E * D : 2.0 * R * D)     /* pool backward */
+                      + 19.0 * R * D                  /* final LayerNorm backward */
+                      + drop * 2.0 * R * D            /* dropout backward */
+                      + 2.0 * R * D                   /* positional add backward */
+                      + R * D);                       /* embedding scatter-add */
+  const double H = m->pair ? F : D;                   /* classifier input width */
+  double head = 2.0 * B * C * H + B * C + 4.0 * B * C /* head, cross-entropy */
+                + T * (4.0 * B * C * H + B * C + 4.0 * B * C);
+  if (m->pair) /* gathers, a*b, a-b, concat, MLP 4D -> F, ReLU */
+    head += 2.0 * B * D + 2.0 * B * F * 4 * D + B * F + B * F +
+            T * (2.0 * B * D + 4.0 * B * D + 2.0 * B * D + 4.0 * B * D +
+                 4.0 * B * F * 4 * D + B * F + B * F);
+  double blocks = m->arch->flops(&m->cfg, m->args, (int)E, (int)L, training);
   if (blocks < 0) return -1;
-  return fwd + bwd + blocks;
+  return enc + head + blocks;
 }

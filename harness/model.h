@@ -1,7 +1,11 @@
 /* The model every architecture runs inside: token + learned positional
  * embedding, the architecture's blocks, a final LayerNorm, mean or CLS pooling
  * and a linear classifier head. Parameter names: embed.tok, embed.pos,
- * final_ln.g, final_ln.b, head.w, head.b (plus the arch's own). */
+ * final_ln.g, final_ln.b, head.w, head.b (plus the arch's own).
+ *
+ * Pair (two-tower) tasks encode both sequences with the same encoder, combine
+ * the pooled vectors a, b as [a, b, a*b, a-b] (LRA's dual head) and classify
+ * with an MLP: head.pair.w [ffn, 4D], head.pair.b, ReLU, then head.w [C, ffn]. */
 #ifndef EFFBENCH_MODEL_H
 #define EFFBENCH_MODEL_H
 
@@ -15,18 +19,21 @@ typedef struct eb_model {
   eb_model_config cfg;
   const eb_args *args;         /* arch parameters (owned by the caller) */
   int vocab, classes, seq_len; /* seq_len: task length N (without CLS) */
+  int pair;                    /* two-tower input */
   eb_tensor *tok, *pos, *lnf_g, *lnf_b, *head_w, *head_b;
+  eb_tensor *pair_w, *pair_b; /* pair mode only */
 } eb_model;
 
 /* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS). */
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
-                    const eb_args *args, int vocab, int classes, int seq_len,
+                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
                     uint64_t seed, char *err, size_t errlen);
 void eb_model_destroy(eb_model *m);
 
-/* tokens[B*N], mask[B*N] (NULL = all real) -> logits [B, classes] */
-eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *tokens,
-                           const uint8_t *mask, char *err, size_t errlen);
+/* batch (tokens[B*N], mask[B*N] or NULL = all real; pair mode also tokens2,
+ * mask2) -> logits [B, classes] */
+eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *err,
+                           size_t errlen);
 
 /* Mean cross-entropy of a batch plus the arch's auxiliary loss when training.
  * *correct receives the number of right predictions; *ce (if not NULL) the

@@ -92,7 +92,7 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
     int64_t valid = n - (int64_t)i * batch;
     if (valid > batch) valid = batch;
     eb_ctx_reset(ctx);
-    eb_tensor *logits = eb_model_logits(m, ctx, b.B, b.N, b.tokens, b.mask, err, errlen);
+    eb_tensor *logits = eb_model_logits(m, ctx, &b, err, errlen);
     if (!logits) {
       rc = -1;
       break;
@@ -130,18 +130,12 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   memset(res, 0, sizeof *res);
   res->status = EB_RUN_FAILED;
   res->params_total = eb_params_numel(m->P);
-  if (info->mode == EB_INPUT_PAIR) {
-    snprintf(err, errlen,
-             "task '%s' uses paired inputs, which this build cannot train yet",
-             task->name);
-    return -1;
-  }
   const int64_t nparam = eb_params_padded(m->P);
   res->losses = malloc((size_t)(cfg->steps > 0 ? cfg->steps : 1) * sizeof(float));
   float *best = malloc((size_t)nparam * sizeof(float));
   eb_ctx *ctx = eb_ctx_create((size_t)64 << 20, cfg->seed);
   eb_batch b;
-  int balloc = eb_batch_alloc(&b, cfg->batch, info->max_len, 0);
+  int balloc = eb_batch_alloc(&b, cfg->batch, info->max_len, info->mode == EB_INPUT_PAIR);
   if (!res->losses || !best || !ctx || balloc) {
     snprintf(err, errlen, "out of memory setting up the run");
     free(best);

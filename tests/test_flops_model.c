@@ -13,10 +13,10 @@
 
 /* kv: NULL or "key=value" settings of the arch, NULL-terminated */
 static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N,
-                       const char *const *kv) {
+                       int pair, const char *const *kv) {
   char err[EB_ERR_LEN], buf[4][64], label[128] = "";
   eb_argset args;
-  const char *keys[4], *vals[4];
+  const char *keys[4] = {0}, *vals[4] = {0};
   int nkv = 0;
   for (; kv && kv[nkv] && nkv < 4; nkv++) {
     snprintf(buf[nkv], sizeof buf[nkv], "%s", kv[nkv]);
@@ -33,18 +33,23 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
   eb_model_config cfg = {
       .dim = 16, .depth = 2, .heads = 4, .ffn = 24, .dropout = dropout, .pool = pool};
   eb_model m;
-  if (eb_model_create(&m, a, &cfg, &args.args, 50, 5, N, 1, err, sizeof err)) {
+  if (eb_model_create(&m, a, &cfg, &args.args, 50, 5, N, pair, 1, err, sizeof err)) {
     CHECK(0, "%s: %s", a->name, err);
     eb_argset_free(&args);
     return;
   }
   eb_batch b;
-  eb_batch_alloc(&b, B, N, 0);
+  eb_batch_alloc(&b, B, N, pair);
   for (int i = 0; i < B * N; i++) {
     b.tokens[i] = 1 + i % 49;
     b.mask[i] = 1;
+    if (pair) {
+      b.tokens2[i] = 1 + (i * 7) % 49;
+      b.mask2[i] = 1;
+    }
   }
-  for (int i = 0; i < B; i++) b.labels[i] = i % 5;
+  for (int i = 0; i < B; i++)
+    b.labels[i] = i % 5;
   eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
   for (int training = 0; training <= 1; training++) {
     eb_ctx_reset(ctx);
@@ -63,8 +68,8 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
     double rel = fabs(counted - analytic) / analytic;
     CHECK(rel <= 1e-12,
           "%s%s (%s pool, dropout %.1f, B=%d N=%d, %s): counted %.0f vs analytic %.0f",
-          a->name, label, pool == EB_POOL_CLS ? "cls" : "mean",
-          dropout, B, N, training ? "training step" : "forward", counted, analytic);
+          a->name, label, pool == EB_POOL_CLS ? "cls" : "mean", dropout, B, N,
+          training ? "training step" : "forward", counted, analytic);
   }
   eb_ctx_destroy(ctx);
   eb_batch_free(&b);
@@ -75,24 +80,27 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
 int main(void) {
   char err[EB_ERR_LEN];
   eb_registry *reg = eb_registry_create();
-  if (eb_registry_add_builtins(reg, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  if (eb_registry_add_builtins(reg, err, sizeof err))
+    return fprintf(stderr, "%s\n", err), 1;
   int checked = 0;
   for (int i = 0; i < eb_registry_arch_count(reg); i++) {
     const eb_arch *a = eb_registry_arch_at(reg, i);
     CHECK(a->flops != NULL, "built-in arch '%s' has no analytic flops()", a->name);
     if (!a->flops) continue;
-    check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20, NULL);
-    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33, NULL);
-    check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64, NULL);
+    check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20, 0, NULL);
+    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33, 0, NULL);
+    check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64, 0, NULL);
+    check_arch(a, EB_POOL_MEAN, 0.0f, 2, 24, 1, NULL); /* two-tower (pair) model */
+    check_arch(a, EB_POOL_CLS, 0.1f, 3, 17, 1, NULL);
     checked++;
   }
   /* vanilla's kernels and masking change the attention count */
   const eb_arch *v = eb_registry_find_arch(reg, "vanilla");
-  check_arch(v, EB_POOL_MEAN, 0.0f, 2, 40, (const char *[]){"attention=naive", NULL});
-  check_arch(v, EB_POOL_CLS, 0.1f, 2, 40,
+  check_arch(v, EB_POOL_MEAN, 0.0f, 2, 40, 0, (const char *[]){"attention=naive", NULL});
+  check_arch(v, EB_POOL_CLS, 0.1f, 2, 40, 0,
              (const char *[]){"attention=naive", "causal=true", NULL});
-  check_arch(v, EB_POOL_MEAN, 0.0f, 1, 300, (const char *[]){"causal=true", NULL});
-  check_arch(v, EB_POOL_CLS, 0.0f, 1, 600, (const char *[]){"causal=true", NULL});
+  check_arch(v, EB_POOL_MEAN, 0.0f, 1, 300, 0, (const char *[]){"causal=true", NULL});
+  check_arch(v, EB_POOL_CLS, 0.0f, 1, 600, 0, (const char *[]){"causal=true", NULL});
   CHECK(checked > 0, "no architecture checked");
   eb_registry_destroy(reg);
   return eb_test_done("test_flops_model");

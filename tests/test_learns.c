@@ -26,8 +26,8 @@ int main(void) {
     return fprintf(stderr, "%s\n", err), 1;
   eb_model_config cfg = {.dim = 32, .depth = 2, .heads = 4, .ffn = 64, .dropout = 0.0f};
   eb_model m;
-  if (eb_model_create(&m, a, &cfg, &aargs.args, info.vocab, info.classes, info.max_len, 1,
-                      err, sizeof err))
+  if (eb_model_create(&m, a, &cfg, &aargs.args, info.vocab, info.classes, info.max_len, 0,
+                      1, err, sizeof err))
     return fprintf(stderr, "%s\n", err), 1;
   eb_train_cfg tc = eb_train_defaults();
   tc.steps = 250;

@@ -31,7 +31,7 @@ int main(void) {
     eb_model m;
     eb_arg av = {"mult", EB_P_INT, 3, 3, "3"};
     eb_args args = {1, &av};
-    int rc = eb_model_create(&m, a, &cfg, &args, 10, 3, 6, 1, err, sizeof err);
+    int rc = eb_model_create(&m, a, &cfg, &args, 10, 3, 6, 0, 1, err, sizeof err);
     CHECK(rc == 0, "plugin model: %s", err);
     if (rc == 0) {
       CHECK(eb_params_find(m.P, "blocks.1.w1")->shape[0] == 24, "mult=3 not applied");

@@ -22,20 +22,27 @@ static eb_tensor *model_loss(eb_ctx *ctx, void *user) {
   return l;
 }
 
-static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal) {
+static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal, int pair) {
   char err[EB_ERR_LEN];
   eb_model_config cfg = {.dim = 8, .depth = 2, .heads = 2, .ffn = 12, .pool = pool};
   eb_arg av = {"causal", EB_P_BOOL, causal, causal, causal ? "true" : "false"};
   eb_args args = {1, &av};
   eb_model m;
-  if (eb_model_create(&m, a, &cfg, &args, 7, 3, 5, 3, err, sizeof err)) {
+  if (eb_model_create(&m, a, &cfg, &args, 7, 3, 5, pair, 3, err, sizeof err)) {
     CHECK(0, "create: %s", err);
     return;
   }
   int32_t tok[15] = {1, 2, 3, 4, 5, 6, 5, 4, 0, 0, 2, 2, 6, 1, 0};
   uint8_t mask[15] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0};
   int32_t lab[3] = {0, 2, 1};
+  /* pair mode: the second sequences are the first ones shifted by a row */
+  int32_t tok2[15] = {6, 5, 4, 0, 0, 2, 2, 6, 1, 0, 1, 2, 3, 4, 5};
+  uint8_t mask2[15] = {1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1};
   eb_batch b = {.B = 3, .N = 5, .tokens = tok, .mask = mask, .labels = lab};
+  if (pair) {
+    b.tokens2 = tok2;
+    b.mask2 = mask2;
+  }
   fixture f = {&m, &b};
   /* Embeddings start at N(0, 0.02^2): LayerNorm of such small vectors makes a
    * finite-difference step of 1e-2 far from linear. Scale them to O(1) so the
@@ -44,6 +51,11 @@ static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal) {
     m.tok->data[i] *= 25.0f;
   for (int64_t i = 0; i < m.pos->size; i++)
     m.pos->data[i] *= 25.0f;
+  /* Pair head: keep the ReLU pre-activations (std ~0.6) far from the kink,
+   * half of the units on and half off, so both branches are checked and no
+   * finite-difference step crosses zero. */
+  if (pair)
+    for (int64_t i = 0; i < m.pair_b->size; i++) m.pair_b->data[i] = i % 2 ? 3.0f : -3.0f;
   eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
   eb_ctx_set_training(ctx, 0);
   int np = eb_params_count(m.P);
@@ -51,8 +63,8 @@ static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal) {
   for (int i = 0; i < np; i++)
     leaves[i] = eb_params_get(m.P, i);
   char what[64];
-  snprintf(what, sizeof what, "vanilla(%s%s)", pool == EB_POOL_CLS ? "cls" : "mean",
-           causal ? ", causal" : "");
+  snprintf(what, sizeof what, "vanilla(%s%s%s)", pool == EB_POOL_CLS ? "cls" : "mean",
+           causal ? ", causal" : "", pair ? ", pair" : "");
   eb_gradcheck(what, ctx, model_loss, &f, leaves, np, 1e-2f, 2e-2, 24);
   free(leaves);
   eb_ctx_destroy(ctx);
@@ -73,7 +85,7 @@ static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) 
   eb_argset aargs;
   const eb_arch *a = eb_registry_find_arch(reg, "vanilla");
   eb_argset_resolve(&aargs, "arch", a->params, 0, NULL, NULL, err, sizeof err);
-  if (eb_model_create(&m, a, &cfg, &aargs.args, info.vocab, info.classes, info.max_len,
+  if (eb_model_create(&m, a, &cfg, &aargs.args, info.vocab, info.classes, info.max_len, 0,
                       seed, err, sizeof err))
     return -1;
   eb_train_cfg tc = eb_train_defaults();
@@ -105,9 +117,11 @@ int main(void) {
   }
   const eb_arch *a = eb_registry_find_arch(reg, "vanilla");
   eb_set_threads(1);
-  gradcheck_model(a, EB_POOL_MEAN, 0);
-  gradcheck_model(a, EB_POOL_CLS, 0);
-  gradcheck_model(a, EB_POOL_MEAN, 1);
+  gradcheck_model(a, EB_POOL_MEAN, 0, 0);
+  gradcheck_model(a, EB_POOL_CLS, 0, 0);
+  gradcheck_model(a, EB_POOL_MEAN, 0, 1);
+  gradcheck_model(a, EB_POOL_CLS, 1, 1);
+  gradcheck_model(a, EB_POOL_MEAN, 1, 0);
 
   /* determinism: same seed twice => identical losses bit for bit (dropout on) */
   enum { STEPS = 12 };
