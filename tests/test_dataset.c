@@ -1,0 +1,161 @@
+/* Task data sets: storage, batching with per-epoch shuffling, the on-disk
+ * cache (round trip through mmap, damaged files refused by name) and cache
+ * keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../tasks/dataset.h"
+#include "check.h"
+
+static void fill(eb_dataset *d, int wide, int pair) {
+  char err[EB_ERR_LEN];
+  const int64_t n[3] = {10, 4, 3};
+  for (int k = 0; k < 3; k++) {
+    CHECK(eb_split_alloc(&d->split[k], n[k], 6, wide, pair, err, sizeof err) == 0, "%s",
+          err);
+    for (int64_t i = 0; i < n[k]; i++) {
+      int32_t t[8], t2[8];
+      int len = 1 + (int)((i + k) % 6);
+      for (int j = 0; j < 8; j++) {
+        t[j] = (int32_t)(wide ? 300 + 100 * k + i + j : 1 + 10 * k + i + j);
+        t2[j] = t[j] + 1;
+      }
+      eb_split_set(&d->split[k], i, t, len, t2, len > 1 ? len - 1 : 1, (int32_t)(i % 3));
+    }
+  }
+  d->info.vocab = wide ? 1000 : 200;
+  d->info.classes = 3;
+  d->info.max_len = 6;
+  d->info.mode = pair ? EB_INPUT_PAIR : EB_INPUT_SINGLE;
+}
+
+static int same_split(const eb_split_data *a, const eb_split_data *b) {
+  if (a->n != b->n || a->max_len != b->max_len || a->wide != b->wide ||
+      a->pair != b->pair)
+    return 0;
+  for (int64_t i = 0; i < a->n; i++) {
+    if (a->len[i] != b->len[i] || a->labels[i] != b->labels[i]) return 0;
+    if (a->pair && a->len2[i] != b->len2[i]) return 0;
+    for (int t = 0; t < a->max_len; t++) {
+      if (eb_split_token(a, i, t, 0) != eb_split_token(b, i, t, 0)) return 0;
+      if (a->pair && eb_split_token(a, i, t, 1) != eb_split_token(b, i, t, 1)) return 0;
+    }
+  }
+  return 1;
+}
+
+static void roundtrip(const char *dir, int wide, int pair) {
+  char err[EB_ERR_LEN], path[512];
+  eb_dataset d, e;
+  memset(&d, 0, sizeof d);
+  fill(&d, wide, pair);
+  snprintf(path, sizeof path, "%s/ds-%d-%d.ebds", dir, wide, pair);
+  CHECK(eb_dataset_save(&d, path, err, sizeof err) == 0, "save: %s", err);
+  CHECK(eb_dataset_load(&e, path, err, sizeof err) == 0, "load: %s", err);
+  for (int k = 0; k < 3; k++)
+    CHECK(same_split(&d.split[k], &e.split[k]),
+          "split %d differs after the cache round trip "
+          "(wide %d, pair %d)",
+          k, wide, pair);
+  CHECK(e.info.vocab == d.info.vocab && e.info.mode == d.info.mode &&
+            e.info.n_train == 10,
+        "info differs after load");
+  /* a batch: tokens, mask, labels; val keeps file order */
+  eb_batch b;
+  memset(&b, 0, sizeof b);
+  int32_t tok[3 * 6], tok2[3 * 6], lab[3];
+  uint8_t mask[3 * 6], mask2[3 * 6];
+  b.B = 3;
+  b.N = 6;
+  b.tokens = tok;
+  b.mask = mask;
+  b.labels = lab;
+  b.tokens2 = tok2;
+  b.mask2 = mask2;
+  CHECK(eb_dataset_batch(&e, EB_SPLIT_VAL, 1, 0, &b, err, sizeof err) == 0, "batch: %s",
+        err);
+  /* val rows 3, 0 (wrap), 1 */
+  CHECK(lab[0] == 0 && lab[1] == 0 && lab[2] == 1, "val labels %d %d %d", lab[0], lab[1],
+        lab[2]);
+  int len3 = 1 + (3 + 1) % 6;
+  for (int t = 0; t < 6; t++)
+    CHECK(mask[t] == (t < len3) &&
+              (t < len3 ? tok[t] == eb_split_token(&e.split[1], 3, t, 0) : tok[t] == 0),
+          "val row 3 token %d", t);
+  eb_dataset_free(&e);
+  eb_dataset_free(&d);
+}
+
+int main(void) {
+  char dir[] = "/tmp/eb-dataset-XXXXXX";
+  if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
+  char err[EB_ERR_LEN], path[512];
+  roundtrip(dir, 0, 0);
+  roundtrip(dir, 1, 0);
+  roundtrip(dir, 0, 1);
+
+  /* shuffling: every epoch visits every train example once, epochs differ */
+  eb_dataset d;
+  memset(&d, 0, sizeof d);
+  fill(&d, 0, 0);
+  int32_t tok[2 * 6], lab[2];
+  uint8_t mask[2 * 6];
+  eb_batch b = {.B = 2, .N = 6, .tokens = tok, .mask = mask, .labels = lab};
+  int firsts[2][10];
+  for (int epoch = 0; epoch < 2; epoch++) {
+    int seen[10] = {0};
+    for (int i = 0; i < 5; i++) {
+      CHECK(eb_dataset_batch(&d, EB_SPLIT_TRAIN, epoch * 5 + i, 42, &b, err,
+                             sizeof err) == 0,
+            "%s", err);
+      for (int r = 0; r < 2; r++) { /* the first token identifies the row: 1 + i */
+        int row = tok[r * 6] - 1;
+        CHECK(row >= 0 && row < 10, "bad row %d", row);
+        if (row >= 0 && row < 10) seen[row]++;
+        firsts[epoch][i * 2 + r] = row;
+      }
+    }
+    for (int i = 0; i < 10; i++)
+      CHECK(seen[i] == 1, "epoch %d saw row %d %d times", epoch, i, seen[i]);
+  }
+  CHECK(memcmp(firsts[0], firsts[1], sizeof firsts[0]) != 0,
+        "two epochs in the same order");
+  b.N = 5;
+  CHECK(eb_dataset_batch(&d, EB_SPLIT_TRAIN, 0, 1, &b, err, sizeof err) != 0 &&
+            strstr(err, "length 5"),
+        "wrong batch length accepted: %s", err);
+
+  /* damaged caches are refused with the file name */
+  snprintf(path, sizeof path, "%s/bad.ebds", dir);
+  CHECK(eb_dataset_save(&d, path, err, sizeof err) == 0, "%s", err);
+  CHECK(truncate(path, 100) == 0, "truncate");
+  eb_dataset e;
+  CHECK(eb_dataset_load(&e, path, err, sizeof err) != 0 && strstr(err, path),
+        "truncated cache accepted: %s", err);
+  FILE *f = fopen(path, "wb");
+  for (int i = 0; i < 20; i++)
+    fputs("not a data cache, but long enough for a header. ", f);
+  fclose(f);
+  CHECK(eb_dataset_load(&e, path, err, sizeof err) != 0 && strstr(err, "damaged"),
+        "foreign file accepted: %s", err);
+  eb_dataset_free(&d);
+
+  /* cache keys: stable, and different when anything changes */
+  setenv("EFFBENCH_CACHE", dir, 1);
+  eb_arg av[2] = {{"len", EB_P_INT, 64, 64, "64"}, {"mode", EB_P_STRING, 0, 0, "a"}};
+  eb_args args = {2, av};
+  char p1[600], p2[600], p3[600], p4[600];
+  eb_cache_path("t", &args, 1, "v1", p1, sizeof p1, err, sizeof err);
+  eb_cache_path("t", &args, 1, "v1", p2, sizeof p2, err, sizeof err);
+  eb_cache_path("t", &args, 2, "v1", p3, sizeof p3, err, sizeof err);
+  av[1].s = "b";
+  eb_cache_path("t", &args, 1, "v1", p4, sizeof p4, err, sizeof err);
+  CHECK(strcmp(p1, p2) == 0 && strncmp(p1, dir, strlen(dir)) == 0, "unstable key %s", p1);
+  CHECK(strcmp(p1, p3) && strcmp(p1, p4), "key ignores seed or a parameter");
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  return eb_test_done("test_dataset");
+}
