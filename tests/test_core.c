@@ -46,7 +46,8 @@ static void test_arena(void) {
   size_t hw = eb_ctx_arena_high_water(ctx);
   CHECK(hw >= 4000000, "high-water %zu below the 4 MB allocated", hw);
   eb_ctx_reset(ctx);
-  CHECK(eb_ctx_arena_used(ctx) == 0, "reset left %zu bytes in use", eb_ctx_arena_used(ctx));
+  CHECK(eb_ctx_arena_used(ctx) == 0, "reset left %zu bytes in use",
+        eb_ctx_arena_used(ctx));
   CHECK(eb_ctx_arena_high_water(ctx) == hw, "reset changed the high-water mark");
   eb_tensor *u = eb_tensor_new(ctx, 2, shape);
   CHECK(u != NULL, "re-allocation after reset failed");
@@ -60,7 +61,8 @@ static void test_params(void) {
   eb_params *P = eb_params_create();
   eb_tensor *a = eb_param(P, "a", 2, (int[]){3, 5}, EB_INIT_NORMAL, 0.5f);
   eb_tensor *b = eb_param(P, "b", 1, (int[]){7}, EB_INIT_ONES, 0);
-  CHECK(eb_param(P, "a", 1, (int[]){2}, EB_INIT_ZEROS, 0) == NULL, "duplicate name accepted");
+  CHECK(eb_param(P, "a", 1, (int[]){2}, EB_INIT_ZEROS, 0) == NULL,
+        "duplicate name accepted");
   char err[EB_ERR_LEN];
   CHECK(eb_params_finalize(P, 11, err, sizeof err) == 0, "finalize: %s", err);
   CHECK(eb_params_numel(P) == 22, "numel %lld", (long long)eb_params_numel(P));
@@ -104,17 +106,21 @@ static void test_adam(void) {
     }
   }
   float got[4] = {w->data[0], w->data[1], w->data[2], bias->data[0]}, want[4];
-  for (int j = 0; j < 4; j++) want[j] = (float)ref[j];
+  for (int j = 0; j < 4; j++)
+    want[j] = (float)ref[j];
   eb_check_close("adamw", got, want, 4, 1e-6, 1e-3);
   eb_params_destroy(P);
 }
 
 static void test_schedules(void) {
-  CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 50, 100, 1000) - 5e-4f) < 1e-9f, "rsqrt ramp");
-  CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 100, 100, 1000) - 1e-3f) < 1e-9f, "rsqrt peak");
+  CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 50, 100, 1000) - 5e-4f) < 1e-9f,
+        "rsqrt ramp");
+  CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 100, 100, 1000) - 1e-3f) < 1e-9f,
+        "rsqrt peak");
   CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 400, 100, 1000) - 5e-4f) < 1e-9f,
         "rsqrt decay: %g", eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 400, 100, 1000));
-  CHECK(fabsf(eb_lr_at(EB_SCHED_COSINE, 1.0f, 550, 100, 1000) - 0.5f) < 1e-6f, "cosine middle");
+  CHECK(fabsf(eb_lr_at(EB_SCHED_COSINE, 1.0f, 550, 100, 1000) - 0.5f) < 1e-6f,
+        "cosine middle");
   CHECK(fabsf(eb_lr_at(EB_SCHED_COSINE, 1.0f, 1000, 100, 1000)) < 1e-6f, "cosine end");
   CHECK(eb_lr_at(EB_SCHED_CONSTANT, 2.0f, 5000, 10, 100) == 2.0f, "constant");
   CHECK(eb_lr_at(EB_SCHED_CONSTANT, 2.0f, 1, 0, 100) == 2.0f, "no warm-up");
@@ -132,8 +138,8 @@ static void test_clip(void) {
   w->grad[1] = 4;
   double n = eb_clip_grad_norm(P, 1.0);
   CHECK(fabs(n - 5.0) < 1e-9, "norm %g", n);
-  CHECK(fabsf(w->grad[0] - 0.6f) < 1e-6f && fabsf(w->grad[1] - 0.8f) < 1e-6f, "clipped %g %g",
-        w->grad[0], w->grad[1]);
+  CHECK(fabsf(w->grad[0] - 0.6f) < 1e-6f && fabsf(w->grad[1] - 0.8f) < 1e-6f,
+        "clipped %g %g", w->grad[0], w->grad[1]);
   n = eb_clip_grad_norm(P, 10.0);
   CHECK(fabsf(w->grad[0] - 0.6f) < 1e-6f, "clipping below the limit changed gradients");
   eb_params_destroy(P);
