@@ -86,7 +86,9 @@ typedef struct eb_arch {
   const eb_param_decl *params; /* terminated by {NULL, EB_P_END, ...} */
 
   /* Check parameter values against the model config before anything is built:
-   * return 0 or fill err with "why" (optional). */
+   * return 0 or fill err with "why" (optional). cfg->max_len is 0 when the
+   * sequence length is not known yet (a suite is validated before its data is
+   * opened): skip length checks then; they run again when the model is built. */
   int (*validate)(const eb_model_config *cfg, const eb_args *args, char *err,
                   size_t errlen);
   /* Declare parameters in P (eb_param) and return the model state. */

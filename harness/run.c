@@ -1,0 +1,386 @@
+#include "run.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "store.h"
+
+#ifndef EFFBENCH_VERSION
+#define EFFBENCH_VERSION "dev"
+#endif
+#ifndef EFFBENCH_GIT_COMMIT
+#define EFFBENCH_GIT_COMMIT "unknown"
+#endif
+#ifndef EFFBENCH_COMPILER
+#define EFFBENCH_COMPILER "unknown"
+#endif
+#ifndef EFFBENCH_C_FLAGS
+#define EFFBENCH_C_FLAGS ""
+#endif
+
+static void say(const eb_run_opts *o, int transient, const char *fmt, ...) {
+  if (!o->print) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  o->print(o->user, transient, line);
+}
+
+int eb_shard_from_env(int *shard_i, int *shard_n, char *err, size_t errlen) {
+  const char *id = getenv("SLURM_ARRAY_TASK_ID"),
+             *count = getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !count) return 0;
+  char *e1, *e2;
+  long i = strtol(id, &e1, 10), n = strtol(count, &e2, 10);
+  if (*e1 || *e2 || n < 1 || i < 0 || i >= n) {
+    snprintf(err, errlen,
+             "SLURM_ARRAY_TASK_ID=%s / SLURM_ARRAY_TASK_COUNT=%s do not name a shard "
+             "(need 0 <= ID < COUNT; use --array=0-N)",
+             id, count);
+    return -1;
+  }
+  *shard_i = (int)i;
+  *shard_n = (int)n;
+  return 0;
+}
+
+/* ------------------------------------------------------------ data ---- */
+typedef struct data_slot {
+  const char *task_json;
+  const eb_task *task;
+  void *data;
+  eb_task_info info;
+} data_slot;
+
+static int data_for(data_slot *d, const eb_suite *s, const eb_suite_run *r, char *err,
+                    size_t errlen) {
+  if (d->task_json && !strcmp(d->task_json, r->task_json)) return 0;
+  if (d->task && d->data && d->task->close) d->task->close(d->data);
+  memset(d, 0, sizeof *d);
+  if (r->task->open(&r->task_args.args, (uint64_t)s->data_seed, &d->data, &d->info, err,
+                    errlen))
+    return -1;
+  d->task = r->task;
+  d->task_json = r->task_json;
+  return 0;
+}
+
+static void data_close(data_slot *d) {
+  if (d->task && d->data && d->task->close) d->task->close(d->data);
+  memset(d, 0, sizeof *d);
+}
+
+/* ----------------------------------------------------- one training run ---- */
+typedef struct run_view {
+  const eb_run_opts *o;
+  const eb_suite_run *r;
+  int index, total;
+  double t0;
+  eb_eval_row *evals;
+  int nevals, cap;
+  double last_acc;
+} run_view;
+
+static void view_step(void *user, int step, int steps, float loss, double tps) {
+  run_view *v = user;
+  if (step % 10 && step != steps) return;
+  double el = eb_now() - v->t0, eta = step ? el / step * (steps - step) : 0;
+  char acc[16] = "-";
+  if (v->last_acc >= 0) snprintf(acc, sizeof acc, "%.3f", v->last_acc);
+  say(v->o, 1, "[%d/%d] %s step %d/%d loss %.4f acc %s %.0f tok/s ETA %.0fs", v->index,
+      v->total, v->r->label, step, steps, loss, acc, tps, eta);
+}
+
+static void view_eval(void *user, const eb_eval_point *e) {
+  run_view *v = user;
+  if (v->nevals == v->cap) {
+    int cap = v->cap ? 2 * v->cap : 16;
+    eb_eval_row *n = realloc(v->evals, (size_t)cap * sizeof *n);
+    if (!n) return; /* the curve loses a point; the run's result is unaffected */
+    v->evals = n;
+    v->cap = cap;
+  }
+  eb_eval_row *row = &v->evals[v->nevals++];
+  row->step = e->step;
+  row->split = e->split == EB_SPLIT_VAL    ? "val"
+               : e->split == EB_SPLIT_TEST ? "test"
+                                           : "train";
+  row->loss = e->loss;
+  row->accuracy = e->accuracy;
+  row->elapsed_s = e->elapsed_s;
+  if (e->split == EB_SPLIT_VAL) v->last_acc = e->accuracy;
+  say(v->o, 0, "[%d/%d] %s %s step %d: loss %.4f accuracy %.4f", v->index, v->total,
+      v->r->label, row->split, e->step, e->loss, e->accuracy);
+}
+
+typedef struct stat_list {
+  eb_stat_row rows[64];
+  char names[64][48];
+  int n, step;
+} stat_list;
+
+static void stat_emit(void *user, const char *name, double value) {
+  stat_list *l = user;
+  if (l->n == 64) return;
+  snprintf(l->names[l->n], sizeof l->names[l->n], "%s", name);
+  l->rows[l->n].name = l->names[l->n];
+  l->rows[l->n].step = l->step;
+  l->rows[l->n++].value = value;
+}
+
+static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
+                   data_slot *data, const eb_run_opts *o, int index, int total, int *ok,
+                   char *err, size_t errlen) {
+  char host[128] = "unknown", build[160];
+  gethostname(host, sizeof host - 1);
+  snprintf(build, sizeof build, "effbench %s (%s)", EFFBENCH_VERSION,
+           EFFBENCH_GIT_COMMIT);
+  int64_t run_id;
+  if (eb_store_run_begin(db, suite_id, r->key, r->arch->name, r->task->name, r->seed,
+                         r->config_json, host, build, &run_id, err, errlen))
+    return -1;
+  eb_run_result_row row;
+  memset(&row, 0, sizeof row);
+  row.val_accuracy = row.test_accuracy = NAN;
+  row.status = "failed";
+  char why[EB_ERR_LEN] = "";
+  eb_model m;
+  memset(&m, 0, sizeof m);
+  eb_train_result res;
+  memset(&res, 0, sizeof res);
+  run_view view = {o, r, index, total, eb_now(), NULL, 0, 0, -1};
+  stat_list stats = {.n = 0};
+  if (data_for(data, s, r, why, sizeof why) == 0 &&
+      eb_model_create(&m, r->arch, &r->model, &r->arch_args.args, data->info.vocab,
+                      data->info.classes, data->info.max_len,
+                      data->info.mode == EB_INPUT_PAIR, (uint64_t)r->seed, why,
+                      sizeof why) == 0) {
+    eb_train_hooks hooks = {&view, view_step, view_eval};
+    int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
+                           why, sizeof why);
+    row.status = trc ? (res.status == EB_RUN_OOM ? "oom" : "failed")
+                     : eb_run_status_name(res.status);
+    row.params_total = res.params_total;
+    row.params_active = res.params_total;
+    row.flops_train_step = res.flops_train_step;
+    row.flops_infer_seq = eb_model_flops(&m, 1, data->info.max_len, 0);
+    if (res.best_step > 0) {
+      row.val_accuracy = res.val_accuracy;
+      row.test_accuracy = res.test_accuracy;
+    }
+    row.best_step = res.best_step;
+    row.steps_done = res.steps_done;
+    row.train_seconds = res.train_seconds;
+    row.tokens_per_s = res.tokens_per_s;
+    row.padded_tokens_per_s = res.padded_tokens_per_s;
+    row.train_ms_per_step = res.steps_done ? 1e3 * res.train_seconds / res.steps_done : 0;
+    row.peak_mem_bytes = (int64_t)res.peak_mem_bytes;
+    if (m.arch->stats) {
+      stats.step = res.steps_done;
+      eb_stat_sink sink = {&stats, stat_emit};
+      m.arch->stats(m.impl, &sink);
+    }
+  }
+  if (why[0]) row.error = why;
+  row.evals = view.evals;
+  row.n_evals = view.nevals;
+  row.stats = stats.rows;
+  row.n_stats = stats.n;
+  int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
+  *ok = rc == 0 && !strcmp(row.status, "done");
+  char acc[48] = "";
+  if (!isnan(row.test_accuracy))
+    snprintf(acc, sizeof acc, ", test accuracy %.4f", row.test_accuracy);
+  if (rc == 0)
+    say(o, 0, "[%d/%d] %s: %s%s%s%s", index, total, r->label, row.status, acc,
+        why[0] ? ": " : "", why);
+  free(res.losses);
+  free(view.evals);
+  if (m.P) eb_model_destroy(&m);
+  return rc;
+}
+
+/* ------------------------------------------------------------ speed ---- */
+static int speed_done(eb_store *db, int64_t suite_id, const char *arch, int len,
+                      int batch, const char *mode, int threads) {
+  sqlite3 *h = (sqlite3 *)eb_store_db(db);
+  sqlite3_stmt *st = NULL;
+  int found = 0;
+  if (sqlite3_prepare_v2(
+          h,
+          "SELECT 1 FROM speed WHERE suite_id=? AND arch=? AND seq_len=? AND "
+          "batch=? AND mode=? AND threads=? AND status='done' LIMIT 1",
+          -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, suite_id);
+    sqlite3_bind_text(st, 2, arch, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, len);
+    sqlite3_bind_int(st, 4, batch);
+    sqlite3_bind_text(st, 5, mode, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 6, threads);
+    found = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return found;
+}
+
+static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
+                     const eb_run_opts *o, eb_run_summary *sum, char *err,
+                     size_t errlen) {
+  const eb_speed_plan *p = &s->speed;
+  for (int ai = 0; ai < p->narch; ai++) {
+    const eb_suite_arch *a = &s->archs[p->arch_index[ai]];
+    for (int li = 0; li < p->nlen; li++)
+      for (int mode = 0; mode < 2; mode++) {
+        if ((mode == 0 && !p->train) || (mode == 1 && !p->infer)) continue;
+        const char *mname = mode == 0 ? "train" : "infer";
+        char label[160];
+        snprintf(label, sizeof label, "speed %s len=%d %s", a->arch->name, p->lengths[li],
+                 mname);
+        if (o->only && fnmatch(o->only, label, 0) != 0) continue;
+        if (!o->fresh && speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch,
+                                    mname, o->threads))
+          continue;
+        if (o->dry_run) {
+          say(o, 0, "%-34s %s", "(speed)", label);
+          continue;
+        }
+        say(o, 1, "%s ...", label);
+        eb_bench_cfg bc = {.batch = p->batch,
+                           .len = p->lengths[li],
+                           .train = mode == 0,
+                           .vocab = 256,
+                           .classes = 10,
+                           .min_seconds = 1.0,
+                           .min_reps = 3,
+                           .warmup = 1,
+                           .seed = 0};
+        eb_bench_result br;
+        char why[EB_ERR_LEN] = "";
+        int brc =
+            eb_bench_run(a->arch, &a->args.args, &s->model, &bc, &br, why, sizeof why);
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg,
+                 "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
+                 "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
+                 "\"vocab\":256,\"classes\":10}",
+                 a->arch->name, s->model.dim, s->model.depth, s->model.heads,
+                 s->model.ffn, p->batch, p->lengths[li], mname, o->threads);
+        eb_speed_row row = {
+            .suite_id = suite_id,
+            .arch = a->arch->name,
+            .task = "",
+            .seq_len = p->lengths[li],
+            .batch = p->batch,
+            .mode = mname,
+            .threads = o->threads,
+            .step_ms_median = brc ? NAN : br.ms_median,
+            .step_ms_min = brc ? NAN : br.ms_min,
+            .tokens_per_s = brc ? NAN : br.tokens_per_s,
+            .gflops_per_s = brc ? NAN : br.gflops_per_s,
+            .peak_mem_bytes = brc ? 0 : (int64_t)br.peak_mem_bytes,
+            .status = brc ? (strstr(why, "out of memory") ? "oom" : "failed") : "done",
+            .config_json = cfg};
+        if (eb_store_speed(db, &row, err, errlen)) return -1;
+        sum->speed_rows++;
+        if (brc)
+          say(o, 0, "%s: %s (%s)", label, row.status, why);
+        else
+          say(o, 0, "%s: %.2f ms/step, %.0f tokens/s, %.1f MiB", label, br.ms_median,
+              br.tokens_per_s, (double)br.peak_mem_bytes / (1 << 20));
+      }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ suite ---- */
+int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
+                     size_t errlen) {
+  memset(sum, 0, sizeof *sum);
+  eb_store *db = NULL;
+  int64_t suite_id = 0;
+  if (!o->dry_run) {
+    if (eb_store_open(o->db, &db, err, errlen)) return 1;
+    if (eb_store_env_record(db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
+                            EFFBENCH_C_FLAGS, err, errlen) ||
+        eb_store_suite(db, s->name, s->yaml, &suite_id, err, errlen)) {
+      eb_store_close(db);
+      return 1;
+    }
+  }
+  int *pick = calloc((size_t)(s->nruns ? s->nruns : 1), sizeof *pick);
+  if (!pick) {
+    snprintf(err, errlen, "out of memory");
+    eb_store_close(db);
+    return 1;
+  }
+  for (int i = 0; i < s->nruns; i++) {
+    if (o->shard_n > 1 && i % o->shard_n != o->shard_i) continue;
+    if (o->only && fnmatch(o->only, s->runs[i].label, 0) != 0) continue;
+    pick[i] = 1;
+    sum->selected++;
+  }
+  data_slot data = {0};
+  int rc = 0, index = 0;
+  for (int i = 0; i < s->nruns && rc == 0; i++) {
+    if (!pick[i]) continue;
+    eb_suite_run *r = &s->runs[i];
+    index++;
+    if (o->dry_run) { /* estimated FLOPs need the task's shape: open its data */
+      char why[EB_ERR_LEN];
+      double step_flops = -1;
+      if (data_for(&data, s, r, why, sizeof why) == 0) {
+        eb_model est = {.arch = r->arch,
+                        .cfg = r->model,
+                        .args = &r->arch_args.args,
+                        .vocab = data.info.vocab,
+                        .classes = data.info.classes,
+                        .seq_len = data.info.max_len,
+                        .pair = data.info.mode == EB_INPUT_PAIR};
+        est.cfg.max_len = data.info.max_len + (r->model.pool == EB_POOL_CLS);
+        step_flops = eb_model_flops(&est, r->train.batch, data.info.max_len, 1);
+      }
+      if (step_flops > 0)
+        say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total", r->key, r->label,
+            step_flops, step_flops * r->train.steps);
+      else
+        say(o, 0, "%s  %-48s (FLOPs unknown: %s)", r->key, r->label,
+            why[0] ? why : "no analytic count");
+      continue;
+    }
+    char status[32];
+    if (eb_store_run_status(db, r->key, status, sizeof status, err, errlen)) {
+      rc = 1;
+      break;
+    }
+    if (!o->fresh && !strcmp(status, "done")) {
+      sum->skipped_done++;
+      continue;
+    }
+    int ok = 0;
+    if (one_run(db, suite_id, s, r, &data, o, index, sum->selected, &ok, err, errlen)) {
+      rc = 1;
+      break;
+    }
+    if (ok)
+      sum->done++;
+    else
+      sum->failed++;
+  }
+  data_close(&data);
+  free(pick);
+  if (rc == 0 && s->has_speed && (o->shard_n <= 1 || o->shard_i == 0)) {
+    if (o->dry_run) say(o, 0, "speed measurements (batch %d):", s->speed.batch);
+    if (run_speed(db, suite_id, s, o, sum, err, errlen)) rc = 1;
+  }
+  eb_store_close(db);
+  return rc;
+}

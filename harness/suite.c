@@ -1,0 +1,888 @@
+#include "suite.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamltree.h"
+
+/* ---------------------------------------------------------- messages ---- */
+typedef struct ctx {
+  const char *file;
+  eb_registry *reg;
+  char *err;
+  size_t errlen;
+} ctx;
+
+static int at(ctx *c, int line, int col, const char *fmt, ...) {
+  int n = snprintf(c->err, c->errlen, "%s:%d:%d: ", c->file, line, col);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n >= 0 && (size_t)n < c->errlen)
+    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static void join(char *buf, size_t len, const char *const *names, int n) {
+  size_t off = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n && off < len; i++)
+    off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
+}
+
+/* every key of map must be in allowed[] */
+static int check_keys(ctx *c, const eb_ynode *map, const char *what,
+                      const char *const *allowed, int nallowed) {
+  for (int i = 0; i < map->n; i++) {
+    int ok = 0;
+    for (int j = 0; j < nallowed; j++)
+      ok |= strcmp(map->keys[i], allowed[j]) == 0;
+    if (ok) continue;
+    char valid[512];
+    join(valid, sizeof valid, allowed, nallowed);
+    const char *near = eb_nearest(map->keys[i], allowed, nallowed);
+    return at(c, map->key_line[i], map->key_col[i],
+              "unknown key '%s' in %s%s%s%s (valid: %s)", map->keys[i], what,
+              near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", valid);
+  }
+  return 0;
+}
+
+static int want(ctx *c, const eb_ynode *n, eb_ytype t, const char *what) {
+  static const char *const names[] = {"a single value", "a list",
+                                      "a mapping (key: value)"};
+  if (n->type == t) return 0;
+  return at(c, n->line, n->col, "%s must be %s", what, names[t]);
+}
+
+static int scalar_as(ctx *c, const eb_ynode *n, eb_ptype t, const char *what,
+                     eb_arg *out) {
+  if (want(c, n, EB_Y_SCALAR, what)) return -1;
+  char why[256];
+  if (t != EB_P_STRING && n->quoted)
+    return at(c, n->line, n->col, "%s: \"%s\" is quoted text, expected a %s", what,
+              n->value, eb_type_name(t));
+  if (eb_parse_value(t, n->value, out, why, sizeof why))
+    return at(c, n->line, n->col, "%s: %s", what, why);
+  return 0;
+}
+
+static int get_int(ctx *c, const eb_ynode *n, const char *what, long long lo,
+                   long long hi, int *out) {
+  eb_arg a;
+  if (scalar_as(c, n, EB_P_INT, what, &a)) return -1;
+  if (a.i < lo || a.i > hi)
+    return at(c, n->line, n->col, "%s: %lld is outside [%lld, %lld]", what,
+              (long long)a.i, lo, hi);
+  *out = (int)a.i;
+  return 0;
+}
+
+static int get_float(ctx *c, const eb_ynode *n, const char *what, double lo, double hi,
+                     double *out) {
+  eb_arg a;
+  if (scalar_as(c, n, EB_P_FLOAT, what, &a)) return -1;
+  if (a.f < lo || a.f > hi)
+    return at(c, n->line, n->col, "%s: %g is outside [%g, %g]", what, a.f, lo, hi);
+  *out = a.f;
+  return 0;
+}
+
+/* "90", "90s", "15m", "2h" -> seconds */
+static int get_duration(ctx *c, const eb_ynode *n, const char *what, double *out) {
+  if (want(c, n, EB_Y_SCALAR, what)) return -1;
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(n->value, &end);
+  double mul = 1;
+  if (end && *end) {
+    if (!strcmp(end, "s"))
+      mul = 1;
+    else if (!strcmp(end, "m"))
+      mul = 60;
+    else if (!strcmp(end, "h"))
+      mul = 3600;
+    else
+      end = NULL;
+  }
+  if (!end || end == n->value || errno || !(v >= 0) || !isfinite(v))
+    return at(c, n->line, n->col,
+              "%s: '%s' is not a duration (seconds, or a number with s, m or h)", what,
+              n->value);
+  *out = v * mul;
+  return 0;
+}
+
+/* ------------------------------------------------- model and train ---- */
+static const char *const model_keys[] = {"dim", "depth",   "heads",
+                                         "ffn", "dropout", "pool"};
+static const char *const train_keys[] = {
+    "steps",      "batch",        "lr",          "warmup",   "weight_decay",
+    "eval_every", "eval_batches", "time_budget", "schedule", "clip"};
+#define NMODEL ((int)(sizeof model_keys / sizeof *model_keys))
+#define NTRAIN ((int)(sizeof train_keys / sizeof *train_keys))
+
+static int set_model(ctx *c, eb_model_config *m, const char *key, const eb_ynode *v) {
+  char what[64];
+  snprintf(what, sizeof what, "model.%s", key);
+  if (!strcmp(key, "dim")) return get_int(c, v, what, 1, 65536, &m->dim);
+  if (!strcmp(key, "depth")) return get_int(c, v, what, 0, 1024, &m->depth);
+  if (!strcmp(key, "heads")) return get_int(c, v, what, 1, 4096, &m->heads);
+  if (!strcmp(key, "ffn")) return get_int(c, v, what, 1, 1 << 20, &m->ffn);
+  if (!strcmp(key, "dropout")) {
+    double d;
+    if (get_float(c, v, what, 0, 0.999, &d)) return -1;
+    m->dropout = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "pool")) {
+    if (want(c, v, EB_Y_SCALAR, what)) return -1;
+    if (strcmp(v->value, "mean") && strcmp(v->value, "cls"))
+      return at(c, v->line, v->col, "model.pool: '%s' is not one of mean, cls", v->value);
+    m->pool = strcmp(v->value, "cls") == 0 ? EB_POOL_CLS : EB_POOL_MEAN;
+    return 0;
+  }
+  return at(c, v->line, v->col, "unknown model key '%s'", key);
+}
+
+static int set_train(ctx *c, eb_train_cfg *t, const char *key, const eb_ynode *v) {
+  char what[64];
+  double d;
+  snprintf(what, sizeof what, "train.%s", key);
+  if (!strcmp(key, "steps")) return get_int(c, v, what, 1, 1000000000, &t->steps);
+  if (!strcmp(key, "batch")) return get_int(c, v, what, 1, 1 << 20, &t->batch);
+  if (!strcmp(key, "warmup")) return get_int(c, v, what, 0, 1000000000, &t->warmup);
+  if (!strcmp(key, "eval_every"))
+    return get_int(c, v, what, 0, 1000000000, &t->eval_every);
+  if (!strcmp(key, "eval_batches"))
+    return get_int(c, v, what, 0, 1000000000, &t->eval_batches);
+  if (!strcmp(key, "lr")) {
+    if (get_float(c, v, what, 0, 10, &d)) return -1;
+    t->lr = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "weight_decay")) {
+    if (get_float(c, v, what, 0, 10, &d)) return -1;
+    t->weight_decay = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "clip")) {
+    if (get_float(c, v, what, 0, 1e9, &d)) return -1;
+    t->clip = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "time_budget")) return get_duration(c, v, what, &t->time_budget_s);
+  if (!strcmp(key, "schedule")) {
+    if (want(c, v, EB_Y_SCALAR, what)) return -1;
+    if (eb_schedule_parse(v->value, &t->schedule))
+      return at(c, v->line, v->col,
+                "train.schedule: '%s' is not one of constant, rsqrt, cosine", v->value);
+    return 0;
+  }
+  return at(c, v->line, v->col, "unknown train key '%s'", key);
+}
+
+static int apply_section(ctx *c, const eb_ynode *sec, const char *what,
+                         eb_model_config *m, eb_train_cfg *t) {
+  if (want(c, sec, EB_Y_MAP, what)) return -1;
+  int is_model = m != NULL;
+  if (check_keys(c, sec, what, is_model ? model_keys : train_keys,
+                 is_model ? NMODEL : NTRAIN))
+    return -1;
+  for (int i = 0; i < sec->n; i++)
+    if (is_model ? set_model(c, m, sec->keys[i], sec->items[i])
+                 : set_train(c, t, sec->keys[i], sec->items[i]))
+      return -1;
+  return 0;
+}
+
+/* ------------------------------------------ declared parameter lists ---- */
+/* A parameter setting from the YAML, kept as text with its position. */
+typedef struct pset {
+  int n;
+  const char *k[64], *v[64];
+  int line[64], col[64];   /* the value's position */
+  int kline[64], kcol[64]; /* the key's position */
+} pset;
+
+static int pset_put(ctx *c, pset *p, const char *key, const eb_ynode *v, int line,
+                    int col) {
+  if (want(c, v, EB_Y_SCALAR, key)) return -1;
+  for (int i = 0; i < p->n; i++)
+    if (!strcmp(p->k[i], key)) { /* later settings win (overrides, sweeps) */
+      p->v[i] = v->value;
+      p->line[i] = v->line;
+      p->col[i] = v->col;
+      p->kline[i] = line;
+      p->kcol[i] = col;
+      return 0;
+    }
+  if (p->n == 64) return at(c, line, col, "too many parameters");
+  p->k[p->n] = key;
+  p->v[p->n] = v->value;
+  p->line[p->n] = v->line;
+  p->col[p->n] = v->col;
+  p->kline[p->n] = line;
+  p->kcol[p->n++] = col;
+  return 0;
+}
+
+/* check each setting against the declarations, then resolve */
+static int resolve(ctx *c, const char *kind, const char *name, const eb_param_decl *decls,
+                   const pset *p, eb_argset *out) {
+  const char *names[128];
+  int nd = 0;
+  for (; decls && decls[nd].name && nd < 128; nd++)
+    names[nd] = decls[nd].name;
+  char owner[128];
+  snprintf(owner, sizeof owner, "%s '%s'", kind, name);
+  for (int i = 0; i < p->n; i++) {
+    int found = -1;
+    for (int j = 0; j < nd; j++)
+      if (!strcmp(names[j], p->k[i])) found = j;
+    if (found < 0) {
+      char valid[1024];
+      join(valid, sizeof valid, names, nd);
+      const char *near = eb_nearest(p->k[i], names, nd);
+      return at(c, p->kline[i], p->kcol[i],
+                "%s has no parameter '%s'%s%s%s (parameters: %s)", owner, p->k[i],
+                near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
+                nd ? valid : "none");
+    }
+    eb_argset one;
+    char why[EB_ERR_LEN];
+    if (eb_argset_resolve(&one, owner, decls, 1, &p->k[i], &p->v[i], why, sizeof why))
+      return at(c, p->line[i], p->col[i], "%s", why);
+    eb_argset_free(&one);
+  }
+  char why[EB_ERR_LEN];
+  if (eb_argset_resolve(out, owner, decls, p->n, p->k, p->v, why, sizeof why))
+    return at(c, p->n ? p->line[0] : 1, p->n ? p->col[0] : 1, "%s", why);
+  return 0;
+}
+
+/* --------------------------------------------------- canonical JSON ---- */
+typedef struct jbuf {
+  char *p;
+  size_t len, cap;
+} jbuf;
+
+static void jput(jbuf *b, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (b->p && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = (b->cap ? b->cap * 2 : 512) + (size_t)n;
+    char *q = realloc(b->p, cap);
+    if (!q) return;
+    b->p = q;
+    b->cap = cap;
+  }
+}
+
+static void jstr(jbuf *b, const char *s) {
+  jput(b, "\"");
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      jput(b, "\\%c", *s);
+    else if ((unsigned char)*s < 0x20)
+      jput(b, "\\u%04x", (unsigned char)*s);
+    else
+      jput(b, "%c", *s);
+  }
+  jput(b, "\"");
+}
+
+static int cmp_arg(const void *a, const void *b) {
+  return strcmp(((const eb_arg *)a)->name, ((const eb_arg *)b)->name);
+}
+
+static void jargs(jbuf *b, const eb_args *a) {
+  eb_arg sorted[128];
+  int n = a->n < 128 ? a->n : 128;
+  memcpy(sorted, a->v, (size_t)n * sizeof *sorted);
+  qsort(sorted, (size_t)n, sizeof *sorted, cmp_arg);
+  jput(b, "{");
+  for (int i = 0; i < n; i++) {
+    jput(b, "%s", i ? "," : "");
+    jstr(b, sorted[i].name);
+    jput(b, ":");
+    switch (sorted[i].type) {
+    case EB_P_INT: jput(b, "%lld", (long long)sorted[i].i); break;
+    case EB_P_FLOAT: jput(b, "%.9g", sorted[i].f); break;
+    case EB_P_BOOL: jput(b, "%s", sorted[i].i ? "true" : "false"); break;
+    default: jstr(b, sorted[i].s ? sorted[i].s : ""); break;
+    }
+  }
+  jput(b, "}");
+}
+
+static char *run_json(const eb_suite_run *r, int64_t data_seed) {
+  jbuf b = {0};
+  jput(&b, "{\"arch\":");
+  jstr(&b, r->arch->name);
+  jput(&b, ",\"arch_params\":");
+  jargs(&b, &r->arch_args.args);
+  jput(&b, ",\"data_seed\":%lld", (long long)data_seed);
+  jput(&b,
+       ",\"model\":{\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,\"heads\":%d,"
+       "\"pool\":\"%s\"}",
+       r->model.depth, r->model.dim, r->model.dropout, r->model.ffn, r->model.heads,
+       r->model.pool == EB_POOL_CLS ? "cls" : "mean");
+  jput(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
+  jstr(&b, r->task->name);
+  jput(&b, ",\"task_params\":");
+  jargs(&b, &r->task_args.args);
+  const eb_train_cfg *t = &r->train;
+  jput(&b,
+       ",\"train\":{\"batch\":%d,\"clip\":%.9g,\"eval_batches\":%d,\"eval_every\":%d,"
+       "\"lr\":%.9g,\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":%.9g,\"warmup\":%d,"
+       "\"weight_decay\":%.9g}}",
+       t->batch, t->clip, t->eval_batches, t->eval_every, t->lr,
+       eb_schedule_name(t->schedule), t->steps, t->time_budget_s, t->warmup,
+       t->weight_decay);
+  return b.p;
+}
+
+static uint64_t fnv1a(const char *s, uint64_t h) {
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+/* ------------------------------------------------------------ loading ---- */
+typedef struct entry { /* a task or arch entry: name + parameters */
+  const eb_arch *arch;
+  const eb_task *task;
+  const eb_ynode *params; /* map or NULL */
+  const eb_ynode *node;
+} entry;
+
+static int read_entries(ctx *c, const eb_ynode *list, int is_arch, entry *out, int max,
+                        int *n) {
+  const char *what = is_arch ? "archs" : "tasks";
+  if (want(c, list, EB_Y_SEQ, what)) return -1;
+  if (list->n == 0) return at(c, list->line, list->col, "%s is empty", what);
+  *n = 0;
+  for (int i = 0; i < list->n; i++) {
+    const eb_ynode *it = list->items[i];
+    const char *name;
+    const eb_ynode *params = NULL;
+    int line = it->line, col = it->col;
+    if (it->type == EB_Y_SCALAR) {
+      name = it->value;
+    } else if (it->type == EB_Y_MAP && it->n == 1) {
+      name = it->keys[0];
+      line = it->key_line[0];
+      col = it->key_col[0];
+      params = it->items[0];
+      if (params->type == EB_Y_SCALAR && params->value[0] == '\0')
+        params = NULL; /* "- vanilla:" with nothing after it */
+      else if (want(c, params, EB_Y_MAP, "parameters"))
+        return -1;
+    } else {
+      return at(c, line, col, "each entry of %s is a name, or 'name: {parameters}'",
+                what);
+    }
+    if (*n == max) return at(c, line, col, "too many %s (max %d)", what, max);
+    entry *e = &out[(*n)++];
+    memset(e, 0, sizeof *e);
+    e->params = params;
+    e->node = it;
+    if (is_arch)
+      e->arch = eb_registry_find_arch(c->reg, name);
+    else
+      e->task = eb_registry_find_task(c->reg, name);
+    if (!e->arch && !e->task) {
+      const char *names[128];
+      int nn = is_arch ? eb_registry_arch_count(c->reg) : eb_registry_task_count(c->reg);
+      for (int j = 0; j < nn && j < 128; j++)
+        names[j] = is_arch ? eb_registry_arch_at(c->reg, j)->name
+                           : eb_registry_task_at(c->reg, j)->name;
+      const char *near = eb_nearest(name, names, nn < 128 ? nn : 128);
+      return at(c, line, col, "unknown %s '%s'%s%s%s (available: %s)",
+                is_arch ? "arch" : "task", name, near ? "; did you mean '" : "",
+                near ? near : "", near ? "'?" : "",
+                is_arch ? eb_registry_arch_names(c->reg)
+                        : eb_registry_task_names(c->reg));
+    }
+    for (int j = 0; j < *n - 1; j++)
+      if ((is_arch && out[j].arch == e->arch) || (!is_arch && out[j].task == e->task))
+        return at(c, line, col, "%s '%s' is listed twice", is_arch ? "arch" : "task",
+                  name);
+  }
+  return 0;
+}
+
+static int params_from(ctx *c, pset *p, const eb_ynode *map) {
+  for (int i = 0; map && i < map->n; i++)
+    if (pset_put(c, p, map->keys[i], map->items[i], map->key_line[i], map->key_col[i]))
+      return -1;
+  return 0;
+}
+
+typedef struct sweep_axis {
+  const char *key; /* dotted */
+  const eb_ynode *values;
+  int line, col;
+} sweep_axis;
+
+static int read_file(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+    n += got;
+    if (cap - n - 1 == 0) {
+      char *b2 = realloc(buf, cap *= 2);
+      if (!b2) {
+        free(buf);
+        buf = NULL;
+      } else {
+        buf = b2;
+      }
+    }
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    snprintf(err, errlen, "%s: read failed", path);
+    return -1;
+  }
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
+                  size_t errlen) {
+  memset(s, 0, sizeof *s);
+  ctx c = {path, reg, err, errlen};
+  char *text = NULL;
+  size_t len = 0;
+  if (read_file(path, &text, &len, err, errlen)) return -1;
+  eb_ynode *root = NULL;
+  int rc = -1;
+  entry tasks[64], archs[64];
+  int ntasks = 0, narchs = 0;
+  sweep_axis axes[16];
+  int naxes = 0;
+  s->file = strdup(path);
+  s->yaml = text;
+  if (eb_yaml_parse(path, text, len, &root, err, errlen)) goto done;
+  if (want(&c, root, EB_Y_MAP, "a suite")) goto done;
+  static const char *const top[] = {"suite",     "description", "seeds", "data_seed",
+                                    "model",     "train",       "tasks", "archs",
+                                    "overrides", "sweep",       "speed"};
+  if (check_keys(&c, root, "the suite", top, (int)(sizeof top / sizeof *top))) goto done;
+  const eb_ynode *name = eb_ymap_get(root, "suite");
+  if (!name) {
+    at(&c, root->line, root->col, "missing required key 'suite' (the suite's name)");
+    goto done;
+  }
+  if (want(&c, name, EB_Y_SCALAR, "suite")) goto done;
+  if (!name->value[0]) {
+    at(&c, name->line, name->col, "suite: the name is empty");
+    goto done;
+  }
+  s->name = strdup(name->value);
+  /* seeds */
+  int64_t seeds[256];
+  int nseeds = 1;
+  seeds[0] = 0;
+  const eb_ynode *sn = eb_ymap_get(root, "seeds");
+  if (sn) {
+    if (sn->type == EB_Y_SCALAR) {
+      int v;
+      if (get_int(&c, sn, "seeds", 0, 2000000000, &v)) goto done;
+      seeds[0] = v;
+    } else {
+      if (want(&c, sn, EB_Y_SEQ, "seeds")) goto done;
+      if (sn->n == 0 || sn->n > 256) {
+        at(&c, sn->line, sn->col, "seeds: give 1 to 256 seeds");
+        goto done;
+      }
+      nseeds = sn->n;
+      for (int i = 0; i < sn->n; i++) {
+        int v;
+        if (get_int(&c, sn->items[i], "seeds", 0, 2000000000, &v)) goto done;
+        seeds[i] = v;
+        for (int j = 0; j < i; j++)
+          if (seeds[j] == v) {
+            at(&c, sn->items[i]->line, sn->items[i]->col, "seed %d is listed twice", v);
+            goto done;
+          }
+      }
+    }
+  }
+  const eb_ynode *ds = eb_ymap_get(root, "data_seed");
+  if (ds) {
+    int v;
+    if (get_int(&c, ds, "data_seed", 0, 2000000000, &v)) goto done;
+    s->data_seed = v;
+  }
+  /* base model and train */
+  eb_model_config model = {
+      .dim = 64, .depth = 2, .heads = 4, .ffn = 128, .dropout = 0.1f};
+  eb_train_cfg train = eb_train_defaults();
+  const eb_ynode *sec;
+  if ((sec = eb_ymap_get(root, "model")) && apply_section(&c, sec, "model", &model, NULL))
+    goto done;
+  if ((sec = eb_ymap_get(root, "train")) && apply_section(&c, sec, "train", NULL, &train))
+    goto done;
+  s->model = model;
+  const eb_ynode *tl = eb_ymap_get(root, "tasks"), *al = eb_ymap_get(root, "archs");
+  if (!tl || !al) {
+    at(&c, root->line, root->col, "missing required key '%s'", !tl ? "tasks" : "archs");
+    goto done;
+  }
+  if (read_entries(&c, tl, 0, tasks, 64, &ntasks) ||
+      read_entries(&c, al, 1, archs, 64, &narchs))
+    goto done;
+  /* check each entry's own parameters now, so errors point at them */
+  s->archs = calloc((size_t)narchs, sizeof *s->archs);
+  if (!s->archs) goto oom;
+  s->narchs = narchs;
+  for (int i = 0; i < narchs; i++) {
+    pset p = {0};
+    s->archs[i].arch = archs[i].arch;
+    if (params_from(&c, &p, archs[i].params) ||
+        resolve(&c, "arch", archs[i].arch->name, archs[i].arch->params, &p,
+                &s->archs[i].args))
+      goto done;
+  }
+  for (int i = 0; i < ntasks; i++) {
+    pset p = {0};
+    eb_argset tmp;
+    if (params_from(&c, &p, tasks[i].params) ||
+        resolve(&c, "task", tasks[i].task->name, tasks[i].task->params, &p, &tmp))
+      goto done;
+    eb_argset_free(&tmp);
+  }
+  /* overrides: validated here, applied per run below */
+  const eb_ynode *ov = eb_ymap_get(root, "overrides");
+  if (ov) {
+    if (want(&c, ov, EB_Y_SEQ, "overrides")) goto done;
+    static const char *const okeys[] = {"match", "model", "train", "params",
+                                        "task_params"};
+    for (int i = 0; i < ov->n; i++) {
+      const eb_ynode *o = ov->items[i];
+      if (want(&c, o, EB_Y_MAP, "an override")) goto done;
+      if (check_keys(&c, o, "an override", okeys, 5)) goto done;
+      const eb_ynode *m = eb_ymap_get(o, "match");
+      if (!m) {
+        at(&c, o->line, o->col, "an override needs 'match: {task: NAME, arch: NAME}'");
+        goto done;
+      }
+      static const char *const mkeys[] = {"task", "arch"};
+      if (want(&c, m, EB_Y_MAP, "match") || check_keys(&c, m, "match", mkeys, 2))
+        goto done;
+      const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
+      if (mt && (want(&c, mt, EB_Y_SCALAR, "match.task") ||
+                 !eb_registry_find_task(reg, mt->value))) {
+        if (mt->type == EB_Y_SCALAR)
+          at(&c, mt->line, mt->col, "match.task: unknown task '%s' (available: %s)",
+             mt->value, eb_registry_task_names(reg));
+        goto done;
+      }
+      if (ma && (want(&c, ma, EB_Y_SCALAR, "match.arch") ||
+                 !eb_registry_find_arch(reg, ma->value))) {
+        if (ma->type == EB_Y_SCALAR)
+          at(&c, ma->line, ma->col, "match.arch: unknown arch '%s' (available: %s)",
+             ma->value, eb_registry_arch_names(reg));
+        goto done;
+      }
+      eb_model_config m2 = model;
+      eb_train_cfg t2 = train;
+      if ((sec = eb_ymap_get(o, "model")) && apply_section(&c, sec, "model", &m2, NULL))
+        goto done;
+      if ((sec = eb_ymap_get(o, "train")) && apply_section(&c, sec, "train", NULL, &t2))
+        goto done;
+      if ((sec = eb_ymap_get(o, "params")) && want(&c, sec, EB_Y_MAP, "params"))
+        goto done;
+      if ((sec = eb_ymap_get(o, "task_params")) && want(&c, sec, EB_Y_MAP, "task_params"))
+        goto done;
+    }
+  }
+  /* sweep axes */
+  const eb_ynode *sw = eb_ymap_get(root, "sweep");
+  if (sw) {
+    if (want(&c, sw, EB_Y_MAP, "sweep")) goto done;
+    for (int i = 0; i < sw->n; i++) {
+      const char *k = sw->keys[i], *dot = strchr(k, '.');
+      if (naxes == 16) {
+        at(&c, sw->key_line[i], sw->key_col[i], "too many sweep keys (max 16)");
+        goto done;
+      }
+      if (!dot || dot == k || !dot[1]) {
+        at(&c, sw->key_line[i], sw->key_col[i],
+           "sweep key '%s' must be dotted: model.KEY, train.KEY, ARCH.PARAM or "
+           "TASK.PARAM",
+           k);
+        goto done;
+      }
+      if (want(&c, sw->items[i], EB_Y_SEQ, "a sweep") || sw->items[i]->n == 0) {
+        if (sw->items[i]->type == EB_Y_SEQ)
+          at(&c, sw->items[i]->line, sw->items[i]->col, "sweep '%s' has no values", k);
+        goto done;
+      }
+      char head[64];
+      snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
+      const char *tail = dot + 1;
+      int known = 0;
+      if (!strcmp(head, "model") || !strcmp(head, "train")) {
+        const char *const *keys = !strcmp(head, "model") ? model_keys : train_keys;
+        int nk = !strcmp(head, "model") ? NMODEL : NTRAIN;
+        for (int j = 0; j < nk; j++)
+          known |= !strcmp(keys[j], tail);
+        if (!known) {
+          char valid[512];
+          join(valid, sizeof valid, keys, nk);
+          at(&c, sw->key_line[i], sw->key_col[i],
+             "sweep: unknown key '%s' (valid %s keys: %s)", k, head, valid);
+          goto done;
+        }
+        /* each value must be valid for the key */
+        for (int j = 0; j < sw->items[i]->n; j++) {
+          eb_model_config m2 = model;
+          eb_train_cfg t2 = train;
+          if (!strcmp(head, "model") ? set_model(&c, &m2, tail, sw->items[i]->items[j])
+                                     : set_train(&c, &t2, tail, sw->items[i]->items[j]))
+            goto done;
+        }
+      } else {
+        const eb_arch *a = eb_registry_find_arch(reg, head);
+        const eb_task *t = eb_registry_find_task(reg, head);
+        int listed = 0;
+        for (int j = 0; j < narchs; j++)
+          listed |= archs[j].arch == a;
+        for (int j = 0; j < ntasks; j++)
+          listed |= tasks[j].task == t;
+        if (!listed) {
+          at(&c, sw->key_line[i], sw->key_col[i],
+             "sweep key '%s': '%s' is not model, train, nor an arch or task of this "
+             "suite",
+             k, head);
+          goto done;
+        }
+        for (int j = 0; j < sw->items[i]->n; j++) {
+          pset p = {0};
+          eb_argset tmp;
+          const eb_ynode *v = sw->items[i]->items[j];
+          if (pset_put(&c, &p, tail, v, sw->key_line[i], sw->key_col[i]) ||
+              resolve(&c, a ? "arch" : "task", head, a ? a->params : t->params, &p, &tmp))
+            goto done;
+          eb_argset_free(&tmp);
+        }
+      }
+      axes[naxes].key = k;
+      axes[naxes].values = sw->items[i];
+      axes[naxes].line = sw->key_line[i];
+      axes[naxes++].col = sw->key_col[i];
+    }
+  }
+  /* speed plan */
+  const eb_ynode *sp = eb_ymap_get(root, "speed");
+  if (sp) {
+    static const char *const skeys[] = {"lengths", "batch", "modes", "archs"};
+    if (want(&c, sp, EB_Y_MAP, "speed") || check_keys(&c, sp, "speed", skeys, 4))
+      goto done;
+    eb_speed_plan *pl = &s->speed;
+    pl->batch = 8;
+    pl->train = 1;
+    const eb_ynode *ls = eb_ymap_get(sp, "lengths");
+    if (!ls || want(&c, ls, EB_Y_SEQ, "speed.lengths") || ls->n == 0 || ls->n > 64) {
+      if (!ls || ls->type == EB_Y_SEQ)
+        at(&c, ls ? ls->line : sp->line, ls ? ls->col : sp->col,
+           "speed.lengths: give 1 to 64 sequence lengths");
+      goto done;
+    }
+    for (int i = 0; i < ls->n; i++)
+      if (get_int(&c, ls->items[i], "speed.lengths", 1, 1 << 24,
+                  &pl->lengths[pl->nlen++]))
+        goto done;
+    const eb_ynode *b = eb_ymap_get(sp, "batch");
+    if (b && get_int(&c, b, "speed.batch", 1, 1 << 20, &pl->batch)) goto done;
+    const eb_ynode *md = eb_ymap_get(sp, "modes");
+    if (md) {
+      if (want(&c, md, EB_Y_SEQ, "speed.modes")) goto done;
+      pl->train = pl->infer = 0;
+      for (int i = 0; i < md->n; i++) {
+        const eb_ynode *m = md->items[i];
+        if (want(&c, m, EB_Y_SCALAR, "speed.modes")) goto done;
+        if (!strcmp(m->value, "train"))
+          pl->train = 1;
+        else if (!strcmp(m->value, "infer"))
+          pl->infer = 1;
+        else {
+          at(&c, m->line, m->col, "speed.modes: '%s' is not one of train, infer",
+             m->value);
+          goto done;
+        }
+      }
+    }
+    const eb_ynode *sa = eb_ymap_get(sp, "archs");
+    if (sa) {
+      if (want(&c, sa, EB_Y_SEQ, "speed.archs")) goto done;
+      for (int i = 0; i < sa->n && pl->narch < 64; i++) {
+        const eb_ynode *an = sa->items[i];
+        if (want(&c, an, EB_Y_SCALAR, "speed.archs")) goto done;
+        int found = -1;
+        for (int j = 0; j < narchs; j++)
+          if (!strcmp(archs[j].arch->name, an->value)) found = j;
+        if (found < 0) {
+          at(&c, an->line, an->col, "speed.archs: '%s' is not an arch of this suite",
+             an->value);
+          goto done;
+        }
+        pl->arch_index[pl->narch++] = found;
+      }
+    } else {
+      for (int j = 0; j < narchs && j < 64; j++)
+        pl->arch_index[pl->narch++] = j;
+    }
+    s->has_speed = 1;
+  }
+  /* expand: task x arch x sweep combination x seed */
+  int ncombo = 1;
+  for (int i = 0; i < naxes; i++) {
+    if (ncombo > 100000 / axes[i].values->n) {
+      at(&c, axes[i].line, axes[i].col, "the sweep expands to too many runs");
+      goto done;
+    }
+    ncombo *= axes[i].values->n;
+  }
+  long long total = (long long)ntasks * narchs * ncombo * nseeds;
+  if (total > 100000) {
+    at(&c, root->line, root->col, "the suite expands to %lld runs (max 100000)", total);
+    goto done;
+  }
+  s->runs = calloc((size_t)total, sizeof *s->runs);
+  if (!s->runs) goto oom;
+  for (int ti = 0; ti < ntasks; ti++)
+    for (int ai = 0; ai < narchs; ai++)
+      for (int combo = 0; combo < ncombo; combo++)
+        for (int si = 0; si < nseeds; si++) {
+          eb_suite_run *r = &s->runs[s->nruns++];
+          r->arch = archs[ai].arch;
+          r->task = tasks[ti].task;
+          r->seed = seeds[si];
+          r->model = model;
+          r->train = train;
+          r->train.seed = (uint64_t)seeds[si];
+          pset ap = {0}, tp = {0};
+          if (params_from(&c, &ap, archs[ai].params) ||
+              params_from(&c, &tp, tasks[ti].params))
+            goto done;
+          for (int i = 0; ov && i < ov->n; i++) {
+            const eb_ynode *o = ov->items[i], *m = eb_ymap_get(o, "match");
+            const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
+            if ((mt && strcmp(mt->value, r->task->name)) ||
+                (ma && strcmp(ma->value, r->arch->name)))
+              continue;
+            if ((sec = eb_ymap_get(o, "model")) &&
+                apply_section(&c, sec, "model", &r->model, NULL))
+              goto done;
+            if ((sec = eb_ymap_get(o, "train")) &&
+                apply_section(&c, sec, "train", NULL, &r->train))
+              goto done;
+            if (params_from(&c, &ap, eb_ymap_get(o, "params")) ||
+                params_from(&c, &tp, eb_ymap_get(o, "task_params")))
+              goto done;
+          }
+          size_t off = (size_t)snprintf(r->label, sizeof r->label, "%s/%s/seed=%lld",
+                                        r->arch->name, r->task->name, (long long)r->seed);
+          for (int i = 0, rest = combo; i < naxes; i++) {
+            const eb_ynode *v = axes[i].values->items[rest % axes[i].values->n];
+            rest /= axes[i].values->n;
+            const char *k = axes[i].key, *dot = strchr(k, '.');
+            char head[64];
+            snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
+            if (off < sizeof r->label)
+              off += (size_t)snprintf(r->label + off, sizeof r->label - off, "/%s=%s", k,
+                                      v->value);
+            if (!strcmp(head, "model")) {
+              if (set_model(&c, &r->model, dot + 1, v)) goto done;
+            } else if (!strcmp(head, "train")) {
+              if (set_train(&c, &r->train, dot + 1, v)) goto done;
+            } else if (!strcmp(head, r->arch->name)) {
+              if (pset_put(&c, &ap, dot + 1, v, axes[i].line, axes[i].col)) goto done;
+            } else if (!strcmp(head, r->task->name)) {
+              if (pset_put(&c, &tp, dot + 1, v, axes[i].line, axes[i].col)) goto done;
+            }
+          }
+          if (resolve(&c, "arch", r->arch->name, r->arch->params, &ap, &r->arch_args) ||
+              resolve(&c, "task", r->task->name, r->task->params, &tp, &r->task_args))
+            goto done;
+          if (r->arch->validate) { /* the length is unknown until the data is open: 0 */
+            eb_model_config vc = r->model;
+            vc.max_len = 0;
+            char why[EB_ERR_LEN] = "";
+            if (r->arch->validate(&vc, &r->arch_args.args, why, sizeof why)) {
+              at(&c, archs[ai].node->line, archs[ai].node->col, "arch '%s' (run %s): %s",
+                 r->arch->name, r->label, why);
+              goto done;
+            }
+          }
+          r->config_json = run_json(r, s->data_seed);
+          jbuf tj = {0};
+          jstr(&tj, r->task->name);
+          jargs(&tj, &r->task_args.args);
+          r->task_json = tj.p;
+          if (!r->config_json || !r->task_json) goto oom;
+          uint64_t h1 = fnv1a(r->config_json, 1469598103934665603ull);
+          uint64_t h2 = fnv1a(r->config_json, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+          snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
+                   (unsigned long long)h2);
+        }
+  /* two entries resolving to the same configuration would share a key */
+  for (int i = 0; i < s->nruns; i++)
+    for (int j = i + 1; j < s->nruns; j++)
+      if (!strcmp(s->runs[i].key, s->runs[j].key)) {
+        at(&c, root->line, root->col, "runs %s and %s have the same configuration",
+           s->runs[i].label, s->runs[j].label);
+        goto done;
+      }
+  rc = 0;
+  goto done;
+oom:
+  snprintf(err, errlen, "%s: out of memory", path);
+done:
+  eb_yaml_free(root);
+  if (rc) eb_suite_free(s);
+  return rc;
+}
+
+void eb_suite_free(eb_suite *s) {
+  for (int i = 0; i < s->nruns; i++) {
+    eb_argset_free(&s->runs[i].arch_args);
+    eb_argset_free(&s->runs[i].task_args);
+    free(s->runs[i].config_json);
+    free(s->runs[i].task_json);
+  }
+  for (int i = 0; i < s->narchs; i++)
+    eb_argset_free(&s->archs[i].args);
+  free(s->archs);
+  free(s->runs);
+  free(s->file);
+  free(s->name);
+  free(s->yaml);
+  memset(s, 0, sizeof *s);
+}

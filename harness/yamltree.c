@@ -1,0 +1,178 @@
+#include "yamltree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+static eb_ynode *node_new(eb_ytype t, yaml_mark_t m) {
+  eb_ynode *n = calloc(1, sizeof *n);
+  if (!n) return NULL;
+  n->type = t;
+  n->line = (int)m.line + 1;
+  n->col = (int)m.column + 1;
+  return n;
+}
+
+void eb_yaml_free(eb_ynode *n) {
+  if (!n) return;
+  for (int i = 0; i < n->n; i++) {
+    eb_yaml_free(n->items[i]);
+    if (n->keys) free(n->keys[i]);
+  }
+  free(n->items);
+  free(n->keys);
+  free(n->key_line);
+  free(n->key_col);
+  free(n->value);
+  free(n);
+}
+
+static int grow(eb_ynode *n, int with_keys) {
+  if ((n->n & (n->n - 1)) == 0) { /* capacity doubles at powers of two */
+    int cap = n->n ? 2 * n->n : 1;
+    eb_ynode **it = realloc(n->items, (size_t)cap * sizeof *it);
+    if (!it) return -1;
+    n->items = it;
+    if (with_keys) {
+      char **k = realloc(n->keys, (size_t)cap * sizeof *k);
+      if (!k) return -1;
+      n->keys = k;
+      int *kl = realloc(n->key_line, (size_t)cap * sizeof *kl);
+      if (!kl) return -1;
+      n->key_line = kl;
+      int *kc = realloc(n->key_col, (size_t)cap * sizeof *kc);
+      if (!kc) return -1;
+      n->key_col = kc;
+    }
+  }
+  return 0;
+}
+
+static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
+                         int depth, char *err, size_t errlen) {
+  if (depth > 64) {
+    snprintf(err, errlen, "%s:%zu:%zu: nesting too deep", file, y->start_mark.line + 1,
+             y->start_mark.column + 1);
+    return NULL;
+  }
+  if (y->type == YAML_SCALAR_NODE) {
+    eb_ynode *n = node_new(EB_Y_SCALAR, y->start_mark);
+    if (!n) goto oom;
+    n->value = strndup((const char *)y->data.scalar.value, y->data.scalar.length);
+    n->quoted = y->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                y->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    if (!n->value) {
+      eb_yaml_free(n);
+      goto oom;
+    }
+    return n;
+  }
+  if (y->type == YAML_SEQUENCE_NODE) {
+    eb_ynode *n = node_new(EB_Y_SEQ, y->start_mark);
+    if (!n) goto oom;
+    for (yaml_node_item_t *it = y->data.sequence.items.start;
+         it < y->data.sequence.items.top; it++) {
+      eb_ynode *c =
+          convert(file, doc, yaml_document_get_node(doc, *it), depth + 1, err, errlen);
+      if (!c || grow(n, 0)) {
+        eb_yaml_free(c);
+        eb_yaml_free(n);
+        if (!c) return NULL;
+        goto oom;
+      }
+      n->items[n->n++] = c;
+    }
+    return n;
+  }
+  if (y->type == YAML_MAPPING_NODE) {
+    eb_ynode *n = node_new(EB_Y_MAP, y->start_mark);
+    if (!n) goto oom;
+    for (yaml_node_pair_t *p = y->data.mapping.pairs.start; p < y->data.mapping.pairs.top;
+         p++) {
+      yaml_node_t *k = yaml_document_get_node(doc, p->key);
+      if (k->type != YAML_SCALAR_NODE) {
+        snprintf(err, errlen, "%s:%zu:%zu: a key must be a plain name", file,
+                 k->start_mark.line + 1, k->start_mark.column + 1);
+        eb_yaml_free(n);
+        return NULL;
+      }
+      char *key = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
+      if (!key) {
+        eb_yaml_free(n);
+        goto oom;
+      }
+      int dup = eb_ymap_index(n, key);
+      if (dup >= 0) {
+        snprintf(err, errlen, "%s:%zu:%zu: duplicate key '%s' (first at line %d)", file,
+                 k->start_mark.line + 1, k->start_mark.column + 1, key, n->key_line[dup]);
+        free(key);
+        eb_yaml_free(n);
+        return NULL;
+      }
+      eb_ynode *c = convert(file, doc, yaml_document_get_node(doc, p->value), depth + 1,
+                            err, errlen);
+      if (!c || grow(n, 1)) {
+        free(key);
+        eb_yaml_free(c);
+        eb_yaml_free(n);
+        if (!c) return NULL;
+        goto oom;
+      }
+      n->keys[n->n] = key;
+      n->key_line[n->n] = (int)k->start_mark.line + 1;
+      n->key_col[n->n] = (int)k->start_mark.column + 1;
+      n->items[n->n++] = c;
+    }
+    return n;
+  }
+  snprintf(err, errlen, "%s: empty YAML node", file);
+  return NULL;
+oom:
+  snprintf(err, errlen, "%s: out of memory", file);
+  return NULL;
+}
+
+int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **root,
+                  char *err, size_t errlen) {
+  *root = NULL;
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  if (!yaml_parser_initialize(&parser)) {
+    snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
+    return -1;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", file, parser.problem_mark.line + 1,
+             parser.problem_mark.column + 1,
+             parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+             parser.context ? parser.context : "");
+    yaml_parser_delete(&parser);
+    return -1;
+  }
+  yaml_node_t *top = yaml_document_get_root_node(&doc);
+  int rc = 0;
+  if (!top) {
+    snprintf(err, errlen, "%s: the file is empty", file);
+    rc = -1;
+  } else {
+    *root = convert(file, &doc, top, 0, err, errlen);
+    if (!*root) rc = -1;
+  }
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+int eb_ymap_index(const eb_ynode *map, const char *key) {
+  if (!map || map->type != EB_Y_MAP) return -1;
+  for (int i = 0; i < map->n; i++)
+    if (strcmp(map->keys[i], key) == 0) return i;
+  return -1;
+}
+
+eb_ynode *eb_ymap_get(const eb_ynode *map, const char *key) {
+  int i = eb_ymap_index(map, key);
+  return i < 0 ? NULL : map->items[i];
+}

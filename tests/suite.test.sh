@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# ctest-labels: e2e
+# Suites end to end: strict validation (the bad corpus), a tiny suite into a
+# database, resume, --fresh, --only, --shard, retry of runs left `running`,
+# and reports from the database.
+set -u
+eb=${EFFBENCH:?EFFBENCH must point at the binary}
+src=${EB_SRC:?EB_SRC must point at the source tree}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export EFFBENCH_CACHE="$tmp/cache"
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+q() { sqlite3 "$tmp/r.db" "$1"; }
+
+# --- every file of the bad corpus: exit 2, file:line:col and message, nothing written
+for f in "$src"/tests/suites/bad/*.yaml; do
+  want=$(head -n 1 "$f" | sed 's/^# expect: //')
+  out=$("$eb" run "$f" --db "$tmp/bad.db" 2>&1)
+  rc=$?
+  [[ $rc -eq 2 ]] || fail "$(basename "$f"): exit $rc, expected 2: $out"
+  grep -qE -- "^effbench run: $f:$want" <<<"$out" ||
+    fail "$(basename "$f"): message does not match '$f:$want': $out"
+  [[ ! -e "$tmp/bad.db" ]] || { fail "$(basename "$f"): a database was written"; rm -f "$tmp/bad.db"; }
+done
+out=$("$eb" run "$tmp/nonexistent.yaml" 2>&1)
+[[ $? -eq 2 && "$out" == *"nonexistent.yaml: cannot read"* ]] || fail "missing suite: $out"
+
+suite="$src/tests/suites/tiny.yaml"
+# --- dry run: the grid with stable keys
+"$eb" run "$suite" --dry-run >"$tmp/dry1" 2>&1 || fail "dry run failed: $(cat "$tmp/dry1")"
+"$eb" run "$suite" --dry-run >"$tmp/dry2" 2>&1
+cmp -s "$tmp/dry1" "$tmp/dry2" || fail "run keys differ between two dry runs"
+[[ $(grep -cE '^[0-9a-f]{32}  vanilla/majority/seed=' "$tmp/dry1") -eq 4 ]] ||
+  fail "dry run does not list 4 keyed runs: $(cat "$tmp/dry1")"
+grep -q "FLOP/step" "$tmp/dry1" || fail "dry run shows no FLOP estimate"
+[[ ! -e "$tmp/r.db" ]] || fail "dry run wrote a database"
+
+# --- the suite: 2 seeds x 2 attention kernels, plus 2 lengths x 2 modes of speed
+"$eb" run "$suite" --db "$tmp/r.db" >"$tmp/run1" 2>&1 || fail "run failed: $(cat "$tmp/run1")"
+[[ $(q "select count(*) from runs where status='done'") -eq 4 ]] ||
+  fail "expected 4 done runs: $(q 'select run_key,status,error from runs')"
+[[ $(q "select count(*) from runs where test_accuracy > 0.4") -eq 4 ]] ||
+  fail "accuracies: $(q 'select test_accuracy from runs')"
+[[ $(q "select count(distinct run_id) from evals where split='val'") -eq 4 ]] ||
+  fail "training curves missing"
+[[ $(q "select count(*) from speed where status='done'") -eq 4 ]] ||
+  fail "expected 4 speed rows: $(q 'select * from speed')"
+[[ $(q "select count(*) from runs where config_json like '%\"ffn\":24%'") -eq 4 ]] ||
+  fail "override model.ffn=24 not applied"
+[[ $(q "select count(*) from env where key like '%cpu%'") -ge 1 ]] || fail "env has no cpu row"
+
+# --- resume: nothing reruns
+before=$(q "select group_concat(finished_at) from runs")
+"$eb" run "$suite" --db "$tmp/r.db" >"$tmp/run2" 2>&1 || fail "resume failed: $(cat "$tmp/run2")"
+grep -q "4 already done, 0 done now" "$tmp/run2" || fail "resume summary: $(cat "$tmp/run2")"
+[[ "$(q "select group_concat(finished_at) from runs")" == "$before" ]] || fail "resume reran runs"
+[[ $(q "select count(*) from speed") -eq 4 ]] || fail "resume re-measured speed"
+
+# --- a run left `running` by a killed process is retried
+q "update runs set status='running' where run_key=(select min(run_key) from runs)"
+"$eb" run "$suite" --db "$tmp/r.db" >"$tmp/run3" 2>&1 || fail "retry failed"
+grep -q "3 already done, 1 done now" "$tmp/run3" || fail "retry summary: $(cat "$tmp/run3")"
+
+# --- --only and --shard select runs; --fresh reruns them
+"$eb" run "$suite" --db "$tmp/r.db" --fresh --only '*seed=1*attention=naive*' >"$tmp/run4" 2>&1 ||
+  fail "--only failed: $(cat "$tmp/run4")"
+grep -q "1 runs selected, 0 already done, 1 done now" "$tmp/run4" || fail "--only: $(cat "$tmp/run4")"
+"$eb" run "$suite" --db "$tmp/r.db" --shard 1/2 --dry-run >"$tmp/shard" 2>&1
+[[ $(grep -cE '^[0-9a-f]{32}  ' "$tmp/shard") -eq 2 ]] || fail "--shard 1/2: $(cat "$tmp/shard")"
+SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=4 "$eb" run "$suite" --dry-run >"$tmp/slurm" 2>&1
+[[ $(grep -cE '^[0-9a-f]{32}  ' "$tmp/slurm") -eq 1 ]] || fail "SLURM shard: $(cat "$tmp/slurm")"
+out=$("$eb" run "$suite" --shard 2/2 2>&1)
+[[ $? -eq 2 && "$out" == *"--shard 2/2"* ]] || fail "bad shard accepted: $out"
+
+# --- reports
+"$eb" report --db "$tmp/r.db" --table accuracy >"$tmp/acc.md" 2>&1 || fail "report: $(cat "$tmp/acc.md")"
+grep -q "majority" "$tmp/acc.md" && grep -q "vanilla" "$tmp/acc.md" || fail "accuracy table: $(cat "$tmp/acc.md")"
+"$eb" report --db "$tmp/r.db" --table speed --format latex >"$tmp/speed.tex" 2>&1 || fail "latex report"
+grep -q '\\toprule' "$tmp/speed.tex" || fail "latex: $(cat "$tmp/speed.tex")"
+"$eb" report --db "$tmp/r.db" --format csv -o "$tmp/all.csv" || fail "csv report"
+[[ -s "$tmp/all.csv" ]] || fail "csv report empty"
+out=$("$eb" report --db "$tmp/none.db" 2>&1)
+[[ $? -eq 2 && "$out" == *"none.db"* ]] || fail "missing database: $out"
+[[ ! -e "$tmp/none.db" ]] || fail "report created a database"
+out=$("$eb" report --db "$tmp/r.db" --suite nosuch 2>&1)
+[[ $? -eq 2 && "$out" == *"nosuch"* && "$out" == *"tiny"* ]] || fail "unknown suite: $out"
+
+if [[ $fails -ne 0 ]]; then
+  echo "suite: $fails check(s) failed" >&2
+  exit 1
+fi
+echo "suite: ok"
