@@ -1,5 +1,6 @@
 /* effbench command-line entry point: the only place that prints and exits.
  * Exit codes: 0 success, 1 a run or I/O failure, 2 bad usage or bad input. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 #include "export.h"
 #include "model.h"
 #include "registry.h"
+#include "report.h"
+#include "run.h"
+#include "store.h"
 #include "train.h"
 
 #ifndef EFFBENCH_VERSION
@@ -49,8 +53,8 @@ static void print_help(const char *cmd, const char *synopsis, const char *about,
   printf("usage: effbench %s %s\n\n%s\n\noptions:\n", cmd, synopsis, about);
   for (; o->name; o++) {
     char left[64];
-    snprintf(left, sizeof left, "--%s%s%s", o->name, o->metavar ? " " : "",
-             o->metavar ? o->metavar : "");
+    snprintf(left, sizeof left, "%s%s%s%s", o->name[1] ? "--" : "-", o->name,
+             o->metavar ? " " : "", o->metavar ? o->metavar : "");
     printf("  %-24s %s\n", left, o->help);
   }
   printf("  %-24s %s\n", "--help", "show this help");
@@ -67,6 +71,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       print_help(cmd, synopsis, about, table);
       return 1;
+    }
+    /* a one-letter option may be written with one dash (-o FILE) */
+    char dashed[8];
+    if (a[0] == '-' && a[1] && a[1] != '-' && !a[2]) {
+      snprintf(dashed, sizeof dashed, "--%c", a[1]);
+      a = dashed;
     }
     if (strncmp(a, "--", 2) != 0) {
       if (*npos >= maxpos) {
@@ -674,17 +684,185 @@ done:
   return rc;
 }
 
+/* --------------------------------------------------------------- run ---- */
+static void print_line(void *user, int transient, const char *line) {
+  int *tty_state = user; /* [0] stderr is a terminal, [1] a transient line shows */
+  if (transient) {
+    if (!tty_state[0]) return; /* not a terminal: only the lasting lines */
+    fprintf(stderr, "\r\033[K%s", line);
+    tty_state[1] = 1;
+    return;
+  }
+  if (tty_state[1]) fputs("\r\033[K", stderr);
+  tty_state[1] = 0;
+  fprintf(stderr, "%s\n", line);
+}
+
+static int cmd_run(eb_registry *reg, int argc, char **argv) {
+  const char *db = "out/results.db", *only = NULL, *shard = NULL;
+  long long threads = 1;
+  int fresh = 0, dry = 0;
+  opt table[] = {
+      {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
+      {"threads", O_INT, &threads, 1, 1024, "N", "threads per run [1]"},
+      {"only", O_STR, &only, 0, 0, "PATTERN",
+       "only runs whose label (arch/task/seed=S...) matches the glob"},
+      {"shard", O_STR, &shard, 0, 0, "I/N", "every N-th run starting at I (0-based)"},
+      {"fresh", O_FLAG, &fresh, 0, 0, NULL, "rerun runs already done"},
+      {"dry-run", O_FLAG, &dry, 0, 0, NULL, "print the expanded grid, run nothing"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc =
+      parse_opts("run", argc, argv, 2, table, "SUITE.yaml [options]",
+                 "Runs every run of a suite that is not yet done in the database "
+                 "(resume is the default); each result is written in one transaction.",
+                 pos, &npos, 1, err, sizeof err);
+  if (rc == 1) return 0;
+  eb_suite suite;
+  memset(&suite, 0, sizeof suite);
+  eb_run_opts o = {.db = db,
+                   .threads = (int)threads,
+                   .only = only,
+                   .fresh = fresh,
+                   .dry_run = dry,
+                   .shard_i = 0,
+                   .shard_n = 1};
+  if (rc) goto done;
+  if (npos != 1) {
+    snprintf(err, sizeof err, "expected one SUITE.yaml (see effbench run --help)");
+    rc = 2;
+    goto done;
+  }
+  if (shard) {
+    char tail;
+    if (sscanf(shard, "%d/%d%c", &o.shard_i, &o.shard_n, &tail) != 2 || o.shard_n < 1 ||
+        o.shard_i < 0 || o.shard_i >= o.shard_n) {
+      snprintf(err, sizeof err, "--shard %s: expected I/N with 0 <= I < N", shard);
+      rc = 2;
+      goto done;
+    }
+  } else if (eb_shard_from_env(&o.shard_i, &o.shard_n, err, sizeof err)) {
+    rc = 2;
+    goto done;
+  }
+  if (eb_suite_load(pos[0], reg, &suite, err, sizeof err)) {
+    rc = 2;
+    goto done;
+  }
+  eb_set_threads((int)threads);
+  int tty[2] = {isatty(2), 0};
+  o.user = tty;
+  o.print = print_line;
+  eb_run_summary sum;
+  if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
+  rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
+  if (rc == 0 && !dry) {
+    printf("suite %s: %d runs selected, %d already done, %d done now, %d not done, "
+           "%d speed rows; results in %s\n",
+           suite.name, sum.selected, sum.skipped_done, sum.done, sum.failed,
+           sum.speed_rows, db);
+    if (sum.failed) {
+      snprintf(err, sizeof err,
+               "%d run(s) did not finish as done: see their status and error"
+               " in %s (effbench report)",
+               sum.failed, db);
+      rc = 1;
+    }
+  }
+done:
+  if (rc && err[0]) fprintf(stderr, "effbench run: %s\n", err);
+  eb_suite_free(&suite);
+  return rc;
+}
+
+/* ------------------------------------------------------------ report ---- */
+static int cmd_report(int argc, char **argv) {
+  const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
+             *outp = NULL;
+  opt table[] = {
+      {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
+      {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
+      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv", "output format [md]"},
+      {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc =
+      parse_opts("report", argc, argv, 2, table, "[options]",
+                 "Paper-style tables from the results database: accuracy (LRA Table 1 "
+                 "layout), speed and memory (LRA Table 2 layout), MoE.",
+                 pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return 0;
+  eb_store *st = NULL;
+  FILE *out = stdout;
+  eb_table t = EB_TABLE_ALL;
+  eb_format f = EB_FMT_MD;
+  if (rc) goto done;
+  static const char *const tables[] = {"accuracy", "speed", "moe", "all"};
+  static const eb_table tvals[] = {EB_TABLE_ACCURACY, EB_TABLE_SPEED, EB_TABLE_MOE,
+                                   EB_TABLE_ALL};
+  static const char *const fmts[] = {"md", "latex", "csv"};
+  static const eb_format fvals[] = {EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV};
+  int ti = -1, fi = -1;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(table_s, tables[i])) ti = i;
+  for (int i = 0; i < 3; i++)
+    if (!strcmp(fmt_s, fmts[i])) fi = i;
+  if (ti < 0 || fi < 0) {
+    snprintf(err, sizeof err,
+             ti < 0 ? "--table %s: expected accuracy, speed, moe or all"
+                    : "--format %s: expected md, latex or csv",
+             ti < 0 ? table_s : fmt_s);
+    rc = 2;
+    goto done;
+  }
+  t = tvals[ti];
+  f = fvals[fi];
+  if (eb_store_open_readonly(db, &st, err, sizeof err)) {
+    rc = 2;
+    goto done;
+  }
+  if (outp && !(out = fopen(outp, "w"))) {
+    snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
+    out = stdout;
+    rc = 1;
+    goto done;
+  }
+  int rrc = eb_report(st, suite, t, f, out, err, sizeof err);
+  if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE ? 2 : 1;
+  if (out != stdout) {
+    if (fclose(out) != 0 && !rc) {
+      snprintf(err, sizeof err, "%s: write failed", outp);
+      rc = 1;
+    }
+    out = stdout;
+  }
+done:
+  if (rc) fprintf(stderr, "effbench report: %s\n", err);
+  if (st) eb_store_close(st);
+  return rc;
+}
+
 /* -------------------------------------------------------------- main ---- */
 static void usage(FILE *f) {
-  fprintf(
-      f, "usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
-         "commands:\n"
-         "  list archs|tasks   registered architectures or tasks and their parameters\n"
-         "  train              train one architecture on one task, report accuracy\n"
-         "  bench              speed and memory of one architecture\n"
-         "  export             parameters (and a batch with gradients) as safetensors\n\n"
-         "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
-         "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n");
+  fputs("usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
+        "commands:\n"
+        "  list archs|tasks   registered architectures or tasks and their parameters\n"
+        "  run SUITE.yaml     run a suite into the results database (resumable)\n"
+        "  report             tables from the results database\n"
+        "  train              train one architecture on one task, report accuracy\n"
+        "  bench              speed and memory of one architecture\n"
+        "  export             parameters (and a batch with gradients) as safetensors\n"
+        "  data TASK          write a task's generated data in its official format\n\n"
+        "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
+        "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n",
+        f);
 }
 
 int main(int argc, char **argv) {
@@ -720,15 +898,18 @@ int main(int argc, char **argv) {
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list", "train", "bench", "export", "data"};
+  static const char *const commands[] = {"list",  "run",    "report", "train",
+                                         "bench", "export", "data"};
+  const int ncommands = (int)(sizeof commands / sizeof *commands);
   int known = 0;
-  for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
+  for (int c = 0; c < ncommands; c++)
     known |= !strcmp(cmd, commands[c]);
   if (!known) {
-    const char *near = eb_nearest(cmd, commands, 5);
+    const char *near = eb_nearest(cmd, commands, ncommands);
     fprintf(stderr,
-            "effbench: unknown command '%s'%s%s%s (commands: list, train, bench, export, "
-            "data)\n",
+            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, train, "
+            "bench, "
+            "export, data)\n",
             cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
@@ -752,6 +933,10 @@ int main(int argc, char **argv) {
     rc = cmd_bench(reg, argc, argv);
   else if (!strcmp(cmd, "data"))
     rc = cmd_data(reg, argc, argv);
+  else if (!strcmp(cmd, "run"))
+    rc = cmd_run(reg, argc, argv);
+  else if (!strcmp(cmd, "report"))
+    rc = cmd_report(argc, argv);
   else
     rc = cmd_export(reg, argc, argv);
   eb_registry_destroy(reg);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <cblas.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -246,8 +247,9 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         snprintf(label, sizeof label, "speed %s len=%d %s", a->arch->name, p->lengths[li],
                  mname);
         if (o->only && fnmatch(o->only, label, 0) != 0) continue;
-        if (!o->fresh && speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch,
-                                    mname, o->threads))
+        if (!o->fresh && !o->dry_run &&
+            speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch, mname,
+                       o->threads))
           continue;
         if (o->dry_run) {
           say(o, 0, "%-34s %s", "(speed)", label);
@@ -309,8 +311,13 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   int64_t suite_id = 0;
   if (!o->dry_run) {
     if (eb_store_open(o->db, &db, err, errlen)) return 1;
+    char blas[512];
+    const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+    snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");
     if (eb_store_env_record(db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
                             EFFBENCH_C_FLAGS, err, errlen) ||
+        eb_store_env_set(db, "blas", blas, err, errlen) ||
+        eb_store_env_set(db, "blas_core", core ? core : "unknown", err, errlen) ||
         eb_store_suite(db, s->name, s->yaml, &suite_id, err, errlen)) {
       eb_store_close(db);
       return 1;

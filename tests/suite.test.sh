@@ -48,7 +48,8 @@ grep -q "FLOP/step" "$tmp/dry1" || fail "dry run shows no FLOP estimate"
   fail "expected 4 speed rows: $(q 'select * from speed')"
 [[ $(q "select count(*) from runs where config_json like '%\"ffn\":24%'") -eq 4 ]] ||
   fail "override model.ffn=24 not applied"
-[[ $(q "select count(*) from env where key like '%cpu%'") -ge 1 ]] || fail "env has no cpu row"
+[[ $(q "select count(*) from env where key in ('cpu_model', 'blas', 'blas_coretype', 'git_commit')") -eq 4 ]] ||
+  fail "env rows: $(q 'select key from env')"
 
 # --- resume: nothing reruns
 before=$(q "select group_concat(finished_at) from runs")

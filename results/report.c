@@ -1,0 +1,1315 @@
+/* Report tables: query the database, aggregate in C, then render one small
+ * in-memory table model as Markdown or LaTeX; CSV is written from the
+ * aggregates directly so it carries raw numbers.
+ *
+ * Cell text uses a tiny markup so one string renders in both formats:
+ * PM = "±", DASH = "—", CODE_ON/CODE_OFF around a code span. */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#define PM "\x01"
+#define DASH "\x02"
+#define CODE_ON "\x03"
+#define CODE_OFF "\x04"
+
+static const char *const TABLE_NAMES[] = {"accuracy", "speed", "moe", "all"};
+static const char *const FORMAT_NAMES[] = {"md", "latex", "csv"};
+_Static_assert(sizeof TABLE_NAMES / sizeof TABLE_NAMES[0] == EB_TABLE_ALL + 1,
+               "table names");
+_Static_assert(sizeof FORMAT_NAMES / sizeof FORMAT_NAMES[0] == EB_FMT_CSV + 1,
+               "format names");
+
+const char *eb_table_name(eb_table t) {
+  return (unsigned)t <= EB_TABLE_ALL ? TABLE_NAMES[t] : "?";
+}
+const char *eb_format_name(eb_format f) {
+  return (unsigned)f <= EB_FMT_CSV ? FORMAT_NAMES[f] : "?";
+}
+int eb_table_parse(const char *name, eb_table *t) {
+  for (int i = 0; i <= EB_TABLE_ALL; i++)
+    if (name && strcmp(name, TABLE_NAMES[i]) == 0) {
+      *t = (eb_table)i;
+      return 0;
+    }
+  return -1;
+}
+int eb_format_parse(const char *name, eb_format *f) {
+  for (int i = 0; i <= EB_FMT_CSV; i++)
+    if (name && strcmp(name, FORMAT_NAMES[i]) == 0) {
+      *f = (eb_format)i;
+      return 0;
+    }
+  return -1;
+}
+
+/* ------------------------------------------------------ string builder -- */
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+  int oom;
+} sbuf;
+
+static void sb_vadd(sbuf *b, const char *fmt, va_list ap) {
+  if (b->oom) return;
+  va_list ap2;
+  va_copy(ap2, ap);
+  int k = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (k < 0) {
+    b->oom = 1;
+    return;
+  }
+  if (b->n + (size_t)k + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->n + (size_t)k + 1)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
+  b->n += (size_t)k;
+}
+
+static void sb_add(sbuf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vadd(b, fmt, ap);
+  va_end(ap);
+}
+
+/* ------------------------------------------------------- name lists -- */
+
+typedef struct {
+  char **v;
+  int n, cap;
+  int oom;
+} names;
+
+static int names_find(const names *l, const char *s) {
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], s) == 0) return i;
+  return -1;
+}
+
+static int names_add(names *l, const char *s) {
+  int i = names_find(l, s);
+  if (i >= 0) return i;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 8;
+    char **v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) {
+      l->oom = 1;
+      return -1;
+    }
+    l->v = v;
+    l->cap = cap;
+  }
+  char *c = strdup(s);
+  if (!c) {
+    l->oom = 1;
+    return -1;
+  }
+  l->v[l->n] = c;
+  return l->n++;
+}
+
+static void names_free(names *l) {
+  for (int i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* Moves "vanilla" to the front, keeping the others in order; returns the
+ * permutation perm[new] = old in a caller array of size l->n. */
+static void vanilla_first(const names *l, int *perm) {
+  int k = 0, v = names_find(l, "vanilla");
+  if (v >= 0) perm[k++] = v;
+  for (int i = 0; i < l->n; i++)
+    if (i != v) perm[k++] = i;
+}
+
+/* -------------------------------------------------------- statistics -- */
+
+typedef struct {
+  int n;
+  double mean, m2; /* Welford */
+} acc;
+
+static void acc_add(acc *a, double x) {
+  a->n++;
+  double d = x - a->mean;
+  a->mean += d / a->n;
+  a->m2 += d * (x - a->mean);
+}
+static double acc_std(const acc *a) { return a->n >= 2 ? sqrt(a->m2 / (a->n - 1)) : NAN; }
+
+/* Run statuses in the order they are listed when counts tie. */
+static const char *const STATUSES[] = {"done",   "diverged", "oom",     "timeout",
+                                       "failed", "running",  "pending", "no test result"};
+#define N_STATUS ((int)(sizeof STATUSES / sizeof STATUSES[0]))
+#define ST_DONE 0
+#define ST_NO_TEST 7
+
+static int status_index(const char *s) {
+  for (int i = 0; i < N_STATUS - 1; i++)
+    if (s && strcmp(s, STATUSES[i]) == 0) return i;
+  return 4; /* unknown: treat as failed */
+}
+
+typedef struct {
+  int runs;
+  int count[N_STATUS];
+} statc;
+
+/* Indices of statuses with a count, most frequent first. */
+static int status_order(const statc *c, int *idx, int skip_done) {
+  int k = 0;
+  for (int i = 0; i < N_STATUS; i++)
+    if (c->count[i] && !(skip_done && i == ST_DONE)) idx[k++] = i;
+  for (int i = 1; i < k; i++)
+    for (int j = i; j > 0 && c->count[idx[j]] > c->count[idx[j - 1]]; j--) {
+      int t = idx[j];
+      idx[j] = idx[j - 1];
+      idx[j - 1] = t;
+    }
+  return k;
+}
+
+/* Cell text for a cell without a usable value: "diverged" when every run
+ * has that status, else "diverged (2/3), failed (1/3)". */
+static void status_text(sbuf *b, const statc *c) {
+  int idx[N_STATUS];
+  int k = status_order(c, idx, 0);
+  if (k == 1) {
+    sb_add(b, "%s", STATUSES[idx[0]]);
+    return;
+  }
+  for (int i = 0; i < k; i++)
+    sb_add(b, "%s%s (%d/%d)", i ? ", " : "", STATUSES[idx[i]], c->count[idx[i]], c->runs);
+}
+
+/* Suffix for a cell with a value from fewer runs than expected:
+ * " (n=2; 1 timeout)" or " (n=2)". */
+static void partial_text(sbuf *b, const statc *c, int n, int expected) {
+  if (n >= c->runs && n >= expected) return;
+  sb_add(b, " (n=%d", n);
+  int idx[N_STATUS];
+  int k = status_order(c, idx, 1);
+  for (int i = 0; i < k; i++)
+    sb_add(b, "%s%d %s", i ? ", " : "; ", c->count[idx[i]], STATUSES[idx[i]]);
+  sb_add(b, ")");
+}
+
+/* CSV status: "3 done" or "2 done, 1 timeout". */
+static void status_csv(sbuf *b, const statc *c) {
+  int idx[N_STATUS];
+  int k = status_order(c, idx, 0);
+  for (int i = 0; i < k; i++)
+    sb_add(b, "%s%d %s", i ? ", " : "", c->count[idx[i]], STATUSES[idx[i]]);
+}
+
+/* ------------------------------------------------------- table model -- */
+
+typedef struct {
+  int ncol, nrow, cap;
+  char **head;  /* [ncol] */
+  char **group; /* [ncol], NULL = no group; equal neighbours form one span */
+  char *align;  /* [ncol+1] 'l' | 'r' */
+  char **cell;  /* [cap*ncol] */
+  unsigned char *bold;
+  int oom;
+} rtable;
+
+static rtable *rt_new(int ncol) {
+  rtable *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->ncol = ncol;
+  t->head = calloc((size_t)ncol, sizeof *t->head);
+  t->group = calloc((size_t)ncol, sizeof *t->group);
+  t->align = calloc((size_t)ncol + 1, 1);
+  if (!t->head || !t->group || !t->align) t->oom = 1;
+  for (int c = 0; c < ncol && t->align; c++)
+    t->align[c] = c ? 'r' : 'l';
+  return t;
+}
+
+static void rt_free(rtable *t) {
+  if (!t) return;
+  for (int c = 0; c < t->ncol; c++) {
+    if (t->head) free(t->head[c]);
+    if (t->group) free(t->group[c]);
+  }
+  for (int i = 0; i < t->nrow * t->ncol; i++)
+    free(t->cell[i]);
+  free(t->head);
+  free(t->group);
+  free(t->align);
+  free(t->cell);
+  free(t->bold);
+  free(t);
+}
+
+static char *xstrdup_or(rtable *t, const char *s) {
+  char *c = strdup(s ? s : "");
+  if (!c) t->oom = 1;
+  return c;
+}
+
+static void rt_head(rtable *t, int c, const char *group, const char *text) {
+  if (t->oom) return;
+  t->head[c] = xstrdup_or(t, text);
+  if (group) t->group[c] = xstrdup_or(t, group);
+}
+
+static int rt_row(rtable *t) {
+  if (t->oom) return -1;
+  if (t->nrow == t->cap) {
+    int cap = t->cap ? 2 * t->cap : 8;
+    char **cell = realloc(t->cell, (size_t)cap * t->ncol * sizeof *cell);
+    if (!cell) {
+      t->oom = 1;
+      return -1;
+    }
+    t->cell = cell;
+    unsigned char *bold = realloc(t->bold, (size_t)cap * t->ncol);
+    if (!bold) {
+      t->oom = 1;
+      return -1;
+    }
+    t->bold = bold;
+    t->cap = cap;
+  }
+  for (int c = 0; c < t->ncol; c++) {
+    t->cell[t->nrow * t->ncol + c] = NULL;
+    t->bold[t->nrow * t->ncol + c] = 0;
+  }
+  return t->nrow++;
+}
+
+/* Takes ownership of the builder's text. */
+static void rt_set_sb(rtable *t, int r, int c, sbuf *b, int bold) {
+  if (t->oom || r < 0 || b->oom) {
+    t->oom = 1;
+    free(b->p);
+    memset(b, 0, sizeof *b);
+    return;
+  }
+  free(t->cell[r * t->ncol + c]);
+  t->cell[r * t->ncol + c] = b->p ? b->p : xstrdup_or(t, "");
+  t->bold[r * t->ncol + c] = (unsigned char)bold;
+  memset(b, 0, sizeof *b);
+}
+
+static void rt_set(rtable *t, int r, int c, int bold, const char *fmt, ...) {
+  sbuf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vadd(&b, fmt, ap);
+  va_end(ap);
+  rt_set_sb(t, r, c, &b, bold);
+}
+
+static void put_md(FILE *o, const char *s) {
+  int code = 0;
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '\1': fputs("±", o); break;
+    case '\2': fputs("—", o); break;
+    case '\3':
+    case '\4':
+      fputc('`', o);
+      code = *s == '\3';
+      break;
+    case '|': fputs("\\|", o); break;
+    case '*':
+    case '\\':
+      if (!code) fputc('\\', o);
+      fputc(*s, o);
+      break;
+    case '\n': fputc(' ', o); break;
+    default: fputc(*s, o);
+    }
+  }
+}
+
+static void put_tex(FILE *o, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '\1': fputs("$\\pm$", o); break;
+    case '\2': fputs("---", o); break;
+    case '\3': fputs("\\texttt{", o); break;
+    case '\4': fputc('}', o); break;
+    case '_':
+    case '%':
+    case '&':
+    case '#':
+    case '$':
+    case '{':
+    case '}':
+      fputc('\\', o);
+      fputc(*s, o);
+      break;
+    case '\\': fputs("\\textbackslash{}", o); break;
+    case '~': fputs("\\textasciitilde{}", o); break;
+    case '^': fputs("\\textasciicircum{}", o); break;
+    case '\n': fputc(' ', o); break;
+    default: fputc(*s, o);
+    }
+  }
+}
+
+static void render_md(FILE *o, const char *title, const char *note, const rtable *t) {
+  fputs("### ", o);
+  put_md(o, title);
+  fputs("\n\n", o);
+  if (note && *note) {
+    put_md(o, note);
+    fputs("\n\n", o);
+  }
+  fputc('|', o);
+  for (int c = 0; c < t->ncol; c++) {
+    fputc(' ', o);
+    if (t->group[c] && *t->group[c]) {
+      put_md(o, t->group[c]);
+      fputc(' ', o);
+    }
+    put_md(o, t->head[c]);
+    fputs(" |", o);
+  }
+  fputs("\n|", o);
+  for (int c = 0; c < t->ncol; c++)
+    fputs(t->align[c] == 'r' ? "---:|" : "---|", o);
+  fputc('\n', o);
+  for (int r = 0; r < t->nrow; r++) {
+    fputc('|', o);
+    for (int c = 0; c < t->ncol; c++) {
+      const char *x = t->cell[r * t->ncol + c];
+      int b = t->bold[r * t->ncol + c] && x && *x;
+      fputs(b ? " **" : " ", o);
+      put_md(o, x);
+      fputs(b ? "** |" : " |", o);
+    }
+    fputc('\n', o);
+  }
+  fputc('\n', o);
+}
+
+static void render_tex(FILE *o, const char *title, const char *note, const char *label,
+                       const rtable *t) {
+  fputs("% effbench report; needs \\usepackage{booktabs}\n", o);
+  fputs("\\begin{table}[ht]\n\\centering\n\\caption{", o);
+  put_tex(o, title);
+  if (note && *note) {
+    fputs(". ", o);
+    put_tex(o, note);
+  }
+  fputs("}\n\\label{tab:", o);
+  for (const char *p = label; *p; p++)
+    fputc((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+              ? *p
+              : '-',
+          o);
+  fprintf(o, "}\n\\begin{tabular}{%s}\n\\toprule\n", t->align);
+  int any_group = 0;
+  for (int c = 0; c < t->ncol; c++)
+    any_group |= t->group[c] != NULL;
+  if (any_group) {
+    sbuf rules = {0};
+    for (int c = 0; c < t->ncol;) {
+      int e = c + 1;
+      while (e < t->ncol && t->group[c] && t->group[e] &&
+             strcmp(t->group[c], t->group[e]) == 0)
+        e++;
+      if (c) fputs(" & ", o);
+      if (t->group[c]) {
+        fprintf(o, "\\multicolumn{%d}{c}{", e - c);
+        put_tex(o, t->group[c]);
+        fputc('}', o);
+        sb_add(&rules, "\\cmidrule(lr){%d-%d}", c + 1, e);
+      }
+      c = e;
+    }
+    fprintf(o, " \\\\\n%s\n", rules.p ? rules.p : "");
+    free(rules.p);
+  }
+  for (int c = 0; c < t->ncol; c++) {
+    if (c) fputs(" & ", o);
+    put_tex(o, t->head[c]);
+  }
+  fputs(" \\\\\n\\midrule\n", o);
+  for (int r = 0; r < t->nrow; r++) {
+    for (int c = 0; c < t->ncol; c++) {
+      const char *x = t->cell[r * t->ncol + c];
+      int b = t->bold[r * t->ncol + c] && x && *x;
+      if (c) fputs(" & ", o);
+      if (b) fputs("\\textbf{", o);
+      put_tex(o, x);
+      if (b) fputc('}', o);
+    }
+    fputs(" \\\\\n", o);
+  }
+  fputs("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n", o);
+}
+
+static void render_empty(FILE *o, eb_format f, const char *title, const char *msg) {
+  if (f == EB_FMT_MD) {
+    fputs("### ", o);
+    put_md(o, title);
+    fputs("\n\n_", o);
+    put_md(o, msg);
+    fputs("_\n\n", o);
+  } else if (f == EB_FMT_LATEX) {
+    fputs("% ", o);
+    put_tex(o, title);
+    fputs(": ", o);
+    put_tex(o, msg);
+    fputs("\n\n", o);
+  }
+}
+
+static void render(FILE *o, eb_format f, const char *title, const char *note,
+                   const char *label, const rtable *t) {
+  if (f == EB_FMT_MD)
+    render_md(o, title, note, t);
+  else
+    render_tex(o, title, note, label, t);
+}
+
+/* ----------------------------------------------------------------- CSV -- */
+
+static void csv_field(FILE *o, const char *s) {
+  if (!s) s = "";
+  if (strpbrk(s, ",\"\r\n")) {
+    fputc('"', o);
+    for (; *s; s++) {
+      if (*s == '"') fputc('"', o);
+      fputc(*s, o);
+    }
+    fputc('"', o);
+  } else {
+    fputs(s, o);
+  }
+}
+
+static const char CSV_HEADER[] = "table,suite,arch,task,mode,seq_len,metric,value,std,n,"
+                                 "runs,status,best,ratio_to_vanilla\r\n";
+
+typedef struct {
+  const char *table, *suite, *arch, *task, *mode;
+  int seq_len; /* 0 = none */
+  const char *metric;
+  double value, std; /* NaN = empty */
+  int n, runs;       /* -1 = empty */
+  const char *status;
+  int best;     /* -1 = empty */
+  double ratio; /* NaN = empty */
+} csv_row;
+
+static csv_row csv_start(const char *table, const char *suite, const char *arch,
+                         const char *task, const char *metric) {
+  csv_row r = {table, suite, arch, task, "", 0, metric, NAN, NAN, -1, -1, "", -1, NAN};
+  return r;
+}
+
+static void csv_num(FILE *o, double x) {
+  if (!isnan(x)) fprintf(o, "%.10g", x);
+}
+
+static void csv_put(FILE *o, const csv_row *r) {
+  const char *text[] = {r->table, r->suite, r->arch, r->task, r->mode};
+  for (int i = 0; i < 5; i++) {
+    csv_field(o, text[i]);
+    fputc(',', o);
+  }
+  if (r->seq_len > 0) fprintf(o, "%d", r->seq_len);
+  fputc(',', o);
+  csv_field(o, r->metric);
+  fputc(',', o);
+  csv_num(o, r->value);
+  fputc(',', o);
+  csv_num(o, r->std);
+  fputc(',', o);
+  if (r->n >= 0) fprintf(o, "%d", r->n);
+  fputc(',', o);
+  if (r->runs >= 0) fprintf(o, "%d", r->runs);
+  fputc(',', o);
+  csv_field(o, r->status);
+  fputc(',', o);
+  if (r->best >= 0) fprintf(o, "%d", r->best);
+  fputc(',', o);
+  csv_num(o, r->ratio);
+  fputs("\r\n", o);
+}
+
+/* ---------------------------------------------------------- context -- */
+
+typedef struct {
+  eb_store *s;
+  sqlite3 *db;
+  const char *suite;
+  int64_t suite_id;
+  eb_format f;
+  FILE *o;
+  char *err;
+  size_t errlen;
+} rctx;
+
+static int sql_fail(rctx *x, const char *what) {
+  snprintf(x->err, x->errlen, "%s: %s failed (%s)", eb_store_path(x->s), what,
+           sqlite3_errmsg(x->db));
+  return EB_REPORT_ERR_IO;
+}
+
+static int oom_fail(rctx *x) {
+  snprintf(x->err, x->errlen, "out of memory building the report");
+  return EB_REPORT_ERR_IO;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *v = sqlite3_column_text(st, i);
+  return v ? (const char *)v : "";
+}
+
+static double col_real(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Fills suite_id from name, or the most recently active suite when NULL. */
+static int resolve_suite(rctx *x, const char *name, char *found, size_t flen) {
+  /* suites with something to report, most recent activity first */
+  static const char *sql =
+      "SELECT s.id, s.name FROM suites s WHERE EXISTS(SELECT 1 FROM runs r WHERE "
+      "r.suite_id=s.id) OR EXISTS(SELECT 1 FROM speed p WHERE p.suite_id=s.id) "
+      "ORDER BY max(coalesce((SELECT max(started_at) FROM runs r WHERE r.suite_id=s.id),"
+      "''), coalesce((SELECT max(measured_at) FROM speed p WHERE p.suite_id=s.id), ''), "
+      "s.created_at) DESC, s.id DESC";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "listing suites");
+  names all = {0};
+  int rc, hit = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *n = col_text(st, 1);
+    if (!hit && (!name || strcmp(n, name) == 0)) {
+      x->suite_id = sqlite3_column_int64(st, 0);
+      snprintf(found, flen, "%s", n);
+      hit = 1;
+    }
+    names_add(&all, n);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    names_free(&all);
+    return sql_fail(x, "listing suites");
+  }
+  if (hit) {
+    names_free(&all);
+    return 0;
+  }
+  /* list the choices alphabetically */
+  if (all.n) qsort(all.v, (size_t)all.n, sizeof *all.v, cmp_str);
+  sbuf b = {0};
+  for (int i = 0; i < all.n; i++)
+    sb_add(&b, "%s%s", i ? ", " : "", all.v[i]);
+  if (name)
+    snprintf(x->err, x->errlen, "no runs for suite '%s' in %s (suites: %s)", name,
+             eb_store_path(x->s), all.n ? b.p : "none");
+  else
+    snprintf(x->err, x->errlen, "no runs in %s (suites: none): run a suite first",
+             eb_store_path(x->s));
+  free(b.p);
+  names_free(&all);
+  return EB_REPORT_ERR_NO_SUITE;
+}
+
+/* ----------------------------------------------------- accuracy table -- */
+
+typedef struct {
+  statc st;
+  acc a; /* test accuracy x100 over done runs */
+  acc raw;
+} acell;
+
+static int report_accuracy(rctx *x) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT arch, task, status, test_accuracy FROM runs "
+                         "WHERE suite_id=?1 ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  names archs = {0}, tasks = {0};
+  acell *cells = NULL;
+  int cap_a = 0, cap_t = 0, rc, ret = 0;
+  rtable *t = NULL;
+  int *perm = NULL;
+  double *best = NULL, *avg = NULL;
+  int *nnum = NULL; /* numeric cells per column */
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int a = names_add(&archs, col_text(st, 0));
+    int k = names_add(&tasks, col_text(st, 1));
+    if (a < 0 || k < 0) break;
+    if (a >= cap_a || k >= cap_t) { /* grow the [arch][task] grid */
+      int na = archs.cap, nt = tasks.cap;
+      acell *c = calloc((size_t)na * nt, sizeof *c);
+      if (!c) {
+        archs.oom = 1;
+        break;
+      }
+      for (int i = 0; i < cap_a; i++)
+        for (int j = 0; j < cap_t; j++)
+          c[i * nt + j] = cells[i * cap_t + j];
+      free(cells);
+      cells = c;
+      cap_a = na;
+      cap_t = nt;
+    }
+    acell *c = &cells[a * cap_t + k];
+    int si = status_index(col_text(st, 2));
+    double v = col_real(st, 3);
+    if (si == ST_DONE && isnan(v)) si = ST_NO_TEST;
+    c->st.runs++;
+    c->st.count[si]++;
+    if (si == ST_DONE) {
+      acc_add(&c->a, 100.0 * v);
+      acc_add(&c->raw, v);
+    }
+  }
+  sqlite3_finalize(st);
+  if (archs.oom || tasks.oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ret = sql_fail(x, "reading runs");
+    goto out;
+  }
+  char title[1024];
+  snprintf(title, sizeof title, "Test accuracy (%%), suite " CODE_ON "%s" CODE_OFF,
+           x->suite);
+  if (archs.n == 0) {
+    if (x->f != EB_FMT_CSV)
+      render_empty(x->o, x->f, title, "No training runs in this suite.");
+    goto out;
+  }
+  int nt = tasks.n, expected = 0;
+  perm = malloc((size_t)archs.n * sizeof *perm);
+  best = malloc((size_t)(nt + 1) * sizeof *best);
+  nnum = calloc((size_t)nt + 1, sizeof *nnum);
+  avg = malloc((size_t)archs.n * sizeof *avg);
+  if (!perm || !best || !nnum || !avg) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  vanilla_first(&archs, perm);
+  for (int a = 0; a < archs.n; a++)
+    for (int k = 0; k < nt; k++)
+      if (cells[a * cap_t + k].st.runs > expected)
+        expected = cells[a * cap_t + k].st.runs;
+
+  /* best per column (tasks, then Avg), compared as displayed */
+  for (int k = 0; k <= nt; k++)
+    best[k] = -INFINITY;
+  for (int a = 0; a < archs.n; a++) {
+    double sum = 0;
+    int have = 0;
+    for (int k = 0; k < nt; k++) {
+      const acell *c = &cells[a * cap_t + k];
+      if (c->a.n == 0) continue;
+      double r = round(c->a.mean * 100) / 100;
+      if (r > best[k]) best[k] = r;
+      nnum[k]++;
+      sum += c->a.mean;
+      have++;
+    }
+    avg[a] = have == nt ? sum / nt : NAN;
+    if (!isnan(avg[a])) nnum[nt]++;
+    if (!isnan(avg[a]) && round(avg[a] * 100) / 100 > best[nt])
+      best[nt] = round(avg[a] * 100) / 100;
+  }
+  /* a lone number is not "best" of anything */
+  for (int k = 0; k <= nt; k++)
+    if (nnum[k] < 2) best[k] = INFINITY;
+#define IS_BEST(v, k) (round((v)*100) / 100 >= best[k])
+
+  if (x->f == EB_FMT_CSV) {
+    for (int i = 0; i < archs.n; i++) {
+      int a = perm[i];
+      for (int k = 0; k < nt; k++) {
+        const acell *c = &cells[a * cap_t + k];
+        if (c->st.runs == 0) continue;
+        sbuf sb = {0};
+        status_csv(&sb, &c->st);
+        csv_row r =
+            csv_start("accuracy", x->suite, archs.v[a], tasks.v[k], "test_accuracy");
+        r.value = c->raw.n ? c->raw.mean : NAN;
+        r.std = acc_std(&c->raw);
+        r.n = c->raw.n;
+        r.runs = c->st.runs;
+        r.status = sb.p;
+        r.best = c->a.n ? IS_BEST(c->a.mean, k) : -1;
+        csv_put(x->o, &r);
+        free(sb.p);
+      }
+      csv_row r = csv_start("accuracy", x->suite, archs.v[a], "Avg", "test_accuracy_avg");
+      r.value = isnan(avg[a]) ? NAN : avg[a] / 100;
+      r.best = isnan(avg[a]) ? -1 : IS_BEST(avg[a], nt);
+      csv_put(x->o, &r);
+    }
+    goto out;
+  }
+
+  /* several runs of one (arch, task, seed): a sweep pooled into one cell */
+  int pooled = 0;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT EXISTS(SELECT 1 FROM runs WHERE suite_id=?1 "
+                         "GROUP BY arch, task, seed HAVING count(*) > 1)",
+                         -1, &st, NULL) != SQLITE_OK) {
+    ret = sql_fail(x, "reading runs");
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  if (sqlite3_step(st) == SQLITE_ROW) pooled = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+
+  t = rt_new(nt + 2);
+  if (!t) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  rt_head(t, 0, NULL, "arch");
+  for (int k = 0; k < nt; k++)
+    rt_head(t, k + 1, NULL, tasks.v[k]);
+  rt_head(t, nt + 1, NULL, "Avg");
+  for (int i = 0; i < archs.n; i++) {
+    int a = perm[i];
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, "%s", archs.v[a]);
+    for (int k = 0; k < nt; k++) {
+      const acell *c = &cells[a * cap_t + k];
+      sbuf b = {0};
+      int bold = 0;
+      if (c->a.n > 0) {
+        sb_add(&b, "%.2f", c->a.mean);
+        if (c->a.n >= 2) sb_add(&b, " " PM " %.2f", acc_std(&c->a));
+        partial_text(&b, &c->st, c->a.n, expected);
+        bold = IS_BEST(c->a.mean, k);
+      } else if (c->st.runs > 0) {
+        status_text(&b, &c->st);
+      }
+      rt_set_sb(t, r, k + 1, &b, bold);
+    }
+    if (isnan(avg[a]))
+      rt_set(t, r, nt + 1, 0, DASH);
+    else
+      rt_set(t, r, nt + 1, IS_BEST(avg[a], nt), "%.2f", avg[a]);
+  }
+#undef IS_BEST
+  if (t->oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  char label[1024];
+  snprintf(label, sizeof label, "effbench-accuracy-%s", x->suite);
+  render(x->o, x->f, title,
+         pooled ? "Mean " PM " sample std over seeds of test accuracy at the best "
+                  "validation step; best per column in bold; a status instead of a "
+                  "number means no run of that cell finished. Warning: some cells pool "
+                  "several runs of the same seed (a sweep or changed settings)"
+                : "Mean " PM " sample std over seeds of test accuracy at the best "
+                  "validation step; best per column in bold; a status instead of a "
+                  "number means no run of that cell finished",
+         label, t);
+out:
+  rt_free(t);
+  free(perm);
+  free(best);
+  free(nnum);
+  free(avg);
+  free(cells);
+  names_free(&archs);
+  names_free(&tasks);
+  return ret;
+}
+
+/* -------------------------------------------------------- speed table -- */
+
+typedef struct {
+  int present;
+  char status[16];
+  double step_ms;
+  double mem; /* bytes, NaN = unknown */
+} scell;
+
+/* 3 significant digits without an exponent: 8.10, 0.0512, 123 */
+static void fmt_sig(sbuf *b, double v) {
+  int d = 2;
+  if (v > 0) d = 2 - (int)floor(log10(v));
+  if (d < 0) d = 0;
+  if (d > 4) d = 4;
+  sb_add(b, "%.*f", d, v);
+}
+
+static int speed_block(rctx *x, const char *mode, const char *task, int *blocks) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT arch, seq_len, batch, threads, step_ms_median, "
+          "peak_mem_bytes, status FROM speed WHERE suite_id=?1 AND mode=?2 "
+          "AND coalesce(task,'')=?3 ORDER BY id",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading speed rows");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, mode, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, task, -1, SQLITE_TRANSIENT);
+  names archs = {0};
+  int lens[64], nlen = 0, batch = -2, threads = -2, rc, ret = 0, oom = 0;
+  scell *cells = NULL; /* [arch cap][64] */
+  int cap_a = 0;
+  rtable *t = NULL;
+  int *perm = NULL;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int a = names_add(&archs, col_text(st, 0));
+    if (a < 0) {
+      oom = 1;
+      break;
+    }
+    int len = sqlite3_column_int(st, 1), li = 0;
+    while (li < nlen && lens[li] != len)
+      li++;
+    if (li == nlen) {
+      if (nlen == 64) continue; /* more lengths than any paper table */
+      lens[nlen++] = len;
+    }
+    int bt = sqlite3_column_int(st, 2), th = sqlite3_column_int(st, 3);
+    batch = batch == -2 || batch == bt ? bt : -1;
+    threads = threads == -2 || threads == th ? th : -1;
+    if (a >= cap_a) {
+      scell *c = realloc(cells, (size_t)archs.cap * 64 * sizeof *c);
+      if (!c) {
+        oom = 1;
+        break;
+      }
+      memset(c + (size_t)cap_a * 64, 0, (size_t)(archs.cap - cap_a) * 64 * sizeof *c);
+      cells = c;
+      cap_a = archs.cap;
+    }
+    scell *c = &cells[a * 64 + li]; /* later rows replace earlier ones */
+    c->present = 1;
+    snprintf(c->status, sizeof c->status, "%s", col_text(st, 6));
+    c->step_ms = col_real(st, 4);
+    c->mem = col_real(st, 5);
+  }
+  sqlite3_finalize(st);
+  if (oom || archs.oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ret = sql_fail(x, "reading speed rows");
+    goto out;
+  }
+  if (archs.n == 0) goto out;
+  (*blocks)++;
+  /* lengths ascending, carrying their cell column */
+  int order[64];
+  for (int i = 0; i < nlen; i++)
+    order[i] = i;
+  for (int i = 1; i < nlen; i++)
+    for (int j = i; j > 0 && lens[order[j]] < lens[order[j - 1]]; j--) {
+      int tmp = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = tmp;
+    }
+  perm = malloc((size_t)archs.n * sizeof *perm);
+  if (!perm) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  vanilla_first(&archs, perm);
+  int van = names_find(&archs, "vanilla");
+#define DONE(c) ((c)->present && strcmp((c)->status, "done") == 0)
+
+  if (x->f == EB_FMT_CSV) {
+    for (int i = 0; i < archs.n; i++) {
+      int a = perm[i];
+      for (int j = 0; j < nlen; j++) {
+        int li = order[j];
+        const scell *c = &cells[a * 64 + li];
+        if (!c->present) continue;
+        const scell *v = van >= 0 ? &cells[van * 64 + li] : NULL;
+        int ok = DONE(c), vok = v && DONE(v);
+        double sps = ok && c->step_ms > 0 ? 1000.0 / c->step_ms : NAN;
+        double vsps = vok && v->step_ms > 0 ? 1000.0 / v->step_ms : NAN;
+        csv_row r = csv_start("speed", x->suite, archs.v[a], task, "steps_per_s");
+        r.mode = mode;
+        r.seq_len = lens[li];
+        r.value = sps;
+        r.status = c->status;
+        r.ratio = sps / vsps;
+        csv_put(x->o, &r);
+        r.metric = "step_ms_median";
+        r.value = ok ? c->step_ms : NAN;
+        r.ratio = vok ? r.value / v->step_ms : NAN;
+        csv_put(x->o, &r);
+        r.metric = "peak_mem_bytes";
+        r.value = ok ? c->mem : NAN;
+        r.ratio = vok ? r.value / v->mem : NAN;
+        csv_put(x->o, &r);
+      }
+    }
+    goto out;
+  }
+
+  t = rt_new(1 + 2 * nlen);
+  if (!t) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  rt_head(t, 0, NULL, "arch");
+  for (int j = 0; j < nlen; j++) {
+    char h[32];
+    snprintf(h, sizeof h, "%d", lens[order[j]]);
+    rt_head(t, 1 + j, "steps/s", h);
+    rt_head(t, 1 + nlen + j, "MiB", h);
+  }
+  for (int i = 0; i < archs.n; i++) {
+    int a = perm[i];
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, "%s", archs.v[a]);
+    for (int j = 0; j < nlen; j++) {
+      int li = order[j];
+      const scell *c = &cells[a * 64 + li];
+      const scell *v = van >= 0 && a != van ? &cells[van * 64 + li] : NULL;
+      int vok = v && DONE(v);
+      sbuf sp = {0}, mem = {0};
+      if (DONE(c)) {
+        if (c->step_ms > 0) {
+          fmt_sig(&sp, 1000.0 / c->step_ms);
+          if (vok && v->step_ms > 0) sb_add(&sp, " (%.2fx)", v->step_ms / c->step_ms);
+        } else {
+          sb_add(&sp, "n/a");
+        }
+        if (!isnan(c->mem)) {
+          sb_add(&mem, "%.1f", c->mem / 1048576.0);
+          if (vok && v->mem > 0) sb_add(&mem, " (%.2fx)", c->mem / v->mem);
+        } else {
+          sb_add(&mem, "n/a");
+        }
+      } else if (c->present) {
+        sb_add(&sp, "%s", c->status);
+        sb_add(&mem, "%s", c->status);
+      }
+      rt_set_sb(t, r, 1 + j, &sp, 0);
+      rt_set_sb(t, r, 1 + nlen + j, &mem, 0);
+    }
+  }
+#undef DONE
+  if (t->oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  char title[1024], note[512], label[1024];
+  snprintf(title, sizeof title,
+           "%s speed (steps/s) and peak memory (MiB) by sequence length, %s%s%s"
+           "suite " CODE_ON "%s" CODE_OFF,
+           strcmp(mode, "train") == 0 ? "Training" : "Inference", *task ? "task " : "",
+           *task ? task : "", *task ? ", " : "", x->suite);
+  sbuf nb = {0};
+  if (batch >= 0) sb_add(&nb, "Batch %d", batch);
+  if (threads >= 0)
+    sb_add(&nb, "%s%d thread%s", nb.n ? ", " : "", threads, threads == 1 ? "" : "s");
+  sb_add(&nb, "%sin parentheses the ratio to vanilla at the same length",
+         nb.n ? "; " : "");
+  snprintf(note, sizeof note, "%s", nb.p ? nb.p : "");
+  free(nb.p);
+  snprintf(label, sizeof label, "effbench-speed-%s-%s-%s", mode, task, x->suite);
+  render(x->o, x->f, title, note, label, t);
+out:
+  rt_free(t);
+  free(perm);
+  free(cells);
+  names_free(&archs);
+  return ret;
+}
+
+static int report_speed(rctx *x) {
+  /* one block per (mode, task): train first, tasks by first appearance */
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT mode, coalesce(task,'') FROM speed WHERE suite_id=?1 "
+                         "GROUP BY mode, coalesce(task,'') "
+                         "ORDER BY mode='infer', min(id)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading speed rows");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  names modes = {0}, tasks = {0};
+  int rc, ret = 0, n = 0, blocks = 0;
+  int *mi = NULL, *ti = NULL;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int *m2 = realloc(mi, (size_t)(n + 1) * sizeof *m2);
+    if (m2) mi = m2;
+    int *t2 = realloc(ti, (size_t)(n + 1) * sizeof *t2);
+    if (t2) ti = t2;
+    if (!m2 || !t2) {
+      modes.oom = 1;
+      break;
+    }
+    mi[n] = names_add(&modes, col_text(st, 0));
+    ti[n] = names_add(&tasks, col_text(st, 1));
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (modes.oom || tasks.oom)
+    ret = oom_fail(x);
+  else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    ret = sql_fail(x, "reading speed rows");
+  for (int i = 0; !ret && i < n; i++)
+    ret = speed_block(x, modes.v[mi[i]], tasks.v[ti[i]], &blocks);
+  if (!ret && blocks == 0 && x->f != EB_FMT_CSV) {
+    char title[1024];
+    snprintf(title, sizeof title, "Speed and peak memory, suite " CODE_ON "%s" CODE_OFF,
+             x->suite);
+    render_empty(x->o, x->f, title,
+                 "No speed measurements in this suite (add a speed: section to the "
+                 "suite, or run effbench bench --db).");
+  }
+  free(mi);
+  free(ti);
+  names_free(&modes);
+  names_free(&tasks);
+  return ret;
+}
+
+/* ---------------------------------------------------------- MoE table -- */
+
+enum { M_PTOT, M_PACT, M_LOAD, M_DROP, M_AUX, M_N };
+static const char *const MOE_METRIC[M_N] = {"params_total", "params_active",
+                                            "expert_load_max_over_mean",
+                                            "dropped_fraction", "aux_loss"};
+
+typedef struct {
+  int arch, task;
+  statc st;
+  acc m[M_N];
+} mrow;
+
+static void fmt_count(sbuf *b, double v) {
+  if (v >= 1e9)
+    sb_add(b, "%.2fG", v / 1e9);
+  else if (v >= 1e6)
+    sb_add(b, "%.2fM", v / 1e6);
+  else if (v >= 1e3)
+    sb_add(b, "%.1fK", v / 1e3);
+  else
+    sb_add(b, "%.0f", v);
+}
+
+static int report_moe(rctx *x) {
+  /* per run: params and the mean of each MoE stat over its recorded steps */
+  static const char *sql =
+      "SELECT r.arch, r.task, r.status, r.params_total, r.params_active, "
+      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id "
+      "   AND name='expert_load_max_over_mean'),"
+      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='dropped_fraction'),"
+      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='aux_loss') "
+      "FROM runs r WHERE r.suite_id=?1 AND (r.arch='moe' OR r.arch IN "
+      " (SELECT DISTINCT q.arch FROM runs q JOIN run_stats x ON x.run_id=q.id "
+      "  WHERE q.suite_id=?1 AND x.name IN ('expert_load_max_over_mean', "
+      "  'dropped_fraction', 'aux_loss'))) ORDER BY r.id";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading MoE runs");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  names archs = {0}, tasks = {0};
+  mrow *rows = NULL;
+  int nrows = 0, rc, ret = 0, oom = 0;
+  rtable *t = NULL;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int a = names_add(&archs, col_text(st, 0));
+    int k = names_add(&tasks, col_text(st, 1));
+    if (a < 0 || k < 0) {
+      oom = 1;
+      break;
+    }
+    int i = 0;
+    while (i < nrows && !(rows[i].arch == a && rows[i].task == k))
+      i++;
+    if (i == nrows) {
+      mrow *r2 = realloc(rows, (size_t)(nrows + 1) * sizeof *r2);
+      if (!r2) {
+        oom = 1;
+        break;
+      }
+      rows = r2;
+      memset(&rows[nrows], 0, sizeof *rows);
+      rows[nrows].arch = a;
+      rows[nrows].task = k;
+      nrows++;
+    }
+    mrow *m = &rows[i];
+    int si = status_index(col_text(st, 2));
+    m->st.runs++;
+    m->st.count[si]++;
+    if (si != ST_DONE) continue;
+    for (int j = 0; j < M_N; j++) {
+      double v = col_real(st, 3 + j);
+      if (!isnan(v)) acc_add(&m->m[j], v);
+    }
+  }
+  sqlite3_finalize(st);
+  if (oom || archs.oom || tasks.oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    ret = sql_fail(x, "reading MoE runs");
+    goto out;
+  }
+  /* rows: vanilla-first is moot here; keep appearance order of arch, task */
+  char title[1024];
+  snprintf(title, sizeof title, "Mixture of experts, suite " CODE_ON "%s" CODE_OFF,
+           x->suite);
+  if (nrows == 0) {
+    if (x->f != EB_FMT_CSV)
+      render_empty(x->o, x->f, title,
+                   "No MoE runs in this suite (arch moe, or runs reporting "
+                   "expert_load_max_over_mean / dropped_fraction / aux_loss).");
+    goto out;
+  }
+  if (x->f == EB_FMT_CSV) {
+    for (int i = 0; i < nrows; i++) {
+      const mrow *m = &rows[i];
+      sbuf sb = {0};
+      status_csv(&sb, &m->st);
+      for (int j = 0; j < M_N; j++) {
+        csv_row r =
+            csv_start("moe", x->suite, archs.v[m->arch], tasks.v[m->task], MOE_METRIC[j]);
+        r.value = m->m[j].n ? m->m[j].mean : NAN;
+        r.std = acc_std(&m->m[j]);
+        r.n = m->m[j].n;
+        r.runs = m->st.runs;
+        r.status = sb.p;
+        csv_put(x->o, &r);
+      }
+      free(sb.p);
+    }
+    goto out;
+  }
+  t = rt_new(9);
+  if (!t) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  const char *heads[] = {"arch",          "task",     "params",
+                         "active params", "active %", "load max/mean",
+                         "dropped %",     "aux loss", "seeds"};
+  for (int c = 0; c < 9; c++)
+    rt_head(t, c, NULL, heads[c]);
+  t->align[1] = 'l';
+  for (int i = 0; i < nrows; i++) {
+    const mrow *m = &rows[i];
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, "%s", archs.v[m->arch]);
+    rt_set(t, r, 1, 0, "%s", tasks.v[m->task]);
+    int ndone = m->st.count[ST_DONE];
+    for (int c = 2; c < 8; c++) {
+      sbuf b = {0};
+      if (ndone == 0) {
+        status_text(&b, &m->st);
+      } else if (c == 2 || c == 3) {
+        const acc *a = &m->m[c == 2 ? M_PTOT : M_PACT];
+        if (a->n)
+          fmt_count(&b, a->mean);
+        else
+          sb_add(&b, "n/a");
+      } else if (c == 4) {
+        if (m->m[M_PTOT].n && m->m[M_PACT].n && m->m[M_PTOT].mean > 0)
+          sb_add(&b, "%.1f", 100.0 * m->m[M_PACT].mean / m->m[M_PTOT].mean);
+        else
+          sb_add(&b, "n/a");
+      } else {
+        const acc *a = &m->m[c == 5 ? M_LOAD : c == 6 ? M_DROP : M_AUX];
+        double scale = c == 6 ? 100.0 : 1.0;
+        const char *f = c == 7 ? "%.4f" : "%.2f";
+        if (a->n) {
+          sb_add(&b, f, scale * a->mean);
+          if (a->n >= 2) {
+            sb_add(&b, " " PM " ");
+            sb_add(&b, f, scale * acc_std(a));
+          }
+        } else {
+          sb_add(&b, "n/a");
+        }
+      }
+      rt_set_sb(t, r, c, &b, 0);
+    }
+    if (ndone == m->st.runs)
+      rt_set(t, r, 8, 0, "%d", ndone);
+    else
+      rt_set(t, r, 8, 0, "%d/%d", ndone, m->st.runs);
+  }
+  if (t->oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  char label[1024];
+  snprintf(label, sizeof label, "effbench-moe-%s", x->suite);
+  render(x->o, x->f, title,
+         "Parameters total vs active per token; expert load = max/mean tokens per "
+         "expert (1 = balanced); dropped = tokens over capacity; mean " PM
+         " std over done seeds of each run's mean over its recorded steps",
+         label, t);
+out:
+  rt_free(t);
+  free(rows);
+  names_free(&archs);
+  names_free(&tasks);
+  return ret;
+}
+
+/* -------------------------------------------------------------- entry -- */
+
+int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
+              char *err, size_t errlen) {
+  if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_CSV) {
+    snprintf(err, errlen, "unknown report table or format");
+    return EB_REPORT_ERR_NO_SUITE;
+  }
+  char name[256];
+  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen};
+  /* one read transaction: every table sees the same snapshot even while a
+   * suite is still writing */
+  if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+    return sql_fail(&x, "starting a read transaction");
+  int ret = resolve_suite(&x, suite, name, sizeof name);
+  if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
+  if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
+  if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
+  if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
+  sqlite3_exec(x.db, "COMMIT", NULL, NULL, NULL);
+  if (!ret && (fflush(out) != 0 || ferror(out))) {
+    snprintf(err, errlen, "error writing the report: %s", strerror(errno));
+    ret = EB_REPORT_ERR_IO;
+  }
+  return ret;
+}

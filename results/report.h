@@ -1,0 +1,59 @@
+/* Paper-style tables from the results database alone (DESIGN.md §8):
+ *
+ * - accuracy (LRA Table 1): rows = archs, columns = tasks + Avg, cells =
+ *   mean ± sample std (n-1) over seeds of test accuracy x100 of `done` runs;
+ *   the best value per column is bold (Markdown **x**, LaTeX \textbf{x},
+ *   CSV column best=1). A cell without a done run shows the statuses of its
+ *   runs ("diverged", "diverged (2/3), failed (1/3)"); a cell with fewer done
+ *   runs than seeds says so ("19.00 ± 1.41 (n=2; 1 timeout)"); blank means no
+ *   run exists. Avg is the mean of the row's task means, "—" unless every task
+ *   has one.
+ * - speed (LRA Table 2): one table per (mode, task) from the `speed` table,
+ *   train before infer: steps/s (= 1000 / step_ms_median) per sequence length
+ *   and peak memory (MiB), each non-vanilla cell with its ratio to vanilla at
+ *   the same length ("9.30 (1.15x)"); oom/failed cells show their status.
+ * - moe: archs named `moe` or reporting MoE run_stats; total vs active
+ *   parameters, expert load (max/mean), dropped-token fraction, aux loss,
+ *   each the per-run mean over recorded steps, then mean ± std over seeds.
+ *   Run stat names read: expert_load_max_over_mean, dropped_fraction,
+ *   aux_loss.
+ *
+ * Row order: `vanilla` first, then archs in order of first appearance in the
+ * suite (run id order, which follows the suite YAML). Columns: tasks in order
+ * of first appearance, sequence lengths ascending.
+ *
+ * CSV is one tidy table for every --table choice, one header row:
+ *   table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,
+ *   ratio_to_vanilla
+ * with raw numbers (accuracy as a fraction, memory in bytes). */
+#ifndef EFFBENCH_REPORT_H
+#define EFFBENCH_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "store.h"
+
+typedef enum { EB_TABLE_ACCURACY, EB_TABLE_SPEED, EB_TABLE_MOE, EB_TABLE_ALL } eb_table;
+typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
+
+/* Failure codes of eb_report: a database or output error (exit 1), or no
+ * such suite / nothing to report (bad input, exit 2). */
+#define EB_REPORT_ERR_IO (-1)
+#define EB_REPORT_ERR_NO_SUITE (-2)
+
+/* Writes the chosen table(s) of `suite` (NULL = the suite with the most
+ * recent run or speed measurement) to out. Returns 0 or an EB_REPORT_ERR_*
+ * code with a message in err, e.g.
+ *   "no runs for suite 'x' in FILE (suites: a, b)". */
+int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
+              char *err, size_t errlen);
+
+/* Name tables for the CLI: "accuracy", "speed", "moe", "all" and "md",
+ * "latex", "csv". Parsers return -1 for an unknown name. */
+const char *eb_table_name(eb_table t);
+const char *eb_format_name(eb_format f);
+int eb_table_parse(const char *name, eb_table *t);
+int eb_format_parse(const char *name, eb_format *f);
+
+#endif

@@ -1,0 +1,809 @@
+/* The results database: schema, migrations, and one transaction per write.
+ *
+ * Safety rules this file keeps:
+ * - nothing is written to a file until it is known to be an effbench
+ *   database (or an empty file): a foreign SQLite file or a text file is
+ *   refused before any pragma that could change it;
+ * - every write is BEGIN IMMEDIATE ... COMMIT, rolled back on any error, so
+ *   a full disk, an I/O error or a constraint leaves the previous state;
+ * - schema changes are table-driven by PRAGMA user_version: migration i
+ *   brings the database from version i-1 to i inside one transaction. */
+#include "store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#ifndef EFFBENCH_VERSION
+#define EFFBENCH_VERSION "unknown"
+#endif
+#ifndef EFFBENCH_GIT_COMMIT
+#define EFFBENCH_GIT_COMMIT "unknown"
+#endif
+#ifndef EFFBENCH_COMPILER
+#define EFFBENCH_COMPILER "unknown"
+#endif
+#ifndef EFFBENCH_C_FLAGS
+#define EFFBENCH_C_FLAGS ""
+#endif
+
+/* PRAGMA application_id: "EFFB". Marks the file as ours, so a foreign SQLite
+ * database that happens to use user_version is still refused. */
+#define EB_APPLICATION_ID 0x45464642
+#define EB_BUSY_TIMEOUT_MS 10000
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+
+static const char SCHEMA_V1[] =
+    "CREATE TABLE suites(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  yaml TEXT,\n"
+    "  created_at TEXT NOT NULL);\n"
+    "CREATE TABLE runs(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  suite_id INTEGER REFERENCES suites(id),\n"
+    "  run_key TEXT NOT NULL UNIQUE,\n"
+    "  arch TEXT NOT NULL,\n"
+    "  task TEXT NOT NULL,\n"
+    "  seed INTEGER NOT NULL,\n"
+    "  config_json TEXT,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('pending','running','done','failed',\n"
+    "                                        'oom','timeout','diverged')),\n"
+    "  error TEXT,\n"
+    "  params_total INTEGER,\n"
+    "  params_active INTEGER,\n"
+    "  flops_train_step REAL,\n"
+    "  flops_infer_seq REAL,\n"
+    "  val_accuracy REAL,\n"
+    "  test_accuracy REAL,\n"
+    "  best_step INTEGER,\n"
+    "  steps_done INTEGER,\n"
+    "  train_seconds REAL,\n"
+    "  tokens_per_s REAL,\n"
+    "  padded_tokens_per_s REAL,\n"
+    "  train_ms_per_step REAL,\n"
+    "  infer_ms_per_batch REAL,\n"
+    "  peak_mem_bytes INTEGER,\n"
+    "  started_at TEXT,\n"
+    "  finished_at TEXT,\n"
+    "  host TEXT,\n"
+    "  build TEXT);\n"
+    "CREATE INDEX runs_suite ON runs(suite_id);\n"
+    "CREATE TABLE evals(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  step INTEGER NOT NULL,\n"
+    "  split TEXT NOT NULL,\n"
+    "  loss REAL,\n"
+    "  accuracy REAL,\n"
+    "  elapsed_s REAL);\n"
+    "CREATE INDEX evals_run ON evals(run_id);\n"
+    "CREATE TABLE speed(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  suite_id INTEGER REFERENCES suites(id),\n"
+    "  arch TEXT NOT NULL,\n"
+    "  task TEXT,\n"
+    "  seq_len INTEGER NOT NULL,\n"
+    "  batch INTEGER NOT NULL,\n"
+    "  mode TEXT NOT NULL CHECK(mode IN ('train','infer')),\n"
+    "  threads INTEGER,\n"
+    "  step_ms_median REAL,\n"
+    "  step_ms_min REAL,\n"
+    "  tokens_per_s REAL,\n"
+    "  gflops_per_s REAL,\n"
+    "  peak_mem_bytes INTEGER,\n"
+    "  status TEXT NOT NULL CHECK(status IN ('done','oom','failed','timeout')),\n"
+    "  config_json TEXT,\n"
+    "  measured_at TEXT NOT NULL);\n"
+    "CREATE INDEX speed_suite ON speed(suite_id);\n"
+    "CREATE TABLE run_stats(\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  step INTEGER NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  value REAL);\n"
+    "CREATE INDEX run_stats_run ON run_stats(run_id);\n"
+    "CREATE TABLE env(\n"
+    "  key TEXT PRIMARY KEY,\n"
+    "  value TEXT);\n";
+
+/* Migration i (1-based) brings user_version i-1 to i. To change the schema,
+ * append one entry; never edit a shipped one. */
+static const char *const MIGRATIONS[] = {
+    SCHEMA_V1,
+};
+#define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+
+struct eb_store {
+  sqlite3 *db;
+  char *path;
+  int readonly;
+  int writing; /* inside one of our write transactions */
+};
+
+/* ------------------------------------------------------------- errors -- */
+
+static void rollback_if_open(eb_store *s) {
+  if (s->db && !sqlite3_get_autocommit(s->db))
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Formats an error for rc while doing `what`, then rolls back any open
+ * transaction (after reading sqlite's message, which the rollback resets). */
+static int db_fail(eb_store *s, int rc, const char *what, char *err, size_t errlen) {
+  const char *m = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s", m ? m : "unknown error");
+  /* sqlite may already have rolled back by itself (full disk, I/O error):
+   * either way nothing of this write is in the file */
+  const char *undo =
+      s->writing ? "; nothing was written, earlier results are intact" : "";
+  switch (rc & 0xff) {
+  case SQLITE_FULL:
+    snprintf(err, errlen, "%s: disk full while %s (%s)%s", s->path, what, msg, undo);
+    break;
+  case SQLITE_IOERR:
+    snprintf(err, errlen, "%s: I/O error while %s (%s)%s", s->path, what, msg, undo);
+    break;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    snprintf(err, errlen,
+             "%s: database is locked by another process while %s (waited %d s)%s",
+             s->path, what, EB_BUSY_TIMEOUT_MS / 1000, undo);
+    break;
+  case SQLITE_READONLY:
+    snprintf(err, errlen, "%s: database is read-only while %s (%s)", s->path, what, msg);
+    break;
+  case SQLITE_CORRUPT:
+    snprintf(err, errlen, "%s: database file is damaged (%s) while %s", s->path, msg,
+             what);
+    break;
+  case SQLITE_NOTADB:
+    snprintf(err, errlen, "%s: not an SQLite database (%s)", s->path, msg);
+    break;
+  case SQLITE_CANTOPEN:
+    snprintf(err, errlen,
+             "%s: cannot open the database (%s): does its directory exist and is it "
+             "writable?",
+             s->path, msg);
+    break;
+  case SQLITE_CONSTRAINT:
+    snprintf(err, errlen, "%s: %s: rejected by the schema (%s)%s", s->path, what, msg,
+             undo);
+    break;
+  case SQLITE_NOMEM:
+    snprintf(err, errlen, "%s: out of memory while %s%s", s->path, what, undo);
+    break;
+  default: snprintf(err, errlen, "%s: %s failed (%s)%s", s->path, what, msg, undo); break;
+  }
+  rollback_if_open(s);
+  s->writing = 0;
+  return -1;
+}
+
+static int exec_sql(eb_store *s, const char *sql, const char *what, char *err,
+                    size_t errlen) {
+  int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+  return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err, errlen);
+}
+
+static int begin(eb_store *s, const char *what, char *err, size_t errlen) {
+  if (s->readonly) {
+    snprintf(err, errlen, "%s: opened read-only, refused %s", s->path, what);
+    return -1;
+  }
+  if (exec_sql(s, "BEGIN IMMEDIATE", what, err, errlen)) return -1;
+  s->writing = 1;
+  return 0;
+}
+
+static int commit(eb_store *s, const char *what, char *err, size_t errlen) {
+  if (exec_sql(s, "COMMIT", what, err, errlen)) return -1;
+  s->writing = 0;
+  return 0;
+}
+
+/* ----------------------------------------------------------- binding -- */
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v) {
+  return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+/* NaN = unknown = NULL */
+static int bind_real(sqlite3_stmt *st, int i, double v) {
+  return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
+}
+/* negative counts mean unknown = NULL */
+static int bind_count(sqlite3_stmt *st, int i, int64_t v) {
+  return v < 0 ? sqlite3_bind_null(st, i) : sqlite3_bind_int64(st, i, v);
+}
+
+/* Steps a prepared statement to completion; 0 or the sqlite rc. */
+static int step_done(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+    while (rc == SQLITE_ROW)
+      rc = sqlite3_step(st);
+  }
+  return rc == SQLITE_DONE ? 0 : rc;
+}
+
+/* Reads one integer pragma or scalar query; -1 on error with rc in *rcp. */
+static int64_t query_int(eb_store *s, const char *sql, int *rcp) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  int64_t v = -1;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      v = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      v = 0;
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  *rcp = rc;
+  return v;
+}
+
+/* -------------------------------------------------------------- open -- */
+
+/* 1 if the file exists and has the SQLite header, 0 if it is empty, -1 if it
+ * is something else (errno-free: the caller names the file). */
+static int sniff_header(const char *path, int *exists) {
+  struct stat sb;
+  *exists = stat(path, &sb) == 0;
+  if (!*exists || sb.st_size == 0) return 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return 1; /* let sqlite report the permission problem */
+  char h[16];
+  size_t n = fread(h, 1, sizeof h, f);
+  fclose(f);
+  return n == sizeof h && memcmp(h, "SQLite format 3", 16) == 0 ? 1 : -1;
+}
+
+/* Refuses files that are not (or not yet) effbench databases, by reading
+ * only. Sets *version to the current user_version. */
+static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
+  int rc;
+  int64_t app = query_int(s, "PRAGMA application_id", &rc);
+  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the database header", err, errlen);
+  int64_t ver = query_int(s, "PRAGMA user_version", &rc);
+  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema version", err, errlen);
+  int64_t nobj = query_int(s, "SELECT count(*) FROM sqlite_master", &rc);
+  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema", err, errlen);
+  if (app != EB_APPLICATION_ID && (app != 0 || ver != 0 || nobj != 0)) {
+    snprintf(err, errlen,
+             "%s: an SQLite database but not an effbench one (application_id %lld, "
+             "%lld schema objects); refusing to touch it: pick another --db file",
+             s->path, (long long)app, (long long)nobj);
+    return -1;
+  }
+  if (ver > N_MIGRATIONS) {
+    snprintf(err, errlen,
+             "%s: written by a newer effbench (schema version %lld; this build knows "
+             "up to %d): upgrade effbench to read or extend it",
+             s->path, (long long)ver, N_MIGRATIONS);
+    return -1;
+  }
+  *version = (int)ver;
+  return 0;
+}
+
+static int migrate(eb_store *s, char *err, size_t errlen) {
+  for (;;) {
+    if (begin(s, "migrating the schema", err, errlen)) return -1;
+    int rc;
+    /* re-read inside the write lock: another process may have migrated */
+    int64_t ver = query_int(s, "PRAGMA user_version", &rc);
+    if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema version", err, errlen);
+    if (ver >= N_MIGRATIONS) return commit(s, "migrating the schema", err, errlen);
+    char what[64];
+    snprintf(what, sizeof what, "migrating the schema to version %lld",
+             (long long)ver + 1);
+    if (exec_sql(s, MIGRATIONS[ver], what, err, errlen)) return -1;
+    char pragma[96];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%lld; PRAGMA application_id=%d",
+             (long long)ver + 1, EB_APPLICATION_ID);
+    if (exec_sql(s, pragma, what, err, errlen)) return -1;
+    if (commit(s, what, err, errlen)) return -1;
+  }
+}
+
+static int open_common(const char *path, int readonly, eb_store **out, char *err,
+                       size_t errlen) {
+  *out = NULL;
+  if (!path || !*path) {
+    snprintf(err, errlen, "no database path given");
+    return -1;
+  }
+  int exists;
+  int kind = sniff_header(path, &exists);
+  if (readonly && !exists) {
+    snprintf(err, errlen, "no database at %s: run a suite first", path);
+    return -1;
+  }
+  if (kind < 0) {
+    snprintf(err, errlen,
+             "%s: not an SQLite database (no SQLite header); refusing to touch it: pick "
+             "another --db file",
+             path);
+    return -1;
+  }
+  eb_store *s = calloc(1, sizeof *s);
+  if (!s || !(s->path = strdup(path))) {
+    free(s);
+    snprintf(err, errlen, "%s: out of memory opening the database", path);
+    return -1;
+  }
+  s->readonly = readonly;
+  int flags =
+      readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+  if (rc != SQLITE_OK) {
+    db_fail(s, rc, "opening the database", err, errlen);
+    eb_store_close(s);
+    return -1;
+  }
+  sqlite3_extended_result_codes(s->db, 0);
+  sqlite3_busy_timeout(s->db, EB_BUSY_TIMEOUT_MS);
+  int version = 0;
+  if (check_identity(s, &version, err, errlen)) goto fail;
+  if (readonly) {
+    if (version == 0) {
+      snprintf(err, errlen, "%s: empty database (no effbench schema): run a suite first",
+               path);
+      goto fail;
+    }
+    if (version < N_MIGRATIONS) {
+      snprintf(err, errlen,
+               "%s: schema version %d is older than this build's %d: open it once "
+               "read-write (e.g. effbench run) to migrate it",
+               path, version, N_MIGRATIONS);
+      goto fail;
+    }
+    if (exec_sql(s, "PRAGMA foreign_keys=ON", "configuring the connection", err, errlen))
+      goto fail;
+    *out = s;
+    return 0;
+  }
+  /* Only now, with the file known to be ours or empty, change its settings.
+   * synchronous=FULL: one fsync per result is cheap next to a training run
+   * and keeps committed results across a power loss. */
+  if (exec_sql(s,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+               "configuring the connection", err, errlen))
+    goto fail;
+  if (migrate(s, err, errlen)) goto fail;
+  *out = s;
+  return 0;
+fail:
+  eb_store_close(s);
+  return -1;
+}
+
+int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
+  return open_common(path, 0, out, err, errlen);
+}
+
+int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen) {
+  return open_common(path, 1, out, err, errlen);
+}
+
+void eb_store_close(eb_store *s) {
+  if (!s) return;
+  if (s->db) {
+    rollback_if_open(s);
+    sqlite3_close_v2(s->db);
+  }
+  free(s->path);
+  free(s);
+}
+
+int eb_store_schema_version(eb_store *s) {
+  int rc;
+  int64_t v = query_int(s, "PRAGMA user_version", &rc);
+  return rc == SQLITE_OK ? (int)v : -1;
+}
+
+int eb_store_schema_latest(void) { return N_MIGRATIONS; }
+
+const char *eb_store_path(eb_store *s) { return s->path; }
+
+struct sqlite3 *eb_store_db(eb_store *s) {
+  return s->db;
+}
+
+/* --------------------------------------------------------------- env -- */
+
+static int env_put(eb_store *s, sqlite3_stmt *st, const char *key, const char *value) {
+  sqlite3_reset(st);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  bind_text(st, 2, value ? value : "");
+  return step_done(st);
+}
+
+#define ENV_UPSERT                                                                       \
+  "INSERT INTO env(key, value) VALUES(?1, ?2) "                                          \
+  "ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+
+int eb_store_env_set(eb_store *s, const char *key, const char *value, char *err,
+                     size_t errlen) {
+  const char *what = "writing the env table";
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, ENV_UPSERT, -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = env_put(s, st, key, value);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
+static void cpu_model(char *buf, size_t len) {
+  snprintf(buf, len, "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  /* x86: "model name"; some ARM kernels: "Model" or "Hardware" */
+  const char *keys[] = {"model name", "Model", "Hardware", "cpu model"};
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+      size_t kl = strlen(keys[k]);
+      if (strncmp(line, keys[k], kl) != 0) continue;
+      char *c = strchr(line, ':');
+      if (!c) continue;
+      c++;
+      while (*c == ' ' || *c == '\t')
+        c++;
+      c[strcspn(c, "\n")] = 0;
+      snprintf(buf, len, "%s", c);
+      found = 1;
+      break;
+    }
+  }
+  fclose(f);
+}
+
+int eb_store_env_record(eb_store *s, const char *version, const char *git_commit,
+                        const char *compiler, const char *flags, char *err,
+                        size_t errlen) {
+  char cpu[256], cores[32], host[256], os[512], sqlite[64];
+  cpu_model(cpu, sizeof cpu);
+  snprintf(cores, sizeof cores, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+  const char *coretype = getenv("OPENBLAS_CORETYPE");
+  if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "unknown");
+  host[sizeof host - 1] = 0;
+  struct utsname u;
+  if (uname(&u) == 0)
+    snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
+  else
+    snprintf(os, sizeof os, "unknown");
+  snprintf(sqlite, sizeof sqlite, "%s", sqlite3_libversion());
+
+  const char *kv[][2] = {
+      {"effbench_version", version ? version : EFFBENCH_VERSION},
+      {"git_commit", git_commit ? git_commit : EFFBENCH_GIT_COMMIT},
+      {"compiler", compiler ? compiler : EFFBENCH_COMPILER},
+      {"flags", flags ? flags : EFFBENCH_C_FLAGS},
+      {"cpu_model", cpu},
+      {"cores", cores},
+      {"blas_coretype", coretype ? coretype : "(unset: detected at run time)"},
+      {"omp_num_threads", getenv("OMP_NUM_THREADS") ? getenv("OMP_NUM_THREADS") : ""},
+      {"host", host},
+      {"os", os},
+      {"sqlite_version", sqlite},
+  };
+  const char *what = "recording the environment";
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, ENV_UPSERT, -1, &st, NULL);
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof kv / sizeof kv[0]; i++)
+    rc = env_put(s, st, kv[i][0], kv[i][1]);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(s->db,
+                      "INSERT INTO env(key, value) VALUES('recorded_at', " NOW_SQL ") "
+                      "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                      NULL, NULL, NULL);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
+/* ------------------------------------------------------------ suites -- */
+
+int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
+                   char *err, size_t errlen) {
+  char what[160];
+  snprintf(what, sizeof what, "writing suite '%s'", name ? name : "(null)");
+  if (!name || !*name) {
+    snprintf(err, errlen, "%s: a suite needs a name", s->path);
+    return -1;
+  }
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db,
+                              "INSERT INTO suites(name, yaml, created_at) "
+                              "VALUES(?1, ?2, " NOW_SQL ") "
+                              "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, name);
+    bind_text(st, 2, yaml);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2(s->db, "SELECT id FROM suites WHERE name=?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, name);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      if (suite_id) *suite_id = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_INTERNAL;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
+/* -------------------------------------------------------------- runs -- */
+
+int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,
+                        char *err, size_t errlen) {
+  if (len) status[0] = 0;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, "SELECT status FROM runs WHERE run_key=?1", -1, &st,
+                              NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, run_key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const unsigned char *v = sqlite3_column_text(st, 0);
+      snprintf(status, len, "%s", v ? (const char *)v : "");
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    char what[160];
+    snprintf(what, sizeof what, "reading the status of run %s", run_key);
+    return db_fail(s, rc, what, err, errlen);
+  }
+  return 0;
+}
+
+static int run_step(eb_store *s, const char *sql, int64_t id) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, id);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
+                       const char *arch, const char *task, int64_t seed,
+                       const char *config_json, const char *host, const char *build,
+                       int64_t *run_id, char *err, size_t errlen) {
+  char what[200];
+  snprintf(what, sizeof what, "starting run %s (%s on %s, seed %lld)",
+           run_key ? run_key : "(null)", arch ? arch : "?", task ? task : "?",
+           (long long)seed);
+  if (!run_key || !*run_key || !arch || !task) {
+    snprintf(err, errlen, "%s: %s: run key, arch and task are required", s->path, what);
+    return -1;
+  }
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int64_t id = 0;
+  int rc =
+      sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE run_key=?1", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, run_key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      id = sqlite3_column_int64(st, 0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  /* A re-run keeps the row id (and its place in report order) but none of
+   * the old results. */
+  if (rc == SQLITE_OK && id) rc = run_step(s, "DELETE FROM evals WHERE run_id=?1", id);
+  if (rc == SQLITE_OK && id)
+    rc = run_step(s, "DELETE FROM run_stats WHERE run_id=?1", id);
+  if (rc == SQLITE_OK) {
+    const char *sql =
+        id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
+             "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
+             "params_active=NULL, flops_train_step=NULL, flops_infer_seq=NULL, "
+             "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
+             "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
+             "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
+             "started_at=" NOW_SQL ", finished_at=NULL WHERE id=?9"
+           : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
+             "run_key, status, started_at) "
+             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', " NOW_SQL ")";
+    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+      if (suite_id > 0)
+        sqlite3_bind_int64(st, 1, suite_id);
+      else
+        sqlite3_bind_null(st, 1);
+      bind_text(st, 2, arch);
+      bind_text(st, 3, task);
+      sqlite3_bind_int64(st, 4, seed);
+      bind_text(st, 5, config_json);
+      bind_text(st, 6, host);
+      bind_text(st, 7, build);
+      if (id)
+        sqlite3_bind_int64(st, 9, id);
+      else
+        bind_text(st, 8, run_key);
+      rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  if (!id) id = sqlite3_last_insert_rowid(s->db);
+  if (commit(s, what, err, errlen)) return -1;
+  if (run_id) *run_id = id;
+  return 0;
+}
+
+static int valid_final_status(const char *st) {
+  static const char *ok[] = {"done", "failed", "oom", "timeout", "diverged"};
+  for (size_t i = 0; st && i < sizeof ok / sizeof ok[0]; i++)
+    if (strcmp(st, ok[i]) == 0) return 1;
+  return 0;
+}
+
+int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
+                        char *err, size_t errlen) {
+  char what[96];
+  snprintf(what, sizeof what, "writing the results of run id %lld", (long long)run_id);
+  if (!valid_final_status(r->status)) {
+    snprintf(err, errlen,
+             "%s: %s: status '%s' is not one of done, failed, oom, timeout, diverged",
+             s->path, what, r->status ? r->status : "(null)");
+    return -1;
+  }
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "UPDATE runs SET status=?1, error=?2, params_total=?3, params_active=?4, "
+      "flops_train_step=?5, flops_infer_seq=?6, val_accuracy=?7, test_accuracy=?8, "
+      "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
+      "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
+      "peak_mem_bytes=?16, finished_at=" NOW_SQL " WHERE id=?17",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, r->status);
+    bind_text(st, 2, r->error);
+    bind_count(st, 3, r->params_total);
+    bind_count(st, 4, r->params_active);
+    bind_real(st, 5, r->flops_train_step);
+    bind_real(st, 6, r->flops_infer_seq);
+    bind_real(st, 7, r->val_accuracy);
+    bind_real(st, 8, r->test_accuracy);
+    bind_count(st, 9, r->best_step);
+    bind_count(st, 10, r->steps_done);
+    bind_real(st, 11, r->train_seconds);
+    bind_real(st, 12, r->tokens_per_s);
+    bind_real(st, 13, r->padded_tokens_per_s);
+    bind_real(st, 14, r->infer_ms_per_batch);
+    bind_real(st, 15, r->train_ms_per_step);
+    bind_count(st, 16, r->peak_mem_bytes);
+    sqlite3_bind_int64(st, 17, run_id);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  st = NULL;
+  if (rc == SQLITE_OK && sqlite3_changes(s->db) != 1) {
+    rollback_if_open(s);
+    s->writing = 0;
+    snprintf(err, errlen, "%s: %s: no such run (run_begin it first); nothing was written",
+             s->path, what);
+    return -1;
+  }
+  if (rc == SQLITE_OK && r->n_evals > 0) {
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT INTO evals(run_id, step, split, loss, accuracy, "
+                            "elapsed_s) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                            -1, &st, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < r->n_evals; i++) {
+      const eb_eval_row *e = &r->evals[i];
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int(st, 2, e->step);
+      bind_text(st, 3, e->split);
+      bind_real(st, 4, e->loss);
+      bind_real(st, 5, e->accuracy);
+      bind_real(st, 6, e->elapsed_s);
+      rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+  }
+  if (rc == SQLITE_OK && r->n_stats > 0) {
+    rc = sqlite3_prepare_v2(
+        s->db, "INSERT INTO run_stats(run_id, step, name, value) VALUES(?1, ?2, ?3, ?4)",
+        -1, &st, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < r->n_stats; i++) {
+      const eb_stat_row *x = &r->stats[i];
+      sqlite3_reset(st);
+      sqlite3_bind_int64(st, 1, run_id);
+      sqlite3_bind_int(st, 2, x->step);
+      bind_text(st, 3, x->name);
+      bind_real(st, 4, x->value);
+      rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
+/* ------------------------------------------------------------- speed -- */
+
+int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen) {
+  char what[160];
+  snprintf(what, sizeof what, "writing a speed row (%s, %s, length %d)",
+           r->arch ? r->arch : "?", r->mode ? r->mode : "?", r->seq_len);
+  if (!r->arch || !r->mode || !r->status) {
+    snprintf(err, errlen, "%s: %s: arch, mode and status are required", s->path, what);
+    return -1;
+  }
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "INSERT INTO speed(suite_id, arch, task, seq_len, batch, mode, threads, "
+      "step_ms_median, step_ms_min, tokens_per_s, gflops_per_s, peak_mem_bytes, status, "
+      "config_json, measured_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+      "?12, ?13, ?14, " NOW_SQL ")",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    if (r->suite_id > 0)
+      sqlite3_bind_int64(st, 1, r->suite_id);
+    else
+      sqlite3_bind_null(st, 1);
+    bind_text(st, 2, r->arch);
+    bind_text(st, 3, r->task);
+    sqlite3_bind_int(st, 4, r->seq_len);
+    sqlite3_bind_int(st, 5, r->batch);
+    bind_text(st, 6, r->mode);
+    bind_count(st, 7, r->threads);
+    bind_real(st, 8, r->step_ms_median);
+    bind_real(st, 9, r->step_ms_min);
+    bind_real(st, 10, r->tokens_per_s);
+    bind_real(st, 11, r->gflops_per_s);
+    bind_count(st, 12, r->peak_mem_bytes);
+    bind_text(st, 13, r->status);
+    bind_text(st, 14, r->config_json);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}

@@ -1,0 +1,105 @@
+/* The results database (SQLite): schema of DESIGN.md §7 with migrations by
+ * PRAGMA user_version, WAL journaling, and one transaction per result write,
+ * so a crash or a full disk never leaves a half-written run behind.
+ *
+ * Every function returns 0 or -1 with a message in err naming the database
+ * file; nothing here prints. */
+#ifndef EFFBENCH_STORE_H
+#define EFFBENCH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct eb_store eb_store;
+
+/* Open (creating if needed) and migrate to the current schema. A file that is
+ * not an effbench database, or one from a newer effbench, is refused. */
+int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
+/* Open an existing database read-only (reports, plots): a missing file is an
+ * error ("no database at PATH: run a suite first"). */
+int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
+void eb_store_close(eb_store *s);
+/* PRAGMA user_version of the open database (-1 on error). */
+int eb_store_schema_version(eb_store *s);
+/* The schema version this build creates and migrates to. */
+int eb_store_schema_latest(void);
+/* The path the store was opened with, for messages. */
+const char *eb_store_path(eb_store *s);
+
+/* env(key, value): replace the value of key. */
+int eb_store_env_set(eb_store *s, const char *key, const char *value, char *err,
+                     size_t errlen);
+/* Record this machine and build: cpu model, cores, OPENBLAS_CORETYPE,
+ * compiler, flags, git commit, effbench version (values passed by the
+ * caller where the store cannot know them; NULL = this build's). The BLAS
+ * library's own description is the caller's to add (eb_store_env_set "blas",
+ * "blas_core"): results/ depends only on SQLite. */
+int eb_store_env_record(eb_store *s, const char *version, const char *git_commit,
+                        const char *compiler, const char *flags, char *err,
+                        size_t errlen);
+
+/* suites(name) is unique: insert, or update the yaml of the existing row. */
+int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
+                   char *err, size_t errlen);
+
+/* Status of a run key: fills status ("" when the key is unknown). */
+int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,
+                        char *err, size_t errlen);
+
+/* Mark a run `running` (insert, or reset an existing row of the same key:
+ * its old evals and stats are deleted in the same transaction). */
+int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
+                       const char *arch, const char *task, int64_t seed,
+                       const char *config_json, const char *host, const char *build,
+                       int64_t *run_id, char *err, size_t errlen);
+
+typedef struct eb_eval_row {
+  int step;
+  const char *split; /* "val" | "test" | "train" */
+  double loss, accuracy, elapsed_s;
+} eb_eval_row;
+
+typedef struct eb_stat_row {
+  int step;
+  const char *name;
+  double value;
+} eb_stat_row;
+
+typedef struct eb_run_result_row {
+  const char *status; /* done, failed, oom, timeout, diverged */
+  const char *error;  /* NULL when none */
+  int64_t params_total, params_active;
+  double flops_train_step, flops_infer_seq;
+  double val_accuracy, test_accuracy; /* NaN = none */
+  int best_step, steps_done;
+  double train_seconds, tokens_per_s, padded_tokens_per_s;
+  double infer_ms_per_batch, train_ms_per_step;
+  int64_t peak_mem_bytes;
+  const eb_eval_row *evals;
+  int n_evals;
+  const eb_stat_row *stats;
+  int n_stats;
+} eb_run_result_row;
+
+/* Finish a run: update its row, insert its evals and stats, one transaction. */
+int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
+                        char *err, size_t errlen);
+
+typedef struct eb_speed_row {
+  int64_t suite_id; /* 0 = none (a bench outside a suite) */
+  const char *arch, *task;
+  int seq_len, batch;
+  const char *mode; /* "train" | "infer" */
+  int threads;
+  double step_ms_median, step_ms_min, tokens_per_s, gflops_per_s;
+  int64_t peak_mem_bytes;
+  const char *status; /* done | oom | failed */
+  const char *config_json;
+} eb_speed_row;
+
+int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);
+
+/* The underlying handle, for report and plot queries. */
+struct sqlite3 *eb_store_db(eb_store *s);
+
+#endif

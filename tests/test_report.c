@@ -1,0 +1,407 @@
+/* Report tables from a synthetic database: exact Markdown for accuracy
+ * (mean ± std, best marked, partial and failed cells, missing cells, Avg),
+ * speed (ratios to vanilla, oom, latest measurement wins) and MoE; LaTeX
+ * structure and escaping; CSV quoting and raw numbers; clear errors for an
+ * unknown suite, an empty database and a missing file. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../results/report.h"
+#include "../results/store.h"
+#include "check.h"
+
+static char dir[256];
+static char path[512];
+
+static void add_run(eb_store *s, int64_t sid, const char *arch, const char *task,
+                    int seed, const char *status, double acc, const eb_stat_row *stats,
+                    int nstats, int64_t ptot, int64_t pact) {
+  char key[128], err[512];
+  snprintf(key, sizeof key, "%s/%s/%d/%lld", arch, task, seed, (long long)sid);
+  int64_t rid;
+  CHECK(eb_store_run_begin(s, sid, key, arch, task, seed, "{}", "h", "b", &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+  eb_run_result_row r = {0};
+  r.status = status;
+  r.params_total = ptot;
+  r.params_active = pact;
+  r.val_accuracy = acc;
+  r.test_accuracy = acc;
+  r.flops_train_step = r.flops_infer_seq = r.train_seconds = NAN;
+  r.tokens_per_s = r.padded_tokens_per_s = r.infer_ms_per_batch = NAN;
+  r.train_ms_per_step = NAN;
+  r.peak_mem_bytes = -1;
+  r.stats = stats;
+  r.n_stats = nstats;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+}
+
+static void add_speed(eb_store *s, int64_t sid, const char *arch, int len,
+                      const char *mode, double ms, double mib, const char *status) {
+  char err[512];
+  eb_speed_row r = {sid,    arch, "text", len, 8,   mode,
+                    1,      ms,   ms,     NAN, NAN, (int64_t)(mib * 1048576),
+                    status, "{}"};
+  if (isnan(mib)) r.peak_mem_bytes = -1;
+  CHECK(eb_store_speed(s, &r, err, sizeof err) == 0, "%s", err);
+}
+
+static void fill(void) {
+  char err[512];
+  eb_store *s;
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid;
+  CHECK(eb_store_suite(s, "lra-mini", "", &sid, err, sizeof err) == 0, "%s", err);
+  /* performer appears first: vanilla must still lead the table */
+  add_run(s, sid, "performer", "listops", 0, "done", 0.18, NULL, 0, 100, 100);
+  add_run(s, sid, "performer", "listops", 1, "done", 0.20, NULL, 0, 100, 100);
+  add_run(s, sid, "performer", "listops", 2, "timeout", NAN, NULL, 0, 100, 100);
+  for (int i = 0; i < 3; i++) {
+    add_run(s, sid, "vanilla", "listops", i, "done", 0.36 + 0.01 * i, NULL, 0, 100, 100);
+    add_run(s, sid, "vanilla", "image", i, "done", 0.40 + 0.02 * i, NULL, 0, 100, 100);
+    add_run(s, sid, "performer", "image", i, "done", 0.45 + 0.02 * i, NULL, 0, 100, 100);
+  }
+  /* wide_shallow: listops never finished, image never ran */
+  add_run(s, sid, "wide_shallow", "listops", 0, "diverged", NAN, NULL, 0, 100, 100);
+  add_run(s, sid, "wide_shallow", "listops", 1, "diverged", NAN, NULL, 0, 100, 100);
+  add_run(s, sid, "wide_shallow", "listops", 2, "failed", NAN, NULL, 0, 100, 100);
+
+  add_speed(s, sid, "performer", 1024, "train", 200, 400, "done"); /* stale, replaced */
+  add_speed(s, sid, "vanilla", 1024, "train", 125, 850, "done");
+  add_speed(s, sid, "vanilla", 2048, "train", NAN, NAN, "oom");
+  add_speed(s, sid, "performer", 1024, "train", 100, 425, "done");
+  add_speed(s, sid, "performer", 2048, "train", 110, 500, "done");
+  add_speed(s, sid, "vanilla", 1024, "infer", 20, 100, "done");
+
+  int64_t mid;
+  CHECK(eb_store_suite(s, "moe-suite", "", &mid, err, sizeof err) == 0, "%s", err);
+  eb_stat_row s0[] = {{10, "expert_load_max_over_mean", 1.4},
+                      {20, "expert_load_max_over_mean", 1.6},
+                      {20, "dropped_fraction", 0.02},
+                      {20, "aux_loss", 0.010}};
+  eb_stat_row s1[] = {{20, "expert_load_max_over_mean", 1.7},
+                      {20, "dropped_fraction", 0.04},
+                      {20, "aux_loss", 0.012}};
+  add_run(s, mid, "moe", "listops", 0, "done", 0.30, s0, 4, 4000000, 1000000);
+  add_run(s, mid, "moe", "listops", 1, "done", 0.32, s1, 3, 4000000, 1000000);
+  add_run(s, mid, "moe", "listops", 2, "oom", NAN, NULL, 0, 4000000, 1000000);
+  eb_store_close(s);
+}
+
+/* Runs a report into a string; returns the eb_report code. */
+static int run_report(const char *suite, eb_table t, eb_format f, char **text, char *err,
+                      size_t errlen) {
+  eb_store *s;
+  *text = NULL;
+  if (eb_store_open_readonly(path, &s, err, errlen)) return -100;
+  size_t len;
+  FILE *o = open_memstream(text, &len);
+  int rc = eb_report(s, suite, t, f, o, err, errlen);
+  fclose(o);
+  eb_store_close(s);
+  return rc;
+}
+
+static void expect_text(const char *what, const char *got, const char *want) {
+  if (got && strcmp(got, want) == 0) return;
+  CHECK(0, "%s differs:\n--- got ---\n%s\n--- want ---\n%s", what, got ? got : "(null)",
+        want);
+}
+
+static void test_markdown(void) {
+  char err[512], *out;
+  CHECK(run_report("lra-mini", EB_TABLE_ACCURACY, EB_FMT_MD, &out, err, sizeof err) == 0,
+        "%s", err);
+  expect_text(
+      "accuracy md", out,
+      "### Test accuracy (%), suite `lra-mini`\n\n"
+      "Mean ± sample std over seeds of test accuracy at the best validation step; "
+      "best per column in bold; a status instead of a number means no run of that "
+      "cell finished\n\n"
+      "| arch | listops | image | Avg |\n"
+      "|---|---:|---:|---:|\n"
+      "| vanilla | **37.00 ± 1.00** | 42.00 ± 2.00 | **39.50** |\n"
+      "| performer | 19.00 ± 1.41 (n=2; 1 timeout) | **47.00 ± 2.00** | 33.00 |\n"
+      "| wide_shallow | diverged (2/3), failed (1/3) |  | — |\n\n");
+  free(out);
+
+  CHECK(run_report("lra-mini", EB_TABLE_SPEED, EB_FMT_MD, &out, err, sizeof err) == 0,
+        "%s", err);
+  expect_text(
+      "speed md", out,
+      "### Training speed (steps/s) and peak memory (MiB) by sequence length, task "
+      "text, suite `lra-mini`\n\n"
+      "Batch 8, 1 thread; in parentheses the ratio to vanilla at the same length\n\n"
+      "| arch | steps/s 1024 | steps/s 2048 | MiB 1024 | MiB 2048 |\n"
+      "|---|---:|---:|---:|---:|\n"
+      "| vanilla | 8.00 | oom | 850.0 | oom |\n"
+      "| performer | 10.0 (1.25x) | 9.09 | 425.0 (0.50x) | 500.0 |\n\n"
+      "### Inference speed (steps/s) and peak memory (MiB) by sequence length, task "
+      "text, suite `lra-mini`\n\n"
+      "Batch 8, 1 thread; in parentheses the ratio to vanilla at the same length\n\n"
+      "| arch | steps/s 1024 | MiB 1024 |\n"
+      "|---|---:|---:|\n"
+      "| vanilla | 50.0 | 100.0 |\n\n");
+  free(out);
+
+  CHECK(run_report("lra-mini", EB_TABLE_MOE, EB_FMT_MD, &out, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(out && strstr(out, "_No MoE runs in this suite"), "empty moe: %s", out);
+  free(out);
+
+  /* NULL suite = the most recent one */
+  CHECK(run_report(NULL, EB_TABLE_MOE, EB_FMT_MD, &out, err, sizeof err) == 0, "%s", err);
+  CHECK(out && strstr(out, "suite `moe-suite`"), "latest suite: %s", out);
+  const char *row =
+      "| moe | listops | 4.00M | 1.00M | 25.0 | 1.60 ± 0.14 | 3.00 ± 1.41 | "
+      "0.0110 ± 0.0014 | 2/3 |\n";
+  CHECK(out && strstr(out, row), "moe row, want\n%s\ngot\n%s", row, out);
+  free(out);
+
+  /* the accuracy table of the MoE suite: no speed section, no vanilla */
+  CHECK(run_report("moe-suite", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(out && strstr(out, "| moe | 31.00 ± 1.41 (n=2; 1 oom) | 31.00 |"), "%s", out);
+  CHECK(out && strstr(out, "_No speed measurements in this suite"), "%s", out);
+  free(out);
+}
+
+static void test_latex(void) {
+  char err[512], *out;
+  CHECK(run_report("lra-mini", EB_TABLE_ALL, EB_FMT_LATEX, &out, err, sizeof err) == 0,
+        "%s", err);
+  if (!out) return;
+  const char *want[] = {"\\toprule",
+                        "\\midrule",
+                        "\\bottomrule",
+                        "\\begin{tabular}{lrrr}",
+                        "\\caption{Test accuracy (\\%), suite \\texttt{lra-mini}.",
+                        "vanilla & \\textbf{37.00 $\\pm$ 1.00} & 42.00 $\\pm$ 2.00",
+                        "wide\\_shallow & diverged (2/3), failed (1/3) &  & --- \\\\",
+                        "\\multicolumn{2}{c}{steps/s} & \\multicolumn{2}{c}{MiB}",
+                        "\\cmidrule(lr){2-3}\\cmidrule(lr){4-5}",
+                        "\\label{tab:effbench-accuracy-lra-mini}"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    CHECK(strstr(out, want[i]) != NULL, "latex lacks '%s':\n%s", want[i], out);
+  }
+  for (const char *p = out; (p = strchr(p, '_')); p++)
+    CHECK(p > out && p[-1] == '\\', "unescaped underscore at: %.30s", p - 10);
+  CHECK(strstr(out, "±") == NULL && strstr(out, "—") == NULL, "non-ASCII in LaTeX");
+  int tables = 0;
+  for (const char *p = out; (p = strstr(p, "\\begin{table}")); p++)
+    tables++;
+  CHECK(tables == 3, "%d tables (accuracy, train speed, infer speed)", tables);
+  free(out);
+}
+
+/* RFC 4180 parse: fields of each record; returns records, fills counts. */
+static int csv_parse(const char *s, int *nfields, char cells[][16][64], int maxrec) {
+  int rec = 0, f = 0, k = 0;
+  int q = 0;
+  while (*s && rec < maxrec) {
+    char ch = *s++;
+    if (q) {
+      if (ch == '"' && *s == '"') {
+        cells[rec][f][k++] = '"';
+        s++;
+      } else if (ch == '"') {
+        q = 0;
+      } else {
+        cells[rec][f][k++] = ch;
+      }
+    } else if (ch == '"') {
+      q = 1;
+    } else if (ch == ',') {
+      cells[rec][f][k] = 0;
+      f++;
+      k = 0;
+    } else if (ch == '\r' && *s == '\n') {
+      s++;
+      cells[rec][f][k] = 0;
+      nfields[rec++] = f + 1;
+      f = k = 0;
+    } else {
+      cells[rec][f][k++] = ch;
+    }
+    if (k >= 63) k = 62;
+    if (f >= 16) f = 15;
+  }
+  return rec;
+}
+
+static void test_csv(void) {
+  char err[512], *out;
+  CHECK(run_report("lra-mini", EB_TABLE_ALL, EB_FMT_CSV, &out, err, sizeof err) == 0,
+        "%s", err);
+  if (!out) return;
+  static char cells[200][16][64];
+  static int nf[200];
+  int n = csv_parse(out, nf, cells, 200);
+  /* header + 5 accuracy cells + 3 Avg + speed 5 cells x 3 metrics */
+  CHECK(n == 1 + 5 + 3 + 15, "%d records:\n%s", n, out);
+  for (int i = 0; i < n; i++)
+    CHECK(nf[i] == 14, "record %d has %d fields", i, nf[i]);
+  const char *head = "table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,"
+                     "best,ratio_to_vanilla\r\n";
+  CHECK(strncmp(out, head, strlen(head)) == 0, "header: %.90s", out);
+  int seen = 0;
+  for (int i = 1; i < n; i++) {
+    char(*c)[64] = cells[i];
+    if (!strcmp(c[2], "vanilla") && !strcmp(c[3], "listops")) {
+      seen++;
+      CHECK(fabs(atof(c[7]) - 0.37) < 1e-9 && fabs(atof(c[8]) - 0.01) < 1e-9,
+            "vanilla listops %s %s", c[7], c[8]);
+      CHECK(!strcmp(c[6], "test_accuracy") && !strcmp(c[9], "3") && !strcmp(c[10], "3") &&
+                !strcmp(c[11], "3 done") && !strcmp(c[12], "1"),
+            "vanilla listops row");
+    }
+    if (!strcmp(c[2], "wide_shallow") && !strcmp(c[3], "listops")) {
+      seen++;
+      CHECK(!strcmp(c[11], "2 diverged, 1 failed") && c[7][0] == 0 && c[12][0] == 0,
+            "wide listops status '%s' value '%s'", c[11], c[7]);
+    }
+    if (!strcmp(c[0], "speed") && !strcmp(c[2], "performer") && !strcmp(c[5], "1024") &&
+        !strcmp(c[6], "steps_per_s")) {
+      seen++;
+      CHECK(!strcmp(c[7], "10") && !strcmp(c[13], "1.25") && !strcmp(c[4], "train"),
+            "performer speed %s ratio %s", c[7], c[13]);
+    }
+    if (!strcmp(c[0], "speed") && !strcmp(c[2], "vanilla") && !strcmp(c[5], "2048") &&
+        !strcmp(c[6], "peak_mem_bytes")) {
+      seen++;
+      CHECK(!strcmp(c[11], "oom") && c[7][0] == 0, "vanilla 2048 %s", c[11]);
+    }
+    if (!strcmp(c[3], "Avg") && !strcmp(c[2], "wide_shallow")) {
+      seen++;
+      CHECK(c[7][0] == 0 && c[12][0] == 0, "wide avg");
+    }
+  }
+  CHECK(seen == 5, "found %d of 5 checked rows", seen);
+  CHECK(strstr(out, "\"2 diverged, 1 failed\""), "quoting");
+  free(out);
+
+  CHECK(run_report("moe-suite", EB_TABLE_MOE, EB_FMT_CSV, &out, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(out && strstr(out, "moe,moe-suite,moe,listops,,,params_active,1000000,0,2,3,"
+                           "\"2 done, 1 oom\",,\r\n"),
+        "%s", out);
+  free(out);
+}
+
+/* two configurations of the same (arch, task, seed) pooled: the table says so */
+static void test_sweep_note(void) {
+  char err[512], p2[600];
+  snprintf(p2, sizeof p2, "%s/sweep.db", dir);
+  eb_store *s;
+  CHECK(eb_store_open(p2, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid, r1, r2;
+  CHECK(eb_store_suite(s, "sweep", "", &sid, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "lr1", "vanilla", "t", 0, NULL, NULL, NULL, &r1, err,
+                           sizeof err) == 0,
+        "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "lr2", "vanilla", "t", 0, NULL, NULL, NULL, &r2, err,
+                           sizeof err) == 0,
+        "%s", err);
+  size_t len;
+  char *out = NULL;
+  FILE *o = open_memstream(&out, &len);
+  CHECK(eb_report(s, "sweep", EB_TABLE_ACCURACY, EB_FMT_MD, o, err, sizeof err) == 0,
+        "%s", err);
+  fclose(o);
+  CHECK(out && strstr(out, "Warning: some cells pool several runs of the same seed"),
+        "%s", out);
+  CHECK(out && strstr(out, "| vanilla | running |"), "%s", out);
+  free(out);
+  eb_store_close(s);
+}
+
+static void test_errors(void) {
+  char err[512], *out;
+  int rc = run_report("nope", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err);
+  CHECK(rc == EB_REPORT_ERR_NO_SUITE, "rc %d", rc);
+  char want[700];
+  snprintf(want, sizeof want,
+           "no runs for suite 'nope' in %s (suites: lra-mini, moe-suite)", path);
+  CHECK(strcmp(err, want) == 0, "got '%s'\nwant '%s'", err, want);
+  CHECK(out && out[0] == 0, "output on error: %s", out);
+  free(out);
+
+  /* an effbench database without runs */
+  char empty[600];
+  snprintf(empty, sizeof empty, "%s/empty.db", dir);
+  eb_store *s;
+  CHECK(eb_store_open(empty, &s, err, sizeof err) == 0, "%s", err);
+  int64_t sid;
+  CHECK(eb_store_suite(s, "declared-only", "", &sid, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+  CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    FILE *o = tmpfile();
+    CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
+              EB_REPORT_ERR_NO_SUITE,
+          "empty db");
+    CHECK(strstr(err, "no runs in") && strstr(err, "empty.db") && strstr(err, "none"),
+          "%s", err);
+    CHECK(eb_report(s, "declared-only", EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
+              EB_REPORT_ERR_NO_SUITE,
+          "suite without runs");
+    CHECK(strstr(err, "suites: none"), "%s", err);
+    fclose(o);
+    eb_store_close(s);
+  }
+  /* a missing file */
+  char missing[600];
+  snprintf(missing, sizeof missing, "%s/missing.db", dir);
+  CHECK(eb_store_open_readonly(missing, &s, err, sizeof err) != 0, "missing opened");
+  CHECK(strstr(err, "no database at") && strstr(err, "missing.db"), "%s", err);
+
+  eb_table t;
+  eb_format f;
+  CHECK(eb_table_parse("speed", &t) == 0 && t == EB_TABLE_SPEED, "parse speed");
+  CHECK(eb_format_parse("latex", &f) == 0 && f == EB_FMT_LATEX, "parse latex");
+  CHECK(eb_table_parse("speeds", &t) != 0 && eb_format_parse("html", &f) != 0,
+        "parse bad");
+  CHECK(!strcmp(eb_table_name(EB_TABLE_MOE), "moe") &&
+            !strcmp(eb_format_name(EB_FMT_CSV), "csv"),
+        "names");
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "/tmp/eb_test_report_XXXXXX");
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  snprintf(path, sizeof path, "%s/results.db", dir);
+  fill();
+  if (getenv("EB_TEST_VERBOSE")) { /* show every rendering */
+    for (int f = EB_FMT_MD; f <= EB_FMT_CSV; f++) {
+      char err[512], *out;
+      for (int k = 0; k < 2; k++) {
+        run_report(k ? "moe-suite" : "lra-mini", EB_TABLE_ALL, (eb_format)f, &out, err,
+                   sizeof err);
+        fprintf(stderr, "%s", out ? out : err);
+        free(out);
+      }
+    }
+  }
+  test_markdown();
+  test_latex();
+  test_csv();
+  test_errors();
+  test_sweep_note();
+  if (!eb_test_failures) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  } else {
+    fprintf(stderr, "kept %s for inspection\n", dir);
+  }
+  return eb_test_done("test_report");
+}

@@ -1,0 +1,454 @@
+/* The results database: schema and pragmas, run round trips, resume
+ * semantics, refusal of foreign and newer files, and writes that fail
+ * midway (constraint, full disk) leaving the previous state intact. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../results/store.h"
+#include "check.h"
+
+static char dir[256];
+
+static const char *tmp_path(const char *name) {
+  static char p[8][512];
+  static int k;
+  k = (k + 1) % 8;
+  snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+  return p[k];
+}
+
+/* One integer from a query on the store's connection, -999 on error. */
+static long long q_int(eb_store *s, const char *sql) {
+  sqlite3_stmt *st;
+  long long v = -999;
+  if (sqlite3_prepare_v2(eb_store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return v;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static void q_text(eb_store *s, const char *sql, char *out, size_t len) {
+  sqlite3_stmt *st;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(eb_store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return;
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+}
+
+/* EB_TEST_VERBOSE=1 shows the messages a user would see */
+static void show(const char *err) {
+  if (getenv("EB_TEST_VERBOSE")) fprintf(stderr, "  message: %s\n", err);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
+static long file_size(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n;
+}
+
+static eb_run_result_row result(const char *status, double test_acc) {
+  eb_run_result_row r = {0};
+  r.status = status;
+  r.params_total = 1000;
+  r.params_active = 500;
+  r.flops_train_step = 1e9;
+  r.flops_infer_seq = 2e8;
+  r.val_accuracy = test_acc + 0.01;
+  r.test_accuracy = test_acc;
+  r.best_step = 40;
+  r.steps_done = 50;
+  r.train_seconds = 12.5;
+  r.tokens_per_s = 1234.5;
+  r.padded_tokens_per_s = 2000;
+  r.infer_ms_per_batch = 3.5;
+  r.train_ms_per_step = 9.25;
+  r.peak_mem_bytes = 1 << 20;
+  return r;
+}
+
+static void test_schema(void) {
+  char err[512];
+  eb_store *s;
+  const char *path = tmp_path("schema.db");
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  CHECK(eb_store_schema_version(s) == 1, "user_version %d", eb_store_schema_version(s));
+  CHECK(eb_store_schema_latest() == eb_store_schema_version(s), "latest");
+  char mode[32];
+  q_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+  CHECK(strcmp(mode, "wal") == 0, "journal_mode %s", mode);
+  CHECK(q_int(s, "PRAGMA foreign_keys") == 1, "foreign keys off");
+  const char *tables[] = {"suites", "runs", "evals", "speed", "run_stats", "env"};
+  for (int i = 0; i < 6; i++) {
+    char sql[128];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='%s'",
+             tables[i]);
+    CHECK(q_int(s, sql) == 1, "table %s missing", tables[i]);
+  }
+  /* every DESIGN §7 column plus the extras */
+  const char *runs_cols[] = {"id",
+                             "suite_id",
+                             "run_key",
+                             "arch",
+                             "task",
+                             "seed",
+                             "config_json",
+                             "status",
+                             "error",
+                             "params_total",
+                             "params_active",
+                             "flops_train_step",
+                             "flops_infer_seq",
+                             "val_accuracy",
+                             "test_accuracy",
+                             "best_step",
+                             "steps_done",
+                             "train_seconds",
+                             "tokens_per_s",
+                             "peak_mem_bytes",
+                             "started_at",
+                             "finished_at",
+                             "host",
+                             "build",
+                             "padded_tokens_per_s",
+                             "train_ms_per_step",
+                             "infer_ms_per_batch"};
+  for (size_t i = 0; i < sizeof runs_cols / sizeof runs_cols[0]; i++) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pragma_table_info('runs') WHERE name='%s'",
+             runs_cols[i]);
+    CHECK(q_int(s, sql) == 1, "runs.%s missing", runs_cols[i]);
+  }
+  const char *idx[] = {"runs", "evals", "run_stats"};
+  for (int i = 0; i < 3; i++) {
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sqlite_master WHERE type='index' AND tbl_name='%s' "
+             "AND sql IS NOT NULL",
+             idx[i]);
+    CHECK(q_int(s, sql) >= 1, "no index on %s", idx[i]);
+  }
+  eb_store_close(s);
+  /* reopening keeps the version and data; read-only open works */
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (s) CHECK(eb_store_schema_version(s) == 1, "reopen version");
+  eb_store_close(s);
+  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    int64_t id;
+    CHECK(eb_store_suite(s, "x", NULL, &id, err, sizeof err) != 0, "wrote read-only");
+    CHECK(strstr(err, "read-only") != NULL, "%s", err);
+    show(err);
+  }
+  eb_store_close(s);
+}
+
+static void test_round_trip(void) {
+  char err[512];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("rt.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid = 0, sid2 = 0, rid = 0;
+  CHECK(eb_store_suite(s, "quick", "suite: quick\n", &sid, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(eb_store_suite(s, "quick", "suite: quick # v2\n", &sid2, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(sid > 0 && sid == sid2, "suite ids %lld %lld", (long long)sid, (long long)sid2);
+  char y[64];
+  q_text(s, "SELECT yaml FROM suites", y, sizeof y);
+  CHECK(strcmp(y, "suite: quick # v2\n") == 0, "yaml %s", y);
+  char created[64];
+  q_text(s, "SELECT created_at FROM suites", created, sizeof created);
+  CHECK(strlen(created) == 20 && created[10] == 'T' && created[19] == 'Z',
+        "created_at '%s' not ISO-8601 UTC", created);
+
+  CHECK(eb_store_run_begin(s, sid, "k1", "vanilla", "listops", 0, "{\"seed\":0}", "host1",
+                           "0.1.0", &rid, err, sizeof err) == 0,
+        "%s", err);
+  char status[32];
+  CHECK(eb_store_run_status(s, "k1", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(strcmp(status, "running") == 0, "status %s", status);
+  CHECK(eb_store_run_status(s, "nope", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(status[0] == 0, "unknown key status '%s'", status);
+
+  eb_eval_row ev[3] = {{10, "val", 1.5, 0.3, 1.0},
+                       {20, "val", 1.2, 0.4, 2.0},
+                       {20, "test", 1.25, 0.38, 2.1}};
+  eb_stat_row stv[2] = {{10, "aux_loss", 0.01}, {20, "aux_loss", 0.02}};
+  eb_run_result_row r = result("done", 0.38);
+  r.val_accuracy = NAN; /* NaN is stored as NULL */
+  r.evals = ev;
+  r.n_evals = 3;
+  r.stats = stv;
+  r.n_stats = 2;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_status(s, "k1", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(strcmp(status, "done") == 0, "status %s", status);
+  CHECK(q_int(s, "SELECT count(*) FROM evals WHERE run_id=1") == 3, "evals");
+  CHECK(q_int(s, "SELECT count(*) FROM run_stats WHERE run_id=1") == 2, "stats");
+  CHECK(q_int(s, "SELECT val_accuracy IS NULL FROM runs") == 1, "NaN not NULL");
+  CHECK(q_int(s, "SELECT round(test_accuracy*100) FROM runs") == 38, "test acc");
+  CHECK(q_int(s, "SELECT peak_mem_bytes FROM runs") == 1 << 20, "mem");
+  CHECK(q_int(s, "SELECT round(train_ms_per_step*100) FROM runs") == 925, "ms/step");
+  CHECK(q_int(s, "SELECT finished_at >= started_at FROM runs") == 1, "timestamps");
+
+  /* resume: re-beginning the same key resets the row in place */
+  int64_t rid2 = 0;
+  CHECK(eb_store_run_begin(s, sid, "k1", "vanilla", "listops", 0, "{\"seed\":0}", "host2",
+                           "0.1.1", &rid2, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(rid2 == rid, "re-begin changed id %lld -> %lld", (long long)rid, (long long)rid2);
+  CHECK(q_int(s, "SELECT count(*) FROM runs") == 1, "duplicate run row");
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 0, "old evals kept");
+  CHECK(q_int(s, "SELECT count(*) FROM run_stats") == 0, "old stats kept");
+  CHECK(q_int(s, "SELECT test_accuracy IS NULL AND finished_at IS NULL FROM runs") == 1,
+        "old results kept");
+  q_text(s, "SELECT host || ' ' || status FROM runs", y, sizeof y);
+  CHECK(strcmp(y, "host2 running") == 0, "row %s", y);
+
+  /* a second run, failing */
+  int64_t rid3;
+  CHECK(eb_store_run_begin(s, sid, "k2", "linformer", "listops", 1, NULL, NULL, NULL,
+                           &rid3, err, sizeof err) == 0,
+        "%s", err);
+  eb_run_result_row f = result("diverged", NAN);
+  f.error = "loss is NaN at step 7";
+  CHECK(eb_store_run_finish(s, rid3, &f, err, sizeof err) == 0, "%s", err);
+  q_text(s, "SELECT status || ': ' || error FROM runs WHERE run_key='k2'", y, sizeof y);
+  CHECK(strcmp(y, "diverged: loss is NaN at step 7") == 0, "row %s", y);
+
+  /* speed rows, with and without a suite */
+  eb_speed_row sp = {sid,   "vanilla", "text", 1024, 8,       "train", 1,
+                     120.0, 110.0,     68000,  3.5,  1 << 24, "done",  "{}"};
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  sp.suite_id = 0;
+  sp.status = "oom";
+  sp.step_ms_median = NAN;
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  CHECK(q_int(s, "SELECT count(*) FROM speed WHERE suite_id IS NULL AND "
+                 "step_ms_median IS NULL") == 1,
+        "speed rows");
+
+  /* env */
+  CHECK(eb_store_env_record(s, "9.9.9", "abc123", NULL, "-O3", err, sizeof err) == 0,
+        "%s", err);
+  CHECK(eb_store_env_set(s, "note", "hello", err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_env_set(s, "note", "again", err, sizeof err) == 0, "%s", err);
+  q_text(s, "SELECT value FROM env WHERE key='effbench_version'", y, sizeof y);
+  CHECK(strcmp(y, "9.9.9") == 0, "version %s", y);
+  q_text(s, "SELECT value FROM env WHERE key='note'", y, sizeof y);
+  CHECK(strcmp(y, "again") == 0, "note %s", y);
+  q_text(s, "SELECT value FROM env WHERE key='blas_coretype'", y, sizeof y);
+  const char *ct = getenv("OPENBLAS_CORETYPE");
+  if (ct) CHECK(strcmp(y, ct) == 0, "coretype %s", y);
+  /* (the BLAS description is the harness's to add: results/ depends on SQLite only) */
+  const char *keys[] = {"cpu_model",  "cores", "compiler",   "flags",
+                        "git_commit", "os",    "recorded_at"};
+  for (int i = 0; i < 7; i++) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT length(value) > 0 FROM env WHERE key='%s'",
+             keys[i]);
+    CHECK(q_int(s, sql) == 1, "env %s empty", keys[i]);
+  }
+  CHECK(q_int(s, "SELECT CAST(value AS INTEGER) FROM env WHERE key='cores'") >= 1,
+        "cores");
+  eb_store_close(s);
+}
+
+static void test_failed_writes(void) {
+  char err[512];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("fail.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid, rid;
+  CHECK(eb_store_suite(s, "q", NULL, &sid, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "k", "vanilla", "t", 0, NULL, NULL, NULL, &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+
+  /* no such run: refused, nothing written */
+  eb_run_result_row r = result("done", 0.5);
+  eb_eval_row ev[2] = {{1, "val", 1, 0.5, 1}, {2, "val", 1, 0.5, 1}};
+  r.evals = ev;
+  r.n_evals = 2;
+  CHECK(eb_store_run_finish(s, rid + 100, &r, err, sizeof err) != 0, "finish of no run");
+  CHECK(strstr(err, "no such run") && strstr(err, "fail.db"), "%s", err);
+  show(err);
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 0, "evals written for no run");
+
+  /* a constraint failing after the runs row was updated: all rolled back */
+  ev[1].split = NULL;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) != 0, "NULL split accepted");
+  CHECK(strstr(err, "rejected") && strstr(err, "intact"), "%s", err);
+  show(err);
+  char status[32];
+  CHECK(eb_store_run_status(s, "k", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(strcmp(status, "running") == 0, "half-written run: status %s", status);
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 0, "half-written evals");
+  CHECK(q_int(s, "SELECT test_accuracy IS NULL FROM runs") == 1, "half-written result");
+
+  /* a bad status is refused up front */
+  eb_run_result_row bad = result("finished", 0.5);
+  CHECK(eb_store_run_finish(s, rid, &bad, err, sizeof err) != 0, "bad status accepted");
+  CHECK(strstr(err, "finished"), "%s", err);
+  show(err);
+
+  /* the disk fills up mid-transaction: rolled back, said so, still usable */
+  ev[1].split = "val";
+  r.n_evals = 0;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  enum { N = 20000 };
+  eb_eval_row *many = calloc(N, sizeof *many);
+  for (int i = 0; i < N; i++)
+    many[i] = (eb_eval_row){i, "train", 1.0, 0.5, i * 0.1};
+  long long pages = q_int(s, "PRAGMA page_count");
+  char pragma[64];
+  snprintf(pragma, sizeof pragma, "PRAGMA max_page_count=%lld", pages + 2);
+  sqlite3_exec(eb_store_db(s), pragma, NULL, NULL, NULL);
+  int64_t rid2;
+  CHECK(eb_store_run_begin(s, sid, "k2", "vanilla", "t", 1, NULL, NULL, NULL, &rid2, err,
+                           sizeof err) == 0,
+        "%s", err);
+  eb_run_result_row big = result("done", 0.6);
+  big.evals = many;
+  big.n_evals = N;
+  CHECK(eb_store_run_finish(s, rid2, &big, err, sizeof err) != 0,
+        "disk full not reported");
+  CHECK(strstr(err, "disk full") && strstr(err, "fail.db") && strstr(err, "intact"), "%s",
+        err);
+  show(err);
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 0, "partial evals after disk full");
+  CHECK(eb_store_run_status(s, "k2", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(strcmp(status, "running") == 0, "k2 status after disk full: %s", status);
+  CHECK(eb_store_run_status(s, "k", status, sizeof status, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(strcmp(status, "done") == 0, "k status after disk full: %s", status);
+  /* space again: the same write now succeeds */
+  sqlite3_exec(eb_store_db(s), "PRAGMA max_page_count=1073741823", NULL, NULL, NULL);
+  CHECK(eb_store_run_finish(s, rid2, &big, err, sizeof err) == 0, "%s", err);
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == N, "evals after retry");
+  free(many);
+  eb_store_close(s);
+}
+
+static void test_refusals(void) {
+  char err[512];
+  eb_store *s = NULL;
+
+  /* missing file, read-only */
+  CHECK(eb_store_open_readonly(tmp_path("missing.db"), &s, err, sizeof err) != 0,
+        "missing db opened");
+  CHECK(strstr(err, "no database at") && strstr(err, "missing.db") &&
+            strstr(err, "run a suite first"),
+        "%s", err);
+  show(err);
+  CHECK(access(tmp_path("missing.db"), F_OK) != 0, "read-only open created a file");
+
+  /* not SQLite at all: refused by name, file untouched */
+  const char *txt = tmp_path("notes.txt");
+  write_file(txt, "these are my notes, not a database\n");
+  long before = file_size(txt);
+  CHECK(eb_store_open(txt, &s, err, sizeof err) != 0, "text file opened");
+  CHECK(strstr(err, "not an SQLite database") && strstr(err, "notes.txt"), "%s", err);
+  show(err);
+  CHECK(file_size(txt) == before, "text file changed");
+  CHECK(eb_store_open_readonly(txt, &s, err, sizeof err) != 0, "text file opened ro");
+
+  /* an SQLite file of another program */
+  const char *other = tmp_path("other.db");
+  sqlite3 *db;
+  sqlite3_open(other, &db);
+  sqlite3_exec(db, "CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES('ann')",
+               NULL, NULL, NULL);
+  sqlite3_close(db);
+  CHECK(eb_store_open(other, &s, err, sizeof err) != 0, "foreign db opened");
+  CHECK(strstr(err, "not an effbench") && strstr(err, "other.db"), "%s", err);
+  show(err);
+  sqlite3_open(other, &db);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db,
+                     "SELECT (SELECT count(*) FROM sqlite_master), "
+                     "(SELECT count(*) FROM contacts)",
+                     -1, &st, NULL);
+  CHECK(sqlite3_step(st) == SQLITE_ROW, "foreign db unreadable");
+  CHECK(sqlite3_column_int(st, 0) == 1 && sqlite3_column_int(st, 1) == 1,
+        "foreign db changed");
+  sqlite3_finalize(st);
+  char jm[16] = "";
+  sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    snprintf(jm, sizeof jm, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  CHECK(strcmp(jm, "delete") == 0, "foreign db switched to %s", jm);
+  sqlite3_close(db);
+
+  /* an effbench database from a newer effbench */
+  const char *newer = tmp_path("newer.db");
+  CHECK(eb_store_open(newer, &s, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+  sqlite3_open(newer, &db);
+  sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+  sqlite3_close(db);
+  CHECK(eb_store_open(newer, &s, err, sizeof err) != 0, "newer db opened");
+  CHECK(strstr(err, "newer effbench") && strstr(err, "99") && strstr(err, "newer.db"),
+        "%s", err);
+  show(err);
+  CHECK(eb_store_open_readonly(newer, &s, err, sizeof err) != 0, "newer db opened ro");
+
+  /* an empty file is a fine new database; read-only it says it is empty */
+  const char *empty = tmp_path("empty.db");
+  write_file(empty, "");
+  CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) != 0, "empty opened ro");
+  CHECK(strstr(err, "empty database"), "%s", err);
+  show(err);
+  CHECK(eb_store_open(empty, &s, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+
+  /* a directory that does not exist */
+  CHECK(eb_store_open(tmp_path("no/such/dir.db"), &s, err, sizeof err) != 0, "bad dir");
+  CHECK(strstr(err, "dir.db") && strstr(err, "cannot open"), "%s", err);
+  show(err);
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "/tmp/eb_test_store_XXXXXX");
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  test_schema();
+  test_round_trip();
+  test_failed_writes();
+  test_refusals();
+  if (!eb_test_failures) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  } else {
+    fprintf(stderr, "kept %s for inspection\n", dir);
+  }
+  return eb_test_done("test_store");
+}
