@@ -152,10 +152,10 @@ static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int
     att_b = 8.0 * B * H * N * (double)N * dh + 5.0 * B * H * N * (double)N +
             7.0 * R * D; /* head split (3 slices, 3 transposes) and merge */
   } else {
-    /* the blockwise kernel: query blocks of 64 rows, key blocks of 256 */
+    /* the blockwise kernel: query blocks of 32 rows, key blocks of 256 */
     double C = 0, K = 0;
-    for (int i0 = 0; i0 < N; i0 += 64) {
-      int i1 = i0 + 64 < N ? i0 + 64 : N, kend = N;
+    for (int i0 = 0; i0 < N; i0 += 32) {
+      int i1 = i0 + 32 < N ? i0 + 32 : N, kend = N;
       if (causal && (i1 + 255) / 256 * 256 < N) kend = (i1 + 255) / 256 * 256;
       C += (double)(i1 - i0) * kend;
       K += (double)(i1 - i0) * ((kend + 255) / 256);

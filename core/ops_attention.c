@@ -31,12 +31,10 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
     const float *Pb = P + bh * nn, *dO = o->grad + bh * nd;
     const float *Q = q->data + bh * nd, *K = k->data + bh * nd, *V = v->data + bh * nd;
     if (dv) /* dV[N,Dh] += P^T dO */
-      eb__gemm(1, 0, N, Dh, N, 1.0f, Pb, N, dO, Dh,
-                  1.0f, dv + bh * nd, Dh);
+      eb__gemm(1, 0, N, Dh, N, 1.0f, Pb, N, dO, Dh, 1.0f, dv + bh * nd, Dh);
     if (!dS) continue;
     /* dP[N,N] = dO V^T, then dS = P * (dP - rowsum(dP * P)) * scale in place */
-    eb__gemm(0, 1, N, N, Dh, 1.0f, dO, Dh, V, Dh,
-                0.0f, dS, N);
+    eb__gemm(0, 1, N, N, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, N);
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
     for (int i = 0; i < N; i++) {
       const float *p = Pb + (int64_t)i * N;
@@ -47,11 +45,9 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
         d[j] = p[j] * (d[j] - dot) * scale;
     }
     if (dq) /* dQ[N,Dh] += dS K */
-      eb__gemm(0, 0, N, Dh, N, 1.0f, dS, N, K, Dh,
-                  1.0f, dq + bh * nd, Dh);
+      eb__gemm(0, 0, N, Dh, N, 1.0f, dS, N, K, Dh, 1.0f, dq + bh * nd, Dh);
     if (dk) /* dK[N,Dh] += dS^T Q */
-      eb__gemm(1, 0, N, Dh, N, 1.0f, dS, N, Q, Dh,
-                  1.0f, dk + bh * nd, Dh);
+      eb__gemm(1, 0, N, Dh, N, 1.0f, dS, N, Q, Dh, 1.0f, dk + bh * nd, Dh);
   }
   double g = 2.0 * B * H * (double)nn * Dh, s = (double)B * H * nn;
   double fl =
@@ -87,8 +83,8 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
     float *Pb = node ? P + bh * nn : P;
     const uint8_t *mrow = mask ? mask + (bh / H) * N : NULL;
     /* S = Q K^T (eb__gemm splits it over the threads) */
-    eb__gemm(0, 1, N, N, Dh, 1.0f,
-                q->data + bh * nd, Dh, k->data + bh * nd, Dh, 0.0f, Pb, N);
+    eb__gemm(0, 1, N, N, Dh, 1.0f, q->data + bh * nd, Dh, k->data + bh * nd, Dh, 0.0f, Pb,
+             N);
     /* masked, scaled softmax; rows are independent */
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
     for (int i = 0; i < N; i++) {
@@ -116,8 +112,8 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
         p[j] *= inv;
     }
     /* O = P V */
-    eb__gemm(0, 0, N, Dh, N, 1.0f, Pb, N,
-                v->data + bh * nd, Dh, 0.0f, o->data + bh * nd, Dh);
+    eb__gemm(0, 0, N, Dh, N, 1.0f, Pb, N, v->data + bh * nd, Dh, 0.0f, o->data + bh * nd,
+             Dh);
   }
   eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
                    0);
@@ -129,12 +125,13 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
  * key blocks of ATT_BK keys with an online softmax; only the output and the
  * per-row log-sum-exp are kept, and backward recomputes each score block
  * (FlashAttention-2: D_i = rowsum(dO_i * O_i), dS = P (dP - D_i)). (b,h) pairs
- * run in parallel, each one serially in a fixed order with single-threaded
- * GEMMs, so the results do not depend on the thread count.
+ * run in parallel, each one serially in a fixed order with the register-tiled
+ * kernels below (no BLAS), so the results do not depend on the thread count.
+ * ATT_BQ must divide ATT_BK (the causal FLOP formula assumes it).
  * Causal: key blocks entirely above the diagonal are skipped. FLOPs are in
  * docs/flops.md ("blockwise"). */
 #ifndef ATT_BQ
-#define ATT_BQ 64
+#define ATT_BQ 32
 #endif
 #ifndef ATT_BK
 #define ATT_BK 256
@@ -168,98 +165,200 @@ static inline int att_kend(int i1, int N, int causal) {
   return k < N ? k : N;
 }
 
-/* bias[j] = 0 for a usable key of batch b, -inf otherwise */
-static void att_bias(const uint8_t *mask, int b, int N, float *bias) {
-  for (int j = 0; j < N; j++)
-    bias[j] = (!mask || mask[(int64_t)b * N + j]) ? 0.0f : -INFINITY;
+/* bias[j] = 0 for a usable key of batch b, -inf otherwise (and for padding) */
+static void att_bias(const uint8_t *mask, int b, int N, int Np, float *bias) {
+  for (int j = 0; j < Np; j++)
+    bias[j] = j < N && (!mask || mask[(int64_t)b * N + j]) ? 0.0f : -INFINITY;
 }
 
 static const eb_v8i att_iota = {0, 1, 2, 3, 4, 5, 6, 7};
 
-/* Row kernels on 8-float vectors; a ragged tail goes through a padded copy so
- * every element gets the same arithmetic. */
-#define ATT_ROW_LOOP(nk, BODY)                                                        \
-  do {                                                                                \
-    int j_ = 0;                                                                       \
-    for (; j_ + 8 <= (nk); j_ += 8) {                                                 \
-      const int j = j_;                                                               \
-      BODY                                                                            \
-    }                                                                                 \
-    if (j_ < (nk)) {                                                                  \
-      const int j = j_;                                                               \
-      (void)j;                                                                        \
-      BODY                                                                            \
-    }                                                                                 \
-  } while (0)
+/* ---- register-tiled micro-kernels (no BLAS: the blocks are small and Dh is
+ * usually 16-64, where packing and call overhead dominate a GEMM library).
+ * Every operand is a padded per-thread copy: head dims padded with zeros to
+ * Dp = Dh rounded up to 8, keys to Np = N rounded up to 16 (padded keys have
+ * bias -inf, so probability 0). Padding lanes are not counted as FLOPs (as a
+ * GEMM's internal padding). */
+#define ATT_MR 4 /* rows per register tile */
+/* row stride of the score block: not a power of two, so the column walks of
+ * dV += P^T dO and dK += dS^T Q do not pile onto a few L1 sets */
+#define ATT_LDS (ATT_BK + 16)
 
-/* load 8 floats from p[j..], lanes at or beyond n filled with `fill` */
-EB_VINLINE eb_v8f att_ld(const float *p, int j, int n, float fill) {
-  if (j + 8 <= n) return eb__v8_load(p + j);
-  float t[8];
-  for (int u = 0; u < 8; u++)
-    t[u] = j + u < n ? p[j + u] : fill;
-  return eb__v8_load(t);
-}
-EB_VINLINE void att_st(float *p, int j, int n, eb_v8f v) {
-  if (j + 8 <= n) {
-    eb__v8_store(p + j, v);
-    return;
+static inline int att_round(int x, int m) { return (x + m - 1) / m * m; }
+
+/* c[2i + v] = sum_k a_i[k * acs] * B[k * ldb + 8v ..] for rows i < 4 and nv
+ * (1 or 2) vectors of 8 columns; kn terms summed in order k = 0, 1, ... */
+EB_VINLINE void att_mk(const int nv, int kn, const float *a0, const float *a1,
+                       const float *a2, const float *a3, int64_t acs, const float *B,
+                       int64_t ldb, eb_v8f *c) {
+  eb_v8f z = eb__v8_splat(0.0f);
+  eb_v8f c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+  for (int k = 0; k < kn; k++) {
+    const float *b = B + (int64_t)k * ldb;
+    eb_v8f b0 = eb__v8_load(b), b1 = nv > 1 ? eb__v8_load(b + 8) : z;
+    int64_t o = (int64_t)k * acs;
+    eb_v8f x = eb__v8_splat(a0[o]);
+    c00 += x * b0;
+    if (nv > 1) c01 += x * b1;
+    x = eb__v8_splat(a1[o]);
+    c10 += x * b0;
+    if (nv > 1) c11 += x * b1;
+    x = eb__v8_splat(a2[o]);
+    c20 += x * b0;
+    if (nv > 1) c21 += x * b1;
+    x = eb__v8_splat(a3[o]);
+    c30 += x * b0;
+    if (nv > 1) c31 += x * b1;
   }
-  for (int u = 0; j + u < n; u++)
-    p[j + u] = v[u];
+  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11;
+  c[4] = c20, c[5] = c21, c[6] = c30, c[7] = c31;
 }
 
-/* s[0..nk) = s * scale + bias, -inf from column `lim` on (causal); returns max */
-EB_VINLINE float att_score_row(float *s, const float *bias, int nk, int lim,
-                                  float scale) {
-  eb_v8f mx = eb__v8_splat(-INFINITY);
-  ATT_ROW_LOOP(nk, {
-    eb_v8f v = att_ld(s, j, nk, 0.0f) * scale + att_ld(bias, j, nk, -INFINITY);
-    v = eb__v8_sel(att_iota + j < lim, v, eb__v8_splat(-INFINITY));
-    att_st(s, j, nk, v);
-    mx = eb__v8_max(v, mx);
-  });
-  return eb__v8_hmax(mx);
+/* Rows of A for one tile: row i at A + i * ars (rows past mr repeat row 0; their
+ * results are dropped). */
+EB_VINLINE void att_rows(const float *A, int64_t ars, int mr, const float **a) {
+  for (int i = 0; i < ATT_MR; i++)
+    a[i] = A + (i < mr ? i : 0) * ars;
 }
 
-/* p = exp(s - m) in place; returns the sum */
-EB_VINLINE float att_exp_row(float *s, int nk, float m) {
+/* C[M, nc] (+= when acc) = A B with A(i,k) = A[i * ars + k * acs], B[K, nc]
+ * row-major (ldb), nc a multiple of 8; every element sums its K terms in order. */
+EB_VINLINE void att_gemm(int M, int nc, int K, const float *A, int64_t ars, int64_t acs,
+                         const float *B, int64_t ldb, float *C, int64_t ldc, int acc) {
+  for (int i0 = 0; i0 < M; i0 += ATT_MR) {
+    int mr = M - i0 < ATT_MR ? M - i0 : ATT_MR;
+    const float *a[ATT_MR];
+    att_rows(A + i0 * ars, ars, mr, a);
+    for (int n0 = 0; n0 < nc; n0 += 16) {
+      const int nv = nc - n0 >= 16 ? 2 : 1;
+      eb_v8f c[8];
+      if (nv == 2)
+        att_mk(2, K, a[0], a[1], a[2], a[3], acs, B + n0, ldb, c);
+      else
+        att_mk(1, K, a[0], a[1], a[2], a[3], acs, B + n0, ldb, c);
+      for (int i = 0; i < mr; i++)
+        for (int v = 0; v < nv; v++) {
+          float *p = C + (int64_t)(i0 + i) * ldc + n0 + 8 * v;
+          eb__v8_store(p, acc ? eb__v8_load(p) + c[2 * i + v] : c[2 * i + v]);
+        }
+    }
+  }
+}
+
+/* Score tiles S[mq, nkp] = A Bt (A [mq, Dp] rows at lda, Bt [Dp, *] at ldb, nkp a
+ * multiple of 16) with an epilogue per mode:
+ *   ATT_S_FWD  s = acc * scale + bias, -inf from column lim_r on; mx[8r..] = running
+ *              lane-wise max of row r
+ *   ATT_S_PROB p = exp(acc * scale + bias - lse_r), 0 from column lim_r on
+ *   ATT_S_DS   p = p (acc - D_r) scale, p the stored probabilities
+ * lim_r = lim0 + r (causal) or nkp. */
+enum { ATT_S_FWD, ATT_S_PROB, ATT_S_DS };
+EB_VINLINE void att_scores(const int mode, int mq, int nkp, int Dp, const float *A,
+                           int lda, const float *Bt, int ldb, float *S, int lds,
+                           const float *bias, int causal, int lim0, float scale,
+                           const float *rowv, float *mx) {
+  for (int i0 = 0; i0 < mq; i0 += ATT_MR) {
+    int mr = mq - i0 < ATT_MR ? mq - i0 : ATT_MR;
+    const float *a[ATT_MR];
+    att_rows(A + (int64_t)i0 * lda, lda, mr, a);
+    for (int n0 = 0; n0 < nkp; n0 += 16) {
+      eb_v8f c[8];
+      att_mk(2, Dp, a[0], a[1], a[2], a[3], 1, Bt + n0, ldb, c);
+      for (int i = 0; i < mr; i++) {
+        int r = i0 + i, lim = causal ? lim0 + r : nkp;
+        float *s = S + (int64_t)r * lds + n0;
+        eb_v8f m = eb__v8_splat(-INFINITY);
+        for (int v = 0; v < 2; v++) {
+          eb_v8i ok = att_iota + (n0 + 8 * v) < lim;
+          eb_v8f x = c[2 * i + v], y;
+          if (mode == ATT_S_FWD) {
+            y = x * scale + eb__v8_load(bias + n0 + 8 * v);
+            y = eb__v8_sel(ok, y, eb__v8_splat(-INFINITY));
+            m = eb__v8_max(y, m);
+          } else if (mode == ATT_S_PROB) {
+            y = eb__exp8(x * scale + eb__v8_load(bias + n0 + 8 * v) - rowv[r]);
+            y = eb__v8_sel(ok, y, eb__v8_splat(0.0f));
+          } else {
+            y = eb__v8_load(s + 8 * v) * (x - rowv[r]) * scale;
+          }
+          eb__v8_store(s + 8 * v, y);
+        }
+        if (mode == ATT_S_FWD)
+          eb__v8_store(mx + 8 * r, eb__v8_max(m, eb__v8_load(mx + 8 * r)));
+      }
+    }
+  }
+}
+
+/* p = exp(s - m) in place over nkp (a multiple of 8) columns; returns the sum */
+EB_VINLINE float att_exp_row(float *s, int nkp, float m) {
   eb_v8f acc = eb__v8_splat(0.0f);
-  ATT_ROW_LOOP(nk, {
-    eb_v8f e = eb__exp8(att_ld(s, j, nk, -INFINITY) - m);
-    att_st(s, j, nk, e);
+  for (int j = 0; j < nkp; j += 8) {
+    eb_v8f e = eb__exp8(eb__v8_load(s + j) - m);
+    eb__v8_store(s + j, e);
     acc += e;
-  });
+  }
   return eb__v8_hsum(acc);
 }
 
-/* p = exp(s * scale + bias - lse), 0 from column lim on */
-EB_VINLINE void att_prob_row(float *s, const float *bias, int nk, int lim, float scale,
-                                float lse) {
-  ATT_ROW_LOOP(nk, {
-    eb_v8f e = eb__exp8(att_ld(s, j, nk, 0.0f) * scale + att_ld(bias, j, nk, 0.0f) - lse);
-    att_st(s, j, nk, eb__v8_sel(att_iota + j < lim, e, eb__v8_splat(0.0f)));
-  });
+/* x[n, Dh] (row stride ld) -> dst[n, Dp] rows, zero-padded to rows_p rows */
+static void att_copy(const float *x, int ld, int n, int Dh, int Dp, int rows_p,
+                     float *dst) {
+  for (int i = 0; i < rows_p; i++)
+    for (int d = 0; d < Dp; d++)
+      dst[(int64_t)i * Dp + d] = i < n && d < Dh ? x[(int64_t)i * ld + d] : 0.0f;
+}
+/* x[n, Dh] (row stride ld) -> dst[Dp, Np] transposed, zero-padded */
+static void att_copy_t(const float *x, int ld, int n, int Dh, int Dp, int Np,
+                       float *dst) {
+  memset(dst, 0, (size_t)Dp * Np * sizeof(float));
+  for (int i = 0; i < n; i++)
+    for (int d = 0; d < Dh; d++)
+      dst[(int64_t)d * Np + i] = x[(int64_t)i * ld + d];
 }
 
-/* p = p (dp - D) scale */
-EB_VINLINE void att_ds_row(float *p, const float *dp, int nk, float D, float scale) {
-  ATT_ROW_LOOP(nk, {
-    eb_v8f v = att_ld(p, j, nk, 0.0f) * (att_ld(dp, j, nk, 0.0f) - D) * scale;
-    att_st(p, j, nk, v);
-  });
+/* Per-thread scratch, in floats (shared by forward and backward). */
+typedef struct att_layout {
+  int Dp, Np;
+  int64_t q, k, kt, vt, v, dO, s, acc, dk, dv, rowf, bias, total;
+} att_layout;
+
+static att_layout att_plan(int N, int Dh) {
+  att_layout L;
+  L.Dp = att_round(Dh, 8);
+  L.Np = att_round(N, 16);
+  int64_t nd = (int64_t)L.Np * L.Dp, o = 0;
+#define ATT_TAKE(f, n) (L.f = o, o += ((n) + 15) / 16 * 16)
+  ATT_TAKE(q, nd);
+  ATT_TAKE(k, nd);
+  ATT_TAKE(kt, nd);
+  ATT_TAKE(vt, nd);
+  ATT_TAKE(v, nd);
+  ATT_TAKE(dO, nd);
+  ATT_TAKE(s, (int64_t)ATT_BQ * ATT_LDS);
+  ATT_TAKE(acc, (int64_t)ATT_BQ * L.Dp);
+  ATT_TAKE(dk, nd);
+  ATT_TAKE(dv, nd);
+  ATT_TAKE(rowf, (int64_t)11 * ATT_BQ + L.Np);
+  ATT_TAKE(bias, L.Np);
+#undef ATT_TAKE
+  L.total = o;
+  return L;
 }
 
 EB_CLONES
-static void att_fwd_bh(const att_saved *sv, int b, int h, const float *bias, float *S,
-                       float *acc, float *rowf) {
-  const int N = sv->N, Dh = sv->Dh, causal = sv->causal;
+static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
+                       float *scr) {
+  const int N = sv->N, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp, Np = L->Np;
   const float scale = sv->scale;
-  const float *Q = att_at(&sv->q, b, h), *K = att_at(&sv->k, b, h),
-              *V = att_at(&sv->v, b, h);
+  float *Qp = scr + L->q, *Kt = scr + L->kt, *Vp = scr + L->v, *S = scr + L->s;
+  float *acc = scr + L->acc, *bias = scr + L->bias;
+  float *m = scr + L->rowf, *l = m + ATT_BQ, *corr = l + ATT_BQ, *mx = corr + ATT_BQ;
   float *O = att_at(&sv->o, b, h), *lse = sv->lse + ((int64_t)b * sv->H + h) * N;
-  const int ldq = sv->q.ld, ldk = sv->k.ld, ldv = sv->v.ld, ldo = sv->o.ld;
-  float *m = rowf, *l = rowf + ATT_BQ, *corr = rowf + 2 * ATT_BQ;
+  att_copy(att_at(&sv->q, b, h), sv->q.ld, N, Dh, Dp, N, Qp);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kt);
+  att_copy(att_at(&sv->v, b, h), sv->v.ld, N, Dh, Dp, Np, Vp);
+  const int ldo = sv->o.ld;
   for (int i0 = 0; i0 < N; i0 += ATT_BQ) {
     int mq = N - i0 < ATT_BQ ? N - i0 : ATT_BQ;
     int kend = att_kend(i0 + mq, N, causal);
@@ -268,119 +367,102 @@ static void att_fwd_bh(const att_saved *sv, int b, int h, const float *bias, flo
       l[r] = 0;
     }
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK;
-      /* S[mq,nk] = Q_i K_j^T */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, nk, Dh, 1.0f,
-                  Q + (int64_t)i0 * ldq, ldq, K + (int64_t)j0 * ldk, ldk, 0.0f, S, ATT_BK);
+      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK, nkp = att_round(nk, 16);
+      for (int r = 0; r < mq; r++)
+        eb__v8_store(mx + 8 * r, eb__v8_splat(-INFINITY));
+      /* S = (Q_i K_j^T) scale + bias, masked; lane-wise row maxima */
+      att_scores(ATT_S_FWD, mq, nkp, Dp, Qp + (int64_t)i0 * Dp, Dp, Kt + j0, Np, S,
+                 ATT_LDS, bias + j0, causal, i0 + 1 - j0, scale, NULL, mx);
       for (int r = 0; r < mq; r++) {
-        float *s = S + (int64_t)r * ATT_BK;
-        int lim = causal ? i0 + r + 1 - j0 : nk;
-        float mb = att_score_row(s, bias + j0, nk, lim, scale);
+        float *s = S + (int64_t)r * ATT_LDS;
+        float mb = eb__v8_hmax(eb__v8_load(mx + 8 * r));
         float mn = mb > m[r] ? mb : m[r];
         if (mn == -INFINITY) { /* no usable key yet: p = 0, nothing to rescale */
-          memset(s, 0, (size_t)nk * sizeof(float));
+          memset(s, 0, (size_t)nkp * sizeof(float));
           corr[r] = 1.0f;
           continue;
         }
         float c = eb__expf(m[r] - mn);
-        float ps = att_exp_row(s, nk, mn);
+        float ps = att_exp_row(s, nkp, mn);
         l[r] = l[r] * c + ps;
         m[r] = mn;
         corr[r] = c;
       }
       if (j0 > 0)
         for (int r = 0; r < mq; r++)
-          for (int d = 0; d < Dh; d++)
-            acc[r * Dh + d] *= corr[r];
-      /* acc[mq,Dh] (+)= P V_j */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mq, Dh, nk, 1.0f, S, ATT_BK,
-                  V + (int64_t)j0 * ldv, ldv, j0 > 0 ? 1.0f : 0.0f, acc, Dh);
+          for (int d = 0; d < Dp; d++)
+            acc[r * Dp + d] *= corr[r];
+      /* acc[mq,Dp] (+)= P V_j */
+      att_gemm(mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp, j0 > 0);
     }
     for (int r = 0; r < mq; r++) {
       float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
       float *o = O + (int64_t)(i0 + r) * ldo;
       for (int d = 0; d < Dh; d++)
-        o[d] = acc[r * Dh + d] * inv;
+        o[d] = acc[r * Dp + d] * inv;
       lse[i0 + r] = l[r] > 0 ? m[r] + logf(l[r]) : INFINITY;
     }
   }
 }
 
-/* Per-thread scratch floats: S, dP [BQ,BK], acc/dQ [BQ,Dh], 3 row vectors,
- * dK, dV [N,Dh], bias [N] */
-static int64_t att_scratch(int N, int Dh) {
-  int64_t f = 2 * (int64_t)ATT_BQ * ATT_BK + (int64_t)ATT_BQ * Dh + 3 * ATT_BQ +
-              2 * (int64_t)N * Dh + N;
-  return (f + 15) / 16 * 16;
+/* g[n, Dh] (row stride ld) = src[n, Dp] (fresh) or += src */
+static void att_store(float *g, int ld, const float *src, int n, int Dh, int Dp,
+                      int fresh) {
+  for (int i = 0; i < n; i++)
+    for (int d = 0; d < Dh; d++)
+      g[(int64_t)i * ld + d] = (fresh ? 0.0f : g[(int64_t)i * ld + d]) + src[i * Dp + d];
 }
 
 EB_CLONES
-static void att_bwd_bh(const att_saved *sv, int b, int h, const float *bias,
+static void att_bwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
                        const att_view *dO_v, att_view *dq_v, att_view *dk_v,
                        att_view *dv_v, int fq, int fk, int fv, float *scr) {
-  const int N = sv->N, Dh = sv->Dh, causal = sv->causal;
+  const int N = sv->N, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp, Np = L->Np;
   const float scale = sv->scale;
-  float *S = scr, *dP = S + ATT_BQ * ATT_BK, *dQ = dP + ATT_BQ * ATT_BK;
-  float *Dr = dQ + ATT_BQ * Dh, *dK = Dr + 3 * ATT_BQ, *dV = dK + (int64_t)N * Dh;
-  const float *Q = att_at(&sv->q, b, h), *K = att_at(&sv->k, b, h),
-              *V = att_at(&sv->v, b, h), *O = att_at(&sv->o, b, h),
-              *dO = att_at(dO_v, b, h);
+  float *Qp = scr + L->q, *Kp = scr + L->k, *Kt = scr + L->kt, *Vt = scr + L->vt;
+  float *dOp = scr + L->dO, *S = scr + L->s, *dQ = scr + L->acc, *dK = scr + L->dk,
+        *dV = scr + L->dv, *Dr = scr + L->rowf, *bias = scr + L->bias;
+  const float *O = att_at(&sv->o, b, h), *dO = att_at(dO_v, b, h);
   const float *lse = sv->lse + ((int64_t)b * sv->H + h) * N;
-  const int ldq = sv->q.ld, ldk = sv->k.ld, ldv = sv->v.ld, ldo = sv->o.ld,
-            ldg = dO_v->ld;
-  memset(dK, 0, 2 * (size_t)N * Dh * sizeof(float));
+  const int ldo = sv->o.ld, ldg = dO_v->ld;
+  att_copy(att_at(&sv->q, b, h), sv->q.ld, N, Dh, Dp, N, Qp);
+  att_copy(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kp);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kt);
+  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, N, Dh, Dp, Np, Vt);
+  att_copy(dO, ldg, N, Dh, Dp, N, dOp);
+  memset(dK, 0, (size_t)Np * Dp * sizeof(float));
+  memset(dV, 0, (size_t)Np * Dp * sizeof(float));
+  for (int i = 0; i < N; i++) { /* D_i = rowsum(dO * O) */
+    const float *o = O + (int64_t)i * ldo, *g = dO + (int64_t)i * ldg;
+    float s = 0;
+    for (int d = 0; d < Dh; d++)
+      s += g[d] * o[d];
+    Dr[i] = s;
+  }
   for (int i0 = 0; i0 < N; i0 += ATT_BQ) {
     int mq = N - i0 < ATT_BQ ? N - i0 : ATT_BQ;
     int kend = att_kend(i0 + mq, N, causal);
-    const float *Qi = Q + (int64_t)i0 * ldq, *dOi = dO + (int64_t)i0 * ldg;
-    for (int r = 0; r < mq; r++) { /* D_i = rowsum(dO * O) */
-      const float *o = O + (int64_t)(i0 + r) * ldo, *g = dOi + (int64_t)r * ldg;
-      float s = 0;
-      for (int d = 0; d < Dh; d++)
-        s += g[d] * o[d];
-      Dr[r] = s;
-    }
+    const float *Qi = Qp + (int64_t)i0 * Dp, *dOi = dOp + (int64_t)i0 * Dp;
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK;
-      const float *Kj = K + (int64_t)j0 * ldk, *Vj = V + (int64_t)j0 * ldv;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, nk, Dh, 1.0f, Qi, ldq, Kj,
-                  ldk, 0.0f, S, ATT_BK);
-      for (int r = 0; r < mq; r++) /* P = exp(S * scale + bias - lse) */
-        att_prob_row(S + (int64_t)r * ATT_BK, bias + j0, nk,
-                     causal ? i0 + r + 1 - j0 : nk, scale, lse[i0 + r]);
+      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK, nkp = att_round(nk, 16);
+      /* P = exp(Q_i K_j^T scale + bias - lse) */
+      att_scores(ATT_S_PROB, mq, nkp, Dp, Qi, Dp, Kt + j0, Np, S, ATT_LDS, bias + j0,
+                 causal, i0 + 1 - j0, scale, lse + i0, NULL);
       /* dV_j += P^T dO_i */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, Dh, mq, 1.0f, S, ATT_BK,
-                  dOi, ldg, 1.0f, dV + (int64_t)j0 * Dh, Dh);
-      /* dP = dO_i V_j^T; dS = P (dP - D) scale */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, mq, nk, Dh, 1.0f, dOi, ldg, Vj,
-                  ldv, 0.0f, dP, ATT_BK);
-      for (int r = 0; r < mq; r++)
-        att_ds_row(S + (int64_t)r * ATT_BK, dP + (int64_t)r * ATT_BK, nk, Dr[r], scale);
+      att_gemm(nk, Dp, mq, S, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp, Dp, 1);
+      /* dS = P (dO_i V_j^T - D) scale, in place */
+      att_scores(ATT_S_DS, mq, nkp, Dp, dOi, Dp, Vt + j0, Np, S, ATT_LDS, NULL, 0, 0,
+                 scale, Dr + i0, NULL);
       /* dQ_i (+)= dS K_j; dK_j += dS^T Q_i */
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mq, Dh, nk, 1.0f, S, ATT_BK,
-                  Kj, ldk, j0 > 0 ? 1.0f : 0.0f, dQ, Dh);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, Dh, mq, 1.0f, S, ATT_BK, Qi,
-                  ldq, 1.0f, dK + (int64_t)j0 * Dh, Dh);
+      att_gemm(mq, Dp, nk, S, ATT_LDS, 1, Kp + (int64_t)j0 * Dp, Dp, dQ, Dp, j0 > 0);
+      att_gemm(nk, Dp, mq, S, 1, ATT_LDS, Qi, Dp, dK + (int64_t)j0 * Dp, Dp, 1);
     }
-    if (dq_v) {
-      float *g = att_at(dq_v, b, h) + (int64_t)i0 * dq_v->ld;
-      for (int r = 0; r < mq; r++)
-        for (int d = 0; d < Dh; d++)
-          g[(int64_t)r * dq_v->ld + d] =
-              (fq ? 0.0f : g[(int64_t)r * dq_v->ld + d]) + dQ[r * Dh + d];
-    }
+    if (dq_v)
+      att_store(att_at(dq_v, b, h) + (int64_t)i0 * dq_v->ld, dq_v->ld, dQ, mq, Dh, Dp,
+                fq);
   }
-  const float *src[2] = {dK, dV};
-  att_view *dst[2] = {dk_v, dv_v};
-  int fr[2] = {fk, fv};
-  for (int t = 0; t < 2; t++) {
-    if (!dst[t]) continue;
-    float *g = att_at(dst[t], b, h);
-    int ld = dst[t]->ld;
-    for (int i = 0; i < N; i++)
-      for (int d = 0; d < Dh; d++)
-        g[(int64_t)i * ld + d] = (fr[t] ? 0.0f : g[(int64_t)i * ld + d]) + src[t][i * Dh + d];
-  }
+  if (dk_v) att_store(att_at(dk_v, b, h), dk_v->ld, dK, N, Dh, Dp, fk);
+  if (dv_v) att_store(att_at(dv_v, b, h), dv_v->ld, dV, N, Dh, Dp, fv);
 }
 
 /* Score elements computed and key blocks visited, summed over the rows of one
@@ -397,7 +479,8 @@ static void att_counts(int N, int causal, double *scores, double *kblocks) {
   *kblocks = kb;
 }
 
-static void att_view_grad(att_view *g, const att_view *x, const float *xdata, float *gbase) {
+static void att_view_grad(att_view *g, const att_view *x, const float *xdata,
+                          float *gbase) {
   *g = *x;
   g->p = gbase + (x->p - xdata);
 }
@@ -443,17 +526,16 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   if (!pq && !pk && !pv) return;
   const int B = sv->B, H = sv->H, N = sv->N, Dh = sv->Dh;
   int nt = eb__nthreads();
-  int64_t per = att_scratch(N, Dh);
+  att_layout L = att_plan(N, Dh);
+  int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return;
-  eb__blas_serial();
   EB_OMP("omp parallel for schedule(dynamic, 1)")
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
-    float *bias = s + per - N; /* last N floats of the scratch */
-    att_bias(sv->mask, b, N, bias);
-    att_bwd_bh(sv, b, h, bias, &dO, pq, pk, pv, fq, fk, fv, s);
+    att_bias(sv->mask, b, N, L.Np, s + L.bias);
+    att_bwd_bh(sv, &L, b, h, &dO, pq, pk, pv, fq, fk, fv, s);
   }
   double sc, kb;
   att_counts(N, sv->causal, &sc, &kb);
@@ -473,18 +555,16 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
     memcpy(sv->mask, mask, (size_t)B * N);
   }
   int nt = eb__nthreads();
-  int64_t per = att_scratch(N, Dh);
+  att_layout L = att_plan(N, Dh);
+  int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return NULL;
-  eb__blas_serial();
   EB_OMP("omp parallel for schedule(dynamic, 1)")
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
-    float *bias = s + per - N;
-    att_bias(sv->mask, b, N, bias);
-    att_fwd_bh(sv, b, h, bias, s, s + 2 * ATT_BQ * ATT_BK,
-               s + 2 * ATT_BQ * ATT_BK + ATT_BQ * Dh);
+    att_bias(sv->mask, b, N, L.Np, s + L.bias);
+    att_fwd_bh(sv, &L, b, h, s);
   }
   double sc, kb;
   att_counts(N, sv->causal, &sc, &kb);
@@ -513,8 +593,13 @@ eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_te
                     .k = {k->data, sb, sh, Dh},
                     .v = {v->data, sb, sh, Dh},
                     .o = {o->data, sb, sh, Dh},
-                    .B = B, .H = H, .N = N, .Dh = Dh,
-                    .causal = causal != 0, .scale = scale, .qkv = 0};
+                    .B = B,
+                    .H = H,
+                    .N = N,
+                    .Dh = Dh,
+                    .causal = causal != 0,
+                    .scale = scale,
+                    .qkv = 0};
   eb_tensor *in[3] = {q, k, v};
   return attention_bw_run(ctx, sv, o, 3, in, mask);
 }
@@ -539,7 +624,12 @@ eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_
                     .k = {qkv->data + D, sb, Dh, D3},
                     .v = {qkv->data + 2 * D, sb, Dh, D3},
                     .o = {o->data, (int64_t)N * D, Dh, D},
-                    .B = B, .H = heads, .N = N, .Dh = Dh,
-                    .causal = causal != 0, .scale = scale, .qkv = 1};
+                    .B = B,
+                    .H = heads,
+                    .N = N,
+                    .Dh = Dh,
+                    .causal = causal != 0,
+                    .scale = scale,
+                    .qkv = 1};
   return attention_bw_run(ctx, sv, o, 1, &qkv, mask);
 }

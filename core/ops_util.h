@@ -149,7 +149,7 @@ typedef float eb_v8f __attribute__((vector_size(32)));
 typedef int32_t eb_v8i __attribute__((vector_size(32)));
 
 /* hot kernels: an AVX2 clone picked at load time, and the portable default */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                   \
     !defined(EB_NO_CLONES)
 #define EB_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -162,7 +162,11 @@ EB_VINLINE eb_v8f eb__v8_load(const float *p) {
   return v;
 }
 EB_VINLINE void eb__v8_store(float *p, eb_v8f v) { memcpy(p, &v, sizeof v); }
-EB_VINLINE eb_v8f eb__v8_splat(float x) { return (eb_v8f){x, x, x, x, x, x, x, x}; }
+/* a shuffle of lane 0, not the 8-element initialiser: GCC builds the latter
+ * with a chain of lane inserts instead of one broadcast */
+EB_VINLINE eb_v8f eb__v8_splat(float x) {
+  return __builtin_shuffle((eb_v8f){x}, (eb_v8i){0, 0, 0, 0, 0, 0, 0, 0});
+}
 /* m ? a : b, m a comparison result (all ones / all zeros per lane) */
 EB_VINLINE eb_v8f eb__v8_sel(eb_v8i m, eb_v8f a, eb_v8f b) {
   return (eb_v8f)((m & (eb_v8i)a) | (~m & (eb_v8i)b));
@@ -181,9 +185,9 @@ EB_VINLINE float eb__v8_hmax(eb_v8f v) {
 
 /* exp by range reduction x = n ln2 + r, |r| <= ln2/2 (n rounded with the
  * 1.5 * 2^23 trick), and Cephes' degree-6 polynomial: max relative error
- * ~2e-7 on [-87.3, 88] (relative to the exact value); 0 below -87.3 (and for -inf), inputs above 88 clamp to
- * 88, NaN stays NaN. Plain IEEE arithmetic (no FMA contraction in ISO C mode),
- * so every build and clone gives the same bits. */
+ * ~2e-7 on [-87.3, 88] (relative to the exact value); 0 below -87.3 (and for -inf),
+ * inputs above 88 clamp to 88, NaN stays NaN. Plain IEEE arithmetic (no FMA contraction
+ * in ISO C mode), so every build and clone gives the same bits. */
 EB_VINLINE eb_v8f eb__exp8(eb_v8f x) {
   eb_v8f xc = eb__v8_sel(x > 88.0f, eb__v8_splat(88.0f), x);
   xc = eb__v8_sel(xc < -87.3f, eb__v8_splat(-87.3f), xc);

@@ -108,9 +108,9 @@ static void check_attention_bw(int B, int H, int N, int Dh, int masked, int caus
   for (int i = 0; i < B * N; i++)
     mask[i] = (i % 3) != 1;
   eb_ctx *ctx = eb_ctx_create(0, 1);
-  eb_tensor *o = qkv ? eb_attention_qkv(ctx, x, H, masked ? mask : NULL, causal, 0.25f)
-                     : eb_attention_blockwise(ctx, q, k, v, masked ? mask : NULL, causal,
-                                              0.25f);
+  eb_tensor *o =
+      qkv ? eb_attention_qkv(ctx, x, H, masked ? mask : NULL, causal, 0.25f)
+          : eb_attention_blockwise(ctx, q, k, v, masked ? mask : NULL, causal, 0.25f);
   double C = 0, K = 0;
   for (int i0 = 0; i0 < N; i0 += 64) {
     int rows = N - i0 < 64 ? N - i0 : 64;
@@ -124,12 +124,14 @@ static void check_attention_bw(int B, int H, int N, int Dh, int masked, int caus
   }
   double bh = (double)B * H;
   char what[128];
-  snprintf(what, sizeof what, "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
+  snprintf(what, sizeof what,
+           "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
            qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).forward, bh * (C * (4.0 * Dh + 5) + K * Dh));
   eb_tensor *L = eb_sum(ctx, o);
   CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
-  snprintf(what, sizeof what, "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
+  snprintf(what, sizeof what,
+           "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
            qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).backward,
          bh * (C * (10.0 * Dh + 6) + 2.0 * N * Dh) + (double)o->size);

@@ -153,8 +153,8 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
     return proj(ctx, eb_attention_blockwise(ctx, att_q, att_k, att_v,
                                             c->a0 ? att_mask : NULL, c->a1, 0.5f));
   case C_ATTENTION_QKV: /* [2,5,3*8], 2 heads of 4 */
-    return proj(ctx, eb_attention_qkv(ctx, att_qkv, 2, c->a0 ? att_mask : NULL, c->a1,
-                                      0.5f));
+    return proj(ctx,
+                eb_attention_qkv(ctx, att_qkv, 2, c->a0 ? att_mask : NULL, c->a1, 0.5f));
   case C_ATTENTION_BW_SHARED: /* one activation as q and k (shared gradient) */
   {
     eb_tensor *qk = eb_scale(ctx, att_q, 1.0f);
@@ -461,20 +461,18 @@ static void bw_compare(eb_ctx *ctx, int B, int H, int N, int Dh, int use_mask, i
     eb_tensor *hs[3];
     for (int t = 0; t < 3; t++)
       hs[t] = eb_transpose(
-          ctx,
-          eb_reshape(ctx, eb_slice_last(ctx, src, t * D, D), 4, SHAPE(B, N, H, Dh)), 1,
-          2);
+          ctx, eb_reshape(ctx, eb_slice_last(ctx, src, t * D, D), 4, SHAPE(B, N, H, Dh)),
+          1, 2);
     eb_tensor *o;
     if (pass == 0)
       o = eb_attention(ctx, hs[0], hs[1], hs[2], m, causal, scale);
     else if (!qkv)
       o = eb_attention_blockwise(ctx, hs[0], hs[1], hs[2], m, causal, scale);
     else /* back to [B,H,N,Dh] for the comparison */
-      o = eb_transpose(
-          ctx,
-          eb_reshape(ctx, eb_attention_qkv(ctx, src, H, m, causal, scale), 4,
-                     SHAPE(B, N, H, Dh)),
-          1, 2);
+      o = eb_transpose(ctx,
+                       eb_reshape(ctx, eb_attention_qkv(ctx, src, H, m, causal, scale), 4,
+                                  SHAPE(B, N, H, Dh)),
+                       1, 2);
     eb_tensor *L = proj(ctx, o);
     CHECK(L && eb_backward(ctx, L) == 0, "attention compare: %s", eb_ctx_error(ctx));
     float **dst = pass == 0 ? ref : got;
@@ -483,8 +481,8 @@ static void bw_compare(eb_ctx *ctx, int B, int H, int N, int Dh, int use_mask, i
       memcpy(keep, o->data, (size_t)sz * sizeof(float));
       memcpy(keep + sz, src->grad, (size_t)3 * B * N * D * sizeof(float));
       if (pass == 2 && got[0]) { /* thread counts: bit-identical */
-        int same = memcmp(keep, got[0], (size_t)(sz + 3 * (int64_t)B * N * D) *
-                                            sizeof(float)) == 0;
+        int same = memcmp(keep, got[0],
+                          (size_t)(sz + 3 * (int64_t)B * N * D) * sizeof(float)) == 0;
         CHECK(same, "attention %s N=%d mask=%d causal=%d: 1 and 2 threads differ",
               qkv ? "qkv" : "blockwise", N, use_mask, causal);
         free(keep);
