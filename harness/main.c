@@ -12,6 +12,7 @@
 #include "decl.h"
 #include "export.h"
 #include "model.h"
+#include "plot.h"
 #include "registry.h"
 #include "report.h"
 #include "run.h"
@@ -849,6 +850,60 @@ done:
   return rc;
 }
 
+/* -------------------------------------------------------------- plot ---- */
+static int cmd_plot(int argc, char **argv) {
+  const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
+             *outdir = "out/figures";
+  opt table[] = {
+      {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
+      {"suite", O_STR, &suite, 0, 0, "NAME", "suite to plot [the latest]"},
+      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|all", "figures [all]"},
+      {"format", O_STR, &fmt_s, 0, 0, "png|svg|pdf", "image format [png]"},
+      {"out", O_STR, &outdir, 0, 0, "DIR", "output directory [out/figures]"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc =
+      parse_opts("plot", argc, argv, 2, table, "[options]",
+                 "Figures from the results database with gnuplot; each image comes with "
+                 "its data file (NAME.dat) and script (NAME.gp) to restyle it.",
+                 pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return 0;
+  eb_store *st = NULL;
+  eb_plot_kind kind;
+  eb_plot_format fmt;
+  if (rc) goto done;
+  if (eb_plot_kind_parse(kind_s, &kind)) {
+    snprintf(err, sizeof err,
+             "--kind %s: expected bubble, scaling, curves, pareto or all", kind_s);
+    rc = 2;
+    goto done;
+  }
+  if (eb_plot_format_parse(fmt_s, &fmt)) {
+    snprintf(err, sizeof err, "--format %s: expected png, svg or pdf", fmt_s);
+    rc = 2;
+    goto done;
+  }
+  if (eb_store_open_readonly(db, &st, err, sizeof err)) {
+    rc = 2;
+    goto done;
+  }
+  int written = 0;
+  int prc = eb_plot(st, suite, kind, fmt, outdir, &written, err, sizeof err);
+  if (prc) {
+    rc = prc == EB_PLOT_ERR_NO_DATA ? 2 : 1;
+    goto done;
+  }
+  if (err[0]) fprintf(stderr, "effbench plot: note: %s\n", err);
+  printf("%d figure(s) written to %s\n", written, outdir);
+done:
+  if (rc) fprintf(stderr, "effbench plot: %s\n", err);
+  if (st) eb_store_close(st);
+  return rc;
+}
+
 /* -------------------------------------------------------------- main ---- */
 static void usage(FILE *f) {
   fputs("usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
@@ -856,6 +911,7 @@ static void usage(FILE *f) {
         "  list archs|tasks   registered architectures or tasks and their parameters\n"
         "  run SUITE.yaml     run a suite into the results database (resumable)\n"
         "  report             tables from the results database\n"
+        "  plot               figures from the results database (gnuplot)\n"
         "  train              train one architecture on one task, report accuracy\n"
         "  bench              speed and memory of one architecture\n"
         "  export             parameters (and a batch with gradients) as safetensors\n"
@@ -898,8 +954,8 @@ int main(int argc, char **argv) {
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list",  "run",    "report", "train",
-                                         "bench", "export", "data"};
+  static const char *const commands[] = {"list",  "run",   "report", "plot",
+                                         "train", "bench", "export", "data"};
   const int ncommands = (int)(sizeof commands / sizeof *commands);
   int known = 0;
   for (int c = 0; c < ncommands; c++)
@@ -907,9 +963,8 @@ int main(int argc, char **argv) {
   if (!known) {
     const char *near = eb_nearest(cmd, commands, ncommands);
     fprintf(stderr,
-            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, train, "
-            "bench, "
-            "export, data)\n",
+            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, plot, "
+            "train, bench, export, data)\n",
             cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
@@ -937,6 +992,8 @@ int main(int argc, char **argv) {
     rc = cmd_run(reg, argc, argv);
   else if (!strcmp(cmd, "report"))
     rc = cmd_report(argc, argv);
+  else if (!strcmp(cmd, "plot"))
+    rc = cmd_plot(argc, argv);
   else
     rc = cmd_export(reg, argc, argv);
   eb_registry_destroy(reg);

@@ -203,11 +203,15 @@ extern const eb_task eb_task_retrieval;
 extern const eb_task eb_task_listops;
 extern const eb_task eb_task_mqar;
 extern const eb_task eb_task_selective_copy;
+extern const eb_task eb_task_image;
+extern const eb_task eb_task_pathfinder;
+extern const eb_task eb_task_pathx;
 
 int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
   const eb_arch *archs[] = {&eb_arch_vanilla};
-  const eb_task *tasks[] = {&eb_task_majority, &eb_task_listops, &eb_task_mqar,
-                            &eb_task_selective_copy, &eb_task_text, &eb_task_retrieval};
+  const eb_task *tasks[] = {&eb_task_majority,       &eb_task_listops, &eb_task_mqar,
+                            &eb_task_selective_copy, &eb_task_image,   &eb_task_pathfinder,
+                            &eb_task_pathx,          &eb_task_text,    &eb_task_retrieval};
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (eb_register_arch(reg, archs[i])) goto fail;
   for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)

@@ -87,6 +87,19 @@ out=$("$eb" report --db "$tmp/none.db" 2>&1)
 out=$("$eb" report --db "$tmp/r.db" --suite nosuch 2>&1)
 [[ $? -eq 2 && "$out" == *"nosuch"* && "$out" == *"tiny"* ]] || fail "unknown suite: $out"
 
+# --- figures (gnuplot is installed by scripts/install-deps)
+if command -v gnuplot >/dev/null 2>&1; then
+  "$eb" plot --db "$tmp/r.db" --out "$tmp/fig" >"$tmp/plot.out" 2>&1 || fail "plot: $(cat "$tmp/plot.out")"
+  for f in bubble scaling-time scaling-memory curves-majority pareto-majority; do
+    [[ -s "$tmp/fig/$f.png" && -s "$tmp/fig/$f.gp" && -s "$tmp/fig/$f.dat" ]] ||
+      fail "figure $f missing: $(ls "$tmp/fig" 2>&1)"
+  done
+  out=$("$eb" plot --db "$tmp/r.db" --kind pie 2>&1)
+  [[ $? -eq 2 && "$out" == *"--kind pie"* ]] || fail "bad --kind: $out"
+else
+  echo "note: gnuplot absent, figures not checked"
+fi
+
 if [[ $fails -ne 0 ]]; then
   echo "suite: $fails check(s) failed" >&2
   exit 1

@@ -1,0 +1,87 @@
+/* Paper-style figures from the results database alone (DESIGN.md §8),
+ * drawn by gnuplot launched as a process.
+ *
+ * Every figure NAME is three files in OUTDIR (created if missing):
+ *   NAME.dat  whitespace table, a header comment naming columns and units,
+ *             one block per arch separated by two blank lines (gnuplot
+ *             `index`), strings in quotes;
+ *   NAME.gp   self-contained script: `cd OUTDIR && gnuplot NAME.gp`
+ *             regenerates the image, so a user can restyle it;
+ *   NAME.png | NAME.svg | NAME.pdf  the image.
+ *
+ * Figures (arch colours and markers are the same in every figure: `vanilla`
+ * first, then archs in order of first appearance in the suite):
+ *
+ * - bubble (LRA Fig. 3): x = training steps/s, y = average test accuracy
+ *   (%) over tasks, bubble area proportional to peak memory, one labelled
+ *   bubble per arch. Accuracy: per task the mean over seeds of `done` runs,
+ *   then the mean over tasks; archs without a done run on every task are
+ *   left out (and named in the notes). Speed and memory come from the
+ *   `speed` table, mode=train, status done, at the longest sequence length
+ *   at which every plotted arch has such a measurement (the latest row
+ *   wins); when there is no such length, from the runs: 1000 / mean
+ *   runs.train_ms_per_step and max runs.peak_mem_bytes over the arch's done
+ *   runs. The axis label says which source was used.
+ * - scaling-time, scaling-memory: median step time (ms) and peak memory
+ *   (MiB) vs sequence length, log-log, one line per arch from the `speed`
+ *   table (latest row per arch, mode and length; train solid, infer
+ *   dashed). Lengths whose latest measurement is oom/failed have no point;
+ *   they are listed under the plot.
+ * - curves-TASK, one per task: validation accuracy (%) vs training step,
+ *   mean over the seeds of done runs, one line per arch, with a shaded
+ *   min-max band over seeds when there are several.
+ * - pareto-TASK, one per task: test accuracy (%) of every done run vs its
+ *   training FLOPs (flops_train_step x steps_done, log axis), points per
+ *   arch, and the Pareto front (fewest FLOPs for a given accuracy) as a
+ *   staircase. One per task because accuracies of different tasks are not
+ *   comparable.
+ *
+ * A figure without data is skipped, not an error; eb_plot fails only when
+ * no figure of the requested kind can be made. Nothing here prints. */
+#ifndef EFFBENCH_PLOT_H
+#define EFFBENCH_PLOT_H
+
+#include <stddef.h>
+
+#include "store.h"
+
+typedef enum {
+  EB_PLOT_BUBBLE,
+  EB_PLOT_SCALING,
+  EB_PLOT_CURVES,
+  EB_PLOT_PARETO,
+  EB_PLOT_ALL
+} eb_plot_kind;
+typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
+
+/* Failure codes of eb_plot: database, file or gnuplot error (exit 1);
+ * no such suite or nothing to plot (bad input, exit 2); gnuplot is not
+ * installed (exit 1). */
+#define EB_PLOT_ERR_IO (-1)
+#define EB_PLOT_ERR_NO_DATA (-2)
+#define EB_PLOT_ERR_NO_GNUPLOT (-3)
+
+/* Draws the figures of `kind` for `suite` (NULL = the suite with the most
+ * recent run or speed measurement) into outdir. *written (may be NULL) gets
+ * the number of images written.
+ *
+ * Returns 0 or an EB_PLOT_ERR_* code with a message in err, e.g.
+ *   "no runs for suite 'x' in FILE (suites: a, b)",
+ *   "gnuplot not found: install the Debian package gnuplot-nox",
+ *   "gnuplot bubble.gp failed in DIR (exit 1): <its stderr>".
+ * On success err holds notes about figures or archs that were skipped, joined
+ * by "; " (empty when none), for the caller to show as warnings.
+ *
+ * The gnuplot binary is `gnuplot` from PATH, or $EFFBENCH_GNUPLOT when set. */
+int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
+            const char *outdir, int *written, char *err, size_t errlen);
+
+/* Names for the CLI: "bubble", "scaling", "curves", "pareto", "all" and
+ * "png", "svg", "pdf" (also the file extension). Parsers return -1 for an
+ * unknown name. */
+const char *eb_plot_kind_name(eb_plot_kind k);
+const char *eb_plot_format_name(eb_plot_format f);
+int eb_plot_kind_parse(const char *name, eb_plot_kind *k);
+int eb_plot_format_parse(const char *name, eb_plot_format *f);
+
+#endif

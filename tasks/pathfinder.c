@@ -1,0 +1,734 @@
+/* pathfinder / pathx: LRA's Pathfinder task (Linsley et al., 2018): is there
+ * a dashed contour joining the two dots of an image? Pixels are the tokens.
+ *
+ * Generator. Every image has two target contours and `distractors` more.
+ * A contour is a chain of `contour_length` paddles (straight strokes of
+ * `paddle_length` pixels), each turned from the previous one by at most
+ * MAX_TURN radians (bounded curvature) and started `gap` + 1 pixels further
+ * along, so the contour is dashed. Label 1: the two dots sit at both ends of
+ * target contour A. Label 0: one dot at the start of A, one at the start of
+ * B. Both classes thus have the same number of contours and dots. A pixel of
+ * one contour (dots included) is never within the link radius (gap + 1,
+ * Chebyshev) of another contour's pixel, while consecutive paddles always
+ * are: connectivity, and so the label, holds by construction (tests verify
+ * it with a flood fill). Strokes are 255 on 0, no anti-aliasing. Example i of
+ * a split is a pure function of (seed, split, i).
+ *
+ * Tokens: intensity v (0..255) is token v + 1, vocabulary 257 (0 = padding);
+ * the cache stores the raw bytes (one byte per pixel) and batch() adds the 1.
+ *
+ * Official layout (`path`): DIR/curv_X/
+    metadata /
+    <b>.npy are text files(the *.npy name notwithstanding) of lines
+    "imgs/<b> sample_<i>.png <i> <label>
+        *[more] "; the image is DIR/curv_X/<field 1>/<field 2>, an 8-bit grayscale
+    * PNG of size x size.Metadata files are read in numeric order of<b>,
+    lines *in file order; the examples are split 80/10/10 into train/val/test in that
+ * order (LRA's split), or by explicit train/val/test counts. `path` may be a
+ * curv_X directory itself, or hold several (chosen by `curv`, else
+ * curv_contour_length_<contour_length>, curv_baseline for 6, else the only
+ * one). write() produces this layout (1000 images per subdirectory) for
+ * DIR/curv_contour_length_<contour_length>, train then val then test. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dataset.h"
+#include "pathfinder.h"
+
+#define PF_GEN_VERSION "pathfinder-v1"
+#define MAX_TURN 0.6f
+#define PER_DIR 1000
+#define PF_PI 3.14159265358979f
+
+#define PF_PARAMS(SIZE, LEN, TRAIN)                                                      \
+  {"size", EB_P_INT, SIZE, "image side in pixels (LRA: 32, 64, 128)", NULL},             \
+      {"contour_length", EB_P_INT, LEN,                                                  \
+       "paddles per contour: difficulty (LRA: 6 easy, 9, 14 hard)", NULL},               \
+      {"distractors", EB_P_INT, "-1", "distractor contours (-1 = size/16 - 1)", NULL},   \
+      {"paddle_length", EB_P_INT, "0", "pixels per paddle (0 = 2 + size/32)", NULL},     \
+      {"gap", EB_P_INT, "0", "empty pixels between paddles (0 = 1 + size/64)", NULL},    \
+      {"train", EB_P_INT, "0",                                                           \
+       "training images (0 = " TRAIN " generated, 80% of a loaded set)", NULL},          \
+      {"val", EB_P_INT, "0", "validation images (0 = train/8, 10% of a loaded set)",     \
+       NULL},                                                                            \
+      {"test", EB_P_INT, "0", "test images (0 = train/8, 10% of a loaded set)", NULL},   \
+      {"path", EB_P_STRING, "", "official layout directory to load instead", NULL},      \
+      {"curv", EB_P_STRING, "", "which curv_X directory of path (default: by length)",   \
+       NULL},                                                                            \
+  {                                                                                      \
+    NULL, EB_P_END, NULL, NULL, NULL                                                     \
+  }
+
+static const eb_param_decl pathfinder_params[] = {PF_PARAMS("32", "14", "16000")};
+static const eb_param_decl pathx_params[] = {PF_PARAMS("128", "14", "4000")};
+
+/* ---------------------------------------------------------- generator -- */
+int eb_pf_resolve(const eb_args *a, eb_pf_config *c, char *err, size_t errlen) {
+  c->size = (int)eb_args_int(a, "size", 32);
+  c->contour_length = (int)eb_args_int(a, "contour_length", 14);
+  c->distractors = (int)eb_args_int(a, "distractors", -1);
+  c->paddle_length = (int)eb_args_int(a, "paddle_length", 0);
+  c->gap = (int)eb_args_int(a, "gap", 0);
+  if (c->size < 16 || c->size > 512) {
+    snprintf(err, errlen, "pathfinder: size %d out of range 16..512", c->size);
+    return -1;
+  }
+  if (c->distractors < 0) c->distractors = c->size / 16 - 1;
+  if (c->paddle_length == 0) c->paddle_length = 2 + c->size / 32;
+  if (c->gap == 0) c->gap = 1 + c->size / 64;
+  c->marker_radius = c->size / 32 < 1 ? 1 : c->size / 32 > 3 ? 3 : c->size / 32;
+  if (c->contour_length < 1 || c->contour_length > 100 || c->distractors > 200 ||
+      c->paddle_length < 1 || c->paddle_length > c->size / 2 || c->gap < 1 ||
+      c->gap > c->size / 4) {
+    snprintf(err, errlen,
+             "pathfinder: need 1 <= contour_length <= 100 (got %d), distractors <= 200 "
+             "(%d), 1 <= paddle_length <= size/2 (%d), 1 <= gap <= size/4 (%d)",
+             c->contour_length, c->distractors, c->paddle_length, c->gap);
+    return -1;
+  }
+  return 0;
+}
+
+/* The next paddle starts gap + 1 pixels from the previous end pixel (an
+ * integer point), so after rounding it is at most gap + 1 away (Chebyshev). */
+int eb_pf_link_radius(const eb_pf_config *c) { return c->gap + 1; }
+
+typedef struct canvas {
+  int S, R;
+  uint8_t *img, *own; /* own: contour id of each pixel, 0 = free */
+  int *undo, nundo;
+} canvas;
+
+/* may pixel (x, y) belong to contour id? (in bounds, no other contour near) */
+static int free_at(const canvas *c, int x, int y, int id) {
+  if (x < 0 || y < 0 || x >= c->S || y >= c->S) return 0;
+  int x0 = x - c->R < 0 ? 0 : x - c->R, x1 = x + c->R >= c->S ? c->S - 1 : x + c->R;
+  int y0 = y - c->R < 0 ? 0 : y - c->R, y1 = y + c->R >= c->S ? c->S - 1 : y + c->R;
+  for (int yy = y0; yy <= y1; yy++)
+    for (int xx = x0; xx <= x1; xx++) {
+      int o = c->own[yy * c->S + xx];
+      if (o && o != id) return 0;
+    }
+  return 1;
+}
+
+static void paint(canvas *c, int x, int y, int id) {
+  int i = y * c->S + x;
+  if (c->own[i]) return;
+  c->own[i] = (uint8_t)id;
+  c->img[i] = 255;
+  c->undo[c->nundo++] = i;
+}
+
+static void undo_to(canvas *c, int mark) {
+  while (c->nundo > mark) {
+    int i = c->undo[--c->nundo];
+    c->own[i] = 0;
+    c->img[i] = 0;
+  }
+}
+
+static int iround(float v) { return (int)floorf(v + 0.5f); }
+
+/* a dot of radius r at (x, y); 0 if it does not fit */
+static int dot(canvas *c, int x, int y, int r, int id) {
+  for (int dy = -r; dy <= r; dy++)
+    for (int dx = -r; dx <= r; dx++)
+      if (dx * dx + dy * dy <= r * r + r && !free_at(c, x + dx, y + dy, id)) return 0;
+  for (int dy = -r; dy <= r; dy++)
+    for (int dx = -r; dx <= r; dx++)
+      if (dx * dx + dy * dy <= r * r + r) paint(c, x + dx, y + dy, id);
+  return 1;
+}
+
+/* One contour with id; dots: 0 none, 1 at its start, 2 at both ends.
+ * Fills ends[4] (start x, y, end x, y). 0 ok, -1 no room after retries. */
+static int contour(canvas *c, const eb_pf_config *g, eb_rng *r, int id, int dots,
+                   int tries, int ends[4]) {
+  float m = (float)g->marker_radius + 1.0f, span = (float)c->S - 1.0f - 2.0f * m;
+  for (int attempt = 0; attempt < tries; attempt++) {
+    int mark = c->nundo, ok = 1;
+    float sx = m + eb_rng_uniform(r) * span, sy = m + eb_rng_uniform(r) * span;
+    float th = eb_rng_uniform(r) * 2.0f * PF_PI, ex = sx, ey = sy;
+    for (int k = 0; ok && k < g->contour_length; k++) {
+      int placed = 0;
+      for (int t = 0; !placed && t < (k ? 16 : 1); t++) {
+        /* when blocked, allow sharper turns, up to twice MAX_TURN */
+        float turn = MAX_TURN * (1.0f + (float)t / 16.0f);
+        float a = k ? th + (2.0f * eb_rng_uniform(r) - 1.0f) * turn : th;
+        float ca = cosf(a), sa = sinf(a), step = (float)(g->gap + 1);
+        float x0 = k ? ex + step * ca : sx, y0 = k ? ey + step * sa : sy;
+        float x1 = x0 + (float)(g->paddle_length - 1) * ca,
+              y1 = y0 + (float)(g->paddle_length - 1) * sa;
+        int n = g->paddle_length, px[64], py[64], good = 1;
+        if (n > 64) n = 64;
+        for (int i = 0; good && i < n; i++) {
+          float u = n > 1 ? (float)i / (float)(n - 1) : 0.0f;
+          px[i] = iround(x0 + u * (x1 - x0));
+          py[i] = iround(y0 + u * (y1 - y0));
+          good = free_at(c, px[i], py[i], id);
+        }
+        if (!good) continue;
+        for (int i = 0; i < n; i++)
+          paint(c, px[i], py[i], id);
+        if (k == 0) {
+          sx = (float)px[0];
+          sy = (float)py[0];
+        }
+        ex = (float)px[n - 1];
+        ey = (float)py[n - 1];
+        th = a;
+        placed = 1;
+      }
+      ok = placed;
+    }
+    ends[0] = iround(sx);
+    ends[1] = iround(sy);
+    ends[2] = iround(ex);
+    ends[3] = iround(ey);
+    if (ok && dots >= 1) ok = dot(c, ends[0], ends[1], g->marker_radius, id);
+    if (ok && dots >= 2) ok = dot(c, ends[2], ends[3], g->marker_radius, id);
+    if (ok) return 0;
+    undo_to(c, mark);
+  }
+  return -1;
+}
+
+int eb_pf_example(const eb_pf_config *g, uint64_t seed, int split, int64_t index,
+                  uint8_t *img, int dots[4]) {
+  uint64_t s = eb_rng_hash(seed, 0x9A7F1D00ull + (uint64_t)split, (uint64_t)index);
+  int label = (int)(eb_rng_hash(s, 1, 0) & 1);
+  size_t np = (size_t)g->size * (size_t)g->size;
+  canvas c = {.S = g->size, .R = eb_pf_link_radius(g), .img = img};
+  c.own = malloc(np);
+  c.undo = malloc(np * sizeof *c.undo);
+  int rc = -1;
+  for (int attempt = 0; c.own && c.undo && attempt < 50; attempt++) {
+    eb_rng r = eb_rng_make(s, 2 + (uint64_t)attempt);
+    memset(img, 0, np);
+    memset(c.own, 0, np);
+    c.nundo = 0;
+    int a[4], b[4], d[4];
+    if (contour(&c, g, &r, 1, label ? 2 : 1, 20, a) ||
+        contour(&c, g, &r, 2, label ? 0 : 1, 20, b))
+      continue;
+    for (int k = 0; k < g->distractors; k++)
+      (void)contour(&c, g, &r, 3 + k, 0, 5, d); /* best effort */
+    dots[0] = a[0];
+    dots[1] = a[1];
+    dots[2] = label ? a[2] : b[0];
+    dots[3] = label ? a[3] : b[1];
+    rc = label;
+    break;
+  }
+  free(c.own);
+  free(c.undo);
+  return rc;
+}
+
+/* -------------------------------------------------------------- task --- */
+typedef struct pf_data {
+  eb_dataset ds;
+  eb_pf_config cfg;
+} pf_data;
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* counts for n examples: explicit train/val/test, else 80/10/10 */
+static int split_counts(const eb_args *a, int64_t total, int64_t n[3], const char *where,
+                        char *err, size_t errlen) {
+  n[0] = eb_args_int(a, "train", 0);
+  n[1] = eb_args_int(a, "val", 0);
+  n[2] = eb_args_int(a, "test", 0);
+  if (n[0] < 0 || n[1] < 0 || n[2] < 0) {
+    snprintf(err, errlen, "pathfinder: train, val and test must be >= 0");
+    return -1;
+  }
+  if (!n[0] && !n[1] && !n[2]) {
+    n[0] = total * 8 / 10;
+    n[1] = total / 10;
+    n[2] = total - n[0] - n[1];
+  }
+  if (n[0] + n[1] + n[2] > total || n[0] < 1 || n[1] < 1 || n[2] < 1) {
+    snprintf(err, errlen,
+             "%s: %lld images, cannot split into train %lld, val %lld, test %lld (each "
+             ">= 1)",
+             where, (long long)total, (long long)n[0], (long long)n[1], (long long)n[2]);
+    return -1;
+  }
+  return 0;
+}
+
+static int generate(const eb_pf_config *g, const eb_args *a, uint64_t seed,
+                    int64_t deftrain, eb_dataset *d, char *err, size_t errlen) {
+  int64_t n[3] = {eb_args_int(a, "train", 0), eb_args_int(a, "val", 0),
+                  eb_args_int(a, "test", 0)};
+  if (n[0] < 0 || n[1] < 0 || n[2] < 0) {
+    snprintf(err, errlen, "pathfinder: train, val and test must be >= 0");
+    return -1;
+  }
+  if (!n[0]) n[0] = deftrain;
+  for (int k = 1; k < 3; k++)
+    if (!n[k]) n[k] = n[0] / 8 > 0 ? n[0] / 8 : 1;
+  int len = g->size * g->size;
+  memset(d, 0, sizeof *d);
+  for (int k = 0; k < 3; k++) {
+    eb_split_data *s = &d->split[k];
+    if (eb_split_alloc(s, n[k], len, 0, 0, err, errlen)) return -1;
+    for (int64_t i = 0; i < n[k]; i++) {
+      int dots[4];
+      int label =
+          eb_pf_example(g, seed, k, i, (uint8_t *)s->tok + (size_t)i * (size_t)len, dots);
+      if (label < 0) {
+        snprintf(err, errlen,
+                 "pathfinder: no room for two contours of %d paddles in %dx%d (split %d "
+                 "example %lld): lower contour_length or paddle_length",
+                 g->contour_length, g->size, g->size, k, (long long)i);
+        return -1;
+      }
+      s->len[i] = len;
+      s->labels[i] = label;
+    }
+  }
+  return 0;
+}
+
+/* --- official layout --- */
+typedef struct meta_file {
+  char name[256];
+} meta_file;
+
+static int meta_cmp(const void *pa, const void *pb) {
+  const char *a = ((const meta_file *)pa)->name, *b = ((const meta_file *)pb)->name;
+  char *ea, *eb;
+  long na = strtol(a, &ea, 10), nb = strtol(b, &eb, 10);
+  int numa = ea != a && !strcmp(ea, ".npy"), numb = eb != b && !strcmp(eb, ".npy");
+  if (numa && numb) return na < nb ? -1 : na > nb;
+  if (numa != numb) return numa ? -1 : 1;
+  return strcmp(a, b);
+}
+
+/* the curv_X directory to read under path */
+static int find_curv(const char *path, const eb_args *a, const eb_pf_config *g, char *out,
+                     size_t len, char *err, size_t errlen) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/metadata", path);
+  if (is_dir(p)) {
+    snprintf(out, len, "%s", path);
+    return 0;
+  }
+  const char *curv = eb_args_str(a, "curv", "");
+  if (curv && *curv) {
+    snprintf(out, len, "%s/%s", path, curv);
+    if (is_dir(out)) return 0;
+    snprintf(err, errlen, "%s: no such directory", out);
+    return -1;
+  }
+  if (g->contour_length == 6) {
+    snprintf(out, len, "%s/curv_baseline", path);
+    if (is_dir(out)) return 0;
+  }
+  snprintf(out, len, "%s/curv_contour_length_%d", path, g->contour_length);
+  if (is_dir(out)) return 0;
+  DIR *D = opendir(path);
+  if (!D) {
+    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return -1;
+  }
+  char names[1024] = "";
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(D))) {
+    if (strncmp(e->d_name, "curv_", 5)) continue;
+    found++;
+    snprintf(out, len, "%s/%s", path, e->d_name);
+    size_t o = strlen(names);
+    snprintf(names + o, sizeof names - o, "%s%s", o ? ", " : "", e->d_name);
+  }
+  closedir(D);
+  if (found == 1) return 0;
+  if (!found)
+    snprintf(err, errlen, "%s: no curv_*/metadata directory (Pathfinder layout) found",
+             path);
+  else
+    snprintf(err, errlen,
+             "%s: several Pathfinder sets (%s): choose with --task-param curv=", path,
+             names);
+  return -1;
+}
+
+static int list_meta(const char *curv, meta_file **out, int *n, char *err,
+                     size_t errlen) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/metadata", curv);
+  DIR *D = opendir(p);
+  if (!D) {
+    snprintf(err, errlen, "%s: cannot open: %s", p, strerror(errno));
+    return -1;
+  }
+  meta_file *v = NULL;
+  int cnt = 0, cap = 0;
+  struct dirent *e;
+  while ((e = readdir(D))) {
+    size_t l = strlen(e->d_name);
+    if (l < 5 || strcmp(e->d_name + l - 4, ".npy") || l >= sizeof v->name) continue;
+    if (cnt == cap) {
+      cap = cap ? cap * 2 : 64;
+      meta_file *nv = realloc(v, (size_t)cap * sizeof *v);
+      if (!nv) {
+        free(v);
+        closedir(D);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      v = nv;
+    }
+    snprintf(v[cnt++].name, sizeof v->name, "%s", e->d_name);
+  }
+  closedir(D);
+  if (!cnt) {
+    free(v);
+    snprintf(err, errlen, "%s: no .npy metadata files", p);
+    return -1;
+  }
+  qsort(v, (size_t)cnt, sizeof *v, meta_cmp);
+  *out = v;
+  *n = cnt;
+  return 0;
+}
+
+/* an 8-bit grayscale PNG of exactly S x S into px */
+static int read_png(const char *file, int S, uint8_t *px, const char *meta, int line,
+                    char *err, size_t errlen) {
+  png_image im;
+  memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  struct stat st;
+  if (stat(file, &st) != 0) {
+    snprintf(err, errlen, "%s (%s:%d): cannot open: %s", file, meta, line,
+             strerror(errno));
+    return -1;
+  }
+  if (!png_image_begin_read_from_file(&im, file)) {
+    snprintf(err, errlen, "%s (%s:%d): %s", file, meta, line, im.message);
+    png_image_free(&im);
+    return -1;
+  }
+  if (im.width != (png_uint_32)S || im.height != (png_uint_32)S ||
+      im.format != PNG_FORMAT_GRAY) {
+    snprintf(err, errlen, "%s (%s:%d): %ux%u %s image, expected %dx%d 8-bit grayscale",
+             file, meta, line, im.width, im.height,
+             im.format == PNG_FORMAT_GRAY ? "grayscale" : "non-grayscale or 16-bit", S,
+             S);
+    png_image_free(&im);
+    return -1;
+  }
+  im.format = PNG_FORMAT_GRAY;
+  if (!png_image_finish_read(&im, NULL, px, 0, NULL)) {
+    snprintf(err, errlen, "%s (%s:%d): %s", file, meta, line, im.message);
+    png_image_free(&im);
+    return -1;
+  }
+  return 0;
+}
+
+typedef struct grow {
+  uint8_t *px;
+  int32_t *labels;
+  int64_t n, cap;
+} grow;
+
+static int load_layout(const eb_pf_config *g, const char *curv, const eb_args *a,
+                       eb_dataset *d, char *err, size_t errlen) {
+  meta_file *mf;
+  int nmf;
+  if (list_meta(curv, &mf, &nmf, err, errlen)) return -1;
+  size_t len = (size_t)g->size * (size_t)g->size;
+  grow G = {0};
+  int rc = -1;
+  char line[4096];
+  for (int f = 0; f < nmf; f++) {
+    char mp[4096];
+    snprintf(mp, sizeof mp, "%s/metadata/%s", curv, mf[f].name);
+    FILE *fp = fopen(mp, "r");
+    if (!fp) {
+      snprintf(err, errlen, "%s: cannot open: %s", mp, strerror(errno));
+      goto out;
+    }
+    int ln = 0;
+    while (fgets(line, sizeof line, fp)) {
+      ln++;
+      size_t l = strlen(line);
+      if (l == sizeof line - 1 && line[l - 1] != '\n') {
+        snprintf(err, errlen, "%s:%d: line too long", mp, ln);
+        fclose(fp);
+        goto out;
+      }
+      char *fld[4], *save = NULL;
+      int nf = 0;
+      for (char *t = strtok_r(line, " \t\r\n", &save); t && nf < 4;
+           t = strtok_r(NULL, " \t\r\n", &save))
+        fld[nf++] = t;
+      if (nf == 0) continue; /* blank line */
+      if (nf < 4) {
+        snprintf(err, errlen,
+                 "%s:%d: expected 4 fields (imgs subdir, file, index, label), got %d", mp,
+                 ln, nf);
+        fclose(fp);
+        goto out;
+      }
+      if (strcmp(fld[3], "0") && strcmp(fld[3], "1")) {
+        snprintf(err, errlen, "%s:%d: bad label '%s' (expected 0 or 1)", mp, ln, fld[3]);
+        fclose(fp);
+        goto out;
+      }
+      if (G.n == G.cap) {
+        G.cap = G.cap ? G.cap * 2 : 1024;
+        uint8_t *np = realloc(G.px, (size_t)G.cap * len);
+        if (np) G.px = np;
+        int32_t *nl = np ? realloc(G.labels, (size_t)G.cap * sizeof *nl) : NULL;
+        if (nl) G.labels = nl;
+        if (!np || !nl) {
+          snprintf(err, errlen, "out of memory reading %s", mp);
+          fclose(fp);
+          goto out;
+        }
+      }
+      char ip[4096];
+      snprintf(ip, sizeof ip, "%s/%s/%s", curv, fld[0], fld[1]);
+      struct stat st;
+      if (stat(ip, &st) != 0 && strncmp(fld[0], "imgs", 4)) /* "<b>" for "imgs/<b>" */
+        snprintf(ip, sizeof ip, "%s/imgs/%s/%s", curv, fld[0], fld[1]);
+      if (read_png(ip, g->size, G.px + (size_t)G.n * len, mp, ln, err, errlen)) {
+        fclose(fp);
+        goto out;
+      }
+      G.labels[G.n++] = fld[3][0] - '0';
+    }
+    fclose(fp);
+  }
+  int64_t n[3];
+  if (split_counts(a, G.n, n, curv, err, errlen)) goto out;
+  memset(d, 0, sizeof *d);
+  int64_t first = 0;
+  for (int k = 0; k < 3; k++) {
+    eb_split_data *s = &d->split[k];
+    if (eb_split_alloc(s, n[k], (int)len, 0, 0, err, errlen)) {
+      eb_dataset_free(d);
+      goto out;
+    }
+    memcpy(s->tok, G.px + (size_t)first * len, (size_t)n[k] * len);
+    for (int64_t i = 0; i < n[k]; i++) {
+      s->len[i] = (int32_t)len;
+      s->labels[i] = G.labels[first + i];
+    }
+    first += n[k];
+  }
+  rc = 0;
+out:
+  free(mf);
+  free(G.px);
+  free(G.labels);
+  return rc;
+}
+
+/* size + mtime of every metadata file, for the cache key */
+static void layout_stamp(const char *curv, char *buf, size_t len) {
+  meta_file *mf;
+  int n;
+  char e[EB_ERR_LEN];
+  size_t o = strlen(buf);
+  if (list_meta(curv, &mf, &n, e, sizeof e)) return;
+  for (int f = 0; f < n && o < len; f++) {
+    char p[4096];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/metadata/%s", curv, mf[f].name);
+    if (stat(p, &st) == 0)
+      o += (size_t)snprintf(buf + o, len - o, " %s:%lld:%lld", mf[f].name,
+                            (long long)st.st_size, (long long)st.st_mtime);
+  }
+  free(mf);
+}
+
+static int pf_open(const char *name, int64_t deftrain, const eb_args *a, uint64_t seed,
+                   void **data, eb_task_info *info, char *err, size_t errlen) {
+  pf_data *p = calloc(1, sizeof *p);
+  if (!p) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (eb_pf_resolve(a, &p->cfg, err, errlen)) goto fail;
+  const char *path = eb_args_str(a, "path", "");
+  char curv[4096] = "", ver[16384];
+  snprintf(ver, sizeof ver, "%s", PF_GEN_VERSION);
+  if (path && *path) {
+    if (find_curv(path, a, &p->cfg, curv, sizeof curv, err, errlen)) goto fail;
+    size_t o = strlen(ver);
+    snprintf(ver + o, sizeof ver - o, " %s", curv);
+    layout_stamp(curv, ver, sizeof ver);
+    seed = 0; /* loaded data do not depend on it */
+  }
+  char cache[4096];
+  if (eb_cache_path(name, a, seed, ver, cache, sizeof cache, err, errlen)) goto fail;
+  struct stat st;
+  if (stat(cache, &st) == 0) {
+    if (eb_dataset_load(&p->ds, cache, err, errlen)) goto fail;
+  } else {
+    int rc = *curv ? load_layout(&p->cfg, curv, a, &p->ds, err, errlen)
+                   : generate(&p->cfg, a, seed, deftrain, &p->ds, err, errlen);
+    if (rc) {
+      eb_dataset_free(&p->ds);
+      goto fail;
+    }
+    p->ds.info.vocab = 257;
+    p->ds.info.classes = 2;
+    p->ds.info.max_len = p->cfg.size * p->cfg.size;
+    p->ds.info.mode = EB_INPUT_SINGLE;
+    p->ds.info.n_train = p->ds.split[0].n;
+    p->ds.info.n_val = p->ds.split[1].n;
+    p->ds.info.n_test = p->ds.split[2].n;
+    if (eb_dataset_save(&p->ds, cache, err, errlen)) {
+      eb_dataset_free(&p->ds);
+      goto fail;
+    }
+  }
+  *info = p->ds.info;
+  *data = p;
+  return 0;
+fail:
+  free(p);
+  return -1;
+}
+
+static int pathfinder_open(const eb_args *a, uint64_t seed, void **data,
+                           eb_task_info *info, char *err, size_t errlen) {
+  return pf_open("pathfinder", 16000, a, seed, data, info, err, errlen);
+}
+
+static int pathx_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
+                      char *err, size_t errlen) {
+  return pf_open("pathx", 4000, a, seed, data, info, err, errlen);
+}
+
+static int pf_batch(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
+                    eb_batch *out, char *err, size_t errlen) {
+  pf_data *p = data;
+  if (eb_dataset_batch(&p->ds, split, index, epoch_seed, out, err, errlen)) return -1;
+  size_t n = (size_t)out->B * (size_t)out->N;
+  for (size_t i = 0; i < n; i++)
+    out->tokens[i] += out->mask[i]; /* intensity v -> token v + 1 */
+  return 0;
+}
+
+static void pf_close(void *data) {
+  pf_data *p = data;
+  if (!p) return;
+  eb_dataset_free(&p->ds);
+  free(p);
+}
+
+static int mkdir1(const char *p, char *err, size_t errlen) {
+  if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static int pf_write(void *data, const char *dir, char *err, size_t errlen) {
+  const pf_data *p = data;
+  char curv[2048], sub[3072], file[4096];
+  if (p->cfg.contour_length == 6)
+    snprintf(curv, sizeof curv, "%s/curv_baseline", dir);
+  else
+    snprintf(curv, sizeof curv, "%s/curv_contour_length_%d", dir, p->cfg.contour_length);
+  if (mkdir1(dir, err, errlen) || mkdir1(curv, err, errlen)) return -1;
+  snprintf(sub, sizeof sub, "%s/imgs", curv);
+  if (mkdir1(sub, err, errlen)) return -1;
+  snprintf(sub, sizeof sub, "%s/metadata", curv);
+  if (mkdir1(sub, err, errlen)) return -1;
+  int S = p->cfg.size;
+  FILE *meta = NULL;
+  int64_t g = 0;
+  for (int k = 0; k < 3; k++) {
+    const eb_split_data *s = &p->ds.split[k];
+    for (int64_t i = 0; i < s->n; i++, g++) {
+      int64_t b = g / PER_DIR;
+      if (g % PER_DIR == 0) {
+        if (meta && fclose(meta) != 0) {
+          meta = NULL;
+          snprintf(err, errlen, "%s: write failed: %s", file, strerror(errno));
+          return -1;
+        }
+        snprintf(sub, sizeof sub, "%s/imgs/%lld", curv, (long long)b);
+        if (mkdir1(sub, err, errlen)) return -1;
+        snprintf(file, sizeof file, "%s/metadata/%lld.npy", curv, (long long)b);
+        meta = fopen(file, "w");
+        if (!meta) {
+          snprintf(err, errlen, "%s: cannot write: %s", file, strerror(errno));
+          return -1;
+        }
+      }
+      char png[4096];
+      snprintf(png, sizeof png, "%s/imgs/%lld/sample_%lld.png", curv, (long long)b,
+               (long long)(g % PER_DIR));
+      png_image im;
+      memset(&im, 0, sizeof im);
+      im.version = PNG_IMAGE_VERSION;
+      im.width = (png_uint_32)S;
+      im.height = (png_uint_32)S;
+      im.format = PNG_FORMAT_GRAY;
+      const uint8_t *px = (const uint8_t *)s->tok + (size_t)i * (size_t)s->max_len;
+      if (!png_image_write_to_file(&im, png, 0, px, 0, NULL)) {
+        snprintf(err, errlen, "%s: %s", png, im.message);
+        fclose(meta);
+        return -1;
+      }
+      if (fprintf(meta, "imgs/%lld sample_%lld.png %lld %d\n", (long long)b,
+                  (long long)(g % PER_DIR), (long long)(g % PER_DIR), s->labels[i]) < 0) {
+        snprintf(err, errlen, "%s: write failed: %s", file, strerror(errno));
+        fclose(meta);
+        return -1;
+      }
+    }
+  }
+  if (meta && fclose(meta) != 0) {
+    snprintf(err, errlen, "%s: write failed: %s", file, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+const eb_task eb_task_pathfinder = {
+    .abi_version = EFFBENCH_ABI_VERSION,
+    .struct_size = sizeof(eb_task),
+    .name = "pathfinder",
+    .summary = "LRA Pathfinder: are the two dots joined by a dashed contour? (32x32 "
+               "pixels, generated or official PNG layout)",
+    .params = pathfinder_params,
+    .open = pathfinder_open,
+    .batch = pf_batch,
+    .close = pf_close,
+    .write = pf_write,
+};
+
+const eb_task eb_task_pathx = {
+    .abi_version = EFFBENCH_ABI_VERSION,
+    .struct_size = sizeof(eb_task),
+    .name = "pathx",
+    .summary = "LRA Path-X: Pathfinder at 128x128 (16,384 tokens)",
+    .params = pathx_params,
+    .open = pathx_open,
+    .batch = pf_batch,
+    .close = pf_close,
+    .write = pf_write,
+};
