@@ -761,14 +761,14 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
   if (rc == 0 && !dry) {
-    printf("suite %s: %d runs selected, %d already done, %d done now, %d not done, "
-           "%d speed rows; results in %s\n",
-           suite.name, sum.selected, sum.skipped_done, sum.done, sum.failed,
-           sum.speed_rows, db);
-    if (sum.failed) {
+    printf("suite %s: %d runs selected, %d already done, %d done now, %d ended early "
+           "(timeout, diverged or oom), %d failed, %d speed rows; results in %s\n",
+           suite.name, sum.selected, sum.skipped_done, sum.done, sum.ended_early,
+           sum.failed, sum.speed_rows, db);
+    if (sum.failed) { /* timeouts and divergence are results; errors are not */
       snprintf(err, sizeof err,
-               "%d run(s) did not finish as done: see their status and error"
-               " in %s (effbench report)",
+               "%d run(s) failed: see their error column in %s (effbench report shows "
+               "their status)",
                sum.failed, db);
       rc = 1;
     }

@@ -197,7 +197,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   row.stats = stats.rows;
   row.n_stats = stats.n;
   int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
-  *ok = rc == 0 && !strcmp(row.status, "done");
+  *ok = !strcmp(row.status, "done") ? 1 : !strcmp(row.status, "failed") ? -1 : 0;
   char acc[48] = "";
   if (!isnan(row.test_accuracy))
     snprintf(acc, sizeof acc, ", test accuracy %.4f", row.test_accuracy);
@@ -377,8 +377,10 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
       rc = 1;
       break;
     }
-    if (ok)
+    if (ok > 0)
       sum->done++;
+    else if (ok == 0)
+      sum->ended_early++;
     else
       sum->failed++;
   }

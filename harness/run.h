@@ -20,7 +20,9 @@ typedef struct eb_run_opts {
 } eb_run_opts;
 
 typedef struct eb_run_summary {
-  int selected, skipped_done, done, failed; /* failed: any status but done */
+  int selected, skipped_done, done;
+  int ended_early; /* a result, but timeout, diverged or oom */
+  int failed;      /* status failed: an error, see the run's error column */
   int speed_rows;
 } eb_run_summary;
 

@@ -74,6 +74,16 @@ SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=4 "$eb" run "$suite" --dry-run >"$t
 out=$("$eb" run "$suite" --shard 2/2 2>&1)
 [[ $? -eq 2 && "$out" == *"--shard 2/2"* ]] || fail "bad shard accepted: $out"
 
+# --- a run that fails is recorded with its error; the suite goes on; exit 1
+out=$("$eb" run "$src/tests/suites/partial.yaml" --db "$tmp/p.db" 2>&1)
+[[ $? -eq 1 ]] || fail "partial suite should exit 1: $out"
+[[ "$(sqlite3 "$tmp/p.db" "select status from runs where task='text'")" == failed ]] ||
+  fail "failed run not recorded: $(sqlite3 "$tmp/p.db" 'select task,status,error from runs')"
+sqlite3 "$tmp/p.db" "select error from runs where task='text'" | grep -q "/nonexistent/aclImdb" ||
+  fail "the error does not name the path"
+[[ "$(sqlite3 "$tmp/p.db" "select status from runs where task='majority'")" == done ]] ||
+  fail "the suite did not go on after a failed run"
+
 # --- reports
 "$eb" report --db "$tmp/r.db" --table accuracy >"$tmp/acc.md" 2>&1 || fail "report: $(cat "$tmp/acc.md")"
 grep -q "majority" "$tmp/acc.md" && grep -q "vanilla" "$tmp/acc.md" || fail "accuracy table: $(cat "$tmp/acc.md")"
