@@ -437,6 +437,17 @@ typedef struct sweep_axis {
   int line, col;
 } sweep_axis;
 
+/* model.* and train.* axes apply to every run; ARCH.* and TASK.* to theirs */
+static int axis_applies(const sweep_axis *a, const eb_arch *arch, const eb_task *task) {
+  const char *dot = strchr(a->key, '.');
+  size_t n = (size_t)(dot - a->key);
+  if ((n == 5 && !strncmp(a->key, "model", 5)) ||
+      (n == 5 && !strncmp(a->key, "train", 5)))
+    return 1;
+  return (strlen(arch->name) == n && !strncmp(a->key, arch->name, n)) ||
+         (strlen(task->name) == n && !strncmp(a->key, task->name, n));
+}
+
 static int read_file(const char *path, char **text, size_t *len, char *err,
                      size_t errlen) {
   FILE *f = fopen(path, "rb");
@@ -549,11 +560,13 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
     goto done;
   s->model = model;
   const eb_ynode *tl = eb_ymap_get(root, "tasks"), *al = eb_ymap_get(root, "archs");
-  if (!tl || !al) {
-    at(&c, root->line, root->col, "missing required key '%s'", !tl ? "tasks" : "archs");
+  /* a speed-only suite (a `speed` section and no tasks) trains nothing */
+  if (!al || (!tl && !eb_ymap_get(root, "speed"))) {
+    at(&c, root->line, root->col, "missing required key '%s'%s", !al ? "archs" : "tasks",
+       !al ? "" : " (only a suite with a speed section may leave it out)");
     goto done;
   }
-  if (read_entries(&c, tl, 0, tasks, 64, &ntasks) ||
+  if ((tl && read_entries(&c, tl, 0, tasks, 64, &ntasks)) ||
       read_entries(&c, al, 1, archs, 64, &narchs))
     goto done;
   /* check each entry's own parameters now, so errors point at them */
@@ -760,24 +773,29 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
     }
     s->has_speed = 1;
   }
-  /* expand: task x arch x sweep combination x seed */
-  int ncombo = 1;
-  for (int i = 0; i < naxes; i++) {
-    if (ncombo > 100000 / axes[i].values->n) {
-      at(&c, axes[i].line, axes[i].col, "the sweep expands to too many runs");
-      goto done;
+  /* expand: task x arch x sweep combination x seed; an axis naming an arch or
+   * a task only multiplies the runs of that arch or task */
+  long long total = 0;
+  for (int ti = 0; ti < ntasks; ti++)
+    for (int ai = 0; ai < narchs; ai++) {
+      long long n = nseeds;
+      for (int i = 0; i < naxes && n <= 100000; i++)
+        if (axis_applies(&axes[i], archs[ai].arch, tasks[ti].task))
+          n *= axes[i].values->n;
+      total += n;
     }
-    ncombo *= axes[i].values->n;
-  }
-  long long total = (long long)ntasks * narchs * ncombo * nseeds;
   if (total > 100000) {
     at(&c, root->line, root->col, "the suite expands to %lld runs (max 100000)", total);
     goto done;
   }
-  s->runs = calloc((size_t)total, sizeof *s->runs);
+  s->runs = calloc((size_t)(total ? total : 1), sizeof *s->runs);
   if (!s->runs) goto oom;
   for (int ti = 0; ti < ntasks; ti++)
-    for (int ai = 0; ai < narchs; ai++)
+    for (int ai = 0; ai < narchs; ai++) {
+      int ncombo = 1;
+      for (int i = 0; i < naxes; i++)
+        if (axis_applies(&axes[i], archs[ai].arch, tasks[ti].task))
+          ncombo *= axes[i].values->n;
       for (int combo = 0; combo < ncombo; combo++)
         for (int si = 0; si < nseeds; si++) {
           eb_suite_run *r = &s->runs[s->nruns++];
@@ -810,6 +828,7 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
           size_t off = (size_t)snprintf(r->label, sizeof r->label, "%s/%s/seed=%lld",
                                         r->arch->name, r->task->name, (long long)r->seed);
           for (int i = 0, rest = combo; i < naxes; i++) {
+            if (!axis_applies(&axes[i], r->arch, r->task)) continue;
             const eb_ynode *v = axes[i].values->items[rest % axes[i].values->n];
             rest /= axes[i].values->n;
             const char *k = axes[i].key, *dot = strchr(k, '.');
@@ -852,6 +871,7 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
           snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
                    (unsigned long long)h2);
         }
+    }
   /* two entries resolving to the same configuration would share a key */
   for (int i = 0; i < s->nruns; i++)
     for (int j = i + 1; j < s->nruns; j++)
