@@ -107,6 +107,8 @@ void eb_ctx_set_step(eb_ctx *ctx, uint64_t step) {
   ctx->op_counter = 0;
 }
 
+uint64_t eb_ctx_step(const eb_ctx *ctx) { return ctx->step; }
+
 const char *eb_ctx_error(const eb_ctx *ctx) { return ctx->err; }
 
 void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...) {

@@ -5,9 +5,11 @@
 #include "ops_util.h"
 
 /* forward / backward (per input gradient) FLOPs per element */
-#define EW_BINARY_FWD 1 /* add, sub, mul */
+#define EW_BINARY_FWD 1 /* add, sub, mul, div */
 #define EW_ADD_BWD 1    /* dA += dY */
 #define EW_MUL_BWD 2    /* dA += dY * B */
+#define EW_DIV_BWD_A 2  /* dA += dY / B */
+#define EW_DIV_BWD_B 3  /* dB -= dY * Y / B */
 #define EW_SCALE_FWD 1
 #define EW_SCALE_BWD 2
 #define EW_GELU_FWD 9
@@ -21,8 +23,8 @@
 #define EW_RELU_FWD 1
 #define EW_RELU_BWD 1
 
-/* --------------------------------------------------- add / sub / mul ---- */
-enum { OP_ADD, OP_SUB, OP_MUL };
+/* --------------------------------------------- add / sub / mul / div ---- */
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 
 /* a[...], b[...] (same shape, or a's trailing dims, broadcast over the rest). */
 static void binary_backward(eb_ctx *ctx, eb_node *n) {
@@ -31,7 +33,8 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
   int fail = 0, fresh = 0;
   const float *dy = y->grad;
   int64_t size = a->size, inner = b->size, outer = size / inner;
-  double per = op == OP_MUL ? EW_MUL_BWD : EW_ADD_BWD;
+  double per_a = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_A : EW_ADD_BWD;
+  double per_b = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_B : EW_ADD_BWD;
   /* da first, then db: when a == b (x * x) the second sees da's values */
   float *da = eb__grad_acc_if(ctx, a, &fresh, &fail);
   if (fail) return;
@@ -42,6 +45,13 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
       for (int64_t o = 0; o < outer; o++)
         for (int64_t j = 0; j < inner; j++) {
           float v = dy[o * inner + j] * b->data[j];
+          da[o * inner + j] = acc ? da[o * inner + j] + v : v;
+        }
+    } else if (op == OP_DIV) {
+      EB_OMP("omp parallel for schedule(static) if (outer * inner > EB_PAR_MIN)")
+      for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < inner; j++) {
+          float v = dy[o * inner + j] / b->data[j];
           da[o * inner + j] = acc ? da[o * inner + j] + v : v;
         }
     } else {
@@ -58,7 +68,11 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
       const int acc = !fresh;
       EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
       for (int64_t j = 0; j < inner; j++) {
-        float v = op == OP_MUL ? dy[j] * a->data[j] : (op == OP_SUB ? -dy[j] : dy[j]);
+        /* d(a/b)/db = -a/b^2 = -y/b, from the saved output */
+        float v = op == OP_MUL   ? dy[j] * a->data[j]
+                  : op == OP_DIV ? -(dy[j] * y->data[j]) / b->data[j]
+                  : op == OP_SUB ? -dy[j]
+                                 : dy[j];
         db[j] = acc ? db[j] + v : v;
       }
     }
@@ -73,9 +87,13 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
         int64_t j1 = j0 + 64 < inner ? j0 + 64 : inner;
         for (int64_t o = 0; o < outer; o++) {
           const float *g = dy + o * inner, *av = a->data + o * inner;
+          const float *yv = y->data + o * inner;
           if (op == OP_MUL)
             for (int64_t j = j0; j < j1; j++)
               db[j] += g[j] * av[j];
+          else if (op == OP_DIV)
+            for (int64_t j = j0; j < j1; j++)
+              db[j] -= g[j] * yv[j] / b->data[j];
           else if (op == OP_SUB)
             for (int64_t j = j0; j < j1; j++)
               db[j] -= g[j];
@@ -86,11 +104,11 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
       }
     }
   }
-  eb_ctx_add_flops(ctx, 0, per * (double)size * ((da != NULL) + (db != NULL)));
+  eb_ctx_add_flops(ctx, 0, (double)size * (per_a * (da != NULL) + per_b * (db != NULL)));
 }
 
 static eb_tensor *binary(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op) {
-  static const char *names[] = {"add", "sub", "mul"};
+  static const char *names[] = {"add", "sub", "mul", "div"};
   if (!a || !b) return NULL;
   if (!eb__is_trailing(a, b)) {
     eb_ctx_set_error(ctx, "%s: b %s must equal a %s or its trailing dims", names[op],
@@ -112,9 +130,12 @@ static eb_tensor *binary(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op) {
     else if (op == OP_SUB)
       for (int64_t j = 0; j < inner; j++)
         yr[j] = ar[j] - B[j];
-    else
+    else if (op == OP_MUL)
       for (int64_t j = 0; j < inner; j++)
         yr[j] = ar[j] * B[j];
+    else
+      for (int64_t j = 0; j < inner; j++)
+        yr[j] = ar[j] / B[j];
   }
   eb_ctx_add_flops(ctx, EW_BINARY_FWD * (double)a->size, 0);
   eb_tensor *in[2] = {a, b};
@@ -134,6 +155,10 @@ eb_tensor *eb_sub(eb_ctx *ctx, eb_tensor *a, eb_tensor *b) {
 /* a[...] * b[...] or b[trailing dims of a] -> a's shape */
 eb_tensor *eb_mul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b) {
   return binary(ctx, a, b, OP_MUL);
+}
+/* a[...] / b[...] or b[trailing dims of a] -> a's shape */
+eb_tensor *eb_div(eb_ctx *ctx, eb_tensor *a, eb_tensor *b) {
+  return binary(ctx, a, b, OP_DIV);
 }
 
 /* -------------------------------------------------------------- unary ---- */

@@ -19,6 +19,7 @@ void eb_adam_step(eb_params *P, const eb_adam *opt, float lr, int64_t t) {
   float *data = eb_params_data(P), *grad = eb_params_grads(P);
   for (int i = 0; i < eb_params_count(P); i++) {
     eb_tensor *p = eb_params_get(P, i);
+    if (!p->requires_grad) continue; /* a buffer (eb_param_buffer) */
     int64_t off = p->data - data, n = p->size;
     float *w = p->data, *g = grad + off, *m = m_all + off, *v = v_all + off;
     /* decoupled weight decay on matrices only (not biases, norms) */

@@ -13,6 +13,7 @@ typedef struct pinfo {
   char *name;
   eb_init init;
   float scale;
+  float *values;  /* eb_param_init_values: copied at declaration, or NULL */
   int64_t offset; /* in floats, within each of the four regions */
 } pinfo;
 
@@ -31,11 +32,19 @@ void eb_params_destroy(eb_params *P) {
   if (!P) return;
   for (int i = 0; i < P->n; i++) {
     free(P->p[i]->name);
+    free(P->p[i]->values);
     free(P->p[i]);
   }
   free(P->p);
   free(P->block);
   free(P);
+}
+
+eb_tensor *eb_param_buffer(eb_params *P, const char *name, int ndim, const int *shape,
+                           eb_init init, float scale) {
+  eb_tensor *t = eb_param(P, name, ndim, shape, init, scale);
+  if (t) t->requires_grad = 0;
+  return t;
 }
 
 eb_tensor *eb_param(eb_params *P, const char *name, int ndim, const int *shape,
@@ -80,13 +89,28 @@ eb_tensor *eb_param(eb_params *P, const char *name, int ndim, const int *shape,
   return &pi->t;
 }
 
+int eb_param_init_values(eb_params *P, eb_tensor *t, const float *values) {
+  if (!P || P->finalized || !t || !values) return -1;
+  for (int i = 0; i < P->n; i++) {
+    pinfo *pi = P->p[i];
+    if (&pi->t != t) continue;
+    float *v = malloc((size_t)t->size * sizeof *v);
+    if (!v) return -1;
+    memcpy(v, values, (size_t)t->size * sizeof *v);
+    free(pi->values);
+    pi->values = v;
+    return 0;
+  }
+  return -1;
+}
+
 int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
   if (P->finalized) return 0;
   int64_t off = 0, numel = 0;
   for (int i = 0; i < P->n; i++) {
     P->p[i]->offset = off;
     off += (P->p[i]->t.size + 15) & ~(int64_t)15;
-    numel += P->p[i]->t.size;
+    if (P->p[i]->t.requires_grad) numel += P->p[i]->t.size;
   }
   if (off == 0) off = 16;
   void *mem = NULL;
@@ -105,6 +129,15 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
     pi->t.data = P->block + pi->offset;
     pi->t.grad = P->block + off + pi->offset;
     eb_rng r = eb_rng_make(seed, 0x5EED0000ull + (uint64_t)i);
+    if (pi->values) {
+      memcpy(pi->t.data, pi->values, (size_t)pi->t.size * sizeof(float));
+      continue;
+    }
+    if (pi->init == EB_INIT_ORTHOGONAL) {
+      int cols = pi->t.shape[pi->t.ndim - 1];
+      eb_rng_orthogonal(&r, pi->t.data, (int)(pi->t.size / cols), cols);
+      continue;
+    }
     for (int64_t j = 0; j < pi->t.size; j++) {
       float v = 0.0f;
       switch (pi->init) {
@@ -112,6 +145,7 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
       case EB_INIT_ONES: v = 1.0f; break;
       case EB_INIT_NORMAL: v = pi->scale * eb_rng_normal(&r); break;
       case EB_INIT_UNIFORM: v = pi->scale * (2.0f * eb_rng_uniform(&r) - 1.0f); break;
+      case EB_INIT_ORTHOGONAL: break; /* handled above */
       }
       pi->t.data[j] = v;
     }
@@ -133,7 +167,7 @@ int64_t eb_params_numel(const eb_params *P) {
   if (P->finalized) return P->numel;
   int64_t n = 0;
   for (int i = 0; i < P->n; i++)
-    n += P->p[i]->t.size;
+    if (P->p[i]->t.requires_grad) n += P->p[i]->t.size;
   return n;
 }
 size_t eb_params_bytes(const eb_params *P) {

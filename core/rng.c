@@ -38,3 +38,46 @@ float eb_rng_normal(eb_rng *r) {
   double u2 = (double)(eb_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
   return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
+
+/* Modified Gram-Schmidt, block by block, in place on the Gaussian rows (in
+ * double for the dot products); a truncated last block is the first rows of
+ * an orthonormalised full block in distribution. */
+void eb_rng_orthogonal(eb_rng *r, float *out, int rows, int cols) {
+  for (int r0 = 0; r0 < rows; r0 += cols) {
+    int r1 = r0 + cols < rows ? r0 + cols : rows;
+    for (int i = r0; i < r1; i++) {
+      float *v = out + (int64_t)i * cols;
+      for (int retry = 0; retry < 8; retry++) {
+        for (int c = 0; c < cols; c++)
+          v[c] = eb_rng_normal(r);
+        for (int j = r0; j < i; j++) {
+          const float *u = out + (int64_t)j * cols;
+          double d = 0;
+          for (int c = 0; c < cols; c++)
+            d += (double)v[c] * u[c];
+          for (int c = 0; c < cols; c++)
+            v[c] -= (float)(d * u[c]);
+        }
+        double n = 0;
+        for (int c = 0; c < cols; c++)
+          n += (double)v[c] * v[c];
+        if (n > 1e-12) { /* else (numerically dependent): draw again */
+          double inv = 1.0 / sqrt(n);
+          for (int c = 0; c < cols; c++)
+            v[c] = (float)(v[c] * inv);
+          break;
+        }
+      }
+    }
+  }
+  for (int i = 0; i < rows; i++) { /* row norms of independent Gaussian vectors */
+    double n = 0;
+    for (int c = 0; c < cols; c++) {
+      double g = eb_rng_normal(r);
+      n += g * g;
+    }
+    float s = (float)sqrt(n);
+    for (int c = 0; c < cols; c++)
+      out[(int64_t)i * cols + c] *= s;
+  }
+}

@@ -85,6 +85,7 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
     e[n++] = f32("out.loss", loss, loss->data);
     for (int i = 0; i < np; i++) {
       eb_tensor *p = eb_params_get(m.P, i);
+      if (!p->requires_grad) continue; /* a buffer: no gradient */
       size_t len = strlen(p->name) + 6;
       gnames[i] = malloc(len);
       if (!gnames[i]) {

@@ -205,6 +205,8 @@ double eb_model_flops(const eb_model *m, int B, int N, int training) {
   const double L = N + cls, D = m->cfg.dim, C = m->classes, R = E * L, F = m->cfg.ffn;
   const double drop = (training && m->cfg.dropout > 0) ? 1.0 : 0.0;
   const double T = training ? 1.0 : 0.0;
+  /* a batch shorter than max_len gathers its position rows (backward L*D) */
+  const double gather = L < m->cfg.max_len ? L * D : 0.0;
   double enc = R * D + drop * R * D                   /* + positions, dropout */
                + 8.0 * R * D                          /* final LayerNorm */
                + (cls ? 0.0 : (R + E) * D)            /* mean pool */
@@ -212,7 +214,8 @@ double eb_model_flops(const eb_model *m, int B, int N, int training) {
                       + 19.0 * R * D                  /* final LayerNorm backward */
                       + drop * 2.0 * R * D            /* dropout backward */
                       + 2.0 * R * D                   /* positional add backward */
-                      + R * D);                       /* embedding scatter-add */
+                      + R * D                         /* embedding scatter-add */
+                      + gather);                      /* positions of a short batch */
   const double H = m->pair ? F : D;                   /* classifier input width */
   double head = 2.0 * B * C * H + B * C + 4.0 * B * C /* head, cross-entropy */
                 + T * (4.0 * B * C * H + B * C + 4.0 * B * C);

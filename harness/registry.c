@@ -197,21 +197,30 @@ int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t 
 
 /* Built-in tables, defined in archs/ and tasks/. */
 extern const eb_arch eb_arch_vanilla;
+extern const eb_arch eb_arch_linformer;
+extern const eb_arch eb_arch_performer;
+extern const eb_arch eb_arch_wide;
+extern const eb_arch eb_arch_poolformer;
+extern const eb_arch eb_arch_mamba;
+extern const eb_arch eb_arch_moe;
 extern const eb_task eb_task_majority;
-extern const eb_task eb_task_text;
-extern const eb_task eb_task_retrieval;
 extern const eb_task eb_task_listops;
 extern const eb_task eb_task_mqar;
 extern const eb_task eb_task_selective_copy;
 extern const eb_task eb_task_image;
 extern const eb_task eb_task_pathfinder;
 extern const eb_task eb_task_pathx;
+extern const eb_task eb_task_text;
+extern const eb_task eb_task_retrieval;
 
 int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
-  const eb_arch *archs[] = {&eb_arch_vanilla};
-  const eb_task *tasks[] = {&eb_task_majority,       &eb_task_listops, &eb_task_mqar,
-                            &eb_task_selective_copy, &eb_task_image,   &eb_task_pathfinder,
-                            &eb_task_pathx,          &eb_task_text,    &eb_task_retrieval};
+  const eb_arch *archs[] = {&eb_arch_vanilla,   &eb_arch_poolformer, &eb_arch_mamba,
+                            &eb_arch_moe,       &eb_arch_linformer,  &eb_arch_performer,
+                            &eb_arch_wide};
+  const eb_task *tasks[] = {
+      &eb_task_majority,       &eb_task_listops, &eb_task_mqar,
+      &eb_task_selective_copy, &eb_task_image,   &eb_task_pathfinder,
+      &eb_task_pathx,          &eb_task_text,    &eb_task_retrieval};
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (eb_register_arch(reg, archs[i])) goto fail;
   for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)

@@ -35,8 +35,8 @@ extern "C" {
 
 typedef struct eb_tensor {
   float *data;
-  float *grad;       /* NULL until backward writes it (activations) */
-  int64_t size;      /* product of shape */
+  float *grad;  /* NULL until backward writes it (activations) */
+  int64_t size; /* product of shape */
   int ndim;
   int shape[EB_MAX_DIMS];
   int requires_grad; /* gradient flows into this tensor */
@@ -60,6 +60,11 @@ float eb_rng_uniform(eb_rng *r); /* [0,1) */
 float eb_rng_normal(eb_rng *r);  /* N(0,1) */
 /* uniform in [0,1) for element `i` of a stream, stateless */
 float eb_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t i);
+/* out[rows,cols]: orthogonal random features (FAVOR+, Choromanski et al. 2020).
+ * Rows come in blocks of `cols` mutually orthonormal rows (Gram-Schmidt on a
+ * Gaussian block, the last block truncated), each row then scaled to the norm
+ * of an independent N(0, I_cols) vector, so rows are marginally Gaussian. */
+void eb_rng_orthogonal(eb_rng *r, float *out, int rows, int cols);
 
 /* ---------------------------------------------------------- context ---- */
 typedef struct eb_ctx eb_ctx;
@@ -74,12 +79,13 @@ eb_ctx *eb_ctx_create(size_t arena_bytes, uint64_t seed);
 void eb_ctx_destroy(eb_ctx *ctx);
 /* Forget the tape and free every activation (call after the optimizer step). */
 void eb_ctx_reset(eb_ctx *ctx);
-void eb_ctx_set_grad(eb_ctx *ctx, int enabled);    /* record the tape? */
+void eb_ctx_set_grad(eb_ctx *ctx, int enabled);      /* record the tape? */
 void eb_ctx_set_training(eb_ctx *ctx, int training); /* dropout active? */
 int eb_ctx_training(const eb_ctx *ctx);
 /* Per-step dropout seed: the harness sets it to (step); masks depend only on
  * (ctx seed, step seed, op index in the step, element index). */
 void eb_ctx_set_step(eb_ctx *ctx, uint64_t step);
+uint64_t eb_ctx_step(const eb_ctx *ctx); /* the value last given to set_step */
 const char *eb_ctx_error(const eb_ctx *ctx);
 void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...);
 eb_flops eb_ctx_flops(const eb_ctx *ctx);
@@ -106,7 +112,7 @@ struct eb_node {
   eb_backward_fn backward;
   eb_tensor *out;
   eb_tensor *in[EB_NODE_MAX_IN];
-  void *saved;      /* op-specific, arena-allocated */
+  void *saved; /* op-specific, arena-allocated */
   int iarg[8];
   float farg[4];
 };
@@ -122,8 +128,9 @@ int eb_backward(eb_ctx *ctx, eb_tensor *loss);
 typedef enum eb_init {
   EB_INIT_ZEROS = 0,
   EB_INIT_ONES,
-  EB_INIT_NORMAL,  /* N(0, scale^2) */
-  EB_INIT_UNIFORM, /* U(-scale, scale) */
+  EB_INIT_NORMAL,     /* N(0, scale^2) */
+  EB_INIT_UNIFORM,    /* U(-scale, scale) */
+  EB_INIT_ORTHOGONAL, /* eb_rng_orthogonal over [rows, last dim]; scale unused */
 } eb_init;
 
 typedef struct eb_params eb_params;
@@ -134,14 +141,25 @@ void eb_params_destroy(eb_params *p);
  * valid after eb_params_finalize(); NULL on error (duplicate name, bad shape). */
 eb_tensor *eb_param(eb_params *p, const char *name, int ndim, const int *shape,
                     eb_init init, float scale);
+/* Declare a buffer: a non-trainable tensor stored with the parameters (saved,
+ * loaded and exported like one, initialised the same way) with requires_grad
+ * = 0: no gradient flows into it, the optimizer leaves it alone, exports carry
+ * no grad.<name> for it and eb_params_numel() does not count it. An arch may
+ * rewrite its data between steps (e.g. redrawn random features). */
+eb_tensor *eb_param_buffer(eb_params *p, const char *name, int ndim, const int *shape,
+                           eb_init init, float scale);
 /* Allocate one block for data, grads and optimizer state (2 floats per weight)
  * and initialise every parameter from rng in declaration order. */
 int eb_params_finalize(eb_params *p, uint64_t seed, char *err, size_t errlen);
+/* Initialise parameter t (declared in p, not yet finalized) from values[t->size]
+ * (copied now) instead of its init kind, e.g. Mamba's A_log = log(1..S).
+ * Returns 0, or -1 when t is not a pending parameter of p. */
+int eb_param_init_values(eb_params *p, eb_tensor *t, const float *values);
 int eb_params_count(const eb_params *p);
 eb_tensor *eb_params_get(const eb_params *p, int i);
 eb_tensor *eb_params_find(const eb_params *p, const char *name);
-int64_t eb_params_numel(const eb_params *p);
-size_t eb_params_bytes(const eb_params *p); /* data + grads + optimizer state */
+int64_t eb_params_numel(const eb_params *p); /* trainable weights (no buffers) */
+size_t eb_params_bytes(const eb_params *p);  /* data + grads + optimizer state */
 void eb_params_zero_grad(eb_params *p);
 /* Flat views for the optimizer: each region holds eb_params_padded() floats
  * (parameters in declaration order, each 64-byte aligned, padding zero). */
@@ -163,11 +181,13 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b);
  * a[...,M,K] (or [...,K,M] if ta) @ b[...,K,N] (or [...,N,K] if tb) */
 eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb);
 
-/* Elementwise. add/mul: b has the shape of a, or of a's trailing dims
+/* Elementwise. add/sub/mul/div: b has the shape of a, or of a's trailing dims
  * (broadcast over the leading ones). */
 eb_tensor *eb_add(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_sub(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_mul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
+/* a / b elementwise, b broadcast like add/mul (no guard: b must be non-zero). */
+eb_tensor *eb_div(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_scale(eb_ctx *ctx, eb_tensor *a, float s);
 eb_tensor *eb_gelu(eb_ctx *ctx, eb_tensor *x); /* tanh approximation */
 eb_tensor *eb_silu(eb_ctx *ctx, eb_tensor *x);
@@ -199,7 +219,7 @@ eb_tensor *eb_cross_entropy(eb_ctx *ctx, eb_tensor *logits, const int32_t *label
 
 /* Shape ops */
 eb_tensor *eb_reshape(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape); /* view */
-eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1);          /* copy */
+eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1);           /* copy */
 /* Concatenate along the last dim / take a slice [start,start+len) of it. */
 eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs);
 eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len);
