@@ -189,6 +189,11 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
       stats.step = res.steps_done;
       eb_stat_sink sink = {&stats, stat_emit};
       m.arch->stats(m.impl, &sink);
+      /* an arch that activates only part of its weights per token (MoE) says
+       * how many stay idle */
+      for (int i = 0; i < stats.n; i++)
+        if (!strcmp(stats.rows[i].name, "params_inactive"))
+          row.params_active = row.params_total - (int64_t)stats.rows[i].value;
     }
   }
   if (why[0]) row.error = why;

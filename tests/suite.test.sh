@@ -84,6 +84,15 @@ sqlite3 "$tmp/p.db" "select error from runs where task='text'" | grep -q "/nonex
 [[ "$(sqlite3 "$tmp/p.db" "select status from runs where task='majority'")" == done ]] ||
   fail "the suite did not go on after a failed run"
 
+# --- MoE: active < total parameters, stats recorded, MoE table
+"$eb" run "$src/tests/suites/moe.yaml" --db "$tmp/m.db" >/dev/null 2>&1 || fail "moe suite failed"
+[[ "$(sqlite3 "$tmp/m.db" "select params_active < params_total and params_active > 0 from runs")" == 1 ]] ||
+  fail "moe params: $(sqlite3 "$tmp/m.db" 'select params_total, params_active from runs')"
+[[ $(sqlite3 "$tmp/m.db" "select count(*) from run_stats where name in
+     ('expert_load_max_over_mean', 'dropped_fraction', 'aux_loss')") -eq 3 ]] ||
+  fail "moe stats: $(sqlite3 "$tmp/m.db" 'select name, value from run_stats')"
+"$eb" report --db "$tmp/m.db" --table moe | grep -q "moe" || fail "MoE table"
+
 # --- reports
 "$eb" report --db "$tmp/r.db" --table accuracy >"$tmp/acc.md" 2>&1 || fail "report: $(cat "$tmp/acc.md")"
 grep -q "majority" "$tmp/acc.md" && grep -q "vanilla" "$tmp/acc.md" || fail "accuracy table: $(cat "$tmp/acc.md")"
