@@ -82,7 +82,8 @@ void eb_ctx_reset(eb_ctx *ctx) {
    * big enough for the whole step, so later steps stay in one block. */
   if (ctx->chunks->next) {
     size_t total = 0;
-    for (chunk *c = ctx->chunks; c; c = c->next) total += c->cap;
+    for (chunk *c = ctx->chunks; c; c = c->next)
+      total += c->cap;
     chunk *one = chunk_new(total);
     if (one) {
       chunks_free(ctx->chunks);
@@ -229,8 +230,8 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
     size_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 256;
     eb_node *t = realloc(ctx->tape, cap * sizeof *t);
     if (!t) {
-      eb_ctx_set_error(ctx, "out of memory: the autograd tape could not grow to %zu nodes",
-                       cap);
+      eb_ctx_set_error(
+          ctx, "out of memory: the autograd tape could not grow to %zu nodes", cap);
       return NULL;
     }
     ctx->tape = t;
@@ -240,7 +241,8 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
   memset(n, 0, sizeof *n);
   n->backward = fn;
   n->out = out;
-  for (int i = 0; i < nin && i < EB_NODE_MAX_IN; i++) n->in[i] = in[i];
+  for (int i = 0; i < nin && i < EB_NODE_MAX_IN; i++)
+    n->in[i] = in[i];
   out->requires_grad = 1;
   return n;
 }

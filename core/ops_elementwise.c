@@ -238,7 +238,8 @@ static void unary_backward(eb_ctx *ctx, eb_node *n) {
   case U_GELU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i0 = 0; i0 < size; i0 += EW_CHUNK)
-      gelu_bwd(X + i0, dy + i0, dx + i0, size - i0 < EW_CHUNK ? size - i0 : EW_CHUNK, acc);
+      gelu_bwd(X + i0, dy + i0, dx + i0, size - i0 < EW_CHUNK ? size - i0 : EW_CHUNK,
+               acc);
     break;
   case U_SILU:
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")

@@ -214,8 +214,8 @@ extern const eb_task eb_task_text;
 extern const eb_task eb_task_retrieval;
 
 int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
-  const eb_arch *archs[] = {&eb_arch_vanilla,   &eb_arch_poolformer, &eb_arch_mamba,
-                            &eb_arch_moe,       &eb_arch_linformer,  &eb_arch_performer,
+  const eb_arch *archs[] = {&eb_arch_vanilla, &eb_arch_poolformer, &eb_arch_mamba,
+                            &eb_arch_moe,     &eb_arch_linformer,  &eb_arch_performer,
                             &eb_arch_wide};
   const eb_task *tasks[] = {
       &eb_task_majority,       &eb_task_listops, &eb_task_mqar,

@@ -55,7 +55,8 @@ static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal, int pair
    * half of the units on and half off, so both branches are checked and no
    * finite-difference step crosses zero. */
   if (pair)
-    for (int64_t i = 0; i < m.pair_b->size; i++) m.pair_b->data[i] = i % 2 ? 3.0f : -3.0f;
+    for (int64_t i = 0; i < m.pair_b->size; i++)
+      m.pair_b->data[i] = i % 2 ? 3.0f : -3.0f;
   eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
   eb_ctx_set_training(ctx, 0);
   int np = eb_params_count(m.P);
