@@ -163,6 +163,7 @@ static const char *const STATUSES[] = {"done",   "diverged", "oom",     "timeout
                                        "failed", "running",  "pending", "no test result"};
 #define N_STATUS ((int)(sizeof STATUSES / sizeof STATUSES[0]))
 #define ST_DONE 0
+#define ST_TIMEOUT 3
 #define ST_NO_TEST 7
 
 static int status_index(const char *s) {
@@ -645,8 +646,9 @@ static int resolve_suite(rctx *x, const char *name, char *found, size_t flen) {
 
 typedef struct {
   statc st;
-  acc a; /* test accuracy x100 over done runs */
+  acc a; /* test accuracy x100 over done runs and timed-out runs with a result */
   acc raw;
+  int timeouts; /* timed-out runs among a: stopped by their budget, best so far */
 } acell;
 
 static int report_accuracy(rctx *x) {
@@ -689,9 +691,12 @@ static int report_accuracy(rctx *x) {
     if (si == ST_DONE && isnan(v)) si = ST_NO_TEST;
     c->st.runs++;
     c->st.count[si]++;
-    if (si == ST_DONE) {
+    /* a run stopped by its time budget still reports the test accuracy of its
+     * best validation step so far: it counts, and the cell says so */
+    if (si == ST_DONE || (si == ST_TIMEOUT && !isnan(v))) {
       acc_add(&c->a, 100.0 * v);
       acc_add(&c->raw, v);
+      if (si == ST_TIMEOUT) c->timeouts++;
     }
   }
   sqlite3_finalize(st);
@@ -812,6 +817,8 @@ static int report_accuracy(rctx *x) {
         sb_add(&b, "%.2f", c->a.mean);
         if (c->a.n >= 2) sb_add(&b, " " PM " %.2f", acc_std(&c->a));
         partial_text(&b, &c->st, c->a.n, expected);
+        if (c->timeouts && c->a.n >= c->st.runs && c->a.n >= expected)
+          sb_add(&b, c->timeouts == c->a.n ? " (timeout)" : " (%d timeout)", c->timeouts);
         bold = IS_BEST(c->a.mean, k);
       } else if (c->st.runs > 0) {
         status_text(&b, &c->st);
@@ -833,11 +840,13 @@ static int report_accuracy(rctx *x) {
   render(x->o, x->f, title,
          pooled ? "Mean " PM " sample std over seeds of test accuracy at the best "
                   "validation step; best per column in bold; a status instead of a "
-                  "number means no run of that cell finished. Warning: some cells pool "
+                  "number means no run of that cell finished; (timeout): stopped by the "
+                  "time budget, best result so far. Warning: some cells pool "
                   "several runs of the same seed (a sweep or changed settings)"
                 : "Mean " PM " sample std over seeds of test accuracy at the best "
                   "validation step; best per column in bold; a status instead of a "
-                  "number means no run of that cell finished",
+                  "number means no run of that cell finished; (timeout): stopped by the "
+                  "time budget, best result so far",
          label, t);
 out:
   rt_free(t);

@@ -100,6 +100,10 @@ grep -q "majority" "$tmp/acc.md" && grep -q "vanilla" "$tmp/acc.md" || fail "acc
 grep -q '\\toprule' "$tmp/speed.tex" || fail "latex: $(cat "$tmp/speed.tex")"
 "$eb" report --db "$tmp/r.db" --format csv -o "$tmp/all.csv" || fail "csv report"
 [[ -s "$tmp/all.csv" ]] || fail "csv report empty"
+# a run stopped by its time budget keeps its best result, marked in the table
+q "update runs set status='timeout' where run_key=(select min(run_key) from runs)"
+"$eb" report --db "$tmp/r.db" --table accuracy | grep -q "(1 timeout)" ||
+  fail "timed-out result not shown: $("$eb" report --db "$tmp/r.db" --table accuracy)"
 out=$("$eb" report --db "$tmp/none.db" 2>&1)
 [[ $? -eq 2 && "$out" == *"none.db"* ]] || fail "missing database: $out"
 [[ ! -e "$tmp/none.db" ]] || fail "report created a database"

@@ -122,7 +122,7 @@ static void test_markdown(void) {
       "### Test accuracy (%), suite `lra-mini`\n\n"
       "Mean ± sample std over seeds of test accuracy at the best validation step; "
       "best per column in bold; a status instead of a number means no run of that "
-      "cell finished\n\n"
+      "cell finished; (timeout): stopped by the time budget, best result so far\n\n"
       "| arch | listops | image | Avg |\n"
       "|---|---:|---:|---:|\n"
       "| vanilla | **37.00 ± 1.00** | 42.00 ± 2.00 | **39.50** |\n"
