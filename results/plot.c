@@ -588,7 +588,7 @@ static int fig_bubble(pctx *x) {
   if (sqlite3_prepare_v2(
           x->db,
           "SELECT avg(m), count(*) FROM (SELECT task, avg(test_accuracy) m "
-          "FROM runs WHERE suite_id=?1 AND arch=?2 AND status='done' AND "
+          "FROM runs WHERE suite_id=?1 AND arch=?2 AND status IN ('done', 'timeout') AND "
           "test_accuracy IS NOT NULL GROUP BY task)",
           -1, &st, NULL) != SQLITE_OK) {
     rc = sql_fail(x, "reading runs");
@@ -602,8 +602,8 @@ static int fig_bubble(pctx *x) {
     int k = sqlite3_column_int(st, 1);
     if (k == 0) continue;
     if (k < ntask) {
-      note(x, "bubble: %s left out (done runs on %d of %d tasks)", x->archs.v[a], k,
-           ntask);
+      note(x, "bubble: %s left out (results (done or timeout) on %d of %d tasks)",
+           x->archs.v[a], k, ntask);
       continue;
     }
     b[nb].arch = a;
@@ -614,7 +614,8 @@ static int fig_bubble(pctx *x) {
   sqlite3_finalize(st);
   st = NULL;
   if (nb == 0) {
-    note(x, "bubble skipped: no arch has done runs with test accuracy on every task");
+    note(x, "bubble skipped: no arch has results (done or timeout runs) with test "
+            "accuracy on every task");
     goto out;
   }
 
@@ -743,7 +744,8 @@ static int fig_bubble(pctx *x) {
   sb_add(&dat, "# effbench bubble figure, suite ");
   sb_quote(&dat, x->suite);
   sb_add(&dat, "\n# speed and memory source: %s\n", source);
-  sb_add(&dat, "# accuracy: mean over tasks of the mean over seeds of done runs' test "
+  sb_add(&dat, "# accuracy: mean over tasks of the mean over seeds of done and timed-out "
+               "runs' test "
                "accuracy\n");
   sb_add(&dat, "# one block (gnuplot index) per arch\n");
   sb_add(&dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
@@ -1041,7 +1043,8 @@ static int fig_curves(pctx *x) {
           x->db,
           "SELECT e.step, avg(e.accuracy), min(e.accuracy), max(e.accuracy), "
           "count(*) FROM evals e JOIN runs r ON r.id=e.run_id WHERE "
-          "r.suite_id=?1 AND r.arch=?2 AND r.task=?3 AND r.status='done' AND "
+          "r.suite_id=?1 AND r.arch=?2 AND r.task=?3 AND r.status IN ('done', 'timeout') "
+          "AND "
           "e.split='val' AND e.accuracy IS NOT NULL GROUP BY e.step ORDER BY "
           "e.step",
           -1, &st, NULL) != SQLITE_OK)
@@ -1060,9 +1063,11 @@ static int fig_curves(pctx *x) {
     sb_quote(&dat, x->suite);
     sb_add(&dat, ", task ");
     sb_quote(&dat, task);
-    sb_add(&dat, "\n# validation accuracy over the seeds of done runs at each step\n"
-                 "# one block (gnuplot index) per arch, named in the comment above it\n"
-                 "# columns: step mean_val_accuracy[%%] min[%%] max[%%] n_seeds\n");
+    sb_add(
+        &dat,
+        "\n# validation accuracy over the seeds of done and timed-out runs at each step\n"
+        "# one block (gnuplot index) per arch, named in the comment above it\n"
+        "# columns: step mean_val_accuracy[%%] min[%%] max[%%] n_seeds\n");
     int nb = 0, multi = 0;
     for (int a = 0; a < x->archs.n; a++) {
       sqlite3_reset(st);
@@ -1150,7 +1155,8 @@ static int fig_pareto(pctx *x) {
           x->db,
           "SELECT arch, flops_train_step * steps_done, test_accuracy, seed, "
           "steps_done FROM runs WHERE suite_id=?1 AND task=?2 AND "
-          "status='done' AND test_accuracy IS NOT NULL AND flops_train_step > "
+          "status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
+          "flops_train_step > "
           "0 AND steps_done > 0 ORDER BY id",
           -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading runs");
