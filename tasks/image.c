@@ -561,8 +561,10 @@ static int image_open(const eb_args *a, uint64_t seed, void **data, eb_task_info
   for (int k = 0; k < c->nfiles && o < sizeof ver; k++) {
     struct stat st;
     if (stat(c->files[k], &st) != 0) continue;
-    o += (size_t)snprintf(ver + o, sizeof ver - o, " %s:%lld:%lld", c->files[k],
-                          (long long)st.st_size, (long long)st.st_mtime);
+    o +=
+        (size_t)snprintf(ver + o, sizeof ver - o, " %s:%lld:%lld.%09ld:%llu", c->files[k],
+                         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                         (long)st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
   }
   char cache[4096];
   if (eb_cache_path("image", a, 0, ver, cache, sizeof cache, err, errlen)) goto out;

@@ -541,7 +541,8 @@ out:
   return rc;
 }
 
-/* size + mtime of every metadata file, for the cache key */
+/* size, mtime (ns) and inode of every metadata file, for the cache key: an
+ * edited file (even within the same second) is a new data set */
 static void layout_stamp(const char *curv, char *buf, size_t len) {
   meta_file *mf;
   int n;
@@ -553,8 +554,9 @@ static void layout_stamp(const char *curv, char *buf, size_t len) {
     struct stat st;
     snprintf(p, sizeof p, "%s/metadata/%s", curv, mf[f].name);
     if (stat(p, &st) == 0)
-      o += (size_t)snprintf(buf + o, len - o, " %s:%lld:%lld", mf[f].name,
-                            (long long)st.st_size, (long long)st.st_mtime);
+      o += (size_t)snprintf(buf + o, len - o, " %s:%lld:%lld.%09ld:%llu", mf[f].name,
+                            (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                            (long)st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
   }
   free(mf);
 }
