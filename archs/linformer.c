@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "effbench/plugin.h"
+#include "prenorm_flops.h"
 
 #define K_DEFAULT 256
 
@@ -234,48 +235,26 @@ static int linformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
  * padding; training adds the backward pass with x requiring a gradient. */
 static double linformer_flops(const eb_model_config *cfg, const eb_args *args, int B,
                               int N, int training) {
-  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, R = (double)B * N;
+  const double D = cfg->dim, H = cfg->heads, R = (double)B * N;
   const int L = cfg->max_len > 0 ? cfg->max_len : N;
   const double k = effective_k((int)eb_args_int(args, "k", K_DEFAULT), L);
   const share_mode share = parse_share(args);
-  const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
   /* per layer: E (and F) column slices when the batch is shorter than max_len */
   const double slices = N < L ? (share == SHARE_NONE ? 2.0 : 1.0) : 0.0;
-  const double att_f = R * D                   /* q * scale */
-                       + 4 * R * D * k         /* K, V projections along N */
-                       + 2 * R * k * D         /* Q K'^T */
-                       + 5 * R * H * k         /* softmax */
-                       + 2 * R * k * D;        /* P V' */
-  const double att_b = 3 * R * D               /* q, k, v slices */
-                       + 4 * R * D             /* q split, k, v transposes, merge */
-                       + 2 * B * D * k         /* K', V' head transposes */
-                       + 8 * R * D * k         /* projections: dx, dE */
-                       + 2 * R * D             /* q * scale */
-                       + 8 * R * k * D         /* two batched matmuls */
-                       + 5 * R * H * k         /* softmax */
-                       + slices * k * N;       /* E, F slices */
-  double fwd = 8 * R * D                       /* ln1 */
-               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
-               + att_f                         /* attention */
-               + 2 * R * D * D + R * D         /* wo */
-               + drop * R * D + R * D          /* dropout, residual */
-               + 8 * R * D                     /* ln2 */
-               + 2 * R * F * D + R * F         /* w1 */
-               + 9 * R * F                     /* gelu */
-               + 2 * R * D * F + R * D         /* w2 */
-               + drop * R * D + R * D;         /* dropout, residual */
-  double bwd = 0;
-  if (training)
-    bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
-          + 4 * R * D * F + R * D            /* w2: dx, dw, db */
-          + 19 * R * F                       /* gelu */
-          + 4 * R * F * D + R * F            /* w1 */
-          + 19 * R * D                       /* ln2 */
-          + 4 * R * D * D + R * D            /* wo */
-          + att_b                            /* attention */
-          + 4 * R * 3 * D * D + 3 * R * D    /* qkv */
-          + 19 * R * D;                      /* ln1 */
-  return cfg->depth * (fwd + bwd);
+  const double att_f = R * D             /* q * scale */
+                       + 4 * R * D * k   /* K, V projections along N */
+                       + 2 * R * k * D   /* Q K'^T */
+                       + 5 * R * H * k   /* softmax */
+                       + 2 * R * k * D;  /* P V' */
+  const double att_b = 3 * R * D         /* q, k, v slices */
+                       + 4 * R * D       /* q split, k, v transposes, merge */
+                       + 2 * B * D * k   /* K', V' head transposes */
+                       + 8 * R * D * k   /* projections: dx, dE */
+                       + 2 * R * D       /* q * scale */
+                       + 8 * R * k * D   /* two batched matmuls */
+                       + 5 * R * H * k   /* softmax */
+                       + slices * k * N; /* E, F slices */
+  return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
 static void linformer_destroy(void *model) {

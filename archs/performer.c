@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "effbench/plugin.h"
+#include "prenorm_flops.h"
 
 #define RELU_EPS 1e-3f
 
@@ -401,47 +402,25 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
  * the backward pass with x requiring a gradient. */
 static double performer_flops(const eb_model_config *cfg, const eb_args *args, int B,
                               int N, int training) {
-  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, R = (double)B * N;
+  const double D = cfg->dim, H = cfg->heads, R = (double)B * N;
   const double m = (double)eb_args_int(args, "features", 256);
   const int soft = parse_kernel(args) == KERNEL_SOFTMAX;
-  const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
   const double S = R * H * m;           /* feature-map elements per input */
   const double X = 2 * R * m * (D + H); /* one phi(.)·[V|1]-sized matmul */
   const double phi_f = soft ? 6 * S + 2 * R * D : 3 * S;
   const double phi_b = soft ? 4 * S + 2 * R * D : 2 * S;
-  const double att_f = 4 * R * m * D           /* q W^T, k W^T */
-                       + 2 * phi_f             /* feature maps */
-                       + 2 * X                 /* phi(K)^T [V|1], phi(Q) KV */
-                       + R * D;                /* normalisation */
-  const double att_b = 3 * R * D               /* q, k, v slices */
-                       + 4 * R * D             /* head splits, merge */
-                       + 4 * R * m * D         /* feature projections: dx */
-                       + 2 * phi_b             /* feature maps */
-                       + R * D                 /* concat [V|1] */
-                       + 4 * X                 /* two batched matmuls */
-                       + 4 * R * D;            /* normalisation */
-  double fwd = 8 * R * D                       /* ln1 */
-               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
-               + att_f                         /* attention */
-               + 2 * R * D * D + R * D         /* wo */
-               + drop * R * D + R * D          /* dropout, residual */
-               + 8 * R * D                     /* ln2 */
-               + 2 * R * F * D + R * F         /* w1 */
-               + 9 * R * F                     /* gelu */
-               + 2 * R * D * F + R * D         /* w2 */
-               + drop * R * D + R * D;         /* dropout, residual */
-  double bwd = 0;
-  if (training)
-    bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
-          + 4 * R * D * F + R * D            /* w2: dx, dw, db */
-          + 19 * R * F                       /* gelu */
-          + 4 * R * F * D + R * F            /* w1 */
-          + 19 * R * D                       /* ln2 */
-          + 4 * R * D * D + R * D            /* wo */
-          + att_b                            /* attention */
-          + 4 * R * 3 * D * D + 3 * R * D    /* qkv */
-          + 19 * R * D;                      /* ln1 */
-  return cfg->depth * (fwd + bwd);
+  const double att_f = 4 * R * m * D   /* q W^T, k W^T */
+                       + 2 * phi_f     /* feature maps */
+                       + 2 * X         /* phi(K)^T [V|1], phi(Q) KV */
+                       + R * D;        /* normalisation */
+  const double att_b = 3 * R * D       /* q, k, v slices */
+                       + 4 * R * D     /* head splits, merge */
+                       + 4 * R * m * D /* feature projections: dx */
+                       + 2 * phi_b     /* feature maps */
+                       + R * D         /* concat [V|1] */
+                       + 4 * X         /* two batched matmuls */
+                       + 4 * R * D;    /* normalisation */
+  return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
 static void performer_destroy(void *model) {

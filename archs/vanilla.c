@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "effbench/plugin.h"
+#include "prenorm_flops.h"
 
 typedef struct layer {
   eb_tensor *ln1_g, *ln1_b, *wqkv, *bqkv, *wo, *bo;
@@ -142,10 +143,9 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
  * padding; training adds the backward pass with x requiring a gradient. */
 static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
                             int training) {
-  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, dh = D / H, R = (double)B * N;
+  const double D = cfg->dim, H = cfg->heads, dh = D / H, R = (double)B * N;
   const int causal = (int)eb_args_int(args, "causal", 0);
   const int naive = strcmp(eb_args_str(args, "attention", "blockwise"), "naive") == 0;
-  const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
   double att_f, att_b;
   if (naive) {
     att_f = 4.0 * B * H * N * (double)N * dh + 6.0 * B * H * N * (double)N;
@@ -163,28 +163,7 @@ static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int
     att_f = B * H * (C * (4 * dh + 5) + K * dh);
     att_b = B * H * (C * (10 * dh + 6) + 2.0 * N * dh);
   }
-  double fwd = 8 * R * D                       /* ln1 */
-               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
-               + att_f                         /* attention */
-               + 2 * R * D * D + R * D         /* wo */
-               + drop * R * D + R * D          /* dropout, residual */
-               + 8 * R * D                     /* ln2 */
-               + 2 * R * F * D + R * F         /* w1 */
-               + 9 * R * F                     /* gelu */
-               + 2 * R * D * F + R * D         /* w2 */
-               + drop * R * D + R * D;         /* dropout, residual */
-  double bwd = 0;
-  if (training)
-    bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
-          + 4 * R * D * F + R * D            /* w2: dx, dw, db */
-          + 19 * R * F                       /* gelu */
-          + 4 * R * F * D + R * F            /* w1 */
-          + 19 * R * D                       /* ln2 */
-          + 4 * R * D * D + R * D            /* wo */
-          + att_b                            /* attention */
-          + 4 * R * 3 * D * D + 3 * R * D    /* qkv */
-          + 19 * R * D;                      /* ln1 */
-  return cfg->depth * (fwd + bwd);
+  return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
 static void vanilla_destroy(void *model) {

@@ -1,0 +1,37 @@
+/* Analytic FLOPs (docs/flops.md conventions) of the pre-LayerNorm Transformer
+ * block shared by vanilla, linformer and performer: LN, qkv projection, an
+ * attention mixer, output projection, dropout and residual, then LN, GELU MLP,
+ * dropout and residual. Only the mixer differs between them: the caller
+ * passes its forward and backward counts. R = rows (batch x length). */
+#ifndef EFFBENCH_ARCHS_PRENORM_FLOPS_H
+#define EFFBENCH_ARCHS_PRENORM_FLOPS_H
+
+#include "effbench/plugin.h"
+
+static inline double eb_prenorm_block_flops(const eb_model_config *cfg, double R,
+                                            double att_f, double att_b, int training) {
+  const double D = cfg->dim, F = cfg->ffn;
+  const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
+  double fwd = 8 * R * D                       /* ln1 */
+               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
+               + att_f                         /* attention */
+               + 2 * R * D * D + R * D         /* wo */
+               + drop * R * D + R * D          /* dropout, residual */
+               + 8 * R * D                     /* ln2 */
+               + 2 * R * F * D + R * F         /* w1 */
+               + 9 * R * F                     /* gelu */
+               + 2 * R * D * F + R * D         /* w2 */
+               + drop * R * D + R * D;         /* dropout, residual */
+  if (!training) return fwd;
+  return fwd + 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
+         + 4 * R * D * F + R * D                  /* w2: dx, dw, db */
+         + 19 * R * F                             /* gelu */
+         + 4 * R * F * D + R * F                  /* w1 */
+         + 19 * R * D                             /* ln2 */
+         + 4 * R * D * D + R * D                  /* wo */
+         + att_b                                  /* attention */
+         + 4 * R * 3 * D * D + 3 * R * D          /* qkv */
+         + 19 * R * D;                            /* ln1 */
+}
+
+#endif
