@@ -366,3 +366,15 @@ int eb_cache_path(const char *task, const eb_args *args, uint64_t seed,
   snprintf(buf, len, "%s/%s-%016llx.ebds", dir, task, (unsigned long long)h);
   return 0;
 }
+
+int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
+                      const char *version, eb_dataset *d, eb_dataset_build_fn build,
+                      void *user, char *err, size_t errlen) {
+  char cache[4096], cerr[EB_ERR_LEN];
+  int have_path =
+      !eb_cache_path(task, args, seed, version, cache, sizeof cache, cerr, sizeof cerr);
+  if (have_path && !eb_dataset_load(d, cache, cerr, sizeof cerr)) return 0;
+  int rc = build(user, d, err, errlen);
+  if (!rc && have_path) eb_dataset_save(d, cache, cerr, sizeof cerr);
+  return rc;
+}

@@ -52,6 +52,15 @@ int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t err
 int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen);
 void eb_dataset_free(eb_dataset *d);
 
+/* Generated data through the cache: loaded from eb_cache_path(task, args,
+ * seed, version) when it is there, else made by build(user, d) and saved. The
+ * cache is best effort: an unwritable or damaged one only costs the time to
+ * build again. Returns build's status (0 when loaded). */
+typedef int (*eb_dataset_build_fn)(void *user, eb_dataset *d, char *err, size_t errlen);
+int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
+                      const char *version, eb_dataset *d, eb_dataset_build_fn build,
+                      void *user, char *err, size_t errlen);
+
 /* The cache directory: $EFFBENCH_CACHE, else $XDG_CACHE_HOME/effbench, else
  * ~/.cache/effbench (created on demand). */
 int eb_cache_dir(char *buf, size_t len, char *err, size_t errlen);

@@ -294,6 +294,19 @@ static int retr_load(const retr_cfg *c, eb_dataset *d, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------- the task -- */
+/* generation through the data cache */
+typedef struct retr_gen {
+  const retr_cfg *c;
+  uint64_t seed;
+} retr_gen;
+
+static int retr_build(void *user, eb_dataset *d, char *err, size_t errlen) {
+  const retr_gen *g = user;
+  int rc = retr_generate(g->c, g->seed, d, err, errlen);
+  d->info = (eb_task_info){EB_BYTE_VOCAB, 2, g->c->max_len, EB_INPUT_PAIR, 0, 0, 0};
+  return rc;
+}
+
 static int retr_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                      char *err, size_t errlen) {
   retr_cfg c;
@@ -326,16 +339,9 @@ static int retr_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   if (c.path) {
     rc = retr_load(&c, d, err, errlen);
   } else {
-    /* from the cache when there, else generated and saved (best effort) */
-    char cache[4096], cerr[EB_ERR_LEN];
-    int have_path = !eb_cache_path("retrieval", a, seed, GEN_VERSION, cache, sizeof cache,
-                                   cerr, sizeof cerr);
-    rc = have_path && !eb_dataset_load(d, cache, cerr, sizeof cerr) ? 0 : 1;
-    if (rc) {
-      rc = retr_generate(&c, seed, d, err, errlen);
-      d->info = (eb_task_info){EB_BYTE_VOCAB, 2, c.max_len, EB_INPUT_PAIR, 0, 0, 0};
-      if (!rc && have_path) eb_dataset_save(d, cache, cerr, sizeof cerr);
-    }
+    retr_gen g = {&c, seed};
+    rc = eb_dataset_cached("retrieval", a, seed, GEN_VERSION, d, retr_build, &g, err,
+                           errlen);
   }
   if (rc) {
     eb_dataset_free(d);

@@ -502,6 +502,19 @@ static int text_load(const text_cfg *c, eb_dataset *d, char *err, size_t errlen)
 }
 
 /* ------------------------------------------------------------- the task -- */
+/* generation through the data cache */
+typedef struct text_gen {
+  const text_cfg *c;
+  uint64_t seed;
+} text_gen;
+
+static int text_build(void *user, eb_dataset *d, char *err, size_t errlen) {
+  const text_gen *g = user;
+  int rc = text_generate(g->c, g->seed, d, err, errlen);
+  d->info = (eb_task_info){EB_BYTE_VOCAB, 2, g->c->max_len, EB_INPUT_SINGLE, 0, 0, 0};
+  return rc;
+}
+
 static int text_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                      char *err, size_t errlen) {
   text_cfg c;
@@ -539,17 +552,8 @@ static int text_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   if (c.path) {
     rc = text_load(&c, d, err, errlen);
   } else {
-    /* generated data: from the cache when there, else generated and saved
-     * (best effort: an unwritable cache only costs the time to regenerate) */
-    char cache[4096], cerr[EB_ERR_LEN];
-    int have_path = !eb_cache_path("text", a, seed, GEN_VERSION, cache, sizeof cache,
-                                   cerr, sizeof cerr);
-    rc = have_path && !eb_dataset_load(d, cache, cerr, sizeof cerr) ? 0 : 1;
-    if (rc) {
-      rc = text_generate(&c, seed, d, err, errlen);
-      d->info = (eb_task_info){EB_BYTE_VOCAB, 2, c.max_len, EB_INPUT_SINGLE, 0, 0, 0};
-      if (!rc && have_path) eb_dataset_save(d, cache, cerr, sizeof cerr);
-    }
+    text_gen g = {&c, seed};
+    rc = eb_dataset_cached("text", a, seed, GEN_VERSION, d, text_build, &g, err, errlen);
   }
   if (rc) {
     eb_dataset_free(d);
