@@ -17,42 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* ------------------------------------------------------------ helpers -- */
-
-typedef struct {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-__attribute__((format(printf, 2, 3))) static void sb_add(sbuf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = b->cap - b->n;
-    int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? room : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      b->oom = 1;
-      return;
-    }
-    if (b->p && (size_t)k < room) {
-      b->n += (size_t)k;
-      return;
-    }
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    while (cap - b->n <= (size_t)k)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-}
 
 /* A gnuplot double-quoted string: \n breaks the line, " and \ escaped. */
 static void sb_quote(sbuf *b, const char *s) {
@@ -74,57 +41,6 @@ static void sb_dat_str(sbuf *b, const char *s) {
   for (; *s; s++)
     sb_add(b, "%c", (*s == '"' || *s == '\n' || *s == '\r') ? '_' : *s);
   sb_add(b, "\"");
-}
-
-typedef struct {
-  char **v;
-  int n, cap, oom;
-} names;
-
-static int names_find(const names *a, const char *s) {
-  for (int i = 0; i < a->n; i++)
-    if (strcmp(a->v[i], s) == 0) return i;
-  return -1;
-}
-
-static int names_add(names *a, const char *s) {
-  int i = names_find(a, s);
-  if (i >= 0) return i;
-  if (a->n == a->cap) {
-    int cap = a->cap ? a->cap * 2 : 8;
-    char **v = realloc(a->v, (size_t)cap * sizeof *v);
-    if (!v) {
-      a->oom = 1;
-      return -1;
-    }
-    a->v = v;
-    a->cap = cap;
-  }
-  size_t len = strlen(s) + 1;
-  char *c = malloc(len);
-  if (!c) {
-    a->oom = 1;
-    return -1;
-  }
-  memcpy(c, s, len);
-  a->v[a->n] = c;
-  return a->n++;
-}
-
-static void names_free(names *a) {
-  for (int i = 0; i < a->n; i++)
-    free(a->v[i]);
-  free(a->v);
-  memset(a, 0, sizeof *a);
-}
-
-static const char *col_text(sqlite3_stmt *st, int i) {
-  const unsigned char *v = sqlite3_column_text(st, i);
-  return v ? (const char *)v : "";
-}
-
-static double col_real(sqlite3_stmt *st, int i) {
-  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }

@@ -15,6 +15,8 @@
 
 #include <sqlite3.h>
 
+#include "util.h"
+
 #define PM "\x01"
 #define DASH "\x02"
 #define CODE_ON "\x03"
@@ -50,89 +52,7 @@ int eb_format_parse(const char *name, eb_format *f) {
   return -1;
 }
 
-/* ------------------------------------------------------ string builder -- */
-
-typedef struct {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sb_vadd(sbuf *b, const char *fmt, va_list ap) {
-  if (b->oom) return;
-  va_list ap2;
-  va_copy(ap2, ap);
-  int k = vsnprintf(NULL, 0, fmt, ap2);
-  va_end(ap2);
-  if (k < 0) {
-    b->oom = 1;
-    return;
-  }
-  if (b->n + (size_t)k + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + (size_t)k + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
-  b->n += (size_t)k;
-}
-
-static void sb_add(sbuf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  sb_vadd(b, fmt, ap);
-  va_end(ap);
-}
-
 /* ------------------------------------------------------- name lists -- */
-
-typedef struct {
-  char **v;
-  int n, cap;
-  int oom;
-} names;
-
-static int names_find(const names *l, const char *s) {
-  for (int i = 0; i < l->n; i++)
-    if (strcmp(l->v[i], s) == 0) return i;
-  return -1;
-}
-
-static int names_add(names *l, const char *s) {
-  int i = names_find(l, s);
-  if (i >= 0) return i;
-  if (l->n == l->cap) {
-    int cap = l->cap ? 2 * l->cap : 8;
-    char **v = realloc(l->v, (size_t)cap * sizeof *v);
-    if (!v) {
-      l->oom = 1;
-      return -1;
-    }
-    l->v = v;
-    l->cap = cap;
-  }
-  char *c = strdup(s);
-  if (!c) {
-    l->oom = 1;
-    return -1;
-  }
-  l->v[l->n] = c;
-  return l->n++;
-}
-
-static void names_free(names *l) {
-  for (int i = 0; i < l->n; i++)
-    free(l->v[i]);
-  free(l->v);
-  memset(l, 0, sizeof *l);
-}
 
 /* Moves "vanilla" to the front, keeping the others in order; returns the
  * permutation perm[new] = old in a caller array of size l->n. */
@@ -579,15 +499,6 @@ static int sql_fail(rctx *x, const char *what) {
 static int oom_fail(rctx *x) {
   snprintf(x->err, x->errlen, "out of memory building the report");
   return EB_REPORT_ERR_IO;
-}
-
-static const char *col_text(sqlite3_stmt *st, int i) {
-  const unsigned char *v = sqlite3_column_text(st, i);
-  return v ? (const char *)v : "";
-}
-
-static double col_real(sqlite3_stmt *st, int i) {
-  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
 static int cmp_str(const void *a, const void *b) {

@@ -1,0 +1,109 @@
+/* Small helpers shared by the report and plot writers (internal, not
+ * installed): a growing string buffer, an ordered list of unique names, and
+ * NULL-safe SQLite column readers. */
+#ifndef EFFBENCH_RESULTS_UTIL_H
+#define EFFBENCH_RESULTS_UTIL_H
+
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------ string builder -- */
+typedef struct {
+  char *p;
+  size_t n, cap;
+  int oom; /* an allocation failed: later adds do nothing */
+} sbuf;
+
+static inline void sb_vadd(sbuf *b, const char *fmt, va_list ap) {
+  if (b->oom) return;
+  va_list ap2;
+  va_copy(ap2, ap);
+  int k = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (k < 0) {
+    b->oom = 1;
+    return;
+  }
+  if (b->n + (size_t)k + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->n + (size_t)k + 1)
+      cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
+  b->n += (size_t)k;
+}
+
+__attribute__((format(printf, 2, 3))) static inline void sb_add(sbuf *b, const char *fmt,
+                                                                ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  sb_vadd(b, fmt, ap);
+  va_end(ap);
+}
+
+/* ---------------------------------------------------------- name lists -- */
+typedef struct {
+  char **v;
+  int n, cap;
+  int oom;
+} names;
+
+static inline int names_find(const names *l, const char *s) {
+  for (int i = 0; i < l->n; i++)
+    if (strcmp(l->v[i], s) == 0) return i;
+  return -1;
+}
+
+/* Index of s, appended when new; -1 (and oom set) on allocation failure. */
+static inline int names_add(names *l, const char *s) {
+  int i = names_find(l, s);
+  if (i >= 0) return i;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 8;
+    char **v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) {
+      l->oom = 1;
+      return -1;
+    }
+    l->v = v;
+    l->cap = cap;
+  }
+  char *c = strdup(s);
+  if (!c) {
+    l->oom = 1;
+    return -1;
+  }
+  l->v[l->n] = c;
+  return l->n++;
+}
+
+static inline void names_free(names *l) {
+  for (int i = 0; i < l->n; i++)
+    free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
+/* ------------------------------------------------------------- columns -- */
+static inline const char *col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *v = sqlite3_column_text(st, i);
+  return v ? (const char *)v : "";
+}
+
+/* NULL reads as NaN */
+static inline double col_real(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+#endif
