@@ -805,26 +805,17 @@ static int cmd_report(int argc, char **argv) {
   eb_table t = EB_TABLE_ALL;
   eb_format f = EB_FMT_MD;
   if (rc) goto done;
-  static const char *const tables[] = {"accuracy", "speed", "moe", "all"};
-  static const eb_table tvals[] = {EB_TABLE_ACCURACY, EB_TABLE_SPEED, EB_TABLE_MOE,
-                                   EB_TABLE_ALL};
-  static const char *const fmts[] = {"md", "latex", "csv"};
-  static const eb_format fvals[] = {EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV};
-  int ti = -1, fi = -1;
-  for (int i = 0; i < 4; i++)
-    if (!strcmp(table_s, tables[i])) ti = i;
-  for (int i = 0; i < 3; i++)
-    if (!strcmp(fmt_s, fmts[i])) fi = i;
-  if (ti < 0 || fi < 0) {
-    snprintf(err, sizeof err,
-             ti < 0 ? "--table %s: expected accuracy, speed, moe or all"
-                    : "--format %s: expected md, latex or csv",
-             ti < 0 ? table_s : fmt_s);
+  if (eb_table_parse(table_s, &t)) {
+    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe or all",
+             table_s);
     rc = 2;
     goto done;
   }
-  t = tvals[ti];
-  f = fvals[fi];
+  if (eb_format_parse(fmt_s, &f)) {
+    snprintf(err, sizeof err, "--format %s: expected md, latex or csv", fmt_s);
+    rc = 2;
+    goto done;
+  }
   if (eb_store_open_readonly(db, &st, err, sizeof err)) {
     rc = 2;
     goto done;
