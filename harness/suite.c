@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "yamltree.h"
 
 /* ---------------------------------------------------------- messages ---- */
@@ -266,92 +267,69 @@ static int resolve(ctx *c, const char *kind, const char *name, const eb_param_de
 }
 
 /* --------------------------------------------------- canonical JSON ---- */
-typedef struct jbuf {
-  char *p;
-  size_t len, cap;
-} jbuf;
-
-static void jput(jbuf *b, const char *fmt, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, fmt);
-    int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->p && b->len + (size_t)n < b->cap) {
-      b->len += (size_t)n;
-      return;
-    }
-    size_t cap = (b->cap ? b->cap * 2 : 512) + (size_t)n;
-    char *q = realloc(b->p, cap);
-    if (!q) return;
-    b->p = q;
-    b->cap = cap;
-  }
-}
-
-static void jstr(jbuf *b, const char *s) {
-  jput(b, "\"");
+static void jstr(sbuf *b, const char *s) {
+  sb_add(b, "\"");
   for (; *s; s++) {
     if (*s == '"' || *s == '\\')
-      jput(b, "\\%c", *s);
+      sb_add(b, "\\%c", *s);
     else if ((unsigned char)*s < 0x20)
-      jput(b, "\\u%04x", (unsigned char)*s);
+      sb_add(b, "\\u%04x", (unsigned char)*s);
     else
-      jput(b, "%c", *s);
+      sb_add(b, "%c", *s);
   }
-  jput(b, "\"");
+  sb_add(b, "\"");
 }
 
 static int cmp_arg(const void *a, const void *b) {
   return strcmp(((const eb_arg *)a)->name, ((const eb_arg *)b)->name);
 }
 
-static void jargs(jbuf *b, const eb_args *a) {
+static void jargs(sbuf *b, const eb_args *a) {
   eb_arg sorted[128];
   int n = a->n < 128 ? a->n : 128;
   memcpy(sorted, a->v, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, cmp_arg);
-  jput(b, "{");
+  sb_add(b, "{");
   for (int i = 0; i < n; i++) {
-    jput(b, "%s", i ? "," : "");
+    sb_add(b, "%s", i ? "," : "");
     jstr(b, sorted[i].name);
-    jput(b, ":");
+    sb_add(b, ":");
     switch (sorted[i].type) {
-    case EB_P_INT: jput(b, "%lld", (long long)sorted[i].i); break;
-    case EB_P_FLOAT: jput(b, "%.9g", sorted[i].f); break;
-    case EB_P_BOOL: jput(b, "%s", sorted[i].i ? "true" : "false"); break;
+    case EB_P_INT: sb_add(b, "%lld", (long long)sorted[i].i); break;
+    case EB_P_FLOAT: sb_add(b, "%.9g", sorted[i].f); break;
+    case EB_P_BOOL: sb_add(b, "%s", sorted[i].i ? "true" : "false"); break;
     default: jstr(b, sorted[i].s ? sorted[i].s : ""); break;
     }
   }
-  jput(b, "}");
+  sb_add(b, "}");
 }
 
 static char *run_json(const eb_suite_run *r, int64_t data_seed) {
-  jbuf b = {0};
-  jput(&b, "{\"arch\":");
+  sbuf b = {0};
+  sb_add(&b, "{\"arch\":");
   jstr(&b, r->arch->name);
-  jput(&b, ",\"arch_params\":");
+  sb_add(&b, ",\"arch_params\":");
   jargs(&b, &r->arch_args.args);
-  jput(&b, ",\"data_seed\":%lld", (long long)data_seed);
-  jput(&b,
-       ",\"model\":{\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,\"heads\":%d,"
-       "\"pool\":\"%s\"}",
-       r->model.depth, r->model.dim, r->model.dropout, r->model.ffn, r->model.heads,
-       r->model.pool == EB_POOL_CLS ? "cls" : "mean");
-  jput(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
+  sb_add(&b, ",\"data_seed\":%lld", (long long)data_seed);
+  sb_add(&b,
+         ",\"model\":{\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,\"heads\":%d,"
+         "\"pool\":\"%s\"}",
+         r->model.depth, r->model.dim, r->model.dropout, r->model.ffn, r->model.heads,
+         r->model.pool == EB_POOL_CLS ? "cls" : "mean");
+  sb_add(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
   jstr(&b, r->task->name);
-  jput(&b, ",\"task_params\":");
+  sb_add(&b, ",\"task_params\":");
   jargs(&b, &r->task_args.args);
   const eb_train_cfg *t = &r->train;
-  jput(&b,
-       ",\"train\":{\"batch\":%d,\"clip\":%.9g,\"eval_batches\":%d,\"eval_every\":%d,"
-       "\"lr\":%.9g,\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":%.9g,\"warmup\":%d,"
-       "\"weight_decay\":%.9g}}",
-       t->batch, t->clip, t->eval_batches, t->eval_every, t->lr,
-       eb_schedule_name(t->schedule), t->steps, t->time_budget_s, t->warmup,
-       t->weight_decay);
-  return b.p;
+  sb_add(
+      &b,
+      ",\"train\":{\"batch\":%d,\"clip\":%.9g,\"eval_batches\":%d,\"eval_every\":%d,"
+      "\"lr\":%.9g,\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":%.9g,\"warmup\":%d,"
+      "\"weight_decay\":%.9g}}",
+      t->batch, t->clip, t->eval_batches, t->eval_every, t->lr,
+      eb_schedule_name(t->schedule), t->steps, t->time_budget_s, t->warmup,
+      t->weight_decay);
+  return sb_take(&b);
 }
 
 static uint64_t fnv1a(const char *s, uint64_t h) {
@@ -861,10 +839,10 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
             }
           }
           r->config_json = run_json(r, s->data_seed);
-          jbuf tj = {0};
+          sbuf tj = {0};
           jstr(&tj, r->task->name);
           jargs(&tj, &r->task_args.args);
-          r->task_json = tj.p;
+          r->task_json = sb_take(&tj);
           if (!r->config_json || !r->task_json) goto oom;
           uint64_t h1 = fnv1a(r->config_json, 1469598103934665603ull);
           uint64_t h2 = fnv1a(r->config_json, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);

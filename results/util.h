@@ -52,6 +52,16 @@ __attribute__((format(printf, 2, 3))) static inline void sb_add(sbuf *b, const c
   va_end(ap);
 }
 
+/* The built string, owned by the caller; NULL (and nothing to free) if an
+ * allocation failed on the way, so a truncated string is never used. */
+static inline char *sb_take(sbuf *b) {
+  if (b->oom) {
+    free(b->p);
+    b->p = NULL;
+  }
+  return b->p;
+}
+
 /* ---------------------------------------------------------- name lists -- */
 typedef struct {
   char **v;
