@@ -5,7 +5,8 @@ file(GLOB EB_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
 set(EB_TEST_ENV "OPENBLAS_CORETYPE=Haswell;OMP_NUM_THREADS=1;OPENBLAS_NUM_THREADS=1")
 foreach(src ${EB_TEST_SOURCES})
   get_filename_component(name ${src} NAME_WE)
-  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/check.c)
+  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/check.c
+                         ${CMAKE_SOURCE_DIR}/tests/learn.c)
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests
                                              ${CMAKE_SOURCE_DIR}/core)
   target_link_libraries(${name} PRIVATE effbench_lib)
