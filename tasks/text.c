@@ -22,16 +22,19 @@
  * not empty; every error names file:line. Loaded data is not cached (the
  * files may change under the same path).
  *
- * The generator ("rule"), both with balanced labels (chance = 50 %):
+ * The generator ("rule"), all with balanced labels (chance = 50 %):
  *   sentiment  documents of random words from a fixed 1024-word lexicon, with
- *              8 "positive" and 8 "negative" sentiment words scattered over the
- *              whole document; the label is which kind occurs more often, by a
- *              margin of only 1 to 3, so a model has to count over the whole
- *              document, not read a window. Every negative word is an anagram
- *              of a positive one, and the word of a pair is picked uniformly,
- *              so the byte histogram has the same distribution under both
- *              labels: a bag-of-bytes model stays at chance (bigrams within a
- *              word are needed, as for real text).
+ *              "positive" and "negative" words (8 of each, distinct) scattered
+ *              over the whole document, about one per 32 bytes; the label is
+ *              the kind that occurs more often, and it makes up at least three
+ *              quarters of them, as in a review that is clearly for or
+ *              against. The signal is spread thin: no window decides it.
+ *   anagram    the hard variant: the label is which kind occurs more often by
+ *              a margin of only 1 to 3, and every negative word is an anagram
+ *              of a positive one (the word of a pair picked uniformly), so the
+ *              byte histogram has the same distribution under both labels: a
+ *              bag-of-bytes model stays at chance, bigrams within a word are
+ *              needed and the whole document has to be counted.
  *   recall     the document states "KEY w." in its first tenth and asks
  *              "ASK q?" in its last tenth; label 1 when q == w. The words are
  *              fresh random strings, so neither local features nor byte counts
@@ -47,7 +50,7 @@
 #include "bytes.h"
 #include "dataset.h"
 
-#define GEN_VERSION "text-gen-1"
+#define GEN_VERSION "text-gen-2"
 #define LEX_FILLER 1024
 #define LEX_PAIRS 8
 #define WORD_MAX 16
@@ -60,9 +63,10 @@ static const eb_param_decl text_params[] = {
     {"max_len", EB_P_INT, "1000",
      "bytes per document: longer ones truncated, shorter padded (LRA: 1000)", NULL},
     {"rule", EB_P_STRING, "sentiment",
-     "generator: sentiment (which of two anagram word sets is more frequent over the "
-     "whole document) or recall (is the key word of the start asked at the end)",
-     "sentiment|recall"},
+     "generator: sentiment (which of two word sets dominates the document), anagram "
+     "(which of two anagram word sets is more frequent, by a margin of 1 to 3) or "
+     "recall (is the key word of the start asked at the end)",
+     "sentiment|anagram|recall"},
     {"train", EB_P_INT, "5000", "generated training documents", NULL},
     {"val", EB_P_INT, "1000",
      "validation documents: generated, or carved from train when the data has no val",
@@ -76,23 +80,28 @@ static const eb_param_decl text_params[] = {
 
 typedef struct text_cfg {
   const char *path;
-  int max_len, recall, classes;
+  int max_len, rule, classes; /* rule: RULE_* */
   int64_t n[3];
 } text_cfg;
+
+enum { RULE_SENTIMENT, RULE_ANAGRAM, RULE_RECALL };
 
 static const char *const split_names[3] = {"train", "val", "test"};
 
 /* ------------------------------------------------------------ generator -- */
 typedef struct lexicon {
   char filler[LEX_FILLER][WORD_MAX];
-  char pos[LEX_PAIRS][WORD_MAX], neg[LEX_PAIRS][WORD_MAX];
+  char pos[LEX_PAIRS][WORD_MAX], neg[LEX_PAIRS][WORD_MAX]; /* anagram pairs */
+  char neg_word[LEX_PAIRS][WORD_MAX]; /* negative words of the sentiment rule */
 } lexicon;
 
-static int lex_has(const lexicon *lx, int nfill, int npairs, const char *w) {
+static int lex_has(const lexicon *lx, int nfill, int npairs, int nneg, const char *w) {
   for (int i = 0; i < nfill; i++)
     if (!strcmp(lx->filler[i], w)) return 1;
   for (int i = 0; i < npairs; i++)
     if (!strcmp(lx->pos[i], w) || !strcmp(lx->neg[i], w)) return 1;
+  for (int i = 0; i < nneg; i++)
+    if (!strcmp(lx->neg_word[i], w)) return 1;
   return 0;
 }
 
@@ -111,7 +120,7 @@ static void lexicon_build(lexicon *lx) {
         a[k] = a[j];
         a[j] = t;
       }
-      if (!strcmp(a, w) || lex_has(lx, 0, i, w) || lex_has(lx, 0, i, a)) continue;
+      if (!strcmp(a, w) || lex_has(lx, 0, i, 0, w) || lex_has(lx, 0, i, 0, a)) continue;
       memcpy(lx->pos[i], w, (size_t)len + 1);
       memcpy(lx->neg[i], a, (size_t)len + 1);
       break;
@@ -120,8 +129,14 @@ static void lexicon_build(lexicon *lx) {
   for (int i = 0; i < LEX_FILLER; i++) {
     do
       eb_random_word_utf8(&r, w, 2, 9);
-    while (lex_has(lx, i, LEX_PAIRS, w));
+    while (lex_has(lx, i, LEX_PAIRS, 0, w));
     memcpy(lx->filler[i], w, strlen(w) + 1);
+  }
+  for (int i = 0; i < LEX_PAIRS; i++) {
+    do
+      eb_random_word(&r, w, 5, 7);
+    while (lex_has(lx, LEX_FILLER, LEX_PAIRS, i, w));
+    memcpy(lx->neg_word[i], w, strlen(w) + 1);
   }
 }
 
@@ -143,7 +158,7 @@ static int gen_doc(const lexicon *lx, const text_cfg *c, uint64_t seed, int spli
   eb_word special[64];
   int ns = 0;
   char key[2][WORD_MAX + 8];
-  if (c->recall) {
+  if (c->rule == RULE_RECALL) {
     char kw[WORD_MAX], qw[WORD_MAX];
     eb_random_word(&r, kw, 5, 7);
     do
@@ -154,13 +169,23 @@ static int gen_doc(const lexicon *lx, const text_cfg *c, uint64_t seed, int spli
     for (int k = 0; k < 2; k++)
       special[ns++] = (eb_word){key[k], (int)strlen(key[k])};
   } else {
-    int most = L / 100 < 1 ? 1 : L / 100 > 20 ? 20 : L / 100;
-    int minority = 1 + (int)eb_rng_below(&r, most);
-    int margin = 1 + (int)eb_rng_below(&r, 3);
-    int npos = y ? minority + margin : minority, nneg = y ? minority : minority + margin;
+    int npos, nneg;
+    if (c->rule == RULE_ANAGRAM) {
+      int most = L / 100 < 1 ? 1 : L / 100 > 20 ? 20 : L / 100;
+      int minority = 1 + (int)eb_rng_below(&r, most);
+      int margin = 1 + (int)eb_rng_below(&r, 3);
+      npos = y ? minority + margin : minority;
+      nneg = y ? minority : minority + margin;
+    } else { /* sentiment: 2..32 words, the minority at most a quarter */
+      int total = L / 32 < 2 ? 2 : L / 32 > 32 ? 32 : L / 32;
+      int minority = (int)eb_rng_below(&r, (uint64_t)(total / 4 + 1));
+      npos = y ? total - minority : minority;
+      nneg = total - npos;
+    }
+    const char(*neg)[WORD_MAX] = c->rule == RULE_ANAGRAM ? lx->neg : lx->neg_word;
     for (int k = 0; k < npos + nneg; k++) {
       const char *s = k < npos ? lx->pos[eb_rng_below(&r, LEX_PAIRS)]
-                               : lx->neg[eb_rng_below(&r, LEX_PAIRS)];
+                               : neg[eb_rng_below(&r, LEX_PAIRS)];
       special[ns++] = (eb_word){s, (int)strlen(s)};
     }
   }
@@ -176,7 +201,7 @@ static int gen_doc(const lexicon *lx, const text_cfg *c, uint64_t seed, int spli
     words[n++] = (eb_word){s, len};
     used += len + 2;
   }
-  if (c->recall) {
+  if (c->rule == RULE_RECALL) {
     insert_word(words, &n, (int)eb_rng_below(&r, n / 10 + 1), special[0]);
     insert_word(words, &n, n - (int)eb_rng_below(&r, n / 10 + 1), special[1]);
   } else
@@ -521,7 +546,10 @@ static int text_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   c.path = eb_args_str(a, "path", "none");
   if (c.path && (!*c.path || !strcmp(c.path, "none"))) c.path = NULL;
   c.max_len = (int)eb_args_int(a, "max_len", 1000);
-  c.recall = !strcmp(eb_args_str(a, "rule", "sentiment"), "recall");
+  const char *rule = eb_args_str(a, "rule", "sentiment");
+  c.rule = !strcmp(rule, "recall")    ? RULE_RECALL
+           : !strcmp(rule, "anagram") ? RULE_ANAGRAM
+                                      : RULE_SENTIMENT;
   c.classes = (int)eb_args_int(a, "classes", 2);
   c.n[0] = eb_args_int(a, "train", 5000);
   c.n[1] = eb_args_int(a, "val", 1000);
@@ -670,7 +698,7 @@ const eb_task eb_task_text = {
     .struct_size = sizeof(eb_task),
     .name = "text",
     .summary = "byte-level document classification (LRA Text / IMDb; offline: "
-               "anagram-sentiment counting over the whole document, or key recall)",
+               "sentiment word counting over the whole document, or key recall)",
     .params = text_params,
     .open = text_open,
     .batch = text_batch,
@@ -678,11 +706,14 @@ const eb_task eb_task_text = {
     .write = text_write,
 };
 
-/* Test oracle (tests/test_text.c): the sentiment label recounted from a
- * rendered document's words: 1 when positive words outnumber negative ones,
- * 0 when fewer, -1 on a tie. */
-int eb_text_sentiment_oracle(const unsigned char *s, int n);
-int eb_text_sentiment_oracle(const unsigned char *s, int n) {
+/* Test oracle (tests/test_text.c): the label of the sentiment (anagram = 0)
+ * or anagram (anagram = 1) rule recounted from a rendered document's words:
+ * 1 when positive words outnumber negative ones, 0 when fewer, -1 on a tie;
+ * *npos and *nneg get the counts. */
+int eb_text_sentiment_oracle(const unsigned char *s, int n, int anagram, int *npos,
+                             int *nneg);
+int eb_text_sentiment_oracle(const unsigned char *s, int n, int anagram, int *npos,
+                             int *nneg) {
   static lexicon *lx; /* kept between calls: tests only, single-threaded */
   if (!lx && (lx = calloc(1, sizeof *lx)) != NULL) lexicon_build(lx);
   if (!lx) return -2;
@@ -697,10 +728,12 @@ int eb_text_sentiment_oracle(const unsigned char *s, int n) {
       w[j - i] = '\0';
       for (int k = 0; k < LEX_PAIRS; k++) {
         count[1] += !strcmp(w, lx->pos[k]);
-        count[0] += !strcmp(w, lx->neg[k]);
+        count[0] += !strcmp(w, anagram ? lx->neg[k] : lx->neg_word[k]);
       }
     }
     i = j + 1;
   }
+  *npos = count[1];
+  *nneg = count[0];
   return count[1] > count[0] ? 1 : count[1] < count[0] ? 0 : -1;
 }

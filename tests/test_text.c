@@ -16,7 +16,8 @@
 #include "decl.h"
 
 extern const eb_task eb_task_text;
-int eb_text_sentiment_oracle(const unsigned char *s, int n);
+int eb_text_sentiment_oracle(const unsigned char *s, int n, int anagram, int *npos,
+                             int *nneg);
 
 static char tmp[256], golden[1024];
 
@@ -125,8 +126,14 @@ static void test_generator(const char *rule) {
       if (q) sscanf(q + 4, "%31[a-z]", qw);
       want = k && q && k < q ? !strcmp(kw, qw) : -1;
       if (k && q && (k - (char *)buf > n / 4 || q - (char *)buf < n / 2)) want = -1;
-    } else
-      want = eb_text_sentiment_oracle(buf, n);
+    } else {
+      int np, nn, anagram = !strcmp(rule, "anagram");
+      want = eb_text_sentiment_oracle(buf, n, anagram, &np, &nn);
+      /* sentiment: the majority is at least 3/4 of the sentiment words;
+       * anagram: a margin of 1 to 3 */
+      int hi = np > nn ? np : nn, lo = np > nn ? nn : np;
+      if (anagram ? hi - lo > 3 : 4 * lo > hi + lo || hi + lo < 2) want = -1;
+    }
     if (want != s->labels[i]) wrong++;
   }
   CHECK(wrong == 0, "%s: %d of %lld labels disagree with the documents", rule, wrong,
@@ -454,9 +461,11 @@ int main(void) {
            sizeof golden - (size_t)(slash ? slash + 1 - golden : 0), "data/text");
   test_utf8();
   test_generator("sentiment");
+  test_generator("anagram");
   test_generator("recall");
   test_roundtrip("sentiment");
   test_roundtrip("recall");
+  test_roundtrip("anagram");
   test_determinism();
   test_golden();
   test_malformed();
