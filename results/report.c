@@ -1090,7 +1090,8 @@ static int report_moe(rctx *x) {
     int si = status_index(col_text(st, 2));
     m->st.runs++;
     m->st.count[si]++;
-    if (si != ST_DONE) continue;
+    /* a timed-out run trained and measured up to its budget: its numbers count */
+    if (si != ST_DONE && si != ST_TIMEOUT) continue;
     for (int j = 0; j < M_N; j++) {
       double v = col_real(st, 3 + j);
       if (!isnan(v)) acc_add(&m->m[j], v);
@@ -1151,7 +1152,7 @@ static int report_moe(rctx *x) {
     int r = rt_row(t);
     rt_set(t, r, 0, 0, "%s", archs.v[m->arch]);
     rt_set(t, r, 1, 0, "%s", tasks.v[m->task]);
-    int ndone = m->st.count[ST_DONE];
+    int ntime = m->st.count[ST_TIMEOUT], ndone = m->st.count[ST_DONE] + ntime;
     for (int c = 2; c < 8; c++) {
       sbuf b = {0};
       if (ndone == 0) {
@@ -1183,10 +1184,13 @@ static int report_moe(rctx *x) {
       }
       rt_set_sb(t, r, c, &b, 0);
     }
+    sbuf b = {0};
     if (ndone == m->st.runs)
-      rt_set(t, r, 8, 0, "%d", ndone);
+      sb_add(&b, "%d", ndone);
     else
-      rt_set(t, r, 8, 0, "%d/%d", ndone, m->st.runs);
+      sb_add(&b, "%d/%d", ndone, m->st.runs);
+    if (ntime) sb_add(&b, ntime == ndone ? " (timeout)" : " (%d timeout)", ntime);
+    rt_set_sb(t, r, 8, &b, 0);
   }
   if (t->oom) {
     ret = oom_fail(x);
@@ -1194,11 +1198,13 @@ static int report_moe(rctx *x) {
   }
   char label[1024];
   snprintf(label, sizeof label, "effbench-moe-%s", x->suite);
-  render(x->o, x->f, title,
-         "Parameters total vs active per token; expert load = max/mean tokens per "
-         "expert (1 = balanced); dropped = tokens over capacity; mean " PM
-         " std over done seeds of each run's mean over its recorded steps",
-         label, t);
+  render(
+      x->o, x->f, title,
+      "Parameters total vs active per token; expert load = max/mean tokens per "
+      "expert (1 = balanced); dropped = tokens over capacity; mean " PM
+      " std over the seeds that finished or timed out (their steps up to the budget) of "
+      "each run's mean over its recorded steps",
+      label, t);
 out:
   rt_free(t);
   free(rows);

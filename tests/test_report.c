@@ -90,6 +90,11 @@ static void fill(void) {
   add_run(s, mid, "moe", "listops", 0, "done", 0.30, s0, 4, 4000000, 1000000);
   add_run(s, mid, "moe", "listops", 1, "done", 0.32, s1, 3, 4000000, 1000000);
   add_run(s, mid, "moe", "listops", 2, "oom", NAN, NULL, 0, 4000000, 1000000);
+  /* stopped by its time budget: its statistics up to then still count */
+  eb_stat_row s2[] = {{10, "expert_load_max_over_mean", 2.5},
+                      {10, "dropped_fraction", 0.10},
+                      {10, "aux_loss", 0.020}};
+  add_run(s, mid, "moe", "image", 0, "timeout", 0.50, s2, 3, 2000000, 500000);
   eb_store_close(s);
 }
 
@@ -161,12 +166,18 @@ static void test_markdown(void) {
       "| moe | listops | 4.00M | 1.00M | 25.0 | 1.60 ± 0.14 | 3.00 ± 1.41 | "
       "0.0110 ± 0.0014 | 2/3 |\n";
   CHECK(out && strstr(out, row), "moe row, want\n%s\ngot\n%s", row, out);
+  row = "| moe | image | 2.00M | 500.0K | 25.0 | 2.50 | 10.00 | 0.0200 | 1 (timeout) |\n";
+  CHECK(out && strstr(out, row), "timed-out moe row, want\n%s\ngot\n%s", row, out);
   free(out);
 
   /* the accuracy table of the MoE suite: no speed section, no vanilla */
   CHECK(run_report("moe-suite", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err) == 0,
         "%s", err);
-  CHECK(out && strstr(out, "| moe | 31.00 ± 1.41 (n=2; 1 oom) | 31.00 |"), "%s", out);
+  CHECK(
+      out &&
+          strstr(out,
+                 "| moe | 31.00 ± 1.41 (n=2; 1 oom) | 50.00 (n=1; 1 timeout) | 40.50 |"),
+      "%s", out);
   CHECK(out && strstr(out, "_No speed measurements in this suite"), "%s", out);
   free(out);
 }
