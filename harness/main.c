@@ -478,7 +478,8 @@ static int parse_lengths(const char *s, int *out, int max, int *n) {
 
 static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   model_opts mo = model_defaults();
-  const char *lens = "512", *mode = "train", *task_name = NULL;
+  const char *lens = "512", *mode = "train", *task_name = NULL, *db_path = NULL,
+             *suite = "bench";
   long long batch = 32, vocab = 256, classes = 10, min_reps = 5, warmup = 2;
   double min_time = 1.0;
   int json = 0;
@@ -498,16 +499,26 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       {"min-reps", O_INT, &min_reps, 1, 1e6, "N", "and at least N repeats [5]"},
       {"warmup", O_INT, &warmup, 0, 1000, "N", "unmeasured warm-up steps [2]"},
       {"json", O_FLAG, &json, 0, 0, NULL, "one JSON object per length"},
+      {"db", O_STR, &db_path, 0, 0, "FILE",
+       "also record each length as a row of the speed table in FILE"},
+      {"suite", O_STR, &suite, 0, 0, "NAME",
+       "suite the --db rows belong to (effbench report --suite NAME) [bench]"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
   char *pos[1];
   int npos;
+  eb_store *db = NULL;
+  int64_t suite_id = 0;
+  int failures = 0;
   int rc =
       parse_opts("bench", argc, argv, 2, table, "--arch A [options]",
                  "Speed and memory of one architecture: warm-up, then repeats until at "
                  "least --min-time seconds and --min-reps repeats; reports median and "
-                 "min step time, tokens/s, achieved GFLOP/s and peak memory.",
+                 "min step time, tokens/s, achieved GFLOP/s and peak memory. With --db, "
+                 "each length is also written to the database's speed table (a length "
+                 "that runs out of memory or fails is recorded with that status and the "
+                 "next one is measured).",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
   int L[64], nl = 0;
@@ -538,6 +549,18 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     classes = info.classes;
     if (task->close) task->close(tdata);
   }
+  if (db_path) {
+    if (!*suite) {
+      snprintf(err, sizeof err, "--suite: the suite name must not be empty");
+      rc = 2;
+      goto out;
+    }
+    int orc = eb_results_open(db_path, suite, NULL, &db, &suite_id, err, sizeof err);
+    if (orc) {
+      rc = orc == -2 ? 2 : 1;
+      goto out;
+    }
+  }
   for (int i = 0; i < nl; i++) {
     eb_bench_cfg bc = {.batch = (int)batch,
                        .len = L[i],
@@ -549,7 +572,22 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
                        .warmup = (int)warmup,
                        .seed = (uint64_t)mo.seed};
     eb_bench_result r;
-    if (eb_bench_run(arch, &aargs.args, &mcfg, &bc, &r, err, sizeof err)) {
+    if (db) {
+      const char *status;
+      char why[EB_ERR_LEN] = "";
+      if (eb_speed_measure(db, suite_id, arch, &aargs.args, &mcfg, &bc, (int)mo.threads,
+                           task_name ? task_name : "", &r, &status, why, sizeof why, err,
+                           sizeof err)) {
+        rc = 1;
+        goto out;
+      }
+      if (strcmp(status, "done")) {
+        fprintf(stderr, "effbench bench: %s len=%d: %s, recorded in %s: %s\n", arch->name,
+                L[i], status, db_path, why);
+        failures++;
+        continue;
+      }
+    } else if (eb_bench_run(arch, &aargs.args, &mcfg, &bc, &r, err, sizeof err)) {
       rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
       goto out;
     }
@@ -579,8 +617,13 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     }
     fflush(stdout);
   }
+  if (failures && rc == 0) {
+    snprintf(err, sizeof err, "%d of %d lengths not measured (see above)", failures, nl);
+    rc = 1;
+  }
 out:
   if (rc) fprintf(stderr, "effbench bench: %s\n", err);
+  eb_store_close(db);
   eb_argset_free(&aargs);
   eb_argset_free(&targs);
   kv_free(&mo.params);
@@ -699,6 +742,12 @@ static void print_line(void *user, int transient, const char *line) {
   fprintf(stderr, "%s\n", line);
 }
 
+/* --dry-run: the grid is the command's output, on stdout */
+static void print_stdout(void *user, int transient, const char *line) {
+  (void)user;
+  if (!transient) printf("%s\n", line);
+}
+
 static int cmd_run(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
@@ -756,7 +805,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   eb_set_threads((int)threads);
   int tty[2] = {isatty(2), 0};
   o.user = tty;
-  o.print = print_line;
+  o.print = dry ? print_stdout : print_line;
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
@@ -816,8 +865,9 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (eb_store_open_readonly(db, &st, err, sizeof err)) {
-    rc = 2;
+  int orc = eb_store_open_readonly(db, &st, err, sizeof err);
+  if (orc) { /* -2: no database or not ours (bad input); -1: a read failure */
+    rc = orc == -2 ? 2 : 1;
     goto done;
   }
   if (outp && !(out = fopen(outp, "w"))) {
@@ -877,8 +927,9 @@ static int cmd_plot(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (eb_store_open_readonly(db, &st, err, sizeof err)) {
-    rc = 2;
+  int orc = eb_store_open_readonly(db, &st, err, sizeof err);
+  if (orc) { /* -2: no database or not ours (bad input); -1: a read failure */
+    rc = orc == -2 ? 2 : 1;
     goto done;
   }
   int written = 0;

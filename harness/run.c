@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "export.h"
 #include "store.h"
 
 #ifndef EFFBENCH_VERSION
@@ -238,6 +239,58 @@ static int speed_done(eb_store *db, int64_t suite_id, const char *arch, int len,
   return found;
 }
 
+int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
+                     const eb_args *args, const eb_model_config *m,
+                     const eb_bench_cfg *bc, int threads, const char *task,
+                     eb_bench_result *br, const char **status, char *why, size_t whylen,
+                     char *err, size_t errlen) {
+  int brc = eb_bench_run(arch, args, m, bc, br, why, whylen);
+  *status = brc ? (strstr(why, "out of memory") ? "oom" : "failed") : "done";
+  char aj[1024], cfg[2048];
+  eb_args_json(args, aj, sizeof aj);
+  snprintf(cfg, sizeof cfg,
+           "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
+           "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
+           "\"vocab\":%d,\"classes\":%d,\"seed\":%llu,\"arch_params\":%s}",
+           arch->name, m->dim, m->depth, m->heads, m->ffn, bc->batch, bc->len,
+           bc->train ? "train" : "infer", threads, bc->vocab, bc->classes,
+           (unsigned long long)bc->seed, aj);
+  eb_speed_row row = {.suite_id = suite_id,
+                      .arch = arch->name,
+                      .task = task ? task : "",
+                      .seq_len = bc->len,
+                      .batch = bc->batch,
+                      .mode = bc->train ? "train" : "infer",
+                      .threads = threads,
+                      .step_ms_median = brc ? NAN : br->ms_median,
+                      .step_ms_min = brc ? NAN : br->ms_min,
+                      .tokens_per_s = brc ? NAN : br->tokens_per_s,
+                      .gflops_per_s = brc ? NAN : br->gflops_per_s,
+                      .peak_mem_bytes = brc ? 0 : (int64_t)br->peak_mem_bytes,
+                      .status = *status,
+                      .config_json = cfg};
+  return eb_store_speed(db, &row, err, errlen);
+}
+
+int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,
+                    int64_t *suite_id, char *err, size_t errlen) {
+  int rc = eb_store_open(path, db, err, errlen);
+  if (rc) return rc;
+  char blas[512];
+  const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+  snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");
+  if (eb_store_env_record(*db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
+                          EFFBENCH_C_FLAGS, err, errlen) ||
+      eb_store_env_set(*db, "blas", blas, err, errlen) ||
+      eb_store_env_set(*db, "blas_core", core ? core : "unknown", err, errlen) ||
+      eb_store_suite(*db, suite, yaml, suite_id, err, errlen)) {
+    eb_store_close(*db);
+    *db = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
                      const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
@@ -272,34 +325,13 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
                            .seed = 0};
         eb_bench_result br;
         char why[EB_ERR_LEN] = "";
-        int brc =
-            eb_bench_run(a->arch, &a->args.args, &s->model, &bc, &br, why, sizeof why);
-        char cfg[1024];
-        snprintf(cfg, sizeof cfg,
-                 "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
-                 "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
-                 "\"vocab\":256,\"classes\":10}",
-                 a->arch->name, s->model.dim, s->model.depth, s->model.heads,
-                 s->model.ffn, p->batch, p->lengths[li], mname, o->threads);
-        eb_speed_row row = {
-            .suite_id = suite_id,
-            .arch = a->arch->name,
-            .task = "",
-            .seq_len = p->lengths[li],
-            .batch = p->batch,
-            .mode = mname,
-            .threads = o->threads,
-            .step_ms_median = brc ? NAN : br.ms_median,
-            .step_ms_min = brc ? NAN : br.ms_min,
-            .tokens_per_s = brc ? NAN : br.tokens_per_s,
-            .gflops_per_s = brc ? NAN : br.gflops_per_s,
-            .peak_mem_bytes = brc ? 0 : (int64_t)br.peak_mem_bytes,
-            .status = brc ? (strstr(why, "out of memory") ? "oom" : "failed") : "done",
-            .config_json = cfg};
-        if (eb_store_speed(db, &row, err, errlen)) return -1;
+        const char *status;
+        if (eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
+                             o->threads, "", &br, &status, why, sizeof why, err, errlen))
+          return -1;
         sum->speed_rows++;
-        if (brc)
-          say(o, 0, "%s: %s (%s)", label, row.status, why);
+        if (strcmp(status, "done"))
+          say(o, 0, "%s: %s (%s)", label, status, why);
         else
           say(o, 0, "%s: %.2f ms/step, %.0f tokens/s, %.1f MiB", label, br.ms_median,
               br.tokens_per_s, (double)br.peak_mem_bytes / (1 << 20));
@@ -315,18 +347,8 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   eb_store *db = NULL;
   int64_t suite_id = 0;
   if (!o->dry_run) {
-    if (eb_store_open(o->db, &db, err, errlen)) return 1;
-    char blas[512];
-    const char *cfg = openblas_get_config(), *core = openblas_get_corename();
-    snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");
-    if (eb_store_env_record(db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
-                            EFFBENCH_C_FLAGS, err, errlen) ||
-        eb_store_env_set(db, "blas", blas, err, errlen) ||
-        eb_store_env_set(db, "blas_core", core ? core : "unknown", err, errlen) ||
-        eb_store_suite(db, s->name, s->yaml, &suite_id, err, errlen)) {
-      eb_store_close(db);
-      return 1;
-    }
+    int orc = eb_results_open(o->db, s->name, s->yaml, &db, &suite_id, err, errlen);
+    if (orc) return orc == -2 ? 2 : 1;
   }
   int *pick = calloc((size_t)(s->nruns ? s->nruns : 1), sizeof *pick);
   if (!pick) {

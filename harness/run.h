@@ -5,6 +5,8 @@
 #ifndef EFFBENCH_RUN_H
 #define EFFBENCH_RUN_H
 
+#include "bench.h"
+#include "store.h"
 #include "suite.h"
 
 typedef struct eb_run_opts {
@@ -27,9 +29,27 @@ typedef struct eb_run_summary {
 } eb_run_summary;
 
 /* Returns 0 when the suite was worked through (individual runs may have
- * failed: see summary), 1 on an I/O or database failure that stopped it. */
+ * failed: see summary), 1 on an I/O or database failure that stopped it, 2
+ * when the database file is refused (not an effbench database). */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen);
+
+/* Opens (creating, migrating) the results database at path, records this
+ * machine and build in `env` and makes sure suite `suite` exists (its yaml
+ * replaced); 0, or -1 with err (nothing left open), -2 when the file is
+ * refused as not an effbench database (bad input). */
+int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,
+                    int64_t *suite_id, char *err, size_t errlen);
+
+/* One speed point with the bench protocol (eb_bench_run), written as a row of
+ * `speed` under suite_id with its config as JSON. *status: done, or oom /
+ * failed with the reason in why (a result, not an error). Returns -1 with
+ * err only when the row could not be written. */
+int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
+                     const eb_args *args, const eb_model_config *m,
+                     const eb_bench_cfg *bc, int threads, const char *task,
+                     eb_bench_result *br, const char **status, char *why, size_t whylen,
+                     char *err, size_t errlen);
 
 /* Select the shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when the
  * caller gave none; 0 if absent, -1 with err on malformed values. */

@@ -284,14 +284,14 @@ static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
              "%s: an SQLite database but not an effbench one (application_id %lld, "
              "%lld schema objects); refusing to touch it: pick another --db file",
              s->path, (long long)app, (long long)nobj);
-    return -1;
+    return -2;
   }
   if (ver > N_MIGRATIONS) {
     snprintf(err, errlen,
              "%s: written by a newer effbench (schema version %lld; this build knows "
              "up to %d): upgrade effbench to read or extend it",
              s->path, (long long)ver, N_MIGRATIONS);
-    return -1;
+    return -2;
   }
   *version = (int)ver;
   return 0;
@@ -328,14 +328,14 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   int kind = sniff_header(path, &exists);
   if (readonly && !exists) {
     snprintf(err, errlen, "no database at %s: run a suite first", path);
-    return -1;
+    return -2;
   }
   if (kind < 0) {
     snprintf(err, errlen,
              "%s: not an SQLite database (no SQLite header); refusing to touch it: pick "
              "another --db file",
              path);
-    return -1;
+    return -2;
   }
   eb_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
@@ -354,8 +354,9 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   }
   sqlite3_extended_result_codes(s->db, 0);
   sqlite3_busy_timeout(s->db, EB_BUSY_TIMEOUT_MS);
-  int version = 0;
-  if (check_identity(s, &version, err, errlen)) goto fail;
+  int version = 0, ret = -1;
+  if ((ret = check_identity(s, &version, err, errlen)) != 0) goto fail;
+  ret = -2; /* the refusals below are about the file, not a failure */
   if (readonly) {
     if (version == 0) {
       snprintf(err, errlen, "%s: empty database (no effbench schema): run a suite first",
@@ -369,6 +370,7 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
                path, version, N_MIGRATIONS);
       goto fail;
     }
+    ret = -1;
     if (exec_sql(s, "PRAGMA foreign_keys=ON", "configuring the connection", err, errlen))
       goto fail;
     *out = s;
@@ -377,6 +379,7 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   /* Only now, with the file known to be ours or empty, change its settings.
    * synchronous=FULL: one fsync per result is cheap next to a training run
    * and keeps committed results across a power loss. */
+  ret = -1;
   if (exec_sql(s,
                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
                "configuring the connection", err, errlen))
@@ -386,7 +389,7 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   return 0;
 fail:
   eb_store_close(s);
-  return -1;
+  return ret;
 }
 
 int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
@@ -529,11 +532,12 @@ int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *sui
   }
   if (begin(s, what, err, errlen)) return -1;
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(s->db,
-                              "INSERT INTO suites(name, yaml, created_at) "
-                              "VALUES(?1, ?2, " NOW_SQL ") "
-                              "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml",
-                              -1, &st, NULL);
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "INSERT INTO suites(name, yaml, created_at) "
+      "VALUES(?1, ?2, " NOW_SQL ") "
+      "ON CONFLICT(name) DO UPDATE SET yaml=coalesce(excluded.yaml, yaml)",
+      -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, name);
     bind_text(st, 2, yaml);

@@ -13,10 +13,13 @@
 typedef struct eb_store eb_store;
 
 /* Open (creating if needed) and migrate to the current schema. A file that is
- * not an effbench database, or one from a newer effbench, is refused. */
+ * not an effbench database, or one from a newer effbench, is refused: -2
+ * (bad input: the caller exits 2) instead of -1 (a failure to open or
+ * migrate). */
 int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
-/* Open an existing database read-only (reports, plots): a missing file is an
- * error ("no database at PATH: run a suite first"). */
+/* Open an existing database read-only (reports, plots): a missing, empty or
+ * not yet migrated file is refused too (-2, "no database at PATH: run a suite
+ * first"). */
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
 void eb_store_close(eb_store *s);
 /* PRAGMA user_version of the open database (-1 on error). */
@@ -38,7 +41,8 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
                         const char *compiler, const char *flags, char *err,
                         size_t errlen);
 
-/* suites(name) is unique: insert, or update the yaml of the existing row. */
+/* suites(name) is unique: insert, or update the yaml of the existing row
+ * (yaml NULL keeps it: `bench --db --suite NAME` adds rows to a suite). */
 int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
                    char *err, size_t errlen);
 

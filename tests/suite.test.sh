@@ -28,8 +28,9 @@ out=$("$eb" run "$tmp/nonexistent.yaml" 2>&1)
 
 suite="$src/tests/suites/tiny.yaml"
 # --- dry run: the grid with stable keys
-"$eb" run "$suite" --dry-run >"$tmp/dry1" 2>&1 || fail "dry run failed: $(cat "$tmp/dry1")"
-"$eb" run "$suite" --dry-run >"$tmp/dry2" 2>&1
+# (on stdout: the grid is the output, `> grid.txt` keeps it)
+"$eb" run "$suite" --dry-run >"$tmp/dry1" 2>"$tmp/dry.err" || fail "dry run failed: $(cat "$tmp/dry.err")"
+"$eb" run "$suite" --dry-run >"$tmp/dry2" 2>/dev/null
 cmp -s "$tmp/dry1" "$tmp/dry2" || fail "run keys differ between two dry runs"
 [[ $(grep -cE '^[0-9a-f]{32}  vanilla/majority/seed=' "$tmp/dry1") -eq 4 ]] ||
   fail "dry run does not list 4 keyed runs: $(cat "$tmp/dry1")"
@@ -122,6 +123,31 @@ if command -v gnuplot >/dev/null 2>&1; then
 else
   echo "note: gnuplot absent, figures not checked"
 fi
+
+# --- bench --db: each length becomes a speed row of suite "bench" (or --suite)
+small=(--arch poolformer --dim 16 --depth 1 --heads 2 --ffn 32 --batch 2
+  --min-time 0 --min-reps 1 --warmup 0)
+"$eb" bench "${small[@]}" --len 32,64 --db "$tmp/r.db" >"$tmp/bench.out" 2>&1 ||
+  fail "bench --db: $(cat "$tmp/bench.out")"
+[[ $(q "select count(*) from speed s join suites u on u.id=s.suite_id
+        where u.name='bench' and s.arch='poolformer' and s.status='done'
+        and s.step_ms_median > 0 and s.peak_mem_bytes > 0") -eq 2 ]] ||
+  fail "bench --db rows: $(q 'select * from speed')"
+out=$("$eb" report --db "$tmp/r.db" --suite bench --table speed 2>&1)
+grep -qE '^\| poolformer \| [0-9.]+ \| [0-9.]+ \|' <<<"$out" || fail "bench rows not reported: $out"
+# into an existing suite: its YAML is kept
+before=$(q "select yaml from suites where name='tiny'" | md5sum)
+"$eb" bench "${small[@]}" --len 32 --db "$tmp/r.db" --suite tiny >/dev/null 2>&1 ||
+  fail "bench --db --suite tiny"
+[[ $(q "select yaml from suites where name='tiny'" | md5sum) == "$before" ]] ||
+  fail "bench --suite replaced the suite's YAML"
+# a file that is not an effbench database is bad input (2) and left alone
+printf 'my notes\n' >"$tmp/notes.txt"
+out=$("$eb" bench "${small[@]}" --len 32 --db "$tmp/notes.txt" 2>&1)
+[[ $? -eq 2 && "$out" == *"notes.txt"* ]] || fail "bench into a text file: $out"
+[[ "$(cat "$tmp/notes.txt")" == "my notes" ]] || fail "bench changed a foreign file"
+out=$("$eb" run "$suite" --db "$tmp/notes.txt" 2>&1)
+[[ $? -eq 2 && "$out" == *"notes.txt"* ]] || fail "run into a text file: $out"
 
 if [[ $fails -ne 0 ]]; then
   echo "suite: $fails check(s) failed" >&2
