@@ -10,11 +10,14 @@
 
 #include "effbench/plugin.h"
 
+#define MAX_CLASSES 255 /* a small probe: counts live on the stack */
+
 static const eb_param_decl majority_params[] = {
     {"len", EB_P_INT, "64", "maximum sequence length (padded length)", NULL},
     {"min_len", EB_P_INT, "0", "minimum sequence length (0 = len/2)", NULL},
     {"vocab", EB_P_INT, "16", "vocabulary size including padding id 0", NULL},
-    {"classes", EB_P_INT, "4", "number of classes (class tokens 1..classes)", NULL},
+    {"classes", EB_P_INT, "4", "number of classes, 2..255 (class tokens 1..classes)",
+     NULL},
     {"train", EB_P_INT, "8192", "training examples", NULL},
     {"val", EB_P_INT, "512", "validation examples", NULL},
     {"test", EB_P_INT, "512", "test examples", NULL},
@@ -44,11 +47,11 @@ static int majority_open(const eb_args *a, uint64_t seed, void **data, eb_task_i
              m.min_len, m.len);
     return -1;
   }
-  if (m.classes < 2 || m.vocab < m.classes + 1) {
+  if (m.classes < 2 || m.classes > MAX_CLASSES || m.vocab < m.classes + 1) {
     snprintf(err, errlen,
-             "task 'majority': need classes >= 2 and vocab >= classes + 1 (classes %d, "
-             "vocab %d)",
-             m.classes, m.vocab);
+             "task 'majority': need 2 <= classes <= %d and vocab >= classes + 1 (classes "
+             "%d, vocab %d)",
+             MAX_CLASSES, m.classes, m.vocab);
     return -1;
   }
   for (int s = 0; s < 3; s++)
@@ -80,7 +83,7 @@ static int32_t make_example(const majority *m, int split, int64_t idx, int32_t *
   int n = m->min_len + (int)(eb_rng_uniform(&r) * (m->len - m->min_len + 1));
   if (n > m->len) n = m->len;
   int favourite = 1 + (int)(eb_rng_uniform(&r) * m->classes);
-  int counts[256] = {0};
+  int counts[MAX_CLASSES + 1] = {0};
   int noise = m->vocab - 1 - m->classes;
   for (int t = 0; t < m->len; t++) {
     if (t >= n) {
@@ -98,10 +101,10 @@ static int32_t make_example(const majority *m, int split, int64_t idx, int32_t *
       id = 1 + (int)(eb_rng_uniform(&r) * m->classes) % m->classes;
     tok[t] = id;
     mask[t] = 1;
-    if (id <= m->classes && id < 256) counts[id]++;
+    if (id <= m->classes) counts[id]++;
   }
   int best = 1;
-  for (int c = 2; c <= m->classes && c < 256; c++)
+  for (int c = 2; c <= m->classes; c++)
     if (counts[c] > counts[best]) best = c;
   return best - 1;
 }

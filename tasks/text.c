@@ -514,7 +514,16 @@ static int text_load(const text_cfg *c, eb_dataset *d, char *err, size_t errlen)
   }
   for (int s = 0; s < 3; s++)
     snprintf(p[s], sizeof p[s], "%s/%s.tsv", c->path, split_names[s]);
-  if (!eb_is_file(p[0])) return load_aclimdb(c, d, err, errlen);
+  if (!eb_is_file(p[0])) {
+    if (c->classes != 2) {
+      snprintf(err, errlen,
+               "%s: an aclImdb folder (no train.tsv) is binary, but classes = %d: drop "
+               "the classes parameter",
+               c->path, c->classes);
+      return -1;
+    }
+    return load_aclimdb(c, d, err, errlen);
+  }
   if (!eb_is_file(p[2])) {
     snprintf(err, errlen, "%s: missing (a folder with train.tsv needs test.tsv too)",
              p[2]);

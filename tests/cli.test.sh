@@ -54,6 +54,8 @@ expect 2 "arch 'vanilla' parameter 'causal': 'maybe' is not a boolean" -- \
   "$eb" train --param causal=maybe
 expect 2 "expected KEY=VALUE" -- "$eb" train --param causal
 expect 2 "unknown task 'listopz' \(available: majority" -- "$eb" train --task listopz
+expect 2 "need 2 <= classes <= 255" -- "$eb" train --task majority \
+  --task-param classes=300 --task-param vocab=400
 expect 2 "task 'majority' has no parameter 'length'; did you mean 'len'" -- \
   "$eb" train --task-param length=5
 expect 2 "--out FILE is required" -- "$eb" export --arch vanilla

@@ -77,6 +77,8 @@ cp -r "$tmp/aan" "$tmp/badaan"
 printf '1\tid1\tid2\tonly one text\n' >>"$tmp/badaan/new_aan_pairs.eval.tsv"
 expect 2 "$tmp/badaan/new_aan_pairs.eval.tsv:5: expected 5 tab-separated fields" -- \
   "$eb" data retrieval --out "$tmp/o3" --task-param path="$tmp/badaan"
+expect 2 "an aclImdb folder \(no train.tsv\) is binary, but classes = 3" -- \
+  "$eb" data text --out "$tmp/o5" --task-param path="$tmp/imdb" --task-param classes=3
 expect 2 "/nonexistent: not a directory" -- \
   "$eb" data retrieval --out "$tmp/o4" --task-param path=/nonexistent
 
