@@ -1,5 +1,6 @@
 #include "dataset.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "bytes.h"
 
 #define CACHE_MAGIC "EBDS0001"
 #define ALIGN 64
@@ -367,14 +370,54 @@ int eb_cache_path(const char *task, const eb_args *args, uint64_t seed,
   return 0;
 }
 
-int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
-                      const char *version, eb_dataset *d, eb_dataset_build_fn build,
-                      void *user, char *err, size_t errlen) {
+int eb_dataset_cached_fit(const char *task, const eb_args *args, uint64_t seed,
+                          const char *version, eb_dataset *d, eb_dataset_build_fn build,
+                          eb_dataset_fits_fn fits, void *user, char *err, size_t errlen) {
   char cache[4096], cerr[EB_ERR_LEN];
   int have_path =
       !eb_cache_path(task, args, seed, version, cache, sizeof cache, cerr, sizeof cerr);
-  if (have_path && !eb_dataset_load(d, cache, cerr, sizeof cerr)) return 0;
+  if (have_path && !eb_dataset_load(d, cache, cerr, sizeof cerr)) {
+    if (!fits || fits(user, d)) return 0;
+    eb_dataset_free(d); /* foreign or stale: rebuild and replace it */
+  }
   int rc = build(user, d, err, errlen);
   if (!rc && have_path) eb_dataset_save(d, cache, cerr, sizeof cerr);
   return rc;
+}
+
+int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
+                      const char *version, eb_dataset *d, eb_dataset_build_fn build,
+                      void *user, char *err, size_t errlen) {
+  return eb_dataset_cached_fit(task, args, seed, version, d, build, NULL, user, err,
+                               errlen);
+}
+
+int eb_file_stamp(const char *path, char *buf, size_t len) {
+  struct stat st;
+  if (stat(path, &st) != 0) return -1;
+  size_t o = strlen(buf);
+  if (o < len)
+    snprintf(buf + o, len - o, " %lld:%lld.%09ld:%llu", (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec,
+             (unsigned long long)st.st_ino);
+  return 0;
+}
+
+int eb_out_dir(const char *dir, char *err, size_t errlen) {
+  if (eb_mkdirs(dir, err, errlen)) return -1;
+  DIR *D = opendir(dir);
+  if (!D) {
+    snprintf(err, errlen, "%s: cannot open: %s", dir, strerror(errno));
+    return -1;
+  }
+  int empty = 1;
+  struct dirent *e;
+  while (empty && (e = readdir(D)))
+    empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+  closedir(D);
+  if (!empty) {
+    snprintf(err, errlen, "%s: not empty (write into a new directory)", dir);
+    return -1;
+  }
+  return 0;
 }

@@ -52,14 +52,32 @@ int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t err
 int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen);
 void eb_dataset_free(eb_dataset *d);
 
-/* Generated data through the cache: loaded from eb_cache_path(task, args,
- * seed, version) when it is there, else made by build(user, d) and saved. The
- * cache is best effort: an unwritable or damaged one only costs the time to
- * build again. Returns build's status (0 when loaded). */
+/* Data through the cache: loaded from eb_cache_path(task, args, seed, version)
+ * when it is there, else made by build(user, d) and saved. The cache is best
+ * effort: an unwritable cache directory or file is skipped (the data stay in
+ * memory) and a damaged one is rebuilt and replaced, which only costs the time
+ * to build again. build must fill d->info, which is saved with the data.
+ * Returns build's status (0 when loaded). */
 typedef int (*eb_dataset_build_fn)(void *user, eb_dataset *d, char *err, size_t errlen);
 int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
                       const char *version, eb_dataset *d, eb_dataset_build_fn build,
                       void *user, char *err, size_t errlen);
+/* The same, where fits(user, d) also judges a cache file that loads (1 =
+ * usable, e.g. its shape matches the settings; 0 = rebuild and replace it). */
+typedef int (*eb_dataset_fits_fn)(void *user, const eb_dataset *d);
+int eb_dataset_cached_fit(const char *task, const eb_args *args, uint64_t seed,
+                          const char *version, eb_dataset *d, eb_dataset_build_fn build,
+                          eb_dataset_fits_fn fits, void *user, char *err, size_t errlen);
+
+/* Cache-key stamp of a file: " SIZE:MTIME_S.NS:INODE" appended to buf (no
+ * reading), so a replaced or edited file, even within the same second, gives
+ * a new key. -1 (buf unchanged) when the file cannot be stat'ed. */
+int eb_file_stamp(const char *path, char *buf, size_t len);
+
+/* Output directory of a task's write(): created with its parents, and refused
+ * when it already holds anything ("DIR: not empty (write into a new
+ * directory)"), so written files never mix with an earlier data set. */
+int eb_out_dir(const char *dir, char *err, size_t errlen);
 
 /* The cache directory: $EFFBENCH_CACHE, else $XDG_CACHE_HOME/effbench, else
  * ~/.cache/effbench (created on demand). */

@@ -21,10 +21,12 @@
  * test > 0); val is the LAST `val` images of the official train set; train is
  * the first `train` images of the rest (all of them when train = 0). The split
  * does not depend on the seed, so the cache key uses seed 0; it includes each
- * source file's size and modification time, so replaced files are reread.
+ * source file's path, size, modification time (ns) and inode, so replaced
+ * files are reread. The cache is best effort (eb_dataset_cached).
  *
  * write() stores the data set as four uncompressed IDX files (train = train
- * split followed by val split), so `effbench data image --out DIR` followed by
+ * split followed by val split) in a new or empty directory, so
+ * `effbench data image --out DIR` followed by
  * `--task-param source=mnist-idx --task-param path=DIR` (same `val`) gives the
  * same examples back. */
 #include <errno.h>
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "dataset.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -77,16 +80,6 @@ static void raw_free(raw_set *r) {
   free(r->px);
   free(r->labels);
   memset(r, 0, sizeof *r);
-}
-
-static int file_exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static int dir_exists(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static uint32_t be32(const uint8_t *b) {
@@ -273,9 +266,9 @@ out:
 static int idx_find(const char *dir, const char *name, char *buf, size_t len, char *err,
                     size_t errlen) {
   snprintf(buf, len, "%s/%s", dir, name);
-  if (file_exists(buf)) return 0;
+  if (eb_is_file(buf)) return 0;
   snprintf(buf, len, "%s/%s.gz", dir, name);
-  if (file_exists(buf)) return 0;
+  if (eb_is_file(buf)) return 0;
   snprintf(err, errlen, "%s: neither %s nor %s.gz found", dir, name, name);
   return -1;
 }
@@ -368,12 +361,12 @@ static int cifar_find(const char *path, char files[][4096], int *nfiles, char *e
                       size_t errlen) {
   char dir[3072];
   snprintf(dir, sizeof dir, "%s/cifar-10-batches-bin", path);
-  if (!dir_exists(dir)) snprintf(dir, sizeof dir, "%s", path);
+  if (!eb_is_dir(dir)) snprintf(dir, sizeof dir, "%s", path);
   int n = 0, gap = 0;
   for (int k = 1; k <= 5; k++) {
     char f[4096];
     snprintf(f, sizeof f, "%s/data_batch_%d.bin", dir, k);
-    if (!file_exists(f)) {
+    if (!eb_is_file(f)) {
       if (k == 1) {
         snprintf(err, errlen, "%s: no CIFAR-10 binary batch (data_batch_1.bin) found",
                  dir);
@@ -391,7 +384,7 @@ static int cifar_find(const char *path, char files[][4096], int *nfiles, char *e
     snprintf(files[n++], 4096, "%s", f);
   }
   snprintf(files[n], 4096, "%s/test_batch.bin", dir);
-  if (!file_exists(files[n])) {
+  if (!eb_is_file(files[n])) {
     snprintf(err, errlen, "%s: test_batch.bin not found", dir);
     return -1;
   }
@@ -405,13 +398,14 @@ typedef struct image_cfg {
   const char *dir;
   int64_t train, val, test;
   char files[6][4096];
-  int nfiles; /* files[]: idx = 4 (train img, train lab, test img, test lab); cifar =
-                 train batches then test_batch.bin */
+  int nfiles;     /* files[]: idx = 4 (train img, train lab, test img, test lab); cifar =
+                     train batches then test_batch.bin */
+  int rows, cols; /* from the train images' header */
 } image_cfg;
 
 static int image_files(image_cfg *c, char *err, size_t errlen) {
   if (c->src == SRC_CIFAR) return cifar_find(c->dir, c->files, &c->nfiles, err, errlen);
-  if (c->src == SRC_FMNIST && !dir_exists(c->dir)) {
+  if (c->src == SRC_FMNIST && !eb_is_dir(c->dir)) {
     snprintf(err, errlen,
              "Fashion-MNIST not found at %s: install the Debian package "
              "dataset-fashion-mnist (scripts/install-deps) or set --task-param path=DIR",
@@ -426,8 +420,8 @@ static int image_files(image_cfg *c, char *err, size_t errlen) {
 }
 
 /* image rows/cols of the train images (reads only the IDX header) */
-static int image_shape(const image_cfg *c, int *rows, int *cols, char *err,
-                       size_t errlen) {
+static int image_shape(image_cfg *c, char *err, size_t errlen) {
+  int *rows = &c->rows, *cols = &c->cols;
   if (c->src == SRC_CIFAR) {
     *rows = *cols = CIFAR_SIDE;
     return 0;
@@ -457,7 +451,9 @@ static int fill_split(eb_split_data *s, const raw_set *r, int64_t first, int64_t
   return 0;
 }
 
-static int image_build(const image_cfg *c, eb_dataset *d, char *err, size_t errlen) {
+/* eb_dataset_build_fn: decode the source files (user: the image_cfg) */
+static int image_build(void *user, eb_dataset *d, char *err, size_t errlen) {
+  const image_cfg *c = user;
   raw_set tr = {0}, te = {0};
   int rc = -1;
   if (c->src == SRC_CIFAR) {
@@ -522,6 +518,17 @@ out:
   return rc;
 }
 
+/* eb_dataset_fits_fn: does a cache file hold images of the source's shape? */
+static int image_fits(void *user, const eb_dataset *d) {
+  const image_cfg *c = user;
+  int len = c->rows * c->cols;
+  if (d->info.vocab != 257 || d->info.classes != IMAGE_CLASSES || d->info.max_len != len)
+    return 0;
+  for (int k = 0; k < 3; k++)
+    if (d->split[k].max_len != len || d->split[k].wide || d->split[k].pair) return 0;
+  return 1;
+}
+
 static int image_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                       char *err, size_t errlen) {
   image_cfg *c = calloc(1, sizeof *c);
@@ -552,39 +559,24 @@ static int image_open(const eb_args *a, uint64_t seed, void **data, eb_task_info
     snprintf(err, errlen, "task 'image': train, val and test must be >= 0");
     goto out;
   }
-  if (image_files(c, err, errlen) || image_shape(c, &p->rows, &p->cols, err, errlen))
-    goto out;
+  if (image_files(c, err, errlen) || image_shape(c, err, errlen)) goto out;
 
-  /* cache key: settings + each source file's size and mtime */
+  /* cache key: settings + each source file's path, size, mtime and inode */
   char ver[8192];
-  size_t o = (size_t)snprintf(ver, sizeof ver, "%s dir=%s", IMAGE_GEN_VERSION, c->dir);
-  for (int k = 0; k < c->nfiles && o < sizeof ver; k++) {
-    struct stat st;
-    if (stat(c->files[k], &st) != 0) continue;
-    o +=
-        (size_t)snprintf(ver + o, sizeof ver - o, " %s:%lld:%lld.%09ld:%llu", c->files[k],
-                         (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                         (long)st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+  snprintf(ver, sizeof ver, "%s dir=%s", IMAGE_GEN_VERSION, c->dir);
+  for (int k = 0; k < c->nfiles; k++) {
+    size_t o = strlen(ver);
+    snprintf(ver + o, sizeof ver - o, " %s", c->files[k]);
+    eb_file_stamp(c->files[k], ver, sizeof ver);
   }
-  char cache[4096];
-  if (eb_cache_path("image", a, 0, ver, cache, sizeof cache, err, errlen)) goto out;
   (void)seed; /* the data do not depend on it */
-  if (file_exists(cache)) {
-    if (eb_dataset_load(&p->ds, cache, err, errlen)) goto out;
-  } else {
-    if (image_build(c, &p->ds, err, errlen)) goto out;
-    if (eb_dataset_save(&p->ds, cache, err, errlen)) {
-      eb_dataset_free(&p->ds);
-      goto out;
-    }
-  }
-  if (p->ds.info.max_len != p->rows * p->cols) {
-    snprintf(err, errlen,
-             "%s: cached images have %d pixels, the source %dx%d (delete it)", cache,
-             p->ds.info.max_len, p->rows, p->cols);
+  if (eb_dataset_cached_fit("image", a, 0, ver, &p->ds, image_build, image_fits, c, err,
+                            errlen)) {
     eb_dataset_free(&p->ds);
     goto out;
   }
+  p->rows = c->rows;
+  p->cols = c->cols;
   *info = p->ds.info;
   *data = p;
   p = NULL;
@@ -657,10 +649,7 @@ static int write_idx(const image_data *p, const char *dir, const char *img_name,
 
 static int image_write(void *data, const char *dir, char *err, size_t errlen) {
   const image_data *p = data;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
-    return -1;
-  }
+  if (eb_out_dir(dir, err, errlen)) return -1;
   const int train[2] = {EB_SPLIT_TRAIN, EB_SPLIT_VAL}, test[1] = {EB_SPLIT_TEST};
   if (write_idx(p, dir, idx_names[0], idx_names[1], train, 2, err, errlen)) return -1;
   return write_idx(p, dir, idx_names[2], idx_names[3], test, 1, err, errlen);

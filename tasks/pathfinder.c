@@ -17,18 +17,30 @@
  * Tokens: intensity v (0..255) is token v + 1, vocabulary 257 (0 = padding);
  * the cache stores the raw bytes (one byte per pixel) and batch() adds the 1.
  *
- * Official layout (`path`): DIR/curv_X/
-    metadata /
-    <b>.npy are text files(the *.npy name notwithstanding) of lines
-    "imgs/<b> sample_<i>.png <i> <label>
-        *[more] "; the image is DIR/curv_X/<field 1>/<field 2>, an 8-bit grayscale
-    * PNG of size x size.Metadata files are read in numeric order of<b>,
-    lines *in file order; the examples are split 80/10/10 into train/val/test in that
- * order (LRA's split), or by explicit train/val/test counts. `path` may be a
- * curv_X directory itself, or hold several (chosen by `curv`, else
+ * Official layout (`path`), as LRA distributes it:
+ *
+ *   DIR/curv_X/metadata/<b>.npy   text files, the .npy name notwithstanding,
+ *                                 one example per line:
+ *                                 "imgs/<b> sample_<i>.png <i> <label>"
+ *   DIR/curv_X/imgs/<b>/sample_<i>.png
+ *                                 the image (fields 1 and 2 of the line), an
+ *                                 8-bit grayscale PNG of size x size
+ *
+ * Metadata files are read in numeric order of <b>, lines in file order. The
+ * examples are split in that order into train, val and test: 80/10/10 (LRA's
+ * split), or by explicit counts, where a 0 count takes its default share. `path`
+ * may be a curv_X directory itself, or hold several (chosen by `curv`, else
  * curv_contour_length_<contour_length>, curv_baseline for 6, else the only
- * one). write() produces this layout (1000 images per subdirectory) for
- * DIR/curv_contour_length_<contour_length>, train then val then test. */
+ * one).
+ *
+ * Caching (best effort, eb_dataset_cached): generated sets are keyed by the
+ * seed and parameters; a loaded layout by its curv_X directory, the metadata
+ * lines and each PNG's size, modification time (ns) and inode (stat only), so
+ * replacing an image is noticed without reading the images.
+ *
+ * write() produces this layout (1000 images per subdirectory) in
+ * DIR/curv_contour_length_<contour_length> (curv_baseline for 6), train then
+ * val then test; that directory must be new or empty. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -38,6 +50,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bytes.h"
 #include "dataset.h"
 #include "pathfinder.h"
 
@@ -54,10 +67,11 @@
       {"paddle_length", EB_P_INT, "0", "pixels per paddle (0 = 2 + size/32)", NULL},     \
       {"gap", EB_P_INT, "0", "empty pixels between paddles (0 = 1 + size/64)", NULL},    \
       {"train", EB_P_INT, "0",                                                           \
-       "training images (0 = " TRAIN " generated, 80% of a loaded set)", NULL},          \
-      {"val", EB_P_INT, "0", "validation images (0 = train/8, 10% of a loaded set)",     \
-       NULL},                                                                            \
-      {"test", EB_P_INT, "0", "test images (0 = train/8, 10% of a loaded set)", NULL},   \
+       "training images (0 = " TRAIN " generated; loaded: 80% of the set)", NULL},       \
+      {"val", EB_P_INT, "0",                                                             \
+       "validation images (0 = train/8 generated; loaded: 10% of the set)", NULL},       \
+      {"test", EB_P_INT, "0",                                                            \
+       "test images (0 = train/8 generated; loaded: 10% of the set)", NULL},             \
       {"path", EB_P_STRING, "", "official layout directory to load instead", NULL},      \
       {"curv", EB_P_STRING, "", "which curv_X directory of path (default: by length)",   \
        NULL},                                                                            \
@@ -238,34 +252,43 @@ typedef struct pf_data {
   eb_pf_config cfg;
 } pf_data;
 
-static int is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* counts for n examples: explicit train/val/test, else 80/10/10 */
+/* counts for a loaded set of `total` examples, taken in order: explicit
+ * train/val/test, where a 0 count takes its share of LRA's 80/10/10 split
+ * (train total*8/10, val total/10, test what these two leave) */
 static int split_counts(const eb_args *a, int64_t total, int64_t n[3], const char *where,
                         char *err, size_t errlen) {
-  n[0] = eb_args_int(a, "train", 0);
-  n[1] = eb_args_int(a, "val", 0);
-  n[2] = eb_args_int(a, "test", 0);
-  if (n[0] < 0 || n[1] < 0 || n[2] < 0) {
-    snprintf(err, errlen, "pathfinder: train, val and test must be >= 0");
-    return -1;
+  static const char *const names[3] = {"train", "val", "test"};
+  static const char *const shares[3] = {"80 %", "10 %", "10 %"};
+  int64_t share[3] = {total * 8 / 10, total / 10, 0}, sum = 0;
+  share[2] = total - share[0] - share[1];
+  int zero[3], small = 0;
+  for (int k = 0; k < 3; k++) {
+    n[k] = eb_args_int(a, names[k], 0);
+    if (n[k] < 0) {
+      snprintf(err, errlen, "pathfinder: train, val and test must be >= 0");
+      return -1;
+    }
+    zero[k] = n[k] == 0;
+    if (zero[k]) n[k] = share[k];
+    sum += n[k];
+    small |= n[k] < 1;
   }
-  if (!n[0] && !n[1] && !n[2]) {
-    n[0] = total * 8 / 10;
-    n[1] = total / 10;
-    n[2] = total - n[0] - n[1];
-  }
-  if (n[0] + n[1] + n[2] > total || n[0] < 1 || n[1] < 1 || n[2] < 1) {
+  if (sum <= total && !small) return 0;
+  char what[3][64];
+  for (int k = 0; k < 3; k++)
+    snprintf(what[k], sizeof what[k], "%s %lld%s%s%s", names[k], (long long)n[k],
+             zero[k] ? " (0 = " : "", zero[k] ? shares[k] : "", zero[k] ? ")" : "");
+  if (small)
     snprintf(err, errlen,
-             "%s: %lld images, cannot split into train %lld, val %lld, test %lld (each "
-             ">= 1)",
-             where, (long long)total, (long long)n[0], (long long)n[1], (long long)n[2]);
-    return -1;
-  }
-  return 0;
+             "%s: %lld images, cannot split into %s, %s, %s: each split needs at least "
+             "one",
+             where, (long long)total, what[0], what[1], what[2]);
+  else
+    snprintf(err, errlen,
+             "%s: %lld images, cannot split into %s, %s, %s: %lld in all, more than "
+             "there are",
+             where, (long long)total, what[0], what[1], what[2], (long long)sum);
+  return -1;
 }
 
 static int generate(const eb_pf_config *g, const eb_args *a, uint64_t seed,
@@ -322,23 +345,23 @@ static int find_curv(const char *path, const eb_args *a, const eb_pf_config *g, 
                      size_t len, char *err, size_t errlen) {
   char p[4096];
   snprintf(p, sizeof p, "%s/metadata", path);
-  if (is_dir(p)) {
+  if (eb_is_dir(p)) {
     snprintf(out, len, "%s", path);
     return 0;
   }
   const char *curv = eb_args_str(a, "curv", "");
   if (curv && *curv) {
     snprintf(out, len, "%s/%s", path, curv);
-    if (is_dir(out)) return 0;
+    if (eb_is_dir(out)) return 0;
     snprintf(err, errlen, "%s: no such directory", out);
     return -1;
   }
   if (g->contour_length == 6) {
     snprintf(out, len, "%s/curv_baseline", path);
-    if (is_dir(out)) return 0;
+    if (eb_is_dir(out)) return 0;
   }
   snprintf(out, len, "%s/curv_contour_length_%d", path, g->contour_length);
-  if (is_dir(out)) return 0;
+  if (eb_is_dir(out)) return 0;
   DIR *D = opendir(path);
   if (!D) {
     snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -441,37 +464,36 @@ static int read_png(const char *file, int S, uint8_t *px, const char *meta, int 
   return 0;
 }
 
-typedef struct grow {
-  uint8_t *px;
-  int32_t *labels;
-  int64_t n, cap;
-} grow;
+/* Called for each example of a layout, in order: the PNG path (resolved as
+ * the loader reads it), the label, and the metadata file and line. */
+typedef int (*example_fn)(void *user, const char *png, int label, const char *meta,
+                          int line, char *err, size_t errlen);
 
-static int load_layout(const eb_pf_config *g, const char *curv, const eb_args *a,
-                       eb_dataset *d, char *err, size_t errlen) {
+/* Parse every metadata file of curv (numeric order, lines in file order). */
+static int each_example(const char *curv, example_fn fn, void *user, char *err,
+                        size_t errlen) {
   meta_file *mf;
   int nmf;
   if (list_meta(curv, &mf, &nmf, err, errlen)) return -1;
-  size_t len = (size_t)g->size * (size_t)g->size;
-  grow G = {0};
-  int rc = -1;
+  int rc = 0;
   char line[4096];
-  for (int f = 0; f < nmf; f++) {
+  for (int f = 0; !rc && f < nmf; f++) {
     char mp[4096];
     snprintf(mp, sizeof mp, "%s/metadata/%s", curv, mf[f].name);
     FILE *fp = fopen(mp, "r");
     if (!fp) {
       snprintf(err, errlen, "%s: cannot open: %s", mp, strerror(errno));
-      goto out;
+      rc = -1;
+      break;
     }
     int ln = 0;
-    while (fgets(line, sizeof line, fp)) {
+    while (!rc && fgets(line, sizeof line, fp)) {
       ln++;
       size_t l = strlen(line);
       if (l == sizeof line - 1 && line[l - 1] != '\n') {
         snprintf(err, errlen, "%s:%d: line too long", mp, ln);
-        fclose(fp);
-        goto out;
+        rc = -1;
+        break;
       }
       char *fld[4], *save = NULL;
       int nf = 0;
@@ -483,39 +505,62 @@ static int load_layout(const eb_pf_config *g, const char *curv, const eb_args *a
         snprintf(err, errlen,
                  "%s:%d: expected 4 fields (imgs subdir, file, index, label), got %d", mp,
                  ln, nf);
-        fclose(fp);
-        goto out;
+        rc = -1;
+        break;
       }
       if (strcmp(fld[3], "0") && strcmp(fld[3], "1")) {
         snprintf(err, errlen, "%s:%d: bad label '%s' (expected 0 or 1)", mp, ln, fld[3]);
-        fclose(fp);
-        goto out;
-      }
-      if (G.n == G.cap) {
-        G.cap = G.cap ? G.cap * 2 : 1024;
-        uint8_t *np = realloc(G.px, (size_t)G.cap * len);
-        if (np) G.px = np;
-        int32_t *nl = np ? realloc(G.labels, (size_t)G.cap * sizeof *nl) : NULL;
-        if (nl) G.labels = nl;
-        if (!np || !nl) {
-          snprintf(err, errlen, "out of memory reading %s", mp);
-          fclose(fp);
-          goto out;
-        }
+        rc = -1;
+        break;
       }
       char ip[4096];
       snprintf(ip, sizeof ip, "%s/%s/%s", curv, fld[0], fld[1]);
       struct stat st;
       if (stat(ip, &st) != 0 && strncmp(fld[0], "imgs", 4)) /* "<b>" for "imgs/<b>" */
         snprintf(ip, sizeof ip, "%s/imgs/%s/%s", curv, fld[0], fld[1]);
-      if (read_png(ip, g->size, G.px + (size_t)G.n * len, mp, ln, err, errlen)) {
-        fclose(fp);
-        goto out;
-      }
-      G.labels[G.n++] = fld[3][0] - '0';
+      rc = fn(user, ip, fld[3][0] - '0', mp, ln, err, errlen);
     }
     fclose(fp);
   }
+  free(mf);
+  return rc;
+}
+
+typedef struct grow {
+  size_t len; /* pixels per image */
+  int S;
+  uint8_t *px;
+  int32_t *labels;
+  int64_t n, cap;
+} grow;
+
+/* example_fn: read one PNG into the growing pixel buffer */
+static int grow_png(void *user, const char *png, int label, const char *meta, int line,
+                    char *err, size_t errlen) {
+  grow *G = user;
+  if (G->n == G->cap) {
+    G->cap = G->cap ? G->cap * 2 : 1024;
+    uint8_t *np = realloc(G->px, (size_t)G->cap * G->len);
+    if (np) G->px = np;
+    int32_t *nl = np ? realloc(G->labels, (size_t)G->cap * sizeof *nl) : NULL;
+    if (nl) G->labels = nl;
+    if (!np || !nl) {
+      snprintf(err, errlen, "out of memory reading %s", meta);
+      return -1;
+    }
+  }
+  if (read_png(png, G->S, G->px + (size_t)G->n * G->len, meta, line, err, errlen))
+    return -1;
+  G->labels[G->n++] = label;
+  return 0;
+}
+
+static int load_layout(const eb_pf_config *g, const char *curv, const eb_args *a,
+                       eb_dataset *d, char *err, size_t errlen) {
+  size_t len = (size_t)g->size * (size_t)g->size;
+  grow G = {.len = len, .S = g->size};
+  int rc = -1;
+  if (each_example(curv, grow_png, &G, err, errlen)) goto out;
   int64_t n[3];
   if (split_counts(a, G.n, n, curv, err, errlen)) goto out;
   memset(d, 0, sizeof *d);
@@ -535,30 +580,62 @@ static int load_layout(const eb_pf_config *g, const char *curv, const eb_args *a
   }
   rc = 0;
 out:
-  free(mf);
   free(G.px);
   free(G.labels);
   return rc;
 }
 
-/* size, mtime (ns) and inode of every metadata file, for the cache key: an
- * edited file (even within the same second) is a new data set */
-static void layout_stamp(const char *curv, char *buf, size_t len) {
-  meta_file *mf;
-  int n;
-  char e[EB_ERR_LEN];
-  size_t o = strlen(buf);
-  if (list_meta(curv, &mf, &n, e, sizeof e)) return;
-  for (int f = 0; f < n && o < len; f++) {
-    char p[4096];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/metadata/%s", curv, mf[f].name);
-    if (stat(p, &st) == 0)
-      o += (size_t)snprintf(buf + o, len - o, " %s:%lld:%lld.%09ld:%llu", mf[f].name,
-                            (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                            (long)st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+/* example_fn: fold an example's PNG path, label and stamp (size, mtime in ns,
+ * inode: stat only) into a hash, so an edited metadata line or a replaced
+ * image, even within the same second, gives a new cache key */
+static int stamp_png(void *user, const char *png, int label, const char *meta, int line,
+                     char *err, size_t errlen) {
+  uint64_t *h = user;
+  char text[4096 + 128];
+  snprintf(text, sizeof text, "%s %d", png, label);
+  if (eb_file_stamp(png, text, sizeof text)) {
+    snprintf(err, errlen, "%s (%s:%d): cannot open: %s", png, meta, line,
+             strerror(errno));
+    return -1;
   }
-  free(mf);
+  *h = eb_hash_str(*h, text);
+  *h = eb_hash_str(*h, "\n");
+  return 0;
+}
+
+typedef struct pf_source {
+  const eb_pf_config *cfg;
+  const eb_args *args;
+  uint64_t seed;
+  int64_t deftrain;
+  const char *curv; /* "" = generate */
+} pf_source;
+
+/* eb_dataset_build_fn: generate, or load the layout */
+static int pf_build(void *user, eb_dataset *d, char *err, size_t errlen) {
+  const pf_source *src = user;
+  const eb_pf_config *g = src->cfg;
+  int rc = *src->curv ? load_layout(g, src->curv, src->args, d, err, errlen)
+                      : generate(g, src->args, src->seed, src->deftrain, d, err, errlen);
+  if (rc) return -1;
+  d->info.vocab = 257;
+  d->info.classes = 2;
+  d->info.max_len = g->size * g->size;
+  d->info.mode = EB_INPUT_SINGLE;
+  d->info.n_train = d->split[0].n;
+  d->info.n_val = d->split[1].n;
+  d->info.n_test = d->split[2].n;
+  return 0;
+}
+
+/* eb_dataset_fits_fn: does a cache file hold images of the configured size? */
+static int pf_fits(void *user, const eb_dataset *d) {
+  const pf_source *src = user;
+  int len = src->cfg->size * src->cfg->size;
+  if (d->info.vocab != 257 || d->info.classes != 2 || d->info.max_len != len) return 0;
+  for (int k = 0; k < 3; k++)
+    if (d->split[k].max_len != len || d->split[k].wide || d->split[k].pair) return 0;
+  return 1;
 }
 
 static int pf_open(const char *name, int64_t deftrain, const eb_args *a, uint64_t seed,
@@ -570,38 +647,21 @@ static int pf_open(const char *name, int64_t deftrain, const eb_args *a, uint64_
   }
   if (eb_pf_resolve(a, &p->cfg, err, errlen)) goto fail;
   const char *path = eb_args_str(a, "path", "");
-  char curv[4096] = "", ver[16384];
+  char curv[4096] = "", ver[4096 + 64];
   snprintf(ver, sizeof ver, "%s", PF_GEN_VERSION);
   if (path && *path) {
     if (find_curv(path, a, &p->cfg, curv, sizeof curv, err, errlen)) goto fail;
-    size_t o = strlen(ver);
-    snprintf(ver + o, sizeof ver - o, " %s", curv);
-    layout_stamp(curv, ver, sizeof ver);
+    uint64_t h = 1469598103934665603ull;
+    if (each_example(curv, stamp_png, &h, err, errlen)) goto fail;
+    snprintf(ver, sizeof ver, "%s %s %016llx", PF_GEN_VERSION, curv,
+             (unsigned long long)h);
     seed = 0; /* loaded data do not depend on it */
   }
-  char cache[4096];
-  if (eb_cache_path(name, a, seed, ver, cache, sizeof cache, err, errlen)) goto fail;
-  struct stat st;
-  if (stat(cache, &st) == 0) {
-    if (eb_dataset_load(&p->ds, cache, err, errlen)) goto fail;
-  } else {
-    int rc = *curv ? load_layout(&p->cfg, curv, a, &p->ds, err, errlen)
-                   : generate(&p->cfg, a, seed, deftrain, &p->ds, err, errlen);
-    if (rc) {
-      eb_dataset_free(&p->ds);
-      goto fail;
-    }
-    p->ds.info.vocab = 257;
-    p->ds.info.classes = 2;
-    p->ds.info.max_len = p->cfg.size * p->cfg.size;
-    p->ds.info.mode = EB_INPUT_SINGLE;
-    p->ds.info.n_train = p->ds.split[0].n;
-    p->ds.info.n_val = p->ds.split[1].n;
-    p->ds.info.n_test = p->ds.split[2].n;
-    if (eb_dataset_save(&p->ds, cache, err, errlen)) {
-      eb_dataset_free(&p->ds);
-      goto fail;
-    }
+  pf_source src = {&p->cfg, a, seed, deftrain, curv};
+  if (eb_dataset_cached_fit(name, a, seed, ver, &p->ds, pf_build, pf_fits, &src, err,
+                            errlen)) {
+    eb_dataset_free(&p->ds);
+    goto fail;
   }
   *info = p->ds.info;
   *data = p;
@@ -638,14 +698,6 @@ static void pf_close(void *data) {
   free(p);
 }
 
-static int mkdir1(const char *p, char *err, size_t errlen) {
-  if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-    snprintf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
-    return -1;
-  }
-  return 0;
-}
-
 static int pf_write(void *data, const char *dir, char *err, size_t errlen) {
   const pf_data *p = data;
   char curv[2048], sub[3072], file[4096];
@@ -653,11 +705,9 @@ static int pf_write(void *data, const char *dir, char *err, size_t errlen) {
     snprintf(curv, sizeof curv, "%s/curv_baseline", dir);
   else
     snprintf(curv, sizeof curv, "%s/curv_contour_length_%d", dir, p->cfg.contour_length);
-  if (mkdir1(dir, err, errlen) || mkdir1(curv, err, errlen)) return -1;
-  snprintf(sub, sizeof sub, "%s/imgs", curv);
-  if (mkdir1(sub, err, errlen)) return -1;
+  if (eb_out_dir(curv, err, errlen)) return -1; /* DIR may hold other curv_X sets */
   snprintf(sub, sizeof sub, "%s/metadata", curv);
-  if (mkdir1(sub, err, errlen)) return -1;
+  if (eb_mkdirs(sub, err, errlen)) return -1;
   int S = p->cfg.size;
   FILE *meta = NULL;
   int64_t g = 0;
@@ -672,7 +722,7 @@ static int pf_write(void *data, const char *dir, char *err, size_t errlen) {
           return -1;
         }
         snprintf(sub, sizeof sub, "%s/imgs/%lld", curv, (long long)b);
-        if (mkdir1(sub, err, errlen)) return -1;
+        if (eb_mkdirs(sub, err, errlen)) return -1;
         snprintf(file, sizeof file, "%s/metadata/%lld.npy", curv, (long long)b);
         meta = fopen(file, "w");
         if (!meta) {

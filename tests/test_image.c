@@ -1,7 +1,10 @@
 /* image task: IDX (plain and .gz) and CIFAR-10 loaders on golden files,
  * tokenization (pixel p -> token p + 1), splits, the write() -> loader round
- * trip, the disk cache, malformed files rejected with file + record/offset,
- * and the real Fashion-MNIST package (skipped with 77 when absent). */
+ * trip, write() into nested / non-empty directories, the disk cache (best
+ * effort: damaged, foreign or unwritable caches), malformed files rejected with
+ * file + record/offset, and the real Fashion-MNIST package (skipped with 77
+ * when absent). */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,6 +354,148 @@ static void test_cache(void) {
   tclose(&b);
 }
 
+/* same data in every split (tokens and labels, train in file order: the
+ * shuffle is seeded the same way for both) */
+static void same_data(opened *a, opened *b, const char *what) {
+  CHECK(a->info.max_len == b->info.max_len && a->info.n_train == b->info.n_train &&
+            a->info.n_val == b->info.n_val && a->info.n_test == b->info.n_test,
+        "%s: shapes differ (%d/%d pixels)", what, a->info.max_len, b->info.max_len);
+  if (a->info.max_len != b->info.max_len || a->info.max_len > 1024) return;
+  for (int s = 0; s < 3; s++) {
+    int64_t n = s == 0 ? a->info.n_train : s == 1 ? a->info.n_val : a->info.n_test;
+    for (int64_t i = 0; i < n; i++) {
+      int32_t t1[1024], t2[1024];
+      int32_t l1 = example(a, (eb_split)s, i, t1), l2 = example(b, (eb_split)s, i, t2);
+      CHECK(l1 == l2 && !memcmp(t1, t2, sizeof(int32_t) * (size_t)a->info.max_len),
+            "%s: split %d example %lld differs", what, s, (long long)i);
+    }
+  }
+}
+
+/* the single image-*.ebds file of a cache directory into buf; 0 if found */
+static int cache_file(const char *dir, char *buf, size_t len) {
+  DIR *D = opendir(dir);
+  int found = 0;
+  struct dirent *e;
+  while (D && (e = readdir(D))) {
+    size_t l = strlen(e->d_name);
+    if (strncmp(e->d_name, "image-", 6) || l < 5 || strcmp(e->d_name + l - 5, ".ebds"))
+      continue;
+    snprintf(buf, len, "%s/%s", dir, e->d_name);
+    found++;
+  }
+  if (D) closedir(D);
+  return found == 1 ? 0 : -1;
+}
+
+static long long file_size(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* the cache is best effort: a damaged or foreign cache file is rebuilt and
+ * replaced, an unwritable cache directory is skipped */
+static void test_cache_best_effort(void) {
+  char path[4096], cifar[4096], err[EB_ERR_LEN], dir[2048], cf[4096], cf2[4096];
+  snprintf(path, sizeof path, "path=%s/idx", golden);
+  snprintf(cifar, sizeof cifar, "path=%s/cifar", golden);
+  const char *kv[] = {"source=mnist-idx", path, "val=1", NULL},
+             *kvc[] = {"source=cifar10", cifar, "val=1", NULL};
+  snprintf(dir, sizeof dir, "%s/cache-be", tmp);
+  setenv("EFFBENCH_CACHE", dir, 1);
+  opened ref, o;
+  int rc = topen(&ref, kv, err, sizeof err);
+  CHECK(rc == 0, "first open: %s", err);
+  if (rc) return;
+  CHECK(cache_file(dir, cf, sizeof cf) == 0, "no single image cache file in %s", dir);
+  long long good = file_size(cf);
+  /* damaged: garbage, then truncated */
+  for (int k = 0; k < 2; k++) {
+    if (k == 0)
+      write_file(cf, "not a cache at all", 18);
+    else
+      CHECK(truncate(cf, good - 7) == 0, "truncate %s", cf);
+    err[0] = '\0';
+    rc = topen(&o, kv, err, sizeof err);
+    CHECK(rc == 0, "damaged cache (%s) not rebuilt: %s", k ? "truncated" : "garbage",
+          err);
+    if (rc) continue;
+    same_data(&ref, &o, "rebuilt from a damaged cache");
+    tclose(&o);
+    CHECK(file_size(cf) == good,
+          "damaged cache file not replaced (%lld bytes, want %lld)", file_size(cf), good);
+  }
+  /* foreign: a well-formed cache of other (1024-pixel CIFAR) images in its place */
+  char dir2[2048];
+  snprintf(dir2, sizeof dir2, "%s/cache-cifar", tmp);
+  setenv("EFFBENCH_CACHE", dir2, 1);
+  rc = topen(&o, kvc, err, sizeof err);
+  CHECK(rc == 0, "cifar: %s", err);
+  if (rc == 0) {
+    tclose(&o);
+    CHECK(cache_file(dir2, cf2, sizeof cf2) == 0, "no cifar cache file");
+    char cmd[8200 + 16];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", cf2, cf);
+    CHECK(system(cmd) == 0, "%s", cmd);
+    setenv("EFFBENCH_CACHE", dir, 1);
+    err[0] = '\0';
+    rc = topen(&o, kv, err, sizeof err);
+    CHECK(rc == 0, "foreign cache not rebuilt: %s", err);
+    if (rc == 0) {
+      CHECK(o.info.max_len == 4, "foreign cache used: %d pixels", o.info.max_len);
+      same_data(&ref, &o, "rebuilt from a foreign cache");
+      tclose(&o);
+    }
+    CHECK(file_size(cf) == good, "foreign cache file not replaced");
+  }
+  /* unwritable: below a regular file (cannot be created), and a regular file */
+  char file[2048], below[4096];
+  snprintf(file, sizeof file, "%s/plain-file", tmp);
+  write_file(file, "x", 1);
+  snprintf(below, sizeof below, "%s/cache", file);
+  for (int k = 0; k < 2; k++) {
+    setenv("EFFBENCH_CACHE", k ? file : below, 1);
+    err[0] = '\0';
+    rc = topen(&o, kv, err, sizeof err);
+    CHECK(rc == 0, "unwritable cache %s stops the run: %s", k ? file : below, err);
+    if (rc) continue;
+    same_data(&ref, &o, "without a cache");
+    tclose(&o);
+  }
+  tclose(&ref);
+  char cache[2048];
+  snprintf(cache, sizeof cache, "%s/cache", tmp);
+  setenv("EFFBENCH_CACHE", cache, 1);
+}
+
+/* write() creates the whole --out path and refuses a non-empty directory */
+static void test_write_dirs(void) {
+  char path[4096], out[2048], err[EB_ERR_LEN];
+  snprintf(path, sizeof path, "path=%s/idx", golden);
+  const char *kv[] = {"source=mnist-idx", path, "val=1", NULL};
+  opened o;
+  int rc = topen(&o, kv, err, sizeof err);
+  CHECK(rc == 0, "%s", err);
+  if (rc) return;
+  snprintf(out, sizeof out, "%s/nested/a/b", tmp);
+  CHECK(eb_task_image.write(o.data, out, err, sizeof err) == 0, "nested write: %s", err);
+  char f[4096];
+  snprintf(f, sizeof f, "%s/t10k-labels-idx1-ubyte", out);
+  CHECK(file_size(f) == 10, "nested write: %s has %lld bytes", f, file_size(f));
+  /* again into the same directory: refused, nothing overwritten */
+  truncate(f, 9);
+  err[0] = '\0';
+  CHECK(eb_task_image.write(o.data, out, err, sizeof err) != 0,
+        "writing into a non-empty directory accepted");
+  CHECK(strstr(err, "not empty") && strstr(err, "nested/a/b"), "error '%s'", err);
+  CHECK(file_size(f) == 9, "existing file overwritten");
+  /* an existing empty directory is fine */
+  snprintf(out, sizeof out, "%s/nested/a/empty", tmp);
+  mkdir(out, 0777);
+  CHECK(eb_task_image.write(o.data, out, err, sizeof err) == 0, "empty dir: %s", err);
+  tclose(&o);
+}
+
 /* the real Fashion-MNIST; returns 0 when the package is absent */
 static int test_fashion(void) {
   struct stat st;
@@ -424,6 +569,8 @@ int main(void) {
   test_cifar();
   test_malformed();
   test_cache();
+  test_cache_best_effort();
+  test_write_dirs();
   int fashion = test_fashion();
 
   char cmd[2048];

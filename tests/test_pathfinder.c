@@ -1,13 +1,18 @@
 /* pathfinder / pathx: labels by construction (a flood fill joins the two dots
  * exactly for positives), batches equal the generator's images, determinism
  * by seed, disjoint splits, write() -> official PNG layout -> loader round
- * trip, and malformed layouts rejected with file names and lines. */
+ * trip, malformed layouts rejected with file names and lines, the best-effort
+ * cache (damaged or unwritable), a replaced PNG reread, split shares of a
+ * loaded set, and write() into nested / non-empty directories. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <png.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "decl.h"
@@ -336,6 +341,234 @@ static void check_golden(const char *dir) {
   }
 }
 
+/* open, counting a failure as a failed check; 0 when open */
+static int must_open(opened *o, const eb_task *t, uint64_t seed, const char *const *kv) {
+  char err[EB_ERR_LEN] = "";
+  int rc = topen(o, t, seed, kv, err, sizeof err);
+  CHECK(rc == 0, "%s: %s", t->name, err);
+  return rc;
+}
+
+/* same tokens and labels in every split (train in the same seeded order) */
+static void same_data(opened *a, opened *b, const char *what) {
+  CHECK(a->info.max_len == b->info.max_len && a->info.n_train == b->info.n_train &&
+            a->info.n_val == b->info.n_val && a->info.n_test == b->info.n_test,
+        "%s: shapes differ", what);
+  if (a->info.max_len != b->info.max_len || a->info.max_len > 1024) return;
+  for (int s = 0; s < 3; s++) {
+    int64_t n = s == 0 ? a->info.n_train : s == 1 ? a->info.n_val : a->info.n_test;
+    for (int64_t i = 0; i < n; i++) {
+      int32_t t1[1024], t2[1024];
+      int l1 = example(a, (eb_split)s, i, t1), l2 = example(b, (eb_split)s, i, t2);
+      CHECK(l1 == l2 && !memcmp(t1, t2, sizeof(int32_t) * (size_t)a->info.max_len),
+            "%s: split %d example %lld differs", what, s, (long long)i);
+    }
+  }
+}
+
+/* the single NAME-*.ebds file of a cache directory into buf; 0 if found */
+static int cache_file(const char *dir, const char *name, char *buf, size_t len) {
+  DIR *D = opendir(dir);
+  int found = 0;
+  size_t nl = strlen(name);
+  struct dirent *e;
+  while (D && (e = readdir(D))) {
+    size_t l = strlen(e->d_name);
+    if (strncmp(e->d_name, name, nl) || e->d_name[nl] != '-' || l < 5 ||
+        strcmp(e->d_name + l - 5, ".ebds"))
+      continue;
+    snprintf(buf, len, "%s/%s", dir, e->d_name);
+    found++;
+  }
+  if (D) closedir(D);
+  return found == 1 ? 0 : -1;
+}
+
+static long long file_size(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* a damaged cache file is rebuilt (same data) and replaced; an unwritable
+ * cache is skipped, for pathfinder and pathx */
+static void check_cache_best_effort(void) {
+  const char *kv[] = {"train=16", "val=4", "test=4", NULL};
+  char err[EB_ERR_LEN], dir[2048], cf[4096];
+  opened ref, o;
+  set_cache("be");
+  snprintf(dir, sizeof dir, "%s/be", tmp);
+  if (must_open(&ref, &eb_task_pathfinder, 3, kv)) return;
+  CHECK(cache_file(dir, "pathfinder", cf, sizeof cf) == 0, "no cache file in %s", dir);
+  long long good = file_size(cf);
+  for (int k = 0; k < 2; k++) {
+    if (k == 0) {
+      FILE *f = fopen(cf, "w");
+      CHECK(f && fputs("garbage", f) >= 0, "cannot damage %s", cf);
+      if (f) fclose(f);
+    } else {
+      CHECK(truncate(cf, good / 2) == 0, "truncate %s", cf);
+    }
+    err[0] = '\0';
+    int rc = topen(&o, &eb_task_pathfinder, 3, kv, err, sizeof err);
+    CHECK(rc == 0, "damaged cache (%s) not rebuilt: %s", k ? "truncated" : "garbage",
+          err);
+    if (rc) continue;
+    same_data(&ref, &o, "rebuilt from a damaged cache");
+    tclose(&o);
+    CHECK(file_size(cf) == good, "damaged cache not replaced: %lld bytes, want %lld",
+          file_size(cf), good);
+  }
+  char plain[2048], below[4096];
+  snprintf(plain, sizeof plain, "%s/plain-file", tmp);
+  FILE *f = fopen(plain, "w");
+  if (f) fclose(f);
+  snprintf(below, sizeof below, "%s/cache", plain);
+  for (int k = 0; k < 2; k++) {
+    setenv("EFFBENCH_CACHE", k ? plain : below, 1);
+    err[0] = '\0';
+    int rc = topen(&o, &eb_task_pathfinder, 3, kv, err, sizeof err);
+    CHECK(rc == 0, "unwritable cache %s stops pathfinder: %s", k ? plain : below, err);
+    if (rc == 0) {
+      same_data(&ref, &o, "without a cache");
+      tclose(&o);
+    }
+    const char *kvx[] = {"size=32", "train=4", "val=1", "test=1", NULL};
+    rc = topen(&o, &eb_task_pathx, 3, kvx, err, sizeof err);
+    CHECK(rc == 0, "unwritable cache %s stops pathx: %s", k ? plain : below, err);
+    if (rc == 0) tclose(&o);
+  }
+  tclose(&ref);
+  set_cache("c1");
+}
+
+/* generate with seed 5 and write the layout to dir; 0 when done */
+static int write_layout(const char *dir, const char *const *kv) {
+  opened a;
+  char err[EB_ERR_LEN];
+  if (must_open(&a, &eb_task_pathfinder, 5, kv)) return -1;
+  int rc = eb_task_pathfinder.write(a.data, dir, err, sizeof err);
+  CHECK(rc == 0, "write %s: %s", dir, err);
+  tclose(&a);
+  return rc;
+}
+
+/* replacing a PNG (new file renamed over it, or rewritten in place) without
+ * touching the metadata changes the loaded data, cache or not */
+static void check_png_replaced(void) {
+  char dir[2048], path[2200], img[2300], other[2300], cmd[4 * 2300 + 64];
+  const char *kvw[] = {"train=8", "val=1", "test=1", "contour_length=9", NULL};
+  set_cache("rp");
+  snprintf(dir, sizeof dir, "%s/replaced", tmp);
+  if (write_layout(dir, kvw)) return;
+  snprintf(path, sizeof path, "path=%s", dir);
+  const char *kv[] = {path, "contour_length=9", NULL};
+  opened o;
+  int32_t val[1024], t[1024], test[1024];
+  if (must_open(&o, &eb_task_pathfinder, 0, kv)) return;
+  int lval = example(&o, EB_SPLIT_VAL, 0, val),
+      ltest = example(&o, EB_SPLIT_TEST, 0, test);
+  tclose(&o);
+  CHECK(memcmp(val, test, sizeof val) != 0, "val and test images are the same");
+  /* 1: the val image (sample_8) replaced by a copy of the test image, renamed */
+  snprintf(img, sizeof img, "%s/curv_contour_length_9/imgs/0/sample_8.png", dir);
+  snprintf(other, sizeof other, "%s/curv_contour_length_9/imgs/0/sample_9.png", dir);
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s.new' && mv '%s.new' '%s'", other, img, img, img);
+  CHECK(system(cmd) == 0, "%s", cmd);
+  if (must_open(&o, &eb_task_pathfinder, 0, kv)) return;
+  int l = example(&o, EB_SPLIT_VAL, 0, t);
+  CHECK(!memcmp(t, test, sizeof t) && l == lval, "renamed PNG: stale val image");
+  tclose(&o);
+  /* 2: rewritten in place (same inode) with the old val image's pixels, mtime set */
+  png_image im;
+  memset(&im, 0, sizeof im);
+  im.version = PNG_IMAGE_VERSION;
+  im.width = im.height = 32;
+  im.format = PNG_FORMAT_GRAY;
+  uint8_t px[1024];
+  for (int p = 0; p < 1024; p++)
+    px[p] = (uint8_t)(val[p] - 1);
+  FILE *f = fopen(img, "r+b");
+  CHECK(f && ftruncate(fileno(f), 0) == 0 &&
+            png_image_write_to_stdio(&im, f, 0, px, 0, NULL),
+        "rewrite %s", img);
+  if (f) fclose(f);
+  struct timespec ts[2] = {{1000000000, 0}, {1000000000, 0}};
+  CHECK(utimensat(AT_FDCWD, img, ts, 0) == 0, "utimensat");
+  if (must_open(&o, &eb_task_pathfinder, 0, kv)) return;
+  l = example(&o, EB_SPLIT_VAL, 0, t);
+  CHECK(!memcmp(t, val, sizeof t), "PNG rewritten in place: stale val image");
+  CHECK(example(&o, EB_SPLIT_TEST, 0, t) == ltest && !memcmp(t, test, sizeof t),
+        "test image changed");
+  tclose(&o);
+}
+
+/* a 0 count takes its share of a loaded set (80/10/10) beside explicit ones */
+static void check_split_shares(void) {
+  char err[EB_ERR_LEN], dir[2048], path[2200];
+  const char *kvw[] = {"train=8", "val=1", "test=1", "contour_length=9", NULL};
+  set_cache("sh");
+  snprintf(dir, sizeof dir, "%s/shares", tmp);
+  if (write_layout(dir, kvw)) return;
+  snprintf(path, sizeof path, "path=%s", dir);
+  struct {
+    const char *a, *b;
+    int64_t n[3]; /* expected, or {-1} for an error */
+    const char *needle1, *needle2;
+  } cases[] = {
+      {"train=6", NULL, {6, 1, 1}, NULL, NULL},
+      {"train=7", "val=2", {7, 2, 1}, NULL, NULL},
+      {"train=7", "test=2", {7, 1, 2}, NULL, NULL},
+      {"val=2", NULL, {-1}, "val 2, test 1 (0 = 10 %)", "more than there are"},
+      {"train=10", NULL, {-1}, "train 10, val 1 (0 = 10 %)", "more than there are"},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const char *kv[] = {path, "contour_length=9", cases[k].a, cases[k].b, NULL};
+    opened o;
+    err[0] = '\0';
+    int rc = topen(&o, &eb_task_pathfinder, 0, kv, err, sizeof err);
+    if (cases[k].n[0] < 0) {
+      CHECK(rc != 0, "%s %s: accepted", cases[k].a, cases[k].b ? cases[k].b : "");
+      CHECK(rc == 0 || (strstr(err, cases[k].needle1) && strstr(err, cases[k].needle2) &&
+                        strstr(err, "10 images")),
+            "%s: error '%s'", cases[k].a, err);
+      if (rc == 0) tclose(&o);
+      continue;
+    }
+    CHECK(rc == 0, "%s %s: %s", cases[k].a, cases[k].b ? cases[k].b : "", err);
+    if (rc) continue;
+    CHECK(o.info.n_train == cases[k].n[0] && o.info.n_val == cases[k].n[1] &&
+              o.info.n_test == cases[k].n[2],
+          "%s %s: sizes %lld/%lld/%lld", cases[k].a, cases[k].b ? cases[k].b : "",
+          (long long)o.info.n_train, (long long)o.info.n_val, (long long)o.info.n_test);
+    tclose(&o);
+  }
+}
+
+/* write() creates the whole path; refuses a non-empty curv_X directory, while
+ * another difficulty may join the same DIR */
+static void check_write_dirs(void) {
+  char err[EB_ERR_LEN], dir[2048], f[4096];
+  const char *kv9[] = {"train=2", "val=1", "test=1", "contour_length=9", NULL},
+             *kv6[] = {"train=2", "val=1", "test=1", "contour_length=6", NULL};
+  set_cache("wd");
+  snprintf(dir, sizeof dir, "%s/nest/a/b", tmp);
+  write_layout(dir, kv9);
+  snprintf(f, sizeof f, "%s/curv_contour_length_9/metadata/0.npy", dir);
+  CHECK(file_size(f) > 0, "nested write: no %s", f);
+  opened o;
+  if (must_open(&o, &eb_task_pathfinder, 5, kv9)) return;
+  CHECK(truncate(f, 3) == 0, "truncate");
+  err[0] = '\0';
+  CHECK(eb_task_pathfinder.write(o.data, dir, err, sizeof err) != 0,
+        "writing over an earlier set accepted");
+  CHECK(strstr(err, "curv_contour_length_9: not empty"), "error '%s'", err);
+  CHECK(file_size(f) == 3, "earlier metadata overwritten");
+  tclose(&o);
+  write_layout(dir, kv6);
+  snprintf(f, sizeof f, "%s/curv_baseline/metadata/0.npy", dir);
+  CHECK(file_size(f) > 0, "second difficulty: no %s", f);
+}
+
 int main(void) {
   snprintf(tmp, sizeof tmp, "/tmp/eb-test-pathfinder-XXXXXX");
   if (!mkdtemp(tmp)) {
@@ -356,6 +589,10 @@ int main(void) {
     snprintf(slash, sizeof golden - (size_t)(slash - golden), "/data/pathfinder");
   check_golden(golden);
   round_trip_and_malformed();
+  check_cache_best_effort();
+  check_png_replaced();
+  check_split_shares();
+  check_write_dirs();
   char cmd[2048];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
