@@ -41,7 +41,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "dataset.h"
 #include "effbench/plugin.h"
@@ -486,7 +485,14 @@ static int read_cfg(const eb_args *a, lcfg *c, char *err, size_t errlen) {
   return 0;
 }
 
-static int cache_fits(const eb_dataset *d, const lcfg *c) {
+/* generation through the shared data cache */
+typedef struct listops_gen {
+  const lcfg *c;
+  uint64_t seed;
+} listops_gen;
+
+static int cache_fits(void *user, const eb_dataset *d) {
+  const lcfg *c = ((const listops_gen *)user)->c;
   if (d->info.vocab != VOCAB || d->info.classes != 10 || d->info.max_len != c->max_len)
     return 0;
   for (int s = 0; s < 3; s++)
@@ -506,6 +512,13 @@ static void set_info(eb_dataset *d, int max_len) {
   d->info.n_test = d->split[EB_SPLIT_TEST].n;
 }
 
+static int listops_build(void *user, eb_dataset *d, char *err, size_t errlen) {
+  const listops_gen *g = user;
+  if (generate(d, g->c, g->seed, err, errlen)) return -1;
+  set_info(d, g->c->max_len);
+  return 0;
+}
+
 static int listops_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                         char *err, size_t errlen) {
   lcfg c;
@@ -519,19 +532,10 @@ static int listops_open(const eb_args *a, uint64_t seed, void **data, eb_task_in
   if (c.path[0]) {
     rc = load_dir(d, &c, err, errlen);
   } else {
-    char cpath[4096], ignored[512];
-    int cached = eb_cache_path("listops", a, seed, GEN_VERSION, cpath, sizeof cpath,
-                               ignored, sizeof ignored) == 0;
-    if (cached && eb_dataset_load(d, cpath, ignored, sizeof ignored) == 0 &&
-        cache_fits(d, &c))
-      goto done;
-    eb_dataset_free(d); /* missing or unusable cache: regenerate */
-    rc = generate(d, &c, seed, err, errlen);
-    if (rc == 0) set_info(d, c.max_len);
-    /* a cache that cannot be written only costs time next run */
-    if (rc == 0 && cached) (void)eb_dataset_save(d, cpath, ignored, sizeof ignored);
+    listops_gen g = {&c, seed};
+    rc = eb_dataset_cached_fit("listops", a, seed, GEN_VERSION, d, listops_build,
+                               cache_fits, &g, err, errlen);
   }
-done:
   if (rc) {
     eb_dataset_free(d);
     free(d);
@@ -600,24 +604,9 @@ static void write_row(FILE *f, const eb_split_data *s, int64_t i, int *arity, in
   fwrite(text, 1, (size_t)(o - text), f);
 }
 
-static int mkdir_p(const char *dir) {
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", dir);
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int listops_write(void *data, const char *dir, char *err, size_t errlen) {
   const eb_dataset *d = data;
-  if (mkdir_p(dir) != 0) {
-    snprintf(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
-    return -1;
-  }
+  if (eb_out_dir(dir, err, errlen)) return -1; /* never mixed with earlier data */
   int ml = d->split[0].max_len;
   int *arity = malloc((size_t)ml * sizeof *arity),
       *stack = malloc((size_t)ml * sizeof *stack);

@@ -377,14 +377,9 @@ static int put_doc(FILE *f, const eb_split_data *s, int64_t i, int second) {
 static int retr_write(void *data, const char *dir, char *err, size_t errlen) {
   const eb_dataset *d = data;
   char p[3][4096];
-  if (eb_mkdirs(dir, err, errlen)) return -1;
-  for (int s = 0; s < 3; s++) {
+  if (eb_out_dir(dir, err, errlen)) return -1; /* never mixed with earlier data */
+  for (int s = 0; s < 3; s++)
     snprintf(p[s], sizeof p[s], "%s/new_aan_pairs.%s.tsv", dir, file_split[s]);
-    if (eb_is_file(p[s])) {
-      snprintf(err, errlen, "%s: exists (write into a new directory)", p[s]);
-      return -1;
-    }
-  }
   for (int s = 0; s < 3; s++) {
     const eb_split_data *sp = &d->split[s];
     FILE *f = fopen(p[s], "wb");

@@ -627,18 +627,6 @@ static int row_bytes(const eb_split_data *s, int64_t i, unsigned char *buf) {
   return n;
 }
 
-static int dir_empty(const char *path, char *err, size_t errlen) {
-  DIR *D = opendir(path);
-  if (!D) return 0;
-  struct dirent *e;
-  int empty = 1;
-  while (empty && (e = readdir(D)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-  closedir(D);
-  if (!empty) snprintf(err, errlen, "%s: not empty (write into a new directory)", path);
-  return empty ? 0 : -1;
-}
-
 /* Binary data: the aclImdb layout plus val/ (read back when present);
  * more classes: train.tsv, val.tsv, test.tsv. */
 static int text_write(void *data, const char *dir, char *err, size_t errlen) {
@@ -651,18 +639,7 @@ static int text_write(void *data, const char *dir, char *err, size_t errlen) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  if (eb_mkdirs(dir, err, errlen)) goto done;
-  for (int s = 0; s < 3; s++) /* refuse to mix with an earlier data set */
-    for (int l = 0; l < 2; l++) {
-      if (acl)
-        snprintf(p, sizeof p, "%s/%s/%s", dir, split_names[s], l ? "pos" : "neg");
-      else
-        snprintf(p, sizeof p, "%s/%s.tsv", dir, split_names[s]);
-      if (acl ? dir_empty(p, err, errlen) : eb_is_file(p)) {
-        if (!acl) snprintf(err, errlen, "%s: exists (write into a new directory)", p);
-        goto done;
-      }
-    }
+  if (eb_out_dir(dir, err, errlen)) goto done; /* never mixed with earlier data */
   for (int s = 0; s < 3; s++) {
     const eb_split_data *sp = &d->split[s];
     if (acl) {

@@ -41,6 +41,8 @@ grep -qE $'^\\( .*\\[(MIN|MAX|MED|SM) .* \\] \\)\t[0-9]$' "$tmp/a/basic_val.tsv"
 
 # same seed, same bytes; another seed, other data
 expect 0 "" -- "$eb" data listops --out "$tmp/b" --seed 3 "${small[@]}"
+# writing over an earlier data set is refused (and leaves it alone)
+expect 1 "$tmp/b: not empty" -- "$eb" data listops --out "$tmp/b" --seed 4 "${small[@]}"
 cmp -s "$tmp/a/basic_train.tsv" "$tmp/b/basic_train.tsv" || fail "seed 3 twice differs"
 expect 0 "" -- "$eb" data listops --out "$tmp/c" --seed 4 "${small[@]}"
 cmp -s "$tmp/a/basic_train.tsv" "$tmp/c/basic_train.tsv" && fail "seeds 3 and 4 agree"

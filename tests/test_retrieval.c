@@ -124,7 +124,7 @@ static void test_roundtrip_and_determinism(void) {
     eb_task_retrieval.close(b);
   } else
     CHECK(0, "load: %s", err);
-  CHECK(eb_task_retrieval.write(a, out, err, sizeof err) != 0 && strstr(err, "exists"),
+  CHECK(eb_task_retrieval.write(a, out, err, sizeof err) != 0 && strstr(err, "not empty"),
         "second write: %s", err);
   /* same seed, same data, from a fresh cache */
   char c2[300];
