@@ -8,6 +8,11 @@
  *   x  = x + Wo · softmax(Q K'^T / sqrt(dh)) V' + bo
  *   x  = x + W2 · GELU(W1 · LN2(x) + b1) + b2
  *
+ * The softmax attention over the k projected keys is eb_attention_blockwise
+ * (N queries against k keys): it keeps the output and a log-sum-exp per query
+ * instead of the [B,H,N,k] scores and probabilities, and recomputes them in
+ * backward.
+ *
  * Padding: keys and values at padded positions are zeroed before the
  * projection (a projection mixes all positions, so masking after it is not
  * possible); the projected keys carry no mask.
@@ -206,18 +211,18 @@ static int linformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     }
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, l->ln1_b);
     eb_tensor *qkv = eb_linear(ctx, a, l->wqkv, l->bqkv);
-    eb_tensor *q =
-        eb_scale(ctx, split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H), scale);
+    eb_tensor *q = split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
     eb_tensor *k = eb_slice_last(ctx, qkv, D, D);
     eb_tensor *val = eb_slice_last(ctx, qkv, 2 * D, D);
     if (keep) {
       k = eb_mul(ctx, k, keep);
       val = eb_mul(ctx, val, keep);
     }
-    eb_tensor *kp = project_len(ctx, k, E, H);                     /* [B,H,k,dh] */
-    eb_tensor *vp = project_len(ctx, val, F, H);                   /* [B,H,k,dh] */
-    eb_tensor *att = eb_softmax(ctx, eb_matmul(ctx, q, kp, 0, 1)); /* [B,H,N,k] */
-    eb_tensor *o = merge_heads(ctx, eb_matmul(ctx, att, vp, 0, 0));
+    eb_tensor *kp = project_len(ctx, k, E, H);   /* [B,H,k,dh] */
+    eb_tensor *vp = project_len(ctx, val, F, H); /* [B,H,k,dh] */
+    /* softmax(q kp^T scale) vp: [B,H,N,dh], no [B,H,N,k] kept */
+    eb_tensor *o =
+        merge_heads(ctx, eb_attention_blockwise(ctx, q, kp, vp, NULL, 0, scale));
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
     eb_tensor *m = eb_gelu(
         ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), l->w1, l->b1));
@@ -241,19 +246,23 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
   const share_mode share = parse_share(args);
   /* per layer: E (and F) column slices when the batch is shorter than max_len */
   const double slices = N < L ? (share == SHARE_NONE ? 2.0 : 1.0) : 0.0;
-  const double att_f = R * D             /* q * scale */
-                       + 4 * R * D * k   /* K, V projections along N */
-                       + 2 * R * k * D   /* Q K'^T */
-                       + 5 * R * H * k   /* softmax */
-                       + 2 * R * k * D;  /* P V' */
-  const double att_b = 3 * R * D         /* q, k, v slices */
-                       + 4 * R * D       /* q split, k, v transposes, merge */
-                       + 2 * B * D * k   /* K', V' head transposes */
-                       + 8 * R * D * k   /* projections: dx, dE */
-                       + 2 * R * D       /* q * scale */
-                       + 8 * R * k * D   /* two batched matmuls */
-                       + 5 * R * H * k   /* softmax */
-                       + slices * k * N; /* E, F slices */
+  /* eb_attention_blockwise of N queries against k keys (docs/flops.md): per
+   * (b,h) C = N k scores and N ceil(k/256) (row, key block) visits, so
+   * forward B H (N k (4 dh + 5) + N ceil(k/256) dh), backward
+   * B H (N k (10 dh + 6) + 2 N dh); B H N dh = R D, B H N k = R H k */
+  const double kblocks = ceil(k / 256.0);
+  const double att_f = 4 * R * D * k      /* K, V projections along N */
+                       + 4 * R * k * D    /* attention: Q K'^T, P V' */
+                       + 5 * R * H * k    /* scale, max, subtract, exp, sum */
+                       + R * D * kblocks; /* accumulator rescale, 1/l */
+  const double att_b = 3 * R * D          /* q, k, v slices */
+                       + 4 * R * D        /* q split, k, v transposes, merge */
+                       + 2 * B * D * k    /* K', V' head transposes */
+                       + 8 * R * D * k    /* projections: dx, dE */
+                       + 10 * R * k * D   /* attention: S, dV, dP, dQ, dK */
+                       + 6 * R * H * k    /* scale, - lse, exp, dS 3 */
+                       + 2 * R * D        /* D_i = rowsum(dO o) */
+                       + slices * k * N;  /* E, F slices */
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 

@@ -1,8 +1,9 @@
 /* Naive fused attention: per (batch, head) two GEMMs around a masked softmax,
- * keeping the probabilities P [B,H,N,N] for backward. FLOPs (docs/flops.md)
- * count the dense N x N work whatever the mask: the GEMMs compute every score.
- *   forward : 4 B H N^2 Dh  (QK^T, PV)  + 6 B H N^2 (scale 1, softmax 5)
- *   backward: 8 B H N^2 Dh  (dV, dP, dQ, dK) + 5 B H N^2 (softmax grad 4, scale 1) */
+ * keeping the probabilities P [B,H,Nq,Nk] for backward. FLOPs (docs/flops.md)
+ * count the dense Nq x Nk work whatever the mask: the GEMMs compute every score.
+ *   forward : 4 B H Nq Nk Dh  (QK^T, PV)  + 6 B H Nq Nk (scale 1, softmax 5)
+ *   backward: 8 B H Nq Nk Dh  (dV, dP, dQ, dK) + 5 B H Nq Nk (softmax grad 4,
+ *             scale 1) */
 #include <cblas.h>
 #include <math.h>
 
@@ -18,36 +19,37 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
   float *dk = eb__grad_if(ctx, k, &fail);
   float *dv = eb__grad_if(ctx, v, &fail);
   if (fail) return;
-  int B = q->shape[0], H = q->shape[1], N = q->shape[2], Dh = q->shape[3];
+  int B = q->shape[0], H = q->shape[1], Nq = q->shape[2], Nk = k->shape[2],
+      Dh = q->shape[3];
   float scale = n->farg[0];
   const float *P = n->saved;
-  int64_t nn = (int64_t)N * N, nd = (int64_t)N * Dh;
+  int64_t nn = (int64_t)Nq * Nk, qd = (int64_t)Nq * Dh, kd = (int64_t)Nk * Dh;
   float *dS = NULL;
   if (dq || dk) {
     dS = eb_alloc(ctx, (size_t)nn * sizeof(float)); /* reused per (b,h) */
     if (!dS) return;
   }
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
-    const float *Pb = P + bh * nn, *dO = o->grad + bh * nd;
-    const float *Q = q->data + bh * nd, *K = k->data + bh * nd, *V = v->data + bh * nd;
-    if (dv) /* dV[N,Dh] += P^T dO */
-      eb__gemm(1, 0, N, Dh, N, 1.0f, Pb, N, dO, Dh, 1.0f, dv + bh * nd, Dh);
+    const float *Pb = P + bh * nn, *dO = o->grad + bh * qd;
+    const float *Q = q->data + bh * qd, *K = k->data + bh * kd, *V = v->data + bh * kd;
+    if (dv) /* dV[Nk,Dh] += P^T dO */
+      eb__gemm(1, 0, Nk, Dh, Nq, 1.0f, Pb, Nk, dO, Dh, 1.0f, dv + bh * kd, Dh);
     if (!dS) continue;
-    /* dP[N,N] = dO V^T, then dS = P * (dP - rowsum(dP * P)) * scale in place */
-    eb__gemm(0, 1, N, N, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, N);
+    /* dP[Nq,Nk] = dO V^T, then dS = P * (dP - rowsum(dP * P)) * scale in place */
+    eb__gemm(0, 1, Nq, Nk, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, Nk);
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
-    for (int i = 0; i < N; i++) {
-      const float *p = Pb + (int64_t)i * N;
-      float *d = dS + (int64_t)i * N, dot = 0;
-      for (int j = 0; j < N; j++)
+    for (int i = 0; i < Nq; i++) {
+      const float *p = Pb + (int64_t)i * Nk;
+      float *d = dS + (int64_t)i * Nk, dot = 0;
+      for (int j = 0; j < Nk; j++)
         dot += d[j] * p[j];
-      for (int j = 0; j < N; j++)
+      for (int j = 0; j < Nk; j++)
         d[j] = p[j] * (d[j] - dot) * scale;
     }
-    if (dq) /* dQ[N,Dh] += dS K */
-      eb__gemm(0, 0, N, Dh, N, 1.0f, dS, N, K, Dh, 1.0f, dq + bh * nd, Dh);
-    if (dk) /* dK[N,Dh] += dS^T Q */
-      eb__gemm(1, 0, N, Dh, N, 1.0f, dS, N, Q, Dh, 1.0f, dk + bh * nd, Dh);
+    if (dq) /* dQ[Nq,Dh] += dS K */
+      eb__gemm(0, 0, Nq, Dh, Nk, 1.0f, dS, Nk, K, Dh, 1.0f, dq + bh * qd, Dh);
+    if (dk) /* dK[Nk,Dh] += dS^T Q */
+      eb__gemm(1, 0, Nk, Dh, Nq, 1.0f, dS, Nk, Q, Dh, 1.0f, dk + bh * kd, Dh);
   }
   double g = 2.0 * B * H * (double)nn * Dh, s = (double)B * H * nn;
   double fl =
@@ -55,24 +57,44 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
   eb_ctx_add_flops(ctx, 0, fl);
 }
 
-/* q,k,v [B,H,N,Dh], mask[B*N] (key j of batch b is used iff mask[b*N+j] != 0;
- * NULL = all), causal: also j > i excluded -> o [B,H,N,Dh] = softmax(q k^T * scale) v.
- * A query row with no usable key gets probability 0 everywhere (o = 0). */
+/* q [B,H,Nq,Dh] and k, v [B,H,Nk,Dh] as attention inputs: 0 when usable, else
+ * -1 with the context error set (op names the caller). Causal masking needs
+ * Nq == Nk (query i sees keys j <= i of the same sequence). */
+static int att_check(eb_ctx *ctx, const char *op, const eb_tensor *q, const eb_tensor *k,
+                     const eb_tensor *v, int causal) {
+  if (q->ndim != 4 || k->ndim != 4 || !eb__same_shape(k, v) ||
+      k->shape[0] != q->shape[0] || k->shape[1] != q->shape[1] ||
+      k->shape[3] != q->shape[3]) {
+    eb_ctx_set_error(ctx, "%s: q %s, k %s, v %s: want q [B,H,Nq,Dh], k and v [B,H,Nk,Dh]",
+                     op, EB_SHAPE(q), EB_SHAPE(k), EB_SHAPE(v));
+    return -1;
+  }
+  if (causal && q->shape[2] != k->shape[2]) {
+    eb_ctx_set_error(ctx,
+                     "%s: causal masking needs as many keys as queries, got q %s, k %s",
+                     op, EB_SHAPE(q), EB_SHAPE(k));
+    return -1;
+  }
+  return 0;
+}
+
+/* q [B,H,Nq,Dh], k,v [B,H,Nk,Dh], mask[B*Nk] (key j of batch b is used iff
+ * mask[b*Nk+j] != 0; NULL = all), causal (Nq == Nk only): also j > i excluded
+ * -> o [B,H,Nq,Dh] = softmax(q k^T * scale) v. A query row with no usable key
+ * gets probability 0 everywhere (o = 0). */
 eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
                         const uint8_t *mask, int causal, float scale) {
   if (!q || !k || !v) return NULL;
-  if (q->ndim != 4 || !eb__same_shape(q, k) || !eb__same_shape(q, v)) {
-    eb_ctx_set_error(ctx, "attention: q %s, k %s, v %s: want equal [B,H,N,Dh]",
-                     EB_SHAPE(q), EB_SHAPE(k), EB_SHAPE(v));
-    return NULL;
-  }
-  int B = q->shape[0], H = q->shape[1], N = q->shape[2], Dh = q->shape[3];
-  int64_t nn = (int64_t)N * N, nd = (int64_t)N * Dh, BH = (int64_t)B * H;
+  if (att_check(ctx, "attention", q, k, v, causal)) return NULL;
+  int B = q->shape[0], H = q->shape[1], Nq = q->shape[2], Nk = k->shape[2],
+      Dh = q->shape[3];
+  int64_t nn = (int64_t)Nq * Nk, qd = (int64_t)Nq * Dh, kd = (int64_t)Nk * Dh,
+          BH = (int64_t)B * H;
   eb_tensor *o = eb_tensor_new(ctx, 4, q->shape);
   if (!o) return NULL;
   eb_tensor *in[3] = {q, k, v};
   eb_node *node = eb_tape_record(ctx, attention_backward, o, 3, in);
-  /* P for every (b,h) when backward needs it, else one reused N x N block */
+  /* P for every (b,h) when backward needs it, else one reused Nq x Nk block */
   float *P = eb_alloc(ctx, (size_t)((node ? BH : 1) * nn) * sizeof(float));
   if (!P) return NULL;
   if (node) {
@@ -81,17 +103,17 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
   }
   for (int64_t bh = 0; bh < BH; bh++) {
     float *Pb = node ? P + bh * nn : P;
-    const uint8_t *mrow = mask ? mask + (bh / H) * N : NULL;
+    const uint8_t *mrow = mask ? mask + (bh / H) * Nk : NULL;
     /* S = Q K^T (eb__gemm splits it over the threads) */
-    eb__gemm(0, 1, N, N, Dh, 1.0f, q->data + bh * nd, Dh, k->data + bh * nd, Dh, 0.0f, Pb,
-             N);
+    eb__gemm(0, 1, Nq, Nk, Dh, 1.0f, q->data + bh * qd, Dh, k->data + bh * kd, Dh, 0.0f,
+             Pb, Nk);
     /* masked, scaled softmax; rows are independent */
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
-    for (int i = 0; i < N; i++) {
-      int jmax = causal ? i + 1 : N;
-      float *p = Pb + (int64_t)i * N, m = -INFINITY;
+    for (int i = 0; i < Nq; i++) {
+      int jmax = causal ? i + 1 : Nk;
+      float *p = Pb + (int64_t)i * Nk, m = -INFINITY;
       int any = 0;
-      for (int j = 0; j < N; j++) {
+      for (int j = 0; j < Nk; j++) {
         p[j] *= scale;
         if (j < jmax && (!mrow || mrow[j])) {
           m = (any && m >= p[j]) ? m : p[j]; /* NaN scores propagate */
@@ -99,21 +121,21 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
         }
       }
       if (!any) { /* no usable key: zeros, not NaN */
-        memset(p, 0, (size_t)N * sizeof(float));
+        memset(p, 0, (size_t)Nk * sizeof(float));
         continue;
       }
       float s = 0;
-      for (int j = 0; j < N; j++) {
+      for (int j = 0; j < Nk; j++) {
         p[j] = (j < jmax && (!mrow || mrow[j])) ? expf(p[j] - m) : 0.0f;
         s += p[j];
       }
       float inv = 1.0f / s;
-      for (int j = 0; j < N; j++)
+      for (int j = 0; j < Nk; j++)
         p[j] *= inv;
     }
     /* O = P V */
-    eb__gemm(0, 0, N, Dh, N, 1.0f, Pb, N, v->data + bh * nd, Dh, 0.0f, o->data + bh * nd,
-             Dh);
+    eb__gemm(0, 0, Nq, Dh, Nk, 1.0f, Pb, Nk, v->data + bh * kd, Dh, 0.0f,
+             o->data + bh * qd, Dh);
   }
   eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
                    0);
@@ -128,8 +150,10 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
  * run in parallel, each one serially in a fixed order with the register-tiled
  * kernels below (no BLAS), so the results do not depend on the thread count.
  * ATT_BQ must divide ATT_BK (the causal FLOP formula assumes it).
- * Causal: key blocks entirely above the diagonal are skipped. FLOPs are in
- * docs/flops.md ("blockwise"). */
+ * Queries and keys may differ in length (Nq rows of q, Nk of k and v: the
+ * query blocks walk Nq, the key blocks Nk); causal masking needs Nq == Nk and
+ * skips key blocks entirely above the diagonal. FLOPs are in docs/flops.md
+ * ("blockwise"). */
 #ifndef ATT_BQ
 #define ATT_BQ 32
 #endif
@@ -146,10 +170,10 @@ typedef struct att_view {
 } att_view;
 
 typedef struct att_saved {
-  att_view q, k, v, o; /* data */
-  float *lse;          /* [B,H,N]; +inf for rows without a usable key */
-  uint8_t *mask;       /* [B*N] copy or NULL */
-  int B, H, N, Dh, causal;
+  att_view q, k, v, o;          /* data */
+  float *lse;                   /* [B,H,Nq]; +inf for rows without a usable key */
+  uint8_t *mask;                /* [B*Nk] copy or NULL */
+  int B, H, Nq, Nk, Dh, causal; /* causal only with Nq == Nk */
   float scale;
   int qkv; /* 1: eb_attention_qkv (one input), 0: q, k, v inputs */
 } att_saved;
@@ -158,17 +182,17 @@ static inline float *att_at(const att_view *x, int b, int h) {
   return x->p + b * x->sb + h * x->sh;
 }
 
-/* keys processed by the query block [i0, i1): [0, kend) */
-static inline int att_kend(int i1, int N, int causal) {
-  if (!causal) return N;
+/* keys processed by the query block [i0, i1) out of Nk: [0, kend) */
+static inline int att_kend(int i1, int Nk, int causal) {
+  if (!causal) return Nk;
   int k = (i1 + ATT_BK - 1) / ATT_BK * ATT_BK;
-  return k < N ? k : N;
+  return k < Nk ? k : Nk;
 }
 
 /* bias[j] = 0 for a usable key of batch b, -inf otherwise (and for padding) */
-static void att_bias(const uint8_t *mask, int b, int N, int Np, float *bias) {
+static void att_bias(const uint8_t *mask, int b, int Nk, int Np, float *bias) {
   for (int j = 0; j < Np; j++)
-    bias[j] = j < N && (!mask || mask[(int64_t)b * N + j]) ? 0.0f : -INFINITY;
+    bias[j] = j < Nk && (!mask || mask[(int64_t)b * Nk + j]) ? 0.0f : -INFINITY;
 }
 
 static const eb_v8i att_iota = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -176,7 +200,7 @@ static const eb_v8i att_iota = {0, 1, 2, 3, 4, 5, 6, 7};
 /* ---- register-tiled micro-kernels (no BLAS: the blocks are small and Dh is
  * usually 16-64, where packing and call overhead dominate a GEMM library).
  * Every operand is a padded per-thread copy: head dims padded with zeros to
- * Dp = Dh rounded up to 8, keys to Np = N rounded up to 16 (padded keys have
+ * Dp = Dh rounded up to 8, keys to Np = Nk rounded up to 16 (padded keys have
  * bias -inf, so probability 0). Padding lanes are not counted as FLOPs (as a
  * GEMM's internal padding). */
 #define ATT_MR 4 /* rows per register tile */
@@ -317,29 +341,30 @@ static void att_copy_t(const float *x, int ld, int n, int Dh, int Dp, int Np,
       dst[(int64_t)d * Np + i] = x[(int64_t)i * ld + d];
 }
 
-/* Per-thread scratch, in floats (shared by forward and backward). */
+/* Per-thread scratch, in floats (shared by forward and backward): query-side
+ * copies (q, dO) of Nq rows, key-side ones of Np = Nk rounded up to 16. */
 typedef struct att_layout {
   int Dp, Np;
   int64_t q, k, kt, vt, v, dO, s, acc, dk, dv, rowf, bias, total;
 } att_layout;
 
-static att_layout att_plan(int N, int Dh) {
+static att_layout att_plan(int Nq, int Nk, int Dh) {
   att_layout L;
   L.Dp = att_round(Dh, 8);
-  L.Np = att_round(N, 16);
-  int64_t nd = (int64_t)L.Np * L.Dp, o = 0;
+  L.Np = att_round(Nk, 16);
+  int64_t qd = (int64_t)Nq * L.Dp, kd = (int64_t)L.Np * L.Dp, o = 0;
 #define ATT_TAKE(f, n) (L.f = o, o += ((n) + 15) / 16 * 16)
-  ATT_TAKE(q, nd);
-  ATT_TAKE(k, nd);
-  ATT_TAKE(kt, nd);
-  ATT_TAKE(vt, nd);
-  ATT_TAKE(v, nd);
-  ATT_TAKE(dO, nd);
+  ATT_TAKE(q, qd);
+  ATT_TAKE(k, kd);
+  ATT_TAKE(kt, kd);
+  ATT_TAKE(vt, kd);
+  ATT_TAKE(v, kd);
+  ATT_TAKE(dO, qd);
   ATT_TAKE(s, (int64_t)ATT_BQ * ATT_LDS);
   ATT_TAKE(acc, (int64_t)ATT_BQ * L.Dp);
-  ATT_TAKE(dk, nd);
-  ATT_TAKE(dv, nd);
-  ATT_TAKE(rowf, (int64_t)11 * ATT_BQ + L.Np);
+  ATT_TAKE(dk, kd);
+  ATT_TAKE(dv, kd);
+  ATT_TAKE(rowf, (int64_t)11 * ATT_BQ + Nq);
   ATT_TAKE(bias, L.Np);
 #undef ATT_TAKE
   L.total = o;
@@ -349,25 +374,26 @@ static att_layout att_plan(int N, int Dh) {
 EB_CLONES
 static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
                        float *scr) {
-  const int N = sv->N, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp, Np = L->Np;
+  const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
+            Np = L->Np;
   const float scale = sv->scale;
   float *Qp = scr + L->q, *Kt = scr + L->kt, *Vp = scr + L->v, *S = scr + L->s;
   float *acc = scr + L->acc, *bias = scr + L->bias;
   float *m = scr + L->rowf, *l = m + ATT_BQ, *corr = l + ATT_BQ, *mx = corr + ATT_BQ;
-  float *O = att_at(&sv->o, b, h), *lse = sv->lse + ((int64_t)b * sv->H + h) * N;
-  att_copy(att_at(&sv->q, b, h), sv->q.ld, N, Dh, Dp, N, Qp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kt);
-  att_copy(att_at(&sv->v, b, h), sv->v.ld, N, Dh, Dp, Np, Vp);
+  float *O = att_at(&sv->o, b, h), *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
+  att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kt);
+  att_copy(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, Vp);
   const int ldo = sv->o.ld;
-  for (int i0 = 0; i0 < N; i0 += ATT_BQ) {
-    int mq = N - i0 < ATT_BQ ? N - i0 : ATT_BQ;
-    int kend = att_kend(i0 + mq, N, causal);
+  for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
+    int mq = Nq - i0 < ATT_BQ ? Nq - i0 : ATT_BQ;
+    int kend = att_kend(i0 + mq, Nk, causal);
     for (int r = 0; r < mq; r++) {
       m[r] = -INFINITY;
       l[r] = 0;
     }
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK, nkp = att_round(nk, 16);
+      int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
       for (int r = 0; r < mq; r++)
         eb__v8_store(mx + 8 * r, eb__v8_splat(-INFINITY));
       /* S = (Q_i K_j^T) scale + bias, masked; lane-wise row maxima */
@@ -417,34 +443,35 @@ EB_CLONES
 static void att_bwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
                        const att_view *dO_v, att_view *dq_v, att_view *dk_v,
                        att_view *dv_v, int fq, int fk, int fv, float *scr) {
-  const int N = sv->N, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp, Np = L->Np;
+  const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
+            Np = L->Np;
   const float scale = sv->scale;
   float *Qp = scr + L->q, *Kp = scr + L->k, *Kt = scr + L->kt, *Vt = scr + L->vt;
   float *dOp = scr + L->dO, *S = scr + L->s, *dQ = scr + L->acc, *dK = scr + L->dk,
         *dV = scr + L->dv, *Dr = scr + L->rowf, *bias = scr + L->bias;
   const float *O = att_at(&sv->o, b, h), *dO = att_at(dO_v, b, h);
-  const float *lse = sv->lse + ((int64_t)b * sv->H + h) * N;
+  const float *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
   const int ldo = sv->o.ld, ldg = dO_v->ld;
-  att_copy(att_at(&sv->q, b, h), sv->q.ld, N, Dh, Dp, N, Qp);
-  att_copy(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, N, Dh, Dp, Np, Kt);
-  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, N, Dh, Dp, Np, Vt);
-  att_copy(dO, ldg, N, Dh, Dp, N, dOp);
+  att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
+  att_copy(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kp);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kt);
+  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, Vt);
+  att_copy(dO, ldg, Nq, Dh, Dp, Nq, dOp);
   memset(dK, 0, (size_t)Np * Dp * sizeof(float));
   memset(dV, 0, (size_t)Np * Dp * sizeof(float));
-  for (int i = 0; i < N; i++) { /* D_i = rowsum(dO * O) */
+  for (int i = 0; i < Nq; i++) { /* D_i = rowsum(dO * O) */
     const float *o = O + (int64_t)i * ldo, *g = dO + (int64_t)i * ldg;
     float s = 0;
     for (int d = 0; d < Dh; d++)
       s += g[d] * o[d];
     Dr[i] = s;
   }
-  for (int i0 = 0; i0 < N; i0 += ATT_BQ) {
-    int mq = N - i0 < ATT_BQ ? N - i0 : ATT_BQ;
-    int kend = att_kend(i0 + mq, N, causal);
+  for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
+    int mq = Nq - i0 < ATT_BQ ? Nq - i0 : ATT_BQ;
+    int kend = att_kend(i0 + mq, Nk, causal);
     const float *Qi = Qp + (int64_t)i0 * Dp, *dOi = dOp + (int64_t)i0 * Dp;
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = N - j0 < ATT_BK ? N - j0 : ATT_BK, nkp = att_round(nk, 16);
+      int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
       /* P = exp(Q_i K_j^T scale + bias - lse) */
       att_scores(ATT_S_PROB, mq, nkp, Dp, Qi, Dp, Kt + j0, Np, S, ATT_LDS, bias + j0,
                  causal, i0 + 1 - j0, scale, lse + i0, NULL);
@@ -461,17 +488,17 @@ static void att_bwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
       att_store(att_at(dq_v, b, h) + (int64_t)i0 * dq_v->ld, dq_v->ld, dQ, mq, Dh, Dp,
                 fq);
   }
-  if (dk_v) att_store(att_at(dk_v, b, h), dk_v->ld, dK, N, Dh, Dp, fk);
-  if (dv_v) att_store(att_at(dv_v, b, h), dv_v->ld, dV, N, Dh, Dp, fv);
+  if (dk_v) att_store(att_at(dk_v, b, h), dk_v->ld, dK, Nk, Dh, Dp, fk);
+  if (dv_v) att_store(att_at(dv_v, b, h), dv_v->ld, dV, Nk, Dh, Dp, fv);
 }
 
-/* Score elements computed and key blocks visited, summed over the rows of one
- * (b,h): the FLOP formulas of docs/flops.md. */
-static void att_counts(int N, int causal, double *scores, double *kblocks) {
+/* Score elements computed and key blocks visited, summed over the Nq rows of
+ * one (b,h): the FLOP formulas of docs/flops.md. */
+static void att_counts(int Nq, int Nk, int causal, double *scores, double *kblocks) {
   double sc = 0, kb = 0;
-  for (int i0 = 0; i0 < N; i0 += ATT_BQ) {
-    int mq = N - i0 < ATT_BQ ? N - i0 : ATT_BQ;
-    int kend = att_kend(i0 + mq, N, causal);
+  for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
+    int mq = Nq - i0 < ATT_BQ ? Nq - i0 : ATT_BQ;
+    int kend = att_kend(i0 + mq, Nk, causal);
     sc += (double)mq * kend;
     kb += (double)mq * ((kend + ATT_BK - 1) / ATT_BK);
   }
@@ -524,9 +551,9 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
     if (gv) att_view_grad(pv = &dv, &sv->v, v->data, gv);
   }
   if (!pq && !pk && !pv) return;
-  const int B = sv->B, H = sv->H, N = sv->N, Dh = sv->Dh;
+  const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;
   int nt = eb__nthreads();
-  att_layout L = att_plan(N, Dh);
+  att_layout L = att_plan(Nq, Nk, Dh);
   int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return;
@@ -534,28 +561,28 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
-    att_bias(sv->mask, b, N, L.Np, s + L.bias);
+    att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
     att_bwd_bh(sv, &L, b, h, &dO, pq, pk, pv, fq, fk, fv, s);
   }
   double sc, kb;
-  att_counts(N, sv->causal, &sc, &kb);
+  att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
-  eb_ctx_add_flops(ctx, 0, bh * (sc * (10.0 * Dh + 6) + 2.0 * N * Dh));
+  eb_ctx_add_flops(ctx, 0, bh * (sc * (10.0 * Dh + 6) + 2.0 * Nq * Dh));
 }
 
 static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int nin,
                                    eb_tensor **in, const uint8_t *mask) {
-  const int B = sv->B, H = sv->H, N = sv->N, Dh = sv->Dh;
-  sv->lse = eb_alloc(ctx, (size_t)B * H * N * sizeof(float));
+  const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;
+  sv->lse = eb_alloc(ctx, (size_t)B * H * Nq * sizeof(float));
   if (!sv->lse) return NULL;
   sv->mask = NULL;
   if (mask) {
-    sv->mask = eb_alloc(ctx, (size_t)B * N);
+    sv->mask = eb_alloc(ctx, (size_t)B * Nk);
     if (!sv->mask) return NULL;
-    memcpy(sv->mask, mask, (size_t)B * N);
+    memcpy(sv->mask, mask, (size_t)B * Nk);
   }
   int nt = eb__nthreads();
-  att_layout L = att_plan(N, Dh);
+  att_layout L = att_plan(Nq, Nk, Dh);
   int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return NULL;
@@ -563,11 +590,11 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
-    att_bias(sv->mask, b, N, L.Np, s + L.bias);
+    att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
     att_fwd_bh(sv, &L, b, h, s);
   }
   double sc, kb;
-  att_counts(N, sv->causal, &sc, &kb);
+  att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, bh * (sc * (4.0 * Dh + 5) + kb * Dh), 0);
   eb_node *node = eb_tape_record(ctx, attention_bw_backward, o, nin, in);
@@ -575,27 +602,27 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
   return o;
 }
 
-/* q,k,v [B,H,N,Dh] -> [B,H,N,Dh]: eb_attention's result, blockwise. */
+/* q [B,H,Nq,Dh], k,v [B,H,Nk,Dh] -> [B,H,Nq,Dh]: eb_attention's result,
+ * blockwise. */
 eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
                                   const uint8_t *mask, int causal, float scale) {
   if (!q || !k || !v) return NULL;
-  if (q->ndim != 4 || !eb__same_shape(q, k) || !eb__same_shape(q, v)) {
-    eb_ctx_set_error(ctx, "attention_blockwise: q %s, k %s, v %s: want equal [B,H,N,Dh]",
-                     EB_SHAPE(q), EB_SHAPE(k), EB_SHAPE(v));
-    return NULL;
-  }
-  int B = q->shape[0], H = q->shape[1], N = q->shape[2], Dh = q->shape[3];
+  if (att_check(ctx, "attention_blockwise", q, k, v, causal)) return NULL;
+  int B = q->shape[0], H = q->shape[1], Nq = q->shape[2], Nk = k->shape[2],
+      Dh = q->shape[3];
   eb_tensor *o = eb_tensor_new(ctx, 4, q->shape);
   att_saved *sv = eb_alloc(ctx, sizeof *sv);
   if (!o || !sv) return NULL;
-  int64_t sb = (int64_t)H * N * Dh, sh = (int64_t)N * Dh;
-  *sv = (att_saved){.q = {q->data, sb, sh, Dh},
-                    .k = {k->data, sb, sh, Dh},
-                    .v = {v->data, sb, sh, Dh},
-                    .o = {o->data, sb, sh, Dh},
+  int64_t qb = (int64_t)H * Nq * Dh, qh = (int64_t)Nq * Dh;
+  int64_t kb = (int64_t)H * Nk * Dh, kh = (int64_t)Nk * Dh;
+  *sv = (att_saved){.q = {q->data, qb, qh, Dh},
+                    .k = {k->data, kb, kh, Dh},
+                    .v = {v->data, kb, kh, Dh},
+                    .o = {o->data, qb, qh, Dh},
                     .B = B,
                     .H = H,
-                    .N = N,
+                    .Nq = Nq,
+                    .Nk = Nk,
                     .Dh = Dh,
                     .causal = causal != 0,
                     .scale = scale,
@@ -626,7 +653,8 @@ eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_
                     .o = {o->data, (int64_t)N * D, Dh, D},
                     .B = B,
                     .H = heads,
-                    .N = N,
+                    .Nq = N,
+                    .Nk = N,
                     .Dh = Dh,
                     .causal = causal != 0,
                     .scale = scale,

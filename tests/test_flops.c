@@ -59,62 +59,69 @@ static void check_linear(int A, int M, int I, int O, int bias, int x_grad) {
   eb_params_destroy(P);
 }
 
-static void check_attention(int B, int H, int N, int Dh, int masked, int causal) {
+/* q [B,H,N,Dh] against k, v [B,H,Nk,Dh] */
+static void check_attention(int B, int H, int N, int Nk, int Dh, int masked, int causal) {
   eb_params *P = eb_params_create();
   eb_tensor *q = eb_param(P, "q", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
-  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
-  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1);
   char err[64];
   eb_params_finalize(P, 1, err, sizeof err);
   uint8_t mask[4 * 64];
-  for (int i = 0; i < B * N; i++)
+  for (int i = 0; i < B * Nk; i++)
     mask[i] = (i % 3) != 1;
   eb_ctx *ctx = eb_ctx_create(0, 1);
   eb_tensor *o = eb_attention(ctx, q, k, v, masked ? mask : NULL, causal, 0.25f);
-  double scores = (double)B * H * N * N, gemm = 2.0 * scores * Dh;
+  CHECK(o != NULL, "attention: %s", eb_ctx_error(ctx));
+  double scores = (double)B * H * N * Nk, gemm = 2.0 * scores * Dh;
   char what[96];
-  snprintf(what, sizeof what, "attention B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
-           B, H, N, Dh, masked, causal);
+  snprintf(what, sizeof what,
+           "attention B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d forward", B, H, N, Nk,
+           Dh, masked, causal);
   /* QK^T and PV GEMMs + 6 per score (scale 1, softmax 5) */
   expect(what, eb_ctx_flops(ctx).forward, 2 * gemm + 6 * scores);
   eb_tensor *L = eb_sum(ctx, o);
   CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
-  snprintf(what, sizeof what, "attention B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
-           B, H, N, Dh, masked, causal);
+  snprintf(what, sizeof what,
+           "attention B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d backward", B, H, N, Nk,
+           Dh, masked, causal);
   /* dV, dP, dQ, dK GEMMs + 5 per score (softmax grad 4, scale 1) + sum's backward */
   expect(what, eb_ctx_flops(ctx).backward, 4 * gemm + 5 * scores + (double)o->size);
   eb_ctx_destroy(ctx);
   eb_params_destroy(P);
 }
 
-/* Blockwise attention (docs/flops.md): with query blocks of 64 rows and key
- * blocks of 256, query block [i0,i1) processes keys [0,kend), kend = N, or
+/* Blockwise attention (docs/flops.md), N queries against Nk keys (Nk = N for
+ * causal masking and eb_attention_qkv): with query blocks of 64 rows and key
+ * blocks of 256, query block [i0,i1) processes keys [0,kend), kend = Nk, or
  * under causal masking min(N, ceil(i1/256)*256). Per (b,h):
  *   C = sum over query blocks of rows * kend        (score elements computed)
  *   K = sum over query blocks of rows * ceil(kend/256)   (row-block visits)
  * forward  B H (C (4 Dh + 5) + K Dh)
  * backward B H (C (10 Dh + 6) + 2 N Dh) */
-static void check_attention_bw(int B, int H, int N, int Dh, int masked, int causal,
-                               int qkv) {
+static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
+                               int causal, int qkv) {
+  if (qkv && Nk != N) return;
   eb_params *P = eb_params_create();
   int D = H * Dh;
   eb_tensor *q = eb_param(P, "q", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
-  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
-  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, N, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *k = eb_param(P, "k", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1);
+  eb_tensor *v = eb_param(P, "v", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1);
   eb_tensor *x = eb_param(P, "qkv", 3, SHAPE(B, N, 3 * D), EB_INIT_NORMAL, 1);
   char err[64];
   eb_params_finalize(P, 1, err, sizeof err);
-  uint8_t *mask = malloc((size_t)B * N);
-  for (int i = 0; i < B * N; i++)
+  uint8_t *mask = malloc((size_t)B * Nk);
+  for (int i = 0; i < B * Nk; i++)
     mask[i] = (i % 3) != 1;
   eb_ctx *ctx = eb_ctx_create(0, 1);
   eb_tensor *o =
       qkv ? eb_attention_qkv(ctx, x, H, masked ? mask : NULL, causal, 0.25f)
           : eb_attention_blockwise(ctx, q, k, v, masked ? mask : NULL, causal, 0.25f);
+  CHECK(o != NULL, "attention_blockwise: %s", eb_ctx_error(ctx));
   double C = 0, K = 0;
   for (int i0 = 0; i0 < N; i0 += 64) {
     int rows = N - i0 < 64 ? N - i0 : 64;
-    int kend = N;
+    int kend = Nk;
     if (causal) {
       kend = (i0 + rows + 255) / 256 * 256;
       if (kend > N) kend = N;
@@ -125,14 +132,14 @@ static void check_attention_bw(int B, int H, int N, int Dh, int masked, int caus
   double bh = (double)B * H;
   char what[128];
   snprintf(what, sizeof what,
-           "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d forward",
-           qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
+           "attention_%s B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d forward",
+           qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).forward, bh * (C * (4.0 * Dh + 5) + K * Dh));
   eb_tensor *L = eb_sum(ctx, o);
   CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
   snprintf(what, sizeof what,
-           "attention_%s B=%d H=%d N=%d Dh=%d mask=%d causal=%d backward",
-           qkv ? "qkv" : "blockwise", B, H, N, Dh, masked, causal);
+           "attention_%s B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d backward",
+           qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).backward,
          bh * (C * (10.0 * Dh + 6) + 2.0 * N * Dh) + (double)o->size);
   eb_ctx_destroy(ctx);
@@ -146,15 +153,22 @@ static void run_all(void) {
   check_linear(2, 64, 32, 16, 1, 1);
   check_linear(2, 64, 32, 16, 0, 1);
   check_linear(3, 9, 7, 11, 1, 0);
-  check_attention(1, 1, 4, 2, 0, 0);
-  check_attention(2, 3, 17, 8, 1, 1);
-  check_attention(4, 2, 64, 16, 1, 0);
+  check_attention(1, 1, 4, 4, 2, 0, 0);
+  check_attention(2, 3, 17, 17, 8, 1, 1);
+  check_attention(4, 2, 64, 64, 16, 1, 0);
+  check_attention(2, 3, 17, 40, 8, 1, 0); /* Nk > Nq */
+  check_attention(4, 2, 64, 9, 16, 0, 0); /* Nk < Nq */
   for (int qkv = 0; qkv < 2; qkv++) {
-    check_attention_bw(1, 1, 4, 2, 0, 0, qkv);
-    check_attention_bw(2, 3, 17, 8, 1, 1, qkv);
-    check_attention_bw(2, 2, 300, 16, 1, 0, qkv);
-    check_attention_bw(1, 2, 600, 4, 0, 1, qkv);
+    check_attention_bw(1, 1, 4, 4, 2, 0, 0, qkv);
+    check_attention_bw(2, 3, 17, 17, 8, 1, 1, qkv);
+    check_attention_bw(2, 2, 300, 300, 16, 1, 0, qkv);
+    check_attention_bw(1, 2, 600, 600, 4, 0, 1, qkv);
   }
+  /* Nq != Nk: Nk < Nq, Nk > Nq, Nk one key block, several, ragged */
+  check_attention_bw(2, 2, 300, 17, 16, 1, 0, 0);
+  check_attention_bw(2, 3, 40, 600, 8, 1, 0, 0);
+  check_attention_bw(1, 2, 1025, 256, 8, 0, 0, 0);
+  check_attention_bw(1, 1, 3, 257, 5, 0, 0, 0);
 }
 
 int main(void) {

@@ -50,6 +50,15 @@ static const uint8_t pool_mask[3 * 4] = {1, 1, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1};
  * has no key at all (must give zeros) */
 static const uint8_t att_mask[2 * 5] = {1, 1, 0, 1, 1, 0, 1, 1, 0, 1};
 
+/* Attention with fewer or more keys than queries (q [B,H,Nq,Dh], k, v
+ * [B,H,Nk,Dh]), one case per row: Nk = 7 > Nq = 5; Nk = 3 < Nq = 5 with batch 1
+ * wholly masked (zeros); Nk = 300 > 256 (a full key block and a ragged one)
+ * against Nq = 3. Masks have B * Nk entries. */
+enum { ATT_X = 3 };
+static const int att_x_shape[ATT_X][4] = {{2, 2, 5, 7}, {2, 2, 5, 3}, {2, 1, 3, 300}};
+static eb_tensor *att_xq[ATT_X], *att_xk[ATT_X], *att_xv[ATT_X];
+static uint8_t att_xmask[ATT_X][2 * 300];
+
 enum {
   C_LINEAR,
   C_LINEAR_NOBIAS,
@@ -87,6 +96,8 @@ enum {
   C_ATTENTION_BW,
   C_ATTENTION_QKV,
   C_ATTENTION_BW_SHARED,
+  C_ATTENTION_X,    /* a1 = row of att_x_shape */
+  C_ATTENTION_BW_X, /* a1 = row of att_x_shape */
 };
 
 typedef struct gcase {
@@ -160,6 +171,13 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
     eb_tensor *qk = eb_scale(ctx, att_q, 1.0f);
     return proj(ctx, eb_attention_blockwise(ctx, qk, qk, att_v, att_mask, 0, 0.5f));
   }
+  case C_ATTENTION_X:
+    return proj(ctx, eb_attention(ctx, att_xq[c->a1], att_xk[c->a1], att_xv[c->a1],
+                                  c->a0 ? att_xmask[c->a1] : NULL, 0, 0.5f));
+  case C_ATTENTION_BW_X:
+    return proj(ctx,
+                eb_attention_blockwise(ctx, att_xq[c->a1], att_xk[c->a1], att_xv[c->a1],
+                                       c->a0 ? att_xmask[c->a1] : NULL, 0, 0.5f));
   }
   return NULL;
 }
@@ -203,6 +221,22 @@ static void declare_params(void) {
   att_k = PARAM("att_k", 1.0f, 2, 2, 5, 4);
   att_v = PARAM("att_v", 1.0f, 2, 2, 5, 4);
   att_qkv = PARAM("att_qkv", 1.0f, 2, 5, 24);
+  for (int c = 0; c < ATT_X; c++) {
+    const int *s = att_x_shape[c];
+    char name[32];
+    snprintf(name, sizeof name, "att_xq%d", c);
+    att_xq[c] = param(name, 4, SHAPE(s[0], s[1], s[2], 4), 1.0f);
+    snprintf(name, sizeof name, "att_xk%d", c);
+    att_xk[c] = param(name, 4, SHAPE(s[0], s[1], s[3], 4), 1.0f);
+    snprintf(name, sizeof name, "att_xv%d", c);
+    att_xv[c] = param(name, 4, SHAPE(s[0], s[1], s[3], 4), 1.0f);
+    for (int j = 0; j < s[0] * s[3]; j++) { /* batch 1: every 3rd key masked */
+      int b = j / s[3], t = j % s[3];
+      att_xmask[c][j] = b == 0 ? t != 2 : t % 3 != 1;
+    }
+    if (c == 1) /* batch 1 of Nk = 3: no usable key at all */
+      memset(att_xmask[c] + s[3], 0, (size_t)s[3]);
+  }
   x26 = PARAM("x26", 1.0f, 2, 6);
   char err[128];
   if (eb_params_finalize(P, 1234, err, sizeof err) != 0) {
@@ -272,6 +306,16 @@ static void run_gradchecks(eb_ctx *ctx) {
   }
   gc("attention_blockwise q == k", ctx, C_ATTENTION_BW_SHARED, 0, 0, 2, att_q, att_v,
      NULL);
+  for (int c = 0; c < ATT_X; c++)
+    for (int m = 0; m < 2; m++) {
+      const int *s = att_x_shape[c];
+      char what[96];
+      snprintf(what, sizeof what, "attention Nq=%d Nk=%d mask=%d", s[2], s[3], m);
+      gc(what, ctx, C_ATTENTION_X, m, c, 3, att_xq[c], att_xk[c], att_xv[c]);
+      snprintf(what, sizeof what, "attention_blockwise Nq=%d Nk=%d mask=%d", s[2], s[3],
+               m);
+      gc(what, ctx, C_ATTENTION_BW_X, m, c, 3, att_xq[c], att_xk[c], att_xv[c]);
+    }
 
   /* exp separately: its outputs reach e^4, so use a smaller input range */
   for (int64_t i = 0; i < x26->size; i++)
@@ -386,47 +430,53 @@ static void check_unary_values(eb_ctx *ctx) {
   eb_check_close("softplus forward", sp->data, softplus, 5, 1e-4, 1e-30);
 }
 
-static void check_attention_values(eb_ctx *ctx) {
+/* eb_attention against a direct double-precision loop, Nk keys per query (Nk
+ * = N = 5 with causal variants, else Nk = 3 or 7 without). */
+static void check_attention_values(eb_ctx *ctx, int Nk) {
   enum { B = 2, H = 2, N = 5, D = 4 };
-  for (int mode = 0; mode < 4; mode++) {
+  uint8_t mask[B * 8];
+  for (int j = 0; j < B * Nk; j++)
+    mask[j] = Nk == N ? att_mask[j] : (j % Nk) % 3 != 1;
+  for (int mode = 0; mode < (Nk == N ? 4 : 2); mode++) {
     int use_mask = mode & 1, causal = mode >> 1;
     eb_ctx_reset(ctx);
     eb_tensor *q = filled(ctx, 4, SHAPE(B, H, N, D), 10, 1);
-    eb_tensor *k = filled(ctx, 4, SHAPE(B, H, N, D), 11, 1);
-    eb_tensor *v = filled(ctx, 4, SHAPE(B, H, N, D), 12, 1);
+    eb_tensor *k = filled(ctx, 4, SHAPE(B, H, Nk, D), 11, 1);
+    eb_tensor *v = filled(ctx, 4, SHAPE(B, H, Nk, D), 12, 1);
     float scale = 0.5f;
-    eb_tensor *o = eb_attention(ctx, q, k, v, use_mask ? att_mask : NULL, causal, scale);
+    eb_tensor *o = eb_attention(ctx, q, k, v, use_mask ? mask : NULL, causal, scale);
     CHECK(o != NULL, "attention: %s", eb_ctx_error(ctx));
     if (!o) continue;
     float want[B * H * N * D];
     for (int b = 0; b < B; b++)
       for (int h = 0; h < H; h++)
         for (int i = 0; i < N; i++) {
-          int base = ((b * H + h) * N) * D;
-          double s[N], m = -INFINITY, z = 0;
-          int ok[N], any = 0;
-          for (int j = 0; j < N; j++) {
-            ok[j] = (!use_mask || att_mask[b * N + j]) && (!causal || j <= i);
+          int qbase = ((b * H + h) * N) * D, kbase = ((b * H + h) * Nk) * D;
+          double s[8], m = -INFINITY, z = 0;
+          int ok[8], any = 0;
+          for (int j = 0; j < Nk; j++) {
+            ok[j] = (!use_mask || mask[b * Nk + j]) && (!causal || j <= i);
             s[j] = 0;
             for (int d = 0; d < D; d++)
-              s[j] += (double)q->data[base + i * D + d] * k->data[base + j * D + d];
+              s[j] += (double)q->data[qbase + i * D + d] * k->data[kbase + j * D + d];
             s[j] *= scale;
             if (ok[j]) {
               any = 1;
               if (s[j] > m) m = s[j];
             }
           }
-          for (int j = 0; j < N; j++)
+          for (int j = 0; j < Nk; j++)
             z += ok[j] ? exp(s[j] - m) : 0;
           for (int d = 0; d < D; d++) {
             double acc = 0;
-            for (int j = 0; j < N; j++)
-              if (ok[j]) acc += exp(s[j] - m) / z * v->data[base + j * D + d];
-            want[base + i * D + d] = any ? (float)acc : 0.0f;
+            for (int j = 0; j < Nk; j++)
+              if (ok[j]) acc += exp(s[j] - m) / z * v->data[kbase + j * D + d];
+            want[qbase + i * D + d] = any ? (float)acc : 0.0f;
           }
         }
     char what[64];
-    snprintf(what, sizeof what, "attention forward mask=%d causal=%d", use_mask, causal);
+    snprintf(what, sizeof what, "attention forward Nk=%d mask=%d causal=%d", Nk, use_mask,
+             causal);
     eb_check_close(what, o->data, want, B * H * N * D, 1e-4, 1e-2);
     for (int i = 0; i < o->size; i++)
       if (!isfinite(o->data[i])) {
@@ -513,6 +563,79 @@ static void bw_compare(eb_ctx *ctx, int B, int H, int N, int Dh, int use_mask, i
   free(mask);
 }
 
+/* The same with Nq queries against Nk keys (no causal masking): q, k, v are
+ * parameters of their own shapes. mask_mode 0: none; 1: batch 1 has key 0 and
+ * every 3rd key masked; 2: batch 1 has no usable key (its rows must be 0). */
+static void bw_compare_x(eb_ctx *ctx, int B, int H, int Nq, int Nk, int Dh,
+                         int mask_mode) {
+  uint8_t *mask = malloc((size_t)B * Nk);
+  for (int i = 0; i < B * Nk; i++)
+    mask[i] = (i / Nk) != 1 || (mask_mode == 1 && (i % Nk) != 0 && (i % Nk) % 3 != 1);
+  const uint8_t *m = mask_mode ? mask : NULL;
+  float scale = 1.0f / sqrtf((float)Dh);
+  int64_t nq = (int64_t)B * H * Nq * Dh, nk = (int64_t)B * H * Nk * Dh;
+  int64_t total = 2 * nq + 2 * nk; /* out, dq, dk, dv */
+  float *ref = NULL, *got = NULL;
+  for (int pass = 0; pass < 3; pass++) { /* naive, blockwise 1 thread, 2 threads */
+    eb_set_threads(pass == 2 ? 2 : 1);
+    eb_ctx_reset(ctx);
+    eb_params *tp = eb_params_create();
+    eb_tensor *q = eb_param(tp, "q", 4, SHAPE(B, H, Nq, Dh), EB_INIT_NORMAL, 1.0f);
+    eb_tensor *k = eb_param(tp, "k", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1.0f);
+    eb_tensor *v = eb_param(tp, "v", 4, SHAPE(B, H, Nk, Dh), EB_INIT_NORMAL, 1.0f);
+    char err[64];
+    eb_params_finalize(tp, 6, err, sizeof err);
+    eb_tensor *o = pass == 0 ? eb_attention(ctx, q, k, v, m, 0, scale)
+                             : eb_attention_blockwise(ctx, q, k, v, m, 0, scale);
+    eb_tensor *L = proj(ctx, o);
+    CHECK(L && eb_backward(ctx, L) == 0, "attention compare Nq=%d Nk=%d: %s", Nq, Nk,
+          eb_ctx_error(ctx));
+    if (L) {
+      float *keep = malloc((size_t)total * sizeof(float));
+      memcpy(keep, o->data, (size_t)nq * sizeof(float));
+      memcpy(keep + nq, q->grad, (size_t)nq * sizeof(float));
+      memcpy(keep + 2 * nq, k->grad, (size_t)nk * sizeof(float));
+      memcpy(keep + 2 * nq + nk, v->grad, (size_t)nk * sizeof(float));
+      if (pass == 2 && got) { /* thread counts: bit-identical */
+        CHECK(memcmp(keep, got, (size_t)total * sizeof(float)) == 0,
+              "attention blockwise Nq=%d Nk=%d mask=%d: 1 and 2 threads differ", Nq, Nk,
+              mask_mode);
+        free(keep);
+      } else if (pass == 0) {
+        ref = keep;
+      } else {
+        got = keep;
+      }
+    }
+    eb_params_destroy(tp);
+  }
+  eb_set_threads(1);
+  if (ref && got) {
+    static const char *part[3] = {"out", "dq", "dk dv"};
+    const int64_t off[3] = {0, nq, 2 * nq}, len[3] = {nq, nq, 2 * nk};
+    for (int p = 0; p < 3; p++) {
+      char what[128];
+      snprintf(what, sizeof what,
+               "attention blockwise vs naive Nq=%d Nk=%d Dh=%d mask=%d %s", Nq, Nk, Dh,
+               mask_mode, part[p]);
+      eb_check_close(what, got + off[p], ref + off[p], (long)len[p], 1e-4, 1e-2);
+    }
+    int bad = 0;
+    for (int64_t i = 0; i < total; i++)
+      bad += !isfinite(got[i]);
+    for (int h = 0; mask_mode == 2 && B > 1 && h < H; h++) /* batch 1: zero rows */
+      for (int64_t i = 0; i < (int64_t)Nq * Dh; i++)
+        bad += got[((int64_t)H + h) * Nq * Dh + i] != 0.0f;
+    CHECK(bad == 0,
+          "attention blockwise Nq=%d Nk=%d mask=%d: %d non-finite or non-zero "
+          "(fully masked) outputs",
+          Nq, Nk, mask_mode, bad);
+  }
+  free(ref);
+  free(got);
+  free(mask);
+}
+
 static void check_attention_blockwise(eb_ctx *ctx) {
   for (int mode = 0; mode < 4; mode++)
     for (int qkv = 0; qkv < 2; qkv++) {
@@ -521,6 +644,16 @@ static void check_attention_blockwise(eb_ctx *ctx) {
     }
   bw_compare(ctx, 1, 1, 1, 3, 0, 1, 1);
   bw_compare(ctx, 2, 1, 7, 8, 1, 1, 0);
+  /* Nq != Nk: Nk < Nq and Nk > Nq, Nk a multiple of the key block (256) or
+   * not, ragged query blocks, head dims padded (5) or not (16) */
+  for (int mm = 0; mm < 3; mm++) {
+    bw_compare_x(ctx, 2, 2, 300, 257, 5, mm);
+    bw_compare_x(ctx, 2, 3, 40, 600, 16, mm);
+    bw_compare_x(ctx, 2, 2, 600, 256, 8, mm); /* linformer's shape: Nk = k */
+  }
+  bw_compare_x(ctx, 2, 1, 1, 5, 3, 1);
+  bw_compare_x(ctx, 2, 2, 513, 17, 8, 1);
+  bw_compare_x(ctx, 1, 2, 33, 1, 4, 0);
 }
 
 static void check_cross_entropy(eb_ctx *ctx) {
@@ -621,6 +754,29 @@ static void check_errors(eb_ctx *ctx) {
             eb_attention(ctx, NULL, x, x, NULL, 0, 1) == NULL,
         "NULL inputs must propagate");
   CHECK(eb_add(ctx, x, w) == NULL, "add of [3,5] and [4,6] must fail");
+  { /* attention: q [2,2,5,4] against k, v of another length, or mismatched */
+    eb_tensor *q = filled(ctx, 4, SHAPE(2, 2, 5, 4), 42, 1);
+    eb_tensor *k7 = filled(ctx, 4, SHAPE(2, 2, 7, 4), 43, 1);
+    eb_tensor *v6 = filled(ctx, 4, SHAPE(2, 2, 6, 4), 44, 1);
+    eb_tensor *k3 = filled(ctx, 4, SHAPE(2, 2, 7, 3), 45, 1);
+    eb_tensor *kb = filled(ctx, 4, SHAPE(1, 2, 7, 4), 46, 1);
+    for (int bw = 0; bw < 2; bw++) {
+      const char *op = bw ? "attention_blockwise" : "attention";
+      eb_tensor *(*att)(eb_ctx *, eb_tensor *, eb_tensor *, eb_tensor *, const uint8_t *,
+                        int, float) = bw ? eb_attention_blockwise : eb_attention;
+      CHECK(att(ctx, q, k7, k7, NULL, 0, 1) != NULL, "%s Nq=5 Nk=7: %s", op,
+            eb_ctx_error(ctx));
+      CHECK(att(ctx, q, k7, k7, NULL, 1, 1) == NULL && strstr(eb_ctx_error(ctx), op) &&
+                strstr(eb_ctx_error(ctx), "causal"),
+            "%s: causal with Nq=5, Nk=7 must fail naming causal, got '%s'", op,
+            eb_ctx_error(ctx));
+      CHECK(att(ctx, q, k7, v6, NULL, 0, 1) == NULL && strstr(eb_ctx_error(ctx), op),
+            "%s: k [..,7,4] with v [..,6,4] must fail, got '%s'", op, eb_ctx_error(ctx));
+      CHECK(att(ctx, q, k3, k3, NULL, 0, 1) == NULL,
+            "%s: q head dim 4, k head dim 3 must fail", op);
+      CHECK(att(ctx, q, kb, kb, NULL, 0, 1) == NULL, "%s: batch 2 vs 1 must fail", op);
+    }
+  }
   CHECK(eb_matmul(ctx, x, x, 0, 0) == NULL, "matmul [3,5]@[3,5] must fail");
   int32_t ids[2] = {0, 7};
   CHECK(eb_embedding(ctx, w, ids, 1, 2) == NULL && strstr(eb_ctx_error(ctx), "embedding"),
@@ -681,7 +837,9 @@ int main(void) {
   check_linear_matmul(ctx);
   check_softmax_layernorm(ctx);
   check_unary_values(ctx);
-  check_attention_values(ctx);
+  check_attention_values(ctx, 5);
+  check_attention_values(ctx, 3);
+  check_attention_values(ctx, 7);
   check_attention_blockwise(ctx);
   check_cross_entropy(ctx);
   check_dropout(ctx);

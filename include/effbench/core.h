@@ -226,17 +226,19 @@ eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len);
 /* Reverse the sequence axis of x[B,N,D] (mask-unaware). */
 eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x);
 
-/* Attention. q,k,v [B,H,N,Dh] -> [B,H,N,Dh]; softmax(q k^T * scale) v with keys
- * masked out where mask[b*N+j] == 0 (NULL = none); causal adds j > i masking.
- * Stores the probabilities for backward (O(B*H*N*N) memory). */
+/* Attention. q [B,H,Nq,Dh], k,v [B,H,Nk,Dh] -> [B,H,Nq,Dh]; softmax(q k^T *
+ * scale) v with keys masked out where mask[b*Nk+j] == 0 (NULL = none); causal
+ * adds j > i masking and needs Nq == Nk (refused otherwise). Stores the
+ * probabilities for backward (O(B*H*Nq*Nk) memory). */
 eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
                         const uint8_t *mask, int causal, float scale);
 
 /* The same attention computed blockwise (FlashAttention-style online softmax,
- * query blocks of 64 rows, key blocks of 256): keeps only the output and the
- * per-row log-sum-exp [B,H,N]; backward recomputes the scores block by block.
- * Memory O(B*H*N) instead of O(B*H*N*N). Causal skips key blocks above the
- * diagonal. */
+ * query blocks of 32 rows, key blocks of 256), same shapes and rules (Nk may
+ * differ from Nq; causal needs Nq == Nk): keeps only the output and the
+ * per-row log-sum-exp [B,H,Nq]; backward recomputes the scores block by block.
+ * Memory O(B*H*Nq) instead of O(B*H*Nq*Nk). Causal skips key blocks above
+ * the diagonal. */
 eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
                                   const uint8_t *mask, int causal, float scale);
 /* Multi-head blockwise attention straight from a fused projection:
