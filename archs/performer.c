@@ -22,6 +22,10 @@
  * Padding: phi of a padded key is 0, so it adds nothing to KV or the
  * normaliser.
  *
+ * phi(Q) and phi(K) come from the fused core op eb_favor_features (projection,
+ * stabilised exp or relu, and padding in one multithreaded pass, keeping only
+ * phi for backward; core/ops_favor.c).
+ *
  * Random features: a buffer blocks.i.attn.features [m, dh] (eb_param_buffer:
  * saved and exported, never trained), drawn by eb_rng_orthogonal (orthogonal
  * Gaussian blocks, rows scaled by chi-distributed norms). With redraw = R > 0,
@@ -36,8 +40,6 @@
 
 #include "effbench/plugin.h"
 #include "prenorm_flops.h"
-
-#define RELU_EPS 1e-3f
 
 typedef enum kernel_kind { KERNEL_SOFTMAX = 0, KERNEL_RELU } kernel_kind;
 
@@ -148,125 +150,6 @@ static int performer_create(const eb_model_config *cfg, const eb_args *args, eb_
   return 0;
 }
 
-/* ------------------------------------------------------ feature map op --- */
-/* p [B,H,N,m] = x W^T (unscaled), x [B,H,N,dh] (softmax kernel only; NULL for
- * relu), mask[B*N] (keys only; NULL = no padding), query: stabilise per row
- * (else per (b,h) over the real keys) -> phi [B,H,N,m].
- * FLOPs, S = B*H*N*m, rows Rw = B*H*N: softmax forward 6 S + 2 Rw dh (c·p,
- * - diag, running max, - s, exp, ·ratio; |x|^2), backward 4 S + 2 Rw dh;
- * relu forward 3 S (c·p, max, + eps), backward 2 S. */
-typedef struct phi_saved {
-  const uint8_t *mask;
-  int kind;
-} phi_saved;
-
-static void phi_backward(eb_ctx *ctx, eb_node *nd) {
-  eb_tensor *p = nd->in[0], *x = nd->in[1], *y = nd->out;
-  const phi_saved *sv = nd->saved;
-  const int B = p->shape[0], H = p->shape[1], N = p->shape[2], m = p->shape[3];
-  const int64_t rows = (int64_t)B * H * N;
-  const float *phi = y->data, *dy = y->grad;
-  float *dp = p->requires_grad ? eb_tensor_grad(ctx, p) : NULL;
-  double fl;
-  if (sv->kind == KERNEL_RELU) {
-    const float c = powf((float)nd->iarg[0], -0.25f);
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t b = r / ((int64_t)H * N), n = r % N;
-      if (!dp || (sv->mask && !sv->mask[b * N + n])) continue;
-      for (int j = 0; j < m; j++)
-        if (p->data[r * m + j] * c > 0) dp[r * m + j] += c * dy[r * m + j];
-    }
-    fl = dp ? 2.0 * rows * m : 0;
-  } else {
-    const int dh = x->shape[3];
-    const float c = powf((float)dh, -0.25f), c2 = c * c;
-    float *dx = x->requires_grad ? eb_tensor_grad(ctx, x) : NULL;
-    for (int64_t r = 0; r < rows; r++) {
-      const float *f = phi + r * m, *g = dy + r * m;
-      float s = 0;
-      for (int j = 0; j < m; j++) {
-        const float gj = g[j] * f[j];
-        if (dp) dp[r * m + j] += c * gj;
-        s += gj;
-      }
-      if (dx) {
-        const float t = -c2 * s;
-        for (int d = 0; d < dh; d++)
-          dx[r * dh + d] += t * x->data[r * dh + d];
-      }
-    }
-    fl = (dp || dx ? 1.0 * rows * m : 0) + (dp ? 2.0 * rows * m : 0) +
-         (dx ? 1.0 * rows * m + 2.0 * rows * dh : 0);
-  }
-  eb_ctx_add_flops(ctx, 0, fl);
-}
-
-static eb_tensor *phi_op(eb_ctx *ctx, eb_tensor *p, eb_tensor *x, const uint8_t *mask,
-                         kernel_kind kind, int dh, int query) {
-  if (!p || (kind == KERNEL_SOFTMAX && !x)) return NULL;
-  const int B = p->shape[0], H = p->shape[1], N = p->shape[2], m = p->shape[3];
-  const int64_t rows = (int64_t)B * H * N;
-  const float c = powf((float)dh, -0.25f), c2 = c * c, ratio = 1.0f / sqrtf((float)m);
-  eb_tensor *y = eb_tensor_new(ctx, 4, p->shape);
-  phi_saved *sv = eb_alloc(ctx, sizeof *sv);
-  if (!y || !sv) return NULL;
-  *sv = (phi_saved){mask, kind};
-  double fl;
-  if (kind == KERNEL_RELU) {
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t b = r / ((int64_t)H * N), n = r % N;
-      const int real = !mask || mask[b * N + n];
-      for (int j = 0; j < m; j++) {
-        const float u = c * p->data[r * m + j];
-        y->data[r * m + j] = real ? (u > 0 ? u : 0) + RELU_EPS : 0.0f;
-      }
-    }
-    fl = 3.0 * rows * m;
-  } else {
-    /* exponents e = c p - c^2 |x|^2 / 2 into y, then the stabilised exp */
-    for (int64_t r = 0; r < rows; r++) {
-      const float *xr = x->data + r * dh;
-      float n2 = 0;
-      for (int d = 0; d < dh; d++)
-        n2 += xr[d] * xr[d];
-      const float diag = 0.5f * c2 * n2;
-      for (int j = 0; j < m; j++)
-        y->data[r * m + j] = c * p->data[r * m + j] - diag;
-    }
-    const int64_t per = (int64_t)N * m; /* one (b,h) */
-    for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
-      float *e = y->data + bh * per;
-      const uint8_t *mr = mask ? mask + (bh / H) * N : NULL;
-      float s = -INFINITY; /* keys: one stabiliser over the real keys of (b,h) */
-      if (!query)
-        for (int n = 0; n < N; n++)
-          if (!mr || mr[n])
-            for (int j = 0; j < m; j++)
-              s = e[n * m + j] > s ? e[n * m + j] : s;
-      for (int n = 0; n < N; n++) {
-        float *er = e + (int64_t)n * m;
-        if (query) { /* queries: per row */
-          s = -INFINITY;
-          for (int j = 0; j < m; j++)
-            s = er[j] > s ? er[j] : s;
-        }
-        const int real = query || !mr || mr[n];
-        for (int j = 0; j < m; j++)
-          er[j] = real ? ratio * expf(er[j] - s) : 0.0f;
-      }
-    }
-    fl = 6.0 * rows * m + 2.0 * rows * dh;
-  }
-  eb_ctx_add_flops(ctx, fl, 0);
-  eb_tensor *in[2] = {p, x};
-  eb_node *nd = eb_tape_record(ctx, phi_backward, y, 2, in);
-  if (nd) {
-    nd->saved = sv;
-    nd->iarg[0] = dh;
-  }
-  return y;
-}
-
 /* ------------------------------------------------------ normalisation --- */
 /* y [B,H,N,dh+1] -> out [B,H,N,dh] = y[..., :dh] / y[..., dh] (0 where the
  * normaliser is 0). FLOPs, rows Rw: forward Rw dh, backward 4 Rw dh (per-row
@@ -354,7 +237,7 @@ static void maybe_redraw(performer *v, eb_ctx *ctx) {
 static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
                              eb_tensor **out, char *err, size_t errlen) {
   performer *v = model;
-  const int D = v->cfg.dim, H = v->cfg.heads, dh = D / H;
+  const int D = v->cfg.dim, H = v->cfg.heads;
   const int B = x->shape[0], N = x->shape[1];
   const float p = v->cfg.dropout;
   maybe_redraw(v, ctx);
@@ -376,11 +259,10 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     eb_tensor *q = split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
     eb_tensor *k = split_heads(ctx, eb_slice_last(ctx, qkv, D, D), H);
     eb_tensor *val = split_heads(ctx, eb_slice_last(ctx, qkv, 2 * D, D), H);
-    const int soft = v->kernel == KERNEL_SOFTMAX;
-    eb_tensor *fq = phi_op(ctx, eb_linear(ctx, q, l->feat, NULL), soft ? q : NULL, NULL,
-                           v->kernel, dh, 1); /* [B,H,N,m] */
-    eb_tensor *fk = phi_op(ctx, eb_linear(ctx, k, l->feat, NULL), soft ? k : NULL, kmask,
-                           v->kernel, dh, 0);
+    const eb_favor_kernel kern =
+        v->kernel == KERNEL_SOFTMAX ? EB_FAVOR_SOFTMAX : EB_FAVOR_RELU;
+    eb_tensor *fq = eb_favor_features(ctx, q, l->feat, kern, 0, NULL); /* [B,H,N,m] */
+    eb_tensor *fk = eb_favor_features(ctx, k, l->feat, kern, 1, kmask);
     eb_tensor *v1 = eb_concat_last(ctx, 2, (eb_tensor *[]){val, ones}); /* [B,H,N,dh+1] */
     eb_tensor *kv = eb_matmul(ctx, fk, v1, 1, 0);                       /* [B,H,m,dh+1] */
     eb_tensor *o = merge_heads(ctx, normalise(ctx, eb_matmul(ctx, fq, kv, 0, 0)));
@@ -397,9 +279,9 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
   return 0;
 }
 
-/* Analytic FLOPs of the blocks (docs/flops.md conventions, the feature map and
- * normalisation as counted above), x[B,N,D] without padding; training adds
- * the backward pass with x requiring a gradient. */
+/* Analytic FLOPs of the blocks (docs/flops.md conventions, eb_favor_features
+ * and the normalisation as counted there), x[B,N,D] without padding; training
+ * adds the backward pass with x requiring a gradient (the features do not). */
 static double performer_flops(const eb_model_config *cfg, const eb_args *args, int B,
                               int N, int training) {
   const double D = cfg->dim, H = cfg->heads, R = (double)B * N;
@@ -407,19 +289,23 @@ static double performer_flops(const eb_model_config *cfg, const eb_args *args, i
   const int soft = parse_kernel(args) == KERNEL_SOFTMAX;
   const double S = R * H * m;           /* feature-map elements per input */
   const double X = 2 * R * m * (D + H); /* one phi(.)·[V|1]-sized matmul */
-  const double phi_f = soft ? 6 * S + 2 * R * D : 3 * S;
-  const double phi_b = soft ? 4 * S + 2 * R * D : 2 * S;
-  const double att_f = 4 * R * m * D   /* q W^T, k W^T */
-                       + 2 * phi_f     /* feature maps */
-                       + 2 * X         /* phi(K)^T [V|1], phi(Q) KV */
-                       + R * D;        /* normalisation */
-  const double att_b = 3 * R * D       /* q, k, v slices */
-                       + 4 * R * D     /* head splits, merge */
-                       + 4 * R * m * D /* feature projections: dx */
-                       + 2 * phi_b     /* feature maps */
-                       + R * D         /* concat [V|1] */
-                       + 4 * X         /* two batched matmuls */
-                       + 4 * R * D;    /* normalisation */
+  /* eb_favor_features on q and on k: per map the GEMM x W^T (2 R m D) and its
+   * scale S; softmax max, subtract, exp 3 S (+ |k|^2 2 R D for keys), relu
+   * max, + eps 2 S. Backward (dx only): GEMM 2 R m D + its scale R D; softmax
+   * g·phi and its row sums 2 S, - c^2 (row sum) x 2 R D. */
+  const double phi_f =
+      soft ? 2 * (2 * R * m * D + 4 * S) + 2 * R * D : 2 * (2 * R * m * D + 3 * S);
+  const double phi_b = soft ? 2 * (2 * R * m * D + R * D + 2 * S + 2 * R * D)
+                            : 2 * (2 * R * m * D + R * D);
+  const double att_f = phi_f        /* feature maps */
+                       + 2 * X      /* phi(K)^T [V|1], phi(Q) KV */
+                       + R * D;     /* normalisation */
+  const double att_b = 3 * R * D    /* q, k, v slices */
+                       + 4 * R * D  /* head splits, merge */
+                       + phi_b      /* feature maps */
+                       + R * D      /* concat [V|1] */
+                       + 4 * X      /* two batched matmuls */
+                       + 4 * R * D; /* normalisation */
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 

@@ -3,7 +3,8 @@
  * sharing mode and kernel, padded batches, a batch shorter than the model's
  * length); parameter counts against the analytic formulas; refusals of bad
  * parameters naming the arch, the parameter, the value and why; the Performer
- * feature buffer (not trained, redrawn deterministically). */
+ * feature buffer (not trained, redrawn deterministically); performer's
+ * training steps bit for bit across runs and thread counts. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -316,6 +317,70 @@ static void check_features(eb_registry *reg) {
   eb_argset_free(&args);
 }
 
+/* performer (both kernels, padded batch, a feature map big enough to run in
+ * parallel): three Adam steps give the same losses and final parameters bit
+ * for bit when run twice with one thread and once with two */
+static void check_determinism(eb_registry *reg) {
+  enum { B = 3, N = 96, STEPS = 3 };
+  char err[EB_ERR_LEN];
+  const eb_arch *a = eb_registry_find_arch(reg, "performer");
+  int32_t tok[B * N], lab[B] = {1, 0, 2};
+  uint8_t mask[B * N];
+  for (int i = 0; i < B * N; i++) {
+    tok[i] = 1 + (i * 7) % 11;
+    mask[i] = i % N < N - 20 * (i / N);
+  }
+  eb_batch b = {.B = B, .N = N, .tokens = tok, .mask = mask, .labels = lab};
+  for (int relu = 0; relu < 2; relu++) {
+    eb_argset args;
+    resolve(&args, a, (const char *[]){"features=64", relu ? "kernel=relu" : NULL, NULL},
+            err, sizeof err);
+    eb_model_config cfg = {.dim = 16, .depth = 2, .heads = 2, .ffn = 24};
+    float loss[3][STEPS];
+    float *params[3] = {NULL, NULL, NULL};
+    int64_t np = 0;
+    for (int run = 0; run < 3; run++) {
+      eb_set_threads(run == 2 ? 2 : 1);
+      eb_model m;
+      if (eb_model_create(&m, a, &cfg, &args.args, 12, 3, N, 0, 5, err, sizeof err)) {
+        CHECK(0, "performer: %s", err);
+        break;
+      }
+      eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
+      eb_adam opt = eb_adam_lra(0.0f);
+      for (int step = 1; step <= STEPS; step++) {
+        eb_ctx_reset(ctx);
+        eb_ctx_set_step(ctx, (uint64_t)step);
+        eb_ctx_set_training(ctx, 1);
+        eb_ctx_set_grad(ctx, 1);
+        eb_params_zero_grad(m.P);
+        eb_tensor *l = eb_model_loss(&m, ctx, &b, NULL, NULL, err, sizeof err);
+        CHECK(l && eb_backward(ctx, l) == 0, "performer step %d: %s", step, err);
+        loss[run][step - 1] = l ? l->data[0] : NAN;
+        eb_adam_step(m.P, &opt, 1e-2f, step);
+      }
+      np = eb_params_padded(m.P);
+      params[run] = malloc((size_t)np * sizeof(float));
+      memcpy(params[run], eb_params_data(m.P), (size_t)np * sizeof(float));
+      eb_ctx_destroy(ctx);
+      eb_model_destroy(&m);
+    }
+    eb_set_threads(1);
+    for (int run = 1; run < 3 && params[run]; run++) {
+      CHECK(memcmp(loss[0], loss[run], sizeof loss[0]) == 0,
+            "performer %s: losses %.9g %.9g %.9g vs %.9g %.9g %.9g (%s)",
+            relu ? "relu" : "softmax", loss[0][0], loss[0][1], loss[0][2], loss[run][0],
+            loss[run][1], loss[run][2], run == 2 ? "2 threads" : "second run");
+      CHECK(memcmp(params[0], params[run], (size_t)np * sizeof(float)) == 0,
+            "performer %s: parameters differ (%s)", relu ? "relu" : "softmax",
+            run == 2 ? "2 threads" : "second run");
+    }
+    for (int run = 0; run < 3; run++)
+      free(params[run]);
+    eb_argset_free(&args);
+  }
+}
+
 int main(void) {
   char err[EB_ERR_LEN];
   eb_registry *reg = eb_registry_create();
@@ -358,6 +423,7 @@ int main(void) {
   check_counts(reg);
   check_refusals(reg);
   check_features(reg);
+  check_determinism(reg);
   eb_registry_destroy(reg);
   return eb_test_done("test_archs_attn");
 }

@@ -268,6 +268,19 @@ eb_tensor *eb_scatter_add_rows(eb_ctx *ctx, eb_tensor *src, const int32_t *idx,
 eb_tensor *eb_selective_scan(eb_ctx *ctx, eb_tensor *u, eb_tensor *delta, eb_tensor *A,
                              eb_tensor *Bm, eb_tensor *Cm, eb_tensor *D);
 
+/* Random feature maps (Performer's FAVOR+, Choromanski et al. 2020), fused:
+ * x[B,H,N,Dh], w[M,Dh] (feature rows w_j) -> phi[B,H,N,M], c = Dh^-1/4:
+ *   EB_FAVOR_SOFTMAX: phi_j(x) = M^-1/2 exp(c w_j·x - c^2 |x|^2 / 2 - s)
+ *   EB_FAVOR_RELU:    phi_j(x) = relu(c w_j·x) + 1e-3
+ * Softmax stabiliser s: with keys = 0 (queries) the row's largest exponent;
+ * with keys != 0 the largest exponent over the real rows and all features of
+ * the row's (b,h). Backward treats s as a constant (it cancels in normalised
+ * FAVOR attention). Rows with mask[b*N+n] == 0 (NULL = none) give phi = 0.
+ * Multithreaded over row tiles; keeps only phi for backward (no x w^T). */
+typedef enum eb_favor_kernel { EB_FAVOR_SOFTMAX = 0, EB_FAVOR_RELU = 1 } eb_favor_kernel;
+eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
+                             eb_favor_kernel kernel, int keys, const uint8_t *mask);
+
 #ifdef __cplusplus
 }
 #endif
