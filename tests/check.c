@@ -1,5 +1,9 @@
 #include "check.h"
 
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include <math.h>
 
 int eb_test_failures = 0;
@@ -98,4 +102,26 @@ int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
   eb_ctx_set_grad(ctx, 1);
   eb_ctx_reset(ctx);
   return ok;
+}
+
+int eb_test_cache_file(const char *dir, const char *task, char *buf, size_t len) {
+  DIR *D = opendir(dir);
+  int found = 0;
+  size_t nl = strlen(task);
+  struct dirent *e;
+  while (D && (e = readdir(D))) {
+    size_t l = strlen(e->d_name);
+    if (strncmp(e->d_name, task, nl) || e->d_name[nl] != '-' || l < 5 ||
+        strcmp(e->d_name + l - 5, ".ebds"))
+      continue;
+    snprintf(buf, len, "%s/%s", dir, e->d_name);
+    found++;
+  }
+  if (D) closedir(D);
+  return found == 1 ? 0 : -1;
+}
+
+long long eb_test_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }

@@ -2,6 +2,7 @@
  * exits non-zero at the end. */
 #ifndef EFFBENCH_TESTS_CHECK_H
 #define EFFBENCH_TESTS_CHECK_H
+#include <stddef.h>
 #include <stdio.h>
 
 extern int eb_test_failures;
@@ -21,6 +22,12 @@ int eb_check_close(const char *what, const float *a, const float *b, long n, dou
                    double floor);
 /* exit code: 0 if no failures, 1 otherwise; prints a summary line */
 int eb_test_done(const char *name);
+
+/* The single TASK-*.ebds file of a data-cache directory into buf: 0, or -1
+ * when there is none or more than one. */
+int eb_test_cache_file(const char *dir, const char *task, char *buf, size_t len);
+/* Size of a file in bytes, -1 when it cannot be stat'ed. */
+long long eb_test_file_size(const char *path);
 
 /* Finite-difference gradient check.
  * `loss` builds a forward pass in ctx from the leaf tensors and returns a

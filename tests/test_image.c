@@ -372,27 +372,6 @@ static void same_data(opened *a, opened *b, const char *what) {
   }
 }
 
-/* the single image-*.ebds file of a cache directory into buf; 0 if found */
-static int cache_file(const char *dir, char *buf, size_t len) {
-  DIR *D = opendir(dir);
-  int found = 0;
-  struct dirent *e;
-  while (D && (e = readdir(D))) {
-    size_t l = strlen(e->d_name);
-    if (strncmp(e->d_name, "image-", 6) || l < 5 || strcmp(e->d_name + l - 5, ".ebds"))
-      continue;
-    snprintf(buf, len, "%s/%s", dir, e->d_name);
-    found++;
-  }
-  if (D) closedir(D);
-  return found == 1 ? 0 : -1;
-}
-
-static long long file_size(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 ? (long long)st.st_size : -1;
-}
-
 /* the cache is best effort: a damaged or foreign cache file is rebuilt and
  * replaced, an unwritable cache directory is skipped */
 static void test_cache_best_effort(void) {
@@ -407,8 +386,9 @@ static void test_cache_best_effort(void) {
   int rc = topen(&ref, kv, err, sizeof err);
   CHECK(rc == 0, "first open: %s", err);
   if (rc) return;
-  CHECK(cache_file(dir, cf, sizeof cf) == 0, "no single image cache file in %s", dir);
-  long long good = file_size(cf);
+  CHECK(eb_test_cache_file(dir, "image", cf, sizeof cf) == 0,
+        "no single image cache file in %s", dir);
+  long long good = eb_test_file_size(cf);
   /* damaged: garbage, then truncated */
   for (int k = 0; k < 2; k++) {
     if (k == 0)
@@ -422,8 +402,9 @@ static void test_cache_best_effort(void) {
     if (rc) continue;
     same_data(&ref, &o, "rebuilt from a damaged cache");
     tclose(&o);
-    CHECK(file_size(cf) == good,
-          "damaged cache file not replaced (%lld bytes, want %lld)", file_size(cf), good);
+    CHECK(eb_test_file_size(cf) == good,
+          "damaged cache file not replaced (%lld bytes, want %lld)",
+          eb_test_file_size(cf), good);
   }
   /* foreign: a well-formed cache of other (1024-pixel CIFAR) images in its place */
   char dir2[2048];
@@ -433,7 +414,7 @@ static void test_cache_best_effort(void) {
   CHECK(rc == 0, "cifar: %s", err);
   if (rc == 0) {
     tclose(&o);
-    CHECK(cache_file(dir2, cf2, sizeof cf2) == 0, "no cifar cache file");
+    CHECK(eb_test_cache_file(dir2, "image", cf2, sizeof cf2) == 0, "no cifar cache file");
     char cmd[8200 + 16];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s'", cf2, cf);
     CHECK(system(cmd) == 0, "%s", cmd);
@@ -446,7 +427,7 @@ static void test_cache_best_effort(void) {
       same_data(&ref, &o, "rebuilt from a foreign cache");
       tclose(&o);
     }
-    CHECK(file_size(cf) == good, "foreign cache file not replaced");
+    CHECK(eb_test_file_size(cf) == good, "foreign cache file not replaced");
   }
   /* unwritable: below a regular file (cannot be created), and a regular file */
   char file[2048], below[4096];
@@ -481,14 +462,15 @@ static void test_write_dirs(void) {
   CHECK(eb_task_image.write(o.data, out, err, sizeof err) == 0, "nested write: %s", err);
   char f[4096];
   snprintf(f, sizeof f, "%s/t10k-labels-idx1-ubyte", out);
-  CHECK(file_size(f) == 10, "nested write: %s has %lld bytes", f, file_size(f));
+  CHECK(eb_test_file_size(f) == 10, "nested write: %s has %lld bytes", f,
+        eb_test_file_size(f));
   /* again into the same directory: refused, nothing overwritten */
   truncate(f, 9);
   err[0] = '\0';
   CHECK(eb_task_image.write(o.data, out, err, sizeof err) != 0,
         "writing into a non-empty directory accepted");
   CHECK(strstr(err, "not empty") && strstr(err, "nested/a/b"), "error '%s'", err);
-  CHECK(file_size(f) == 9, "existing file overwritten");
+  CHECK(eb_test_file_size(f) == 9, "existing file overwritten");
   /* an existing empty directory is fine */
   snprintf(out, sizeof out, "%s/nested/a/empty", tmp);
   mkdir(out, 0777);

@@ -366,29 +366,6 @@ static void same_data(opened *a, opened *b, const char *what) {
   }
 }
 
-/* the single NAME-*.ebds file of a cache directory into buf; 0 if found */
-static int cache_file(const char *dir, const char *name, char *buf, size_t len) {
-  DIR *D = opendir(dir);
-  int found = 0;
-  size_t nl = strlen(name);
-  struct dirent *e;
-  while (D && (e = readdir(D))) {
-    size_t l = strlen(e->d_name);
-    if (strncmp(e->d_name, name, nl) || e->d_name[nl] != '-' || l < 5 ||
-        strcmp(e->d_name + l - 5, ".ebds"))
-      continue;
-    snprintf(buf, len, "%s/%s", dir, e->d_name);
-    found++;
-  }
-  if (D) closedir(D);
-  return found == 1 ? 0 : -1;
-}
-
-static long long file_size(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 ? (long long)st.st_size : -1;
-}
-
 /* a damaged cache file is rebuilt (same data) and replaced; an unwritable
  * cache is skipped, for pathfinder and pathx */
 static void check_cache_best_effort(void) {
@@ -398,8 +375,9 @@ static void check_cache_best_effort(void) {
   set_cache("be");
   snprintf(dir, sizeof dir, "%s/be", tmp);
   if (must_open(&ref, &eb_task_pathfinder, 3, kv)) return;
-  CHECK(cache_file(dir, "pathfinder", cf, sizeof cf) == 0, "no cache file in %s", dir);
-  long long good = file_size(cf);
+  CHECK(eb_test_cache_file(dir, "pathfinder", cf, sizeof cf) == 0, "no cache file in %s",
+        dir);
+  long long good = eb_test_file_size(cf);
   for (int k = 0; k < 2; k++) {
     if (k == 0) {
       FILE *f = fopen(cf, "w");
@@ -415,8 +393,9 @@ static void check_cache_best_effort(void) {
     if (rc) continue;
     same_data(&ref, &o, "rebuilt from a damaged cache");
     tclose(&o);
-    CHECK(file_size(cf) == good, "damaged cache not replaced: %lld bytes, want %lld",
-          file_size(cf), good);
+    CHECK(eb_test_file_size(cf) == good,
+          "damaged cache not replaced: %lld bytes, want %lld", eb_test_file_size(cf),
+          good);
   }
   char plain[2048], below[4096];
   snprintf(plain, sizeof plain, "%s/plain-file", tmp);
@@ -554,7 +533,7 @@ static void check_write_dirs(void) {
   snprintf(dir, sizeof dir, "%s/nest/a/b", tmp);
   write_layout(dir, kv9);
   snprintf(f, sizeof f, "%s/curv_contour_length_9/metadata/0.npy", dir);
-  CHECK(file_size(f) > 0, "nested write: no %s", f);
+  CHECK(eb_test_file_size(f) > 0, "nested write: no %s", f);
   opened o;
   if (must_open(&o, &eb_task_pathfinder, 5, kv9)) return;
   CHECK(truncate(f, 3) == 0, "truncate");
@@ -562,11 +541,11 @@ static void check_write_dirs(void) {
   CHECK(eb_task_pathfinder.write(o.data, dir, err, sizeof err) != 0,
         "writing over an earlier set accepted");
   CHECK(strstr(err, "curv_contour_length_9: not empty"), "error '%s'", err);
-  CHECK(file_size(f) == 3, "earlier metadata overwritten");
+  CHECK(eb_test_file_size(f) == 3, "earlier metadata overwritten");
   tclose(&o);
   write_layout(dir, kv6);
   snprintf(f, sizeof f, "%s/curv_baseline/metadata/0.npy", dir);
-  CHECK(file_size(f) > 0, "second difficulty: no %s", f);
+  CHECK(eb_test_file_size(f) > 0, "second difficulty: no %s", f);
 }
 
 int main(void) {
