@@ -479,7 +479,7 @@ static int parse_lengths(const char *s, int *out, int max, int *n) {
 static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   model_opts mo = model_defaults();
   const char *lens = "512", *mode = "train", *task_name = NULL, *db_path = NULL,
-             *suite = "bench";
+             *suite = NULL;
   long long batch = 32, vocab = 256, classes = 10, min_reps = 5, warmup = 2;
   double min_time = 1.0;
   int json = 0;
@@ -521,6 +521,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
                  "next one is measured).",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
+  int suite_set = suite != NULL;
+  if (!suite) suite = "bench";
   int L[64], nl = 0;
   const eb_arch *arch = NULL;
   eb_model_config mcfg;
@@ -549,6 +551,17 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     classes = info.classes;
     if (task->close) task->close(tdata);
   }
+  if (suite_set && !db_path) {
+    snprintf(err, sizeof err, "--suite names the suite of --db rows: give --db FILE too");
+    rc = 2;
+    goto out;
+  }
+  for (int i = 0; i < nl; i++) /* bad settings are refused before anything is written */
+    if (eb_model_check(arch, &mcfg, &aargs.args, (int)vocab, (int)classes, L[i], err,
+                       sizeof err)) {
+      rc = 2;
+      goto out;
+    }
   if (db_path) {
     if (!*suite) {
       snprintf(err, sizeof err, "--suite: the suite name must not be empty");
@@ -687,7 +700,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
   kvlist tparams = {0};
   opt table[] = {
       {"out", O_STR, &out, 0, 0, "DIR",
-       "output directory (required; created if missing)"},
+       "output directory (required; created with its parents; must be new or empty)"},
       {"task-param", O_KV, &tparams, 0, 0, "K=V", "task parameter (repeatable)"},
       {"seed", O_INT, &seed, 0, 9.0e15, "S", "generator seed [0]"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},

@@ -4,21 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
-                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
-                    uint64_t seed, char *err, size_t errlen) {
-  memset(m, 0, sizeof *m);
-  m->pair = pair;
-  m->arch = arch;
-  m->cfg = *cfg;
-  m->args = args;
-  m->vocab = vocab;
-  m->classes = classes;
-  m->seq_len = seq_len;
-  const int cls = cfg->pool == EB_POOL_CLS;
-  m->cfg.max_len = seq_len + cls;
-  const int D = cfg->dim;
-  if (D < 1 || cfg->depth < 0 || cfg->heads < 1 || cfg->ffn < 1) {
+int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
+                   int vocab, int classes, int seq_len, char *err, size_t errlen) {
+  eb_model_config c = *cfg;
+  c.max_len = seq_len + (cfg->pool == EB_POOL_CLS);
+  if (cfg->dim < 1 || cfg->depth < 0 || cfg->heads < 1 || cfg->ffn < 1) {
     snprintf(err, errlen, "model: dim, heads and ffn must be positive and depth >= 0");
     return -1;
   }
@@ -34,11 +24,29 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
   if (arch->validate) {
     char why[EB_ERR_LEN];
     why[0] = '\0';
-    if (arch->validate(&m->cfg, args, why, sizeof why)) {
+    if (arch->validate(&c, args, why, sizeof why)) {
       snprintf(err, errlen, "arch '%s': %s", arch->name, why);
       return -1;
     }
   }
+  return 0;
+}
+
+int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
+                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
+                    uint64_t seed, char *err, size_t errlen) {
+  memset(m, 0, sizeof *m);
+  m->pair = pair;
+  m->arch = arch;
+  m->cfg = *cfg;
+  m->args = args;
+  m->vocab = vocab;
+  m->classes = classes;
+  m->seq_len = seq_len;
+  const int cls = cfg->pool == EB_POOL_CLS;
+  m->cfg.max_len = seq_len + cls;
+  const int D = cfg->dim;
+  if (eb_model_check(arch, cfg, args, vocab, classes, seq_len, err, errlen)) return -1;
   m->P = eb_params_create();
   if (!m->P) {
     snprintf(err, errlen, "out of memory");

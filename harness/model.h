@@ -24,6 +24,11 @@ typedef struct eb_model {
   eb_tensor *pair_w, *pair_b; /* pair mode only */
 } eb_model;
 
+/* The checks of eb_model_create alone (model sizes, then the arch's validate
+ * at this length), allocating nothing: 0, or -1 with err ("model: ..." or
+ * "arch 'NAME': ..."). */
+int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
+                   int vocab, int classes, int seq_len, char *err, size_t errlen);
 /* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS). */
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
                     const eb_args *args, int vocab, int classes, int seq_len, int pair,

@@ -276,6 +276,18 @@ int eb_results_open(const char *path, const char *suite, const char *yaml, eb_st
                     int64_t *suite_id, char *err, size_t errlen) {
   int rc = eb_store_open(path, db, err, errlen);
   if (rc) return rc;
+  /* rows without a suite file never join a suite run from one: its speed
+   * table (and what `run` resumes) stays its own */
+  if (!yaml && (rc = eb_store_suite_has_yaml(*db, suite, err, errlen)) != 0) {
+    if (rc > 0)
+      snprintf(err, errlen,
+               "%s: suite '%s' was written by 'effbench run' from a suite file; give "
+               "these rows a suite of their own",
+               path, suite);
+    eb_store_close(*db);
+    *db = NULL;
+    return rc > 0 ? -2 : -1;
+  }
   char blas[512];
   const char *cfg = openblas_get_config(), *core = openblas_get_corename();
   snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");

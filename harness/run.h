@@ -37,7 +37,8 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
 /* Opens (creating, migrating) the results database at path, records this
  * machine and build in `env` and makes sure suite `suite` exists (its yaml
  * replaced); 0, or -1 with err (nothing left open), -2 when the file is
- * refused as not an effbench database (bad input). */
+ * refused as not an effbench database, or yaml is NULL and suite was written
+ * from a suite file (bad input: bench rows never join a suite run). */
 int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,
                     int64_t *suite_id, char *err, size_t errlen);
 

@@ -273,12 +273,19 @@ static int sniff_header(const char *path, int *exists) {
  * only. Sets *version to the current user_version. */
 static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
   int rc;
+/* an SQLite header over garbage is a bad file (-2), not a failure to read */
+#define IDENTITY_FAIL(what)                                                              \
+  do {                                                                                   \
+    db_fail(s, rc, what, err, errlen);                                                   \
+    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT ? -2 : -1;                        \
+  } while (0)
   int64_t app = query_int(s, "PRAGMA application_id", &rc);
-  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the database header", err, errlen);
+  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the database header");
   int64_t ver = query_int(s, "PRAGMA user_version", &rc);
-  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema version", err, errlen);
+  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the schema version");
   int64_t nobj = query_int(s, "SELECT count(*) FROM sqlite_master", &rc);
-  if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema", err, errlen);
+  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the schema");
+#undef IDENTITY_FAIL
   if (app != EB_APPLICATION_ID && (app != 0 || ver != 0 || nobj != 0)) {
     snprintf(err, errlen,
              "%s: an SQLite database but not an effbench one (application_id %lld, "
@@ -521,6 +528,20 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
 }
 
 /* ------------------------------------------------------------ suites -- */
+
+int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t errlen) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db, "SELECT 1 FROM suites WHERE name=?1 AND yaml IS NOT NULL", -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, name);
+    rc = sqlite3_step(st);
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  return db_fail(s, rc, "reading the suites", err, errlen);
+}
 
 int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
                    char *err, size_t errlen) {

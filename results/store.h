@@ -42,9 +42,13 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
                         size_t errlen);
 
 /* suites(name) is unique: insert, or update the yaml of the existing row
- * (yaml NULL keeps it: `bench --db --suite NAME` adds rows to a suite). */
+ * (yaml NULL keeps it). */
 int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
                    char *err, size_t errlen);
+
+/* 1 when suite `name` exists with a YAML text (written by `run`), 0 when it
+ * does not exist or has none, -1 with err on a read failure. */
+int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t errlen);
 
 /* Status of a run key: fills status ("" when the key is unknown). */
 int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,

@@ -46,7 +46,10 @@ expect 0 "" -- "$eb" data pathfinder --out "$tmp/deep/er/pf" --task-param train=
 [[ -f $tmp/deep/er/pf/curv_contour_length_14/imgs/0/sample_9.png ]] ||
   fail "nested --out: layout not written"
 # damaged cache files are rebuilt; an unwritable cache is skipped
-for f in "$tmp"/cache/*.ebds; do printf 'damaged' >"$f"; done
+for f in "$tmp"/cache/*.ebds; do
+  [[ -e $f ]] || fail "no pathfinder cache file to damage"
+  printf 'damaged' >"$f"
+done
 expect 0 "test accuracy" -- "$eb" train --task pathfinder --task-param path="$tmp/pf" \
   "${tiny[@]}"
 touch "$tmp/plain"
@@ -72,7 +75,10 @@ expect 0 "" -- "$eb" data image --out "$tmp/n/e/s/t" --task-param source=mnist-i
   --task-param path="$src/tests/data/image/idxgz" --task-param val=1
 cmp -s "$tmp/n/e/s/t/t10k-images-idx3-ubyte" "$src/tests/data/image/idx/t10k-images-idx3-ubyte" ||
   fail "nested --out: IDX not written"
-for f in "$tmp"/cache/image-*.ebds; do truncate -s 100 "$f"; done
+for f in "$tmp"/cache/image-*.ebds; do
+  [[ -e $f ]] || fail "no image cache file to damage"
+  truncate -s 100 "$f"
+done
 EFFBENCH_CACHE=$tmp/plain/cache expect 0 "test accuracy" -- "$eb" train --task image \
   --task-param source=mnist-idx --task-param path="$tmp/idx" --task-param val=1 \
   "${tiny[@]}" --batch 2

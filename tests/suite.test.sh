@@ -135,12 +135,20 @@ small=(--arch poolformer --dim 16 --depth 1 --heads 2 --ffn 32 --batch 2
   fail "bench --db rows: $(q 'select * from speed')"
 out=$("$eb" report --db "$tmp/r.db" --suite bench --table speed 2>&1)
 grep -qE '^\| poolformer \| [0-9.]+ \| [0-9.]+ \|' <<<"$out" || fail "bench rows not reported: $out"
-# into an existing suite: its YAML is kept
-before=$(q "select yaml from suites where name='tiny'" | md5sum)
-"$eb" bench "${small[@]}" --len 32 --db "$tmp/r.db" --suite tiny >/dev/null 2>&1 ||
-  fail "bench --db --suite tiny"
-[[ $(q "select yaml from suites where name='tiny'" | md5sum) == "$before" ]] ||
-  fail "bench --suite replaced the suite's YAML"
+# never into a suite that `run` wrote from a suite file: exit 2, nothing written
+before=$(q "select count(*), (select yaml from suites where name='tiny') from speed" | md5sum)
+[[ -n "$(q "select yaml from suites where name='tiny'")" ]] || fail "suite tiny has no YAML"
+out=$("$eb" bench "${small[@]}" --len 32 --db "$tmp/r.db" --suite tiny 2>&1)
+[[ $? -eq 2 && "$out" == *"suite 'tiny' was written by 'effbench run'"* ]] ||
+  fail "bench --suite tiny: $out"
+[[ $(q "select count(*), (select yaml from suites where name='tiny') from speed" | md5sum) == "$before" ]] ||
+  fail "bench --suite tiny changed the database"
+# bad settings and --suite without --db are bad input (2), checked before any write
+out=$("$eb" bench --arch vanilla --dim 30 --heads 4 --len 32 --batch 2 --db "$tmp/cfg.db" 2>&1)
+[[ $? -eq 2 && "$out" == *"must divide"* && ! -e "$tmp/cfg.db" ]] ||
+  fail "bench --db with a bad model: $out"
+out=$("$eb" bench "${small[@]}" --len 32 --suite x 2>&1)
+[[ $? -eq 2 && "$out" == *"--db"* ]] || fail "bench --suite without --db: $out"
 # a file that is not an effbench database is bad input (2) and left alone
 printf 'my notes\n' >"$tmp/notes.txt"
 out=$("$eb" bench "${small[@]}" --len 32 --db "$tmp/notes.txt" 2>&1)
@@ -148,6 +156,10 @@ out=$("$eb" bench "${small[@]}" --len 32 --db "$tmp/notes.txt" 2>&1)
 [[ "$(cat "$tmp/notes.txt")" == "my notes" ]] || fail "bench changed a foreign file"
 out=$("$eb" run "$suite" --db "$tmp/notes.txt" 2>&1)
 [[ $? -eq 2 && "$out" == *"notes.txt"* ]] || fail "run into a text file: $out"
+# an SQLite header over garbage is a bad file too
+{ printf 'SQLite format 3\0'; head -c 8192 /dev/zero | tr '\0' 'x'; } >"$tmp/bad.db"
+out=$("$eb" report --db "$tmp/bad.db" 2>&1)
+[[ $? -eq 2 && "$out" == *"bad.db"* ]] || fail "report on a damaged database: $out"
 
 if [[ $fails -ne 0 ]]; then
   echo "suite: $fails check(s) failed" >&2

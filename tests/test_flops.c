@@ -92,7 +92,7 @@ static void check_attention(int B, int H, int N, int Nk, int Dh, int masked, int
 }
 
 /* Blockwise attention (docs/flops.md), N queries against Nk keys (Nk = N for
- * causal masking and eb_attention_qkv): with query blocks of 64 rows and key
+ * causal masking and eb_attention_qkv): with query blocks of 32 rows and key
  * blocks of 256, query block [i0,i1) processes keys [0,kend), kend = Nk, or
  * under causal masking min(N, ceil(i1/256)*256). Per (b,h):
  *   C = sum over query blocks of rows * kend        (score elements computed)
@@ -119,8 +119,8 @@ static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
           : eb_attention_blockwise(ctx, q, k, v, masked ? mask : NULL, causal, 0.25f);
   CHECK(o != NULL, "attention_blockwise: %s", eb_ctx_error(ctx));
   double C = 0, K = 0;
-  for (int i0 = 0; i0 < N; i0 += 64) {
-    int rows = N - i0 < 64 ? N - i0 : 64;
+  for (int i0 = 0; i0 < N; i0 += 32) {
+    int rows = N - i0 < 32 ? N - i0 : 32;
     int kend = Nk;
     if (causal) {
       kend = (i0 + rows + 255) / 256 * 256;
