@@ -246,23 +246,16 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
   const share_mode share = parse_share(args);
   /* per layer: E (and F) column slices when the batch is shorter than max_len */
   const double slices = N < L ? (share == SHARE_NONE ? 2.0 : 1.0) : 0.0;
-  /* eb_attention_blockwise of N queries against k keys (docs/flops.md): per
-   * (b,h) C = N k scores and N ceil(k/256) (row, key block) visits, so
-   * forward B H (N k (4 dh + 5) + N ceil(k/256) dh), backward
-   * B H (N k (10 dh + 6) + 2 N dh); B H N dh = R D, B H N k = R H k */
-  const double kblocks = ceil(k / 256.0);
-  const double att_f = 4 * R * D * k      /* K, V projections along N */
-                       + 4 * R * k * D    /* attention: Q K'^T, P V' */
-                       + 5 * R * H * k    /* scale, max, subtract, exp, sum */
-                       + R * D * kblocks; /* accumulator rescale, 1/l */
-  const double att_b = 3 * R * D          /* q, k, v slices */
-                       + 4 * R * D        /* q split, k, v transposes, merge */
-                       + 2 * B * D * k    /* K', V' head transposes */
-                       + 8 * R * D * k    /* projections: dx, dE */
-                       + 10 * R * k * D   /* attention: S, dV, dP, dQ, dK */
-                       + 6 * R * H * k    /* scale, - lse, exp, dS 3 */
-                       + 2 * R * D        /* D_i = rowsum(dO o) */
-                       + slices * k * N;  /* E, F slices */
+  double kern_f, kern_b; /* eb_attention_blockwise of N queries against k keys */
+  eb_blockwise_attention_flops(B, H, N, (int)k, D / H, 0, &kern_f, &kern_b);
+  const double att_f = 4 * R * D * k /* K, V projections along N */
+                       + kern_f;
+  const double att_b = 3 * R * D         /* q, k, v slices */
+                       + 4 * R * D       /* q split, k, v transposes, merge */
+                       + 2 * B * D * k   /* K', V' head transposes */
+                       + 8 * R * D * k   /* projections: dx, dE */
+                       + kern_b          /* attention */
+                       + slices * k * N; /* E, F slices */
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 

@@ -34,4 +34,21 @@ static inline double eb_prenorm_block_flops(const eb_model_config *cfg, double R
          + 19 * R * D;                            /* ln1 */
 }
 
+/* FLOPs of eb_attention_blockwise (docs/flops.md) for q [B,H,Nq,dh] against
+ * k, v [B,H,Nk,dh]: query blocks of 32 rows, key blocks of 256; causal
+ * (Nq == Nk) skips the key blocks wholly above the diagonal. */
+static inline void eb_blockwise_attention_flops(double B, double H, int Nq, int Nk,
+                                                double dh, int causal, double *fwd,
+                                                double *bwd) {
+  double C = 0, K = 0; /* scores computed; (row, key block) visits */
+  for (int i0 = 0; i0 < Nq; i0 += 32) {
+    int i1 = i0 + 32 < Nq ? i0 + 32 : Nq, kend = Nk;
+    if (causal && (i1 + 255) / 256 * 256 < Nk) kend = (i1 + 255) / 256 * 256;
+    C += (double)(i1 - i0) * kend;
+    K += (double)(i1 - i0) * ((kend + 255) / 256);
+  }
+  *fwd = B * H * (C * (4 * dh + 5) + K * dh);
+  *bwd = B * H * (C * (10 * dh + 6) + 2.0 * Nq * dh);
+}
+
 #endif

@@ -152,16 +152,7 @@ static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int
     att_b = 8.0 * B * H * N * (double)N * dh + 5.0 * B * H * N * (double)N +
             7.0 * R * D; /* head split (3 slices, 3 transposes) and merge */
   } else {
-    /* the blockwise kernel: query blocks of 32 rows, key blocks of 256 */
-    double C = 0, K = 0;
-    for (int i0 = 0; i0 < N; i0 += 32) {
-      int i1 = i0 + 32 < N ? i0 + 32 : N, kend = N;
-      if (causal && (i1 + 255) / 256 * 256 < N) kend = (i1 + 255) / 256 * 256;
-      C += (double)(i1 - i0) * kend;
-      K += (double)(i1 - i0) * ((kend + 255) / 256);
-    }
-    att_f = B * H * (C * (4 * dh + 5) + K * dh);
-    att_b = B * H * (C * (10 * dh + 6) + 2.0 * N * dh);
+    eb_blockwise_attention_flops(B, H, N, N, dh, causal, &att_f, &att_b);
   }
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
