@@ -842,6 +842,13 @@ done:
 }
 
 /* ------------------------------------------------------------ report ---- */
+/* The database of report and plot: 0, or the exit code with err: 2 when there
+ * is no database or it is not ours (bad input), 1 on a read failure. */
+static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen) {
+  int orc = eb_store_open_readonly(db, st, err, errlen);
+  return orc == 0 ? 0 : orc == -2 ? 2 : 1;
+}
+
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
              *outp = NULL;
@@ -878,11 +885,7 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  int orc = eb_store_open_readonly(db, &st, err, sizeof err);
-  if (orc) { /* -2: no database or not ours (bad input); -1: a read failure */
-    rc = orc == -2 ? 2 : 1;
-    goto done;
-  }
+  if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   if (outp && !(out = fopen(outp, "w"))) {
     snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
     out = stdout;
@@ -940,11 +943,7 @@ static int cmd_plot(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  int orc = eb_store_open_readonly(db, &st, err, sizeof err);
-  if (orc) { /* -2: no database or not ours (bad input); -1: a read failure */
-    rc = orc == -2 ? 2 : 1;
-    goto done;
-  }
+  if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
   int prc = eb_plot(st, suite, kind, fmt, outdir, &written, err, sizeof err);
   if (prc) {
