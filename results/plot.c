@@ -1328,19 +1328,13 @@ const char *eb_plot_format_name(eb_plot_format f) {
 }
 
 int eb_plot_kind_parse(const char *name, eb_plot_kind *k) {
-  for (int i = 0; i <= EB_PLOT_ALL; i++)
-    if (name && strcmp(name, KIND_NAMES[i]) == 0) {
-      *k = (eb_plot_kind)i;
-      return 0;
-    }
-  return -1;
+  int i = name_index(name, KIND_NAMES, EB_PLOT_ALL + 1);
+  if (i >= 0) *k = (eb_plot_kind)i;
+  return i < 0 ? -1 : 0;
 }
 
 int eb_plot_format_parse(const char *name, eb_plot_format *f) {
-  for (int i = 0; i <= EB_PLOT_PDF; i++)
-    if (name && strcmp(name, FORMAT_NAMES[i]) == 0) {
-      *f = (eb_plot_format)i;
-      return 0;
-    }
-  return -1;
+  int i = name_index(name, FORMAT_NAMES, EB_PLOT_PDF + 1);
+  if (i >= 0) *f = (eb_plot_format)i;
+  return i < 0 ? -1 : 0;
 }

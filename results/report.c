@@ -36,20 +36,14 @@ const char *eb_format_name(eb_format f) {
   return (unsigned)f <= EB_FMT_CSV ? FORMAT_NAMES[f] : "?";
 }
 int eb_table_parse(const char *name, eb_table *t) {
-  for (int i = 0; i <= EB_TABLE_ALL; i++)
-    if (name && strcmp(name, TABLE_NAMES[i]) == 0) {
-      *t = (eb_table)i;
-      return 0;
-    }
-  return -1;
+  int i = name_index(name, TABLE_NAMES, EB_TABLE_ALL + 1);
+  if (i >= 0) *t = (eb_table)i;
+  return i < 0 ? -1 : 0;
 }
 int eb_format_parse(const char *name, eb_format *f) {
-  for (int i = 0; i <= EB_FMT_CSV; i++)
-    if (name && strcmp(name, FORMAT_NAMES[i]) == 0) {
-      *f = (eb_format)i;
-      return 0;
-    }
-  return -1;
+  int i = name_index(name, FORMAT_NAMES, EB_FMT_CSV + 1);
+  if (i >= 0) *f = (eb_format)i;
+  return i < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------- name lists -- */

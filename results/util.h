@@ -69,6 +69,13 @@ typedef struct {
   int oom;
 } names;
 
+/* Index of name in a fixed table of n names (an option value), -1 if absent. */
+static inline int name_index(const char *name, const char *const *table, int n) {
+  for (int i = 0; name && i < n; i++)
+    if (strcmp(name, table[i]) == 0) return i;
+  return -1;
+}
+
 static inline int names_find(const names *l, const char *s) {
   for (int i = 0; i < l->n; i++)
     if (strcmp(l->v[i], s) == 0) return i;
