@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_util.h"
 #include "effbench/plugin.h"
 
 /* one scan direction */
@@ -107,13 +108,6 @@ static int mamba_validate(const eb_model_config *cfg, const eb_args *args, char 
   return 0;
 }
 
-static eb_tensor *param(eb_params *P, int i, const char *what, int ndim, const int *shape,
-                        eb_init init, float scale) {
-  char name[96];
-  snprintf(name, sizeof name, "blocks.%d.%s", i, what);
-  return eb_param(P, name, ndim, shape, init, scale);
-}
-
 /* Declare one direction's parameters ("" or "rev."); 0 or -1. */
 static int declare_ssm(eb_params *P, int i, const char *pre, const dims *d, ssm *s,
                        const float *a_log, const float *dt_bias) {
@@ -123,14 +117,15 @@ static int declare_ssm(eb_params *P, int i, const char *pre, const dims *d, ssm 
   for (int k = 0; k < 7; k++)
     snprintf(n[k], sizeof n[k], "%s%s", pre, leaf[k]);
   const float sk = 1.0f / sqrtf((float)d->K), se = 1.0f / sqrtf((float)d->E);
-  s->conv_w = param(P, i, n[0], 2, (int[]){d->E, d->K}, EB_INIT_UNIFORM, sk);
-  s->conv_b = param(P, i, n[1], 1, (int[]){d->E}, EB_INIT_UNIFORM, sk);
-  s->x_proj = param(P, i, n[2], 2, (int[]){d->R + 2 * d->S, d->E}, EB_INIT_UNIFORM, se);
-  s->dt_w = param(P, i, n[3], 2, (int[]){d->E, d->R}, EB_INIT_UNIFORM,
-                  1.0f / sqrtf((float)d->R));
-  s->dt_b = param(P, i, n[4], 1, (int[]){d->E}, EB_INIT_ZEROS, 0);
-  s->A_log = param(P, i, n[5], 2, (int[]){d->E, d->S}, EB_INIT_ZEROS, 0);
-  s->D = param(P, i, n[6], 1, (int[]){d->E}, EB_INIT_ONES, 0);
+  s->conv_w = eb_block_param(P, i, n[0], 2, (int[]){d->E, d->K}, EB_INIT_UNIFORM, sk);
+  s->conv_b = eb_block_param(P, i, n[1], 1, (int[]){d->E}, EB_INIT_UNIFORM, sk);
+  s->x_proj =
+      eb_block_param(P, i, n[2], 2, (int[]){d->R + 2 * d->S, d->E}, EB_INIT_UNIFORM, se);
+  s->dt_w = eb_block_param(P, i, n[3], 2, (int[]){d->E, d->R}, EB_INIT_UNIFORM,
+                           1.0f / sqrtf((float)d->R));
+  s->dt_b = eb_block_param(P, i, n[4], 1, (int[]){d->E}, EB_INIT_ZEROS, 0);
+  s->A_log = eb_block_param(P, i, n[5], 2, (int[]){d->E, d->S}, EB_INIT_ZEROS, 0);
+  s->D = eb_block_param(P, i, n[6], 1, (int[]){d->E}, EB_INIT_ONES, 0);
   if (!s->conv_w || !s->conv_b || !s->x_proj || !s->dt_w || !s->dt_b || !s->A_log ||
       !s->D)
     return -1;
@@ -174,16 +169,16 @@ static int mamba_create(const eb_model_config *cfg, const eb_args *args, eb_para
   int rc = 0;
   for (int i = 0; i < cfg->depth && rc == 0; i++) {
     layer *l = &ls[i];
-    l->ln_g = param(P, i, "ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
-    l->ln_b = param(P, i, "ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-    l->in_proj = param(P, i, "in_proj.w", 2, (int[]){2 * E, D}, EB_INIT_UNIFORM,
-                       1.0f / sqrtf((float)D));
+    l->ln_g = eb_block_param(P, i, "ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln_b = eb_block_param(P, i, "ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->in_proj = eb_block_param(P, i, "in_proj.w", 2, (int[]){2 * E, D}, EB_INIT_UNIFORM,
+                                1.0f / sqrtf((float)D));
     rc = !l->ln_g || !l->ln_b || !l->in_proj;
     if (!rc) rc = declare_ssm(P, i, "", &d, &l->fwd, a_log, dt_bias);
     if (!rc && d.bidir) rc = declare_ssm(P, i, "rev.", &d, &l->rev, a_log, dt_bias);
     if (!rc) {
-      l->out_proj = param(P, i, "out_proj.w", 2, (int[]){D, E}, EB_INIT_UNIFORM,
-                          1.0f / sqrtf((float)E));
+      l->out_proj = eb_block_param(P, i, "out_proj.w", 2, (int[]){D, E}, EB_INIT_UNIFORM,
+                                   1.0f / sqrtf((float)E));
       rc = !l->out_proj;
     }
     if (rc) snprintf(err, errlen, "could not declare the parameters of block %d", i);

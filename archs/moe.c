@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_util.h"
 #include "effbench/plugin.h"
 
 typedef struct expert {
@@ -110,13 +111,6 @@ static int moe_validate(const eb_model_config *cfg, const eb_args *args, char *e
   return 0;
 }
 
-static eb_tensor *param(eb_params *P, int i, const char *what, int ndim, const int *shape,
-                        eb_init init, float scale) {
-  char name[96];
-  snprintf(name, sizeof name, "blocks.%d.%s", i, what);
-  return eb_param(P, name, ndim, shape, init, scale);
-}
-
 static void moe_destroy(void *model) {
   moe *v = model;
   if (!v) return;
@@ -159,28 +153,30 @@ static int moe_create(const eb_model_config *cfg, const eb_args *args, eb_params
       snprintf(err, errlen, "out of memory");
       return -1;
     }
-    l->ln1_g = param(P, i, "ln1.g", 1, (int[]){D}, EB_INIT_ONES, 0);
-    l->ln1_b = param(P, i, "ln1.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-    l->wqkv = param(P, i, "attn.wqkv", 2, (int[]){3 * D, D}, EB_INIT_UNIFORM, sd);
-    l->bqkv = param(P, i, "attn.bqkv", 1, (int[]){3 * D}, EB_INIT_ZEROS, 0);
-    l->wo = param(P, i, "attn.wo", 2, (int[]){D, D}, EB_INIT_UNIFORM, sd);
-    l->bo = param(P, i, "attn.bo", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-    l->ln2_g = param(P, i, "ln2.g", 1, (int[]){D}, EB_INIT_ONES, 0);
-    l->ln2_b = param(P, i, "ln2.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-    l->router = param(P, i, "moe.router.w", 2, (int[]){E, D}, EB_INIT_UNIFORM, sd);
+    l->ln1_g = eb_block_param(P, i, "ln1.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln1_b = eb_block_param(P, i, "ln1.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->wqkv =
+        eb_block_param(P, i, "attn.wqkv", 2, (int[]){3 * D, D}, EB_INIT_UNIFORM, sd);
+    l->bqkv = eb_block_param(P, i, "attn.bqkv", 1, (int[]){3 * D}, EB_INIT_ZEROS, 0);
+    l->wo = eb_block_param(P, i, "attn.wo", 2, (int[]){D, D}, EB_INIT_UNIFORM, sd);
+    l->bo = eb_block_param(P, i, "attn.bo", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->ln2_g = eb_block_param(P, i, "ln2.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln2_b = eb_block_param(P, i, "ln2.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->router =
+        eb_block_param(P, i, "moe.router.w", 2, (int[]){E, D}, EB_INIT_UNIFORM, sd);
     int ok = l->ln1_g && l->ln1_b && l->wqkv && l->bqkv && l->wo && l->bo && l->ln2_g &&
              l->ln2_b && l->router;
     for (int e = 0; ok && e < E; e++) {
       char n[64];
       expert *x = &l->ex[e];
       snprintf(n, sizeof n, "moe.experts.%d.w1", e);
-      x->w1 = param(P, i, n, 2, (int[]){F, D}, EB_INIT_UNIFORM, sd);
+      x->w1 = eb_block_param(P, i, n, 2, (int[]){F, D}, EB_INIT_UNIFORM, sd);
       snprintf(n, sizeof n, "moe.experts.%d.b1", e);
-      x->b1 = param(P, i, n, 1, (int[]){F}, EB_INIT_ZEROS, 0);
+      x->b1 = eb_block_param(P, i, n, 1, (int[]){F}, EB_INIT_ZEROS, 0);
       snprintf(n, sizeof n, "moe.experts.%d.w2", e);
-      x->w2 = param(P, i, n, 2, (int[]){D, F}, EB_INIT_UNIFORM, sf);
+      x->w2 = eb_block_param(P, i, n, 2, (int[]){D, F}, EB_INIT_UNIFORM, sf);
       snprintf(n, sizeof n, "moe.experts.%d.b2", e);
-      x->b2 = param(P, i, n, 1, (int[]){D}, EB_INIT_ZEROS, 0);
+      x->b2 = eb_block_param(P, i, n, 1, (int[]){D}, EB_INIT_ZEROS, 0);
       ok = x->w1 && x->b1 && x->w2 && x->b2;
     }
     if (!ok) {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "block_util.h"
 #include "effbench/plugin.h"
 
 typedef struct layer {
@@ -52,13 +53,6 @@ static int poolformer_validate(const eb_model_config *cfg, const eb_args *args, 
   return 0;
 }
 
-static eb_tensor *param(eb_params *P, int i, const char *what, int ndim, const int *shape,
-                        eb_init init, float scale) {
-  char name[96];
-  snprintf(name, sizeof name, "blocks.%d.%s", i, what);
-  return eb_param(P, name, ndim, shape, init, scale);
-}
-
 static int poolformer_create(const eb_model_config *cfg, const eb_args *args,
                              eb_params *P, void **out, char *err, size_t errlen) {
   poolformer *v = calloc(1, sizeof *v);
@@ -76,13 +70,13 @@ static int poolformer_create(const eb_model_config *cfg, const eb_args *args,
   const float sd = 1.0f / sqrtf((float)D), sf = 1.0f / sqrtf((float)F);
   for (int i = 0; i < cfg->depth; i++) {
     layer *l = &ls[i];
-    l->ln1_g = param(P, i, "ln1.g", 1, (int[]){D}, EB_INIT_ONES, 0);
-    l->ln2_g = param(P, i, "ln2.g", 1, (int[]){D}, EB_INIT_ONES, 0);
-    l->ln2_b = param(P, i, "ln2.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-    l->w1 = param(P, i, "mlp.w1", 2, (int[]){F, D}, EB_INIT_UNIFORM, sd);
-    l->b1 = param(P, i, "mlp.b1", 1, (int[]){F}, EB_INIT_ZEROS, 0);
-    l->w2 = param(P, i, "mlp.w2", 2, (int[]){D, F}, EB_INIT_UNIFORM, sf);
-    l->b2 = param(P, i, "mlp.b2", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->ln1_g = eb_block_param(P, i, "ln1.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln2_g = eb_block_param(P, i, "ln2.g", 1, (int[]){D}, EB_INIT_ONES, 0);
+    l->ln2_b = eb_block_param(P, i, "ln2.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
+    l->w1 = eb_block_param(P, i, "mlp.w1", 2, (int[]){F, D}, EB_INIT_UNIFORM, sd);
+    l->b1 = eb_block_param(P, i, "mlp.b1", 1, (int[]){F}, EB_INIT_ZEROS, 0);
+    l->w2 = eb_block_param(P, i, "mlp.w2", 2, (int[]){D, F}, EB_INIT_UNIFORM, sf);
+    l->b2 = eb_block_param(P, i, "mlp.b2", 1, (int[]){D}, EB_INIT_ZEROS, 0);
     if (!l->ln1_g || !l->ln2_g || !l->ln2_b || !l->w1 || !l->b1 || !l->w2 || !l->b2) {
       snprintf(err, errlen, "could not declare the parameters of block %d", i);
       free(ls);
@@ -105,9 +99,7 @@ static int poolformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, zero);
     eb_tensor *mix = eb_sub(ctx, eb_avgpool1d(ctx, a, v->pool, mask), a);
     x = eb_add(ctx, x, eb_dropout(ctx, mix, p));
-    eb_tensor *m = eb_gelu(
-        ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), l->w1, l->b1));
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, l->w2, l->b2), p));
+    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
