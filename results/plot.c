@@ -1204,41 +1204,9 @@ static int fig_pareto(pctx *x) {
 /* -------------------------------------------------------------- suite -- */
 
 static int resolve_suite(pctx *x, const char *name) {
-  static const char *sql =
-      "SELECT s.id, s.name FROM suites s WHERE EXISTS(SELECT 1 FROM runs r WHERE "
-      "r.suite_id=s.id) OR EXISTS(SELECT 1 FROM speed p WHERE p.suite_id=s.id) "
-      "ORDER BY max(coalesce((SELECT max(started_at) FROM runs r WHERE r.suite_id=s.id),"
-      "''), coalesce((SELECT max(measured_at) FROM speed p WHERE p.suite_id=s.id), ''), "
-      "s.created_at) DESC, s.id DESC";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(x, "listing suites");
-  sbuf all = {0};
-  int rc, hit = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *n = col_text(st, 1);
-    if (!hit && (!name || strcmp(n, name) == 0)) {
-      x->suite_id = sqlite3_column_int64(st, 0);
-      snprintf(x->suite, sizeof x->suite, "%s", n);
-      hit = 1;
-    }
-    sb_add(&all, "%s%s", all.n ? ", " : "", n);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    free(all.p);
-    return sql_fail(x, "listing suites");
-  }
-  if (!hit) {
-    if (name)
-      snprintf(x->err, x->errlen, "no runs for suite '%s' in %s (suites: %s)", name,
-               eb_store_path(x->s), all.n ? all.p : "none");
-    else
-      snprintf(x->err, x->errlen, "no runs in %s (suites: none): run a suite first",
-               eb_store_path(x->s));
-  }
-  free(all.p);
-  return hit ? 0 : EB_PLOT_ERR_NO_DATA;
+  int r = find_suite(x->db, eb_store_path(x->s), name, &x->suite_id, x->suite,
+                     sizeof x->suite, x->err, x->errlen);
+  return r < 0 ? sql_fail(x, "listing suites") : r ? 0 : EB_PLOT_ERR_NO_DATA;
 }
 
 /* Archs: vanilla first, then in order of first appearance (runs, then

@@ -495,56 +495,11 @@ static int oom_fail(rctx *x) {
   return EB_REPORT_ERR_IO;
 }
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Fills suite_id from name, or the most recently active suite when NULL. */
 static int resolve_suite(rctx *x, const char *name, char *found, size_t flen) {
-  /* suites with something to report, most recent activity first */
-  static const char *sql =
-      "SELECT s.id, s.name FROM suites s WHERE EXISTS(SELECT 1 FROM runs r WHERE "
-      "r.suite_id=s.id) OR EXISTS(SELECT 1 FROM speed p WHERE p.suite_id=s.id) "
-      "ORDER BY max(coalesce((SELECT max(started_at) FROM runs r WHERE r.suite_id=s.id),"
-      "''), coalesce((SELECT max(measured_at) FROM speed p WHERE p.suite_id=s.id), ''), "
-      "s.created_at) DESC, s.id DESC";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(x, "listing suites");
-  names all = {0};
-  int rc, hit = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *n = col_text(st, 1);
-    if (!hit && (!name || strcmp(n, name) == 0)) {
-      x->suite_id = sqlite3_column_int64(st, 0);
-      snprintf(found, flen, "%s", n);
-      hit = 1;
-    }
-    names_add(&all, n);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    names_free(&all);
-    return sql_fail(x, "listing suites");
-  }
-  if (hit) {
-    names_free(&all);
-    return 0;
-  }
-  /* list the choices alphabetically */
-  if (all.n) qsort(all.v, (size_t)all.n, sizeof *all.v, cmp_str);
-  sbuf b = {0};
-  for (int i = 0; i < all.n; i++)
-    sb_add(&b, "%s%s", i ? ", " : "", all.v[i]);
-  if (name)
-    snprintf(x->err, x->errlen, "no runs for suite '%s' in %s (suites: %s)", name,
-             eb_store_path(x->s), all.n ? b.p : "none");
-  else
-    snprintf(x->err, x->errlen, "no runs in %s (suites: none): run a suite first",
-             eb_store_path(x->s));
-  free(b.p);
-  names_free(&all);
-  return EB_REPORT_ERR_NO_SUITE;
+  int r = find_suite(x->db, eb_store_path(x->s), name, &x->suite_id, found, flen, x->err,
+                     x->errlen);
+  return r < 0 ? sql_fail(x, "listing suites") : r ? 0 : EB_REPORT_ERR_NO_SUITE;
 }
 
 /* ----------------------------------------------------- accuracy table -- */

@@ -123,4 +123,54 @@ static inline double col_real(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
+static inline int names_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The suite to report or plot: `name`, or the most recently active one when
+ * NULL (suites with runs or speed rows, latest activity first). 1 with *id and
+ * found set; 0 when there is none, with err naming db_path and the suites
+ * there are (alphabetically); -1 on an SQL failure (sqlite3_errmsg(db) says
+ * why). */
+static inline int find_suite(sqlite3 *db, const char *db_path, const char *name,
+                             int64_t *id, char *found, size_t flen, char *err,
+                             size_t errlen) {
+  static const char *sql =
+      "SELECT s.id, s.name FROM suites s WHERE EXISTS(SELECT 1 FROM runs r WHERE "
+      "r.suite_id=s.id) OR EXISTS(SELECT 1 FROM speed p WHERE p.suite_id=s.id) "
+      "ORDER BY max(coalesce((SELECT max(started_at) FROM runs r WHERE r.suite_id=s.id),"
+      "''), coalesce((SELECT max(measured_at) FROM speed p WHERE p.suite_id=s.id), ''), "
+      "s.created_at) DESC, s.id DESC";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+  names all = {0};
+  int rc, hit = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *n = col_text(st, 1);
+    if (!hit && (!name || strcmp(n, name) == 0)) {
+      *id = sqlite3_column_int64(st, 0);
+      snprintf(found, flen, "%s", n);
+      hit = 1;
+    }
+    names_add(&all, n);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE || hit) {
+    names_free(&all);
+    return rc != SQLITE_DONE ? -1 : 1;
+  }
+  if (all.n) qsort(all.v, (size_t)all.n, sizeof *all.v, names_cmp);
+  sbuf b = {0};
+  for (int i = 0; i < all.n; i++)
+    sb_add(&b, "%s%s", i ? ", " : "", all.v[i]);
+  if (name)
+    snprintf(err, errlen, "no runs for suite '%s' in %s (suites: %s)", name, db_path,
+             all.n ? b.p : "none");
+  else
+    snprintf(err, errlen, "no runs in %s (suites: none): run a suite first", db_path);
+  free(b.p);
+  names_free(&all);
+  return 0;
+}
+
 #endif
