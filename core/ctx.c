@@ -28,6 +28,8 @@ struct eb_ctx {
   uint64_t seed, step;
   uint64_t op_counter; /* per-step op index for dropout streams */
   eb_flops flops;
+  double recompute; /* of flops, recomputed forward work */
+  double bytes;     /* memory traffic of the ops */
   char err[EB_ERR_LEN];
 };
 
@@ -120,7 +122,14 @@ void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...) {
 }
 
 eb_flops eb_ctx_flops(const eb_ctx *ctx) { return ctx->flops; }
-void eb_ctx_reset_flops(eb_ctx *ctx) { ctx->flops.forward = ctx->flops.backward = 0; }
+void eb_ctx_reset_flops(eb_ctx *ctx) {
+  ctx->flops.forward = ctx->flops.backward = 0;
+  ctx->recompute = ctx->bytes = 0;
+}
+void eb_ctx_add_recompute(eb_ctx *ctx, double flops) { ctx->recompute += flops; }
+double eb_ctx_recompute(const eb_ctx *ctx) { return ctx->recompute; }
+void eb_ctx_add_bytes(eb_ctx *ctx, double bytes) { ctx->bytes += bytes; }
+double eb_ctx_bytes(const eb_ctx *ctx) { return ctx->bytes; }
 void eb_ctx_add_flops(eb_ctx *ctx, double forward, double backward) {
   ctx->flops.forward += forward;
   ctx->flops.backward += backward;

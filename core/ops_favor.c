@@ -225,8 +225,8 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
           dxt[r * K + k] = (fresh ? 0.0f : dxt[r * K + k]) + a * xt[r * K + k];
       }
     /* dx (+)= c dp W */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, K, M, c, dpt, M, w->data,
-                K, soft || !fresh ? 1.0f : 0.0f, dxt, K);
+    eb__sgemm(0, 0, nr, K, M, c, dpt, M, w->data, K, soft || !fresh ? 1.0f : 0.0f, dxt,
+              K);
   }
   double fl = 0;
   if (soft) fl += S + (needx ? S + 2.0 * d.rows * K : 0); /* g∘phi; row sums, ·x, add */
@@ -275,8 +275,7 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
     const int64_t r0 = favor_tile(&d, t, &nr, mask, &mt);
     float *yt = y->data + r0 * M;
     /* y = c x W^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, M, K, c, x->data + r0 * K, K,
-                w->data, K, 0.0f, yt, M);
+    eb__sgemm(0, 1, nr, M, K, c, x->data + r0 * K, K, w->data, K, 0.0f, yt, M);
     if (!soft)
       favor_relu_tile(yt, nr, M, mt);
     else if (!keys)

@@ -1,8 +1,6 @@
-/* Linear algebra ops: the dense layer and batched matmul, both on cblas_sgemm
- * (single-threaded OpenBLAS calls, parallelised by eb__gemm / OpenMP).
+/* Linear algebra ops: the dense layer and batched matmul, both on the engine's
+ * sgemm (single-threaded backend calls of gemm.h, parallelised by eb__gemm).
  * FLOP conventions are in docs/flops.md (GEMM M x N x K = 2MNK). */
-#include <cblas.h>
-
 #include "ops_util.h"
 
 /* ------------------------------------------------------------- linear ---- */

@@ -12,6 +12,7 @@
 #endif
 
 #include "effbench/core.h"
+#include "gemm.h"
 #include "internal.h"
 
 /* OpenMP pragmas that vanish (without -Wunknown-pragmas noise) when the
@@ -103,12 +104,11 @@ static inline void eb__blas_serial(void) {
 /* Row-major C[M,N] = alpha op(A) op(B) + beta C, split into chunks of rows (or
  * of columns when N > M) that depend only on the shape, run on the OpenMP
  * team: every output element is computed by one single-threaded sgemm call
- * whatever the thread count. Inside a parallel region it is one plain call. */
+ * (eb__sgemm: the backend of gemm.h) whatever the thread count. Inside a
+ * parallel region it is one plain call. */
 static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta,
                             float *C, int ldc) {
-  enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
-  enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
   eb__blas_serial();
   double work = 2.0 * M * N * K;
   int split_m = M >= N, D = split_m ? M : N;
@@ -120,7 +120,7 @@ static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
   rows = (rows + 15) / 16 * 16;
   int nch = (int)((D + rows - 1) / rows);
   if (nch <= 1 || K == 0) {
-    cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    eb__sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   EB_OMP("omp parallel for schedule(static,1)")
@@ -128,11 +128,11 @@ static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
     int64_t r0 = (int64_t)c * rows;
     int n = (int)(D - r0 < rows ? D - r0 : rows);
     if (split_m)
-      cblas_sgemm(CblasRowMajor, TA, TB, n, N, K, alpha, A + (ta ? r0 : r0 * lda), lda, B,
-                  ldb, beta, C + r0 * ldc, ldc);
+      eb__sgemm(ta, tb, n, N, K, alpha, A + (ta ? r0 : r0 * lda), lda, B, ldb, beta,
+                C + r0 * ldc, ldc);
     else
-      cblas_sgemm(CblasRowMajor, TA, TB, M, n, K, alpha, A, lda, B + (tb ? r0 * ldb : r0),
-                  ldb, beta, C + r0, ldc);
+      eb__sgemm(ta, tb, M, n, K, alpha, A, lda, B + (tb ? r0 * ldb : r0), ldb, beta,
+                C + r0, ldc);
   }
 }
 

@@ -91,6 +91,16 @@ void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...);
 eb_flops eb_ctx_flops(const eb_ctx *ctx);
 void eb_ctx_reset_flops(eb_ctx *ctx);
 void eb_ctx_add_flops(eb_ctx *ctx, double forward, double backward);
+/* Of the FLOPs added above, those that recompute forward work during backward
+ * (blockwise attention's score blocks, the checkpointed scan): executed FLOPs
+ * are forward + backward, model FLOPs are that minus these. Reset with the FLOPs. */
+void eb_ctx_add_recompute(eb_ctx *ctx, double flops);
+double eb_ctx_recompute(const eb_ctx *ctx);
+/* Bytes an op reads and writes in main memory (each operand once, the way
+ * FLOPs are counted: docs/flops.md), so bench can report GB/s. Reset with the
+ * FLOPs. */
+void eb_ctx_add_bytes(eb_ctx *ctx, double bytes);
+double eb_ctx_bytes(const eb_ctx *ctx);
 size_t eb_ctx_arena_used(const eb_ctx *ctx);
 size_t eb_ctx_arena_high_water(const eb_ctx *ctx);
 void eb_ctx_reset_high_water(eb_ctx *ctx);
