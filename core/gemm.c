@@ -71,9 +71,6 @@ static const char *onednn_isa_name(dnnl_cpu_isa_t isa) {
 }
 #endif
 
-typedef int (*gemm_fn)(int, int, int, int, int, float, const float *, int, const float *,
-                       int, float, float *, int);
-
 static int openblas_fn(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   openblas_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -86,7 +83,7 @@ static int openblas_fn(int ta, int tb, int M, int N, int K, float alpha, const f
  * multiple of float rounding over the sum of |a_k b_k|, far below what a wrong
  * kernel gives and far above what summation order gives. Returns 0 when the
  * kernel agrees, else -1 with the first disagreement in msg. */
-static int self_check(gemm_fn fn, char *msg, size_t cap) {
+int eb__gemm_self_check(eb__sgemm_fn fn, char *msg, size_t cap) {
   static const int shapes[][3] = {{67, 45, 131}, {1, 33, 17},   {130, 1, 64},
                                   {96, 80, 7},   {17, 260, 40}, {5, 5, 1}};
   int rc = 0;
@@ -211,7 +208,7 @@ static void select_backend(void) {
   g_backend = GEMM_OPENBLAS;
 #ifdef EB_HAVE_ONEDNN
   if (prefer_onednn) {
-    if (self_check(onednn_call, why, sizeof why) == 0) {
+    if (eb__gemm_self_check(onednn_call, why, sizeof why) == 0) {
       g_backend = GEMM_ONEDNN;
       snprintf(g_isa, sizeof g_isa, "%s", onednn_isa_name(dnnl_get_effective_cpu_isa()));
     } else {
@@ -222,7 +219,7 @@ static void select_backend(void) {
 #endif
   if (g_backend == GEMM_OPENBLAS) {
     openblas_isa();
-    if (self_check(openblas_fn, why, sizeof why) != 0) {
+    if (eb__gemm_self_check(openblas_fn, why, sizeof why) != 0) {
       size_t n = strlen(g_warning);
       snprintf(g_warning + n, sizeof g_warning - n,
                "%sOpenBLAS's sgemm (core %s) failed its self-check too (%s): results "

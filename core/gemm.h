@@ -13,6 +13,8 @@
 #ifndef EFFBENCH_CORE_GEMM_H
 #define EFFBENCH_CORE_GEMM_H
 
+#include <stddef.h>
+
 typedef struct eb_gemm_info {
   const char *backend; /* "onednn" or "openblas" */
   const char *isa; /* the kernel's instruction set, e.g. "avx512_core_bf16", "Haswell" */
@@ -28,5 +30,15 @@ const eb_gemm_info *eb_gemm_info_get(void);
  * The same shapes give the same bits on every call. */
 void eb__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* A single-threaded row-major sgemm kernel: 0 on success. */
+typedef int (*eb__sgemm_fn)(int ta, int tb, int M, int N, int K, float alpha,
+                            const float *A, int lda, const float *B, int ldb, float beta,
+                            float *C, int ldc);
+
+/* The start-up self-check of a kernel (exposed for tests): 0 when it agrees
+ * with the double-precision reference on every case, else -1 with the first
+ * disagreement described in msg. */
+int eb__gemm_self_check(eb__sgemm_fn fn, char *msg, size_t cap);
 
 #endif

@@ -24,6 +24,14 @@ foreach(src ${EB_TEST_SOURCES})
                        WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 endforeach()
 
+# The GEMM test again with OpenBLAS forced, so both backends are checked.
+if(TARGET test_gemm)
+  add_test(NAME test_gemm_openblas COMMAND test_gemm)
+  set_tests_properties(test_gemm_openblas PROPERTIES LABELS unit
+                       ENVIRONMENT "${EB_TEST_ENV};EFFBENCH_GEMM=openblas"
+                       WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+endif()
+
 # Tests driven by scripts (CLI end-to-end, PyTorch golden checks).
 file(GLOB EB_SCRIPT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*.test.sh)
 foreach(script ${EB_SCRIPT_TESTS})
