@@ -114,6 +114,14 @@ line=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16
 [[ $(jf frac_gemm_peak "$line") == null && $(jf peak_gemm_gflops "$line") == null ]] ||
   fail "bench --no-peak: $line"
 
+# the GEMM backend's warning is printed once, on stderr, by commands that compute
+out=$(EFFBENCH_GEMM=bogus "$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 \
+  --len 16 --batch 2 --min-time 0 --min-reps 1 --no-peak --json 2>&1 >/dev/null)
+[[ $(grep -c "effbench: warning: EFFBENCH_GEMM=bogus is not one of" <<<"$out") -eq 1 ]] ||
+  fail "bench with EFFBENCH_GEMM=bogus: warning not printed once on stderr: $out"
+out=$(EFFBENCH_GEMM=bogus "$eb" list archs 2>&1 >/dev/null)
+[[ -z $out ]] || fail "list printed a GEMM warning: $out"
+
 # bench --peak: the machine's GEMM and memory peaks, the backend that made them
 line=$("$eb" bench --peak --threads 1 --json) || fail "bench --peak --json failed"
 holds "$(jf peak_gemm_gflops "$line") > 0 && $(jf peak_bw_gbs "$line") > 0 &&
