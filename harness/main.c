@@ -486,6 +486,23 @@ static const char *fmt_num(char *buf, const char *fmt, double v, int ok, const c
   return buf;
 }
 #define JNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "null")
+
+/* s as the inside of a JSON string (the GEMM warning may quote the environment) */
+static const char *json_esc(char *buf, size_t n, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 7 < n; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
+    else if (c < 0x20)
+      o += (size_t)snprintf(buf + o, n - o, "\\u%04x", c);
+    else
+      buf[o++] = (char)c;
+  }
+  buf[o] = 0;
+  return buf;
+}
+#define JSTR(s) json_esc((char[512]){0}, 512, s)
 #define TNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "n/a")
 
 /* `bench --peak`: the machine's peaks, nothing else. Options other than
@@ -519,8 +536,8 @@ static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int 
            "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\",\"gemm_cpu\":\"%s\","
            "\"gemm_warning\":\"%s\"}\n",
            p.threads, p.gemm_gflops, p.gemm_gflops_median, p.gemm_n, p.gemm_reps,
-           p.bw_gbs, p.bw_gbs_median, p.bw_bytes, p.bw_reps, p.seconds, gi->backend,
-           gi->isa, gi->cpu, gi->warning);
+           p.bw_gbs, p.bw_gbs_median, p.bw_bytes, p.bw_reps, p.seconds, JSTR(gi->backend),
+           JSTR(gi->isa), JSTR(gi->cpu), JSTR(gi->warning));
   } else {
     printf("GEMM    fp32 C[%d,%d] = A B, engine GEMM, %d thread(s): best %.1f GFLOP/s, "
            "median %.1f (%d reps)\n",
@@ -593,9 +610,12 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       "recorded with that status and the next one is measured).",
       pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
-  if (rc == 0 && peak) {
+  if (rc == 0 && peak) { /* returns here: `out` frees what is declared below */
     rc = bench_peak_only(argc, argv, no_peak, (int)mo.threads, json, err, sizeof err);
-    goto out;
+    if (rc) fprintf(stderr, "effbench bench: %s\n", err);
+    kv_free(&mo.params);
+    kv_free(&tparams);
+    return rc;
   }
   int suite_set = suite != NULL;
   if (!suite) suite = "bench";
@@ -721,8 +741,9 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           JNUM("%.6g", r.bytes_step, have_bytes),
           JNUM("%.3f", r.gbytes_per_s, have_bytes),
           JNUM("%.3f", pk.gemm_gflops, have_gemm), JNUM("%.3f", pk.bw_gbs, pk.bw_gbs > 0),
-          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw), gi->backend, gi->isa,
-          r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
+          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw), JSTR(gi->backend),
+          JSTR(gi->isa), r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total,
+          aj);
     } else {
       if (i == 0) /* header only once the first measurement exists */
         printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %6s %8s %6s %12s\n", "arch",
