@@ -672,6 +672,7 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   }
   /* the peaks of this invocation, with its threads: fractions need no other run */
   eb_peak pk = {0};
+  int above_peak = 0;
   if (!no_peak) {
     eb_peak_cfg pc = eb_peak_quick((int)mo.threads);
     if (eb_peak_measure(&pc, &pk, err, sizeof err)) {
@@ -757,6 +758,13 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
              (double)r.peak_mem_bytes / (1 << 20));
     }
     fflush(stdout);
+    /* a fraction above 1 is reported as measured, with a note said once */
+    if ((fg > 1 || fb > 1) && !above_peak++)
+      fprintf(stderr,
+              "effbench bench: note: len=%d is above the peaks measured at the start "
+              "(fraction of GEMM peak %s, of bandwidth peak %s): the machine was busier "
+              "then; rerun on an idle machine, or compare with 'effbench bench --peak'\n",
+              L[i], TNUM("%.2f", fg, have_gemm), TNUM("%.2f", fb, have_bw));
   }
   if (failures && rc == 0) {
     snprintf(err, sizeof err, "%d of %d lengths not measured (see above)", failures, nl);
