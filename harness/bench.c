@@ -111,6 +111,8 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     total += dt;
     eb_flops f = eb_ctx_flops(ctx);
     res->flops_step = f.forward + f.backward;
+    res->flops_model = res->flops_step - eb_ctx_recompute(ctx);
+    res->bytes_step = eb_ctx_bytes(ctx);
   }
   if (rc == 0) {
     qsort(times, (size_t)n, sizeof *times, cmp_double);
@@ -121,6 +123,8 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     res->ms_max = 1e3 * times[n - 1];
     res->tokens_per_s = (double)cfg->batch * cfg->len / med;
     res->gflops_per_s = res->flops_step / med * 1e-9;
+    res->gflops_model_per_s = res->flops_model / med * 1e-9;
+    res->gbytes_per_s = res->bytes_step > 0 ? res->bytes_step / med * 1e-9 : 0;
     res->peak_mem_bytes = eb_ctx_arena_high_water(ctx) + eb_params_bytes(m.P);
     long long hwm = eb_rss_peak_bytes();
     res->rss_peak_delta = (hwm >= 0 && rss0 >= 0) ? hwm - rss0 : -1;

@@ -16,8 +16,13 @@ typedef struct eb_bench_cfg {
 typedef struct eb_bench_result {
   int reps;
   double ms_median, ms_min, ms_max;
-  double tokens_per_s, gflops_per_s;
-  double flops_step;        /* counted FLOPs of one step */
+  double tokens_per_s;
+  double gflops_per_s;       /* executed FLOPs / median step time */
+  double gflops_model_per_s; /* model FLOPs / median step time */
+  double flops_step;         /* executed FLOPs of one step: forward + backward counted */
+  double flops_model;        /* flops_step less the backward's recompute */
+  double bytes_step;         /* bytes the ops moved in one step; 0: not counted */
+  double gbytes_per_s;      /* bytes_step / median step time (10^9 B/s); 0: not counted */
   size_t peak_mem_bytes;    /* arena high-water + parameter block */
   long long rss_peak_delta; /* VmHWM after the steps - VmRSS before the model */
   int64_t params_total;

@@ -11,7 +11,9 @@
 #include "bench.h"
 #include "decl.h"
 #include "export.h"
+#include "gemm.h"
 #include "model.h"
+#include "peak.h"
 #include "plot.h"
 #include "registry.h"
 #include "report.h"
@@ -476,16 +478,96 @@ static int parse_lengths(const char *s, int *out, int max, int *n) {
   return *n ? 0 : -1;
 }
 
+/* A number for JSON (null when not measured) or for a text column (n/a),
+ * formatted into a buffer that lives for the calling statement. */
+static const char *fmt_num(char *buf, const char *fmt, double v, int ok, const char *no) {
+  if (!ok) return no;
+  snprintf(buf, 32, fmt, v);
+  return buf;
+}
+#define JNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "null")
+
+/* s as the inside of a JSON string (the GEMM warning may quote the environment) */
+static const char *json_esc(char *buf, size_t n, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 7 < n; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
+    else if (c < 0x20)
+      o += (size_t)snprintf(buf + o, n - o, "\\u%04x", c);
+    else
+      buf[o++] = (char)c;
+  }
+  buf[o] = 0;
+  return buf;
+}
+#define JSTR(s) json_esc((char[512]){0}, 512, s)
+#define TNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "n/a")
+
+/* `bench --peak`: the machine's peaks, nothing else. Options other than
+ * --threads and --json would be ignored, so they are refused (bad input). */
+static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int json,
+                           char *err, size_t errlen) {
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-') continue; /* a value */
+    size_t n = strcspn(a, "=");
+    if ((n == 6 && !strncmp(a, "--peak", n)) || (n == 9 && !strncmp(a, "--threads", n)) ||
+        (n == 6 && !strncmp(a, "--json", n)))
+      continue;
+    snprintf(
+        err, errlen,
+        "--peak measures only the machine (fp32 GEMM and memory bandwidth) and takes "
+        "only --threads and --json, not '%.*s'%s",
+        (int)n, a, no_peak ? " (--no-peak contradicts it)" : "");
+    return 2;
+  }
+  eb_peak_cfg pc = eb_peak_full(threads);
+  eb_peak p;
+  if (eb_peak_measure(&pc, &p, err, errlen)) return 1;
+  const eb_gemm_info *gi = eb_gemm_info_get();
+  double mib = (double)p.bw_bytes / (1 << 20);
+  if (json) {
+    printf("{\"threads\":%d,\"peak_gemm_gflops\":%.3f,\"gemm_gflops_median\":%.3f,"
+           "\"gemm_n\":%d,\"gemm_reps\":%d,\"peak_bw_gbs\":%.3f,\"bw_gbs_median\":%.3f,"
+           "\"bw_array_bytes\":%zu,\"bw_arrays\":3,\"bw_bytes_per_element\":12,"
+           "\"bw_write_allocate_counted\":false,\"bw_reps\":%d,\"seconds\":%.3f,"
+           "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\",\"gemm_cpu\":\"%s\","
+           "\"gemm_warning\":\"%s\"}\n",
+           p.threads, p.gemm_gflops, p.gemm_gflops_median, p.gemm_n, p.gemm_reps,
+           p.bw_gbs, p.bw_gbs_median, p.bw_bytes, p.bw_reps, p.seconds, JSTR(gi->backend),
+           JSTR(gi->isa), JSTR(gi->cpu), JSTR(gi->warning));
+  } else {
+    printf("GEMM    fp32 C[%d,%d] = A B, engine GEMM, %d thread(s): best %.1f GFLOP/s, "
+           "median %.1f (%d reps)\n",
+           p.gemm_n, p.gemm_n, p.threads, p.gemm_gflops, p.gemm_gflops_median,
+           p.gemm_reps);
+    printf(
+        "memory  triad a = b + s*c, 3 x %.0f MiB, %d thread(s): best %.1f GB/s, median "
+        "%.1f (%d reps; 12 bytes/element, write-allocate not counted)\n",
+        mib, p.threads, p.bw_gbs, p.bw_gbs_median, p.bw_reps);
+    printf("gemm    backend %s, isa %s\n", gi->backend, gi->isa);
+    printf("cpu     %s\n", gi->cpu);
+  }
+  return 0;
+}
+
 static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   model_opts mo = model_defaults();
   const char *lens = "512", *mode = "train", *task_name = NULL, *db_path = NULL,
              *suite = NULL;
   long long batch = 32, vocab = 256, classes = 10, min_reps = 5, warmup = 2;
   double min_time = 1.0;
-  int json = 0;
+  int json = 0, peak = 0, no_peak = 0;
   kvlist tparams = {0};
   opt table[] = {
       MODEL_OPTS(mo),
+      {"peak", O_FLAG, &peak, 0, 0, NULL,
+       "measure only the machine's peaks (fp32 GEMM GFLOP/s, memory GB/s); takes "
+       "--threads and --json"},
+      {"no-peak", O_FLAG, &no_peak, 0, 0, NULL,
+       "do not measure the peaks first (fractions of peak then n/a)"},
       {"len", O_STR, &lens, 0, 0, "N[,N..]", "sequence length(s) [512]"},
       {"batch", O_INT, &batch, 1, 1 << 20, "B", "batch size [32]"},
       {"mode", O_STR, &mode, 0, 0, "train|infer",
@@ -511,16 +593,30 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   eb_store *db = NULL;
   int64_t suite_id = 0;
   int failures = 0;
-  int rc =
-      parse_opts("bench", argc, argv, 2, table, "--arch A [options]",
-                 "Speed and memory of one architecture: warm-up, then repeats until at "
-                 "least --min-time seconds and --min-reps repeats; reports median and "
-                 "min step time, tokens/s, achieved GFLOP/s and peak memory. With --db, "
-                 "each length is also written to the database's speed table (a length "
-                 "that runs out of memory or fails is recorded with that status and the "
-                 "next one is measured).",
-                 pos, &npos, 0, err, sizeof err);
+  const eb_gemm_info *gi = eb_gemm_info_get();
+  int rc = parse_opts(
+      "bench", argc, argv, 2, table, "--arch A [options] | --peak [--threads N]",
+      "Speed and memory of one architecture: warm-up, then repeats until at "
+      "least --min-time seconds and --min-reps repeats; reports median and "
+      "min step time, tokens/s, achieved model GFLOP/s, GB/s moved by the "
+      "ops and peak memory. First (~1 s) it measures the machine's peaks "
+      "with the same threads, and reports the model FLOP rate as a fraction "
+      "of the peak GEMM rate and the GB/s as a fraction of the peak memory "
+      "bandwidth (--no-peak skips this). --peak measures only the peaks, "
+      "longer: C[2048,2048] = A B through the engine's GEMM, and a triad "
+      "a = b + s*c over three 64 MiB arrays (12 bytes per element counted, "
+      "write-allocate not). With --db, each length is also written to the "
+      "database's speed table (a length that runs out of memory or fails is "
+      "recorded with that status and the next one is measured).",
+      pos, &npos, 0, err, sizeof err);
   if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
+  if (rc == 0 && peak) { /* returns here: `out` frees what is declared below */
+    rc = bench_peak_only(argc, argv, no_peak, (int)mo.threads, json, err, sizeof err);
+    if (rc) fprintf(stderr, "effbench bench: %s\n", err);
+    kv_free(&mo.params);
+    kv_free(&tparams);
+    return rc;
+  }
   int suite_set = suite != NULL;
   if (!suite) suite = "bench";
   int L[64], nl = 0;
@@ -574,6 +670,21 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       goto out;
     }
   }
+  /* the peaks of this invocation, with its threads: fractions need no other run */
+  eb_peak pk = {0};
+  int above_peak = 0;
+  if (!no_peak) {
+    eb_peak_cfg pc = eb_peak_quick((int)mo.threads);
+    if (eb_peak_measure(&pc, &pk, err, sizeof err)) {
+      rc = 1;
+      goto out;
+    }
+    eb_set_threads((int)mo.threads);
+    if (!json)
+      printf("peaks, %lld thread(s): GEMM %.1f GFLOP/s (fp32 %d^3, gemm %s %s), memory "
+             "%.1f GB/s (triad)\n",
+             mo.threads, pk.gemm_gflops, pk.gemm_n, gi->backend, gi->isa, pk.bw_gbs);
+  }
   for (int i = 0; i < nl; i++) {
     eb_bench_cfg bc = {.batch = (int)batch,
                        .len = L[i],
@@ -605,6 +716,12 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       goto out;
     }
     double spread = r.ms_median > 0 ? (r.ms_max - r.ms_min) / r.ms_median : 0;
+    /* fractions only where both sides exist: no peak (--no-peak) or no byte
+     * count (ops that do not count bytes yet) give null / n/a, never 0 */
+    int have_bytes = r.bytes_step > 0, have_gemm = pk.gemm_gflops > 0,
+        have_bw = have_bytes && pk.bw_gbs > 0;
+    double fg = have_gemm ? r.gflops_model_per_s / pk.gemm_gflops : 0,
+           fb = have_bw ? r.gbytes_per_s / pk.bw_gbs : 0;
     if (json) {
       char aj[1024];
       eb_args_json(&aargs.args, aj, sizeof aj);
@@ -613,22 +730,41 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           "\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"reps\":%d,"
           "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
           "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
+          "\"flops_executed\":%.6g,\"flops_model\":%.6g,\"gflops_model_per_s\":%.3f,"
+          "\"bytes_step\":%s,\"gbytes_per_s\":%s,\"peak_gemm_gflops\":%s,"
+          "\"peak_bw_gbs\":%s,\"frac_gemm_peak\":%s,\"frac_bw_peak\":%s,"
+          "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\","
           "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
           "\"arch_params\":%s}\n",
           arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
           mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
-          r.flops_step, r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total,
+          r.flops_step, r.flops_step, r.flops_model, r.gflops_model_per_s,
+          JNUM("%.6g", r.bytes_step, have_bytes),
+          JNUM("%.3f", r.gbytes_per_s, have_bytes),
+          JNUM("%.3f", pk.gemm_gflops, have_gemm), JNUM("%.3f", pk.bw_gbs, pk.bw_gbs > 0),
+          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw), JSTR(gi->backend),
+          JSTR(gi->isa), r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total,
           aj);
     } else {
       if (i == 0) /* header only once the first measurement exists */
-        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %12s\n", "arch", "mode", "len",
-               "batch", "ms median", "ms min", "spread", "tokens/s", "GFLOP/s",
-               "peak MiB");
-      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %12.1f\n",
+        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %6s %8s %6s %12s\n", "arch",
+               "mode", "len", "batch", "ms median", "ms min", "spread", "tokens/s",
+               "GFLOP/s", "%gemm", "GB/s", "%bw", "peak MiB");
+      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %6s %8s %6s "
+             "%12.1f\n",
              arch->name, mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread,
-             r.tokens_per_s, r.gflops_per_s, (double)r.peak_mem_bytes / (1 << 20));
+             r.tokens_per_s, r.gflops_model_per_s, TNUM("%.1f%%", 100 * fg, have_gemm),
+             TNUM("%.2f", r.gbytes_per_s, have_bytes), TNUM("%.1f%%", 100 * fb, have_bw),
+             (double)r.peak_mem_bytes / (1 << 20));
     }
     fflush(stdout);
+    /* a fraction above 1 is reported as measured, with a note said once */
+    if ((fg > 1 || fb > 1) && !above_peak++)
+      fprintf(stderr,
+              "effbench bench: note: len=%d is above the peaks measured at the start "
+              "(fraction of GEMM peak %s, of bandwidth peak %s): the machine was busier "
+              "then; rerun on an idle machine, or compare with 'effbench bench --peak'\n",
+              L[i], TNUM("%.2f", fg, have_gemm), TNUM("%.2f", fb, have_bw));
   }
   if (failures && rc == 0) {
     snprintf(err, sizeof err, "%d of %d lengths not measured (see above)", failures, nl);
@@ -967,7 +1103,8 @@ static void usage(FILE *f) {
         "  report             tables from the results database\n"
         "  plot               figures from the results database (gnuplot)\n"
         "  train              train one architecture on one task, report accuracy\n"
-        "  bench              speed and memory of one architecture\n"
+        "  bench              speed and memory of one architecture (--peak: the "
+        "machine's)\n"
         "  export             parameters (and a batch with gradients) as safetensors\n"
         "  data TASK          write a task's generated data in its official format\n\n"
         "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
@@ -1032,6 +1169,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "effbench: %s\n", err);
     eb_registry_destroy(reg);
     return EXIT_BAD_INPUT;
+  }
+  /* commands that compute say once why the preferred GEMM backend is not used */
+  if (!strcmp(cmd, "run") || !strcmp(cmd, "bench") || !strcmp(cmd, "train")) {
+    int help = 0;
+    for (int a = 2; a < argc; a++)
+      help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
+    const char *w = help ? "" : eb_gemm_info_get()->warning;
+    if (w && *w) fprintf(stderr, "effbench: warning: %s\n", w);
   }
   int rc;
   if (!strcmp(cmd, "list"))

@@ -12,6 +12,7 @@
 
 #include "bench.h"
 #include "export.h"
+#include "gemm.h"
 #include "store.h"
 
 #ifndef EFFBENCH_VERSION
@@ -142,10 +143,12 @@ static void stat_emit(void *user, const char *name, double value) {
 static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
                    data_slot *data, const eb_run_opts *o, int index, int total, int *ok,
                    char *err, size_t errlen) {
-  char host[128] = "unknown", build[160];
+  char host[128] = "unknown", build[256];
   gethostname(host, sizeof host - 1);
-  snprintf(build, sizeof build, "effbench %s (%s)", EFFBENCH_VERSION,
-           EFFBENCH_GIT_COMMIT);
+  /* the GEMM backend is chosen at run time, so each run says which it used */
+  const eb_gemm_info *gi = eb_gemm_info_get();
+  snprintf(build, sizeof build, "effbench %s (%s) gemm %s:%s", EFFBENCH_VERSION,
+           EFFBENCH_GIT_COMMIT, gi->backend, gi->isa);
   int64_t run_id;
   if (eb_store_run_begin(db, suite_id, r->key, r->arch->name, r->task->name, r->seed,
                          r->config_json, host, build, &run_id, err, errlen))
@@ -248,13 +251,16 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
   *status = brc ? (strstr(why, "out of memory") ? "oom" : "failed") : "done";
   char aj[1024], cfg[2048];
   eb_args_json(args, aj, sizeof aj);
+  /* provenance of the row: the GEMM backend is chosen at run time */
+  const eb_gemm_info *gi = eb_gemm_info_get();
   snprintf(cfg, sizeof cfg,
            "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
            "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
-           "\"vocab\":%d,\"classes\":%d,\"seed\":%llu,\"arch_params\":%s}",
+           "\"vocab\":%d,\"classes\":%d,\"seed\":%llu,\"arch_params\":%s,"
+           "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\"}",
            arch->name, m->dim, m->depth, m->heads, m->ffn, bc->batch, bc->len,
            bc->train ? "train" : "infer", threads, bc->vocab, bc->classes,
-           (unsigned long long)bc->seed, aj);
+           (unsigned long long)bc->seed, aj, gi->backend, gi->isa);
   eb_speed_row row = {.suite_id = suite_id,
                       .arch = arch->name,
                       .task = task ? task : "",
@@ -290,11 +296,16 @@ int eb_results_open(const char *path, const char *suite, const char *yaml, eb_st
   }
   char blas[512];
   const char *cfg = openblas_get_config(), *core = openblas_get_corename();
+  const eb_gemm_info *gi = eb_gemm_info_get();
   snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");
   if (eb_store_env_record(*db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
                           EFFBENCH_C_FLAGS, err, errlen) ||
       eb_store_env_set(*db, "blas", blas, err, errlen) ||
       eb_store_env_set(*db, "blas_core", core ? core : "unknown", err, errlen) ||
+      eb_store_env_set(*db, "gemm_backend", gi->backend, err, errlen) ||
+      eb_store_env_set(*db, "gemm_isa", gi->isa, err, errlen) ||
+      eb_store_env_set(*db, "gemm_cpu", gi->cpu, err, errlen) ||
+      eb_store_env_set(*db, "gemm_warning", gi->warning, err, errlen) ||
       eb_store_suite(*db, suite, yaml, suite_id, err, errlen)) {
     eb_store_close(*db);
     *db = NULL;

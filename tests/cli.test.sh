@@ -84,10 +84,55 @@ fi
 grep -q '"status":"done"' "$tmp/r.json" || fail "train JSON: $(cat "$tmp/r.json")"
 [[ $(wc -l <"$tmp/l.txt") -eq 5 ]] || fail "losses file has $(wc -l <"$tmp/l.txt") lines"
 
-# bench --json gives one object per length
-n=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16,32 --batch 2 \
-  --min-time 0 --min-reps 2 --json | grep -c '"tokens_per_s"')
+# bench --json gives one object per length, each with its fractions of the peaks
+# measured in the same invocation and the GEMM backend
+jf() { sed -nE "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\1/p" <<<"$2"; } # field of one JSON line
+holds() { awk "BEGIN { exit !($1) }"; }                               # numeric test
+out=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16,32 --batch 2 \
+  --min-time 0 --min-reps 2 --json)
+n=$(grep -c '"tokens_per_s"' <<<"$out")
 [[ $n -eq 2 ]] || fail "bench --json printed $n objects for 2 lengths"
+line=$(tail -n 1 <<<"$out")
+fm=$(jf flops_model "$line") fx=$(jf flops_executed "$line") fg=$(jf frac_gemm_peak "$line")
+fb=$(jf frac_bw_peak "$line") bs=$(jf bytes_step "$line") gm=$(jf gflops_model_per_s "$line")
+pg=$(jf peak_gemm_gflops "$line") pb=$(jf peak_bw_gbs "$line")
+holds "$fm > 0 && $fm <= $fx" || fail "bench: flops_model $fm not in (0, flops_executed $fx]"
+holds "$gm > 0 && $pg > 0 && $pb > 0" ||
+  fail "bench: model GFLOP/s $gm, peaks $pg GFLOP/s $pb GB/s not all positive"
+holds "$fg > 0 && ($fg - $gm / $pg)^2 < 1e-4" || fail "bench: frac_gemm_peak $fg != $gm / $pg"
+# bytes not counted yet by the ops: null, never a made-up number
+if [[ $bs == null ]]; then
+  [[ $fb == null && $(jf gbytes_per_s "$line") == null ]] || fail "bench: bytes null, fractions: $line"
+else
+  holds "$bs > 0 && $fb > 0" || fail "bench: bytes_step $bs, frac_bw_peak $fb"
+fi
+[[ $(jf gemm_backend "$line") =~ ^\"(onednn|openblas)\"$ && $(jf gemm_isa "$line") =~ ^\"..+\"$ ]] ||
+  fail "bench --json lacks the GEMM backend: $line"
+# --no-peak: the fractions are null, not 0
+line=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16 --batch 2 \
+  --min-time 0 --min-reps 1 --no-peak --json)
+[[ $(jf frac_gemm_peak "$line") == null && $(jf peak_gemm_gflops "$line") == null ]] ||
+  fail "bench --no-peak: $line"
+
+# the GEMM backend's warning is printed once, on stderr, by commands that compute
+out=$(EFFBENCH_GEMM=bogus "$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 \
+  --len 16 --batch 2 --min-time 0 --min-reps 1 --no-peak --json 2>&1 >/dev/null)
+[[ $(grep -c "effbench: warning: EFFBENCH_GEMM=bogus is not one of" <<<"$out") -eq 1 ]] ||
+  fail "bench with EFFBENCH_GEMM=bogus: warning not printed once on stderr: $out"
+out=$(EFFBENCH_GEMM=bogus "$eb" list archs 2>&1 >/dev/null)
+[[ -z $out ]] || fail "list printed a GEMM warning: $out"
+
+# bench --peak: the machine's GEMM and memory peaks, the backend that made them
+line=$("$eb" bench --peak --threads 1 --json) || fail "bench --peak --json failed"
+holds "$(jf peak_gemm_gflops "$line") > 0 && $(jf peak_bw_gbs "$line") > 0 &&
+  $(jf gemm_gflops_median "$line") > 0" || fail "bench --peak: $line"
+[[ $(jf gemm_backend "$line") =~ ^\"(onednn|openblas)\"$ && $(jf gemm_isa "$line") =~ ^\"..+\"$ &&
+  $(jf threads "$line") == 1 ]] || fail "bench --peak lacks the backend or threads: $line"
+# it measures only the machine: model options are refused, not ignored
+expect 2 "--peak measures only the machine .* not '--len'" -- "$eb" bench --peak --len 8
+expect 2 "not '--no-peak'" -- "$eb" bench --peak --no-peak
+expect 2 "not '--db'" -- "$eb" bench --peak --db "$tmp/p.db"
+[[ ! -e "$tmp/p.db" ]] || fail "bench --peak --db wrote a database"
 
 if [[ $fails -ne 0 ]]; then
   echo "cli: $fails check(s) failed" >&2

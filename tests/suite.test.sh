@@ -47,6 +47,11 @@ grep -q "FLOP/step" "$tmp/dry1" || fail "dry run shows no FLOP estimate"
   fail "training curves missing"
 [[ $(q "select count(*) from speed where status='done'") -eq 4 ]] ||
   fail "expected 4 speed rows: $(q 'select * from speed')"
+# the suite's speed rows and runs say which GEMM backend ran them (one row writer)
+[[ $(q "select count(*) from speed where json_extract(config_json, '\$.gemm_backend')
+        in ('onednn','openblas')") -eq 4 ]] || fail "suite speed rows lack gemm_backend"
+[[ $(q "select count(*) from runs where build not like '% gemm %:%'") -eq 0 ]] ||
+  fail "runs.build lacks the GEMM backend: $(q 'select build from runs')"
 [[ $(q "select count(*) from runs where config_json like '%\"ffn\":24%'") -eq 4 ]] ||
   fail "override model.ffn=24 not applied"
 [[ $(q "select count(*) from env where key in ('cpu_model', 'blas', 'blas_coretype', 'git_commit')") -eq 4 ]] ||
@@ -126,13 +131,20 @@ fi
 
 # --- bench --db: each length becomes a speed row of suite "bench" (or --suite)
 small=(--arch poolformer --dim 16 --depth 1 --heads 2 --ffn 32 --batch 2
-  --min-time 0 --min-reps 1 --warmup 0)
+  --min-time 0 --min-reps 1 --warmup 0 --no-peak)
 "$eb" bench "${small[@]}" --len 32,64 --db "$tmp/r.db" >"$tmp/bench.out" 2>&1 ||
   fail "bench --db: $(cat "$tmp/bench.out")"
 [[ $(q "select count(*) from speed s join suites u on u.id=s.suite_id
         where u.name='bench' and s.arch='poolformer' and s.status='done'
         and s.step_ms_median > 0 and s.peak_mem_bytes > 0") -eq 2 ]] ||
   fail "bench --db rows: $(q 'select * from speed')"
+# provenance: every speed row names the GEMM backend and ISA that ran it, as does env
+[[ $(q "select count(*) from speed s join suites u on u.id=s.suite_id where u.name='bench'
+        and json_extract(s.config_json, '\$.gemm_backend') in ('onednn','openblas')
+        and length(json_extract(s.config_json, '\$.gemm_isa')) > 0") -eq 2 ]] ||
+  fail "bench --db rows lack the GEMM backend: $(q 'select config_json from speed')"
+[[ $(q "select value from env where key='gemm_backend'") =~ ^(onednn|openblas)$ ]] ||
+  fail "env lacks gemm_backend: $(q 'select * from env')"
 out=$("$eb" report --db "$tmp/r.db" --suite bench --table speed 2>&1)
 grep -qE '^\| poolformer \| [0-9.]+ \| [0-9.]+ \|' <<<"$out" || fail "bench rows not reported: $out"
 # never into a suite that `run` wrote from a suite file: exit 2, nothing written
