@@ -56,6 +56,10 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
   double fl =
       (dv ? g : 0) + (dS ? g + ATT_BWD_PER_SCORE * s : 0) + (dq ? g : 0) + (dk ? g : 0);
   eb_ctx_add_flops(ctx, 0, fl);
+  /* read q, k, v, dO and P; write the gradients asked for */
+  eb_ctx_add_bytes(ctx, 4.0 * B * H *
+                            ((2.0 + (dq != NULL)) * qd +
+                             (2.0 + (dk != NULL) + (dv != NULL)) * kd + (double)nn));
 }
 
 /* q [B,H,Nq,Dh] and k, v [B,H,Nk,Dh] as attention inputs: 0 when usable, else
@@ -140,6 +144,9 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
   }
   eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
                    0);
+  /* read q, k, v (and the mask); write o and, for backward, P */
+  eb_ctx_add_bytes(ctx, 4.0 * BH * (2.0 * qd + 2.0 * kd + (node ? (double)nn : 0)) +
+                            (mask ? (double)B * Nk : 0));
   return o;
 }
 
@@ -778,6 +785,14 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, 0, bh * (sc * (10.0 * Dh + 6) + 2.0 * Nq * Dh));
+  /* of which recomputing P: S = Q K^T 2 Dh, scale, - lse, exp per score */
+  eb_ctx_add_recompute(ctx, bh * sc * (2.0 * Dh + 3));
+  /* read q, k, v, o, dO, lse (and the mask); write the gradients asked for */
+  double qd = (double)Nq * Dh, kd = (double)Nk * Dh;
+  eb_ctx_add_bytes(ctx, 4.0 * bh *
+                                ((3.0 + (pq != NULL)) * qd +
+                                 (2.0 + (pk != NULL) + (pv != NULL)) * kd + Nq) +
+                            (sv->mask ? (double)B * Nk : 0));
 }
 
 static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int nin,
@@ -808,6 +823,9 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, bh * (sc * (4.0 * Dh + 5) + kb * Dh), 0);
+  /* read q, k, v (and the mask); write o and lse */
+  eb_ctx_add_bytes(ctx, 4.0 * bh * (2.0 * Nq * Dh + 2.0 * Nk * Dh + Nq) +
+                            (mask ? (double)B * Nk : 0));
   eb_node *node = eb_tape_record(ctx, attention_bw_backward, o, nin, in);
   if (node) node->saved = sv;
   return o;
