@@ -6,6 +6,7 @@
  *             scale 1) */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "ops_util.h"
 
@@ -55,6 +56,10 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
   double fl =
       (dv ? g : 0) + (dS ? g + ATT_BWD_PER_SCORE * s : 0) + (dq ? g : 0) + (dk ? g : 0);
   eb_ctx_add_flops(ctx, 0, fl);
+  /* read q, k, v, dO and P; write the gradients asked for */
+  eb_ctx_add_bytes(ctx, 4.0 * B * H *
+                            ((2.0 + (dq != NULL)) * qd +
+                             (2.0 + (dk != NULL) + (dv != NULL)) * kd + (double)nn));
 }
 
 /* q [B,H,Nq,Dh] and k, v [B,H,Nk,Dh] as attention inputs: 0 when usable, else
@@ -139,6 +144,9 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
   }
   eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
                    0);
+  /* read q, k, v (and the mask); write o and, for backward, P */
+  eb_ctx_add_bytes(ctx, 4.0 * BH * (2.0 * qd + 2.0 * kd + (node ? (double)nn : 0)) +
+                            (mask ? (double)B * Nk : 0));
   return o;
 }
 
@@ -195,134 +203,229 @@ static void att_bias(const uint8_t *mask, int b, int Nk, int Np, float *bias) {
     bias[j] = j < Nk && (!mask || mask[(int64_t)b * Nk + j]) ? 0.0f : -INFINITY;
 }
 
-static const eb_v8i att_iota = {0, 1, 2, 3, 4, 5, 6, 7};
-
 /* ---- register-tiled micro-kernels (no BLAS: the blocks are small and Dh is
  * usually 16-64, where packing and call overhead dominate a GEMM library).
- * Every operand is a padded per-thread copy: head dims padded with zeros to
- * Dp = Dh rounded up to 8, keys to Np = Nk rounded up to 16 (padded keys have
- * bias -inf, so probability 0). Padding lanes are not counted as FLOPs (as a
- * GEMM's internal padding). */
-#define ATT_MR 4 /* rows per register tile */
+ * Vectors of 16 floats: one AVX-512 register, two AVX ones, four SSE ones.
+ * The kernels are written once (always inlined) and instantiated per x86-64
+ * level with its register tile: rows x (16 or 32) columns, mr rows with nv
+ * vectors per row and mr1 rows when one vector of columns is left (see
+ * att_fwd_bh / att_bwd_bh). Every operand is a padded per-thread copy: head
+ * dims padded with zeros to Dp = Dh rounded up to 16, keys to Np = Nk rounded
+ * up to 16 (padded keys have bias -inf, so probability 0). Padding lanes are
+ * not counted as FLOPs (as a GEMM's internal padding). */
+#define ATT_W 16     /* floats per vector */
+#define ATT_MRMAX 16 /* most rows in a register tile */
 /* row stride of the score block: not a power of two, so the column walks of
  * dV += P^T dO and dK += dS^T Q do not pile onto a few L1 sets */
 #define ATT_LDS (ATT_BK + 16)
 
 static inline int att_round(int x, int m) { return (x + m - 1) / m * m; }
 
-/* c[2i + v] = sum_k a_i[k * acs] * B[k * ldb + 8v ..] for rows i < 4 and nv
- * (1 or 2) vectors of 8 columns; kn terms summed in order k = 0, 1, ... */
-EB_VINLINE void att_mk(const int nv, int kn, const float *a0, const float *a1,
-                       const float *a2, const float *a3, int64_t acs, const float *B,
-                       int64_t ldb, eb_v8f *c) {
-  eb_v8f z = eb__v8_splat(0.0f);
-  eb_v8f c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+typedef float att_vf __attribute__((vector_size(4 * ATT_W)));
+typedef int32_t att_vi __attribute__((vector_size(4 * ATT_W)));
+
+static const att_vi att_iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+EB_VINLINE att_vf att_load(const float *p) {
+  att_vf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+EB_VINLINE void att_put(float *p, att_vf v) { memcpy(p, &v, sizeof v); }
+EB_VINLINE att_vf att_splat(float x) {
+  return __builtin_shuffle((att_vf){x}, (att_vi){0});
+}
+EB_VINLINE att_vf att_sel(att_vi m, att_vf a, att_vf b) {
+  return (att_vf)((m & (att_vi)a) | (~m & (att_vi)b));
+}
+EB_VINLINE att_vf att_max(att_vf a, att_vf b) { return att_sel(a > b, a, b); }
+/* lanes summed in a fixed order */
+EB_VINLINE float att_hsum(att_vf v) {
+  float s[8];
+  for (int i = 0; i < 8; i++)
+    s[i] = v[i] + v[i + 8];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+EB_VINLINE float att_hmax(att_vf v) {
+  float m = v[0];
+  for (int i = 1; i < ATT_W; i++)
+    m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+/* eb__exp8 on 16 lanes (same range reduction and polynomial; fused
+ * multiply-adds where the level has them) */
+EB_VINLINE att_vf att_exp(att_vf x) {
+  att_vf xc = att_sel(x > 88.0f, att_splat(88.0f), x);
+  xc = att_sel(xc < -87.3f, att_splat(-87.3f), xc);
+  att_vf t = xc * 1.44269504088896341f + 12582912.0f;
+  att_vf fn = t - 12582912.0f;
+  att_vf r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  att_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  att_vf y = p * (r * r) + (r + 1.0f);
+  att_vi n = (att_vi)t - 0x4B400000;
+  y = y * (att_vf)((n + 127) << 23);
+  return att_sel(x < -87.3f, att_splat(0.0f), y);
+}
+
+/* c[2i + v] = sum_k a[i][k * acs] * B[k * ldb + 16v ..] for rows i < MR and NV
+ * (1 or 2) vectors of 16 columns; kn terms summed in order k = 0, 1, ... */
+EB_VINLINE void att_tile(const int MR, const int NV, int kn, const float *const *a,
+                         int64_t acs, const float *B, int64_t ldb, att_vf *c) {
+  att_vf z = att_splat(0.0f), c0[ATT_MRMAX], c1[ATT_MRMAX];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+    c0[i] = c1[i] = z;
   for (int k = 0; k < kn; k++) {
     const float *b = B + (int64_t)k * ldb;
-    eb_v8f b0 = eb__v8_load(b), b1 = nv > 1 ? eb__v8_load(b + 8) : z;
+    att_vf b0 = att_load(b), b1 = NV > 1 ? att_load(b + ATT_W) : z;
     int64_t o = (int64_t)k * acs;
-    eb_v8f x = eb__v8_splat(a0[o]);
-    c00 += x * b0;
-    if (nv > 1) c01 += x * b1;
-    x = eb__v8_splat(a1[o]);
-    c10 += x * b0;
-    if (nv > 1) c11 += x * b1;
-    x = eb__v8_splat(a2[o]);
-    c20 += x * b0;
-    if (nv > 1) c21 += x * b1;
-    x = eb__v8_splat(a3[o]);
-    c30 += x * b0;
-    if (nv > 1) c31 += x * b1;
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      att_vf x = att_splat(a[i][o]);
+      c0[i] += x * b0;
+      if (NV > 1) c1[i] += x * b1;
+    }
   }
-  c[0] = c00, c[1] = c01, c[2] = c10, c[3] = c11;
-  c[4] = c20, c[5] = c21, c[6] = c30, c[7] = c31;
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    c[2 * i] = c0[i];
+    c[2 * i + 1] = c1[i];
+  }
 }
 
 /* Rows of A for one tile: row i at A + i * ars (rows past mr repeat row 0; their
  * results are dropped). */
-EB_VINLINE void att_rows(const float *A, int64_t ars, int mr, const float **a) {
-  for (int i = 0; i < ATT_MR; i++)
+EB_VINLINE void att_rows(const int MR, const float *A, int64_t ars, int mr,
+                         const float **a) {
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
     a[i] = A + (i < mr ? i : 0) * ars;
 }
 
-/* C[M, nc] (+= when acc) = A B with A(i,k) = A[i * ars + k * acs], B[K, nc]
- * row-major (ldb), nc a multiple of 8; every element sums its K terms in order. */
-EB_VINLINE void att_gemm(int M, int nc, int K, const float *A, int64_t ars, int64_t acs,
-                         const float *B, int64_t ldb, float *C, int64_t ldc, int acc) {
-  for (int i0 = 0; i0 < M; i0 += ATT_MR) {
-    int mr = M - i0 < ATT_MR ? M - i0 : ATT_MR;
-    const float *a[ATT_MR];
-    att_rows(A + i0 * ars, ars, mr, a);
-    for (int n0 = 0; n0 < nc; n0 += 16) {
-      const int nv = nc - n0 >= 16 ? 2 : 1;
-      eb_v8f c[8];
-      if (nv == 2)
-        att_mk(2, K, a[0], a[1], a[2], a[3], acs, B + n0, ldb, c);
-      else
-        att_mk(1, K, a[0], a[1], a[2], a[3], acs, B + n0, ldb, c);
-      for (int i = 0; i < mr; i++)
-        for (int v = 0; v < nv; v++) {
-          float *p = C + (int64_t)(i0 + i) * ldc + n0 + 8 * v;
-          eb__v8_store(p, acc ? eb__v8_load(p) + c[2 * i + v] : c[2 * i + v]);
-        }
-    }
-  }
-}
-
-/* Score tiles S[mq, nkp] = A Bt (A [mq, Dp] rows at lda, Bt [Dp, *] at ldb, nkp a
- * multiple of 16) with an epilogue per mode:
- *   ATT_S_FWD  s = acc * scale + bias, -inf from column lim_r on; mx[8r..] = running
- *              lane-wise max of row r
- *   ATT_S_PROB p = exp(acc * scale + bias - lse_r), 0 from column lim_r on
- *   ATT_S_DS   p = p (acc - D_r) scale, p the stored probabilities
- * lim_r = lim0 + r (causal) or nkp. */
-enum { ATT_S_FWD, ATT_S_PROB, ATT_S_DS };
-EB_VINLINE void att_scores(const int mode, int mq, int nkp, int Dp, const float *A,
-                           int lda, const float *Bt, int ldb, float *S, int lds,
-                           const float *bias, int causal, int lim0, float scale,
-                           const float *rowv, float *mx) {
-  for (int i0 = 0; i0 < mq; i0 += ATT_MR) {
-    int mr = mq - i0 < ATT_MR ? mq - i0 : ATT_MR;
-    const float *a[ATT_MR];
-    att_rows(A + (int64_t)i0 * lda, lda, mr, a);
-    for (int n0 = 0; n0 < nkp; n0 += 16) {
-      eb_v8f c[8];
-      att_mk(2, Dp, a[0], a[1], a[2], a[3], 1, Bt + n0, ldb, c);
-      for (int i = 0; i < mr; i++) {
-        int r = i0 + i, lim = causal ? lim0 + r : nkp;
-        float *s = S + (int64_t)r * lds + n0;
-        eb_v8f m = eb__v8_splat(-INFINITY);
-        for (int v = 0; v < 2; v++) {
-          eb_v8i ok = att_iota + (n0 + 8 * v) < lim;
-          eb_v8f x = c[2 * i + v], y;
-          if (mode == ATT_S_FWD) {
-            y = x * scale + eb__v8_load(bias + n0 + 8 * v);
-            y = eb__v8_sel(ok, y, eb__v8_splat(-INFINITY));
-            m = eb__v8_max(y, m);
-          } else if (mode == ATT_S_PROB) {
-            y = eb__exp8(x * scale + eb__v8_load(bias + n0 + 8 * v) - rowv[r]);
-            y = eb__v8_sel(ok, y, eb__v8_splat(0.0f));
-          } else {
-            y = eb__v8_load(s + 8 * v) * (x - rowv[r]) * scale;
-          }
-          eb__v8_store(s + 8 * v, y);
-        }
-        if (mode == ATT_S_FWD)
-          eb__v8_store(mx + 8 * r, eb__v8_max(m, eb__v8_load(mx + 8 * r)));
+/* C[M, n0 .. n0 + 16 NV) (+= when acc) = A B: one column strip of att_gemm */
+EB_VINLINE void att_gemm_strip(const int MR, const int NV, int M, int n0, int K,
+                               const float *A, int64_t ars, int64_t acs, const float *B,
+                               int64_t ldb, float *C, int64_t ldc, int acc) {
+  for (int i0 = 0; i0 < M; i0 += MR) {
+    int mr = M - i0 < MR ? M - i0 : MR;
+    const float *a[ATT_MRMAX];
+    att_vf c[2 * ATT_MRMAX];
+    att_rows(MR, A + i0 * ars, ars, mr, a);
+    att_tile(MR, NV, K, a, acs, B + n0, ldb, c);
+    /* unrolled, so the tile stays in registers */
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      if (i >= mr) break;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) {
+        float *p = C + (int64_t)(i0 + i) * ldc + n0 + ATT_W * v;
+        att_put(p, acc ? att_load(p) + c[2 * i + v] : c[2 * i + v]);
       }
     }
   }
 }
 
-/* p = exp(s - m) in place over nkp (a multiple of 8) columns; returns the sum */
+/* C[M, nc] (+= when acc) = A B with A(i,k) = A[i * ars + k * acs], B[K, nc]
+ * row-major (ldb), nc a multiple of 16; every element sums its K terms in
+ * order. Tiles of mr x 32 columns (nv = 2), then mr1 x 16. */
+EB_VINLINE void att_gemm(const int mr, const int nv, const int mr1, int M, int nc, int K,
+                         const float *A, int64_t ars, int64_t acs, const float *B,
+                         int64_t ldb, float *C, int64_t ldc, int acc) {
+  int n0 = 0;
+  if (nv > 1)
+    for (; n0 + 2 * ATT_W <= nc; n0 += 2 * ATT_W)
+      att_gemm_strip(mr, 2, M, n0, K, A, ars, acs, B, ldb, C, ldc, acc);
+  for (; n0 < nc; n0 += ATT_W)
+    att_gemm_strip(mr1, 1, M, n0, K, A, ars, acs, B, ldb, C, ldc, acc);
+}
+
+/* Score tiles S[mq, nkp] = A Bt (A [mq, Dp] rows at lda, Bt [Dp, *] at ldb, nkp a
+ * multiple of 16) with an epilogue per mode:
+ *   ATT_S_FWD  s = acc * scale + bias, -inf from column lim_r on; mx[16r..] =
+ *              running lane-wise max of row r
+ *   ATT_S_LOGP s = acc * scale + bias - lse_r, -inf from column lim_r on (the
+ *              log-probabilities: exp in a separate pass, att_exp_rows, keeps
+ *              the tile's epilogue small enough for the registers)
+ *   ATT_S_DS   p = p (acc - D_r) scale, p the stored probabilities
+ * lim_r = lim0 + r (causal) or nkp. */
+enum { ATT_S_FWD, ATT_S_LOGP, ATT_S_DS };
+typedef struct att_sargs {
+  const float *A, *Bt, *bias, *rowv;
+  float *S, *mx;
+  int lda, ldb, causal, lim0;
+  float scale;
+} att_sargs;
+
+EB_VINLINE void att_scores_strip(const int MR, const int NV, const int mode, int mq,
+                                 int n0, int Dp, const att_sargs *g) {
+  for (int i0 = 0; i0 < mq; i0 += MR) {
+    int mr = mq - i0 < MR ? mq - i0 : MR;
+    const float *a[ATT_MRMAX];
+    att_vf c[2 * ATT_MRMAX];
+    att_rows(MR, g->A + (int64_t)i0 * g->lda, g->lda, mr, a);
+    att_tile(MR, NV, Dp, a, 1, g->Bt + n0, g->ldb, c);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      if (i >= mr) break;
+      int r = i0 + i, lim = g->causal ? g->lim0 + r : n0 + ATT_W * NV;
+      float *s = g->S + (int64_t)r * ATT_LDS + n0;
+      att_vf m = att_splat(-INFINITY);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; v++) {
+        att_vf x = c[2 * i + v], y;
+        att_vi ok = att_iota + (n0 + ATT_W * v) < lim;
+        if (mode == ATT_S_FWD) {
+          y = x * g->scale + att_load(g->bias + n0 + ATT_W * v);
+          y = att_sel(ok, y, att_splat(-INFINITY));
+          m = att_max(y, m);
+        } else if (mode == ATT_S_LOGP) {
+          y = x * g->scale + att_load(g->bias + n0 + ATT_W * v) - g->rowv[r];
+          y = att_sel(ok, y, att_splat(-INFINITY));
+        } else {
+          y = att_load(s + ATT_W * v) * (x - g->rowv[r]) * g->scale;
+        }
+        att_put(s + ATT_W * v, y);
+      }
+      if (mode == ATT_S_FWD)
+        att_put(g->mx + ATT_W * r, att_max(m, att_load(g->mx + ATT_W * r)));
+    }
+  }
+}
+
+EB_VINLINE void att_scores(const int mr, const int nv, const int mr1, const int mode,
+                           int mq, int nkp, int Dp, const att_sargs *g) {
+  int n0 = 0;
+  if (nv > 1)
+    for (; n0 + 2 * ATT_W <= nkp; n0 += 2 * ATT_W)
+      att_scores_strip(mr, 2, mode, mq, n0, Dp, g);
+  for (; n0 < nkp; n0 += ATT_W)
+    att_scores_strip(mr1, 1, mode, mq, n0, Dp, g);
+}
+
+/* p = exp(s - m) in place over nkp (a multiple of 16) columns; returns the sum */
 EB_VINLINE float att_exp_row(float *s, int nkp, float m) {
-  eb_v8f acc = eb__v8_splat(0.0f);
-  for (int j = 0; j < nkp; j += 8) {
-    eb_v8f e = eb__exp8(eb__v8_load(s + j) - m);
-    eb__v8_store(s + j, e);
+  att_vf acc = att_splat(0.0f);
+  for (int j = 0; j < nkp; j += ATT_W) {
+    att_vf e = att_exp(att_load(s + j) - m);
+    att_put(s + j, e);
     acc += e;
   }
-  return eb__v8_hsum(acc);
+  return att_hsum(acc);
+}
+
+/* s = exp(s) in place over mq rows (stride ATT_LDS) of nkp columns */
+EB_VINLINE void att_exp_rows(float *S, int mq, int nkp) {
+  for (int r = 0; r < mq; r++)
+    for (int j = 0; j < nkp; j += ATT_W) {
+      float *s = S + (int64_t)r * ATT_LDS + j;
+      att_put(s, att_exp(att_load(s)));
+    }
 }
 
 /* x[n, Dh] (row stride ld) -> dst[n, Dp] rows, zero-padded to rows_p rows */
@@ -332,48 +435,55 @@ static void att_copy(const float *x, int ld, int n, int Dh, int Dp, int rows_p,
     for (int d = 0; d < Dp; d++)
       dst[(int64_t)i * Dp + d] = i < n && d < Dh ? x[(int64_t)i * ld + d] : 0.0f;
 }
-/* x[n, Dh] (row stride ld) -> dst[Dp, Np] transposed, zero-padded */
-static void att_copy_t(const float *x, int ld, int n, int Dh, int Dp, int Np,
+/* x[n, Dh] (row stride ld) -> dst[Dp, Np] transposed (row stride ldt), zero-
+ * padded; 16 keys at a time, so each destination line is written whole */
+static void att_copy_t(const float *x, int ld, int n, int Dh, int Dp, int Np, int ldt,
                        float *dst) {
-  memset(dst, 0, (size_t)Dp * Np * sizeof(float));
-  for (int i = 0; i < n; i++)
-    for (int d = 0; d < Dh; d++)
-      dst[(int64_t)d * Np + i] = x[(int64_t)i * ld + d];
+  for (int i0 = 0; i0 < Np; i0 += 16)
+    for (int d = 0; d < Dp; d++) {
+      float *t = dst + (int64_t)d * ldt + i0;
+      for (int i = 0; i < 16; i++)
+        t[i] = i0 + i < n && d < Dh ? x[(int64_t)(i0 + i) * ld + d] : 0.0f;
+    }
 }
 
 /* Per-thread scratch, in floats (shared by forward and backward): query-side
  * copies (q, dO) of Nq rows, key-side ones of Np = Nk rounded up to 16. */
 typedef struct att_layout {
-  int Dp, Np;
+  int Dp, Np, ldt; /* ldt: row stride of the transposed copies */
   int64_t q, k, kt, vt, v, dO, s, acc, dk, dv, rowf, bias, total;
 } att_layout;
 
 static att_layout att_plan(int Nq, int Nk, int Dh) {
   att_layout L;
-  L.Dp = att_round(Dh, 8);
+  L.Dp = att_round(Dh, ATT_W);
   L.Np = att_round(Nk, 16);
+  /* not a multiple of 256 floats: the Dp rows of a key block, read together,
+   * then spread over the L1 sets instead of sharing two of them */
+  L.ldt = L.Np + 16;
   int64_t qd = (int64_t)Nq * L.Dp, kd = (int64_t)L.Np * L.Dp, o = 0;
 #define ATT_TAKE(f, n) (L.f = o, o += ((n) + 15) / 16 * 16)
   ATT_TAKE(q, qd);
   ATT_TAKE(k, kd);
-  ATT_TAKE(kt, kd);
-  ATT_TAKE(vt, kd);
+  ATT_TAKE(kt, (int64_t)L.ldt * L.Dp);
+  ATT_TAKE(vt, (int64_t)L.ldt * L.Dp);
   ATT_TAKE(v, kd);
   ATT_TAKE(dO, qd);
   ATT_TAKE(s, (int64_t)ATT_BQ * ATT_LDS);
   ATT_TAKE(acc, (int64_t)ATT_BQ * L.Dp);
   ATT_TAKE(dk, kd);
   ATT_TAKE(dv, kd);
-  ATT_TAKE(rowf, (int64_t)11 * ATT_BQ + Nq);
+  ATT_TAKE(rowf, (int64_t)(3 + ATT_W) * ATT_BQ + Nq);
   ATT_TAKE(bias, L.Np);
 #undef ATT_TAKE
   L.total = o;
   return L;
 }
 
-EB_CLONES
-static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
-                       float *scr) {
+/* One (b,h) of the forward with register tiles (mr, nv, mr1): o and lse. */
+EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
+                             const att_saved *sv, const att_layout *L, int b, int h,
+                             float *scr) {
   const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
             Np = L->Np;
   const float scale = sv->scale;
@@ -382,7 +492,7 @@ static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
   float *m = scr + L->rowf, *l = m + ATT_BQ, *corr = l + ATT_BQ, *mx = corr + ATT_BQ;
   float *O = att_at(&sv->o, b, h), *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
   att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kt);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, L->ldt, Kt);
   att_copy(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, Vp);
   const int ldo = sv->o.ld;
   for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
@@ -395,20 +505,29 @@ static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
       int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
       for (int r = 0; r < mq; r++)
-        eb__v8_store(mx + 8 * r, eb__v8_splat(-INFINITY));
+        att_put(mx + ATT_W * r, att_splat(-INFINITY));
       /* S = (Q_i K_j^T) scale + bias, masked; lane-wise row maxima */
-      att_scores(ATT_S_FWD, mq, nkp, Dp, Qp + (int64_t)i0 * Dp, Dp, Kt + j0, Np, S,
-                 ATT_LDS, bias + j0, causal, i0 + 1 - j0, scale, NULL, mx);
+      att_sargs g = {.A = Qp + (int64_t)i0 * Dp,
+                     .Bt = Kt + j0,
+                     .bias = bias + j0,
+                     .S = S,
+                     .mx = mx,
+                     .lda = Dp,
+                     .ldb = L->ldt,
+                     .causal = causal,
+                     .lim0 = i0 + 1 - j0,
+                     .scale = scale};
+      att_scores(mr, nv, mr1, ATT_S_FWD, mq, nkp, Dp, &g);
       for (int r = 0; r < mq; r++) {
         float *s = S + (int64_t)r * ATT_LDS;
-        float mb = eb__v8_hmax(eb__v8_load(mx + 8 * r));
+        float mb = att_hmax(att_load(mx + ATT_W * r));
         float mn = mb > m[r] ? mb : m[r];
         if (mn == -INFINITY) { /* no usable key yet: p = 0, nothing to rescale */
           memset(s, 0, (size_t)nkp * sizeof(float));
           corr[r] = 1.0f;
           continue;
         }
-        float c = eb__expf(m[r] - mn);
+        float c = att_exp(att_splat(m[r] - mn))[0];
         float ps = att_exp_row(s, nkp, mn);
         l[r] = l[r] * c + ps;
         m[r] = mn;
@@ -416,10 +535,11 @@ static void att_fwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
       }
       if (j0 > 0)
         for (int r = 0; r < mq; r++)
-          for (int d = 0; d < Dp; d++)
-            acc[r * Dp + d] *= corr[r];
+          for (int d = 0; d < Dp; d += ATT_W)
+            att_put(acc + r * Dp + d, att_load(acc + r * Dp + d) * corr[r]);
       /* acc[mq,Dp] (+)= P V_j */
-      att_gemm(mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp, j0 > 0);
+      att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp,
+               j0 > 0);
     }
     for (int r = 0; r < mq; r++) {
       float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
@@ -439,23 +559,31 @@ static void att_store(float *g, int ld, const float *src, int n, int Dh, int Dp,
       g[(int64_t)i * ld + d] = (fresh ? 0.0f : g[(int64_t)i * ld + d]) + src[i * Dp + d];
 }
 
-EB_CLONES
-static void att_bwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
-                       const att_view *dO_v, att_view *dq_v, att_view *dk_v,
-                       att_view *dv_v, int fq, int fk, int fv, float *scr) {
+/* Where one (b,h) of backward writes: the gradient views (NULL: not needed)
+ * and whether each is fresh (overwrite) or accumulated into. */
+typedef struct att_grads {
+  const att_view *dO;
+  att_view *dq, *dk, *dv;
+  int fq, fk, fv;
+} att_grads;
+
+/* One (b,h) of the backward with register tiles (mr, nv, mr1). */
+EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
+                             const att_saved *sv, const att_layout *L, int b, int h,
+                             const att_grads *gr, float *scr) {
   const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
             Np = L->Np;
   const float scale = sv->scale;
   float *Qp = scr + L->q, *Kp = scr + L->k, *Kt = scr + L->kt, *Vt = scr + L->vt;
   float *dOp = scr + L->dO, *S = scr + L->s, *dQ = scr + L->acc, *dK = scr + L->dk,
         *dV = scr + L->dv, *Dr = scr + L->rowf, *bias = scr + L->bias;
-  const float *O = att_at(&sv->o, b, h), *dO = att_at(dO_v, b, h);
+  const float *O = att_at(&sv->o, b, h), *dO = att_at(gr->dO, b, h);
   const float *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
-  const int ldo = sv->o.ld, ldg = dO_v->ld;
+  const int ldo = sv->o.ld, ldg = gr->dO->ld;
   att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
   att_copy(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kt);
-  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, Vt);
+  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, L->ldt, Kt);
+  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, L->ldt, Vt);
   att_copy(dO, ldg, Nq, Dh, Dp, Nq, dOp);
   memset(dK, 0, (size_t)Np * Dp * sizeof(float));
   memset(dV, 0, (size_t)Np * Dp * sizeof(float));
@@ -473,23 +601,111 @@ static void att_bwd_bh(const att_saved *sv, const att_layout *L, int b, int h,
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
       int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
       /* P = exp(Q_i K_j^T scale + bias - lse) */
-      att_scores(ATT_S_PROB, mq, nkp, Dp, Qi, Dp, Kt + j0, Np, S, ATT_LDS, bias + j0,
-                 causal, i0 + 1 - j0, scale, lse + i0, NULL);
+      att_sargs g = {.A = Qi,
+                     .Bt = Kt + j0,
+                     .bias = bias + j0,
+                     .rowv = lse + i0,
+                     .S = S,
+                     .lda = Dp,
+                     .ldb = L->ldt,
+                     .causal = causal,
+                     .lim0 = i0 + 1 - j0,
+                     .scale = scale};
+      att_scores(mr, nv, mr1, ATT_S_LOGP, mq, nkp, Dp, &g);
+      att_exp_rows(S, mq, nkp);
       /* dV_j += P^T dO_i */
-      att_gemm(nk, Dp, mq, S, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp, Dp, 1);
+      att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp, Dp,
+               1);
       /* dS = P (dO_i V_j^T - D) scale, in place */
-      att_scores(ATT_S_DS, mq, nkp, Dp, dOi, Dp, Vt + j0, Np, S, ATT_LDS, NULL, 0, 0,
-                 scale, Dr + i0, NULL);
+      g = (att_sargs){.A = dOi,
+                      .Bt = Vt + j0,
+                      .rowv = Dr + i0,
+                      .S = S,
+                      .lda = Dp,
+                      .ldb = L->ldt,
+                      .scale = scale};
+      att_scores(mr, nv, mr1, ATT_S_DS, mq, nkp, Dp, &g);
       /* dQ_i (+)= dS K_j; dK_j += dS^T Q_i */
-      att_gemm(mq, Dp, nk, S, ATT_LDS, 1, Kp + (int64_t)j0 * Dp, Dp, dQ, Dp, j0 > 0);
-      att_gemm(nk, Dp, mq, S, 1, ATT_LDS, Qi, Dp, dK + (int64_t)j0 * Dp, Dp, 1);
+      att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Kp + (int64_t)j0 * Dp, Dp, dQ, Dp,
+               j0 > 0);
+      att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, Qi, Dp, dK + (int64_t)j0 * Dp, Dp,
+               1);
     }
-    if (dq_v)
-      att_store(att_at(dq_v, b, h) + (int64_t)i0 * dq_v->ld, dq_v->ld, dQ, mq, Dh, Dp,
-                fq);
+    if (gr->dq)
+      att_store(att_at(gr->dq, b, h) + (int64_t)i0 * gr->dq->ld, gr->dq->ld, dQ, mq, Dh,
+                Dp, gr->fq);
   }
-  if (dk_v) att_store(att_at(dk_v, b, h), dk_v->ld, dK, Nk, Dh, Dp, fk);
-  if (dv_v) att_store(att_at(dv_v, b, h), dv_v->ld, dV, Nk, Dh, Dp, fv);
+  if (gr->dk) att_store(att_at(gr->dk, b, h), gr->dk->ld, dK, Nk, Dh, Dp, gr->fk);
+  if (gr->dv) att_store(att_at(gr->dv, b, h), gr->dv->ld, dV, Nk, Dh, Dp, gr->fv);
+}
+
+/* The instances: register tiles sized to the level's vector registers (32
+ * AVX-512 ones: 8 rows x 32 columns, 16 accumulators, and 8 x 16 for a last
+ * 16 columns, where 16 rows measured slower: their 16 row pointers spill;
+ * 16 AVX ones: 6 rows x 16 columns, 12; 16 SSE ones: 2 rows x 16 columns, 8). */
+#ifdef EB_X86_LEVELS
+EB_TARGET_V4 static void att_fwd_v4(const att_saved *sv, const att_layout *L, int b,
+                                    int h, float *scr) {
+  att_fwd_impl(8, 2, 8, sv, L, b, h, scr);
+}
+EB_TARGET_V3 static void att_fwd_v3(const att_saved *sv, const att_layout *L, int b,
+                                    int h, float *scr) {
+  att_fwd_impl(6, 1, 6, sv, L, b, h, scr);
+}
+EB_TARGET_V4 static void att_bwd_v4(const att_saved *sv, const att_layout *L, int b,
+                                    int h, const att_grads *gr, float *scr) {
+  att_bwd_impl(8, 2, 8, sv, L, b, h, gr, scr);
+}
+EB_TARGET_V3 static void att_bwd_v3(const att_saved *sv, const att_layout *L, int b,
+                                    int h, const att_grads *gr, float *scr) {
+  att_bwd_impl(6, 1, 6, sv, L, b, h, gr, scr);
+}
+#endif
+static void att_fwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
+                            float *scr) {
+  att_fwd_impl(2, 1, 2, sv, L, b, h, scr);
+}
+static void att_bwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
+                            const att_grads *gr, float *scr) {
+  att_bwd_impl(2, 1, 2, sv, L, b, h, gr, scr);
+}
+
+/* x86-64 level of the kernels: 4 (AVX-512), 3 (AVX2+FMA) or 0 (portable), the
+ * highest the CPU has; EFFBENCH_ATT_LEVEL=3 or 0 caps it (to test the others). */
+static int att_level(void) {
+  int lv = 0;
+#ifdef EB_X86_LEVELS
+  if (__builtin_cpu_supports("x86-64-v4"))
+    lv = 4;
+  else if (__builtin_cpu_supports("x86-64-v3"))
+    lv = 3;
+#endif
+  const char *cap = getenv("EFFBENCH_ATT_LEVEL");
+  if (cap && *cap && atoi(cap) < lv) lv = atoi(cap) >= 3 ? 3 : 0;
+  return lv;
+}
+
+static void att_fwd_bh(int lv, const att_saved *sv, const att_layout *L, int b, int h,
+                       float *scr) {
+#ifdef EB_X86_LEVELS
+  if (lv == 4)
+    att_fwd_v4(sv, L, b, h, scr);
+  else if (lv == 3)
+    att_fwd_v3(sv, L, b, h, scr);
+  else
+#endif
+    att_fwd_generic(sv, L, b, h, scr);
+}
+static void att_bwd_bh(int lv, const att_saved *sv, const att_layout *L, int b, int h,
+                       const att_grads *gr, float *scr) {
+#ifdef EB_X86_LEVELS
+  if (lv == 4)
+    att_bwd_v4(sv, L, b, h, gr, scr);
+  else if (lv == 3)
+    att_bwd_v3(sv, L, b, h, gr, scr);
+  else
+#endif
+    att_bwd_generic(sv, L, b, h, gr, scr);
 }
 
 /* Score elements computed and key blocks visited, summed over the Nq rows of
@@ -552,6 +768,8 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   }
   if (!pq && !pk && !pv) return;
   const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;
+  const att_grads gr = {&dO, pq, pk, pv, fq, fk, fv};
+  const int lv = att_level();
   int nt = eb__nthreads();
   att_layout L = att_plan(Nq, Nk, Dh);
   int64_t per = L.total;
@@ -562,12 +780,20 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
     att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
-    att_bwd_bh(sv, &L, b, h, &dO, pq, pk, pv, fq, fk, fv, s);
+    att_bwd_bh(lv, sv, &L, b, h, &gr, s);
   }
   double sc, kb;
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, 0, bh * (sc * (10.0 * Dh + 6) + 2.0 * Nq * Dh));
+  /* of which recomputing P: S = Q K^T 2 Dh, scale, - lse, exp per score */
+  eb_ctx_add_recompute(ctx, bh * sc * (2.0 * Dh + 3));
+  /* read q, k, v, o, dO, lse (and the mask); write the gradients asked for */
+  double qd = (double)Nq * Dh, kd = (double)Nk * Dh;
+  eb_ctx_add_bytes(ctx, 4.0 * bh *
+                                ((3.0 + (pq != NULL)) * qd +
+                                 (2.0 + (pk != NULL) + (pv != NULL)) * kd + Nq) +
+                            (sv->mask ? (double)B * Nk : 0));
 }
 
 static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int nin,
@@ -581,6 +807,7 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
     if (!sv->mask) return NULL;
     memcpy(sv->mask, mask, (size_t)B * Nk);
   }
+  const int lv = att_level();
   int nt = eb__nthreads();
   att_layout L = att_plan(Nq, Nk, Dh);
   int64_t per = L.total;
@@ -591,12 +818,15 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
     att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
-    att_fwd_bh(sv, &L, b, h, s);
+    att_fwd_bh(lv, sv, &L, b, h, s);
   }
   double sc, kb;
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, bh * (sc * (4.0 * Dh + 5) + kb * Dh), 0);
+  /* read q, k, v (and the mask); write o and lse */
+  eb_ctx_add_bytes(ctx, 4.0 * bh * (2.0 * Nq * Dh + 2.0 * Nk * Dh + Nq) +
+                            (mask ? (double)B * Nk : 0));
   eb_node *node = eb_tape_record(ctx, attention_bw_backward, o, nin, in);
   if (node) node->saved = sv;
   return o;

@@ -161,6 +161,20 @@ typedef int32_t eb_v8i __attribute__((vector_size(32)));
 #define EB_CLONES
 #endif
 
+/* Kernels specialised per x86-64 level, picked by the caller from the CPU's
+ * feature flags (eb__x86_level): AVX-512 (x86-64-v4) and AVX2+FMA (x86-64-v3),
+ * both with FMA contraction (ISO C mode otherwise keeps a*b+c unfused). The
+ * results then depend on the level, never on the thread count; a machine
+ * always picks the same one. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                   \
+    !defined(EB_NO_CLONES)
+#define EB_X86_LEVELS 1
+#define EB_TARGET_V4                                                                     \
+  __attribute__((target("arch=x86-64-v4"), optimize("fp-contract=fast")))
+#define EB_TARGET_V3                                                                     \
+  __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast")))
+#endif
+
 EB_VINLINE eb_v8f eb__v8_load(const float *p) {
   eb_v8f v;
   memcpy(&v, p, sizeof v);

@@ -10,7 +10,7 @@
 #define SHAPE(...) ((const int[]){__VA_ARGS__})
 
 static void expect(const char *what, double got, double want) {
-  CHECK(got == want, "%s: counted %.0f FLOPs, analytic %.0f", what, got, want);
+  CHECK(got == want, "%s: counted %.0f, analytic %.0f", what, got, want);
 }
 
 /* eb_sum of n elements: n forward, n backward (docs/flops.md) */
@@ -98,7 +98,8 @@ static void check_attention(int B, int H, int N, int Nk, int Dh, int masked, int
  *   C = sum over query blocks of rows * kend        (score elements computed)
  *   K = sum over query blocks of rows * ceil(kend/256)   (row-block visits)
  * forward  B H (C (4 Dh + 5) + K Dh)
- * backward B H (C (10 Dh + 6) + 2 N Dh) */
+ * backward B H (C (10 Dh + 6) + 2 N Dh), of which B H C (2 Dh + 3) recompute P
+ * forward bytes 4 B H (2 N Dh + 2 Nk Dh + N) (+ B Nk for the mask) */
 static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
                                int causal, int qkv) {
   if (qkv && Nk != N) return;
@@ -135,6 +136,12 @@ static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
            "attention_%s B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d forward",
            qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).forward, bh * (C * (4.0 * Dh + 5) + K * Dh));
+  /* bytes: q, k, v read, o and the log-sum-exp written, the mask read */
+  snprintf(what, sizeof what,
+           "attention_%s B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d forward bytes",
+           qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
+  expect(what, eb_ctx_bytes(ctx),
+         4.0 * bh * (2.0 * N * Dh + 2.0 * Nk * Dh + N) + (masked ? (double)B * Nk : 0));
   eb_tensor *L = eb_sum(ctx, o);
   CHECK(L && eb_backward(ctx, L) == 0, "attention backward: %s", eb_ctx_error(ctx));
   snprintf(what, sizeof what,
@@ -142,6 +149,11 @@ static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
            qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
   expect(what, eb_ctx_flops(ctx).backward,
          bh * (C * (10.0 * Dh + 6) + 2.0 * N * Dh) + (double)o->size);
+  /* of which recompute: rebuilding P, S = Q K^T (2 Dh), scale, - lse, exp */
+  snprintf(what, sizeof what,
+           "attention_%s B=%d H=%d N=%d Nk=%d Dh=%d mask=%d causal=%d recompute",
+           qkv ? "qkv" : "blockwise", B, H, N, Nk, Dh, masked, causal);
+  expect(what, eb_ctx_recompute(ctx), bh * C * (2.0 * Dh + 3));
   eb_ctx_destroy(ctx);
   eb_params_destroy(P);
   free(mask);
