@@ -75,6 +75,12 @@ static inline float *eb__grad_acc_if(eb_ctx *ctx, eb_tensor *t, int *fresh, int 
   return g;
 }
 
+/* Main-memory traffic of an op, in floats (4 bytes each) read plus written,
+ * each operand once (docs/flops.md, "Bytes moved"). */
+static inline void eb__moved(eb_ctx *ctx, double floats) {
+  eb_ctx_add_bytes(ctx, 4.0 * floats);
+}
+
 /* ------------------------------------------------------------ threads ---- */
 static inline int eb__nthreads(void) {
 #ifdef _OPENMP
@@ -154,6 +160,15 @@ typedef int32_t eb_v8i __attribute__((vector_size(32)));
 #define EB_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define EB_CLONES
+#endif
+
+/* the same for the memory-bound kernels, with an AVX-512 clone as well (more
+ * and wider registers for the fused elementwise passes) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                   \
+    !defined(EB_NO_CLONES)
+#define EB_CLONES_MEM __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define EB_CLONES_MEM
 #endif
 
 EB_VINLINE eb_v8f eb__v8_load(const float *p) {

@@ -139,11 +139,15 @@ typedef struct pool_case {
   int pool;
   const uint8_t *mask;
   const float *r;
+  int sub; /* eb_avgpool1d_sub */
 } pool_case;
 
 static eb_tensor *pool_loss(eb_ctx *ctx, void *user) {
   pool_case *c = user;
-  return wsum(ctx, eb_avgpool1d(ctx, c->x, c->pool, c->mask), c->r);
+  return wsum(ctx,
+              c->sub ? eb_avgpool1d_sub(ctx, c->x, c->pool, c->mask)
+                     : eb_avgpool1d(ctx, c->x, c->pool, c->mask),
+              c->r);
 }
 
 static void test_avgpool(eb_ctx *ctx) {
@@ -195,10 +199,25 @@ static void test_avgpool(eb_ctx *ctx) {
       double fl = terms * D + nonempty * (D + 1);
       CHECK(eb_ctx_flops(ctx).forward == fl, "avgpool flops %g want %g",
             eb_ctx_flops(ctx).forward, fl);
-      pool_case pc = {x, pool, m, r};
+      pool_case pc = {x, pool, m, r, 0};
       eb_tensor *leaves[1] = {x};
       char what[64];
       snprintf(what, sizeof what, "avgpool grad pool %d mask %d", pool, usemask);
+      eb_gradcheck(what, ctx, pool_loss, &pc, leaves, 1, 1e-2f, 1e-2, 200);
+      /* the fused avgpool(x) - x: forward, FLOPs (avgpool's plus eb_sub's), grad */
+      eb_ctx_reset(ctx);
+      eb_ctx_reset_flops(ctx);
+      eb_tensor *ys = eb_avgpool1d_sub(ctx, x, pool, m);
+      CHECK(ys != NULL, "avgpool_sub: %s", eb_ctx_error(ctx));
+      if (!ys) continue;
+      for (int i = 0; i < B * N * D; i++)
+        want[i] -= x->data[i];
+      /* x is O(1): the difference is compared at that scale (cancellation) */
+      eb_check_close("avgpool_sub forward", ys->data, want, B * N * D, 1e-5, 1.0);
+      CHECK(eb_ctx_flops(ctx).forward == fl + B * N * D, "avgpool_sub flops %g want %g",
+            eb_ctx_flops(ctx).forward, fl + B * N * D);
+      pc.sub = 1;
+      snprintf(what, sizeof what, "avgpool_sub grad pool %d mask %d", pool, usemask);
       eb_gradcheck(what, ctx, pool_loss, &pc, leaves, 1, 1e-2f, 1e-2, 200);
     }
   eb_ctx_reset(ctx);
