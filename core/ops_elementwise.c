@@ -205,6 +205,16 @@ static const double unary_bwd[] = {EW_SCALE_BWD,    EW_GELU_BWD, EW_SILU_BWD,
 EB_VINLINE eb_v8f gelu8(eb_v8f v) {
   return 0.5f * v * (1.0f + eb__tanh8(GELU_C * (v + GELU_A * v * v * v)));
 }
+/* gelu8 and gelu_grad8 on 16 lanes (same bits) */
+EB_VINLINE eb_v16f gelu16(eb_v16f v) {
+  return 0.5f * v * (1.0f + eb__tanh16(GELU_C * (v + GELU_A * v * v * v)));
+}
+EB_VINLINE eb_v16f gelu_grad16(eb_v16f v) {
+  eb_v16f v2 = v * v;
+  eb_v16f t = eb__tanh16(GELU_C * (v + GELU_A * v2 * v));
+  eb_v16f du = GELU_C * (1.0f + 3.0f * GELU_A * v2);
+  return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
+}
 EB_VINLINE eb_v8f gelu_grad8(eb_v8f v) {
   eb_v8f v2 = v * v;
   eb_v8f t = eb__tanh8(GELU_C * (v + GELU_A * v2 * v));
@@ -372,6 +382,8 @@ static void bias_gelu_fwd_rows(const float *X, const float *Bv, float *Y, int64_
     const float *xr = X + r * D;
     float *yr = Y + r * D;
     int j = 0;
+    for (; j + 16 <= D; j += 16)
+      eb__v16_store(yr + j, gelu16(eb__v16_load(xr + j) + eb__v16_load(Bv + j)));
     for (; j + 8 <= D; j += 8)
       eb__v8_store(yr + j, gelu8(eb__v8_load(xr + j) + eb__v8_load(Bv + j)));
     if (j < D) {
@@ -394,6 +406,12 @@ static void bias_gelu_bwd_rows(const float *X, const float *Bv, const float *dy,
     const float *xr = X + r * D, *gr = dy + r * D;
     float *dxr = dx ? dx + r * D : NULL;
     int j = 0;
+    for (; j + 16 <= D; j += 16) {
+      eb_v16f g =
+          eb__v16_load(gr + j) * gelu_grad16(eb__v16_load(xr + j) + eb__v16_load(Bv + j));
+      if (dxr) eb__v16_store(dxr + j, acc ? eb__v16_load(dxr + j) + g : g);
+      if (pb) eb__v16_store(pb + j, eb__v16_load(pb + j) + g);
+    }
     for (; j + 8 <= D; j += 8) {
       eb_v8f g =
           eb__v8_load(gr + j) * gelu_grad8(eb__v8_load(xr + j) + eb__v8_load(Bv + j));
