@@ -100,7 +100,7 @@ static void linear_add_backward(eb_ctx *ctx, eb_node *n) {
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
     for (int64_t i = 0; i < size; i++)
       dr[i] = acc ? dr[i] + dy[i] : dy[i];
-    eb__moved(ctx, (2.0 + acc) * size);
+    eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by linear_backward */
   }
   /* the residual add's backward, both inputs (as eb_add counts it) */
   eb_ctx_add_flops(ctx, 0, 2.0 * (double)size);

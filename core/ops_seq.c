@@ -181,15 +181,39 @@ static inline void pool_window(int t, int r, int N, int *lo, int *hi) {
   *hi = t + r > N - 1 ? N - 1 : t + r;
 }
 
-/* x[B,N,D] -> dx[b,tau] = [tau real] sum_{|t-tau|<=r} inv[b,t] dy[b,t] */
+/* dres (+)= dy for the residual of eb_avgpool1d_sub: res takes dy's buffer
+ * when it has no gradient yet (as eb_add's backward does) */
+static void pool_residual_backward(eb_ctx *ctx, eb_tensor *res, eb_tensor *y) {
+  if (!res->requires_grad) return;
+  const int64_t size = y->size;
+  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size); /* eb_add's, both inputs */
+  if (!res->grad && !res->is_param) {
+    res->grad = y->grad;
+    return;
+  }
+  int fail = 0, fresh = 0;
+  float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
+  if (fail) return;
+  const float *dy = y->grad;
+  const int acc = !fresh;
+  EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+  for (int64_t i = 0; i < size; i++)
+    dr[i] = acc ? dr[i] + dy[i] : dy[i];
+  eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by the pooling part */
+}
+
+/* x[B,N,D] -> dx[b,tau] = [tau real] sum_{|t-tau|<=r} inv[b,t] dy[b,t]
+ * (- dy[b,tau] with sub); dres (+)= dy with a residual */
 static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
-  eb_tensor *x = node->in[0];
+  eb_tensor *x = node->in[0], *res = node->in[1];
   const pool_saved *sv = node->saved;
   const int B = x->shape[0], N = x->shape[1], D = x->shape[2], r = node->iarg[0] / 2;
   const int sub = node->iarg[1];
   const float *dy = node->out->grad;
   int fail = 0, fresh = 0;
   float *gx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  if (fail) return;
+  if (res) pool_residual_backward(ctx, res, node->out);
   if (!gx) return;
   int64_t terms = 0;
   for (int64_t row = 0; row < (int64_t)B * N; row++) {
@@ -231,8 +255,13 @@ static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
  * y[b,t] = mean of x[b,tau] over real tau in [t-pool/2, t+pool/2] ∩ [0,N), 0 if none,
  * minus x[b,t] when sub is set */
 static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
-                          int sub) {
+                          int sub, eb_tensor *res) {
   if (!x) return NULL;
+  if (res && !eb__same_shape(res, x)) {
+    eb_ctx_set_error(ctx, "avgpool1d_sub: residual %s must have x's shape %s",
+                     EB_SHAPE(res), EB_SHAPE(x));
+    return NULL;
+  }
   if (x->ndim != 3 || pool < 1 || pool % 2 == 0) {
     eb_ctx_set_error(ctx,
                      "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
@@ -277,14 +306,22 @@ static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *ma
       for (int d = 0; d < D; d++)
         yr[d] -= xr[d];
     }
+    if (res) { /* res + mix, as eb_add(res, mix) */
+      const float *rr = res->data + row * D;
+      for (int d = 0; d < D; d++)
+        yr[d] = rr[d] + yr[d];
+    }
   }
-  /* the subtraction counted as eb_sub's */
-  eb_ctx_add_flops(
-      ctx, (double)terms * D + (double)nonempty * (D + 1) + (sub ? BN * D : 0), 0);
+  /* the subtraction and the residual add counted as eb_sub's and eb_add's */
+  eb_ctx_add_flops(ctx,
+                   (double)terms * D + (double)nonempty * (D + 1) + (sub ? BN * D : 0) +
+                       (res ? BN * D : 0),
+                   0);
   /* x read once (a window's rows are in cache), y written, the window weights
-   * written */
-  eb__moved(ctx, 2.0 * BN * D + BN);
-  eb_node *node = eb_tape_record(ctx, avgpool_backward, y, 1, &x);
+   * written, the residual read */
+  eb__moved(ctx, 2.0 * BN * D + BN + (res ? BN * D : 0));
+  eb_tensor *in[2] = {x, res};
+  eb_node *node = eb_tape_record(ctx, avgpool_backward, y, res ? 2 : 1, in);
   if (node) {
     pool_saved *sv = alloc_or_error(ctx, sizeof *sv, "avgpool1d");
     if (!sv) return NULL;
@@ -303,12 +340,14 @@ static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *ma
 }
 
 eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask) {
-  return avgpool(ctx, x, pool, mask, 0);
+  return avgpool(ctx, x, pool, mask, 0, NULL);
 }
 
-/* x[B,N,D] -> avgpool(x) - x in one pass (PoolFormer's token mixer) */
-eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask) {
-  return avgpool(ctx, x, pool, mask, 1);
+/* x[B,N,D], res[B,N,D] or NULL -> res + avgpool(x) - x in one pass (PoolFormer's
+ * token mixer and its residual add) */
+eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
+                            eb_tensor *res) {
+  return avgpool(ctx, x, pool, mask, 1, res);
 }
 
 /* -------------------------------------------------- gather / scatter rows -- */

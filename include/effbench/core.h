@@ -272,8 +272,10 @@ eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tenso
 /* Average pooling along N, window `pool` (odd), stride 1, same length, counting
  * only in-range real tokens (padding-aware): x[B,N,D], mask[B*N] or NULL. */
 eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask);
-/* eb_avgpool1d(x) - x in one pass (PoolFormer's token mixer), same rules. */
-eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask);
+/* res + eb_avgpool1d(x) - x in one pass (PoolFormer's token mixer and its
+ * residual add), same rules; res[B,N,D] or NULL (none). */
+eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
+                            eb_tensor *res);
 /* Rows: x[R,D] (leading dims flattened), idx[n] in [0,R) -> [n,D] */
 eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n);
 /* out[R,D] = 0; out[idx[i]] += w[i] * src[i]  (w NULL = 1); R = rows */
