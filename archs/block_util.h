@@ -35,7 +35,11 @@ static inline eb_tensor *eb_merge_heads(eb_ctx *ctx, eb_tensor *x) {
 static inline eb_tensor *eb_block_mlp(eb_ctx *ctx, eb_tensor *x, eb_tensor *ln_g,
                                       eb_tensor *ln_b, eb_tensor *w1, eb_tensor *b1,
                                       eb_tensor *w2, eb_tensor *b2, float p) {
-  eb_tensor *m = eb_gelu(ctx, eb_linear(ctx, eb_layernorm(ctx, x, ln_g, ln_b), w1, b1));
+  /* the bias b1 is applied by the fused bias + GELU pass, not by the GEMM */
+  eb_tensor *h = eb_linear(ctx, eb_layernorm(ctx, x, ln_g, ln_b), w1, NULL);
+  eb_tensor *m = eb_bias_gelu(ctx, h, b1);
+  /* without active dropout the output layer accumulates onto the residual */
+  if (p == 0.0f || !eb_ctx_training(ctx)) return eb_linear_add(ctx, m, w2, b2, x);
   return eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, w2, b2), p));
 }
 

@@ -289,8 +289,8 @@ static eb_tensor *moe_dispatch(eb_ctx *ctx, const moe *v, layer *l, eb_tensor *h
     if (ne == 0) continue;
     const expert *x = &l->ex[e];
     eb_tensor *xe = eb_gather_rows(ctx, h, rt->tok + off, ne); /* [ne,D] */
-    eb_tensor *ye =
-        eb_linear(ctx, eb_gelu(ctx, eb_linear(ctx, xe, x->w1, x->b1)), x->w2, x->b2);
+    eb_tensor *ye = eb_linear(
+        ctx, eb_bias_gelu(ctx, eb_linear(ctx, xe, x->w1, NULL), x->b1), x->w2, x->b2);
     parts[np++] = eb_reshape(ctx, ye, 2, (int[]){1, ne * D}); /* rows joined below */
   }
   const int n = rt->n;

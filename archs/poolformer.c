@@ -97,8 +97,12 @@ static int poolformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint
   for (int i = 0; i < v->cfg.depth; i++) {
     layer *l = &v->layers[i];
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, zero);
-    eb_tensor *mix = eb_sub(ctx, eb_avgpool1d(ctx, a, v->pool, mask), a);
-    x = eb_add(ctx, x, eb_dropout(ctx, mix, p));
+    if (p == 0.0f || !eb_ctx_training(ctx)) { /* x + AvgPool(a) - a, one pass */
+      x = eb_avgpool1d_sub(ctx, a, v->pool, mask, x);
+    } else {
+      eb_tensor *mix = eb_avgpool1d_sub(ctx, a, v->pool, mask, NULL); /* AvgPool(a) - a */
+      x = eb_add(ctx, x, eb_dropout(ctx, mix, p));
+    }
     x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));

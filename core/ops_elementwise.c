@@ -36,8 +36,19 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
   double per_a = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_A : EW_ADD_BWD;
   double per_b = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_B : EW_ADD_BWD;
   /* da first, then db: when a == b (x * x) the second sees da's values */
-  float *da = eb__grad_acc_if(ctx, a, &fresh, &fail);
+  int shared = 0;
+  if ((op == OP_ADD || op == OP_SUB) && a != b && a->requires_grad && !a->is_param &&
+      !a->grad) {
+    /* da = dy, and a has no gradient yet: a shares y's gradient buffer (as a
+     * reshape does) instead of copying it; y's gradient is complete here and
+     * no later node reads it */
+    a->grad = y->grad;
+    shared = 1;
+  }
+  float *da = shared ? NULL : eb__grad_acc_if(ctx, a, &fresh, &fail);
   if (fail) return;
+  const int da_acc = !fresh;
+  int db_acc = 1;
   if (da) {
     const int acc = !fresh;
     if (op == OP_MUL) {
@@ -64,6 +75,7 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
   if (outer == 1) { /* same shape: elementwise, in parallel */
     db = eb__grad_acc_if(ctx, b, &fresh, &fail);
     if (fail) return;
+    db_acc = !fresh;
     if (db) {
       const int acc = !fresh;
       EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
@@ -104,7 +116,17 @@ static void binary_backward(eb_ctx *ctx, eb_node *n) {
       }
     }
   }
-  eb_ctx_add_flops(ctx, 0, (double)size * (per_a * (da != NULL) + per_b * (db != NULL)));
+  eb_ctx_add_flops(
+      ctx, 0, (double)size * (per_a * (da != NULL || shared) + per_b * (db != NULL)));
+  /* dy read; each gradient written (read too when accumulating; nothing when
+   * shared); the operands the products read: b for da of mul/div, a (mul) or
+   * y and b (div) for db */
+  double mv = (double)size;
+  if (da) mv += (double)size * (1 + da_acc) + (op == OP_MUL || op == OP_DIV ? inner : 0);
+  if (db)
+    mv += (double)inner * (1 + db_acc) + (op == OP_MUL ? size : 0) +
+          (op == OP_DIV ? size + inner : 0);
+  eb__moved(ctx, mv);
 }
 
 static eb_tensor *binary(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op) {
@@ -138,6 +160,7 @@ static eb_tensor *binary(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op) {
         yr[j] = ar[j] / B[j];
   }
   eb_ctx_add_flops(ctx, EW_BINARY_FWD * (double)a->size, 0);
+  eb__moved(ctx, 2.0 * a->size + (double)inner); /* a, b read, y written */
   eb_tensor *in[2] = {a, b};
   eb_node *n = eb_tape_record(ctx, binary_backward, y, 2, in);
   if (n) n->iarg[0] = op;
@@ -181,6 +204,16 @@ static const double unary_bwd[] = {EW_SCALE_BWD,    EW_GELU_BWD, EW_SILU_BWD,
  * goes through a padded copy, so every element gets the same arithmetic. */
 EB_VINLINE eb_v8f gelu8(eb_v8f v) {
   return 0.5f * v * (1.0f + eb__tanh8(GELU_C * (v + GELU_A * v * v * v)));
+}
+/* gelu8 and gelu_grad8 on 16 lanes (same bits) */
+EB_VINLINE eb_v16f gelu16(eb_v16f v) {
+  return 0.5f * v * (1.0f + eb__tanh16(GELU_C * (v + GELU_A * v * v * v)));
+}
+EB_VINLINE eb_v16f gelu_grad16(eb_v16f v) {
+  eb_v16f v2 = v * v;
+  eb_v16f t = eb__tanh16(GELU_C * (v + GELU_A * v2 * v));
+  eb_v16f du = GELU_C * (1.0f + 3.0f * GELU_A * v2);
+  return 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du;
 }
 EB_VINLINE eb_v8f gelu_grad8(eb_v8f v) {
   eb_v8f v2 = v * v;
@@ -266,6 +299,8 @@ static void unary_backward(eb_ctx *ctx, eb_node *n) {
     break;
   }
   eb_ctx_add_flops(ctx, 0, unary_bwd[n->iarg[0]] * (double)size);
+  /* dy and x (y for exp; neither for scale) read, dx written (read when accumulating) */
+  eb__moved(ctx, (double)size * (2 + acc + (n->iarg[0] != U_SCALE)));
 }
 
 static eb_tensor *unary(eb_ctx *ctx, eb_tensor *x, int op, float s) {
@@ -309,6 +344,7 @@ static eb_tensor *unary(eb_ctx *ctx, eb_tensor *x, int op, float s) {
     break;
   }
   eb_ctx_add_flops(ctx, unary_fwd[op] * (double)size, 0);
+  eb__moved(ctx, 2.0 * size); /* x read, y written */
   eb_node *n = eb_tape_record(ctx, unary_backward, y, 1, &x);
   if (n) {
     n->iarg[0] = op;
@@ -332,6 +368,129 @@ eb_tensor *eb_exp(eb_ctx *ctx, eb_tensor *x) { return unary(ctx, x, U_EXP, 0); }
 /* x[...] -> max(x, 0) */
 eb_tensor *eb_relu(eb_ctx *ctx, eb_tensor *x) { return unary(ctx, x, U_RELU, 0); }
 
+/* ---------------------------------------------------------- bias_gelu ---- */
+/* rows per block of the bias-gradient partial sums (fixed: the sums do not
+ * depend on the thread count) */
+#define BG_ROWS 256
+
+/* Rows [r0, r1) of y = gelu(x + b), x[.,D]. A ragged row tail goes through a
+ * padded copy, so every element gets the same arithmetic. */
+EB_CLONES_MEM
+static void bias_gelu_fwd_rows(const float *X, const float *Bv, float *Y, int64_t r0,
+                               int64_t r1, int D) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = X + r * D;
+    float *yr = Y + r * D;
+    int j = 0;
+    for (; j + 16 <= D; j += 16)
+      eb__v16_store(yr + j, gelu16(eb__v16_load(xr + j) + eb__v16_load(Bv + j)));
+    for (; j + 8 <= D; j += 8)
+      eb__v8_store(yr + j, gelu8(eb__v8_load(xr + j) + eb__v8_load(Bv + j)));
+    if (j < D) {
+      float t[8] = {0}, u[8] = {0};
+      memcpy(t, xr + j, (size_t)(D - j) * sizeof(float));
+      memcpy(u, Bv + j, (size_t)(D - j) * sizeof(float));
+      eb__v8_store(t, gelu8(eb__v8_load(t) + eb__v8_load(u)));
+      memcpy(yr + j, t, (size_t)(D - j) * sizeof(float));
+    }
+  }
+}
+
+/* Rows [r0, r1) of g = dy gelu'(x + b): dx (+)= g (dx NULL: skipped) and
+ * pb[j] += g (pb NULL: skipped). */
+EB_CLONES_MEM
+static void bias_gelu_bwd_rows(const float *X, const float *Bv, const float *dy,
+                               float *dx, int acc, float *pb, int64_t r0, int64_t r1,
+                               int D) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = X + r * D, *gr = dy + r * D;
+    float *dxr = dx ? dx + r * D : NULL;
+    int j = 0;
+    for (; j + 16 <= D; j += 16) {
+      eb_v16f g =
+          eb__v16_load(gr + j) * gelu_grad16(eb__v16_load(xr + j) + eb__v16_load(Bv + j));
+      if (dxr) eb__v16_store(dxr + j, acc ? eb__v16_load(dxr + j) + g : g);
+      if (pb) eb__v16_store(pb + j, eb__v16_load(pb + j) + g);
+    }
+    for (; j + 8 <= D; j += 8) {
+      eb_v8f g =
+          eb__v8_load(gr + j) * gelu_grad8(eb__v8_load(xr + j) + eb__v8_load(Bv + j));
+      if (dxr) eb__v8_store(dxr + j, acc ? eb__v8_load(dxr + j) + g : g);
+      if (pb) eb__v8_store(pb + j, eb__v8_load(pb + j) + g);
+    }
+    if (j < D) {
+      const size_t k = (size_t)(D - j) * sizeof(float);
+      float t[8] = {0}, u[8] = {0}, w[8] = {0};
+      memcpy(t, xr + j, k);
+      memcpy(u, Bv + j, k);
+      memcpy(w, gr + j, k);
+      eb__v8_store(t, eb__v8_load(w) * gelu_grad8(eb__v8_load(t) + eb__v8_load(u)));
+      for (int i = 0; i < D - j; i++) {
+        if (dxr) EW_PUT(dxr[j + i], t[i]);
+        if (pb) pb[j + i] += t[i];
+      }
+    }
+  }
+}
+
+static void bias_gelu_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *x = n->in[0], *b = n->in[1], *y = n->out;
+  int fail = 0, fresh = 0;
+  float *db = eb__grad_if(ctx, b, &fail);
+  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  if (fail || (!db && !dx)) return;
+  const int64_t R = eb__rows(x), nb = (R + BG_ROWS - 1) / BG_ROWS;
+  const int D = eb__last(x), acc = !fresh;
+  float *part = NULL; /* [nb, D] partial bias gradients, added in block order */
+  if (db) {
+    part = eb_alloc(ctx, (size_t)nb * D * sizeof(float));
+    if (!part) return;
+    memset(part, 0, (size_t)nb * D * sizeof(float));
+  }
+  const float *X = x->data, *Bv = b->data, *dy = y->grad;
+  EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
+  for (int64_t k = 0; k < nb; k++) {
+    const int64_t r0 = k * BG_ROWS, r1 = r0 + BG_ROWS < R ? r0 + BG_ROWS : R;
+    bias_gelu_bwd_rows(X, Bv, dy, dx, acc, part ? part + k * D : NULL, r0, r1, D);
+  }
+  for (int64_t k = 0; part && k < nb; k++)
+    for (int j = 0; j < D; j++)
+      db[j] += part[k * D + j];
+  /* as gelu's backward (dx) plus linear's bias gradient (db) */
+  eb_ctx_add_flops(ctx, 0,
+                   (double)x->size * ((dx ? EW_GELU_BWD : 0) + (db ? EW_ADD_BWD : 0)));
+  /* x and dy read, dx written (and read when accumulating), b read, db read
+   * and written */
+  eb__moved(ctx,
+            2.0 * x->size + (dx ? (1.0 + acc) * x->size : 0) + D + (db ? 2.0 * D : 0));
+}
+
+/* x[...,D], b[D] -> [...,D] = gelu(x + b) (tanh approximation): eb_linear's
+ * bias and eb_gelu in one pass; backward recomputes x + b. */
+eb_tensor *eb_bias_gelu(eb_ctx *ctx, eb_tensor *x, eb_tensor *b) {
+  if (!x || !b) return NULL;
+  const int D = eb__last(x);
+  if (b->ndim != 1 || b->shape[0] != D) {
+    eb_ctx_set_error(ctx, "bias_gelu: x %s, b %s: want x[...,D], b[D]", EB_SHAPE(x),
+                     EB_SHAPE(b));
+    return NULL;
+  }
+  eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
+  if (!y) return NULL;
+  const int64_t R = eb__rows(x), nb = (R + BG_ROWS - 1) / BG_ROWS;
+  EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
+  for (int64_t k = 0; k < nb; k++) {
+    const int64_t r0 = k * BG_ROWS, r1 = r0 + BG_ROWS < R ? r0 + BG_ROWS : R;
+    bias_gelu_fwd_rows(x->data, b->data, y->data, r0, r1, D);
+  }
+  /* as linear's bias add plus gelu */
+  eb_ctx_add_flops(ctx, (EW_BINARY_FWD + EW_GELU_FWD) * (double)x->size, 0);
+  eb__moved(ctx, 2.0 * x->size + D);
+  eb_tensor *in[2] = {x, b};
+  eb_tape_record(ctx, bias_gelu_backward, y, 2, in);
+  return y;
+}
+
 /* ---------------------------------------------------------------- sum ---- */
 static void sum_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0];
@@ -345,6 +504,7 @@ static void sum_backward(eb_ctx *ctx, eb_node *n) {
   for (int64_t i = 0; i < size; i++)
     EW_PUT(dx[i], g);
   eb_ctx_add_flops(ctx, 0, (double)size);
+  eb__moved(ctx, (1.0 + acc) * size + 1);
 }
 
 /* x[...] -> [1], the sum of all elements (accumulated serially in double) */
@@ -358,6 +518,7 @@ eb_tensor *eb_sum(eb_ctx *ctx, eb_tensor *x) {
     s += x->data[i];
   y->data[0] = (float)s;
   eb_ctx_add_flops(ctx, (double)x->size, 0);
+  eb__moved(ctx, (double)x->size + 1);
   eb_tape_record(ctx, sum_backward, y, 1, &x);
   return y;
 }

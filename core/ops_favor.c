@@ -239,6 +239,11 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
     fl += 2.0 * S * K + (double)M * K;
   }
   eb_ctx_add_flops(ctx, 0, fl);
+  /* phi and dy read; dx: x and w read, dx written (+ read); dw: g∘phi written
+   * and read back, x read, dw read and written */
+  const double xs = (double)d.rows * K, ws = (double)M * K;
+  eb__moved(ctx, 2.0 * S + (needx ? xs + ws + (fresh ? 1 : 2) * xs : 0) +
+                     (needw ? 2.0 * S + (needx ? 0 : xs) + 2.0 * ws : 0));
 }
 
 /* -------------------------------------------------------------- forward -- */
@@ -302,6 +307,8 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
   double fl = 2.0 * S * K + S + (soft ? 3.0 * S : 2.0 * S);
   if (skeys) fl += 2.0 * d.rows * K;
   eb_ctx_add_flops(ctx, fl, 0);
+  /* x and w read, phi written (the keys' row terms written and read back) */
+  eb__moved(ctx, (double)d.rows * K + (double)M * K + S + (skeys ? 2.0 * d.rows : 0));
   eb_tensor *in[2] = {x, w};
   eb_node *nd = eb_tape_record(ctx, favor_backward, y, 2, in);
   if (nd) nd->iarg[0] = (int)kernel;

@@ -40,6 +40,11 @@ static void linear_backward(eb_ctx *ctx, eb_node *n) {
     fl += mnk;
   }
   eb_ctx_add_flops(ctx, 0, fl);
+  /* dy read; dw: x read, dw read and written; db read and written; dx: w
+   * read, dx written (and read when accumulating) */
+  const double xs = (double)M * Din, ws = (double)Dout * Din;
+  eb__moved(ctx, (double)M * Dout + (dw ? xs + 2 * ws : 0) + (db ? 2.0 * Dout : 0) +
+                     (dx ? ws + (fresh ? 1 : 2) * xs : 0));
 }
 
 eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
@@ -67,8 +72,83 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
     fl += (double)M * Dout;
   }
   eb_ctx_add_flops(ctx, fl, 0);
+  /* x, w (and b) read, y written */
+  eb__moved(ctx,
+            (double)M * Din + (double)Dout * Din + (double)M * Dout + (b ? Dout : 0));
   eb_tensor *in[3] = {x, w, b};
   eb_tape_record(ctx, linear_backward, y, 3, in);
+  return y;
+}
+
+/* --------------------------------------------------------- linear_add ---- */
+/* x[...,I], w[O,I], b[O] or NULL, res[...,O] -> dx, dw, db as linear; dres
+ * (+)= dy: res shares dy's buffer when it has no gradient yet (as eb_add's
+ * backward does) */
+static void linear_add_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *res = n->in[3], *y = n->out;
+  linear_backward(ctx, n); /* first: it reads dy, which res may come to share */
+  if (!res->requires_grad) return;
+  const int64_t size = y->size;
+  if (!res->grad && !res->is_param) {
+    res->grad = y->grad;
+  } else {
+    int fail = 0, fresh = 0;
+    float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
+    if (fail) return;
+    const float *dy = y->grad;
+    const int acc = !fresh;
+    EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+    for (int64_t i = 0; i < size; i++)
+      dr[i] = acc ? dr[i] + dy[i] : dy[i];
+    eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by linear_backward */
+  }
+  /* the residual add's backward, both inputs (as eb_add counts it) */
+  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size);
+}
+
+/* x[...,I], w[O,I], b[O] or NULL, res[...,O] -> y[...,O] = res + x w^T + b:
+ * a residual branch's output layer and the residual add in one pass (y starts
+ * as res + b, the GEMM accumulates into it). Equals eb_add(res, eb_linear(x,
+ * w, b)) up to rounding. */
+eb_tensor *eb_linear_add(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b,
+                         eb_tensor *res) {
+  if (!x || !w || !res) return NULL;
+  const int Din = eb__last(x);
+  int ok = w->ndim == 2 && w->shape[1] == Din &&
+           (!b || (b->ndim == 1 && b->shape[0] == w->shape[0]));
+  ok = ok && res->ndim == x->ndim && eb__last(res) == w->shape[0];
+  for (int i = 0; ok && i < x->ndim - 1; i++)
+    ok = res->shape[i] == x->shape[i];
+  if (!ok) {
+    eb_ctx_set_error(ctx,
+                     "linear_add: x %s, w %s, b %s, res %s: want x[...,I], w[O,I], b[O], "
+                     "res[...,O]",
+                     EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none", EB_SHAPE(res));
+    return NULL;
+  }
+  const int M = (int)eb__rows(x), Dout = w->shape[0];
+  eb_tensor *y = eb_tensor_new(ctx, res->ndim, res->shape);
+  if (!y) return NULL;
+  const float *R = res->data, *Bv = b ? b->data : NULL;
+  float *Y = y->data;
+  EB_OMP("omp parallel for schedule(static) if ((int64_t)M * Dout > EB_PAR_MIN)")
+  for (int r = 0; r < M; r++) {
+    const float *rr = R + (int64_t)r * Dout;
+    float *yr = Y + (int64_t)r * Dout;
+    if (Bv)
+      for (int o = 0; o < Dout; o++)
+        yr[o] = rr[o] + Bv[o];
+    else
+      memcpy(yr, rr, (size_t)Dout * sizeof(float));
+  }
+  eb__gemm(0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 1.0f, Y, Dout);
+  /* linear's FLOPs plus the residual add's */
+  const double mo = (double)M * Dout;
+  eb_ctx_add_flops(ctx, 2.0 * mo * Din + (b ? mo : 0) + mo, 0);
+  /* res (and b) read, y written, x and w read (y's GEMM pass is counted once) */
+  eb__moved(ctx, 2.0 * mo + (b ? Dout : 0) + (double)M * Din + (double)Dout * Din);
+  eb_tensor *in[4] = {x, w, b, res};
+  eb_tape_record(ctx, linear_add_backward, y, 4, in);
   return y;
 }
 
@@ -110,6 +190,9 @@ static void matmul_backward(eb_ctx *ctx, eb_node *n) {
   }
   double g = 2.0 * (double)d.batch * M * N * K;
   eb_ctx_add_flops(ctx, 0, (da ? g : 0) + (db ? g : 0));
+  /* dC read; da: b read, da read and written; db: a read, db read and written */
+  eb__moved(ctx, (double)d.batch *
+                     ((double)sc + (da ? sb + 2.0 * sa : 0) + (db ? sa + 2.0 * sb : 0)));
 }
 
 /* a[...,M,K] (ta: [...,K,M]) @ b[...,K,N] (tb: [...,N,K]) -> [...,M,N];
@@ -147,6 +230,7 @@ eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
     eb__gemm(ta, tb, M, N, K, 1.0f, a->data + i * M * (int64_t)K, lda,
              b->data + i * K * (int64_t)N, ldb, 0.0f, c->data + i * M * (int64_t)N, N);
   eb_ctx_add_flops(ctx, 2.0 * (double)batch * M * N * K, 0);
+  eb__moved(ctx, (double)batch * ((double)M * K + (double)K * N + (double)M * N));
   eb_tensor *in[2] = {a, b};
   eb_node *node = eb_tape_record(ctx, matmul_backward, c, 2, in);
   if (node) {

@@ -7,67 +7,149 @@
 
 /* ---------------------------------------------------------- layernorm ---- */
 #define LN_EPS 1e-5f
+/* rows per block of the backward's parameter-gradient partial sums: a fixed
+ * size, so the sums do not depend on the thread count */
+#define LN_ROWS 256
 
 typedef struct ln_saved {
   float *mean, *rstd; /* [rows] */
 } ln_saved;
 
+/* Sum of xr[0..D) in a fixed order: 8 lanes over the multiple-of-8 part, the
+ * lanes added pairwise, then the tail in order. */
+EB_VINLINE float ln_sum(const float *xr, int D) {
+  eb_v8f s = eb__v8_splat(0.0f);
+  int j = 0;
+  for (; j + 8 <= D; j += 8)
+    s += eb__v8_load(xr + j);
+  float t = eb__v8_hsum(s);
+  for (; j < D; j++)
+    t += xr[j];
+  return t;
+}
+
+/* sum of (xr - mu)^2, same order as ln_sum */
+EB_VINLINE float ln_sumsq(const float *xr, float mu, int D) {
+  eb_v8f s = eb__v8_splat(0.0f), m = eb__v8_splat(mu);
+  int j = 0;
+  for (; j + 8 <= D; j += 8) {
+    eb_v8f c = eb__v8_load(xr + j) - m;
+    s += c * c;
+  }
+  float t = eb__v8_hsum(s);
+  for (; j < D; j++)
+    t += (xr[j] - mu) * (xr[j] - mu);
+  return t;
+}
+
+/* Rows [r0, r1) of y = (x - mean) * rstd * gamma + beta; one read of each row
+ * from memory (the row stays in L1 across the three sweeps). */
+EB_CLONES_MEM
+static void ln_fwd_rows(const float *X, const float *G, const float *Bt, float *Y,
+                        float *mean, float *rstd, int64_t r0, int64_t r1, int D) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = X + r * D;
+    float *yr = Y + r * D;
+    const float mu = ln_sum(xr, D) / (float)D;
+    const float rs = 1.0f / sqrtf(ln_sumsq(xr, mu, D) / (float)D + LN_EPS);
+    const eb_v8f m = eb__v8_splat(mu), s = eb__v8_splat(rs);
+    int j = 0;
+    for (; j + 8 <= D; j += 8)
+      eb__v8_store(yr + j, (eb__v8_load(xr + j) - m) * s * eb__v8_load(G + j) +
+                               eb__v8_load(Bt + j));
+    for (; j < D; j++)
+      yr[j] = (xr[j] - mu) * rs * G[j] + Bt[j];
+    if (mean) {
+      mean[r] = mu;
+      rstd[r] = rs;
+    }
+  }
+}
+
+/* Rows [r0, r1) of the backward, one pass over x and dy:
+ *   xh = (x - mean) rstd, g = dy gamma,
+ *   dx (+)= rstd (g - mean_j(g) - xh mean_j(g xh)),
+ *   pg[j] += dy xh, pb[j] += dy (this block's partial sums; NULL = not needed). */
+EB_CLONES_MEM
+static void ln_bwd_rows(const float *X, const float *G, const float *dy,
+                        const float *mean, const float *rstd, float *dx, int acc,
+                        float *pg, float *pb, int64_t r0, int64_t r1, int D) {
+  for (int64_t r = r0; r < r1; r++) {
+    const float *xr = X + r * D, *gr = dy + r * D;
+    const float mu = mean[r], rs = rstd[r];
+    const eb_v8f vm = eb__v8_splat(mu), vr = eb__v8_splat(rs);
+    eb_v8f a1 = eb__v8_splat(0.0f), a2 = a1;
+    int j = 0;
+    for (; j + 8 <= D; j += 8) {
+      const eb_v8f d = eb__v8_load(gr + j), xh = (eb__v8_load(xr + j) - vm) * vr;
+      const eb_v8f g = d * eb__v8_load(G + j);
+      a1 += g;
+      a2 += g * xh;
+      if (pg) eb__v8_store(pg + j, eb__v8_load(pg + j) + d * xh);
+      if (pb) eb__v8_store(pb + j, eb__v8_load(pb + j) + d);
+    }
+    float s1 = eb__v8_hsum(a1), s2 = eb__v8_hsum(a2);
+    const int jt = j;
+    for (; j < D; j++) {
+      const float xh = (xr[j] - mu) * rs, g = gr[j] * G[j];
+      s1 += g;
+      s2 += g * xh;
+      if (pg) pg[j] += gr[j] * xh;
+      if (pb) pb[j] += gr[j];
+    }
+    if (!dx) continue;
+    const float m1 = s1 / (float)D, m2 = s2 / (float)D;
+    const eb_v8f v1 = eb__v8_splat(m1), v2 = eb__v8_splat(m2);
+    float *dxr = dx + r * D;
+    for (j = 0; j < jt; j += 8) {
+      const eb_v8f xh = (eb__v8_load(xr + j) - vm) * vr;
+      const eb_v8f v = vr * (eb__v8_load(gr + j) * eb__v8_load(G + j) - v1 - xh * v2);
+      eb__v8_store(dxr + j, acc ? eb__v8_load(dxr + j) + v : v);
+    }
+    for (; j < D; j++) {
+      const float xh = (xr[j] - mu) * rs;
+      const float v = rs * (gr[j] * G[j] - m1 - xh * m2);
+      dxr[j] = acc ? dxr[j] + v : v;
+    }
+  }
+}
+
 static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
   const ln_saved *sv = n->saved;
-  int fail = 0;
+  int fail = 0, fresh = 0;
   float *dg = eb__grad_if(ctx, gamma, &fail);
   float *dbt = eb__grad_if(ctx, beta, &fail);
-  if (fail) return;
-  int64_t R = eb__rows(x);
-  int D = eb__last(x);
-  const float *X = x->data, *G = gamma->data, *dy = y->grad;
-  double fl = 0;
-  if (dg || dbt) {
-    /* parameter gradients: columns in parallel, rows summed in order, so the
-     * result is the same for any thread count */
-    EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
-    for (int j0 = 0; j0 < D; j0 += 16) {
-      int j1 = j0 + 16 < D ? j0 + 16 : D;
-      for (int64_t r = 0; r < R; r++) {
-        const float *xr = X + r * D, *gr = dy + r * D;
-        float mu = sv->mean[r], rs = sv->rstd[r];
-        if (dg)
-          for (int j = j0; j < j1; j++)
-            dg[j] += gr[j] * ((xr[j] - mu) * rs);
-        if (dbt)
-          for (int j = j0; j < j1; j++)
-            dbt[j] += gr[j];
-      }
-    }
-    fl += (double)R * D * ((dg ? 4 : 0) + (dbt ? 1 : 0));
-  }
-  int fresh = 0;
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
-  if (dx) {
-    const int acc = !fresh;
-    EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
-    for (int64_t r = 0; r < R; r++) {
-      const float *xr = X + r * D, *gr = dy + r * D;
-      float *dxr = dx + r * D;
-      float mu = sv->mean[r], rs = sv->rstd[r];
-      float s1 = 0, s2 = 0;
-      for (int j = 0; j < D; j++) {
-        float g = gr[j] * G[j];
-        s1 += g;
-        s2 += g * ((xr[j] - mu) * rs);
-      }
-      float m1 = s1 / (float)D, m2 = s2 / (float)D;
-      for (int j = 0; j < D; j++) {
-        float xh = (xr[j] - mu) * rs;
-        float v = rs * (gr[j] * G[j] - m1 - xh * m2);
-        dxr[j] = acc ? dxr[j] + v : v;
-      }
-    }
-    fl += 14.0 * (double)R * D;
+  const int64_t R = eb__rows(x), nb = (R + LN_ROWS - 1) / LN_ROWS;
+  const int D = eb__last(x), acc = !fresh;
+  /* per-block partial sums of dgamma and dbeta, added in block order below */
+  float *part = NULL;
+  if (dg || dbt) {
+    part = eb_alloc(ctx, (size_t)nb * 2 * D * sizeof(float));
+    if (!part) return;
+    memset(part, 0, (size_t)nb * 2 * D * sizeof(float));
   }
+  const float *X = x->data, *G = gamma->data, *dy = y->grad;
+  EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t r0 = b * LN_ROWS, r1 = r0 + LN_ROWS < R ? r0 + LN_ROWS : R;
+    float *pg = part && dg ? part + b * 2 * D : NULL;
+    float *pb = part && dbt ? part + b * 2 * D + D : NULL;
+    ln_bwd_rows(X, G, dy, sv->mean, sv->rstd, dx, acc, pg, pb, r0, r1, D);
+  }
+  for (int64_t b = 0; part && b < nb; b++)
+    for (int j = 0; j < D; j++) {
+      if (dg) dg[j] += part[b * 2 * D + j];
+      if (dbt) dbt[j] += part[b * 2 * D + D + j];
+    }
+  const double fl = (double)R * D * ((dg ? 4 : 0) + (dbt ? 1 : 0) + (dx ? 14 : 0));
   eb_ctx_add_flops(ctx, 0, fl);
+  /* x and dy read, dx written (read too when accumulating), gamma and the
+   * per-row statistics read, the parameter gradients read and written */
+  eb__moved(ctx, (double)R * D * (2 + (dx ? 1 + acc : 0)) + 2.0 * R + D +
+                     2.0 * D * ((dg != NULL) + (dbt != NULL)));
 }
 
 /* x[...,D], gamma[D], beta[D] -> [...,D]: (x - mean) / sqrt(var + 1e-5) * gamma + beta */
@@ -81,7 +163,7 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
   if (!y) return NULL;
-  int64_t R = eb__rows(x);
+  const int64_t R = eb__rows(x), nb = (R + LN_ROWS - 1) / LN_ROWS;
   eb_tensor *in[3] = {x, gamma, beta};
   eb_node *node = eb_tape_record(ctx, layernorm_backward, y, 3, in);
   ln_saved *sv = NULL;
@@ -94,25 +176,15 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
     node->saved = sv;
   }
   const float *X = x->data, *G = gamma->data, *Bt = beta->data;
+  float *mean = sv ? sv->mean : NULL, *rstd = sv ? sv->rstd : NULL;
   EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
-  for (int64_t r = 0; r < R; r++) {
-    const float *xr = X + r * D;
-    float *yr = y->data + r * D;
-    float s = 0;
-    for (int j = 0; j < D; j++)
-      s += xr[j];
-    float mu = s / (float)D, v = 0;
-    for (int j = 0; j < D; j++)
-      v += (xr[j] - mu) * (xr[j] - mu);
-    float rs = 1.0f / sqrtf(v / (float)D + LN_EPS);
-    for (int j = 0; j < D; j++)
-      yr[j] = (xr[j] - mu) * rs * G[j] + Bt[j];
-    if (sv) {
-      sv->mean[r] = mu;
-      sv->rstd[r] = rs;
-    }
+  for (int64_t b = 0; b < nb; b++) {
+    const int64_t r0 = b * LN_ROWS, r1 = r0 + LN_ROWS < R ? r0 + LN_ROWS : R;
+    ln_fwd_rows(X, G, Bt, y->data, mean, rstd, r0, r1, D);
   }
   eb_ctx_add_flops(ctx, 8.0 * (double)R * D, 0);
+  /* x read, y written, gamma and beta read, the row statistics written */
+  eb__moved(ctx, 2.0 * R * D + 2.0 * D + (sv ? 2.0 * R : 0));
   return y;
 }
 
@@ -138,6 +210,7 @@ static void softmax_backward(eb_ctx *ctx, eb_node *n) {
     }
   }
   eb_ctx_add_flops(ctx, 0, 5.0 * (double)x->size);
+  eb__moved(ctx, (3.0 + acc) * x->size); /* y, dy read, dx written (+ read) */
 }
 
 /* x[...,D] -> [...,D], softmax over the last dim (max-subtracted) */
@@ -163,6 +236,7 @@ eb_tensor *eb_softmax(eb_ctx *ctx, eb_tensor *x) {
       yr[j] *= inv;
   }
   eb_ctx_add_flops(ctx, 5.0 * (double)x->size, 0);
+  eb__moved(ctx, 2.0 * x->size);
   eb_tape_record(ctx, softmax_backward, y, 1, &x);
   return y;
 }
@@ -184,6 +258,8 @@ static void embedding_backward(eb_ctx *ctx, eb_node *n) {
       row[j] += g[j];
   }
   eb_ctx_add_flops(ctx, 0, (double)y->size);
+  /* dy and the ids read, the table rows' gradients read and written */
+  eb__moved(ctx, 3.0 * y->size + (double)T);
 }
 
 /* table[V,D], ids[B*N] in [0,V) -> [B,N,D] */
@@ -207,6 +283,7 @@ eb_tensor *eb_embedding(eb_ctx *ctx, eb_tensor *table, const int32_t *ids, int B
   if (!y) return NULL;
   for (int64_t t = 0; t < T; t++)
     memcpy(y->data + t * D, table->data + (int64_t)ids[t] * D, (size_t)D * sizeof(float));
+  eb__moved(ctx, 2.0 * y->size + (double)T); /* rows and ids read, y written */
   eb_node *node = eb_tape_record(ctx, embedding_backward, y, 1, &table);
   if (node) {
     int32_t *copy = eb_alloc(ctx, (size_t)T * sizeof(int32_t));
@@ -243,6 +320,7 @@ static void dropout_backward(eb_ctx *ctx, eb_node *n) {
     dx[i] = acc ? dx[i] + v : v;
   }
   eb_ctx_add_flops(ctx, 0, 2.0 * (double)size);
+  eb__moved(ctx, (2.0 + acc) * size); /* the mask is recomputed, not read */
 }
 
 /* x[...] -> x * mask / (1 - p), mask ~ Bernoulli(1 - p); returns x itself when
@@ -263,6 +341,7 @@ eb_tensor *eb_dropout(eb_ctx *ctx, eb_tensor *x, float p) {
   for (int64_t i = 0; i < size; i++)
     y->data[i] = x->data[i] * dropout_factor(stream, i, p, ks);
   eb_ctx_add_flops(ctx, (double)size, 0);
+  eb__moved(ctx, 2.0 * size);
   eb_node *node = eb_tape_record(ctx, dropout_backward, y, 1, &x);
   if (node) {
     uint64_t *s = eb_alloc(ctx, sizeof *s);
@@ -321,6 +400,8 @@ static void mean_pool_backward(eb_ctx *ctx, eb_node *n) {
       }
     }
   eb_ctx_add_flops(ctx, 0, 2.0 * (double)sv->real * D);
+  /* dy read, dx written (+ read), the mask (bytes) read */
+  eb__moved(ctx, (double)B * D + (1.0 + acc) * x->size + (mask ? B * N / 4.0 : 0));
 }
 
 /* x[B,N,D], mask[B*N] (1 = real, NULL = all) -> [B,D], mean over real tokens
@@ -353,6 +434,7 @@ eb_tensor *eb_mean_pool(eb_ctx *ctx, eb_tensor *x, const uint8_t *mask) {
       yr[j] *= inv[b];
   }
   eb_ctx_add_flops(ctx, (double)(real + B) * D, 0);
+  eb__moved(ctx, (double)x->size + (double)B * D + (mask ? B * N / 4.0 : 0));
   eb_node *node = eb_tape_record(ctx, mean_pool_backward, y, 1, &x);
   if (node) {
     sv->mask = NULL;
@@ -379,6 +461,7 @@ static void cls_pool_backward(eb_ctx *ctx, eb_node *n) {
     for (int j = 0; j < D; j++)
       dx[(int64_t)b * N * D + j] += y->grad[(int64_t)b * D + j];
   eb_ctx_add_flops(ctx, 0, (double)B * D);
+  eb__moved(ctx, 3.0 * B * D);
 }
 
 /* x[B,N,D] -> [B,D] = x[:,0,:] */
@@ -395,6 +478,7 @@ eb_tensor *eb_cls_pool(eb_ctx *ctx, eb_tensor *x) {
   for (int b = 0; b < B; b++)
     memcpy(y->data + (int64_t)b * D, x->data + (int64_t)b * N * D,
            (size_t)D * sizeof(float));
+  eb__moved(ctx, 2.0 * B * D);
   eb_tape_record(ctx, cls_pool_backward, y, 1, &x);
   return y;
 }
@@ -423,6 +507,8 @@ static void cross_entropy_backward(eb_ctx *ctx, eb_node *n) {
     d[sv->label[b]] -= g;
   }
   eb_ctx_add_flops(ctx, 0, 4.0 * (double)x->size);
+  /* logits read, dx written and read back, lse and labels read */
+  eb__moved(ctx, 3.0 * x->size + 2.0 * B);
 }
 
 /* logits[B,C], labels[B] in [0,C) -> [1] = mean_b (logsumexp(x_b) - x_b[label_b]);
@@ -463,6 +549,7 @@ eb_tensor *eb_cross_entropy(eb_ctx *ctx, eb_tensor *logits, const int32_t *label
   y->data[0] = (float)(total / B);
   if (correct) *correct = hits;
   eb_ctx_add_flops(ctx, 4.0 * (double)logits->size, 0);
+  eb__moved(ctx, (double)logits->size + 2.0 * B + 1); /* logits, labels; lse, loss */
   eb_node *node = eb_tape_record(ctx, cross_entropy_backward, y, 1, &logits);
   if (node) {
     ce_saved *sv = eb_alloc(ctx, sizeof *sv);

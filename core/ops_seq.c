@@ -122,6 +122,11 @@ static void conv1d_backward(eb_ctx *ctx, eb_node *node) {
     if (needb) flops += (double)B * N * C;
   }
   eb_ctx_add_flops(ctx, 0, flops);
+  /* dy read; dx: w read, dx read and written; dw: x read, dw read and
+   * written; db read and written */
+  const double bnc = (double)B * N * C, ck = (double)C * K;
+  eb__moved(ctx, bnc + (x->requires_grad ? ck + 2 * bnc : 0) +
+                     (w->requires_grad ? bnc + 2 * ck : 0) + (needb ? 2.0 * C : 0));
 }
 
 /* x[B,N,C], w[C,K], b[C] or NULL -> y[B,N,C],
@@ -156,6 +161,8 @@ eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tenso
     }
   }
   eb_ctx_add_flops(ctx, 2.0 * B * C * (double)conv_taps(N, K), 0);
+  /* x, w (and b) read, y written */
+  eb__moved(ctx, 2.0 * B * N * C + (double)C * K + (b ? C : 0));
   eb_tensor *ins[3] = {x, w, b};
   eb_tape_record(ctx, conv1d_backward, y, 3, ins);
   return y;
@@ -174,13 +181,39 @@ static inline void pool_window(int t, int r, int N, int *lo, int *hi) {
   *hi = t + r > N - 1 ? N - 1 : t + r;
 }
 
-/* x[B,N,D] -> dx[b,tau] = [tau real] sum_{|t-tau|<=r} inv[b,t] dy[b,t] */
+/* dres (+)= dy for the residual of eb_avgpool1d_sub: res takes dy's buffer
+ * when it has no gradient yet (as eb_add's backward does) */
+static void pool_residual_backward(eb_ctx *ctx, eb_tensor *res, eb_tensor *y) {
+  if (!res->requires_grad) return;
+  const int64_t size = y->size;
+  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size); /* eb_add's, both inputs */
+  if (!res->grad && !res->is_param) {
+    res->grad = y->grad;
+    return;
+  }
+  int fail = 0, fresh = 0;
+  float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
+  if (fail) return;
+  const float *dy = y->grad;
+  const int acc = !fresh;
+  EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+  for (int64_t i = 0; i < size; i++)
+    dr[i] = acc ? dr[i] + dy[i] : dy[i];
+  eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by the pooling part */
+}
+
+/* x[B,N,D] -> dx[b,tau] = [tau real] sum_{|t-tau|<=r} inv[b,t] dy[b,t]
+ * (- dy[b,tau] with sub); dres (+)= dy with a residual */
 static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
-  eb_tensor *x = node->in[0];
+  eb_tensor *x = node->in[0], *res = node->in[1];
   const pool_saved *sv = node->saved;
   const int B = x->shape[0], N = x->shape[1], D = x->shape[2], r = node->iarg[0] / 2;
+  const int sub = node->iarg[1];
   const float *dy = node->out->grad;
-  float *gx = grad_of(ctx, x, "avgpool1d");
+  int fail = 0, fresh = 0;
+  float *gx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  if (fail) return;
+  if (res) pool_residual_backward(ctx, res, node->out);
   if (!gx) return;
   int64_t terms = 0;
   for (int64_t row = 0; row < (int64_t)B * N; row++) {
@@ -189,27 +222,46 @@ static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
     pool_window((int)(row % N), r, N, &lo, &hi);
     terms += hi - lo + 1;
   }
-  EB_OMP("omp parallel for schedule(static) if (terms * D > EB_PAR_MIN)")
-  for (int64_t row = 0; row < (int64_t)B * N; row++) {
-    if (sv->mask && !sv->mask[row]) continue;
-    const int64_t b = row / N;
-    int lo, hi;
-    pool_window((int)(row % N), r, N, &lo, &hi);
+  const int64_t BN = (int64_t)B * N;
+  /* one pass over the rows of dx: a new buffer is zeroed row by row (in cache) */
+  EB_OMP("omp parallel for schedule(static) if (BN * D > EB_PAR_MIN)")
+  for (int64_t row = 0; row < BN; row++) {
     float *g = gx + row * D;
-    for (int t = lo; t <= hi; t++) {
-      const float s = sv->inv[b * N + t];
-      const float *dyr = dy + (b * N + t) * D;
+    if (fresh) memset(g, 0, (size_t)D * sizeof(float));
+    if (!sv->mask || sv->mask[row]) {
+      const int64_t b = row / N;
+      int lo, hi;
+      pool_window((int)(row % N), r, N, &lo, &hi);
+      for (int t = lo; t <= hi; t++) {
+        const float s = sv->inv[b * N + t];
+        const float *dyr = dy + (b * N + t) * D;
+        for (int d = 0; d < D; d++)
+          g[d] += s * dyr[d];
+      }
+    }
+    if (sub) { /* the "- x" term, on every row (padding too) */
+      const float *dyr = dy + row * D;
       for (int d = 0; d < D; d++)
-        g[d] += s * dyr[d];
+        g[d] -= dyr[d];
     }
   }
-  eb_ctx_add_flops(ctx, 0, 2.0 * (double)terms * D);
+  /* as avgpool's backward, plus eb_sub's (both input gradients) */
+  eb_ctx_add_flops(ctx, 0, 2.0 * (double)terms * D + (sub ? 2.0 * BN * D : 0));
+  /* dy read, dx written (and read when accumulating); the window weights read */
+  eb__moved(ctx, (2.0 + !fresh) * BN * D + BN);
 }
 
 /* x[B,N,D], mask[B*N] (1 = real, NULL = all) -> y[B,N,D],
- * y[b,t] = mean of x[b,tau] over real tau in [t-pool/2, t+pool/2] ∩ [0,N), 0 if none */
-eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask) {
+ * y[b,t] = mean of x[b,tau] over real tau in [t-pool/2, t+pool/2] ∩ [0,N), 0 if none,
+ * minus x[b,t] when sub is set */
+static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
+                          int sub, eb_tensor *res) {
   if (!x) return NULL;
+  if (res && !eb__same_shape(res, x)) {
+    eb_ctx_set_error(ctx, "avgpool1d_sub: residual %s must have x's shape %s",
+                     EB_SHAPE(res), EB_SHAPE(x));
+    return NULL;
+  }
   if (x->ndim != 3 || pool < 1 || pool % 2 == 0) {
     eb_ctx_set_error(ctx,
                      "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
@@ -249,9 +301,27 @@ eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask
     if (inv[row] != 0.0f)
       for (int d = 0; d < D; d++)
         yr[d] *= inv[row];
+    if (sub) {
+      const float *xr = x->data + row * D;
+      for (int d = 0; d < D; d++)
+        yr[d] -= xr[d];
+    }
+    if (res) { /* res + mix, as eb_add(res, mix) */
+      const float *rr = res->data + row * D;
+      for (int d = 0; d < D; d++)
+        yr[d] = rr[d] + yr[d];
+    }
   }
-  eb_ctx_add_flops(ctx, (double)terms * D + (double)nonempty * (D + 1), 0);
-  eb_node *node = eb_tape_record(ctx, avgpool_backward, y, 1, &x);
+  /* the subtraction and the residual add counted as eb_sub's and eb_add's */
+  eb_ctx_add_flops(ctx,
+                   (double)terms * D + (double)nonempty * (D + 1) + (sub ? BN * D : 0) +
+                       (res ? BN * D : 0),
+                   0);
+  /* x read once (a window's rows are in cache), y written, the window weights
+   * written, the residual read */
+  eb__moved(ctx, 2.0 * BN * D + BN + (res ? BN * D : 0));
+  eb_tensor *in[2] = {x, res};
+  eb_node *node = eb_tape_record(ctx, avgpool_backward, y, res ? 2 : 1, in);
   if (node) {
     pool_saved *sv = alloc_or_error(ctx, sizeof *sv, "avgpool1d");
     if (!sv) return NULL;
@@ -264,8 +334,20 @@ eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask
     }
     node->saved = sv;
     node->iarg[0] = pool;
+    node->iarg[1] = sub;
   }
   return y;
+}
+
+eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask) {
+  return avgpool(ctx, x, pool, mask, 0, NULL);
+}
+
+/* x[B,N,D], res[B,N,D] or NULL -> res + avgpool(x) - x in one pass (PoolFormer's
+ * token mixer and its residual add) */
+eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
+                            eb_tensor *res) {
+  return avgpool(ctx, x, pool, mask, 1, res);
 }
 
 /* -------------------------------------------------- gather / scatter rows -- */
@@ -301,6 +383,7 @@ static void gather_backward(eb_ctx *ctx, eb_node *node) {
       g[k] += d[k];
   }
   eb_ctx_add_flops(ctx, 0, (double)n * D);
+  eb__moved(ctx, 3.0 * n * D + n); /* dy, idx read; the rows of dx read and written */
 }
 
 /* x[R,D] (leading dims flattened), idx[n] in [0,R) -> out[n,D] */
@@ -319,6 +402,7 @@ eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n) 
   for (int i = 0; i < n; i++)
     memcpy(y->data + (int64_t)i * D, x->data + (int64_t)idx[i] * D,
            (size_t)D * sizeof(float));
+  eb__moved(ctx, 2.0 * n * D + n); /* rows and idx read, y written */
   eb_node *node = eb_tape_record(ctx, gather_backward, y, 1, &x);
   if (node) {
     node->saved = copy_idx(ctx, "gather_rows", idx, n);
@@ -355,6 +439,8 @@ static void scatter_backward(eb_ctx *ctx, eb_node *node) {
     }
   }
   eb_ctx_add_flops(ctx, 0, (sv->w ? 2.0 : 1.0) * n * D);
+  /* the rows of dy, idx (and w) read, dsrc read and written */
+  eb__moved(ctx, 3.0 * n * D + (sv->w ? 2.0 : 1.0) * n);
 }
 
 /* src[n,D] (leading dims flattened), idx[n] in [0,rows), w[n] or NULL -> out[rows,D],
@@ -387,6 +473,8 @@ eb_tensor *eb_scatter_add_rows(eb_ctx *ctx, eb_tensor *src, const int32_t *idx,
     }
   }
   eb_ctx_add_flops(ctx, (w ? 2.0 : 1.0) * n * D, 0);
+  /* src, idx (and w) read, out written */
+  eb__moved(ctx, (double)n * D + (double)rows * D + (w ? 2.0 : 1.0) * n);
   eb_node *node = eb_tape_record(ctx, scatter_backward, y, 1, &src);
   if (node) {
     scatter_saved *sv = alloc_or_error(ctx, sizeof *sv, "scatter_add_rows");
@@ -546,6 +634,15 @@ static void scan_backward(eb_ctx *ctx, eb_node *node) {
   double flops =
       BNC * per_t + (needA ? (double)B * C * S : 0.0) + (needD ? (double)B * C : 0.0);
   eb_ctx_add_flops(ctx, 0, flops);
+  /* the chunk states and gates recomputed from the checkpoints: forward work */
+  eb_ctx_add_recompute(ctx, BNC * (1.0 + 5.0 * S));
+  /* u, delta, dy, Bm, Cm, A, D and the checkpoints read; each gradient read
+   * and written (dA, dD through [B,...] partials written and read back) */
+  const double BNS = (double)B * N * S, CS = (double)C * S;
+  eb__moved(ctx, 3.0 * BNC + 2.0 * BNS + CS + (Dd ? C : 0) + (double)B * C * nk * S +
+                     2.0 * BNC * (needU + needDt) + 2.0 * BNS * (needB + needC) +
+                     (needA ? 2.0 * B * CS + 2.0 * CS : 0) +
+                     (needD ? 2.0 * B * C + 2.0 * C : 0));
 }
 
 /* u, delta [B,N,C]; A [C,S]; Bm, Cm [B,N,S]; D [C] or NULL -> y [B,N,C]
@@ -619,5 +716,8 @@ eb_tensor *eb_selective_scan(eb_ctx *ctx, eb_tensor *u, eb_tensor *delta, eb_ten
     }
   }
   eb_ctx_add_flops(ctx, (double)B * N * C * (1.0 + 7.0 * S + (Dd ? 2.0 : 0.0)), 0);
+  /* u, delta, Bm, Cm, A, D read, y and the checkpoints written */
+  eb__moved(ctx, 3.0 * B * N * C + 2.0 * B * N * S + (double)C * S + (Dd ? C : 0) +
+                     (ckpt ? (double)B * C * nk * S : 0));
   return y;
 }

@@ -16,6 +16,7 @@ static void reshape_backward(eb_ctx *ctx, eb_node *n) {
   for (int64_t i = 0; i < size; i++)
     x->grad[i] += y->grad[i];
   eb_ctx_add_flops(ctx, 0, (double)size);
+  eb__moved(ctx, 3.0 * size);
 }
 
 /* x[...] -> [shape] with the same number of elements, sharing x's data */
@@ -98,6 +99,7 @@ static void transpose_backward(eb_ctx *ctx, eb_node *n) {
   tr_plan p = tr_make(x, n->iarg[0], n->iarg[1]);
   tr_copy(&p, n->out->grad, dx, fresh ? 2 : 1);
   eb_ctx_add_flops(ctx, 0, (double)x->size);
+  eb__moved(ctx, (fresh ? 2.0 : 3.0) * x->size);
 }
 
 /* x[..., d0 ..., d1, ...] -> copy with dims d0 and d1 swapped (rank <= 4) */
@@ -115,6 +117,7 @@ eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1) {
   if (!y) return NULL;
   tr_plan p = tr_make(x, d0, d1);
   tr_copy(&p, x->data, y->data, 0);
+  eb__moved(ctx, 2.0 * x->size);
   eb_node *node = eb_tape_record(ctx, transpose_backward, y, 1, &x);
   if (node) {
     node->iarg[0] = d0;
@@ -141,6 +144,7 @@ static void concat_backward(eb_ctx *ctx, eb_node *n) {
     fl += (double)xs[k]->size;
   }
   eb_ctx_add_flops(ctx, 0, fl);
+  eb__moved(ctx, 3.0 * fl); /* per input: its part of dy read, dx read and written */
 }
 
 /* xs[k][...,D_k] (equal leading dims) -> [...,sum_k D_k] */
@@ -174,6 +178,7 @@ eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs) {
     for (int64_t r = 0; r < R; r++)
       memcpy(y->data + r * Dout + off, xs[k]->data + r * D, (size_t)D * sizeof(float));
   }
+  eb__moved(ctx, 2.0 * y->size);
   /* the node keeps only EB_NODE_MAX_IN inputs; the full list goes in `saved` */
   eb_node *node = eb_tape_record(ctx, concat_backward, y, n, xs);
   if (node) {
@@ -198,6 +203,7 @@ static void slice_backward(eb_ctx *ctx, eb_node *n) {
     for (int j = 0; j < len; j++)
       dx[r * D + start + j] += y->grad[r * len + j];
   eb_ctx_add_flops(ctx, 0, (double)y->size);
+  eb__moved(ctx, 3.0 * y->size); /* only the slice's columns of dx */
 }
 
 /* x[...,D] -> [...,len] = x[..., start:start+len] */
@@ -217,6 +223,7 @@ eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len) {
   int64_t R = eb__rows(x);
   for (int64_t r = 0; r < R; r++)
     memcpy(y->data + r * len, x->data + r * D + start, (size_t)len * sizeof(float));
+  eb__moved(ctx, 2.0 * y->size);
   eb_node *node = eb_tape_record(ctx, slice_backward, y, 1, &x);
   if (node) node->iarg[0] = start;
   return y;
@@ -237,6 +244,7 @@ static void reverse_seq_backward(eb_ctx *ctx, eb_node *n) {
         d[j] += g[j];
     }
   eb_ctx_add_flops(ctx, 0, (double)x->size);
+  eb__moved(ctx, 3.0 * x->size);
 }
 
 /* x[B,N,D] -> [B,N,D] with y[b,t] = x[b,N-1-t] */
@@ -253,6 +261,7 @@ eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x) {
     for (int t = 0; t < N; t++)
       memcpy(y->data + ((int64_t)b * N + t) * D,
              x->data + ((int64_t)b * N + (N - 1 - t)) * D, (size_t)D * sizeof(float));
+  eb__moved(ctx, 2.0 * x->size);
   eb_tape_record(ctx, reverse_seq_backward, y, 1, &x);
   return y;
 }

@@ -75,6 +75,12 @@ static inline float *eb__grad_acc_if(eb_ctx *ctx, eb_tensor *t, int *fresh, int 
   return g;
 }
 
+/* Main-memory traffic of an op, in floats (4 bytes each) read plus written,
+ * each operand once (docs/flops.md, "Bytes moved"). */
+static inline void eb__moved(eb_ctx *ctx, double floats) {
+  eb_ctx_add_bytes(ctx, 4.0 * floats);
+}
+
 /* ------------------------------------------------------------ threads ---- */
 static inline int eb__nthreads(void) {
 #ifdef _OPENMP
@@ -175,6 +181,15 @@ typedef int32_t eb_v8i __attribute__((vector_size(32)));
   __attribute__((target("arch=x86-64-v3"), optimize("fp-contract=fast")))
 #endif
 
+/* memory-bound kernels: like EB_CLONES, with an AVX-512 clone as well (more
+ * and wider registers for the fused elementwise passes) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                   \
+    !defined(EB_NO_CLONES)
+#define EB_CLONES_MEM __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define EB_CLONES_MEM
+#endif
+
 EB_VINLINE eb_v8f eb__v8_load(const float *p) {
   eb_v8f v;
   memcpy(&v, p, sizeof v);
@@ -233,6 +248,48 @@ EB_VINLINE eb_v8f eb__tanh8(eb_v8f x) {
   eb_v8f xc = eb__v8_sel(x > 9.0f, eb__v8_splat(9.0f), x);
   xc = eb__v8_sel(xc < -9.0f, eb__v8_splat(-9.0f), xc);
   return 1.0f - 2.0f / (eb__exp8(2.0f * xc) + 1.0f);
+}
+
+/* 16-float vectors for the elementwise kernels compiled with EB_CLONES_MEM:
+ * one AVX-512 register in the x86-64-v4 clone, two AVX or four SSE registers
+ * elsewhere. eb__exp16 and eb__tanh16 are eb__exp8 and eb__tanh8 lane for lane
+ * (the same operations in the same order), so both widths give the same bits. */
+typedef float eb_v16f __attribute__((vector_size(64)));
+typedef int32_t eb_v16i __attribute__((vector_size(64)));
+
+EB_VINLINE eb_v16f eb__v16_load(const float *p) {
+  eb_v16f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+EB_VINLINE void eb__v16_store(float *p, eb_v16f v) { memcpy(p, &v, sizeof v); }
+EB_VINLINE eb_v16f eb__v16_splat(float x) {
+  return __builtin_shuffle((eb_v16f){x}, (eb_v16i){0});
+}
+EB_VINLINE eb_v16f eb__v16_sel(eb_v16i m, eb_v16f a, eb_v16f b) {
+  return (eb_v16f)((m & (eb_v16i)a) | (~m & (eb_v16i)b));
+}
+EB_VINLINE eb_v16f eb__exp16(eb_v16f x) {
+  eb_v16f xc = eb__v16_sel(x > 88.0f, eb__v16_splat(88.0f), x);
+  xc = eb__v16_sel(xc < -87.3f, eb__v16_splat(-87.3f), xc);
+  eb_v16f t = xc * 1.44269504088896341f + 12582912.0f;
+  eb_v16f fn = t - 12582912.0f;
+  eb_v16f r = xc - fn * 0.693359375f;
+  r = r - fn * -2.12194440e-4f;
+  eb_v16f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  eb_v16f y = p * (r * r) + r + 1.0f;
+  eb_v16i n = (eb_v16i)t - 0x4B400000;
+  y = y * (eb_v16f)((n + 127) << 23);
+  return eb__v16_sel(x < -87.3f, eb__v16_splat(0.0f), y);
+}
+EB_VINLINE eb_v16f eb__tanh16(eb_v16f x) {
+  eb_v16f xc = eb__v16_sel(x > 9.0f, eb__v16_splat(9.0f), x);
+  xc = eb__v16_sel(xc < -9.0f, eb__v16_splat(-9.0f), xc);
+  return 1.0f - 2.0f / (eb__exp16(2.0f * xc) + 1.0f);
 }
 
 #endif

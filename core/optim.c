@@ -2,7 +2,27 @@
 #include "optim.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "ops_util.h"
+
+/* elements per work item of the parallel loops below: fixed, so that the
+ * clipping norm's partial sums do not depend on the thread count */
+#define OPT_CHUNK 8192
+
+/* One chunk of Adam(W) on w, g, m, v [n]: elementwise, so any split of the
+ * block gives the same bits. */
+EB_CLONES_MEM static void adam_chunk(float *restrict w, const float *restrict g,
+                                     float *restrict m, float *restrict v, int64_t n,
+                                     float b1, float b2, float c1, float c2, float eps,
+                                     float lr, float decay) {
+  for (int64_t j = 0; j < n; j++) {
+    m[j] = b1 * m[j] + (1.0f - b1) * g[j];
+    v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
+    w[j] -= lr * (m[j] * c1) / (sqrtf(v[j] * c2) + eps) + decay * w[j];
+  }
+}
 
 eb_adam eb_adam_lra(float weight_decay) {
   eb_adam a = {0.9f, 0.98f, 1e-9f, weight_decay};
@@ -17,7 +37,11 @@ void eb_adam_step(eb_params *P, const eb_adam *opt, float lr, int64_t t) {
   int64_t padded = eb_params_padded(P);
   float *m_all = state, *v_all = state + padded;
   float *data = eb_params_data(P), *grad = eb_params_grads(P);
-  for (int i = 0; i < eb_params_count(P); i++) {
+  const int np = eb_params_count(P);
+  /* one team for all parameters; each parameter's chunks shared out with no
+   * barrier between parameters (their elements are disjoint) */
+  EB_OMP("omp parallel if (padded > EB_PAR_MIN)")
+  for (int i = 0; i < np; i++) {
     eb_tensor *p = eb_params_get(P, i);
     if (!p->requires_grad) continue; /* a buffer (eb_param_buffer) */
     int64_t off = p->data - data, n = p->size;
@@ -25,11 +49,10 @@ void eb_adam_step(eb_params *P, const eb_adam *opt, float lr, int64_t t) {
     /* decoupled weight decay on matrices only (not biases, norms) */
     const float decay =
         (opt->weight_decay > 0 && p->ndim >= 2) ? lr * opt->weight_decay : 0;
-    for (int64_t j = 0; j < n; j++) {
-      m[j] = b1 * m[j] + (1.0f - b1) * g[j];
-      v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-      w[j] -= lr * (m[j] * c1) / (sqrtf(v[j] * c2) + eps) + decay * w[j];
-    }
+    EB_OMP("omp for schedule(static) nowait")
+    for (int64_t j = 0; j < n; j += OPT_CHUNK)
+      adam_chunk(w + j, g + j, m + j, v + j, n - j < OPT_CHUNK ? n - j : OPT_CHUNK, b1,
+                 b2, c1, c2, eps, lr, decay);
   }
 }
 
@@ -72,13 +95,29 @@ const char *eb_schedule_name(eb_schedule s) {
 
 double eb_clip_grad_norm(eb_params *P, double max_norm) {
   float *g = eb_params_grads(P);
-  int64_t n = eb_params_padded(P);
+  const int64_t n = eb_params_padded(P), nc = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+  /* sum of squares by fixed chunks (in parallel when the partial sums have
+   * room), the chunk sums added in order: the same for any thread count */
+  double *part = malloc((size_t)(nc > 0 ? nc : 1) * sizeof *part);
   double ss = 0;
-  for (int64_t i = 0; i < n; i++)
-    ss += (double)g[i] * g[i];
+  EB_OMP("omp parallel for schedule(static) if (part && n > EB_PAR_MIN)")
+  for (int64_t c = 0; c < nc; c++) {
+    const int64_t i1 = (c + 1) * OPT_CHUNK < n ? (c + 1) * OPT_CHUNK : n;
+    double s = 0;
+    for (int64_t i = c * OPT_CHUNK; i < i1; i++)
+      s += (double)g[i] * g[i];
+    if (part)
+      part[c] = s;
+    else
+      ss += s; /* serial: no room for the partial sums */
+  }
+  for (int64_t c = 0; part && c < nc; c++)
+    ss += part[c];
+  free(part);
   double norm = sqrt(ss);
   if (max_norm > 0 && norm > max_norm) {
     float s = (float)(max_norm / (norm + 1e-12));
+    EB_OMP("omp parallel for schedule(static) if (n > EB_PAR_MIN)")
     for (int64_t i = 0; i < n; i++)
       g[i] *= s;
   }

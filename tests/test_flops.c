@@ -159,8 +159,69 @@ static void check_attention_bw(int B, int H, int N, int Nk, int Dh, int masked,
   free(mask);
 }
 
+/* Bytes moved (docs/flops.md, "Bytes moved"): layernorm and bias_gelu forward
+ * and backward with parameters as inputs (their gradients accumulate), and
+ * the selective scan's recomputed FLOPs. */
+static void check_bytes(void) {
+  enum { R = 5, D = 19 };
+  eb_params *P = eb_params_create();
+  eb_tensor *x = eb_param(P, "x", 2, SHAPE(R, D), EB_INIT_NORMAL, 1);
+  eb_tensor *g = eb_param(P, "g", 1, SHAPE(D), EB_INIT_NORMAL, 1);
+  eb_tensor *b = eb_param(P, "b", 1, SHAPE(D), EB_INIT_NORMAL, 1);
+  char err[64];
+  eb_params_finalize(P, 1, err, sizeof err);
+  eb_ctx *ctx = eb_ctx_create(0, 1);
+  eb_tensor *y = eb_layernorm(ctx, x, g, b);
+  /* x read, y written, gamma and beta read, mean and rstd written */
+  expect("layernorm forward bytes", eb_ctx_bytes(ctx), 4.0 * (2 * R * D + 2 * D + 2 * R));
+  eb_tensor *L = eb_sum(ctx, y);
+  const double fwd = eb_ctx_bytes(ctx);
+  CHECK(L && eb_backward(ctx, L) == 0, "layernorm backward: %s", eb_ctx_error(ctx));
+  /* sum: dy written (R*D) and read as 1; layernorm: x, dy read, dx read and
+   * written, mean and rstd and gamma read, dgamma and dbeta read and written */
+  expect("layernorm backward bytes", eb_ctx_bytes(ctx) - fwd,
+         4.0 * ((R * D + 1) + (4 * R * D + 2 * R + D + 4 * D)));
+  expect("layernorm backward flops", eb_ctx_flops(ctx).backward,
+         R * D + (4.0 + 1 + 14) * R * D);
+
+  eb_ctx_reset(ctx);
+  eb_ctx_reset_flops(ctx);
+  y = eb_bias_gelu(ctx, x, b);
+  expect("bias_gelu forward flops", eb_ctx_flops(ctx).forward, 10.0 * R * D);
+  expect("bias_gelu forward bytes", eb_ctx_bytes(ctx), 4.0 * (2 * R * D + D));
+  L = eb_sum(ctx, y);
+  const double fwd2 = eb_ctx_bytes(ctx);
+  CHECK(L && eb_backward(ctx, L) == 0, "bias_gelu backward: %s", eb_ctx_error(ctx));
+  expect("bias_gelu backward flops", eb_ctx_flops(ctx).backward, R * D + 20.0 * R * D);
+  /* x, dy read, dx read and written, b read, db read and written */
+  expect("bias_gelu backward bytes", eb_ctx_bytes(ctx) - fwd2,
+         4.0 * ((R * D + 1) + (4 * R * D + 3 * D)));
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+
+  /* selective scan: backward recomputes the states and gates, 1 + 5S per
+   * (b, t, c), counted in backward and marked as recompute */
+  enum { B = 2, N = 13, C = 3, S = 4 };
+  P = eb_params_create();
+  eb_tensor *u = eb_param(P, "u", 3, SHAPE(B, N, C), EB_INIT_NORMAL, 1);
+  eb_tensor *dt = eb_param(P, "dt", 3, SHAPE(B, N, C), EB_INIT_UNIFORM, 0.1f);
+  eb_tensor *A = eb_param(P, "A", 2, SHAPE(C, S), EB_INIT_UNIFORM, 1);
+  eb_tensor *Bm = eb_param(P, "Bm", 3, SHAPE(B, N, S), EB_INIT_NORMAL, 1);
+  eb_tensor *Cm = eb_param(P, "Cm", 3, SHAPE(B, N, S), EB_INIT_NORMAL, 1);
+  eb_params_finalize(P, 1, err, sizeof err);
+  ctx = eb_ctx_create(0, 1);
+  L = eb_sum(ctx, eb_selective_scan(ctx, u, dt, A, Bm, Cm, NULL));
+  expect("scan forward recompute", eb_ctx_recompute(ctx), 0);
+  CHECK(L && eb_backward(ctx, L) == 0, "scan backward: %s", eb_ctx_error(ctx));
+  expect("scan recompute", eb_ctx_recompute(ctx), (double)B * N * C * (1 + 5 * S));
+  CHECK(eb_ctx_bytes(ctx) > 0, "scan: no bytes counted");
+  eb_ctx_destroy(ctx);
+  eb_params_destroy(P);
+}
+
 static void run_all(void) {
   check_sum();
+  check_bytes();
   check_linear(1, 3, 5, 4, 1, 1);
   check_linear(2, 64, 32, 16, 1, 1);
   check_linear(2, 64, 32, 16, 0, 1);

@@ -42,6 +42,8 @@ static eb_tensor *param(const char *name, int ndim, const int *shape, float scal
 static eb_tensor *x235, *w45, *b4, *a234, *c234, *b34, *mA, *mB, *mAt, *mBt, *m4a, *m4b;
 static eb_tensor *u46, *ln_x, *ln_g, *ln_b, *sm_x, *emb, *dr_x, *pool_x, *ce_x, *sh_x;
 static eb_tensor *tr_x, *cat[3], *att_q, *att_k, *att_v, *x26, *att_qkv;
+/* rows wider than one 8-float vector with a ragged tail (vector kernels) */
+static eb_tensor *r234, *ln19_x, *ln19_g, *ln19_b, *bg_x, *bg_b;
 
 static const int32_t emb_ids[6] = {3, 0, 6, 3, 3, 1};
 static const int32_t ce_labels[4] = {2, 0, 4, 4};
@@ -62,6 +64,7 @@ static uint8_t att_xmask[ATT_X][2 * 300];
 enum {
   C_LINEAR,
   C_LINEAR_NOBIAS,
+  C_LINEAR_ADD,
   C_MATMUL,
   C_MATMUL4,
   C_ADD,
@@ -79,6 +82,8 @@ enum {
   C_RELU,
   C_SUM,
   C_LAYERNORM,
+  C_LAYERNORM19,
+  C_BIAS_GELU,
   C_SOFTMAX,
   C_EMBEDDING,
   C_DROPOUT,
@@ -111,6 +116,10 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
   switch (c->op) {
   case C_LINEAR: return proj(ctx, eb_linear(ctx, x235, w45, b4));
   case C_LINEAR_NOBIAS: return proj(ctx, eb_linear(ctx, x235, w45, NULL));
+  case C_LINEAR_ADD: /* residual a parameter (a0 = 0) or an activation */
+    if (c->a0)
+      return proj(ctx, eb_linear_add(ctx, x235, w45, b4, eb_scale(ctx, r234, 1.0f)));
+    return proj(ctx, eb_linear_add(ctx, x235, w45, c->a1 ? NULL : b4, r234));
   case C_MATMUL:
     return proj(ctx, eb_matmul(ctx, c->a0 ? mAt : mA, c->a1 ? mBt : mB, c->a0, c->a1));
   case C_MATMUL4: return proj(ctx, eb_matmul(ctx, m4a, m4b, 0, 1));
@@ -129,6 +138,8 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
   case C_RELU: return proj(ctx, eb_relu(ctx, u46));
   case C_SUM: return eb_sum(ctx, eb_scale(ctx, u46, 0.5f));
   case C_LAYERNORM: return proj(ctx, eb_layernorm(ctx, ln_x, ln_g, ln_b));
+  case C_LAYERNORM19: return proj(ctx, eb_layernorm(ctx, ln19_x, ln19_g, ln19_b));
+  case C_BIAS_GELU: return proj(ctx, eb_bias_gelu(ctx, bg_x, bg_b));
   case C_SOFTMAX: return proj(ctx, eb_softmax(ctx, sm_x));
   case C_EMBEDDING: return proj(ctx, eb_embedding(ctx, emb, emb_ids, 2, 3));
   case C_DROPOUT: return proj(ctx, eb_dropout(ctx, eb_scale(ctx, dr_x, 1.0f), 0.3f));
@@ -207,6 +218,12 @@ static void declare_params(void) {
   ln_x = PARAM("ln_x", 1.0f, 2, 3, 6);
   ln_g = PARAM("ln_g", 1.0f, 6);
   ln_b = PARAM("ln_b", 1.0f, 6);
+  ln19_x = PARAM("ln19_x", 1.0f, 3, 19);
+  r234 = PARAM("r234", 1.0f, 2, 3, 4);
+  ln19_g = PARAM("ln19_g", 1.0f, 19);
+  ln19_b = PARAM("ln19_b", 1.0f, 19);
+  bg_x = PARAM("bg_x", 1.0f, 5, 11);
+  bg_b = PARAM("bg_b", 1.0f, 11);
   sm_x = PARAM("sm_x", 1.5f, 3, 5);
   emb = PARAM("emb", 1.0f, 7, 4);
   dr_x = PARAM("dr_x", 1.0f, 4, 8);
@@ -254,6 +271,9 @@ static void declare_params(void) {
 static void run_gradchecks(eb_ctx *ctx) {
   gc("linear", ctx, C_LINEAR, 0, 0, 3, x235, w45, b4);
   gc("linear (no bias)", ctx, C_LINEAR_NOBIAS, 0, 0, 2, x235, w45, NULL);
+  gc("linear_add", ctx, C_LINEAR_ADD, 0, 0, 3, x235, w45, r234);
+  gc("linear_add (no bias)", ctx, C_LINEAR_ADD, 0, 1, 3, x235, w45, r234);
+  gc("linear_add (residual activation)", ctx, C_LINEAR_ADD, 1, 0, 3, x235, w45, r234);
   gc("matmul", ctx, C_MATMUL, 0, 0, 2, mA, mB, NULL);
   gc("matmul ta", ctx, C_MATMUL, 1, 0, 2, mAt, mB, NULL);
   gc("matmul tb", ctx, C_MATMUL, 0, 1, 2, mA, mBt, NULL);
@@ -273,6 +293,8 @@ static void run_gradchecks(eb_ctx *ctx) {
   gc("relu", ctx, C_RELU, 0, 0, 1, u46, NULL, NULL);
   gc("sum", ctx, C_SUM, 0, 0, 1, u46, NULL, NULL);
   gc("layernorm", ctx, C_LAYERNORM, 0, 0, 3, ln_x, ln_g, ln_b);
+  gc("layernorm D=19", ctx, C_LAYERNORM19, 0, 0, 3, ln19_x, ln19_g, ln19_b);
+  gc("bias_gelu D=11", ctx, C_BIAS_GELU, 0, 0, 2, bg_x, bg_b, NULL);
   gc("softmax", ctx, C_SOFTMAX, 0, 0, 1, sm_x, NULL, NULL);
   gc("embedding", ctx, C_EMBEDDING, 0, 0, 1, emb, NULL, NULL);
   gc("dropout", ctx, C_DROPOUT, 0, 0, 1, dr_x, NULL, NULL);

@@ -139,11 +139,16 @@ typedef struct pool_case {
   int pool;
   const uint8_t *mask;
   const float *r;
+  int sub;        /* eb_avgpool1d_sub */
+  eb_tensor *res; /* its residual, or NULL */
 } pool_case;
 
 static eb_tensor *pool_loss(eb_ctx *ctx, void *user) {
   pool_case *c = user;
-  return wsum(ctx, eb_avgpool1d(ctx, c->x, c->pool, c->mask), c->r);
+  return wsum(ctx,
+              c->sub ? eb_avgpool1d_sub(ctx, c->x, c->pool, c->mask, c->res)
+                     : eb_avgpool1d(ctx, c->x, c->pool, c->mask),
+              c->r);
 }
 
 static void test_avgpool(eb_ctx *ctx) {
@@ -158,6 +163,7 @@ static void test_avgpool(eb_ctx *ctx) {
   }
   eb_params *P = eb_params_create();
   eb_tensor *x = eb_param(P, "x", 3, (int[]){B, N, D}, EB_INIT_UNIFORM, 1.0f);
+  eb_tensor *res = eb_param(P, "res", 3, (int[]){B, N, D}, EB_INIT_UNIFORM, 1.0f);
   finalize(P);
   float *r = rand_array(B * N * D, 21);
   const int pools[] = {1, 3, 5, 11};
@@ -195,11 +201,42 @@ static void test_avgpool(eb_ctx *ctx) {
       double fl = terms * D + nonempty * (D + 1);
       CHECK(eb_ctx_flops(ctx).forward == fl, "avgpool flops %g want %g",
             eb_ctx_flops(ctx).forward, fl);
-      pool_case pc = {x, pool, m, r};
+      pool_case pc = {x, pool, m, r, 0, NULL};
       eb_tensor *leaves[1] = {x};
       char what[64];
       snprintf(what, sizeof what, "avgpool grad pool %d mask %d", pool, usemask);
       eb_gradcheck(what, ctx, pool_loss, &pc, leaves, 1, 1e-2f, 1e-2, 200);
+      /* the fused avgpool(x) - x: forward, FLOPs (avgpool's plus eb_sub's), grad */
+      eb_ctx_reset(ctx);
+      eb_ctx_reset_flops(ctx);
+      eb_tensor *ys = eb_avgpool1d_sub(ctx, x, pool, m, NULL);
+      CHECK(ys != NULL, "avgpool_sub: %s", eb_ctx_error(ctx));
+      if (!ys) continue;
+      for (int i = 0; i < B * N * D; i++)
+        want[i] -= x->data[i];
+      /* x is O(1): the difference is compared at that scale (cancellation) */
+      eb_check_close("avgpool_sub forward", ys->data, want, B * N * D, 1e-5, 1.0);
+      CHECK(eb_ctx_flops(ctx).forward == fl + B * N * D, "avgpool_sub flops %g want %g",
+            eb_ctx_flops(ctx).forward, fl + B * N * D);
+      pc.sub = 1;
+      snprintf(what, sizeof what, "avgpool_sub grad pool %d mask %d", pool, usemask);
+      eb_gradcheck(what, ctx, pool_loss, &pc, leaves, 1, 1e-2f, 1e-2, 200);
+      /* with a residual: res + avgpool(x) - x, both gradients */
+      pc.res = res;
+      eb_tensor *leaves2[2] = {x, res};
+      snprintf(what, sizeof what, "avgpool_sub+res grad pool %d mask %d", pool, usemask);
+      eb_gradcheck(what, ctx, pool_loss, &pc, leaves2, 2, 1e-2f, 1e-2, 200);
+      eb_ctx_reset(ctx);
+      eb_ctx_reset_flops(ctx);
+      ys = eb_avgpool1d_sub(ctx, x, pool, m, res);
+      CHECK(ys != NULL, "avgpool_sub+res: %s", eb_ctx_error(ctx));
+      if (!ys) continue;
+      for (int i = 0; i < B * N * D; i++)
+        want[i] += res->data[i];
+      eb_check_close("avgpool_sub+res forward", ys->data, want, B * N * D, 1e-5, 1.0);
+      CHECK(eb_ctx_flops(ctx).forward == fl + 2 * B * N * D,
+            "avgpool_sub+res flops %g want %g", eb_ctx_flops(ctx).forward,
+            fl + 2 * B * N * D);
     }
   eb_ctx_reset(ctx);
   CHECK(eb_avgpool1d(ctx, x, 4, NULL) == NULL, "avgpool accepted an even pool");

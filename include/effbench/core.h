@@ -187,6 +187,10 @@ int eb_get_threads(void);
 /* Linear algebra */
 /* y[...,O] = x[...,I] @ w[O,I]^T + b[O]   (b may be NULL) */
 eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b);
+/* y[...,O] = res[...,O] + x[...,I] @ w[O,I]^T + b[O] (b may be NULL): eb_linear and
+ * a residual eb_add in one op (the GEMM accumulates onto res + b) */
+eb_tensor *eb_linear_add(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b,
+                         eb_tensor *res);
 /* Batched matmul over leading dims (equal batch dims on both sides):
  * a[...,M,K] (or [...,K,M] if ta) @ b[...,K,N] (or [...,N,K] if tb) */
 eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb);
@@ -200,6 +204,9 @@ eb_tensor *eb_mul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_div(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_scale(eb_ctx *ctx, eb_tensor *a, float s);
 eb_tensor *eb_gelu(eb_ctx *ctx, eb_tensor *x); /* tanh approximation */
+/* gelu(x + b), x[...,D], b[D]: a linear layer's bias and GELU in one pass
+ * (eb_linear(x, w, NULL) then this equals eb_gelu(eb_linear(x, w, b))) */
+eb_tensor *eb_bias_gelu(eb_ctx *ctx, eb_tensor *x, eb_tensor *b);
 eb_tensor *eb_silu(eb_ctx *ctx, eb_tensor *x);
 eb_tensor *eb_softplus(eb_ctx *ctx, eb_tensor *x);
 eb_tensor *eb_exp(eb_ctx *ctx, eb_tensor *x);
@@ -265,6 +272,10 @@ eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tenso
 /* Average pooling along N, window `pool` (odd), stride 1, same length, counting
  * only in-range real tokens (padding-aware): x[B,N,D], mask[B*N] or NULL. */
 eb_tensor *eb_avgpool1d(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask);
+/* res + eb_avgpool1d(x) - x in one pass (PoolFormer's token mixer and its
+ * residual add), same rules; res[B,N,D] or NULL (none). */
+eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *mask,
+                            eb_tensor *res);
 /* Rows: x[R,D] (leading dims flattened), idx[n] in [0,R) -> [n,D] */
 eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n);
 /* out[R,D] = 0; out[idx[i]] += w[i] * src[i]  (w NULL = 1); R = rows */
