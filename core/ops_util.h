@@ -120,8 +120,8 @@ static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
   int split_m = M >= N, D = split_m ? M : N;
   /* chunks of >= ~2 MFLOP, at most 64 of them, and of 256 rows where that
    * still leaves 16 chunks (fewer rows per call re-pack the other operand
-   * more often: 64-row chunks ran ~25 % slower than 256-row ones in oneDNN's
-   * sgemm on 4096 x 1536 x 512); multiples of 16 */
+   * more often, which oneDNN's sgemm pays for visibly below a few hundred
+   * rows); multiples of 16 */
   double per = work / D;
   int64_t rows = (int64_t)(2e6 / (per > 1 ? per : 1)) + 1;
   int64_t minr = (D + 63) / 64, pref = (D + 15) / 16;
