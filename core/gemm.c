@@ -12,7 +12,11 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef EB_HAVE_ONEDNN
+#include <stdarg.h>
+/* oneDNN only with OpenMP: its calls are kept single-threaded through OpenMP
+ * (see onednn_call); without it oneDNN would thread and split K by itself */
+#if defined(EB_HAVE_ONEDNN) && defined(_OPENMP)
+#define EB_USE_ONEDNN 1
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
@@ -31,26 +35,18 @@ static void openblas_call(int ta, int tb, int M, int N, int K, float alpha,
               ldc);
 }
 
-#ifdef EB_HAVE_ONEDNN
+#ifdef EB_USE_ONEDNN
 /* One oneDNN call on this thread alone. oneDNN threads a call with OpenMP
  * (and may then split K, which would make the bits depend on the thread
  * count); inside a parallel region it runs serially, outside one it follows
  * the thread count, which is set to 1 for the call. */
 static int onednn_call(int ta, int tb, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
-  dnnl_status_t st;
-#ifdef _OPENMP
-  if (!omp_in_parallel()) {
-    int saved = omp_get_max_threads();
-    if (saved != 1) omp_set_num_threads(1);
-    st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta,
-                    C, ldc);
-    if (saved != 1) omp_set_num_threads(saved);
-    return st == dnnl_success ? 0 : -1;
-  }
-#endif
-  st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C,
-                  ldc);
+  int saved = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (saved != 1) omp_set_num_threads(1);
+  dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                ldb, beta, C, ldc);
+  if (saved != 1) omp_set_num_threads(saved);
   return st == dnnl_success ? 0 : -1;
 }
 
@@ -178,54 +174,52 @@ static void openblas_isa(void) {
   snprintf(g_isa, sizeof g_isa, "%s", core && *core ? core : "unknown");
 }
 
+/* appends one sentence to the warning, "; "-separated */
+static void warn(const char *fmt, ...) {
+  size_t n = strlen(g_warning);
+  if (n + 3 >= sizeof g_warning) return;
+  if (n) n += (size_t)snprintf(g_warning + n, sizeof g_warning - n, "; ");
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_warning + n, sizeof g_warning - n, fmt, ap);
+  va_end(ap);
+}
+
 static void select_backend(void) {
   cpu_flags(g_cpu, sizeof g_cpu);
   const char *want = getenv("EFFBENCH_GEMM");
   char why[200] = "";
-  int prefer_onednn = 0;
   if (want && *want && strcmp(want, "auto") != 0 && strcmp(want, "onednn") != 0 &&
       strcmp(want, "openblas") != 0)
-    snprintf(g_warning, sizeof g_warning,
-             "EFFBENCH_GEMM=%s is not one of auto, onednn, openblas; using auto", want);
-  if (want && strcmp(want, "openblas") == 0) {
-    prefer_onednn = 0;
-  } else {
-#ifdef EB_HAVE_ONEDNN
-    int forced = want && strcmp(want, "onednn") == 0;
-#if defined(__x86_64__)
-    int capable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    int capable = 0;
-#endif
-    prefer_onednn = forced || capable;
-#else
-    if (want && strcmp(want, "onednn") == 0)
-      snprintf(g_warning, sizeof g_warning,
-               "EFFBENCH_GEMM=onednn, but this effbench was built without oneDNN "
-               "(install libdnnl-dev and rebuild); using OpenBLAS");
-#endif
-  }
+    warn("EFFBENCH_GEMM=%s is not one of auto, onednn, openblas; using auto", want);
+  int forced_openblas = want && strcmp(want, "openblas") == 0;
+  int forced_onednn = want && strcmp(want, "onednn") == 0;
   g_backend = GEMM_OPENBLAS;
-#ifdef EB_HAVE_ONEDNN
-  if (prefer_onednn) {
+#ifdef EB_USE_ONEDNN
+#if defined(__x86_64__)
+  int capable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  int capable = 0;
+#endif
+  if (!forced_openblas && (forced_onednn || capable)) {
     if (eb__gemm_self_check(onednn_call, why, sizeof why) == 0) {
       g_backend = GEMM_ONEDNN;
       snprintf(g_isa, sizeof g_isa, "%s", onednn_isa_name(dnnl_get_effective_cpu_isa()));
     } else {
-      snprintf(g_warning, sizeof g_warning,
-               "oneDNN's sgemm failed its self-check (%s); using OpenBLAS instead", why);
+      warn("oneDNN's sgemm failed its self-check (%s); using OpenBLAS instead", why);
     }
   }
+#else
+  (void)forced_openblas;
+  if (forced_onednn)
+    warn("EFFBENCH_GEMM=onednn, but this effbench was built without oneDNN (install "
+         "libdnnl-dev and rebuild, with OpenMP); using OpenBLAS");
 #endif
   if (g_backend == GEMM_OPENBLAS) {
     openblas_isa();
-    if (eb__gemm_self_check(openblas_fn, why, sizeof why) != 0) {
-      size_t n = strlen(g_warning);
-      snprintf(g_warning + n, sizeof g_warning - n,
-               "%sOpenBLAS's sgemm (core %s) failed its self-check too (%s): results "
-               "may be wrong",
-               n ? "; " : "", g_isa, why);
-    }
+    if (eb__gemm_self_check(openblas_fn, why, sizeof why) != 0)
+      warn("OpenBLAS's sgemm (core %s) failed its self-check (%s): results may be wrong",
+           g_isa, why);
   }
   g_info.backend = g_backend == GEMM_ONEDNN ? "onednn" : "openblas";
   g_info.isa = g_isa;
@@ -241,7 +235,7 @@ const eb_gemm_info *eb_gemm_info_get(void) {
 void eb__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc) {
   pthread_once(&g_once, select_backend);
-#ifdef EB_HAVE_ONEDNN
+#ifdef EB_USE_ONEDNN
   if (g_backend == GEMM_ONEDNN &&
       onednn_call(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == 0)
     return;

@@ -202,6 +202,9 @@ static void pool_residual_backward(eb_ctx *ctx, eb_tensor *res, eb_tensor *y) {
   eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by the pooling part */
 }
 
+static void avgpool_dx(eb_ctx *ctx, const pool_saved *sv, float *gx, int fresh,
+                       const float *dy, int B, int N, int D, int r, int sub);
+
 /* x[B,N,D] -> dx[b,tau] = [tau real] sum_{|t-tau|<=r} inv[b,t] dy[b,t]
  * (- dy[b,tau] with sub); dres (+)= dy with a residual */
 static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
@@ -213,8 +216,15 @@ static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
   int fail = 0, fresh = 0;
   float *gx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
+  /* the residual last: res may be x itself, whose buffer the loop below
+   * initialises when fresh */
+  if (gx) avgpool_dx(ctx, sv, gx, fresh, dy, B, N, D, r, sub);
   if (res) pool_residual_backward(ctx, res, node->out);
-  if (!gx) return;
+}
+
+/* dx of avgpool_backward ((+)= when !fresh) */
+static void avgpool_dx(eb_ctx *ctx, const pool_saved *sv, float *gx, int fresh,
+                       const float *dy, int B, int N, int D, int r, int sub) {
   int64_t terms = 0;
   for (int64_t row = 0; row < (int64_t)B * N; row++) {
     if (sv->mask && !sv->mask[row]) continue;

@@ -118,10 +118,12 @@ static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
   eb__blas_serial();
   double work = 2.0 * M * N * K;
   int split_m = M >= N, D = split_m ? M : N;
-  /* chunks of >= ~2 MFLOP, at most 64 of them, and of 256 rows where that
-   * still leaves 16 chunks (fewer rows per call re-pack the other operand
+  /* chunks of >= ~2 MFLOP, at most 64 of them, multiples of 16 rows, and at
+   * least min(256, D/16) rows: fewer rows per call re-pack the other operand
    * more often, which oneDNN's sgemm pays for visibly below a few hundred
-   * rows); multiples of 16 */
+   * rows. So a GEMM with D <= 4096 has at most 16 chunks (16-way parallel; a
+   * machine with more threads would need a 2-D split), a larger one D/256 up
+   * to 64 chunks. */
   double per = work / D;
   int64_t rows = (int64_t)(2e6 / (per > 1 ? per : 1)) + 1;
   int64_t minr = (D + 63) / 64, pref = (D + 15) / 16;

@@ -520,7 +520,8 @@ static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int 
         err, errlen,
         "--peak measures only the machine (fp32 GEMM and memory bandwidth) and takes "
         "only --threads and --json, not '%.*s'%s",
-        (int)n, a, no_peak ? " (--no-peak contradicts it)" : "");
+        (int)n, a,
+        (n == 9 && !strncmp(a, "--no-peak", n)) ? " (it contradicts --peak)" : "");
     return 2;
   }
   eb_peak_cfg pc = eb_peak_full(threads);
@@ -1171,7 +1172,8 @@ int main(int argc, char **argv) {
     return EXIT_BAD_INPUT;
   }
   /* commands that compute say once why the preferred GEMM backend is not used */
-  if (!strcmp(cmd, "run") || !strcmp(cmd, "bench") || !strcmp(cmd, "train")) {
+  if (!strcmp(cmd, "run") || !strcmp(cmd, "bench") || !strcmp(cmd, "train") ||
+      !strcmp(cmd, "export")) {
     int help = 0;
     for (int a = 2; a < argc; a++)
       help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");

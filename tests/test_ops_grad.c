@@ -666,6 +666,10 @@ static void check_attention_blockwise(eb_ctx *ctx) {
     }
   bw_compare(ctx, 1, 1, 1, 3, 0, 1, 1);
   bw_compare(ctx, 2, 1, 7, 8, 1, 1, 0);
+  /* head dims that fill the kernels' 32-column strips (64), and leave a
+   * 16-wide remainder after them (40) */
+  bw_compare(ctx, 1, 2, 300, 64, 1, 0, 1);
+  bw_compare(ctx, 1, 2, 130, 40, 0, 1, 0);
   /* Nq != Nk: Nk < Nq and Nk > Nq, Nk a multiple of the key block (256) or
    * not, ragged query blocks, head dims padded (5) or not (16) */
   for (int mm = 0; mm < 3; mm++) {
@@ -676,6 +680,7 @@ static void check_attention_blockwise(eb_ctx *ctx) {
   bw_compare_x(ctx, 2, 1, 1, 5, 3, 1);
   bw_compare_x(ctx, 2, 2, 513, 17, 8, 1);
   bw_compare_x(ctx, 1, 2, 33, 1, 4, 0);
+  bw_compare_x(ctx, 1, 2, 70, 300, 48, 1);
 }
 
 static void check_cross_entropy(eb_ctx *ctx) {

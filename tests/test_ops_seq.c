@@ -151,6 +151,14 @@ static eb_tensor *pool_loss(eb_ctx *ctx, void *user) {
               c->r);
 }
 
+/* the residual is the pooled tensor itself, an intermediate (its gradient
+ * buffer is created by this backward): y = pool(a) - a + a with a = 2 x */
+static eb_tensor *pool_self_loss(eb_ctx *ctx, void *user) {
+  pool_case *c = user;
+  eb_tensor *a = eb_scale(ctx, c->x, 2.0f);
+  return wsum(ctx, eb_avgpool1d_sub(ctx, a, c->pool, c->mask, a), c->r);
+}
+
 static void test_avgpool(eb_ctx *ctx) {
   enum { B = 3, N = 9, D = 4 };
   /* row 0: all real; row 1: padded tail; row 2: only t = 0, 1 real, so windows
@@ -238,6 +246,12 @@ static void test_avgpool(eb_ctx *ctx) {
             "avgpool_sub+res flops %g want %g", eb_ctx_flops(ctx).forward,
             fl + 2 * B * N * D);
     }
+  for (int usemask = 0; usemask < 2; usemask++) {
+    pool_case pc = {x, 3, usemask ? mask : NULL, r, 1, NULL};
+    eb_gradcheck(usemask ? "avgpool_sub with res == x, mask"
+                         : "avgpool_sub with res == x",
+                 ctx, pool_self_loss, &pc, &x, 1, 1e-2f, 1e-2, 200);
+  }
   eb_ctx_reset(ctx);
   CHECK(eb_avgpool1d(ctx, x, 4, NULL) == NULL, "avgpool accepted an even pool");
   CHECK(strstr(eb_ctx_error(ctx), "avgpool1d") != NULL, "error: %s", eb_ctx_error(ctx));

@@ -32,6 +32,18 @@ if(TARGET test_gemm)
                        WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 endif()
 
+# The gradient and attention tests again on the AVX2+FMA (level 3) and the
+# portable (level 0) attention kernels: an AVX-512 machine would otherwise
+# never run them (EFFBENCH_ATT_LEVEL caps the level picked from the CPU flags).
+if(TARGET test_ops_grad)
+  foreach(level 3 0)
+    add_test(NAME test_ops_grad_att${level} COMMAND test_ops_grad)
+    set_tests_properties(test_ops_grad_att${level} PROPERTIES LABELS unit
+                         ENVIRONMENT "${EB_TEST_ENV};EFFBENCH_ATT_LEVEL=${level}"
+                         WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  endforeach()
+endif()
+
 # Tests driven by scripts (CLI end-to-end, PyTorch golden checks).
 file(GLOB EB_SCRIPT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/*.test.sh)
 foreach(script ${EB_SCRIPT_TESTS})
