@@ -13,6 +13,12 @@ eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape
  * (the caller must overwrite all of it), an existing one gives *fresh = 0. */
 float *eb__grad_acc(eb_ctx *ctx, eb_tensor *t, int *fresh);
 
+/* Backward of a fused op's residual add y = res + f(...): dres (+)= dy. res
+ * takes dy's buffer when it has no gradient yet (as eb_add's backward does), so
+ * call it after the op's other gradients have read dy and after any write to
+ * a gradient buffer res may share (res may be one of the op's inputs). */
+void eb__residual_backward(eb_ctx *ctx, eb_tensor *res, const eb_tensor *y);
+
 /* Selective scan checkpoint spacing in steps; 0 = automatic (tests use it to
  * cross many chunks on short sequences). Not thread-safe: set before use. */
 void eb__scan_set_chunk(int chunk);

@@ -255,23 +255,7 @@ EB_VINLINE float att_hmax(att_vf v) {
 
 /* eb__exp8 on 16 lanes (same range reduction and polynomial; fused
  * multiply-adds where the level has them) */
-EB_VINLINE att_vf att_exp(att_vf x) {
-  att_vf xc = att_sel(x > 88.0f, att_splat(88.0f), x);
-  xc = att_sel(xc < -87.3f, att_splat(-87.3f), xc);
-  att_vf t = xc * 1.44269504088896341f + 12582912.0f;
-  att_vf fn = t - 12582912.0f;
-  att_vf r = xc - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  att_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  att_vf y = p * (r * r) + (r + 1.0f);
-  att_vi n = (att_vi)t - 0x4B400000;
-  y = y * (att_vf)((n + 127) << 23);
-  return att_sel(x < -87.3f, att_splat(0.0f), y);
-}
+EB_DEFINE_EXP(att_exp, att_vf, att_vi, att_splat, att_sel)
 
 /* c[2i + v] = sum_k a[i][k * acs] * B[k * ldb + 16v ..] for rows i < MR and NV
  * (1 or 2) vectors of 16 columns; kn terms summed in order k = 0, 1, ... */

@@ -81,29 +81,31 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
 }
 
 /* --------------------------------------------------------- linear_add ---- */
-/* x[...,I], w[O,I], b[O] or NULL, res[...,O] -> dx, dw, db as linear; dres
- * (+)= dy: res shares dy's buffer when it has no gradient yet (as eb_add's
- * backward does) */
-static void linear_add_backward(eb_ctx *ctx, eb_node *n) {
-  eb_tensor *res = n->in[3], *y = n->out;
-  linear_backward(ctx, n); /* first: it reads dy, which res may come to share */
+/* see internal.h; shared with eb_avgpool1d_sub */
+void eb__residual_backward(eb_ctx *ctx, eb_tensor *res, const eb_tensor *y) {
   if (!res->requires_grad) return;
   const int64_t size = y->size;
+  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size); /* eb_add's backward, both inputs */
   if (!res->grad && !res->is_param) {
     res->grad = y->grad;
-  } else {
-    int fail = 0, fresh = 0;
-    float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
-    if (fail) return;
-    const float *dy = y->grad;
-    const int acc = !fresh;
-    EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-    for (int64_t i = 0; i < size; i++)
-      dr[i] = acc ? dr[i] + dy[i] : dy[i];
-    eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by linear_backward */
+    return;
   }
-  /* the residual add's backward, both inputs (as eb_add counts it) */
-  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size);
+  int fail = 0, fresh = 0;
+  float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
+  if (fail) return;
+  const float *dy = y->grad;
+  const int acc = !fresh;
+  EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
+  for (int64_t i = 0; i < size; i++)
+    dr[i] = acc ? dr[i] + dy[i] : dy[i];
+  eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by the fused op's other part */
+}
+
+/* x[...,I], w[O,I], b[O] or NULL, res[...,O] -> dx, dw, db as linear; dres
+ * (+)= dy */
+static void linear_add_backward(eb_ctx *ctx, eb_node *n) {
+  linear_backward(ctx, n); /* first: it reads dy, which res may come to share */
+  eb__residual_backward(ctx, n->in[3], n->out);
 }
 
 /* x[...,I], w[O,I], b[O] or NULL, res[...,O] -> y[...,O] = res + x w^T + b:

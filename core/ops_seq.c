@@ -181,27 +181,6 @@ static inline void pool_window(int t, int r, int N, int *lo, int *hi) {
   *hi = t + r > N - 1 ? N - 1 : t + r;
 }
 
-/* dres (+)= dy for the residual of eb_avgpool1d_sub: res takes dy's buffer
- * when it has no gradient yet (as eb_add's backward does) */
-static void pool_residual_backward(eb_ctx *ctx, eb_tensor *res, eb_tensor *y) {
-  if (!res->requires_grad) return;
-  const int64_t size = y->size;
-  eb_ctx_add_flops(ctx, 0, 2.0 * (double)size); /* eb_add's, both inputs */
-  if (!res->grad && !res->is_param) {
-    res->grad = y->grad;
-    return;
-  }
-  int fail = 0, fresh = 0;
-  float *dr = eb__grad_acc_if(ctx, res, &fresh, &fail);
-  if (fail) return;
-  const float *dy = y->grad;
-  const int acc = !fresh;
-  EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-  for (int64_t i = 0; i < size; i++)
-    dr[i] = acc ? dr[i] + dy[i] : dy[i];
-  eb__moved(ctx, (1.0 + acc) * size); /* dy is counted by the pooling part */
-}
-
 static void avgpool_dx(eb_ctx *ctx, const pool_saved *sv, float *gx, int fresh,
                        const float *dy, int B, int N, int D, int r, int sub);
 
@@ -219,7 +198,7 @@ static void avgpool_backward(eb_ctx *ctx, eb_node *node) {
   /* the residual last: res may be x itself, whose buffer the loop below
    * initialises when fresh */
   if (gx) avgpool_dx(ctx, sv, gx, fresh, dy, B, N, D, r, sub);
-  if (res) pool_residual_backward(ctx, res, node->out);
+  if (res) eb__residual_backward(ctx, res, node->out);
 }
 
 /* dx of avgpool_backward ((+)= when !fresh) */

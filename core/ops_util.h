@@ -224,33 +224,40 @@ EB_VINLINE float eb__v8_hmax(eb_v8f v) {
  * ~2e-7 on [-87.3, 88] (relative to the exact value); 0 below -87.3 (and for -inf),
  * inputs above 88 clamp to 88, NaN stays NaN. Plain IEEE arithmetic (no FMA contraction
  * in ISO C mode), so every build and clone gives the same bits. */
-EB_VINLINE eb_v8f eb__exp8(eb_v8f x) {
-  eb_v8f xc = eb__v8_sel(x > 88.0f, eb__v8_splat(88.0f), x);
-  xc = eb__v8_sel(xc < -87.3f, eb__v8_splat(-87.3f), xc);
-  eb_v8f t = xc * 1.44269504088896341f + 12582912.0f;
-  eb_v8f fn = t - 12582912.0f;
-  eb_v8f r = xc - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  eb_v8f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  eb_v8f y = p * (r * r) + r + 1.0f;
-  eb_v8i n = (eb_v8i)t - 0x4B400000;
-  y = y * (eb_v8f)((n + 127) << 23);
-  return eb__v8_sel(x < -87.3f, eb__v8_splat(0.0f), y);
-}
+/* The body is a macro so the 8-, 16-float and attention vector types share one
+ * definition (the same operations in the same order: the same bits lane for
+ * lane where FMA contraction is off). V/I: float/int vector types. */
+#define EB_DEFINE_EXP(name, V, I, splat, sel)                                            \
+  EB_VINLINE V name(V x) {                                                               \
+    V xc = sel(x > 88.0f, splat(88.0f), x);                                              \
+    xc = sel(xc < -87.3f, splat(-87.3f), xc);                                            \
+    V t = xc * 1.44269504088896341f + 12582912.0f;                                       \
+    V fn = t - 12582912.0f;                                                              \
+    V r = xc - fn * 0.693359375f;                                                        \
+    r = r - fn * -2.12194440e-4f;                                                        \
+    V p = r * 1.9875691500e-4f + 1.3981999507e-3f;                                       \
+    p = p * r + 8.3334519073e-3f;                                                        \
+    p = p * r + 4.1665795894e-2f;                                                        \
+    p = p * r + 1.6666665459e-1f;                                                        \
+    p = p * r + 5.0000001201e-1f;                                                        \
+    V y = p * (r * r) + r + 1.0f;                                                        \
+    I n = (I)t - 0x4B400000;                                                             \
+    y = y * (V)((n + 127) << 23);                                                        \
+    return sel(x < -87.3f, splat(0.0f), y);                                              \
+  }
+/* tanh(x) = 1 - 2 / (exp(2x) + 1), |x| clamped at 9 (tanh(9) = 1 in float) */
+#define EB_DEFINE_TANH(name, V, exp, splat, sel)                                         \
+  EB_VINLINE V name(V x) {                                                               \
+    V xc = sel(x > 9.0f, splat(9.0f), x);                                                \
+    xc = sel(xc < -9.0f, splat(-9.0f), xc);                                              \
+    return 1.0f - 2.0f / (exp(2.0f * xc) + 1.0f);                                        \
+  }
+EB_DEFINE_EXP(eb__exp8, eb_v8f, eb_v8i, eb__v8_splat, eb__v8_sel)
 
 /* scalar eb__exp8 (same bits) */
 EB_VINLINE float eb__expf(float x) { return eb__exp8(eb__v8_splat(x))[0]; }
 
-/* tanh(x) = 1 - 2 / (exp(2x) + 1), |x| clamped at 9 (tanh(9) = 1 in float) */
-EB_VINLINE eb_v8f eb__tanh8(eb_v8f x) {
-  eb_v8f xc = eb__v8_sel(x > 9.0f, eb__v8_splat(9.0f), x);
-  xc = eb__v8_sel(xc < -9.0f, eb__v8_splat(-9.0f), xc);
-  return 1.0f - 2.0f / (eb__exp8(2.0f * xc) + 1.0f);
-}
+EB_DEFINE_TANH(eb__tanh8, eb_v8f, eb__exp8, eb__v8_splat, eb__v8_sel)
 
 /* 16-float vectors for the elementwise kernels compiled with EB_CLONES_MEM:
  * one AVX-512 register in the x86-64-v4 clone, two AVX or four SSE registers
@@ -271,27 +278,7 @@ EB_VINLINE eb_v16f eb__v16_splat(float x) {
 EB_VINLINE eb_v16f eb__v16_sel(eb_v16i m, eb_v16f a, eb_v16f b) {
   return (eb_v16f)((m & (eb_v16i)a) | (~m & (eb_v16i)b));
 }
-EB_VINLINE eb_v16f eb__exp16(eb_v16f x) {
-  eb_v16f xc = eb__v16_sel(x > 88.0f, eb__v16_splat(88.0f), x);
-  xc = eb__v16_sel(xc < -87.3f, eb__v16_splat(-87.3f), xc);
-  eb_v16f t = xc * 1.44269504088896341f + 12582912.0f;
-  eb_v16f fn = t - 12582912.0f;
-  eb_v16f r = xc - fn * 0.693359375f;
-  r = r - fn * -2.12194440e-4f;
-  eb_v16f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  eb_v16f y = p * (r * r) + r + 1.0f;
-  eb_v16i n = (eb_v16i)t - 0x4B400000;
-  y = y * (eb_v16f)((n + 127) << 23);
-  return eb__v16_sel(x < -87.3f, eb__v16_splat(0.0f), y);
-}
-EB_VINLINE eb_v16f eb__tanh16(eb_v16f x) {
-  eb_v16f xc = eb__v16_sel(x > 9.0f, eb__v16_splat(9.0f), x);
-  xc = eb__v16_sel(xc < -9.0f, eb__v16_splat(-9.0f), xc);
-  return 1.0f - 2.0f / (eb__exp16(2.0f * xc) + 1.0f);
-}
+EB_DEFINE_EXP(eb__exp16, eb_v16f, eb_v16i, eb__v16_splat, eb__v16_sel)
+EB_DEFINE_TANH(eb__tanh16, eb_v16f, eb__exp16, eb__v16_splat, eb__v16_sel)
 
 #endif
