@@ -723,6 +723,14 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
         have_bw = have_bytes && pk.bw_gbs > 0;
     double fg = have_gemm ? r.gflops_model_per_s / pk.gemm_gflops : 0,
            fb = have_bw ? r.gbytes_per_s / pk.bw_gbs : 0;
+    /* roofline without overlap: the step's time if every model FLOP ran at the
+     * GEMM peak and, after them, every counted byte at the triad peak, over the
+     * measured time */
+    int have_roof = have_gemm && have_bw && r.ms_median > 0;
+    double froof = have_roof ? (r.flops_model / (pk.gemm_gflops * 1e9) +
+                                r.bytes_step / (pk.bw_gbs * 1e9)) /
+                                   (r.ms_median * 1e-3)
+                             : 0;
     if (json) {
       char aj[1024];
       eb_args_json(&aargs.args, aj, sizeof aj);
@@ -734,6 +742,7 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           "\"flops_executed\":%.6g,\"flops_model\":%.6g,\"gflops_model_per_s\":%.3f,"
           "\"bytes_step\":%s,\"gbytes_per_s\":%s,\"peak_gemm_gflops\":%s,"
           "\"peak_bw_gbs\":%s,\"frac_gemm_peak\":%s,\"frac_bw_peak\":%s,"
+          "\"frac_roofline\":%s,"
           "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\","
           "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
           "\"arch_params\":%s}\n",
@@ -743,19 +752,20 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           JNUM("%.6g", r.bytes_step, have_bytes),
           JNUM("%.3f", r.gbytes_per_s, have_bytes),
           JNUM("%.3f", pk.gemm_gflops, have_gemm), JNUM("%.3f", pk.bw_gbs, pk.bw_gbs > 0),
-          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw), JSTR(gi->backend),
-          JSTR(gi->isa), r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total,
-          aj);
+          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw),
+          JNUM("%.4f", froof, have_roof), JSTR(gi->backend), JSTR(gi->isa),
+          r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
     } else {
       if (i == 0) /* header only once the first measurement exists */
-        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %6s %8s %6s %12s\n", "arch",
+        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %6s %8s %6s %6s %12s\n", "arch",
                "mode", "len", "batch", "ms median", "ms min", "spread", "tokens/s",
-               "GFLOP/s", "%gemm", "GB/s", "%bw", "peak MiB");
-      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %6s %8s %6s "
+               "GFLOP/s", "%gemm", "GB/s", "%bw", "%roof", "peak MiB");
+      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %6s %8s %6s %6s "
              "%12.1f\n",
              arch->name, mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread,
              r.tokens_per_s, r.gflops_model_per_s, TNUM("%.1f%%", 100 * fg, have_gemm),
              TNUM("%.2f", r.gbytes_per_s, have_bytes), TNUM("%.1f%%", 100 * fb, have_bw),
+             TNUM("%.1f%%", 100 * froof, have_roof),
              (double)r.peak_mem_bytes / (1 << 20));
     }
     fflush(stdout);

@@ -105,14 +105,18 @@ if [[ $bs == null ]]; then
   [[ $fb == null && $(jf gbytes_per_s "$line") == null ]] || fail "bench: bytes null, fractions: $line"
 else
   holds "$bs > 0 && $fb > 0" || fail "bench: bytes_step $bs, frac_bw_peak $fb"
+  # roofline fraction = (model FLOPs at the GEMM peak + bytes at the triad peak) / step
+  fr=$(jf frac_roofline "$line") ms=$(jf step_ms_median "$line")
+  holds "$fr > 0 && ($fr - ($fm / ($pg * 1e9) + $bs / ($pb * 1e9)) / ($ms * 1e-3))^2 < 1e-4" ||
+    fail "bench: frac_roofline $fr does not match its definition: $line"
 fi
 [[ $(jf gemm_backend "$line") =~ ^\"(onednn|openblas)\"$ && $(jf gemm_isa "$line") =~ ^\"..+\"$ ]] ||
   fail "bench --json lacks the GEMM backend: $line"
 # --no-peak: the fractions are null, not 0
 line=$("$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 --len 16 --batch 2 \
   --min-time 0 --min-reps 1 --no-peak --json)
-[[ $(jf frac_gemm_peak "$line") == null && $(jf peak_gemm_gflops "$line") == null ]] ||
-  fail "bench --no-peak: $line"
+[[ $(jf frac_gemm_peak "$line") == null && $(jf peak_gemm_gflops "$line") == null &&
+  $(jf frac_roofline "$line") == null ]] || fail "bench --no-peak: $line"
 
 # the GEMM backend's warning is printed once, on stderr, by commands that compute
 out=$(EFFBENCH_GEMM=bogus "$eb" bench --arch vanilla --dim 16 --depth 1 --heads 2 --ffn 32 \

@@ -64,6 +64,13 @@ if p=$(bench "${pool[@]}" --threads "$threads"); then
   elif ! holds "$f >= $bw_goal"; then
     fail "poolformer d64: bytes moved at $f of the peak bandwidth, goal $bw_goal"
   fi
+  # the step also runs its GEMMs: even with every model FLOP at the GEMM peak and
+  # every byte at the triad peak, the bytes fraction could reach only this
+  tm=$(awk "BEGIN { print $(jf bytes_step "$p") / ($(jf peak_bw_gbs "$p") * 1e9) }")
+  tf=$(awk "BEGIN { print $(jf flops_model "$p") / ($(jf peak_gemm_gflops "$p") * 1e9) }")
+  echo "poolformer d64: at both peaks the bytes fraction would be at most" \
+    "$(awk "BEGIN { printf \"%.3f\", $tm / ($tm + $tf) }"); fraction of that roofline" \
+    "time: $(jf frac_roofline "$p")"
 fi
 
 # thread scaling: the peaks are not needed, only tokens/s
