@@ -12,6 +12,12 @@
  * then all second choices, ...). An assignment past capacity is dropped: that
  * expert adds nothing for the token, and a token with no kept assignment keeps
  * only its residual. Padding tokens are not routed (their branch is 0). The
+ * capacity applies in training. At evaluation (eb_ctx_training(ctx) == 0) the
+ * factor is eval_capacity_factor, 0 by default = no limit: every token goes to
+ * its top_k experts whatever the load, so a prediction does not depend on which
+ * other sequences share its batch (a test can be evaluated in any batching).
+ * A positive eval_capacity_factor restores dropping at evaluation, with the
+ * same rule. The
  * gate is the router probability itself (Switch; with top_k > 1 the chosen
  * probabilities are not renormalised), so gradients reach the router through
  * the gate.
@@ -26,10 +32,12 @@
  * f_e = fraction of the T · top_k assignments routed to e (before capacity,
  * no gradient), P_e = mean router probability of e over the real tokens.
  *
- * stats: expert_load_max_over_mean (max_e f_e / mean_e f_e, assignments of all
- * blocks pooled), dropped_fraction (dropped / all assignments), aux_loss (sum
- * over blocks, with aux_weight), load_e<i> (f_e pooled over blocks), capacity
- * (per block, of the last block), params_inactive (expert weights a token does
+ * stats, of the last training forward (evaluation passes, which run after the
+ * last step, do not overwrite them): expert_load_max_over_mean (max_e f_e /
+ * mean_e f_e, assignments of all blocks pooled), dropped_fraction (dropped /
+ * all assignments), aux_loss (sum over blocks, with aux_weight), load_e<i>
+ * (f_e pooled over blocks), capacity (training, per block, of the last block),
+ * params_inactive (expert weights a token does
  * not use: depth · (experts - top_k) · expert size; params_active =
  * params_total - params_inactive).
  */
@@ -61,15 +69,25 @@ typedef struct moe {
   int E, k;
   double cf, alpha;
   layer *layers;
-  int64_t *routed_all; /* [depth*E] */
-  int valid;           /* a forward has run */
+  double eval_cf; /* eval_capacity_factor; 0 = no limit */
+  int valid;      /* a forward has run */
+  /* stats of the last training forward (moe_keep_stats) */
+  int64_t *routed_all; /* [E] assignments routed to e, blocks pooled */
+  int64_t st_all, st_dropped, st_capacity;
+  double st_aux;
+  int st_valid;
 } moe;
 
 static const eb_param_decl moe_params[] = {
     {"experts", EB_P_INT, "8", "number of experts per block", NULL},
     {"top_k", EB_P_INT, "1", "experts per token (1 = Switch)", NULL},
     {"capacity_factor", EB_P_FLOAT, "1.25",
-     "expert capacity = ceil(factor * tokens * top_k / experts); overflow is dropped",
+     "training expert capacity = ceil(factor * tokens * top_k / experts); overflow "
+     "is dropped",
+     NULL},
+    {"eval_capacity_factor", EB_P_FLOAT, "0",
+     "capacity factor at evaluation (not training); 0 = no limit, no token dropped, "
+     "so predictions do not depend on the batch",
      NULL},
     {"aux_weight", EB_P_FLOAT, "0.01", "weight of the load-balancing loss (0 = off)",
      NULL},
@@ -81,6 +99,7 @@ static int moe_validate(const eb_model_config *cfg, const eb_args *args, char *e
   const int64_t E = eb_args_int(args, "experts", 8), k = eb_args_int(args, "top_k", 1);
   const double cf = eb_args_float(args, "capacity_factor", 1.25);
   const double a = eb_args_float(args, "aux_weight", 0.01);
+  const double ecf = eb_args_float(args, "eval_capacity_factor", 0);
   if (E < 1 || E > 4096) {
     snprintf(err, errlen, "parameter 'experts' = %lld: must be in [1, 4096]",
              (long long)E);
@@ -98,6 +117,13 @@ static int moe_validate(const eb_model_config *cfg, const eb_args *args, char *e
              "parameter 'capacity_factor' = %g: must be > 0 (a capacity of 0 drops every "
              "token)",
              cf);
+    return -1;
+  }
+  if (!(ecf >= 0) || !isfinite(ecf)) {
+    snprintf(err, errlen,
+             "parameter 'eval_capacity_factor' = %g: must be >= 0 (0 = no limit at "
+             "evaluation)",
+             ecf);
     return -1;
   }
   if (!(a >= 0) || !isfinite(a)) {
@@ -135,6 +161,7 @@ static int moe_create(const eb_model_config *cfg, const eb_args *args, eb_params
   v->k = (int)eb_args_int(args, "top_k", 1);
   v->cf = eb_args_float(args, "capacity_factor", 1.25);
   v->alpha = eb_args_float(args, "aux_weight", 0.01);
+  v->eval_cf = eb_args_float(args, "eval_capacity_factor", 0);
   v->layers = calloc(cfg->depth ? cfg->depth : 1, sizeof *v->layers);
   v->routed_all = calloc(v->E, sizeof *v->routed_all);
   if (!v->layers || !v->routed_all) {
@@ -195,6 +222,15 @@ static int64_t moe_capacity(double cf, int64_t T, int k, int E) {
   return (int64_t)ceil(cf * (double)T * k / E);
 }
 
+/* Capacity in force: the training factor while training; at evaluation
+ * eval_cf, or T (a token picks an expert at most once: nothing can overflow)
+ * when eval_cf is 0. */
+static int64_t moe_capacity_for(double cf, double eval_cf, int training, int64_t T, int k,
+                                int E) {
+  if (training) return moe_capacity(cf, T, k, E);
+  return eval_cf > 0 ? moe_capacity(eval_cf, T, k, E) : T;
+}
+
 typedef struct route {
   int32_t *tok;  /* [n] token row of each kept assignment, grouped by expert */
   int32_t *gidx; /* [n] row*E + e: the gate's element in probs */
@@ -204,7 +240,7 @@ typedef struct route {
 
 /* probs[R,E], mask[R] -> the kept assignments; fills the layer's counters */
 static int moe_route(eb_ctx *ctx, const moe *v, layer *l, const float *probs, int R,
-                     const uint8_t *mask, route *rt) {
+                     const uint8_t *mask, int training, route *rt) {
   const int E = v->E, k = v->k;
   int32_t *choice = eb_alloc(ctx, (size_t)R * k * sizeof *choice);
   int32_t *slot = eb_alloc(ctx, (size_t)R * k * sizeof *slot); /* -1 = dropped */
@@ -233,7 +269,7 @@ static int moe_route(eb_ctx *ctx, const moe *v, layer *l, const float *probs, in
       l->routed[best]++;
     }
   }
-  const int64_t cap = moe_capacity(v->cf, T, k, E);
+  const int64_t cap = moe_capacity_for(v->cf, v->eval_cf, training, T, k, E);
   int64_t dropped = 0;
   for (int j = 0; j < k; j++) /* arrival order: choice rank, then token */
     for (int r = 0; r < R; r++) {
@@ -323,6 +359,25 @@ static eb_tensor *aux_coef(eb_ctx *ctx, const moe *v, const layer *l, int R,
   return c;
 }
 
+/* Pools the blocks' routing counters of a training forward into the stats
+ * (evaluation, which routes without dropping by default, leaves them). */
+static void moe_keep_stats(moe *v) {
+  const int E = v->E;
+  memset(v->routed_all, 0, (size_t)E * sizeof *v->routed_all);
+  v->st_all = v->st_dropped = 0;
+  v->st_aux = 0;
+  for (int i = 0; i < v->cfg.depth; i++) {
+    const layer *l = &v->layers[i];
+    for (int e = 0; e < E; e++)
+      v->routed_all[e] += l->routed[e];
+    v->st_all += l->tokens * v->k;
+    v->st_dropped += l->dropped;
+    v->st_aux += l->aux;
+  }
+  v->st_capacity = v->cfg.depth ? v->layers[v->cfg.depth - 1].capacity : 0;
+  v->st_valid = v->cfg.depth > 0;
+}
+
 /* x[B,N,D], mask[B*N] -> out[B,N,D] */
 static int moe_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
                        eb_tensor **out, char *err, size_t errlen) {
@@ -343,7 +398,7 @@ static int moe_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *ma
         eb_reshape(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), 2, (int[]){R, D});
     eb_tensor *probs = eb_softmax(ctx, eb_linear(ctx, h, l->router, NULL)); /* [R,E] */
     route rt;
-    if (!probs || moe_route(ctx, v, l, probs->data, R, mask, &rt)) {
+    if (!probs || moe_route(ctx, v, l, probs->data, R, mask, eb_ctx_training(ctx), &rt)) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
     }
@@ -362,6 +417,7 @@ static int moe_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *ma
     }
   }
   v->valid = 1;
+  if (eb_ctx_training(ctx)) moe_keep_stats(v);
   *out = x;
   return 0;
 }
@@ -387,26 +443,16 @@ static void moe_stats(void *model, eb_stat_sink *sink) {
   const double F = v->cfg.ffn, D = v->cfg.dim;
   sink->emit(sink->user, "params_inactive",
              (double)v->cfg.depth * (E - v->k) * (2 * D * F + F + D));
-  if (!v->valid || v->cfg.depth == 0) return;
-  int64_t all = 0, dropped = 0;
-  double aux = 0;
-  memset(v->routed_all, 0, (size_t)E * sizeof *v->routed_all);
-  for (int i = 0; i < v->cfg.depth; i++) {
-    const layer *l = &v->layers[i];
-    for (int e = 0; e < E; e++)
-      v->routed_all[e] += l->routed[e];
-    all += l->tokens * v->k;
-    dropped += l->dropped;
-    aux += l->aux;
-  }
+  if (!v->st_valid) return; /* no training forward yet */
   double mx = 0;
   for (int e = 0; e < E; e++)
     if (v->routed_all[e] > mx) mx = (double)v->routed_all[e];
+  const int64_t all = v->st_all;
   const double mean = (double)all / E;
   sink->emit(sink->user, "expert_load_max_over_mean", mean > 0 ? mx / mean : 0);
-  sink->emit(sink->user, "dropped_fraction", all > 0 ? (double)dropped / all : 0);
-  sink->emit(sink->user, "aux_loss", aux);
-  sink->emit(sink->user, "capacity", (double)v->layers[v->cfg.depth - 1].capacity);
+  sink->emit(sink->user, "dropped_fraction", all > 0 ? (double)v->st_dropped / all : 0);
+  sink->emit(sink->user, "aux_loss", v->st_aux);
+  sink->emit(sink->user, "capacity", (double)v->st_capacity);
   for (int e = 0; e < E; e++) {
     char name[32];
     snprintf(name, sizeof name, "load_e%d", e);
@@ -418,15 +464,18 @@ static void moe_stats(void *model, eb_stat_sink *sink) {
  * training adds the backward pass and the load-balancing loss. Dispatch
  * depends on the routing: this counts the balanced case, every expert taking
  * min(capacity, B·N·top_k / experts) assignments, i.e. n = min(B·N·top_k,
- * experts · capacity) expert rows (exact when nothing is dropped). */
+ * experts · capacity) expert rows (exact when nothing is dropped). The
+ * capacity is the one in force (moe_capacity_for): a forward without training
+ * uses eval_capacity_factor, by default no limit, so n = B·N·top_k exactly. */
 static double moe_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
                         int training) {
   const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, dh = D / H, R = (double)B * N;
   const int Ei = (int)eb_args_int(args, "experts", 8),
             k = (int)eb_args_int(args, "top_k", 1);
   const double E = Ei, alpha = eb_args_float(args, "aux_weight", 0.01);
-  const double cap = (double)moe_capacity(eb_args_float(args, "capacity_factor", 1.25),
-                                          (int64_t)R, k, Ei);
+  const double cap = (double)moe_capacity_for(
+      eb_args_float(args, "capacity_factor", 1.25),
+      eb_args_float(args, "eval_capacity_factor", 0), training, (int64_t)R, k, Ei);
   const double n = fmin(R * k, E * cap);
   const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
   const double aux = (training && alpha > 0) ? 1.0 : 0.0;
@@ -470,7 +519,7 @@ const eb_arch eb_arch_moe = {
     .struct_size = sizeof(eb_arch),
     .name = "moe",
     .summary = "Transformer block with a mixture-of-experts MLP: top-k router, capacity "
-               "with dropping, load-balancing loss (Switch)",
+               "with dropping (in training), load-balancing loss (Switch)",
     .params = moe_params,
     .validate = moe_validate,
     .create = moe_create,

@@ -414,7 +414,8 @@ class MoEMLP(nn.Module):
     """router.w [E,D]; experts.e.{w1,b1,w2,b2}; h [B,N,D], mask -> [B,N,D].
     Top-k by router probability (ties: lower index), capacity
     ceil(cf * T * k / E) over the T real tokens in arrival order (choice rank,
-    then token), dropped assignments add nothing, gate = probability."""
+    then token), dropped assignments add nothing, gate = probability. cf = 0:
+    no capacity limit (every token keeps its top-k experts)."""
 
     def __init__(self, d, ffn, n_exp, k, cf, dtype):
         super().__init__()
@@ -442,7 +443,7 @@ class MoEMLP(nn.Module):
             order = sorted(range(self.n), key=lambda e: (-pr[e], e))
             choice.append(order[:self.k])
         T = int(real.sum())
-        cap = math.ceil(self.cf * T * self.k / self.n)
+        cap = math.ceil(self.cf * T * self.k / self.n) if self.cf > 0 else T
         count = [0] * self.n
         kept = [[] for _ in range(self.n)]
         for j in range(self.k):
@@ -478,11 +479,13 @@ class MoEBlock(nn.Module):
 
 
 def build_moe_blocks(cfg, dtype):
-    """arch_params: experts (8), top_k (1), capacity_factor (1.25), aux_weight
-    (training only: not part of an export's loss)."""
+    """arch_params: experts (8), top_k (1), capacity_factor (1.25, training
+    only), eval_capacity_factor (0 = no limit), aux_weight (training only: not
+    part of an export's loss). An export is an evaluation pass (harness/export.c
+    runs it with training off), so its capacity is eval_capacity_factor's."""
     ap = cfg.get("arch_params") or {}
     n_exp, k = int(ap.get("experts", 8)), int(ap.get("top_k", 1))
-    cf = float(ap.get("capacity_factor", 1.25))
+    cf = float(ap.get("eval_capacity_factor", 0))
     return nn.ModuleList(MoEBlock(cfg["dim"], cfg["heads"], cfg["ffn"], n_exp, k, cf, dtype)
                          for _ in range(cfg["depth"]))
 
@@ -507,7 +510,7 @@ ARCH_PARAMS = {
     "wide": {"heads", "attention"},
     "poolformer": {"pool"},
     "mamba": {"state", "expand", "dt_rank", "conv", "bidirectional"},
-    "moe": {"experts", "top_k", "capacity_factor", "aux_weight"},
+    "moe": {"experts", "top_k", "capacity_factor", "eval_capacity_factor", "aux_weight"},
 }
 
 
