@@ -14,7 +14,9 @@
  * D = 1, softplus(b_dt) = dt spread log-uniformly over [1e-3, 1e-1] (the
  * channels' dt are evenly spaced quantiles instead of random draws),
  * W_dt ~ U(±dt_rank^-1/2), the projections and the conv as PyTorch's default
- * nn.Linear / nn.Conv1d.
+ * nn.Linear / nn.Conv1d. Weight decay: none on A_log, D and b_dt (declared
+ * with eb_param_set_decay, as Mamba's _no_weight_decay) nor on the biases and
+ * LayerNorm; the projection and conv weights decay.
  *
  * bidirectional=true (for encoder tasks) adds a second scan over the reversed
  * sequence with its own conv, x/dt projections, A_log and D (the in/out
@@ -131,6 +133,11 @@ static int declare_ssm(eb_params *P, int i, const char *pre, const dims *d, ssm 
     return -1;
   if (eb_param_init_values(P, s->A_log, a_log) ||
       eb_param_init_values(P, s->dt_b, dt_bias))
+    return -1;
+  /* no weight decay on the SSM's spectrum, skip and dt bias (as Mamba's
+   * _no_weight_decay): decay would pull A_log toward A = -1, D toward 0 */
+  if (eb_param_set_decay(P, s->A_log, 0) || eb_param_set_decay(P, s->D, 0) ||
+      eb_param_set_decay(P, s->dt_b, 0))
     return -1;
   return 0;
 }

@@ -46,9 +46,11 @@ void eb_adam_step(eb_params *P, const eb_adam *opt, float lr, int64_t t) {
     if (!p->requires_grad) continue; /* a buffer (eb_param_buffer) */
     int64_t off = p->data - data, n = p->size;
     float *w = p->data, *g = grad + off, *m = m_all + off, *v = v_all + off;
-    /* decoupled weight decay on matrices only (not biases, norms) */
-    const float decay =
-        (opt->weight_decay > 0 && p->ndim >= 2) ? lr * opt->weight_decay : 0;
+    /* decoupled weight decay where the parameter was declared to decay
+     * (unset: matrices only, not biases or norms) */
+    const float decay = (opt->weight_decay > 0 && eb_params_decays(P, i) == 1)
+                            ? lr * opt->weight_decay
+                            : 0;
     EB_OMP("omp for schedule(static) nowait")
     for (int64_t j = 0; j < n; j += OPT_CHUNK)
       adam_chunk(w + j, g + j, m + j, v + j, n - j < OPT_CHUNK ? n - j : OPT_CHUNK, b1,

@@ -7,7 +7,7 @@
 
 typedef struct eb_adam {
   float beta1, beta2, eps;
-  float weight_decay; /* decoupled (AdamW) when > 0, applied to matrices only */
+  float weight_decay; /* decoupled (AdamW) when > 0, applied where eb_params_decays() */
 } eb_adam;
 
 /* LRA's Adam settings: betas 0.9/0.98, eps 1e-9. */

@@ -15,6 +15,7 @@ typedef struct pinfo {
   float scale;
   float *values;  /* eb_param_init_values: copied at declaration, or NULL */
   int64_t offset; /* in floats, within each of the four regions */
+  int decay;      /* eb_param_set_decay: 1, 0, or -1 = unset (decay iff ndim >= 2) */
 } pinfo;
 
 struct eb_params {
@@ -74,6 +75,7 @@ eb_tensor *eb_param(eb_params *P, const char *name, int ndim, const int *shape,
   pi->t.name = pi->name;
   pi->init = init;
   pi->scale = scale;
+  pi->decay = -1;
   if (P->n == P->cap) {
     int cap = P->cap ? P->cap * 2 : 32;
     pinfo **np = realloc(P->p, (size_t)cap * sizeof *np);
@@ -102,6 +104,25 @@ int eb_param_init_values(eb_params *P, eb_tensor *t, const float *values) {
     return 0;
   }
   return -1;
+}
+
+static pinfo *find_info(const eb_params *P, const eb_tensor *t) {
+  for (int i = 0; P && t && i < P->n; i++)
+    if (&P->p[i]->t == t) return P->p[i];
+  return NULL;
+}
+
+int eb_param_set_decay(eb_params *P, eb_tensor *t, int decay) {
+  pinfo *pi = find_info(P, t);
+  if (!pi) return -1;
+  pi->decay = decay != 0;
+  return 0;
+}
+
+int eb_params_decays(const eb_params *P, int i) {
+  if (!P || i < 0 || i >= P->n) return -1;
+  const pinfo *pi = P->p[i];
+  return pi->decay >= 0 ? pi->decay : pi->t.ndim >= 2;
 }
 
 int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {

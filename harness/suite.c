@@ -122,8 +122,8 @@ static int get_duration(ctx *c, const eb_ynode *n, const char *what, double *out
 static const char *const model_keys[] = {"dim", "depth",   "heads",
                                          "ffn", "dropout", "pool"};
 static const char *const train_keys[] = {
-    "steps",      "batch",        "lr",          "warmup",   "weight_decay",
-    "eval_every", "eval_batches", "time_budget", "schedule", "clip"};
+    "steps",        "batch",       "lr",       "warmup", "weight_decay",    "eval_every",
+    "eval_batches", "time_budget", "schedule", "clip",   "decay_embeddings"};
 #define NMODEL ((int)(sizeof model_keys / sizeof *model_keys))
 #define NTRAIN ((int)(sizeof train_keys / sizeof *train_keys))
 
@@ -169,6 +169,12 @@ static int set_train(ctx *c, eb_train_cfg *t, const char *key, const eb_ynode *v
   if (!strcmp(key, "weight_decay")) {
     if (get_float(c, v, what, 0, 10, &d)) return -1;
     t->weight_decay = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "decay_embeddings")) {
+    eb_arg a;
+    if (scalar_as(c, v, EB_P_BOOL, what, &a)) return -1;
+    t->decay_embeddings = a.i != 0;
     return 0;
   }
   if (!strcmp(key, "clip")) {
@@ -323,12 +329,15 @@ static char *run_json(const eb_suite_run *r, int64_t data_seed) {
   const eb_train_cfg *t = &r->train;
   sb_add(
       &b,
-      ",\"train\":{\"batch\":%d,\"clip\":%.9g,\"eval_batches\":%d,\"eval_every\":%d,"
+      ",\"train\":{\"batch\":%d,\"clip\":%.9g%s,\"eval_batches\":%d,\"eval_every\":%d,"
       "\"lr\":%.9g,\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":%.9g,\"warmup\":%d,"
       "\"weight_decay\":%.9g}}",
-      t->batch, t->clip, t->eval_batches, t->eval_every, t->lr,
-      eb_schedule_name(t->schedule), t->steps, t->time_budget_s, t->warmup,
-      t->weight_decay);
+      t->batch, t->clip,
+      /* written only when off: the default keeps the keys of runs stored
+       * before the switch existed */
+      t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
+      t->eval_every, t->lr, eb_schedule_name(t->schedule), t->steps, t->time_budget_s,
+      t->warmup, t->weight_decay);
   return sb_take(&b);
 }
 

@@ -19,6 +19,7 @@ eb_train_cfg eb_train_defaults(void) {
       .warmup = 50,
       .lr = 1e-3f,
       .weight_decay = 0.0f,
+      .decay_embeddings = 1,
       .clip = 1.0f,
       .schedule = EB_SCHED_RSQRT,
       .eval_every = 100,
@@ -146,6 +147,10 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   }
   memcpy(best, eb_params_data(m->P), (size_t)nparam * sizeof(float));
   eb_adam opt = eb_adam_lra(cfg->weight_decay);
+  /* the embeddings decay or not by the run's switch, set both ways: the same
+   * model may be trained again under another config */
+  eb_param_set_decay(m->P, m->tok, cfg->decay_embeddings != 0);
+  eb_param_set_decay(m->P, m->pos, cfg->decay_embeddings != 0);
   double t0 = eb_now(), train_time = 0;
   double best_val = -1;
   int64_t real_tokens = 0, padded_tokens = 0;

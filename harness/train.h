@@ -9,6 +9,7 @@
 typedef struct eb_train_cfg {
   int steps, batch, warmup;
   float lr, weight_decay, clip;
+  int decay_embeddings; /* weight decay on embed.tok/embed.pos too (default 1) */
   eb_schedule schedule;
   int eval_every, eval_batches; /* eval_batches 0 = whole split */
   double time_budget_s;         /* 0 = none */

@@ -27,6 +27,19 @@ out=$("$eb" run "$tmp/nonexistent.yaml" 2>&1)
 [[ $? -eq 2 && "$out" == *"nonexistent.yaml: cannot read"* ]] || fail "missing suite: $out"
 
 suite="$src/tests/suites/tiny.yaml"
+# --- train.decay_embeddings: true is the default (same run keys as without
+# the key), false is a different config (other keys)
+"$eb" run "$suite" --dry-run >"$tmp/dk0" 2>&1 || fail "dry run failed: $(cat "$tmp/dk0")"
+for v in true false; do
+  sed "s/^train: {/train: {decay_embeddings: $v, /" "$suite" >"$tmp/decay-$v.yaml"
+  "$eb" run "$tmp/decay-$v.yaml" --dry-run >"$tmp/dk-$v" 2>&1 ||
+    fail "decay_embeddings: $v refused: $(cat "$tmp/dk-$v")"
+done
+cmp -s <(grep -oE '^[0-9a-f]{32}' "$tmp/dk0") <(grep -oE '^[0-9a-f]{32}' "$tmp/dk-true") ||
+  fail "decay_embeddings: true changed the run keys"
+[[ -z $(comm -12 <(grep -oE '^[0-9a-f]{32}' "$tmp/dk0" | sort) \
+  <(grep -oE '^[0-9a-f]{32}' "$tmp/dk-false" | sort)) ]] ||
+  fail "decay_embeddings: false kept a run key of the default"
 # --- dry run: the grid with stable keys
 # (on stdout: the grid is the output, `> grid.txt` keeps it)
 "$eb" run "$suite" --dry-run >"$tmp/dry1" 2>"$tmp/dry.err" || fail "dry run failed: $(cat "$tmp/dry.err")"

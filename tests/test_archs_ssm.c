@@ -401,6 +401,36 @@ static void moe_skewed(float cf, int top_k) {
   eb_argset_free(&args);
 }
 
+/* Mamba declares its SSM spectrum, skip and dt bias (A_log, D, dt_proj.b, in
+ * both directions) and all 1-D parameters no-decay; every other matrix,
+ * embeddings included (the model's default), decays. */
+static void mamba_decay(void) {
+  eb_model m;
+  eb_argset args;
+  char err[EB_ERR_LEN];
+  eb_model_config cfg = {.dim = 8, .depth = 2, .heads = 1, .ffn = 16, .dropout = 0};
+  if (make_model(&m, &args, "mamba",
+                 (const char *[]){"state=4", "bidirectional=true", NULL}, &cfg, 11, 3, 6,
+                 0, err, sizeof err)) {
+    CHECK(0, "create mamba: %s", err);
+    return;
+  }
+  int nodecay = 0;
+  for (int i = 0; i < eb_params_count(m.P); i++) {
+    const eb_tensor *p = eb_params_get(m.P, i);
+    const char *leaf = strrchr(p->name, '.') + 1;
+    const int ssm = !strcmp(leaf, "A_log") || !strcmp(leaf, "D") ||
+                    strstr(p->name, "dt_proj.b") != NULL;
+    const int want = ssm ? 0 : p->ndim >= 2;
+    CHECK(eb_params_decays(m.P, i) == want, "mamba %s (ndim %d): decays %d, want %d",
+          p->name, p->ndim, eb_params_decays(m.P, i), want);
+    nodecay += !strcmp(leaf, "A_log") && eb_params_decays(m.P, i) == 0;
+  }
+  CHECK(nodecay == 4, "%d no-decay A_log, want 4 (2 layers x 2 directions)", nodecay);
+  eb_model_destroy(&m);
+  eb_argset_free(&args);
+}
+
 int main(void) {
   char err[EB_ERR_LEN];
   g_reg = eb_registry_create();
@@ -409,6 +439,7 @@ int main(void) {
     return 1;
   }
   eb_set_threads(1);
+  mamba_decay();
   /* poolformer */
   gradcheck_model("poolformer", NULL, EB_POOL_MEAN, 0, NULL, -1);
   gradcheck_model("poolformer", NULL, EB_POOL_CLS, 1, NULL, -1);

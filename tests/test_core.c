@@ -112,6 +112,47 @@ static void test_adam(void) {
   eb_params_destroy(P);
 }
 
+/* A parameter declared no-decay keeps its value under an AdamW step with a
+ * zero gradient and weight decay > 0; a decaying one shrinks by lr * wd. The
+ * unset default: matrices decay, 1-D parameters do not. */
+static void test_decay_flag(void) {
+  eb_params *P = eb_params_create();
+  eb_tensor *mat = eb_param(P, "mat", 2, (int[]){2, 2}, EB_INIT_ONES, 0);
+  eb_tensor *keep = eb_param(P, "keep", 2, (int[]){2, 2}, EB_INIT_ONES, 0);
+  eb_tensor *vec = eb_param(P, "vec", 1, (int[]){4}, EB_INIT_ONES, 0);
+  eb_tensor *vdec = eb_param(P, "vdec", 1, (int[]){4}, EB_INIT_ONES, 0);
+  CHECK(eb_params_decays(P, 0) == 1 && eb_params_decays(P, 2) == 0,
+        "unset defaults: matrix %d, vector %d", eb_params_decays(P, 0),
+        eb_params_decays(P, 2));
+  CHECK(eb_param_set_decay(P, keep, 0) == 0, "set_decay(keep, 0) refused");
+  CHECK(eb_param_set_decay(P, vdec, 1) == 0, "set_decay(vdec, 1) refused");
+  eb_tensor stranger = {0};
+  CHECK(eb_param_set_decay(P, &stranger, 0) == -1, "set_decay on a foreign tensor");
+  CHECK(eb_params_decays(P, 4) == -1, "decays(out of range) = %d",
+        eb_params_decays(P, 4));
+  char err[EB_ERR_LEN];
+  CHECK(eb_params_finalize(P, 0, err, sizeof err) == 0, "finalize: %s", err);
+  CHECK(eb_params_decays(P, 1) == 0 && eb_params_decays(P, 3) == 1,
+        "declared: keep %d, vdec %d", eb_params_decays(P, 1), eb_params_decays(P, 3));
+  eb_params_zero_grad(P);
+  eb_adam opt = {0.9f, 0.98f, 1e-9f, 0.5f};
+  const float lr = 0.1f;
+  eb_adam_step(P, &opt, lr, 1);
+  const float shrunk = 1.0f - lr * 0.5f;
+  for (int j = 0; j < 4; j++) {
+    CHECK(keep->data[j] == 1.0f, "no-decay matrix [%d] = %.9g", j, keep->data[j]);
+    CHECK(vec->data[j] == 1.0f, "default 1-D [%d] = %.9g", j, vec->data[j]);
+    CHECK(fabsf(mat->data[j] - shrunk) < 1e-6f, "default matrix [%d] = %.9g, want %.9g",
+          j, mat->data[j], shrunk);
+    CHECK(fabsf(vdec->data[j] - shrunk) < 1e-6f, "decaying 1-D [%d] = %.9g, want %.9g", j,
+          vdec->data[j], shrunk);
+  }
+  /* settable after finalize (it is the optimizer's to read), both ways */
+  CHECK(eb_param_set_decay(P, keep, 1) == 0 && eb_params_decays(P, 1) == 1,
+        "re-enable decay after finalize");
+  eb_params_destroy(P);
+}
+
 static void test_schedules(void) {
   CHECK(fabsf(eb_lr_at(EB_SCHED_RSQRT, 1e-3f, 50, 100, 1000) - 5e-4f) < 1e-9f,
         "rsqrt ramp");
@@ -150,6 +191,7 @@ int main(void) {
   test_arena();
   test_params();
   test_adam();
+  test_decay_flag();
   test_schedules();
   test_clip();
   return eb_test_done("test_core");

@@ -72,7 +72,10 @@ static void gradcheck_model(const eb_arch *a, eb_pool pool, int causal, int pair
   eb_model_destroy(&m);
 }
 
-static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) {
+/* decay: the weight decay and train.decay_embeddings of the run; emb (if not
+ * NULL) receives whether embed.tok and embed.pos were left to decay */
+static int train_losses_wd(eb_registry *reg, uint64_t seed, float *out, int steps,
+                           float wd, int decay_emb, int emb[2]) {
   char err[EB_ERR_LEN];
   const eb_task *t = eb_registry_find_task(reg, "majority");
   eb_argset targs;
@@ -95,8 +98,15 @@ static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) 
   tc.eval_every = 0;
   tc.eval_batches = 2;
   tc.seed = seed;
+  tc.weight_decay = wd;
+  tc.decay_embeddings = decay_emb;
   eb_train_result res;
   int rc = eb_train_run(&m, t, data, &info, &tc, NULL, &res, err, sizeof err);
+  for (int i = 0; emb && i < eb_params_count(m.P); i++) {
+    const eb_tensor *p = eb_params_get(m.P, i);
+    if (p == m.tok) emb[0] = eb_params_decays(m.P, i);
+    if (p == m.pos) emb[1] = eb_params_decays(m.P, i);
+  }
   if (rc == 0)
     memcpy(out, res.losses, (size_t)steps * sizeof *out);
   else
@@ -107,6 +117,28 @@ static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) 
   eb_argset_free(&aargs);
   eb_argset_free(&targs);
   return rc;
+}
+
+static int train_losses(eb_registry *reg, uint64_t seed, float *out, int steps) {
+  return train_losses_wd(reg, seed, out, steps, 0.0f, 1, NULL);
+}
+
+/* train.decay_embeddings reaches the optimizer: off, the embeddings are
+ * declared no-decay and (with weight decay > 0) the losses differ from the
+ * default's; either way the same seed gives the same losses bit for bit. */
+static void decay_embeddings(eb_registry *reg) {
+  enum { S = 6 };
+  float on[S], off[S], off2[S];
+  int emb_on[2] = {-1, -1}, emb_off[2] = {-1, -1};
+  CHECK(train_losses_wd(reg, 5, on, S, 0.5f, 1, emb_on) == 0, "run (decay on) failed");
+  CHECK(train_losses_wd(reg, 5, off, S, 0.5f, 0, emb_off) == 0, "run (decay off) failed");
+  CHECK(train_losses_wd(reg, 5, off2, S, 0.5f, 0, NULL) == 0, "rerun (off) failed");
+  CHECK(emb_on[0] == 1 && emb_on[1] == 1, "decay_embeddings on: tok %d pos %d", emb_on[0],
+        emb_on[1]);
+  CHECK(emb_off[0] == 0 && emb_off[1] == 0, "decay_embeddings off: tok %d pos %d",
+        emb_off[0], emb_off[1]);
+  CHECK(memcmp(on, off, sizeof on) != 0, "decay_embeddings changed no loss");
+  CHECK(memcmp(off, off2, sizeof off) == 0, "decay_embeddings off: not deterministic");
 }
 
 int main(void) {
@@ -123,6 +155,8 @@ int main(void) {
   gradcheck_model(a, EB_POOL_MEAN, 0, 1);
   gradcheck_model(a, EB_POOL_CLS, 1, 1);
   gradcheck_model(a, EB_POOL_MEAN, 1, 0);
+
+  decay_embeddings(reg);
 
   /* determinism: same seed twice => identical losses bit for bit (dropout on) */
   enum { STEPS = 12 };

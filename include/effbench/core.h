@@ -165,6 +165,15 @@ int eb_params_finalize(eb_params *p, uint64_t seed, char *err, size_t errlen);
  * (copied now) instead of its init kind, e.g. Mamba's A_log = log(1..S).
  * Returns 0, or -1 when t is not a pending parameter of p. */
 int eb_param_init_values(eb_params *p, eb_tensor *t, const float *values);
+/* Whether the optimizer's decoupled weight decay applies to parameter t of p:
+ * decay = 1 or 0, declared with the parameter (any time, also after
+ * eb_params_finalize). Unset, a parameter decays iff it has 2 or more dims
+ * (matrices yes; biases and norm gains no). Mark 0 what weight decay would
+ * pull toward a wrong value, e.g. Mamba's A_log (toward A = -1) and D.
+ * Returns 0, or -1 when t is not a parameter of p. */
+int eb_param_set_decay(eb_params *p, eb_tensor *t, int decay);
+/* Parameter i's effective decay: 1 or 0 (-1 when i is out of range). */
+int eb_params_decays(const eb_params *p, int i);
 int eb_params_count(const eb_params *p);
 eb_tensor *eb_params_get(const eb_params *p, int i);
 eb_tensor *eb_params_find(const eb_params *p, const char *name);
