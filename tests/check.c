@@ -125,3 +125,24 @@ long long eb_test_file_size(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
+
+#include "decl.h"
+
+int eb_test_resolve_kv(eb_argset *out, const char *owner, const eb_param_decl *decls,
+                       const char *const *kv, char *err, size_t errlen) {
+  const char *keys[8], *vals[8];
+  char buf[8][64];
+  int n = 0;
+  for (; kv && kv[n] && n < 8; n++) {
+    snprintf(buf[n], sizeof buf[n], "%s", kv[n]);
+    char *eq = strchr(buf[n], '=');
+    if (!eq) {
+      snprintf(err, errlen, "test setting '%s' is not key=value", kv[n]);
+      return -1;
+    }
+    *eq = '\0';
+    keys[n] = buf[n];
+    vals[n] = eq + 1;
+  }
+  return eb_argset_resolve(out, owner, decls, n, keys, vals, err, errlen);
+}

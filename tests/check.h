@@ -26,6 +26,14 @@ int eb_test_done(const char *name);
 /* The single TASK-*.ebds file of a data-cache directory into buf: 0, or -1
  * when there is none or more than one. */
 int eb_test_cache_file(const char *dir, const char *task, char *buf, size_t len);
+/* Resolves "key=value" settings (kv NULL-terminated, at most 8) against the
+ * declared parameters decls of owner into out: eb_argset_resolve's result. */
+struct eb_argset;
+struct eb_param_decl;
+int eb_test_resolve_kv(struct eb_argset *out, const char *owner,
+                       const struct eb_param_decl *decls, const char *const *kv,
+                       char *err, size_t errlen);
+
 /* Size of a file in bytes, -1 when it cannot be stat'ed. */
 long long eb_test_file_size(const char *path);
 

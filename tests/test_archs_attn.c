@@ -31,17 +31,7 @@ static eb_tensor *model_loss(eb_ctx *ctx, void *user) {
 /* kv: "key=value" settings, NULL-terminated */
 static int resolve(eb_argset *out, const eb_arch *a, const char *const *kv, char *err,
                    size_t errlen) {
-  const char *keys[8], *vals[8];
-  char buf[8][64];
-  int n = 0;
-  for (; kv && kv[n] && n < 8; n++) {
-    snprintf(buf[n], sizeof buf[n], "%s", kv[n]);
-    char *eq = strchr(buf[n], '=');
-    *eq = '\0';
-    keys[n] = buf[n];
-    vals[n] = eq + 1;
-  }
-  return eb_argset_resolve(out, a->name, a->params, n, keys, vals, err, errlen);
+  return eb_test_resolve_kv(out, a->name, a->params, kv, err, errlen);
 }
 
 /* seq_len 7, batch N = 5 (shorter than the model: linformer slices E) or 7 */

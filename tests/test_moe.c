@@ -21,18 +21,7 @@ static eb_registry *g_reg;
 static int make_moe(eb_model *m, eb_argset *args, const char *const *kv, char *err,
                     size_t errlen) {
   const eb_arch *a = eb_registry_find_arch(g_reg, "moe");
-  const char *keys[8], *vals[8];
-  char buf[8][64];
-  int n = 0;
-  for (; kv && kv[n] && n < 8; n++) {
-    snprintf(buf[n], sizeof buf[n], "%s", kv[n]);
-    char *eq = strchr(buf[n], '=');
-    *eq = '\0';
-    keys[n] = buf[n];
-    vals[n] = eq + 1;
-  }
-  if (!a || eb_argset_resolve(args, "arch 'moe'", a->params, n, keys, vals, err, errlen))
-    return -1;
+  if (!a || eb_test_resolve_kv(args, "arch 'moe'", a->params, kv, err, errlen)) return -1;
   eb_model_config cfg = {.dim = 16, .depth = 2, .heads = 2, .ffn = 24};
   if (eb_model_create(m, a, &cfg, &args->args, VOCAB, CLASSES, N, 0, 11, err, errlen)) {
     eb_argset_free(args);
