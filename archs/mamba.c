@@ -29,7 +29,7 @@
  * and the state see zeros, B = C = W_x·0 = 0), which makes the reversed scan
  * over a padded sequence equal the reversed scan over its real tokens alone.
  * With a CLS token (position 0) a unidirectional block lets CLS see only
- * itself: use mean pooling or bidirectional=true.
+ * itself, so validate refuses pool: cls unless bidirectional=true.
  */
 #include <math.h>
 #include <stdio.h>
@@ -105,6 +105,14 @@ static int mamba_validate(const eb_model_config *cfg, const eb_args *args, char 
     snprintf(err, errlen, "parameter 'expand' = %lld: inner width %lld is too large",
              (long long)eb_args_int(args, "expand", 2),
              (long long)(eb_args_int(args, "expand", 2) * cfg->dim));
+    return -1;
+  }
+  /* the forward scan and the causal conv carry nothing back to position 0 */
+  if (cfg->pool == EB_POOL_CLS && !eb_args_int(args, "bidirectional", 0)) {
+    snprintf(
+        err, errlen,
+        "pool: cls needs position 0 to see the whole sequence, but a unidirectional "
+        "mamba's position 0 sees only itself: use pool: mean, or bidirectional: true");
     return -1;
   }
   return 0;

@@ -39,15 +39,40 @@ static const eb_param_decl poolformer_params[] = {
     {NULL, EB_P_END, NULL, NULL, NULL},
 };
 
+/* With pool: cls the CLS token (position 0) classifies, but each block widens
+ * its view by only pool/2 positions: after depth blocks it sees
+ * 1 + depth * (pool/2) positions. Refused when the sequence (CLS included) is
+ * longer; when the length is not known yet (cfg->max_len 0, suite validation)
+ * refused too, since a local mixer cannot cover an arbitrary length: a suite
+ * that wants CLS with PoolFormer sets pool: mean, or runs it through `effbench
+ * train`, which knows the length. */
 static int poolformer_validate(const eb_model_config *cfg, const eb_args *args, char *err,
                                size_t errlen) {
-  (void)cfg;
   const int64_t pool = eb_args_int(args, "pool", 3);
   if (pool < 1 || pool % 2 == 0 || pool > 1000001) {
     snprintf(err, errlen,
              "parameter 'pool' = %lld: must be an odd window size >= 1 (centred on the "
              "token)",
              (long long)pool);
+    return -1;
+  }
+  if (cfg->pool != EB_POOL_CLS) return 0;
+  const int64_t field = 1 + (int64_t)cfg->depth * (pool / 2);
+  if (cfg->max_len == 0) {
+    snprintf(
+        err, errlen,
+        "pool: cls needs position 0 to see the whole sequence, but poolformer's "
+        "position 0 sees only 1 + depth * (pool/2) = %lld positions and the length is "
+        "not known here: use pool: mean",
+        (long long)field);
+    return -1;
+  }
+  if (field < cfg->max_len) {
+    snprintf(err, errlen,
+             "pool: cls needs position 0 to see the whole sequence (%d positions with "
+             "CLS), but poolformer's position 0 sees only 1 + depth * (pool/2) = %lld: "
+             "use pool: mean, or a larger pool or depth",
+             cfg->max_len, (long long)field);
     return -1;
   }
   return 0;

@@ -42,6 +42,13 @@ static int vanilla_validate(const eb_model_config *cfg, const eb_args *args, cha
     snprintf(err, errlen, "heads (%d) must divide dim (%d)", cfg->heads, cfg->dim);
     return -1;
   }
+  /* causal attention: the CLS token at position 0 attends to itself only */
+  if (cfg->pool == EB_POOL_CLS && eb_args_int(args, "causal", 0)) {
+    snprintf(err, errlen,
+             "pool: cls needs position 0 to see the whole sequence, but causal "
+             "attention's position 0 sees only itself: use pool: mean, or causal: false");
+    return -1;
+  }
   return 0;
 }
 

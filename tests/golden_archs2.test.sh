@@ -16,10 +16,11 @@ set -u
 . "$EB_SRC/tests/golden/common.sh"
 
 run_case pool-mean     poolformer --require-padding --seed 1 --pool mean "${SMALL[@]}"
-run_case pool-cls5     poolformer --require-padding --seed 2 --pool cls  --param pool=5 "${SMALL[@]}"
+# pool: cls needs position 0 to see all 24 + 1 positions: 1 + depth * (pool/2) >= 25
+run_case pool-cls25    poolformer --require-padding --seed 2 --pool cls  --param pool=25 "${SMALL[@]}"
 run_case pool-wide     poolformer ""                --seed 3 --pool mean --param pool=31 --dim 16 --depth 1 --heads 2 --ffn 32 --len 17 --batch 3 --vocab 13 --classes 2
 run_case mamba-mean    mamba      --require-padding --seed 4 --pool mean "${SMALL[@]}"
-run_case mamba-cls     mamba      --require-padding --seed 5 --pool cls  --param state=4 --param conv=3 --param dt_rank=3 "${SMALL[@]}"
+run_case mamba-small   mamba      --require-padding --seed 5 --pool mean --param state=4 --param conv=3 --param dt_rank=3 "${SMALL[@]}"
 run_case mamba-bi      mamba      --require-padding --seed 6 --pool mean --param bidirectional=true "${SMALL[@]}"
 run_case mamba-bi-cls  mamba      --require-padding --seed 7 --pool cls  --param bidirectional=true --param expand=1 --param state=8 "${SMALL[@]}"
 run_case mamba-long    mamba      ""                --seed 8 --pool mean --dim 16 --depth 1 --heads 2 --ffn 32 --len 150 --batch 2 --vocab 20 --classes 3 --param bidirectional=true

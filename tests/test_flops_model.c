@@ -99,20 +99,29 @@ int main(void) {
     /* moe: capacity = all tokens, nothing dropped */
     static const char *const moe_kv[] = {"capacity_factor=8", NULL};
     const char *const *kv = strcmp(a->name, "moe") == 0 ? moe_kv : NULL;
+    /* pool: cls only where position 0 sees the whole sequence: mamba both
+     * ways, poolformer with 1 + 2 * 17 = 35 >= 33 + 1 positions */
+    static const char *const mamba_cls[] = {"bidirectional=true", NULL};
+    static const char *const pool_cls[] = {"pool=35", NULL};
+    const char *const *cls_kv = !strcmp(a->name, "mamba")        ? mamba_cls
+                                : !strcmp(a->name, "poolformer") ? pool_cls
+                                                                 : kv;
     check_arch(a, EB_POOL_MEAN, 0.0f, 3, 20, 0, kv);
-    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33, 0, kv);
+    check_arch(a, EB_POOL_CLS, 0.0f, 2, 33, 0, cls_kv);
     check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64, 0, kv);
     check_arch(a, EB_POOL_MEAN, 0.0f, 2, 24, 1, kv); /* two-tower (pair) model */
-    check_arch(a, EB_POOL_CLS, 0.1f, 3, 17, 1, kv);
+    check_arch(a, EB_POOL_CLS, 0.1f, 3, 17, 1, cls_kv);
     checked++;
   }
   /* vanilla's kernels and masking change the attention count */
   const eb_arch *v = eb_registry_find_arch(reg, "vanilla");
   check_arch(v, EB_POOL_MEAN, 0.0f, 2, 40, 0, (const char *[]){"attention=naive", NULL});
-  check_arch(v, EB_POOL_CLS, 0.1f, 2, 40, 0,
+  /* (causal + pool: cls is refused; N = 41 and 601 keep the lengths of the
+   * CLS cases these were) */
+  check_arch(v, EB_POOL_MEAN, 0.1f, 2, 41, 0,
              (const char *[]){"attention=naive", "causal=true", NULL});
   check_arch(v, EB_POOL_MEAN, 0.0f, 1, 300, 0, (const char *[]){"causal=true", NULL});
-  check_arch(v, EB_POOL_CLS, 0.0f, 1, 600, 0, (const char *[]){"causal=true", NULL});
+  check_arch(v, EB_POOL_MEAN, 0.0f, 1, 601, 0, (const char *[]){"causal=true", NULL});
   /* moe: top-2, and the default capacity (tokens dropped: a bound only) */
   const eb_arch *moe = eb_registry_find_arch(reg, "moe");
   check_arch(moe, EB_POOL_CLS, 0.0f, 2, 30, 0,
