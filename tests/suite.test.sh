@@ -23,6 +23,21 @@ for f in "$src"/tests/suites/bad/*.yaml; do
     fail "$(basename "$f"): message does not match '$f:$want': $out"
   [[ ! -e "$tmp/bad.db" ]] || { fail "$(basename "$f"): a database was written"; rm -f "$tmp/bad.db"; }
 done
+# --- pool: cls with the fixes the refusals name: bidirectional mamba, causal
+# false, and an override giving poolformer pool: mean
+cat >"$tmp/cls.yaml" <<'EOF'
+suite: cls
+model: {pool: cls}
+tasks: [majority]
+archs:
+  - mamba: {bidirectional: true}
+  - vanilla: {causal: false}
+  - poolformer
+overrides:
+  - match: {arch: poolformer}
+    model: {pool: mean}
+EOF
+out=$("$eb" run "$tmp/cls.yaml" --dry-run 2>&1) || fail "pool: cls with its fixes refused: $out"
 out=$("$eb" run "$tmp/nonexistent.yaml" 2>&1)
 [[ $? -eq 2 && "$out" == *"nonexistent.yaml: cannot read"* ]] || fail "missing suite: $out"
 

@@ -215,6 +215,40 @@ static void refuse(eb_registry *reg, const char *arch, const char *const *kv, in
           need[i]);
 }
 
+/* pool: cls with `kv` refused (at build and at suite validation, max_len 0),
+ * pool: mean with it and pool: cls without it accepted */
+static void refuse_cls(eb_registry *reg, const char *arch, const char *const *kv,
+                       const char *const *need) {
+  const eb_arch *a = eb_registry_find_arch(reg, arch);
+  for (int with = 0; with < 2; with++)
+    for (int cls = 0; cls < 2; cls++) {
+      char err[EB_ERR_LEN] = "";
+      eb_argset args;
+      if (resolve(&args, a, with ? kv : NULL, err, sizeof err)) {
+        CHECK(0, "%s: %s", arch, err);
+        continue;
+      }
+      eb_model_config cfg = {.dim = 16,
+                             .depth = 1,
+                             .heads = 4,
+                             .ffn = 8,
+                             .pool = cls ? EB_POOL_CLS : EB_POOL_MEAN};
+      const int at_suite = a->validate(&cfg, &args.args, err, sizeof err);
+      eb_model m;
+      int rc = eb_model_create(&m, a, &cfg, &args.args, 10, 2, 12, 0, 1, err, sizeof err);
+      if (rc == 0) eb_model_destroy(&m);
+      eb_argset_free(&args);
+      const int want = with && cls;
+      CHECK((rc != 0) == want && (at_suite != 0) == want,
+            "%s %s pool: %s: build %s, validation %s", arch, with ? kv[0] : "(default)",
+            cls ? "cls" : "mean", rc ? "refused" : "accepted",
+            at_suite ? "refused" : "accepted");
+      for (int i = 0; want && rc != 0 && need[i]; i++)
+        CHECK(strstr(err, need[i]) != NULL, "%s: message \"%s\" lacks \"%s\"", arch, err,
+              need[i]);
+    }
+}
+
 static void check_refusals(eb_registry *reg) {
   refuse(
       reg, "linformer", (const char *[]){"k=100", NULL}, 16, 4, 64,
@@ -236,6 +270,10 @@ static void check_refusals(eb_registry *reg) {
          (const char *[]){"performer", "redraw = -5", NULL});
   refuse(reg, "performer", (const char *[]){"kernel=cosine", NULL}, 16, 4, 64,
          (const char *[]){"performer", "kernel", "cosine", "softmax|relu", NULL});
+  /* causal attention: the CLS token at position 0 sees only itself */
+  refuse_cls(reg, "vanilla", (const char *[]){"causal=true", NULL},
+             (const char *[]){"vanilla", "pool: cls", "causal", "pool: mean",
+                              "causal: false", NULL});
   /* validate at config time without a known length: k is not checked yet */
   char err[EB_ERR_LEN];
   const eb_arch *lin = eb_registry_find_arch(reg, "linformer");

@@ -258,6 +258,75 @@ static void bad_params(void) {
   }
 }
 
+/* pool: cls where position 0 cannot see the whole sequence is refused at
+ * model build (length 8 + CLS = 9) and, for poolformer, at suite validation
+ * (max_len 0); the fixed combination is accepted. */
+static int cls_build(const char *name, const char *const *kv, eb_pool pool, char *err,
+                     size_t errlen) {
+  eb_model_config cfg = {.dim = 16, .depth = 1, .heads = 2, .ffn = 16, .pool = pool};
+  eb_model m;
+  eb_argset args;
+  if (make_model(&m, &args, name, kv, &cfg, 10, 2, 8, 0, err, errlen)) return -1;
+  eb_model_destroy(&m);
+  eb_argset_free(&args);
+  return 0;
+}
+
+static int cls_validate(const char *name, const char *const *kv, eb_pool pool,
+                        int max_len, char *err, size_t errlen) {
+  const eb_arch *a = eb_registry_find_arch(g_reg, name);
+  eb_argset args;
+  if (eb_test_resolve_kv(&args, name, a->params, kv, err, errlen)) return -2;
+  eb_model_config cfg = {
+      .dim = 16, .depth = 1, .heads = 2, .ffn = 16, .pool = pool, .max_len = max_len};
+  const int rc = a->validate(&cfg, &args.args, err, errlen);
+  eb_argset_free(&args);
+  return rc;
+}
+
+static void cls_refusals(void) {
+  char err[EB_ERR_LEN] = "";
+  /* mamba: a forward scan carries nothing back to position 0 */
+  CHECK(cls_build("mamba", NULL, EB_POOL_CLS, err, sizeof err) != 0,
+        "mamba (unidirectional) + pool: cls accepted");
+  CHECK(strstr(err, "mamba") && strstr(err, "pool: cls") && strstr(err, "pool: mean") &&
+            strstr(err, "bidirectional: true"),
+        "mamba + pool: cls: message '%s' does not name the fix", err);
+  CHECK(cls_validate("mamba", NULL, EB_POOL_CLS, 0, err, sizeof err) != 0,
+        "mamba + pool: cls validated with the length unknown");
+  const char *const bi[] = {"bidirectional=true", NULL};
+  CHECK(cls_build("mamba", bi, EB_POOL_CLS, err, sizeof err) == 0,
+        "bidirectional mamba + pool: cls refused: %s", err);
+  CHECK(cls_validate("mamba", bi, EB_POOL_CLS, 0, err, sizeof err) == 0,
+        "bidirectional mamba + pool: cls refused at validation: %s", err);
+  CHECK(cls_build("mamba", NULL, EB_POOL_MEAN, err, sizeof err) == 0,
+        "mamba + pool: mean refused: %s", err);
+  /* poolformer, depth 1: position 0 sees 1 + pool/2 positions; 9 needs pool 17 */
+  const char *const p15[] = {"pool=15", NULL}, *const p17[] = {"pool=17", NULL};
+  CHECK(cls_build("poolformer", NULL, EB_POOL_CLS, err, sizeof err) != 0,
+        "poolformer pool=3 + pool: cls over 9 positions accepted");
+  CHECK(strstr(err, "poolformer") && strstr(err, "pool: cls") && strstr(err, "= 2") &&
+            strstr(err, "9 positions") && strstr(err, "pool: mean"),
+        "poolformer + pool: cls: message '%s' lacks the window, the length or the fix",
+        err);
+  CHECK(cls_build("poolformer", p15, EB_POOL_CLS, err, sizeof err) != 0,
+        "poolformer pool=15 (sees 8) + pool: cls over 9 positions accepted");
+  CHECK(cls_build("poolformer", p17, EB_POOL_CLS, err, sizeof err) == 0,
+        "poolformer pool=17 (sees 9) + pool: cls over 9 positions refused: %s", err);
+  CHECK(cls_build("poolformer", NULL, EB_POOL_MEAN, err, sizeof err) == 0,
+        "poolformer + pool: mean refused: %s", err);
+  /* length unknown (suite validation): a local window cannot promise coverage */
+  CHECK(cls_validate("poolformer", p17, EB_POOL_CLS, 0, err, sizeof err) != 0,
+        "poolformer + pool: cls validated with the length unknown");
+  CHECK(strstr(err, "not known") && strstr(err, "pool: mean"),
+        "poolformer + pool: cls, length unknown: message '%s'", err);
+  CHECK(cls_validate("poolformer", NULL, EB_POOL_MEAN, 0, err, sizeof err) == 0,
+        "poolformer + pool: mean refused at validation: %s", err);
+  /* moe's attention is bidirectional */
+  CHECK(cls_build("moe", NULL, EB_POOL_CLS, err, sizeof err) == 0,
+        "moe + pool: cls refused: %s", err);
+}
+
 /* ----------------------------------------------------- padding invariance --- */
 /* The blocks' outputs on real tokens do not depend on padding after them:
  * x[1,N,D] with the last `pad` positions masked vs x[1,N-pad,D] unmasked. */
@@ -471,6 +540,7 @@ int main(void) {
                   EB_POOL_MEAN, 0, after_last_router, 0.2f);
   param_counts();
   bad_params();
+  cls_refusals();
   padding_invariance("poolformer", NULL);
   padding_invariance("mamba", NULL);
   padding_invariance("mamba", (const char *[]){"bidirectional=true", NULL});
