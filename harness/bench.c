@@ -38,6 +38,11 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+double eb_sort_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
                  const eb_bench_cfg *cfg, eb_bench_result *res, char *err,
                  size_t errlen) {
@@ -115,8 +120,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     res->bytes_step = eb_ctx_bytes(ctx);
   }
   if (rc == 0) {
-    qsort(times, (size_t)n, sizeof *times, cmp_double);
-    double med = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    double med = eb_sort_median(times, n);
     res->reps = n;
     res->ms_median = 1e3 * med;
     res->ms_min = 1e3 * times[0];

@@ -28,6 +28,9 @@ typedef struct eb_bench_result {
   int64_t params_total;
 } eb_bench_result;
 
+/* Sorts v[n] (n >= 1) ascending and returns its median. */
+double eb_sort_median(double *v, int n);
+
 int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
                  const eb_bench_cfg *cfg, eb_bench_result *res, char *err, size_t errlen);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"    /* eb_sort_median */
 #include "ops_util.h" /* eb__gemm: the engine's threaded GEMM */
 #include "train.h"    /* eb_now */
 
@@ -23,16 +24,10 @@ eb_peak_cfg eb_peak_full(int threads) {
                        .bw_reps = 20};
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* best (largest) and median of n rates; sorts r */
 static void best_median(double *r, int n, double *best, double *median) {
-  qsort(r, (size_t)n, sizeof *r, cmp_double);
+  *median = eb_sort_median(r, n);
   *best = r[n - 1];
-  *median = n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
 }
 
 static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
