@@ -369,10 +369,6 @@ eb_tensor *eb_exp(eb_ctx *ctx, eb_tensor *x) { return unary(ctx, x, U_EXP, 0); }
 eb_tensor *eb_relu(eb_ctx *ctx, eb_tensor *x) { return unary(ctx, x, U_RELU, 0); }
 
 /* ---------------------------------------------------------- bias_gelu ---- */
-/* rows per block of the bias-gradient partial sums (fixed: the sums do not
- * depend on the thread count) */
-#define BG_ROWS 256
-
 /* Rows [r0, r1) of y = gelu(x + b), x[.,D]. A ragged row tail goes through a
  * padded copy, so every element gets the same arithmetic. */
 EB_CLONES_MEM
@@ -439,7 +435,7 @@ static void bias_gelu_backward(eb_ctx *ctx, eb_node *n) {
   float *db = eb__grad_if(ctx, b, &fail);
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail || (!db && !dx)) return;
-  const int64_t R = eb__rows(x), nb = (R + BG_ROWS - 1) / BG_ROWS;
+  const int64_t R = eb__rows(x), nb = eb__row_blocks(R);
   const int D = eb__last(x), acc = !fresh;
   float *part = NULL; /* [nb, D] partial bias gradients, added in block order */
   if (db) {
@@ -450,12 +446,11 @@ static void bias_gelu_backward(eb_ctx *ctx, eb_node *n) {
   const float *X = x->data, *Bv = b->data, *dy = y->grad;
   EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
   for (int64_t k = 0; k < nb; k++) {
-    const int64_t r0 = k * BG_ROWS, r1 = r0 + BG_ROWS < R ? r0 + BG_ROWS : R;
+    int64_t r0, r1;
+    eb__row_block(k, R, &r0, &r1);
     bias_gelu_bwd_rows(X, Bv, dy, dx, acc, part ? part + k * D : NULL, r0, r1, D);
   }
-  for (int64_t k = 0; part && k < nb; k++)
-    for (int j = 0; j < D; j++)
-      db[j] += part[k * D + j];
+  if (part) eb__add_partials(db, part, nb, D, D);
   /* as gelu's backward (dx) plus linear's bias gradient (db) */
   eb_ctx_add_flops(ctx, 0,
                    (double)x->size * ((dx ? EW_GELU_BWD : 0) + (db ? EW_ADD_BWD : 0)));
@@ -477,10 +472,11 @@ eb_tensor *eb_bias_gelu(eb_ctx *ctx, eb_tensor *x, eb_tensor *b) {
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
   if (!y) return NULL;
-  const int64_t R = eb__rows(x), nb = (R + BG_ROWS - 1) / BG_ROWS;
+  const int64_t R = eb__rows(x), nb = eb__row_blocks(R);
   EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
   for (int64_t k = 0; k < nb; k++) {
-    const int64_t r0 = k * BG_ROWS, r1 = r0 + BG_ROWS < R ? r0 + BG_ROWS : R;
+    int64_t r0, r1;
+    eb__row_block(k, R, &r0, &r1);
     bias_gelu_fwd_rows(x->data, b->data, y->data, r0, r1, D);
   }
   /* as linear's bias add plus gelu */

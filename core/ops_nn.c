@@ -7,9 +7,6 @@
 
 /* ---------------------------------------------------------- layernorm ---- */
 #define LN_EPS 1e-5f
-/* rows per block of the backward's parameter-gradient partial sums: a fixed
- * size, so the sums do not depend on the thread count */
-#define LN_ROWS 256
 
 typedef struct ln_saved {
   float *mean, *rstd; /* [rows] */
@@ -122,7 +119,7 @@ static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
   float *dbt = eb__grad_if(ctx, beta, &fail);
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
-  const int64_t R = eb__rows(x), nb = (R + LN_ROWS - 1) / LN_ROWS;
+  const int64_t R = eb__rows(x), nb = eb__row_blocks(R);
   const int D = eb__last(x), acc = !fresh;
   /* per-block partial sums of dgamma and dbeta, added in block order below */
   float *part = NULL;
@@ -134,16 +131,14 @@ static void layernorm_backward(eb_ctx *ctx, eb_node *n) {
   const float *X = x->data, *G = gamma->data, *dy = y->grad;
   EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
   for (int64_t b = 0; b < nb; b++) {
-    const int64_t r0 = b * LN_ROWS, r1 = r0 + LN_ROWS < R ? r0 + LN_ROWS : R;
+    int64_t r0, r1;
+    eb__row_block(b, R, &r0, &r1);
     float *pg = part && dg ? part + b * 2 * D : NULL;
     float *pb = part && dbt ? part + b * 2 * D + D : NULL;
     ln_bwd_rows(X, G, dy, sv->mean, sv->rstd, dx, acc, pg, pb, r0, r1, D);
   }
-  for (int64_t b = 0; part && b < nb; b++)
-    for (int j = 0; j < D; j++) {
-      if (dg) dg[j] += part[b * 2 * D + j];
-      if (dbt) dbt[j] += part[b * 2 * D + D + j];
-    }
+  if (part && dg) eb__add_partials(dg, part, nb, 2 * (int64_t)D, D);
+  if (part && dbt) eb__add_partials(dbt, part + D, nb, 2 * (int64_t)D, D);
   const double fl = (double)R * D * ((dg ? 4 : 0) + (dbt ? 1 : 0) + (dx ? 14 : 0));
   eb_ctx_add_flops(ctx, 0, fl);
   /* x and dy read, dx written (read too when accumulating), gamma and the
@@ -163,7 +158,7 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
   if (!y) return NULL;
-  const int64_t R = eb__rows(x), nb = (R + LN_ROWS - 1) / LN_ROWS;
+  const int64_t R = eb__rows(x), nb = eb__row_blocks(R);
   eb_tensor *in[3] = {x, gamma, beta};
   eb_node *node = eb_tape_record(ctx, layernorm_backward, y, 3, in);
   ln_saved *sv = NULL;
@@ -179,7 +174,8 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
   float *mean = sv ? sv->mean : NULL, *rstd = sv ? sv->rstd : NULL;
   EB_OMP("omp parallel for schedule(static) if (R * D > EB_PAR_MIN)")
   for (int64_t b = 0; b < nb; b++) {
-    const int64_t r0 = b * LN_ROWS, r1 = r0 + LN_ROWS < R ? r0 + LN_ROWS : R;
+    int64_t r0, r1;
+    eb__row_block(b, R, &r0, &r1);
     ln_fwd_rows(X, G, Bt, y->data, mean, rstd, r0, r1, D);
   }
   eb_ctx_add_flops(ctx, 8.0 * (double)R * D, 0);

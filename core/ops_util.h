@@ -81,6 +81,26 @@ static inline void eb__moved(eb_ctx *ctx, double floats) {
   eb_ctx_add_bytes(ctx, 4.0 * floats);
 }
 
+/* Row blocks for ops that reduce across rows (parameter gradients): fixed
+ * blocks of EB_ROW_BLOCK rows, each giving a partial sum, the partials added
+ * in block order, so the sums do not depend on the thread count. */
+#define EB_ROW_BLOCK 256
+static inline int64_t eb__row_blocks(int64_t rows) {
+  return (rows + EB_ROW_BLOCK - 1) / EB_ROW_BLOCK;
+}
+/* rows [*r0, *r1) of block k */
+static inline void eb__row_block(int64_t k, int64_t rows, int64_t *r0, int64_t *r1) {
+  *r0 = k * EB_ROW_BLOCK;
+  *r1 = *r0 + EB_ROW_BLOCK < rows ? *r0 + EB_ROW_BLOCK : rows;
+}
+/* g[j] += part[k * stride + j] for blocks k = 0..nb-1 in order, j < D */
+static inline void eb__add_partials(float *g, const float *part, int64_t nb,
+                                    int64_t stride, int D) {
+  for (int64_t k = 0; k < nb; k++)
+    for (int j = 0; j < D; j++)
+      g[j] += part[k * stride + j];
+}
+
 /* ------------------------------------------------------------ threads ---- */
 static inline int eb__nthreads(void) {
 #ifdef _OPENMP
