@@ -171,14 +171,14 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
 
 /* Where q, k, v, o (and their gradients, same layouts) live: element (b,h,i,d)
  * of X is X.p[b * X.sb + h * X.sh + i * X.ld + d]. */
-typedef struct att_view {
+typedef struct eb_v16iew {
   float *p;
   int64_t sb, sh;
   int ld;
-} att_view;
+} eb_v16iew;
 
 typedef struct att_saved {
-  att_view q, k, v, o;          /* data */
+  eb_v16iew q, k, v, o;         /* data */
   float *lse;                   /* [B,H,Nq]; +inf for rows without a usable key */
   uint8_t *mask;                /* [B*Nk] copy or NULL */
   int B, H, Nq, Nk, Dh, causal; /* causal only with Nq == Nk */
@@ -186,7 +186,7 @@ typedef struct att_saved {
   int qkv; /* 1: eb_attention_qkv (one input), 0: q, k, v inputs */
 } att_saved;
 
-static inline float *att_at(const att_view *x, int b, int h) {
+static inline float *att_at(const eb_v16iew *x, int b, int h) {
   return x->p + b * x->sb + h * x->sh;
 }
 
@@ -221,57 +221,41 @@ static void att_bias(const uint8_t *mask, int b, int Nk, int Np, float *bias) {
 
 static inline int att_round(int x, int m) { return (x + m - 1) / m * m; }
 
-typedef float att_vf __attribute__((vector_size(4 * ATT_W)));
-typedef int32_t att_vi __attribute__((vector_size(4 * ATT_W)));
+/* the 16-float vectors and helpers of ops_util.h (eb_v16f, eb__v16_*) */
+_Static_assert(sizeof(eb_v16f) == 4 * ATT_W, "attention vectors are ATT_W floats");
 
-static const att_vi att_iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const eb_v16i att_iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-EB_VINLINE att_vf att_load(const float *p) {
-  att_vf v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-EB_VINLINE void att_put(float *p, att_vf v) { memcpy(p, &v, sizeof v); }
-EB_VINLINE att_vf att_splat(float x) {
-  return __builtin_shuffle((att_vf){x}, (att_vi){0});
-}
-EB_VINLINE att_vf att_sel(att_vi m, att_vf a, att_vf b) {
-  return (att_vf)((m & (att_vi)a) | (~m & (att_vi)b));
-}
-EB_VINLINE att_vf att_max(att_vf a, att_vf b) { return att_sel(a > b, a, b); }
+EB_VINLINE eb_v16f att_max(eb_v16f a, eb_v16f b) { return eb__v16_sel(a > b, a, b); }
 /* lanes summed in a fixed order */
-EB_VINLINE float att_hsum(att_vf v) {
+EB_VINLINE float att_hsum(eb_v16f v) {
   float s[8];
   for (int i = 0; i < 8; i++)
     s[i] = v[i] + v[i + 8];
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
-EB_VINLINE float att_hmax(att_vf v) {
+EB_VINLINE float att_hmax(eb_v16f v) {
   float m = v[0];
   for (int i = 1; i < ATT_W; i++)
     m = v[i] > m ? v[i] : m;
   return m;
 }
 
-/* eb__exp8 on 16 lanes (same range reduction and polynomial; fused
- * multiply-adds where the level has them) */
-EB_DEFINE_EXP(att_exp, att_vf, att_vi, att_splat, att_sel)
-
 /* c[2i + v] = sum_k a[i][k * acs] * B[k * ldb + 16v ..] for rows i < MR and NV
  * (1 or 2) vectors of 16 columns; kn terms summed in order k = 0, 1, ... */
 EB_VINLINE void att_tile(const int MR, const int NV, int kn, const float *const *a,
-                         int64_t acs, const float *B, int64_t ldb, att_vf *c) {
-  att_vf z = att_splat(0.0f), c0[ATT_MRMAX], c1[ATT_MRMAX];
+                         int64_t acs, const float *B, int64_t ldb, eb_v16f *c) {
+  eb_v16f z = eb__v16_splat(0.0f), c0[ATT_MRMAX], c1[ATT_MRMAX];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
     c0[i] = c1[i] = z;
   for (int k = 0; k < kn; k++) {
     const float *b = B + (int64_t)k * ldb;
-    att_vf b0 = att_load(b), b1 = NV > 1 ? att_load(b + ATT_W) : z;
+    eb_v16f b0 = eb__v16_load(b), b1 = NV > 1 ? eb__v16_load(b + ATT_W) : z;
     int64_t o = (int64_t)k * acs;
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      att_vf x = att_splat(a[i][o]);
+      eb_v16f x = eb__v16_splat(a[i][o]);
       c0[i] += x * b0;
       if (NV > 1) c1[i] += x * b1;
     }
@@ -299,7 +283,7 @@ EB_VINLINE void att_gemm_strip(const int MR, const int NV, int M, int n0, int K,
   for (int i0 = 0; i0 < M; i0 += MR) {
     int mr = M - i0 < MR ? M - i0 : MR;
     const float *a[ATT_MRMAX];
-    att_vf c[2 * ATT_MRMAX];
+    eb_v16f c[2 * ATT_MRMAX];
     att_rows(MR, A + i0 * ars, ars, mr, a);
     att_tile(MR, NV, K, a, acs, B + n0, ldb, c);
     /* unrolled, so the tile stays in registers */
@@ -309,7 +293,7 @@ EB_VINLINE void att_gemm_strip(const int MR, const int NV, int M, int n0, int K,
 #pragma GCC unroll 2
       for (int v = 0; v < NV; v++) {
         float *p = C + (int64_t)(i0 + i) * ldc + n0 + ATT_W * v;
-        att_put(p, acc ? att_load(p) + c[2 * i + v] : c[2 * i + v]);
+        eb__v16_store(p, acc ? eb__v16_load(p) + c[2 * i + v] : c[2 * i + v]);
       }
     }
   }
@@ -351,7 +335,7 @@ EB_VINLINE void att_scores_strip(const int MR, const int NV, const int mode, int
   for (int i0 = 0; i0 < mq; i0 += MR) {
     int mr = mq - i0 < MR ? mq - i0 : MR;
     const float *a[ATT_MRMAX];
-    att_vf c[2 * ATT_MRMAX];
+    eb_v16f c[2 * ATT_MRMAX];
     att_rows(MR, g->A + (int64_t)i0 * g->lda, g->lda, mr, a);
     att_tile(MR, NV, Dp, a, 1, g->Bt + n0, g->ldb, c);
 #pragma GCC unroll 16
@@ -359,25 +343,25 @@ EB_VINLINE void att_scores_strip(const int MR, const int NV, const int mode, int
       if (i >= mr) break;
       int r = i0 + i, lim = g->causal ? g->lim0 + r : n0 + ATT_W * NV;
       float *s = g->S + (int64_t)r * ATT_LDS + n0;
-      att_vf m = att_splat(-INFINITY);
+      eb_v16f m = eb__v16_splat(-INFINITY);
 #pragma GCC unroll 2
       for (int v = 0; v < NV; v++) {
-        att_vf x = c[2 * i + v], y;
-        att_vi ok = att_iota + (n0 + ATT_W * v) < lim;
+        eb_v16f x = c[2 * i + v], y;
+        eb_v16i ok = att_iota + (n0 + ATT_W * v) < lim;
         if (mode == ATT_S_FWD) {
-          y = x * g->scale + att_load(g->bias + n0 + ATT_W * v);
-          y = att_sel(ok, y, att_splat(-INFINITY));
+          y = x * g->scale + eb__v16_load(g->bias + n0 + ATT_W * v);
+          y = eb__v16_sel(ok, y, eb__v16_splat(-INFINITY));
           m = att_max(y, m);
         } else if (mode == ATT_S_LOGP) {
-          y = x * g->scale + att_load(g->bias + n0 + ATT_W * v) - g->rowv[r];
-          y = att_sel(ok, y, att_splat(-INFINITY));
+          y = x * g->scale + eb__v16_load(g->bias + n0 + ATT_W * v) - g->rowv[r];
+          y = eb__v16_sel(ok, y, eb__v16_splat(-INFINITY));
         } else {
-          y = att_load(s + ATT_W * v) * (x - g->rowv[r]) * g->scale;
+          y = eb__v16_load(s + ATT_W * v) * (x - g->rowv[r]) * g->scale;
         }
-        att_put(s + ATT_W * v, y);
+        eb__v16_store(s + ATT_W * v, y);
       }
       if (mode == ATT_S_FWD)
-        att_put(g->mx + ATT_W * r, att_max(m, att_load(g->mx + ATT_W * r)));
+        eb__v16_store(g->mx + ATT_W * r, att_max(m, eb__v16_load(g->mx + ATT_W * r)));
     }
   }
 }
@@ -394,10 +378,10 @@ EB_VINLINE void att_scores(const int mr, const int nv, const int mr1, const int 
 
 /* p = exp(s - m) in place over nkp (a multiple of 16) columns; returns the sum */
 EB_VINLINE float att_exp_row(float *s, int nkp, float m) {
-  att_vf acc = att_splat(0.0f);
+  eb_v16f acc = eb__v16_splat(0.0f);
   for (int j = 0; j < nkp; j += ATT_W) {
-    att_vf e = att_exp(att_load(s + j) - m);
-    att_put(s + j, e);
+    eb_v16f e = eb__exp16(eb__v16_load(s + j) - m);
+    eb__v16_store(s + j, e);
     acc += e;
   }
   return att_hsum(acc);
@@ -408,7 +392,7 @@ EB_VINLINE void att_exp_rows(float *S, int mq, int nkp) {
   for (int r = 0; r < mq; r++)
     for (int j = 0; j < nkp; j += ATT_W) {
       float *s = S + (int64_t)r * ATT_LDS + j;
-      att_put(s, att_exp(att_load(s)));
+      eb__v16_store(s, eb__exp16(eb__v16_load(s)));
     }
 }
 
@@ -489,7 +473,7 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
     for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
       int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
       for (int r = 0; r < mq; r++)
-        att_put(mx + ATT_W * r, att_splat(-INFINITY));
+        eb__v16_store(mx + ATT_W * r, eb__v16_splat(-INFINITY));
       /* S = (Q_i K_j^T) scale + bias, masked; lane-wise row maxima */
       att_sargs g = {.A = Qp + (int64_t)i0 * Dp,
                      .Bt = Kt + j0,
@@ -504,14 +488,14 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
       att_scores(mr, nv, mr1, ATT_S_FWD, mq, nkp, Dp, &g);
       for (int r = 0; r < mq; r++) {
         float *s = S + (int64_t)r * ATT_LDS;
-        float mb = att_hmax(att_load(mx + ATT_W * r));
+        float mb = att_hmax(eb__v16_load(mx + ATT_W * r));
         float mn = mb > m[r] ? mb : m[r];
         if (mn == -INFINITY) { /* no usable key yet: p = 0, nothing to rescale */
           memset(s, 0, (size_t)nkp * sizeof(float));
           corr[r] = 1.0f;
           continue;
         }
-        float c = att_exp(att_splat(m[r] - mn))[0];
+        float c = eb__exp16(eb__v16_splat(m[r] - mn))[0];
         float ps = att_exp_row(s, nkp, mn);
         l[r] = l[r] * c + ps;
         m[r] = mn;
@@ -520,7 +504,7 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
       if (j0 > 0)
         for (int r = 0; r < mq; r++)
           for (int d = 0; d < Dp; d += ATT_W)
-            att_put(acc + r * Dp + d, att_load(acc + r * Dp + d) * corr[r]);
+            eb__v16_store(acc + r * Dp + d, eb__v16_load(acc + r * Dp + d) * corr[r]);
       /* acc[mq,Dp] (+)= P V_j */
       att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp,
                j0 > 0);
@@ -546,8 +530,8 @@ static void att_store(float *g, int ld, const float *src, int n, int Dh, int Dp,
 /* Where one (b,h) of backward writes: the gradient views (NULL: not needed)
  * and whether each is fresh (overwrite) or accumulated into. */
 typedef struct att_grads {
-  const att_view *dO;
-  att_view *dq, *dk, *dv;
+  const eb_v16iew *dO;
+  eb_v16iew *dq, *dk, *dv;
   int fq, fk, fv;
 } att_grads;
 
@@ -706,8 +690,8 @@ static void att_counts(int Nq, int Nk, int causal, double *scores, double *kbloc
   *kblocks = kb;
 }
 
-static void att_view_grad(att_view *g, const att_view *x, const float *xdata,
-                          float *gbase) {
+static void eb_v16iew_grad(eb_v16iew *g, const eb_v16iew *x, const float *xdata,
+                           float *gbase) {
   *g = *x;
   g->p = gbase + (x->p - xdata);
 }
@@ -715,17 +699,17 @@ static void att_view_grad(att_view *g, const att_view *x, const float *xdata,
 static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   att_saved *sv = n->saved;
   int fail = 0, fq = 0, fk = 0, fv = 0;
-  att_view dq, dk, dv, dO;
-  att_view *pq = NULL, *pk = NULL, *pv = NULL;
-  att_view_grad(&dO, &sv->o, n->out->data, n->out->grad);
+  eb_v16iew dq, dk, dv, dO;
+  eb_v16iew *pq = NULL, *pk = NULL, *pv = NULL;
+  eb_v16iew_grad(&dO, &sv->o, n->out->data, n->out->grad);
   if (sv->qkv) {
     eb_tensor *x = n->in[0];
     float *g = eb__grad_acc_if(ctx, x, &fq, &fail);
     if (fail) return;
     if (g) {
-      att_view_grad(&dq, &sv->q, x->data, g);
-      att_view_grad(&dk, &sv->k, x->data, g);
-      att_view_grad(&dv, &sv->v, x->data, g);
+      eb_v16iew_grad(&dq, &sv->q, x->data, g);
+      eb_v16iew_grad(&dk, &sv->k, x->data, g);
+      eb_v16iew_grad(&dv, &sv->v, x->data, g);
       pq = &dq;
       pk = &dk;
       pv = &dv;
@@ -746,9 +730,9 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
       if (gv && fv) memset(gv, 0, (size_t)v->size * sizeof(float));
       fq = fk = fv = 0;
     }
-    if (gq) att_view_grad(pq = &dq, &sv->q, q->data, gq);
-    if (gk) att_view_grad(pk = &dk, &sv->k, k->data, gk);
-    if (gv) att_view_grad(pv = &dv, &sv->v, v->data, gv);
+    if (gq) eb_v16iew_grad(pq = &dq, &sv->q, q->data, gq);
+    if (gk) eb_v16iew_grad(pk = &dk, &sv->k, k->data, gk);
+    if (gv) eb_v16iew_grad(pv = &dv, &sv->v, v->data, gv);
   }
   if (!pq && !pk && !pv) return;
   const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;
