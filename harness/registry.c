@@ -124,8 +124,8 @@ int eb_register_task(eb_registry *reg, const eb_task *t) {
 }
 
 const eb_data_source *eb_task_source(const eb_task *t, void *data) {
-  if (!t || !data ||
-      t->struct_size < offsetof(eb_task, source) + sizeof(t->source) || !t->source)
+  if (!t || !data || t->struct_size < offsetof(eb_task, source) + sizeof(t->source) ||
+      !t->source)
     return NULL;
   const eb_data_source *s = t->source(data);
   return s && s->kind && *s->kind ? s : NULL;

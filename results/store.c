@@ -118,9 +118,10 @@ static const char SCHEMA_V1[] =
 /* Data provenance per run: what report and plot compare (data_kind), the
  * short text of headers and captions (data_label), and the details as JSON
  * (data_source). NULL in runs written before it existed. */
-static const char MIGRATION_DATA_SOURCE[] = "ALTER TABLE runs ADD COLUMN data_kind TEXT;\n"
-                                            "ALTER TABLE runs ADD COLUMN data_label TEXT;\n"
-                                            "ALTER TABLE runs ADD COLUMN data_source TEXT;\n";
+static const char MIGRATION_DATA_SOURCE[] =
+    "ALTER TABLE runs ADD COLUMN data_kind TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN data_label TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN data_source TEXT;\n";
 
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,

@@ -579,9 +579,9 @@ static int image_open(const eb_args *a, uint64_t seed, void **data, eb_task_info
     const char *files[6];
     for (int k = 0; k < c->nfiles; k++)
       files[k] = c->files[k];
-    const char *kind = c->src == SRC_CIFAR   ? "official"
-                       : c->src == SRC_IDX   ? "substitute:idx"
-                                             : "substitute:fashion-mnist";
+    const char *kind = c->src == SRC_CIFAR ? "official"
+                       : c->src == SRC_IDX ? "substitute:idx"
+                                           : "substitute:fashion-mnist";
     const char *label = c->src == SRC_CIFAR ? "official CIFAR-10"
                         : c->src == SRC_IDX ? "IDX images substitute"
                                             : "Fashion-MNIST substitute";

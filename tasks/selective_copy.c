@@ -116,7 +116,8 @@ static int selective_copy_open(const eb_args *a, uint64_t seed, void **data,
     }
   }
   free(tok);
-  if (!rc) rc = eb_source_generated(&d->src, "selective_copy-1", NULL, seed, a, err, errlen);
+  if (!rc)
+    rc = eb_source_generated(&d->src, "selective_copy-1", NULL, seed, a, err, errlen);
   if (rc) {
     if (d) eb_dataset_free(d);
     free(d);

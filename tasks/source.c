@@ -292,7 +292,8 @@ int eb_source_files(eb_source_info *s, const char *kind, const char *label,
   for (int64_t i = 0; i < n; i++) {
     f[i].path = files[i];
     f[i].rel = files[i];
-    if (rl && !strncmp(files[i], root, rl) && files[i][rl] == '/') f[i].rel += rl + 1;
+    if (rl && !strncmp(files[i], root, rl) && files[i][rl] == '/')
+      f[i].rel += rl + 1;
     else if (!strcmp(files[i], root)) {
       const char *base = strrchr(files[i], '/');
       f[i].rel = base ? base + 1 : files[i];

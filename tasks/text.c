@@ -504,8 +504,8 @@ done:
 }
 
 /* the files read and where they came from (d->src) */
-static int text_source(eb_dataset *d, const char *root, int acl,
-                       const char *const *files, int64_t n, char *err, size_t errlen) {
+static int text_source(eb_dataset *d, const char *root, int acl, const char *const *files,
+                       int64_t n, char *err, size_t errlen) {
   return eb_source_files(&d->src, acl ? "official" : "files:tsv",
                          acl ? "official aclImdb" : "label<TAB>text files", root, files,
                          n, err, errlen);
