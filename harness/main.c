@@ -999,12 +999,16 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
              *outp = NULL;
+  int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
       {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
       {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv", "output format [md]"},
       {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
+      {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
+       "put runs on different kinds of data (generated, official, a substitute) in one "
+       "task column (refused otherwise)"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
@@ -1039,8 +1043,9 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc = eb_report(st, suite, t, f, out, err, sizeof err);
-  if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE ? 2 : 1;
+  int rrc = eb_report_ex(st, suite, t, f, mix ? EB_REPORT_MIX_SOURCES : 0, out, err,
+                         sizeof err);
+  if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);
@@ -1058,12 +1063,16 @@ done:
 static int cmd_plot(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
              *outdir = "out/figures";
+  int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to plot [the latest]"},
       {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|all", "figures [all]"},
       {"format", O_STR, &fmt_s, 0, 0, "png|svg|pdf", "image format [png]"},
       {"out", O_STR, &outdir, 0, 0, "DIR", "output directory [out/figures]"},
+      {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
+       "draw runs on different kinds of data (generated, official, a substitute) as "
+       "one task (refused otherwise)"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
@@ -1092,9 +1101,10 @@ static int cmd_plot(int argc, char **argv) {
   }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
-  int prc = eb_plot(st, suite, kind, fmt, outdir, &written, err, sizeof err);
+  int prc = eb_plot_ex(st, suite, kind, fmt, mix ? EB_PLOT_MIX_SOURCES : 0, outdir,
+                       &written, err, sizeof err);
   if (prc) {
-    rc = prc == EB_PLOT_ERR_NO_DATA ? 2 : 1;
+    rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ? 2 : 1;
     goto done;
   }
   if (err[0]) fprintf(stderr, "effbench plot: note: %s\n", err);

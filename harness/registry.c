@@ -103,7 +103,8 @@ int eb_register_task(eb_registry *reg, const eb_task *t) {
     reg_error(reg, "NULL task table");
     return -1;
   }
-  if (check_abi(reg, "task", t->name, t->abi_version, t->struct_size, sizeof(eb_task)))
+  /* a table built before `source` was appended is shorter: still ABI 1 */
+  if (check_abi(reg, "task", t->name, t->abi_version, t->struct_size, EB_TASK_SIZE_V1))
     return -1;
   if (!t->open || !t->batch) {
     reg_error(reg, "task '%s' lacks open or batch", t->name);
@@ -120,6 +121,14 @@ int eb_register_task(eb_registry *reg, const eb_task *t) {
   reg->task_origin[reg->ntask] = reg->loading;
   reg->task[reg->ntask++] = t;
   return 0;
+}
+
+const eb_data_source *eb_task_source(const eb_task *t, void *data) {
+  if (!t || !data || t->struct_size < offsetof(eb_task, source) + sizeof(t->source) ||
+      !t->source)
+    return NULL;
+  const eb_data_source *s = t->source(data);
+  return s && s->kind && *s->kind ? s : NULL;
 }
 
 int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,

@@ -22,6 +22,10 @@ const eb_arch *eb_registry_find_arch(const eb_registry *reg, const char *name);
 int eb_registry_task_count(const eb_registry *reg);
 const eb_task *eb_registry_task_at(const eb_registry *reg, int i);
 const eb_task *eb_registry_find_task(const eb_registry *reg, const char *name);
+/* The data source of a task's opened data, or NULL when the task does not
+ * report one (no `source` member: a table built against the older header, or
+ * NULL) or reports none. */
+const eb_data_source *eb_task_source(const eb_task *t, void *data);
 /* Where an arch/task came from: "built-in" or the plugin path. */
 const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a);
 /* "a, b, c" list of names for error messages (static buffer of reg). */

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "export.h"
 #include "gemm.h"
+#include "registry.h"
 #include "store.h"
 
 #ifndef EFFBENCH_VERSION
@@ -164,11 +165,17 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   memset(&res, 0, sizeof res);
   run_view view = {o, r, index, total, eb_now(), NULL, 0, 0, -1};
   stat_list stats = {.n = 0};
-  if (data_for(data, s, r, why, sizeof why) == 0 &&
-      eb_model_create(&m, r->arch, &r->model, &r->arch_args.args, data->info.vocab,
-                      data->info.classes, data->info.max_len,
-                      data->info.mode == EB_INPUT_PAIR, (uint64_t)r->seed, why,
-                      sizeof why) == 0) {
+  int opened = data_for(data, s, r, why, sizeof why) == 0;
+  if (opened) { /* provenance, recorded with the result */
+    const eb_data_source *src = eb_task_source(data->task, data->data);
+    row.data_kind = src ? src->kind : "unreported";
+    row.data_label = src ? (src->label ? src->label : src->kind) : "source not reported";
+    row.data_source = src ? src->detail : NULL;
+  }
+  if (opened && eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
+                                data->info.vocab, data->info.classes, data->info.max_len,
+                                data->info.mode == EB_INPUT_PAIR, (uint64_t)r->seed, why,
+                                sizeof why) == 0) {
     eb_train_hooks hooks = {&view, view_step, view_eval};
     int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
                            why, sizeof why);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sources.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers -- */
@@ -99,7 +100,14 @@ typedef struct {
   sbuf notes;
   char *err;
   size_t errlen;
+  eb_suite_sources src; /* data source of each task */
 } pctx;
+
+/* " (data source)" of a task for titles, "" when none was recorded */
+static void src_suffix(const pctx *x, const char *task, char *out, size_t n) {
+  const eb_task_source *ts = eb_suite_sources_find(&x->src, task);
+  snprintf(out, n, ts ? " (%s)" : "", ts ? ts->text : "");
+}
 
 static int sql_fail(pctx *x, const char *what) {
   snprintf(x->err, x->errlen, "%s: %s failed (%s)", eb_store_path(x->s), what,
@@ -663,6 +671,11 @@ static int fig_bubble(pctx *x) {
   sb_add(&dat, "# accuracy: mean over tasks of the mean over seeds of done and timed-out "
                "runs' test "
                "accuracy\n");
+  for (int k = 0; k < ntask; k++) {
+    char sfx[600];
+    src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
+    sb_add(&dat, "# data of task %s:%s\n", x->tasks.v[k], *sfx ? sfx : " (not recorded)");
+  }
   sb_add(&dat, "# one block (gnuplot index) per arch\n");
   sb_add(&dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
                "n_tasks arch\n");
@@ -676,12 +689,18 @@ static int fig_bubble(pctx *x) {
   gp_prelude(x, &gp, "bubble", "accuracy vs training speed, bubble area = peak memory");
   sb_add(&gp, "set title ");
   {
-    char t[512];
-    snprintf(t, sizeof t,
-             "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
-             "training memory (%s)",
-             x->suite, len ? "speed table" : "runs");
-    sb_quote(&gp, t);
+    sbuf t = {0};
+    sb_add(&t,
+           "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
+           "training memory (%s)\ndata:",
+           x->suite, len ? "speed table" : "runs");
+    for (int k = 0; k < ntask; k++) {
+      char sfx[600];
+      src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
+      sb_add(&t, "%s %s%s", k ? ";" : "", x->tasks.v[k], sfx);
+    }
+    sb_quote(&gp, t.p ? t.p : "");
+    free(t.p);
   }
   if (logx) {
     size_t k = strlen(xlabel);
@@ -1015,10 +1034,11 @@ static int fig_curves(pctx *x) {
       char name[300];
       safe_name(name, sizeof name, "curves-", task);
       gp_prelude(x, &gp, name, "validation accuracy during training");
-      char t[512];
+      char t[1024], sfx[600];
+      src_suffix(x, task, sfx, sizeof sfx);
       snprintf(t, sizeof t,
-               "Validation accuracy during training — task '%s', suite '%s'%s", task,
-               x->suite,
+               "Validation accuracy during training — task '%s'%s, suite '%s'%s", task,
+               sfx, x->suite,
                multi ? "\nlines: mean over seeds, bands: min–max over seeds" : "");
       sb_add(&gp, "set title ");
       sb_quote(&gp, t);
@@ -1149,12 +1169,13 @@ static int fig_pareto(pctx *x) {
     char name[300];
     safe_name(name, sizeof name, "pareto-", task);
     gp_prelude(x, &gp, name, "test accuracy vs training FLOPs with Pareto front");
-    char tt[512];
+    char tt[1024], sfx[600];
+    src_suffix(x, task, sfx, sizeof sfx);
     snprintf(
         tt, sizeof tt,
-        "Test accuracy vs training compute — task '%s', suite '%s'\none point per run "
+        "Test accuracy vs training compute — task '%s'%s, suite '%s'\none point per run "
         "(seed); staircase: Pareto front",
-        task, x->suite);
+        task, sfx, x->suite);
     sb_add(&gp, "set title ");
     sb_quote(&gp, tt);
     double l0 = log10(fmin), l1 = log10(fmax), sp = l1 - l0;
@@ -1240,6 +1261,11 @@ static int load_names(pctx *x) {
 
 int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
             const char *outdir, int *written, char *err, size_t errlen) {
+  return eb_plot_ex(s, suite, kind, fmt, 0, outdir, written, err, errlen);
+}
+
+int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
+               int flags, const char *outdir, int *written, char *err, size_t errlen) {
   if (written) *written = 0;
   if (errlen) err[0] = '\0';
   if (!s || !outdir || !*outdir || kind < EB_PLOT_BUBBLE || kind > EB_PLOT_ALL ||
@@ -1256,6 +1282,14 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
   x.errlen = errlen;
   int rc = resolve_suite(&x, suite);
   if (!rc) rc = load_names(&x);
+  if (!rc && kind != EB_PLOT_SCALING) { /* before any figure is drawn */
+    int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
+                                    flags & EB_PLOT_MIX_SOURCES, &x.src, err, errlen);
+    rc = src == -2 ? EB_PLOT_ERR_MIXED : src ? EB_PLOT_ERR_IO : 0;
+    if (!rc && x.src.mixed)
+      note(&x, "some tasks mix kinds of data source (--mix-sources): their titles say "
+               "\"mixed sources\"");
+  }
   if (!rc) rc = find_gnuplot(&x);
   if (!rc) rc = mkdir_p(&x, outdir);
   if (!rc && (kind == EB_PLOT_BUBBLE || kind == EB_PLOT_ALL)) rc = fig_bubble(&x);
@@ -1277,6 +1311,7 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
   names_free(&x.archs);
   names_free(&x.tasks);
   free(x.notes.p);
+  eb_suite_sources_free(&x.src);
   return rc;
 }
 

@@ -60,6 +60,13 @@ typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
 #define EB_PLOT_ERR_IO (-1)
 #define EB_PLOT_ERR_NO_DATA (-2)
 #define EB_PLOT_ERR_NO_GNUPLOT (-3)
+/* runs of one task come from different kinds of data source (bad input,
+ * exit 2): err names the task and the sources */
+#define EB_PLOT_ERR_MIXED (-4)
+
+/* eb_plot_ex flags: draw runs on different kinds of data source as one task
+ * (titles say "mixed sources: ..."; a note warns). */
+#define EB_PLOT_MIX_SOURCES 1
 
 /* Draws the figures of `kind` for `suite` (NULL = the suite with the most
  * recent run or speed measurement) into outdir. *written (may be NULL) gets
@@ -75,6 +82,15 @@ typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
  * The gnuplot binary is `gnuplot` from PATH, or $EFFBENCH_GNUPLOT when set. */
 int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
             const char *outdir, int *written, char *err, size_t errlen);
+/* The same with flags (EB_PLOT_MIX_SOURCES). Titles name each task's data
+ * source (results/sources.h): curves and pareto "task 'image' (Fashion-MNIST
+ * substitute, sha256 1a2b3c4d)", bubble one "data:" line over its tasks; the
+ * bubble .dat file lists them in its header. Without EB_PLOT_MIX_SOURCES a
+ * task whose runs come from different kinds of source is refused
+ * (EB_PLOT_ERR_MIXED) before any figure is drawn (scaling, from the speed
+ * table alone, does not look at sources). */
+int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
+               int flags, const char *outdir, int *written, char *err, size_t errlen);
 
 /* Names for the CLI: "bubble", "scaling", "curves", "pareto", "all" and
  * "png", "svg", "pdf" (also the file extension). Parsers return -1 for an

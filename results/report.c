@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "sources.h"
 #include "util.h"
 
 #define PM "\x01"
@@ -422,7 +423,7 @@ static void csv_field(FILE *o, const char *s) {
 }
 
 static const char CSV_HEADER[] = "table,suite,arch,task,mode,seq_len,metric,value,std,n,"
-                                 "runs,status,best,ratio_to_vanilla\r\n";
+                                 "runs,status,best,ratio_to_vanilla,data_source\r\n";
 
 typedef struct {
   const char *table, *suite, *arch, *task, *mode;
@@ -431,13 +432,15 @@ typedef struct {
   double value, std; /* NaN = empty */
   int n, runs;       /* -1 = empty */
   const char *status;
-  int best;     /* -1 = empty */
-  double ratio; /* NaN = empty */
+  int best;           /* -1 = empty */
+  double ratio;       /* NaN = empty */
+  const char *source; /* data source of the task column, "" = none */
 } csv_row;
 
 static csv_row csv_start(const char *table, const char *suite, const char *arch,
                          const char *task, const char *metric) {
-  csv_row r = {table, suite, arch, task, "", 0, metric, NAN, NAN, -1, -1, "", -1, NAN};
+  csv_row r = {table, suite, arch, task, "", 0,   metric, NAN,
+               NAN,   -1,    -1,   "",   -1, NAN, ""};
   return r;
 }
 
@@ -468,6 +471,8 @@ static void csv_put(FILE *o, const csv_row *r) {
   if (r->best >= 0) fprintf(o, "%d", r->best);
   fputc(',', o);
   csv_num(o, r->ratio);
+  fputc(',', o);
+  csv_field(o, r->source);
   fputs("\r\n", o);
 }
 
@@ -482,6 +487,7 @@ typedef struct {
   FILE *o;
   char *err;
   size_t errlen;
+  eb_suite_sources src; /* data source of each task column */
 } rctx;
 
 static int sql_fail(rctx *x, const char *what) {
@@ -626,6 +632,8 @@ static int report_accuracy(rctx *x) {
         status_csv(&sb, &c->st);
         csv_row r =
             csv_start("accuracy", x->suite, archs.v[a], tasks.v[k], "test_accuracy");
+        const eb_task_source *ts = eb_suite_sources_find(&x->src, tasks.v[k]);
+        if (ts) r.source = ts->text;
         r.value = c->raw.n ? c->raw.mean : NAN;
         r.std = acc_std(&c->raw);
         r.n = c->raw.n;
@@ -662,8 +670,13 @@ static int report_accuracy(rctx *x) {
     goto out;
   }
   rt_head(t, 0, NULL, "arch");
-  for (int k = 0; k < nt; k++)
-    rt_head(t, k + 1, NULL, tasks.v[k]);
+  for (int k = 0; k < nt; k++) { /* "task (data source)" */
+    const eb_task_source *ts = eb_suite_sources_find(&x->src, tasks.v[k]);
+    sbuf h = {0};
+    sb_add(&h, ts ? "%s (%s)" : "%s", tasks.v[k], ts ? ts->text : "");
+    rt_head(t, k + 1, NULL, h.p ? h.p : tasks.v[k]);
+    free(h.p);
+  }
   rt_head(t, nt + 1, NULL, "Avg");
   for (int i = 0; i < archs.n; i++) {
     int a = perm[i];
@@ -697,17 +710,24 @@ static int report_accuracy(rctx *x) {
   }
   char label[1024];
   snprintf(label, sizeof label, "effbench-accuracy-%s", x->suite);
-  render(x->o, x->f, title,
-         pooled ? "Mean " PM " sample std over seeds of test accuracy at the best "
-                  "validation step; best per column in bold; a status instead of a "
-                  "number means no run of that cell finished; (timeout): stopped by the "
-                  "time budget, best result so far. Warning: some cells pool "
-                  "several runs of the same seed (a sweep or changed settings)"
-                : "Mean " PM " sample std over seeds of test accuracy at the best "
-                  "validation step; best per column in bold; a status instead of a "
-                  "number means no run of that cell finished; (timeout): stopped by the "
-                  "time budget, best result so far",
-         label, t);
+  sbuf note = {0};
+  sb_add(&note, "Mean " PM " sample std over seeds of test accuracy at the best "
+                "validation step; best per column in bold; a status instead of a "
+                "number means no run of that cell finished; (timeout): stopped by the "
+                "time budget, best result so far");
+  if (x->src.n) sb_add(&note, ". Each task column names the data source of its runs");
+  if (pooled)
+    sb_add(&note, ". Warning: some cells pool several runs of the same seed (a sweep or "
+                  "changed settings)");
+  if (x->src.mixed)
+    sb_add(&note, ". Warning: columns marked \"mixed sources\" average runs on "
+                  "different kinds of data (--mix-sources)");
+  if (note.oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  render(x->o, x->f, title, note.p, label, t);
+  free(note.p);
 out:
   rt_free(t);
   free(perm);
@@ -1166,22 +1186,34 @@ out:
 
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
               char *err, size_t errlen) {
+  return eb_report_ex(s, suite, t, f, 0, out, err, errlen);
+}
+
+int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
+                 FILE *out, char *err, size_t errlen) {
   if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_CSV) {
     snprintf(err, errlen, "unknown report table or format");
     return EB_REPORT_ERR_NO_SUITE;
   }
   char name[256];
-  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen};
+  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen, {0}};
   /* one read transaction: every table sees the same snapshot even while a
    * suite is still writing */
   if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     return sql_fail(&x, "starting a read transaction");
   int ret = resolve_suite(&x, suite, name, sizeof name);
+  if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) {
+    /* before anything is written: a refused mix leaves no half report */
+    int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
+                                    flags & EB_REPORT_MIX_SOURCES, &x.src, err, errlen);
+    ret = src == -2 ? EB_REPORT_ERR_MIXED : src ? EB_REPORT_ERR_IO : 0;
+  }
   if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
   if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
   sqlite3_exec(x.db, "COMMIT", NULL, NULL, NULL);
+  eb_suite_sources_free(&x.src);
   if (!ret && (fflush(out) != 0 || ferror(out))) {
     snprintf(err, errlen, "error writing the report: %s", strerror(errno));
     ret = EB_REPORT_ERR_IO;

@@ -24,7 +24,7 @@
  *
  * CSV is one tidy table for every --table choice, one header row:
  *   table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,
- *   ratio_to_vanilla
+ *   ratio_to_vanilla,data_source
  * with raw numbers (accuracy as a fraction, memory in bytes). */
 #ifndef EFFBENCH_REPORT_H
 #define EFFBENCH_REPORT_H
@@ -41,6 +41,13 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
  * such suite / nothing to report (bad input, exit 2). */
 #define EB_REPORT_ERR_IO (-1)
 #define EB_REPORT_ERR_NO_SUITE (-2)
+/* runs of one task column come from different kinds of data source (bad
+ * input, exit 2): err names the task and the sources */
+#define EB_REPORT_ERR_MIXED (-3)
+
+/* eb_report_ex flags: put runs of different data-source kinds in one task
+ * column (the header says "mixed sources: ...", the caption warns). */
+#define EB_REPORT_MIX_SOURCES 1
 
 /* Writes the chosen table(s) of `suite` (NULL = the suite with the most
  * recent run or speed measurement) to out. Returns 0 or an EB_REPORT_ERR_*
@@ -48,6 +55,14 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
  *   "no runs for suite 'x' in FILE (suites: a, b)". */
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
               char *err, size_t errlen);
+/* The same with flags (EB_REPORT_MIX_SOURCES). Every accuracy column header
+ * names its data source (sources.h): "image (Fashion-MNIST substitute,
+ * sha256 1a2b3c4d)", "text (generated, seed 7)"; the CSV rows carry it in the
+ * data_source column. Without EB_REPORT_MIX_SOURCES, a task whose runs come
+ * from different kinds of source is refused (EB_REPORT_ERR_MIXED) before
+ * anything is written. */
+int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
+                 FILE *out, char *err, size_t errlen);
 
 /* Name tables for the CLI: "accuracy", "speed", "moe", "all" and "md",
  * "latex", "csv". Parsers return -1 for an unknown name. */

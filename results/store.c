@@ -115,8 +115,17 @@ static const char SCHEMA_V1[] =
 
 /* Migration i (1-based) brings user_version i-1 to i. To change the schema,
  * append one entry; never edit a shipped one. */
+/* Data provenance per run: what report and plot compare (data_kind), the
+ * short text of headers and captions (data_label), and the details as JSON
+ * (data_source). NULL in runs written before it existed. */
+static const char MIGRATION_DATA_SOURCE[] =
+    "ALTER TABLE runs ADD COLUMN data_kind TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN data_label TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN data_source TEXT;\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
+    MIGRATION_DATA_SOURCE,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -664,6 +673,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
              "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
              "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
              "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
+             "data_kind=NULL, data_label=NULL, data_source=NULL, "
              "started_at=" NOW_SQL ", finished_at=NULL WHERE id=?9"
            : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
              "run_key, status, started_at) "
@@ -720,7 +730,8 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "flops_train_step=?5, flops_infer_seq=?6, val_accuracy=?7, test_accuracy=?8, "
       "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
-      "peak_mem_bytes=?16, finished_at=" NOW_SQL " WHERE id=?17",
+      "peak_mem_bytes=?16, data_kind=?18, data_label=?19, data_source=?20, "
+      "finished_at=" NOW_SQL " WHERE id=?17",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, r->status);
@@ -740,6 +751,9 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_real(st, 15, r->train_ms_per_step);
     bind_count(st, 16, r->peak_mem_bytes);
     sqlite3_bind_int64(st, 17, run_id);
+    bind_text(st, 18, r->data_kind);
+    bind_text(st, 19, r->data_label);
+    bind_text(st, 20, r->data_source);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

@@ -87,6 +87,9 @@ typedef struct eb_run_result_row {
   int n_evals;
   const eb_stat_row *stats;
   int n_stats;
+  /* where the data came from (eb_data_source: kind, label, detail JSON);
+   * NULL when unknown (the data did not open) */
+  const char *data_kind, *data_label, *data_source;
 } eb_run_result_row;
 
 /* Finish a run: update its row, insert its evals and stats, one transaction. */

@@ -300,6 +300,7 @@ void eb_dataset_free(eb_dataset *d) {
     free(s->perm);
   }
   if (d->map) munmap(d->map, d->map_bytes);
+  eb_source_free(&d->src);
   memset(d, 0, sizeof *d);
 }
 

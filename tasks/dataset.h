@@ -9,6 +9,7 @@
 #define EFFBENCH_TASKS_DATASET_H
 
 #include "effbench/plugin.h"
+#include "source.h"
 
 typedef struct eb_split_data {
   int64_t n;
@@ -29,6 +30,8 @@ typedef struct eb_dataset {
   eb_task_info info;
   void *map; /* the cache file's mapping, when loaded from disk */
   size_t map_bytes;
+  eb_source_info src; /* where the data came from (set by the task after
+                         loading; not part of the cache file) */
 } eb_dataset;
 
 /* Allocate split storage (zeroed). wide: 1 when vocab > 256. */

@@ -575,6 +575,21 @@ static int image_open(const eb_args *a, uint64_t seed, void **data, eb_task_info
     eb_dataset_free(&p->ds);
     goto out;
   }
+  { /* provenance: the source files, with sizes and checksums */
+    const char *files[6];
+    for (int k = 0; k < c->nfiles; k++)
+      files[k] = c->files[k];
+    const char *kind = c->src == SRC_CIFAR ? "official"
+                       : c->src == SRC_IDX ? "substitute:idx"
+                                           : "substitute:fashion-mnist";
+    const char *label = c->src == SRC_CIFAR ? "official CIFAR-10"
+                        : c->src == SRC_IDX ? "IDX images substitute"
+                                            : "Fashion-MNIST substitute";
+    if (eb_source_files(&p->ds.src, kind, label, c->dir, files, c->nfiles, err, errlen)) {
+      eb_dataset_free(&p->ds);
+      goto out;
+    }
+  }
   p->rows = c->rows;
   p->cols = c->cols;
   *info = p->ds.info;
@@ -595,6 +610,10 @@ static int image_batch(void *data, eb_split split, int64_t index, uint64_t epoch
   for (size_t i = 0; i < n; i++)
     out->tokens[i] += out->mask[i]; /* pixel p -> token p + 1 */
   return 0;
+}
+
+static const eb_data_source *image_source_of(void *data) {
+  return eb_source_get(&((image_data *)data)->ds.src);
 }
 
 static void image_close(void *data) {
@@ -666,4 +685,5 @@ const eb_task eb_task_image = {
     .batch = image_batch,
     .close = image_close,
     .write = image_write,
+    .source = image_source_of,
 };

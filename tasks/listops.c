@@ -424,7 +424,13 @@ static int load_dir(eb_dataset *d, const lcfg *c, char *err, size_t errlen) {
   free(w.tok);
   free(w.vals);
   free(w.frames);
-  return rc;
+  if (rc) return rc;
+  char f[3][4096];
+  const char *files[3] = {f[0], f[1], f[2]};
+  for (int s = 0; s < 3; s++)
+    snprintf(f[s], sizeof f[s], "%s/%s", c->path, split_file[s]);
+  return eb_source_files(&d->src, "official", "official ListOps TSV", c->path, files, 3,
+                         err, errlen);
 }
 
 /* ------------------------------------------------------------ table ----- */
@@ -535,6 +541,7 @@ static int listops_open(const eb_args *a, uint64_t seed, void **data, eb_task_in
     listops_gen g = {&c, seed};
     rc = eb_dataset_cached_fit("listops", a, seed, GEN_VERSION, d, listops_build,
                                cache_fits, &g, err, errlen);
+    if (!rc) rc = eb_source_generated(&d->src, GEN_VERSION, NULL, seed, a, err, errlen);
   }
   if (rc) {
     eb_dataset_free(d);
@@ -550,6 +557,10 @@ static int listops_open(const eb_args *a, uint64_t seed, void **data, eb_task_in
 static int listops_batch(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
                          eb_batch *out, char *err, size_t errlen) {
   return eb_dataset_batch(data, split, index, epoch_seed, out, err, errlen);
+}
+
+static const eb_data_source *listops_source(void *data) {
+  return eb_source_get(&((eb_dataset *)data)->src);
 }
 
 static void listops_close(void *data) {
@@ -649,4 +660,5 @@ const eb_task eb_task_listops = {
     .batch = listops_batch,
     .close = listops_close,
     .write = listops_write,
+    .source = listops_source,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "effbench/plugin.h"
+#include "source.h"
 
 #define MAX_CLASSES 255 /* a small probe: counts live on the stack */
 
@@ -28,11 +29,12 @@ typedef struct majority {
   int len, min_len, vocab, classes;
   int64_t n[3];
   uint64_t seed;
+  eb_source_info src;
 } majority;
 
 static int majority_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                          char *err, size_t errlen) {
-  majority m;
+  majority m = {0};
   m.len = (int)eb_args_int(a, "len", 64);
   m.min_len = (int)eb_args_int(a, "min_len", 0);
   m.vocab = (int)eb_args_int(a, "vocab", 16);
@@ -65,6 +67,11 @@ static int majority_open(const eb_args *a, uint64_t seed, void **data, eb_task_i
     return -1;
   }
   *p = m;
+  memset(&p->src, 0, sizeof p->src);
+  if (eb_source_generated(&p->src, "majority-1", NULL, seed, a, err, errlen)) {
+    free(p);
+    return -1;
+  }
   *data = p;
   info->vocab = m.vocab;
   info->classes = m.classes;
@@ -134,7 +141,15 @@ static int majority_batch(void *data, eb_split split, int64_t index, uint64_t ep
   return 0;
 }
 
-static void majority_close(void *data) { free(data); }
+static const eb_data_source *majority_source(void *data) {
+  return eb_source_get(&((majority *)data)->src);
+}
+
+static void majority_close(void *data) {
+  majority *m = data;
+  if (m) eb_source_free(&m->src);
+  free(m);
+}
 
 const eb_task eb_task_majority = {
     .abi_version = EFFBENCH_ABI_VERSION,
@@ -146,4 +161,5 @@ const eb_task eb_task_majority = {
     .open = majority_open,
     .batch = majority_batch,
     .close = majority_close,
+    .source = majority_source,
 };

@@ -124,6 +124,7 @@ static int mqar_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   }
   free(tok);
   free(perm);
+  if (!rc) rc = eb_source_generated(&d->src, "mqar-1", NULL, seed, a, err, errlen);
   if (rc) {
     if (d) eb_dataset_free(d);
     free(d);
@@ -146,6 +147,10 @@ static int mqar_batch(void *data, eb_split split, int64_t index, uint64_t epoch_
   return eb_dataset_batch(data, split, index, epoch_seed, out, err, errlen);
 }
 
+static const eb_data_source *mqar_source(void *data) {
+  return eb_source_get(&((eb_dataset *)data)->src);
+}
+
 static void mqar_close(void *data) {
   eb_dataset_free(data);
   free(data);
@@ -160,4 +165,5 @@ const eb_task eb_task_mqar = {
     .open = mqar_open,
     .batch = mqar_batch,
     .close = mqar_close,
+    .source = mqar_source,
 };

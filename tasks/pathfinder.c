@@ -587,10 +587,17 @@ out:
 
 /* example_fn: fold an example's PNG path, label and stamp (size, mtime in ns,
  * inode: stat only) into a hash, so an edited metadata line or a replaced
- * image, even within the same second, gives a new cache key */
+ * image, even within the same second, gives a new cache key; and list the
+ * metadata files and images read, for the data source */
+typedef struct pf_stamp {
+  uint64_t h;
+  eb_path_list files;
+  char meta[4096]; /* the metadata file last listed */
+} pf_stamp;
+
 static int stamp_png(void *user, const char *png, int label, const char *meta, int line,
                      char *err, size_t errlen) {
-  uint64_t *h = user;
+  pf_stamp *ps = user;
   char text[4096 + 128];
   snprintf(text, sizeof text, "%s %d", png, label);
   if (eb_file_stamp(png, text, sizeof text)) {
@@ -598,8 +605,13 @@ static int stamp_png(void *user, const char *png, int label, const char *meta, i
              strerror(errno));
     return -1;
   }
-  *h = eb_hash_str(*h, text);
-  *h = eb_hash_str(*h, "\n");
+  ps->h = eb_hash_str(ps->h, text);
+  ps->h = eb_hash_str(ps->h, "\n");
+  if (strcmp(ps->meta, meta)) {
+    snprintf(ps->meta, sizeof ps->meta, "%s", meta);
+    eb_path_list_add(&ps->files, meta);
+  }
+  eb_path_list_add(&ps->files, png);
   return 0;
 }
 
@@ -645,28 +657,38 @@ static int pf_open(const char *name, int64_t deftrain, const eb_args *a, uint64_
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  pf_stamp ps = {1469598103934665603ull, {0}, ""};
   if (eb_pf_resolve(a, &p->cfg, err, errlen)) goto fail;
   const char *path = eb_args_str(a, "path", "");
   char curv[4096] = "", ver[4096 + 64];
   snprintf(ver, sizeof ver, "%s", PF_GEN_VERSION);
   if (path && *path) {
     if (find_curv(path, a, &p->cfg, curv, sizeof curv, err, errlen)) goto fail;
-    uint64_t h = 1469598103934665603ull;
-    if (each_example(curv, stamp_png, &h, err, errlen)) goto fail;
+    if (each_example(curv, stamp_png, &ps, err, errlen)) goto fail;
+    if (ps.files.oom) {
+      snprintf(err, errlen, "out of memory listing %s", curv);
+      goto fail;
+    }
     snprintf(ver, sizeof ver, "%s %s %016llx", PF_GEN_VERSION, curv,
-             (unsigned long long)h);
+             (unsigned long long)ps.h);
     seed = 0; /* loaded data do not depend on it */
   }
   pf_source src = {&p->cfg, a, seed, deftrain, curv};
   if (eb_dataset_cached_fit(name, a, seed, ver, &p->ds, pf_build, pf_fits, &src, err,
-                            errlen)) {
+                            errlen) ||
+      (*curv ? eb_source_files(&p->ds.src, "official", "official Pathfinder PNGs", curv,
+                               (const char *const *)ps.files.v, ps.files.n, err, errlen)
+             : eb_source_generated(&p->ds.src, PF_GEN_VERSION, NULL, seed, a, err,
+                                   errlen))) {
     eb_dataset_free(&p->ds);
     goto fail;
   }
+  eb_path_list_free(&ps.files);
   *info = p->ds.info;
   *data = p;
   return 0;
 fail:
+  eb_path_list_free(&ps.files);
   free(p);
   return -1;
 }
@@ -679,6 +701,10 @@ static int pathfinder_open(const eb_args *a, uint64_t seed, void **data,
 static int pathx_open(const eb_args *a, uint64_t seed, void **data, eb_task_info *info,
                       char *err, size_t errlen) {
   return pf_open("pathx", 4000, a, seed, data, info, err, errlen);
+}
+
+static const eb_data_source *pf_source_of(void *data) {
+  return eb_source_get(&((pf_data *)data)->ds.src);
 }
 
 static int pf_batch(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
@@ -771,6 +797,7 @@ const eb_task eb_task_pathfinder = {
     .batch = pf_batch,
     .close = pf_close,
     .write = pf_write,
+    .source = pf_source_of,
 };
 
 const eb_task eb_task_pathx = {
@@ -783,4 +810,5 @@ const eb_task eb_task_pathx = {
     .batch = pf_batch,
     .close = pf_close,
     .write = pf_write,
+    .source = pf_source_of,
 };

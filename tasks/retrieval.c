@@ -290,7 +290,10 @@ static int retr_load(const retr_cfg *c, eb_dataset *d, char *err, size_t errlen)
          load_file(file[s], &d->split[s], n[s], c->max_len, tok, err, errlen);
   free(tok[0]);
   free(tok[1]);
-  return rc ? -1 : 0;
+  if (rc) return -1;
+  const char *files[3] = {file[0], file[1], file[2]};
+  return eb_source_files(&d->src, "official", "official AAN pairs", c->path, files, 3,
+                         err, errlen);
 }
 
 /* ------------------------------------------------------------- the task -- */
@@ -342,6 +345,7 @@ static int retr_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
     retr_gen g = {&c, seed};
     rc = eb_dataset_cached("retrieval", a, seed, GEN_VERSION, d, retr_build, &g, err,
                            errlen);
+    if (!rc) rc = eb_source_generated(&d->src, GEN_VERSION, NULL, seed, a, err, errlen);
   }
   if (rc) {
     eb_dataset_free(d);
@@ -354,6 +358,10 @@ static int retr_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   *info = d->info;
   *data = d;
   return 0;
+}
+
+static const eb_data_source *retr_source(void *data) {
+  return eb_source_get(&((eb_dataset *)data)->src);
 }
 
 static int retr_batch(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
@@ -414,6 +422,7 @@ const eb_task eb_task_retrieval = {
     .batch = retr_batch,
     .close = retr_close,
     .write = retr_write,
+    .source = retr_source,
 };
 
 /* Test oracle (tests/test_retrieval.c): the topic of a rendered document as

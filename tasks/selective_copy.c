@@ -116,6 +116,8 @@ static int selective_copy_open(const eb_args *a, uint64_t seed, void **data,
     }
   }
   free(tok);
+  if (!rc)
+    rc = eb_source_generated(&d->src, "selective_copy-1", NULL, seed, a, err, errlen);
   if (rc) {
     if (d) eb_dataset_free(d);
     free(d);
@@ -139,6 +141,10 @@ static int selective_copy_batch(void *data, eb_split split, int64_t index,
   return eb_dataset_batch(data, split, index, epoch_seed, out, err, errlen);
 }
 
+static const eb_data_source *selective_copy_source(void *data) {
+  return eb_source_get(&((eb_dataset *)data)->src);
+}
+
 static void selective_copy_close(void *data) {
   eb_dataset_free(data);
   free(data);
@@ -153,4 +159,5 @@ const eb_task eb_task_selective_copy = {
     .open = selective_copy_open,
     .batch = selective_copy_batch,
     .close = selective_copy_close,
+    .source = selective_copy_source,
 };

@@ -320,7 +320,8 @@ static int review_cmp(const void *a, const void *b) {
   return (x->label > y->label) - (x->label < y->label);
 }
 
-static int load_aclimdb(const text_cfg *c, eb_dataset *d, char *err, size_t errlen) {
+static int load_aclimdb(const text_cfg *c, eb_dataset *d, eb_path_list *files, char *err,
+                        size_t errlen) {
   review_list L = {0};
   int64_t start[4] = {0};
   int rc = -1;
@@ -389,6 +390,7 @@ static int load_aclimdb(const text_cfg *c, eb_dataset *d, char *err, size_t errl
                      L.v[i].path, 1, 1, err, errlen);
     free(buf);
     if (bad) goto done;
+    eb_path_list_add(files, L.v[i].path);
   }
   rc = 0;
 done:
@@ -501,12 +503,21 @@ done:
   return rc;
 }
 
+/* the files read and where they came from (d->src) */
+static int text_source(eb_dataset *d, const char *root, int acl, const char *const *files,
+                       int64_t n, char *err, size_t errlen) {
+  return eb_source_files(&d->src, acl ? "official" : "files:tsv",
+                         acl ? "official aclImdb" : "label<TAB>text files", root, files,
+                         n, err, errlen);
+}
+
 static int text_load(const text_cfg *c, eb_dataset *d, char *err, size_t errlen) {
   char p[3][4096];
   const char *files[3] = {NULL, NULL, NULL};
   if (eb_is_file(c->path)) {
     files[0] = c->path;
-    return load_tsv(c, files, 1, d, err, errlen);
+    if (load_tsv(c, files, 1, d, err, errlen)) return -1;
+    return text_source(d, c->path, 0, files, 1, err, errlen);
   }
   if (!eb_is_dir(c->path)) {
     snprintf(err, errlen, "%s: no such file or directory", c->path);
@@ -522,7 +533,16 @@ static int text_load(const text_cfg *c, eb_dataset *d, char *err, size_t errlen)
                c->path, c->classes);
       return -1;
     }
-    return load_aclimdb(c, d, err, errlen);
+    eb_path_list read = {0};
+    int rc = load_aclimdb(c, d, &read, err, errlen);
+    if (!rc && read.oom) {
+      snprintf(err, errlen, "out of memory");
+      rc = -1;
+    }
+    if (!rc)
+      rc = text_source(d, c->path, 1, (const char *const *)read.v, read.n, err, errlen);
+    eb_path_list_free(&read);
+    return rc;
   }
   if (!eb_is_file(p[2])) {
     snprintf(err, errlen, "%s: missing (a folder with train.tsv needs test.tsv too)",
@@ -532,7 +552,12 @@ static int text_load(const text_cfg *c, eb_dataset *d, char *err, size_t errlen)
   files[0] = p[0];
   files[1] = eb_is_file(p[1]) ? p[1] : NULL;
   files[2] = p[2];
-  return load_tsv(c, files, 0, d, err, errlen);
+  if (load_tsv(c, files, 0, d, err, errlen)) return -1;
+  const char *read[3];
+  int n = 0;
+  for (int s = 0; s < 3; s++)
+    if (files[s]) read[n++] = files[s];
+  return text_source(d, c->path, 0, read, n, err, errlen);
 }
 
 /* ------------------------------------------------------------- the task -- */
@@ -591,6 +616,7 @@ static int text_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
   } else {
     text_gen g = {&c, seed};
     rc = eb_dataset_cached("text", a, seed, GEN_VERSION, d, text_build, &g, err, errlen);
+    if (!rc) rc = eb_source_generated(&d->src, GEN_VERSION, rule, seed, a, err, errlen);
   }
   if (rc) {
     eb_dataset_free(d);
@@ -612,6 +638,10 @@ static int text_open(const eb_args *a, uint64_t seed, void **data, eb_task_info 
 static int text_batch(void *data, eb_split split, int64_t index, uint64_t epoch_seed,
                       eb_batch *out, char *err, size_t errlen) {
   return eb_dataset_batch(data, split, index, epoch_seed, out, err, errlen);
+}
+
+static const eb_data_source *text_source_of(void *data) {
+  return eb_source_get(&((eb_dataset *)data)->src);
 }
 
 static void text_close(void *data) {
@@ -690,6 +720,7 @@ const eb_task eb_task_text = {
     .batch = text_batch,
     .close = text_close,
     .write = text_write,
+    .source = text_source_of,
 };
 
 /* Test oracle (tests/test_text.c): the label of the sentiment (anagram = 0)

@@ -256,9 +256,9 @@ static void test_csv(void) {
   /* header + 5 accuracy cells + 3 Avg + speed 5 cells x 3 metrics */
   CHECK(n == 1 + 5 + 3 + 15, "%d records:\n%s", n, out);
   for (int i = 0; i < n; i++)
-    CHECK(nf[i] == 14, "record %d has %d fields", i, nf[i]);
+    CHECK(nf[i] == 15, "record %d has %d fields", i, nf[i]);
   const char *head = "table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,"
-                     "best,ratio_to_vanilla\r\n";
+                     "best,ratio_to_vanilla,data_source\r\n";
   CHECK(strncmp(out, head, strlen(head)) == 0, "header: %.90s", out);
   int seen = 0;
   for (int i = 1; i < n; i++) {
@@ -299,7 +299,7 @@ static void test_csv(void) {
   CHECK(run_report("moe-suite", EB_TABLE_MOE, EB_FMT_CSV, &out, err, sizeof err) == 0,
         "%s", err);
   CHECK(out && strstr(out, "moe,moe-suite,moe,listops,,,params_active,1000000,0,2,3,"
-                           "\"2 done, 1 oom\",,\r\n"),
+                           "\"2 done, 1 oom\",,,\r\n"),
         "%s", out);
   free(out);
 }

@@ -88,7 +88,7 @@ static void test_schema(void) {
   const char *path = tmp_path("schema.db");
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
   if (!s) return;
-  CHECK(eb_store_schema_version(s) == 1, "user_version %d", eb_store_schema_version(s));
+  CHECK(eb_store_schema_version(s) >= 2, "user_version %d", eb_store_schema_version(s));
   CHECK(eb_store_schema_latest() == eb_store_schema_version(s), "latest");
   char mode[32];
   q_text(s, "PRAGMA journal_mode", mode, sizeof mode);
@@ -129,7 +129,10 @@ static void test_schema(void) {
                              "build",
                              "padded_tokens_per_s",
                              "train_ms_per_step",
-                             "infer_ms_per_batch"};
+                             "infer_ms_per_batch",
+                             "data_kind",
+                             "data_label",
+                             "data_source"};
   for (size_t i = 0; i < sizeof runs_cols / sizeof runs_cols[0]; i++) {
     char sql[160];
     snprintf(sql, sizeof sql,
@@ -149,7 +152,7 @@ static void test_schema(void) {
   eb_store_close(s);
   /* reopening keeps the version and data; read-only open works */
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
-  if (s) CHECK(eb_store_schema_version(s) == 1, "reopen version");
+  if (s) CHECK(eb_store_schema_version(s) == eb_store_schema_latest(), "reopen version");
   eb_store_close(s);
   CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == 0, "%s", err);
   if (s) {
@@ -172,7 +175,7 @@ static void test_round_trip(void) {
   CHECK(eb_store_suite(s, "quick", "suite: quick # v2\n", &sid2, err, sizeof err) == 0,
         "%s", err);
   CHECK(sid > 0 && sid == sid2, "suite ids %lld %lld", (long long)sid, (long long)sid2);
-  char y[64];
+  char y[160];
   q_text(s, "SELECT yaml FROM suites", y, sizeof y);
   CHECK(strcmp(y, "suite: quick # v2\n") == 0, "yaml %s", y);
   char created[64];
@@ -201,7 +204,15 @@ static void test_round_trip(void) {
   r.n_evals = 3;
   r.stats = stv;
   r.n_stats = 2;
+  r.data_kind = "official";
+  r.data_label = "official ListOps TSV, sha256 0123abcd";
+  r.data_source = "{\"root\":\"/d\",\"count\":3}";
   CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  q_text(s, "SELECT data_kind || '|' || data_label || '|' || data_source FROM runs", y,
+         sizeof y);
+  CHECK(!strcmp(y, "official|official ListOps TSV, sha256 0123abcd|{\"root\":\"/d\","
+                   "\"count\":3}"),
+        "data source %s", y);
   CHECK(eb_store_run_status(s, "k1", status, sizeof status, err, sizeof err) == 0, "%s",
         err);
   CHECK(strcmp(status, "done") == 0, "status %s", status);
@@ -224,6 +235,8 @@ static void test_round_trip(void) {
   CHECK(q_int(s, "SELECT count(*) FROM run_stats") == 0, "old stats kept");
   CHECK(q_int(s, "SELECT test_accuracy IS NULL AND finished_at IS NULL FROM runs") == 1,
         "old results kept");
+  CHECK(q_int(s, "SELECT data_kind IS NULL AND data_source IS NULL FROM runs") == 1,
+        "old data source kept");
   q_text(s, "SELECT host || ' ' || status FROM runs", y, sizeof y);
   CHECK(strcmp(y, "host2 running") == 0, "row %s", y);
 

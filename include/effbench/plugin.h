@@ -138,6 +138,26 @@ typedef struct eb_task_info {
   int64_t n_train, n_val, n_test; /* 0 = endless generator */
 } eb_task_info;
 
+/* Where the opened data came from (provenance), stored with every run and
+ * printed by report and plot. The strings are owned by the task's data and
+ * stay valid until close(). */
+typedef struct eb_data_source {
+  /* What report and plot compare: runs of one task column whose kinds differ
+   * are not averaged together unless asked (--mix-sources). "generated" (an
+   * offline generator), "official" (the paper's data in its official file
+   * format), "substitute:NAME" (a stand-in for the paper's data set, e.g.
+   * substitute:fashion-mnist for CIFAR-10), "files:FORMAT" (other files). */
+  const char *kind;
+  /* Short text for table headers and figure captions: "generated, seed 7",
+   * "Fashion-MNIST substitute", "official files, sha256 1a2b3c4d". */
+  const char *label;
+  /* One JSON object with the details: for generated data the generator (name
+   * and version), rule, seed and every parameter that shapes it; for files
+   * the root directory, each file's path, byte size and SHA-256 (or, for many
+   * files, their count, total size and the SHA-256 of their manifest). */
+  const char *detail;
+} eb_data_source;
+
 typedef struct eb_task {
   int abi_version;
   size_t struct_size;
@@ -157,7 +177,18 @@ typedef struct eb_task {
    * file format (`effbench data`), so that loading it back gives the same
    * examples. Optional (NULL: the task has no file format). */
   int (*write)(void *data, const char *dir, char *err, size_t errlen);
+  /* --- appended in ABI 1 after the first release: tables built against the
+   * older header are shorter (struct_size == EB_TASK_SIZE_V1) and are still
+   * accepted; the host reads the members below only when struct_size covers
+   * them. */
+  /* The data source of the opened data (optional: NULL, or a NULL return,
+   * records the source as "unreported"). */
+  const eb_data_source *(*source)(void *data);
 } eb_task;
+
+/* sizeof(eb_task) of the first ABI-1 header (up to and including `write`):
+ * the smallest task table the registry accepts. */
+#define EB_TASK_SIZE_V1 offsetof(eb_task, source)
 
 /* ------------------------------------------------------------ registry --- */
 typedef struct eb_registry eb_registry;
