@@ -444,7 +444,9 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
   }
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
-  for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+  /* read at most one byte past the bound, so /dev/zero or a huge file fails */
+  for (size_t got;
+       buf && n <= EB_YAML_MAX_BYTES && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
     n += got;
     if (cap - n - 1 == 0) {
       char *b2 = realloc(buf, cap *= 2);
@@ -461,6 +463,12 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
   if (!buf || bad) {
     free(buf);
     snprintf(err, errlen, "%s: read failed", path);
+    return -1;
+  }
+  if (n > EB_YAML_MAX_BYTES) {
+    free(buf);
+    snprintf(err, errlen, "%s: larger than %d bytes, the most a suite file may have",
+             path, EB_YAML_MAX_BYTES);
     return -1;
   }
   buf[n] = '\0';

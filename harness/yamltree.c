@@ -5,6 +5,14 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Bounds that make a hostile file fail in milliseconds instead of expanding:
+ * libyaml keeps an alias as a reference, but the tree below copies it, so a
+ * few nested aliases ("billion laughs") would expand exponentially; and the
+ * scanner's time grows with the square of the flow nesting depth, so depth is
+ * checked on the event stream before the document is built. */
+#define EB_YAML_MAX_DEPTH 64
+#define EB_YAML_MAX_NODES 100000 /* nodes after aliases are expanded */
+
 static eb_ynode *node_new(eb_ytype t, yaml_mark_t m) {
   eb_ynode *n = calloc(1, sizeof *n);
   if (!n) return NULL;
@@ -50,10 +58,17 @@ static int grow(eb_ynode *n, int with_keys) {
 }
 
 static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
-                         int depth, char *err, size_t errlen) {
-  if (depth > 64) {
-    snprintf(err, errlen, "%s:%zu:%zu: nesting too deep", file, y->start_mark.line + 1,
-             y->start_mark.column + 1);
+                         int depth, long *budget, char *err, size_t errlen) {
+  if (depth > EB_YAML_MAX_DEPTH) {
+    snprintf(err, errlen, "%s:%zu:%zu: nesting too deep (more than %d levels)", file,
+             y->start_mark.line + 1, y->start_mark.column + 1, EB_YAML_MAX_DEPTH);
+    return NULL;
+  }
+  if (--*budget < 0) {
+    snprintf(err, errlen,
+             "%s:%zu:%zu: the document expands to more than %d nodes (aliases of "
+             "aliases?)",
+             file, y->start_mark.line + 1, y->start_mark.column + 1, EB_YAML_MAX_NODES);
     return NULL;
   }
   if (y->type == YAML_SCALAR_NODE) {
@@ -73,8 +88,8 @@ static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
     if (!n) goto oom;
     for (yaml_node_item_t *it = y->data.sequence.items.start;
          it < y->data.sequence.items.top; it++) {
-      eb_ynode *c =
-          convert(file, doc, yaml_document_get_node(doc, *it), depth + 1, err, errlen);
+      eb_ynode *c = convert(file, doc, yaml_document_get_node(doc, *it), depth + 1,
+                            budget, err, errlen);
       if (!c || grow(n, 0)) {
         eb_yaml_free(c);
         eb_yaml_free(n);
@@ -111,7 +126,7 @@ static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
         return NULL;
       }
       eb_ynode *c = convert(file, doc, yaml_document_get_node(doc, p->value), depth + 1,
-                            err, errlen);
+                            budget, err, errlen);
       if (!c || grow(n, 1)) {
         free(key);
         eb_yaml_free(c);
@@ -133,9 +148,56 @@ oom:
   return NULL;
 }
 
+static void parse_error(const char *file, const yaml_parser_t *p, char *err,
+                        size_t errlen) {
+  snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", file, p->problem_mark.line + 1,
+           p->problem_mark.column + 1, p->problem ? p->problem : "syntax error",
+           p->context ? " " : "", p->context ? p->context : "");
+}
+
+/* The event stream once through, only to bound the nesting depth before
+ * yaml_parser_load builds the document (see EB_YAML_MAX_DEPTH). */
+static int check_depth(const char *file, const char *text, size_t len, char *err,
+                       size_t errlen) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
+    return -1;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  int depth = 0, rc = 0;
+  for (int done = 0; !done && !rc;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      parse_error(file, &parser, err, errlen);
+      rc = -1;
+      break;
+    }
+    if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+      if (++depth > EB_YAML_MAX_DEPTH) {
+        snprintf(err, errlen, "%s:%zu:%zu: nesting too deep (more than %d levels)", file,
+                 ev.start_mark.line + 1, ev.start_mark.column + 1, EB_YAML_MAX_DEPTH);
+        rc = -1;
+      }
+    } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    done = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
 int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **root,
                   char *err, size_t errlen) {
   *root = NULL;
+  if (len > EB_YAML_MAX_BYTES) {
+    snprintf(err, errlen, "%s: %zu bytes; a YAML file here may have at most %d", file,
+             len, EB_YAML_MAX_BYTES);
+    return -1;
+  }
+  if (check_depth(file, text, len, err, errlen)) return -1;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
@@ -144,10 +206,7 @@ int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **roo
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
-    snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", file, parser.problem_mark.line + 1,
-             parser.problem_mark.column + 1,
-             parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-             parser.context ? parser.context : "");
+    parse_error(file, &parser, err, errlen);
     yaml_parser_delete(&parser);
     return -1;
   }
@@ -157,7 +216,8 @@ int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **roo
     snprintf(err, errlen, "%s: the file is empty", file);
     rc = -1;
   } else {
-    *root = convert(file, &doc, top, 0, err, errlen);
+    long budget = EB_YAML_MAX_NODES;
+    *root = convert(file, &doc, top, 0, &budget, err, errlen);
     if (!*root) rc = -1;
   }
   yaml_document_delete(&doc);

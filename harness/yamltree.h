@@ -19,7 +19,12 @@ struct eb_ynode {
   int *key_line, *key_col;
 };
 
-/* Parse text (named `file` in messages). Errors: "file:line:col: message". */
+/* Largest YAML text eb_yaml_parse accepts (a suite is a few kilobytes). */
+#define EB_YAML_MAX_BYTES (1 << 20)
+
+/* Parse text (named `file` in messages). Errors: "file:line:col: message".
+ * Bounded: at most EB_YAML_MAX_BYTES of text, 64 levels of nesting and 100,000
+ * nodes once aliases are expanded; past a bound it fails at once. */
 int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **root,
                   char *err, size_t errlen);
 void eb_yaml_free(eb_ynode *n);

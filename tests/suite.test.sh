@@ -23,6 +23,20 @@ for f in "$src"/tests/suites/bad/*.yaml; do
     fail "$(basename "$f"): message does not match '$f:$want': $out"
   [[ ! -e "$tmp/bad.db" ]] || { fail "$(basename "$f"): a database was written"; rm -f "$tmp/bad.db"; }
 done
+# --- hostile YAML fails at once (bounds of harness/yamltree.c): nested aliases
+# (in the bad corpus above), 100,000 nested '[', more than 1 MiB, an endless file
+{ printf 'suite: deep\nx: '; head -c 100000 /dev/zero | tr '\0' '['; } >"$tmp/deep.yaml"
+{ printf 'suite: big\n'; yes '# padding padding padding padding' | head -c 2000000; } >"$tmp/big.yaml"
+for c in "$src/tests/suites/bad/aliases.yaml|expands to more than" \
+  "$tmp/deep.yaml|nesting too deep" "$tmp/big.yaml|larger than" "/dev/zero|larger than"; do
+  f=${c%%|*} want=${c#*|}
+  t0=$(date +%s%N)
+  out=$(timeout 30 "$eb" run "$f" --db "$tmp/bad.db" 2>&1)
+  rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+  [[ $rc -eq 2 && "$out" == *"$want"* ]] || fail "$f: exit $rc, expected 2 and '$want': $out"
+  ((ms < 5000)) || fail "$f: took $ms ms to refuse (bound: 5000)"
+  [[ ! -e "$tmp/bad.db" ]] || { fail "$f: a database was written"; rm -f "$tmp/bad.db"; }
+done
 # --- pool: cls with the fixes the refusals name: bidirectional mamba, causal
 # false, and an override giving poolformer pool: mean
 cat >"$tmp/cls.yaml" <<'EOF'
