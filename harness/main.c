@@ -969,6 +969,12 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
+  if (rc == 0 && dry && sum.failed) { /* their task's data cannot be opened */
+    snprintf(err, sizeof err,
+             "%s: %d run(s) cannot run as written (see 'cannot run' above)", pos[0],
+             sum.failed);
+    rc = 2;
+  }
   if (rc == 0 && !dry) {
     printf("suite %s: %d runs selected, %d already done, %d done now, %d ended early "
            "(timeout, diverged or oom), %d failed, %d speed rows; results in %s\n",

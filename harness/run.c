@@ -399,25 +399,26 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     eb_suite_run *r = &s->runs[i];
     index++;
     if (o->dry_run) { /* estimated FLOPs need the task's shape: open its data */
-      char why[EB_ERR_LEN];
-      double step_flops = -1;
-      if (data_for(&data, s, r, why, sizeof why) == 0) {
-        eb_model est = {.arch = r->arch,
-                        .cfg = r->model,
-                        .args = &r->arch_args.args,
-                        .vocab = data.info.vocab,
-                        .classes = data.info.classes,
-                        .seq_len = data.info.max_len,
-                        .pair = data.info.mode == EB_INPUT_PAIR};
-        est.cfg.max_len = data.info.max_len + (r->model.pool == EB_POOL_CLS);
-        step_flops = eb_model_flops(&est, r->train.batch, data.info.max_len, 1);
+      char why[EB_ERR_LEN] = "";
+      if (data_for(&data, s, r, why, sizeof why)) { /* the run would fail: say so */
+        say(o, 0, "%s  %-48s cannot run: %s", r->key, r->label, why);
+        sum->failed++;
+        continue;
       }
+      eb_model est = {.arch = r->arch,
+                      .cfg = r->model,
+                      .args = &r->arch_args.args,
+                      .vocab = data.info.vocab,
+                      .classes = data.info.classes,
+                      .seq_len = data.info.max_len,
+                      .pair = data.info.mode == EB_INPUT_PAIR};
+      est.cfg.max_len = data.info.max_len + (r->model.pool == EB_POOL_CLS);
+      double step_flops = eb_model_flops(&est, r->train.batch, data.info.max_len, 1);
       if (step_flops > 0)
         say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total", r->key, r->label,
             step_flops, step_flops * r->train.steps);
       else
-        say(o, 0, "%s  %-48s (FLOPs unknown: %s)", r->key, r->label,
-            why[0] ? why : "no analytic count");
+        say(o, 0, "%s  %-48s (FLOPs unknown: no analytic count)", r->key, r->label);
       continue;
     }
     char status[32];

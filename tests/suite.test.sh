@@ -71,6 +71,13 @@ cmp -s <(grep -oE '^[0-9a-f]{32}' "$tmp/dk0") <(grep -oE '^[0-9a-f]{32}' "$tmp/d
   fail "decay_embeddings: false kept a run key of the default"
 # --- dry run: the grid with stable keys
 # (on stdout: the grid is the output, `> grid.txt` keeps it)
+# a task parameter out of range passes the schema but not the task: dry run says
+# which run cannot run and exits 2, writing nothing
+printf 'suite: oor\ntasks:\n  - majority: {classes: 300}\narchs: [vanilla]\n' >"$tmp/oor.yaml"
+out=$("$eb" run "$tmp/oor.yaml" --db "$tmp/oor.db" --dry-run 2>&1)
+[[ $? -eq 2 && "$out" == *"cannot run: task 'majority'"*"classes 300"* ]] ||
+  fail "dry run with an out-of-range task parameter: $out"
+[[ ! -e "$tmp/oor.db" ]] || fail "dry run wrote a database"
 "$eb" run "$suite" --dry-run >"$tmp/dry1" 2>"$tmp/dry.err" || fail "dry run failed: $(cat "$tmp/dry.err")"
 "$eb" run "$suite" --dry-run >"$tmp/dry2" 2>/dev/null
 cmp -s "$tmp/dry1" "$tmp/dry2" || fail "run keys differ between two dry runs"
