@@ -217,14 +217,7 @@ static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch *
                          size_t errlen) {
   *arch = eb_registry_find_arch(reg, mo->arch);
   if (!*arch) {
-    const char *cands[128];
-    int n = eb_registry_arch_count(reg);
-    for (int i = 0; i < n && i < 128; i++)
-      cands[i] = eb_registry_arch_at(reg, i)->name;
-    const char *near = eb_nearest(mo->arch, cands, n < 128 ? n : 128);
-    snprintf(err, errlen, "unknown arch '%s'%s%s%s (available: %s)", mo->arch,
-             near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "",
-             eb_registry_arch_names(reg));
+    eb_registry_unknown(reg, 1, mo->arch, err, errlen);
     return 2;
   }
   if (strcmp(mo->pool, "mean") && strcmp(mo->pool, "cls")) {
@@ -318,8 +311,7 @@ static int open_task(eb_registry *reg, const char *name, const kvlist *tp, uint6
                      eb_task_info *info, char *err, size_t errlen) {
   *task = eb_registry_find_task(reg, name);
   if (!*task) {
-    snprintf(err, errlen, "unknown task '%s' (available: %s)", name,
-             eb_registry_task_names(reg));
+    eb_registry_unknown(reg, 0, name, err, errlen);
     return 2;
   }
   char owner[128];

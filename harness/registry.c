@@ -3,6 +3,8 @@
  * table size before accepting anything. */
 #include "registry.h"
 
+#include "decl.h"
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -290,4 +292,34 @@ const char *eb_registry_arch_names(eb_registry *reg) {
 }
 const char *eb_registry_task_names(eb_registry *reg) {
   return join_names(reg, reg->ntask, task_name_at);
+}
+
+void eb_registry_unknown(eb_registry *reg, int is_arch, const char *name, char *out,
+                         size_t len) {
+  const char *cands[REG_MAX] = {0};
+  int n = is_arch ? reg->narch : reg->ntask;
+  for (int i = 0; i < n; i++)
+    cands[i] = is_arch ? reg->arch[i]->name : reg->task[i]->name;
+  const char *near = eb_nearest(name, cands, n);
+  int off = snprintf(out, len, "unknown %s '%s'%s%s%s (available: %s)",
+                     is_arch ? "arch" : "task", name, near ? "; did you mean '" : "",
+                     near ? near : "", near ? "'?" : "",
+                     is_arch ? eb_registry_arch_names(reg) : eb_registry_task_names(reg));
+  if (off < 0 || (size_t)off >= len) return;
+  /* a name that is not built in may be a plugin's: say how one is loaded */
+  const char *path = getenv("EFFBENCH_PLUGIN_PATH");
+  size_t o = (size_t)off;
+  o += (size_t)snprintf(out + o, len - o,
+                        ". %s from a plugin are loaded with --plugin FILE.so or from the "
+                        "directories in EFFBENCH_PLUGIN_PATH (%s%s%s); ",
+                        is_arch ? "Architectures" : "Tasks", path && *path ? "now '" : "",
+                        path && *path ? path : "unset", path && *path ? "'" : "");
+  if (o >= len) return;
+  if (!reg->nhandles) {
+    snprintf(out + o, len - o, "no plugin is loaded");
+    return;
+  }
+  o += (size_t)snprintf(out + o, len - o, "loaded:");
+  for (int i = 0; i < reg->nhandles && o < len; i++)
+    o += (size_t)snprintf(out + o, len - o, "%s %s", i ? "," : "", reg->paths[i]);
 }

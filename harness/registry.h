@@ -32,5 +32,10 @@ const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a);
 const char *eb_registry_arch_names(eb_registry *reg);
 const char *eb_registry_task_names(eb_registry *reg);
 const char *eb_registry_error(const eb_registry *reg);
+/* The message for an arch (is_arch) or task name that is not registered: the
+ * nearest name, the available ones, and how a plugin's are loaded (--plugin,
+ * EFFBENCH_PLUGIN_PATH and the plugins loaded now). */
+void eb_registry_unknown(eb_registry *reg, int is_arch, const char *name, char *out,
+                         size_t len);
 
 #endif

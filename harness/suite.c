@@ -391,17 +391,9 @@ static int read_entries(ctx *c, const eb_ynode *list, int is_arch, entry *out, i
     else
       e->task = eb_registry_find_task(c->reg, name);
     if (!e->arch && !e->task) {
-      const char *names[128];
-      int nn = is_arch ? eb_registry_arch_count(c->reg) : eb_registry_task_count(c->reg);
-      for (int j = 0; j < nn && j < 128; j++)
-        names[j] = is_arch ? eb_registry_arch_at(c->reg, j)->name
-                           : eb_registry_task_at(c->reg, j)->name;
-      const char *near = eb_nearest(name, names, nn < 128 ? nn : 128);
-      return at(c, line, col, "unknown %s '%s'%s%s%s (available: %s)",
-                is_arch ? "arch" : "task", name, near ? "; did you mean '" : "",
-                near ? near : "", near ? "'?" : "",
-                is_arch ? eb_registry_arch_names(c->reg)
-                        : eb_registry_task_names(c->reg));
+      char msg[EB_ERR_LEN];
+      eb_registry_unknown(c->reg, is_arch, name, msg, sizeof msg);
+      return at(c, line, col, "%s", msg);
     }
     for (int j = 0; j < *n - 1; j++)
       if ((is_arch && out[j].arch == e->arch) || (!is_arch && out[j].task == e->task))

@@ -53,7 +53,11 @@ expect 2 "arch 'vanilla' has no parameter 'casual'; did you mean 'causal'" -- \
 expect 2 "arch 'vanilla' parameter 'causal': 'maybe' is not a boolean" -- \
   "$eb" train --param causal=maybe
 expect 2 "expected KEY=VALUE" -- "$eb" train --param causal
-expect 2 "unknown task 'listopz' \(available: majority" -- "$eb" train --task listopz
+expect 2 "unknown task 'listopz'; did you mean 'listops'\? \(available: majority" -- \
+  "$eb" train --task listopz
+# an unknown name may be a plugin's: the message says how plugins are loaded
+EFFBENCH_PLUGIN_PATH= expect 2 "with --plugin FILE.so or from the directories in \
+EFFBENCH_PLUGIN_PATH \(unset\); no plugin is loaded" -- "$eb" train --arch linear_attn
 expect 2 "need 2 <= classes <= 255" -- "$eb" train --task majority \
   --task-param classes=300 --task-param vocab=400
 expect 2 "task 'majority' has no parameter 'length'; did you mean 'len'" -- \

@@ -88,10 +88,14 @@ for name in blocks.1.attn.wqkv grad.blocks.1.attn.wqkv out.logits out.loss batch
   grep -qa "\"$name\"" "$tmp/la.safetensors" || fail "export lacks $name"
 done
 
-# without the plugin the arch is unknown, with a clear message
-out=$("$eb" train --arch linear_attention --steps 1 2>&1)
-[[ $? -eq 2 ]] && grep -q "unknown arch 'linear_attention'" <<<"$out" ||
+# without the plugin the arch is unknown, with a clear message saying how to
+# load one; with another plugin loaded, the message names it
+out=$(EFFBENCH_PLUGIN_PATH= "$eb" train --arch linear_attention --steps 1 2>&1)
+[[ $? -eq 2 ]] && grep -q "unknown arch 'linear_attention'" <<<"$out" &&
+  grep -q -- "--plugin FILE.so or from the directories in EFFBENCH_PLUGIN_PATH" <<<"$out" ||
   fail "arch without plugin: $out"
+out=$("$eb" --plugin "$so" train --arch linear_attn --steps 1 2>&1)
+[[ $? -eq 2 ]] && grep -q "loaded: $so" <<<"$out" || fail "unknown arch with a plugin: $out"
 
 [[ $fails -eq 0 ]] || {
   echo "$fails failure(s)" >&2
