@@ -153,6 +153,7 @@ def tensor_slices(name, shape, cfg, mask=None):
     out.logits [B,C]: one per sequence (label says whether it is padded);
     grad.*attn.wqkv [3D,D], grad.*attn.bqkv [3D]: one per (q|k|v, head) block
     of rows; grad.*attn.wo [D,D]: one per head's block of input columns;
+    grad.head.pair.w [F,4D]: one per feature block a, b, a*b, a-b;
     grad.embed.pos [L,D]: one per position; grad.*attn.E / attn.F [k,L]
     (Linformer): one per position (column); any other tensor of 2+ dims: one
     per leading row; 1-D and scalars: the whole tensor. Positions that are
@@ -166,8 +167,10 @@ def tensor_slices(name, shape, cfg, mask=None):
     if name == "out.logits" and len(shape) == 2:
         out = []
         for b in range(shape[0]):
-            padded = mask is not None and mask.ndim == 2 and b < mask.shape[0] and \
-                bool((mask[b] == 0).any())
+            # (a pair export's mask holds both towers: rows b and B + b)
+            rows = [b, b + shape[0]] if mask is not None and mask.shape[0] == 2 * shape[0] else [b]
+            padded = mask is not None and mask.ndim == 2 and \
+                any(r < mask.shape[0] and bool((mask[r] == 0).any()) for r in rows)
             out.append(("seq %d%s" % (b, " (padded)" if padded else ""), np.s_[b]))
         return out
     if not name.startswith("grad."):
@@ -181,6 +184,9 @@ def tensor_slices(name, shape, cfg, mask=None):
     if leaf == ["attn", "wo"] and len(shape) == 2 and shape[1] == d and d % h == 0:
         dh = d // h
         return [("head %d" % i, np.s_[:, i * dh:(i + 1) * dh]) for i in range(h)]
+    if base == "head.pair.w" and len(shape) == 2 and shape[1] == 4 * d:
+        return [("features %s" % part, np.s_[:, i * d:(i + 1) * d])
+                for i, part in enumerate(("a", "b", "a*b", "a-b"))]
     if base == "embed.pos" and len(shape) == 2:
         return [("position %d%s" % (j, " (padded)" if j in pads else ""), np.s_[j])
                 for j in range(shape[0])]
@@ -250,7 +256,15 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
         say("ERROR: %s: missing %s (was it exported with --with-batch?)"
             % (path, ", ".join(absent)))
         return 1
+    pair = bool(cfg.get("pair", False))
+    if pair:
+        need2 = [n for n in ("batch.tokens2", "batch.mask2") if n not in tensors]
+        if need2:
+            say("ERROR: %s: a pair export without %s" % (path, ", ".join(need2)))
+            return 1
     known = set(need) | {"grad." + n for n in params} | set(params)
+    if pair:
+        known |= {"batch.tokens2", "batch.mask2"}
     for name in sorted(set(tensors) - known):
         problems.append("unexpected tensor %s (grad of no exported parameter, or unknown batch./out. name)"
                         % name)
@@ -290,8 +304,19 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
         say("%s: FAILED before comparing (%d problems)" % (path, len(problems)))
         return 1
 
+    second = ()
+    if pair:
+        second = (torch.from_numpy(tensors["batch.tokens2"].astype(np.int64)),
+                  torch.from_numpy(tensors["batch.mask2"].astype(np.int64)))
+        if tuple(second[0].shape) != tuple(tokens.shape) or \
+                tuple(second[1].shape) != tuple(tokens.shape):
+            problems.append("batch.tokens2 %s / batch.mask2 %s do not match batch.tokens %s"
+                            % (list(second[0].shape), list(second[1].shape),
+                               list(tokens.shape)))
+        if require_padding and not bool((second[1] == 0).any()):
+            problems.append("batch.mask2 has no padding (--require-padding)")
     try:
-        logits = model(tokens, mask)
+        logits = model(tokens, mask, *second)
         loss = torch_models.loss_fn(logits, labels)
         model.zero_grad()
         loss.backward()
@@ -309,6 +334,8 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
     worst_all = (0.0, None)
     nfail = 0
     mask_np = tensors["batch.mask"]
+    if pair:
+        mask_np = np.concatenate([mask_np, tensors["batch.mask2"]], 0)
     for name, ours, ref, tol in compared:
         ref = ref.numpy().astype(np.float64)
         ours = np.asarray(ours, dtype=np.float64)
