@@ -4,7 +4,8 @@
 # PyTorch float64 reference (tests/golden/torch_models.py): `effbench export
 # --with-batch` writes parameters (and Performer's random features, a buffer),
 # a batch, logits, loss and every gradient; check_export.py recomputes them in
-# torch and compares (logits/loss rel. err <= 1e-4, grads <= 1e-3). Every
+# torch and compares (logits/loss rel. err <= 1e-4, grads <= 1e-3), each
+# tensor judged per slice (sequence, head, position, row) against its own scale. Every
 # Linformer sharing mode and both Performer kernels.
 # Env: EFFBENCH (binary), EB_SRC (source dir), EB_BUILD (build dir). Exit 77 = skipped.
 set -u

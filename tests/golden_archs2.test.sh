@@ -4,7 +4,8 @@
 # PyTorch float64 reference (tests/golden/torch_models.py): `effbench export
 # --with-batch` writes parameters, a batch, logits, loss and every gradient;
 # check_export.py recomputes them in torch and compares (logits/loss rel. err
-# <= 1e-4, grads <= 1e-3). Mamba's reference scan is a plain sequential loop;
+# <= 1e-4, grads <= 1e-3; each tensor judged per slice - sequence, head, position,
+# row - against its own scale). Mamba's reference scan is a plain sequential loop;
 # the MoE reference recomputes the routing in float64 (and refuses a batch
 # with a near-tie, where float32 and float64 could route differently), with
 # capacities that drop tokens and that do not. An export is an evaluation pass,

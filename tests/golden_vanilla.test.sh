@@ -3,7 +3,8 @@
 # Golden cross-check of the vanilla Transformer against an independent PyTorch
 # float64 reference (tests/golden/torch_models.py): `effbench export --with-batch`
 # writes parameters, a batch, logits, loss and every gradient; check_export.py
-# recomputes them in torch and compares (logits/loss rel. err <= 1e-4, grads <= 1e-3).
+# recomputes them in torch and compares (logits/loss rel. err <= 1e-4, grads <= 1e-3),
+# each tensor judged per slice (sequence, head, position, row) against its own scale.
 # Env: EFFBENCH (binary), EB_SRC (source dir), EB_BUILD (build dir). Exit 77 = skipped.
 set -u
 : "${EB_SRC:?EB_SRC must point to the source directory}"

@@ -83,3 +83,10 @@ if(TARGET test_registry)
     PLUGIN_NOENTRY="$<TARGET_FILE:eb_test_plugin_noentry>"
     PLUGIN_GOOD_DIR="$<TARGET_FILE_DIR:eb_test_plugin_good>")
 endif()
+
+# Test helper of golden_pair.test.sh: exports a pair (two-tower) model with one
+# batch, as `effbench export --with-batch` does for single-input models.
+add_executable(eb_golden_export_pair ${CMAKE_SOURCE_DIR}/tests/golden/export_pair.c
+                                     ${CMAKE_SOURCE_DIR}/tests/check.c)
+target_include_directories(eb_golden_export_pair PRIVATE ${CMAKE_SOURCE_DIR}/tests)
+target_link_libraries(eb_golden_export_pair PRIVATE effbench_lib)

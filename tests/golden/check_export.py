@@ -7,9 +7,17 @@ usage: check_export.py FILE.safetensors [-v] [--require-padding]
 Loads the export's parameters into the float64 reference model of
 torch_models.py (chosen by config["arch"]), runs forward and backward on the
 exported batch and compares logits and loss (rel. error <= 1e-4) and every
-parameter gradient (<= 1e-3), where
+parameter gradient (<= 1e-3). Each tensor is judged slice by slice
+(tensor_slices: per sequence for the logits, per (q|k|v, head) for attention
+projections, per position for position tables, per row otherwise), each
+against its own scale:
 
-    rel. error = max|effbench - torch| / max(max|torch|, 1e-12).
+    rel. error = max over slices of max|effbench - torch| over the slice
+                 / max(max|torch| over the slice, 1e-2 * max|torch| over the tensor, 1e-12)
+
+so an error confined to one small head or one padded position is not hidden
+by a larger head or position elsewhere in the tensor (the whole-tensor
+max-based error is printed beside it).
 
 Every exported parameter must be used by the reference model and vice versa,
 and every parameter must have its grad.<name>. Exit 0 when everything matches,
@@ -45,6 +53,8 @@ import torch_models  # noqa: E402
 
 TOL_OUT = 1e-4
 TOL_GRAD = 1e-3
+# a slice is judged against at least this fraction of the tensor's largest |ref|
+FLOOR_REL = 1e-2
 
 DTYPES = {"F32": "<f4", "F64": "<f8", "I32": "<i4", "I64": "<i8", "U8": "u1"}
 CONFIG_KEYS = ("arch", "dim", "depth", "heads", "ffn", "pool", "vocab", "classes",
@@ -111,12 +121,105 @@ def write_safetensors(path, tensors, metadata):
 # ---------------------------------------------------------------- check
 
 def rel_error(ours, ref):
-    """-> (rel. error, worst flat index) of ours vs reference ref (float64 arrays)."""
+    """-> (rel. error, worst flat index) of ours vs reference ref (float64
+    arrays), against the largest |ref| of the whole tensor."""
     diff = np.abs(ours - ref)
     if diff.size == 0:
         return 0.0, 0
     worst = int(np.argmax(diff))
     return float(diff.flat[worst]) / max(float(np.max(np.abs(ref))), 1e-12), worst
+
+
+def _heads_of(cfg):
+    """Attention heads of the export's layers (wide: its own `heads` parameter)."""
+    ap = cfg.get("arch_params") or {}
+    if cfg["arch"] == "wide":
+        return int(ap.get("heads", 16))
+    return int(cfg["heads"])
+
+
+def _padded_positions(cfg, mask):
+    """-> set of model positions (CLS included) that are padding in at least
+    one sequence of the batch (mask [B,N] or None)."""
+    if mask is None or mask.ndim != 2:
+        return set()
+    off = 1 if cfg["pool"] == "cls" else 0
+    return {int(j) + off for j in np.nonzero((mask == 0).any(0))[0]}
+
+
+def tensor_slices(name, shape, cfg, mask=None):
+    """The slices a compared tensor is judged by: list of (label, index).
+
+    out.logits [B,C]: one per sequence (label says whether it is padded);
+    grad.*attn.wqkv [3D,D], grad.*attn.bqkv [3D]: one per (q|k|v, head) block
+    of rows; grad.*attn.wo [D,D]: one per head's block of input columns;
+    grad.head.pair.w [F,4D]: one per feature block a, b, a*b, a-b;
+    grad.embed.pos [L,D]: one per position; grad.*attn.E / attn.F [k,L]
+    (Linformer): one per position (column); any other tensor of 2+ dims: one
+    per leading row; 1-D and scalars: the whole tensor. Positions that are
+    padding in some sequence of the batch are labelled "padded"."""
+    whole = [("all", Ellipsis)]
+    if not shape:
+        return whole
+    pads = _padded_positions(cfg, mask)
+    base = name[5:] if name.startswith("grad.") else name
+    leaf = base.split(".")[-2:]
+    if name == "out.logits" and len(shape) == 2:
+        out = []
+        for b in range(shape[0]):
+            # (a pair export's mask holds both towers: rows b and B + b)
+            rows = [b, b + shape[0]] if mask is not None and mask.shape[0] == 2 * shape[0] else [b]
+            padded = mask is not None and mask.ndim == 2 and \
+                any(r < mask.shape[0] and bool((mask[r] == 0).any()) for r in rows)
+            out.append(("seq %d%s" % (b, " (padded)" if padded else ""), np.s_[b]))
+        return out
+    if not name.startswith("grad."):
+        return whole
+    h = _heads_of(cfg)
+    d = cfg["dim"]
+    if leaf in (["attn", "wqkv"], ["attn", "bqkv"]) and shape[0] == 3 * d and d % h == 0:
+        dh = d // h
+        return [("%s head %d" % ("qkv"[part], i), np.s_[part * d + i * dh:part * d + (i + 1) * dh])
+                for part in range(3) for i in range(h)]
+    if leaf == ["attn", "wo"] and len(shape) == 2 and shape[1] == d and d % h == 0:
+        dh = d // h
+        return [("head %d" % i, np.s_[:, i * dh:(i + 1) * dh]) for i in range(h)]
+    if base == "head.pair.w" and len(shape) == 2 and shape[1] == 4 * d:
+        return [("features %s" % part, np.s_[:, i * d:(i + 1) * d])
+                for i, part in enumerate(("a", "b", "a*b", "a-b"))]
+    if base == "embed.pos" and len(shape) == 2:
+        return [("position %d%s" % (j, " (padded)" if j in pads else ""), np.s_[j])
+                for j in range(shape[0])]
+    if leaf in (["attn", "E"], ["attn", "F"]) and len(shape) == 2:
+        return [("position %d%s" % (j, " (padded)" if j in pads else ""), np.s_[:, j])
+                for j in range(shape[1])]
+    if len(shape) >= 2:
+        return [("row %d" % i, np.s_[i]) for i in range(shape[0])]
+    return whole
+
+
+def sliced_error(ours, ref, slices):
+    """-> (rel. error, label, worst index) of the worst slice, where a slice's
+    rel. error is max|ours - ref| over the slice divided by its own scale:
+    max(max|ref| over the slice, FLOOR_REL * max|ref| over the tensor, 1e-12).
+    The floor keeps slices whose reference is (nearly) zero, e.g. padded
+    positions, from being judged on float32 rounding of cancelling sums alone."""
+    if ours.size == 0:
+        return 0.0, "all", ()
+    top = float(np.max(np.abs(ref)))
+    flat_idx = np.arange(ours.size).reshape(ours.shape)
+    worst = (-1.0, "all", ())
+    for label, ix in slices:
+        o, r, fi = ours[ix], ref[ix], flat_idx[ix]
+        if np.size(o) == 0:
+            continue
+        diff = np.abs(o - r)
+        k = int(np.argmax(diff))
+        scale = max(float(np.max(np.abs(r))), FLOOR_REL * top, 1e-12)
+        err = float(np.ravel(diff)[k]) / scale
+        if err > worst[0]:
+            worst = (err, label, np.unravel_index(int(np.ravel(fi)[k]), ours.shape))
+    return worst
 
 
 def parse_config(meta):
@@ -153,7 +256,15 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
         say("ERROR: %s: missing %s (was it exported with --with-batch?)"
             % (path, ", ".join(absent)))
         return 1
+    pair = bool(cfg.get("pair", False))
+    if pair:
+        need2 = [n for n in ("batch.tokens2", "batch.mask2") if n not in tensors]
+        if need2:
+            say("ERROR: %s: a pair export without %s" % (path, ", ".join(need2)))
+            return 1
     known = set(need) | {"grad." + n for n in params} | set(params)
+    if pair:
+        known |= {"batch.tokens2", "batch.mask2"}
     for name in sorted(set(tensors) - known):
         problems.append("unexpected tensor %s (grad of no exported parameter, or unknown batch./out. name)"
                         % name)
@@ -193,8 +304,19 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
         say("%s: FAILED before comparing (%d problems)" % (path, len(problems)))
         return 1
 
+    second = ()
+    if pair:
+        second = (torch.from_numpy(tensors["batch.tokens2"].astype(np.int64)),
+                  torch.from_numpy(tensors["batch.mask2"].astype(np.int64)))
+        if tuple(second[0].shape) != tuple(tokens.shape) or \
+                tuple(second[1].shape) != tuple(tokens.shape):
+            problems.append("batch.tokens2 %s / batch.mask2 %s do not match batch.tokens %s"
+                            % (list(second[0].shape), list(second[1].shape),
+                               list(tokens.shape)))
+        if require_padding and not bool((second[1] == 0).any()):
+            problems.append("batch.mask2 has no padding (--require-padding)")
     try:
-        logits = model(tokens, mask)
+        logits = model(tokens, mask, *second)
         loss = torch_models.loss_fn(logits, labels)
         model.zero_grad()
         loss.backward()
@@ -211,6 +333,9 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
 
     worst_all = (0.0, None)
     nfail = 0
+    mask_np = tensors["batch.mask"]
+    if pair:
+        mask_np = np.concatenate([mask_np, tensors["batch.mask2"]], 0)
     for name, ours, ref, tol in compared:
         ref = ref.numpy().astype(np.float64)
         ours = np.asarray(ours, dtype=np.float64)
@@ -223,14 +348,14 @@ def check(path, verbose=False, out=sys.stdout, require_padding=False):
                 % (name, list(bad), ours[bad], ref[bad]))
             nfail += 1
             continue
-        err, worst = rel_error(ours, ref)
-        idx = np.unravel_index(worst, ours.shape) if ours.size else ()
+        err, label, idx = sliced_error(ours, ref, tensor_slices(name, ours.shape, cfg, mask_np))
+        whole, _ = rel_error(ours, ref)
         if err > worst_all[0] or worst_all[1] is None:
-            worst_all = (err, name)
-        line = ("%-28s rel err %.3e (tol %.0e) worst at %s: effbench %.9g torch %.9g max|torch| %.3g"
-                % (name, err, tol, list(int(i) for i in idx),
-                   ours[idx] if ours.size else 0, ref[idx] if ref.size else 0,
-                   float(np.max(np.abs(ref))) if ref.size else 0))
+            worst_all = (err, "%s %s" % (name, label))
+        line = ("%-28s rel err %.3e (tol %.0e) worst slice %s, at %s: effbench %.9g torch %.9g; "
+                "whole-tensor rel err %.3e"
+                % (name, err, tol, label, list(int(i) for i in idx),
+                   ours[idx] if ours.size else 0, ref[idx] if ref.size else 0, whole))
         if err > tol:
             say("FAIL " + line)
             nfail += 1
@@ -378,7 +503,33 @@ def self_test():
             expect(label + ": gradient missing", g, cfg, 1)
             g = dict(t, **{"blocks.0.extra": np.zeros(3, np.float32)})
             expect(label + ": unknown parameter", g, cfg, 1)
+        # an error confined to one slice, half the old tolerance of the whole
+        # tensor's scale: the whole-tensor judgement (rel_error) lets it pass,
+        # the slice, judged on its own smaller scale, fails
         t = _make_export(base, seed=7)
+        for what, name, want in (("one head's gradient off", "grad.blocks.0.attn.wqkv", "head"),
+                                 ("one padded position's gradient off", "grad.embed.pos",
+                                  "(padded)")):
+            ref = t[name].astype(np.float64)
+            top = float(np.max(np.abs(ref)))
+            lab, ix = min(((lab, ix) for lab, ix in
+                           tensor_slices(name, ref.shape, base, t["batch.mask"]) if want in lab),
+                          key=lambda li: float(np.max(np.abs(ref[li[1]]))))
+            small = float(np.max(np.abs(ref[ix])))
+            bad = ref.copy()
+            sub = bad[ix]
+            sub.flat[int(np.argmax(np.abs(sub)))] += 0.5 * TOL_GRAD * top
+            bad[ix] = sub
+            whole, _ = rel_error(bad, ref)
+            sliced, _, _ = sliced_error(bad, ref, tensor_slices(name, ref.shape, base,
+                                                                t["batch.mask"]))
+            if not (whole <= TOL_GRAD < sliced and small < 0.25 * top):
+                fails += 1
+                print("FAIL self-test %s: slice %s (scale %.3g of %.3g): whole-tensor error "
+                      "%.3e should pass, the slice's %.3e fail" % (what, lab, small, top, whole,
+                                                                   sliced))
+            expect("%s (%s: %.1e, whole %.1e)" % (what, lab, sliced, whole),
+                   dict(t, **{name: bad.astype(np.float32)}), base, 1)
         expect("unknown arch_params", t, dict(base, arch_params={"k": 4}), 1)
         expect("unknown arch", t, dict(base, arch="nosuch"), 1)
     print("self-test: %s" % ("ok" if not fails else "%d FAILED" % fails))

@@ -524,18 +524,28 @@ class Embedding(nn.Module):
 
 
 class Head(nn.Module):
-    """w [C,D], b [C]."""
+    """w [C,D], b [C]; pair models: w [C,F], b [C] and pair.w [F,4D], pair.b [F]."""
 
-    def __init__(self, d, classes, dtype):
+    def __init__(self, d, classes, dtype, pair_ffn=0):
         super().__init__()
-        self.w = _param(classes, d, dtype=dtype)
+        self.w = _param(classes, pair_ffn or d, dtype=dtype)
         self.b = _param(classes, dtype=dtype)
+        if pair_ffn:
+            self.pair = nn.Module()
+            self.pair.w = _param(pair_ffn, 4 * d, dtype=dtype)
+            self.pair.b = _param(pair_ffn, dtype=dtype)
 
 
 class EffbenchModel(nn.Module):
     """Shared wrapper: embedding, block stack, final LN, pooling, head.
 
     forward(tokens [B,N] int, mask [B,N] (nonzero = real)) -> logits [B,C].
+
+    Pair models (cfg["pair"], LRA's two-tower Retrieval head): both inputs go
+    through the same encoder (embedding, blocks, final LN, pooling), one after
+    the other; with pooled a, b the classifier reads
+    z = ReLU(pair.w [a, b, a*b, a-b] + pair.b), logits = w z + b.
+    forward(tokens, mask, tokens2, mask2) -> logits [B,C].
     """
 
     def __init__(self, cfg, blocks, dtype):
@@ -549,9 +559,22 @@ class EffbenchModel(nn.Module):
         self.embed = Embedding(rows, cfg["max_len"], d, dtype)
         self.blocks = blocks
         self.final_ln = LayerNorm(d, dtype)
-        self.head = Head(d, cfg["classes"], dtype)
+        self.pair = bool(cfg.get("pair", False))
+        self.head = Head(d, cfg["classes"], dtype, cfg["ffn"] if self.pair else 0)
 
-    def forward(self, tokens, mask):
+    def forward(self, tokens, mask, tokens2=None, mask2=None):
+        if not self.pair:
+            return F.linear(self.encode(tokens, mask), self.head.w, self.head.b)
+        if tokens2 is None or mask2 is None:
+            raise ValueError("pair model: the second sequence (tokens2, mask2) is missing")
+        a = self.encode(tokens, mask)
+        b = self.encode(tokens2, mask2)
+        z = F.relu(F.linear(torch.cat([a, b, a * b, a - b], dim=-1),
+                            self.head.pair.w, self.head.pair.b))
+        return F.linear(z, self.head.w, self.head.b)
+
+    def encode(self, tokens, mask):
+        """tokens [B,N], mask [B,N] -> pooled [B,D]"""
         ids = tokens.long()
         mask = mask != 0
         b = ids.shape[0]
@@ -574,7 +597,7 @@ class EffbenchModel(nn.Module):
             w = mask.to(x.dtype)                                      # [B,N']
             # An all-padding sequence pools to zeros (count clamped to 1).
             pooled = (x * w[:, :, None]).sum(1) / w.sum(1, keepdim=True).clamp(min=1.0)
-        return F.linear(pooled, self.head.w, self.head.b)             # [B,C]
+        return pooled                                                 # [B,D]
 
 
 def loss_fn(logits, labels):
