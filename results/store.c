@@ -117,6 +117,9 @@ static const char SCHEMA_V1[] =
  * append one entry; never edit a shipped one. */
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
+    /* training FLOPs per token beside the parameter count: the two sizes a
+     * matched suite (`match: params|flops`) equalizes */
+    "ALTER TABLE runs ADD COLUMN flops_train_token REAL;\n",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -661,6 +664,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
         id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
              "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
              "params_active=NULL, flops_train_step=NULL, flops_infer_seq=NULL, "
+             "flops_train_token=NULL, "
              "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
              "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
              "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
@@ -720,7 +724,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "flops_train_step=?5, flops_infer_seq=?6, val_accuracy=?7, test_accuracy=?8, "
       "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
-      "peak_mem_bytes=?16, finished_at=" NOW_SQL " WHERE id=?17",
+      "peak_mem_bytes=?16, flops_train_token=?18, finished_at=" NOW_SQL " WHERE id=?17",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, r->status);
@@ -740,6 +744,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_real(st, 15, r->train_ms_per_step);
     bind_count(st, 16, r->peak_mem_bytes);
     sqlite3_bind_int64(st, 17, run_id);
+    bind_real(st, 18, r->flops_train_token);
     rc = step_done(st);
   }
   sqlite3_finalize(st);
