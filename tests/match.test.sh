@@ -75,6 +75,11 @@ wd=$(q "SELECT json_extract(config_json, '\$.model.dim') FROM runs WHERE arch='w
         <= 1e-6 * flops_train_token") == 6 ]] ||
   fail "flops_train_token missing or not the matched count: $(q "SELECT arch, flops_train_token FROM runs")"
 
+# the accuracy table names each arch's width
+out=$("$eb" report --db "$tmp/m.db" --table accuracy 2>&1) || fail "report: $out"
+[[ "$out" == *"Matched models: each arch's width chosen to match vanilla's parameter count"* &&
+   "$out" == *"wide: dim $wd ffn "* ]] || fail "report does not show the matched widths: $out"
+
 # --- match: flops in --dry-run: each line shows the width, both counts and
 # the distance to the reference, all within the tolerance
 sed 's/match: params/match: flops/; s/match_tolerance: 0.1/match_tolerance: 0.08/' "$tmp/m.yaml" >"$tmp/f.yaml"
