@@ -69,6 +69,21 @@ static int in_choices(const char *choices, const char *v) {
   return 0;
 }
 
+/* An integer parameter whose choices include "auto" also takes the word auto,
+ * stored as 0: the arch resolves it from the model settings (wide's heads). */
+static int parse_decl(const eb_param_decl *d, const char *text, eb_arg *out, char *why,
+                      size_t len) {
+  if (d->type == EB_P_INT && d->choices && in_choices(d->choices, "auto") &&
+      !strcmp(text, "auto")) {
+    out->type = EB_P_INT;
+    out->s = text;
+    out->i = 0;
+    out->f = 0;
+    return 0;
+  }
+  return eb_parse_value(d->type, text, out, why, len);
+}
+
 static int count_decls(const eb_param_decl *d) {
   int n = 0;
   while (d && d[n].name)
@@ -106,7 +121,7 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
   for (int i = 0; i < nd; i++) {
     const char *def = decls[i].def ? decls[i].def : "";
     strcpy(sp, def);
-    if (eb_parse_value(decls[i].type, sp, &out->v[i], why, sizeof why)) {
+    if (parse_decl(&decls[i], sp, &out->v[i], why, sizeof why)) {
       snprintf(err, errlen, "%s: default of parameter '%s' is invalid: %s", owner,
                decls[i].name, why);
       eb_argset_free(out);
@@ -133,8 +148,11 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
       return -1;
     }
     strcpy(sp, vals[k]);
-    if (eb_parse_value(decls[found].type, sp, &out->v[found], why, sizeof why)) {
-      snprintf(err, errlen, "%s parameter '%s': %s", owner, keys[k], why);
+    if (parse_decl(&decls[found], sp, &out->v[found], why, sizeof why)) {
+      snprintf(err, errlen, "%s parameter '%s': %s%s", owner, keys[k], why,
+               decls[found].type == EB_P_INT && in_choices(decls[found].choices, "auto")
+                   ? " (nor auto)"
+                   : "");
       eb_argset_free(out);
       return -1;
     }

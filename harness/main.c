@@ -243,9 +243,12 @@ static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch *
 /* -------------------------------------------------------------- list ---- */
 static void list_params(const eb_param_decl *d) {
   for (; d && d->name; d++) {
-    char left[96];
-    snprintf(left, sizeof left, "%s: %s = %s", d->name,
-             d->choices ? d->choices : eb_type_name(d->type), d->def ? d->def : "");
+    char left[96], type[64];
+    if (d->type == EB_P_STRING || !d->choices) /* an int's choices are extra words */
+      snprintf(type, sizeof type, "%s", d->choices ? d->choices : eb_type_name(d->type));
+    else
+      snprintf(type, sizeof type, "%s|%s", eb_type_name(d->type), d->choices);
+    snprintf(left, sizeof left, "%s: %s = %s", d->name, type, d->def ? d->def : "");
     printf("      %-36s %s\n", left, d->help ? d->help : "");
   }
 }

@@ -32,9 +32,11 @@ int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_arg
   return 0;
 }
 
-int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
-                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
-                    uint64_t seed, char *err, size_t errlen) {
+/* Validate and declare every parameter (the weights are not allocated until
+ * eb_params_finalize): 0, or -1 with err and nothing left. */
+static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
+                         const eb_args *args, int vocab, int classes, int seq_len,
+                         int pair, char *err, size_t errlen) {
   memset(m, 0, sizeof *m);
   m->pair = pair;
   m->arch = arch;
@@ -80,7 +82,32 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
     eb_model_destroy(m);
     return -1;
   }
+  return 0;
+}
+
+int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
+                    const eb_args *args, int vocab, int classes, int seq_len, int pair,
+                    uint64_t seed, char *err, size_t errlen) {
+  if (model_declare(m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen))
+    return -1;
   return eb_params_finalize(m->P, seed, err, errlen) ? (eb_model_destroy(m), -1) : 0;
+}
+
+double eb_model_flops_token(const eb_model *m) {
+  double f = eb_model_flops(m, 1, m->seq_len, 1);
+  return f < 0 ? -1 : f / ((double)m->seq_len * (m->pair ? 2 : 1));
+}
+
+int eb_model_counts(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
+                    int vocab, int classes, int seq_len, int pair, int64_t *params,
+                    double *flops_token, char *err, size_t errlen) {
+  eb_model m;
+  if (model_declare(&m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen))
+    return -1;
+  *params = eb_params_numel(m.P);
+  *flops_token = eb_model_flops_token(&m);
+  eb_model_destroy(&m);
+  return 0;
 }
 
 void eb_model_destroy(eb_model *m) {

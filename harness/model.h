@@ -35,6 +35,14 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
                     uint64_t seed, char *err, size_t errlen);
 void eb_model_destroy(eb_model *m);
 
+/* What eb_model_create would build, without allocating its weights: the
+ * trainable parameter count and the training FLOPs per token (forward +
+ * backward of one sequence of seq_len tokens, or of a pair, over its tokens;
+ * -1 when the arch has no flops()). 0, or -1 with err as eb_model_create. */
+int eb_model_counts(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
+                    int vocab, int classes, int seq_len, int pair, int64_t *params,
+                    double *flops_token, char *err, size_t errlen);
+
 /* batch (tokens[B*N], mask[B*N] or NULL = all real; pair mode also tokens2,
  * mask2) -> logits [B, classes] */
 eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *err,
@@ -50,5 +58,8 @@ eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *corre
  * the whole model, embedding to loss: the forward pass, or with training the
  * forward and backward passes. -1 if the arch has no flops(). */
 double eb_model_flops(const eb_model *m, int B, int N, int training);
+/* Training FLOPs per token at the model's length: eb_model_flops(m, 1,
+ * seq_len, 1) over the tokens of one example (2 x seq_len for pairs). */
+double eb_model_flops_token(const eb_model *m);
 
 #endif

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "export.h"
 #include "gemm.h"
+#include "model.h"
 #include "registry.h"
 #include "store.h"
 
@@ -156,7 +157,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     return -1;
   eb_run_result_row row;
   memset(&row, 0, sizeof row);
-  row.val_accuracy = row.test_accuracy = NAN;
+  row.val_accuracy = row.test_accuracy = row.flops_train_token = NAN;
   row.status = "failed";
   char why[EB_ERR_LEN] = "";
   eb_model m;
@@ -185,6 +186,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.params_active = res.params_total;
     row.flops_train_step = res.flops_train_step;
     row.flops_infer_seq = eb_model_flops(&m, 1, data->info.max_len, 0);
+    const double ft = eb_model_flops_token(&m);
+    row.flops_train_token = ft < 0 ? NAN : ft;
     if (res.best_step > 0) {
       row.val_accuracy = res.val_accuracy;
       row.test_accuracy = res.test_accuracy;
@@ -370,6 +373,25 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
   return 0;
 }
 
+/* --dry-run's size columns: width, parameters, training FLOPs per token and,
+ * in a matched suite, how far the matched count is from the reference's */
+static void dry_size(const eb_suite *s, const eb_suite_run *r, int64_t params,
+                     double flops_token, char *buf, size_t len) {
+  int n = snprintf(buf, len, "  dim %d ffn %d", r->model.dim, r->model.ffn);
+  if (params >= 0 && n >= 0 && (size_t)n < len)
+    n += snprintf(buf + n, len - (size_t)n, "  %lld params", (long long)params);
+  if (flops_token >= 0 && n >= 0 && (size_t)n < len)
+    n += snprintf(buf + n, len - (size_t)n, "  %.4g FLOP/token", flops_token);
+  if (s->match && n >= 0 && (size_t)n < len) {
+    const int by_params = s->match == EB_MATCH_PARAMS;
+    const double v = by_params ? (double)r->params : r->flops_token,
+                 ref = by_params ? (double)r->ref_params : r->ref_flops_token;
+    snprintf(buf + n, len - (size_t)n, "  match %s %+.2f%% vs %s",
+             eb_match_name(s->match), 100 * (v - ref) / ref,
+             s->archs[s->match_ref].arch->name);
+  }
+}
+
 /* ------------------------------------------------------------ suite ---- */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
@@ -399,12 +421,19 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     eb_suite_run *r = &s->runs[i];
     index++;
     if (o->dry_run) { /* estimated FLOPs need the task's shape: open its data */
-      char why[EB_ERR_LEN] = "";
+      char why[EB_ERR_LEN] = "", size[256] = "";
       if (data_for(&data, s, r, why, sizeof why)) { /* the run would fail: say so */
         say(o, 0, "%s  %-48s cannot run: %s", r->key, r->label, why);
         sum->failed++;
         continue;
       }
+      int64_t np = 0;
+      double ft = -1;
+      if (eb_model_counts(r->arch, &r->model, &r->arch_args.args, data.info.vocab,
+                          data.info.classes, data.info.max_len,
+                          data.info.mode == EB_INPUT_PAIR, &np, &ft, why, sizeof why))
+        np = -1;
+      dry_size(s, r, np, ft, size, sizeof size);
       eb_model est = {.arch = r->arch,
                       .cfg = r->model,
                       .args = &r->arch_args.args,
@@ -415,10 +444,11 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
       est.cfg.max_len = data.info.max_len + (r->model.pool == EB_POOL_CLS);
       double step_flops = eb_model_flops(&est, r->train.batch, data.info.max_len, 1);
       if (step_flops > 0)
-        say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total", r->key, r->label,
-            step_flops, step_flops * r->train.steps);
+        say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total%s", r->key, r->label,
+            step_flops, step_flops * r->train.steps, size);
       else
-        say(o, 0, "%s  %-48s (FLOPs unknown: no analytic count)", r->key, r->label);
+        say(o, 0, "%s  %-48s (FLOPs unknown: %s)%s", r->key, r->label,
+            why[0] ? why : "no analytic count", size);
       continue;
     }
     char status[32];

@@ -7,8 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "match.h"
 #include "util.h"
 #include "yamltree.h"
+
+/* wide's resolved head count (archs/wide.c): written into the run's
+ * configuration instead of auto, so the run key names the real model */
+extern const eb_arch eb_arch_wide;
+int64_t eb_wide_heads(const eb_model_config *cfg, const eb_args *args);
+
+const char *eb_match_name(eb_match_by by) {
+  return by == EB_MATCH_PARAMS ? "params" : by == EB_MATCH_FLOPS ? "flops" : "none";
+}
 
 /* ---------------------------------------------------------- messages ---- */
 typedef struct ctx {
@@ -310,13 +320,23 @@ static void jargs(sbuf *b, const eb_args *a) {
   sb_add(b, "}");
 }
 
-static char *run_json(const eb_suite_run *r, int64_t data_seed) {
+static char *run_json(const eb_suite_run *r, const eb_suite *s) {
+  const int64_t data_seed = s->data_seed;
   sbuf b = {0};
   sb_add(&b, "{\"arch\":");
   jstr(&b, r->arch->name);
   sb_add(&b, ",\"arch_params\":");
   jargs(&b, &r->arch_args.args);
   sb_add(&b, ",\"data_seed\":%lld", (long long)data_seed);
+  if (s->match) { /* written only when matching: other runs keep their keys */
+    sb_add(&b,
+           ",\"match\":{\"by\":\"%s\",\"flops_per_token\":%.9g,\"gap\":%.6g,"
+           "\"params\":%lld,\"ref\":",
+           eb_match_name(s->match), r->flops_token, r->match_gap, (long long)r->params);
+    jstr(&b, s->archs[s->match_ref].arch->name);
+    sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":%.6g}",
+           r->ref_flops_token, (long long)r->ref_params, s->match_tolerance);
+  }
   sb_add(&b,
          ",\"model\":{\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,\"heads\":%d,"
          "\"pool\":\"%s\"}",
@@ -469,6 +489,91 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
   return 0;
 }
 
+/* match, match_to, match_tolerance (top level: they pick each arch's width
+ * for the whole suite); s->archs must be filled */
+static int read_match(ctx *c, const eb_ynode *root, eb_suite *s) {
+  const eb_ynode *m = eb_ymap_get(root, "match"), *to = eb_ymap_get(root, "match_to"),
+                 *tol = eb_ymap_get(root, "match_tolerance");
+  s->match_tolerance = 0.10;
+  if (!m) {
+    const eb_ynode *stray = to ? to : tol;
+    if (stray)
+      return at(c, stray->line, stray->col,
+                "%s needs match: params or match: flops beside it",
+                to ? "match_to" : "match_tolerance");
+    return 0;
+  }
+  if (want(c, m, EB_Y_SCALAR, "match")) return -1;
+  s->match_line = m->line;
+  s->match_col = m->col;
+  if (!strcmp(m->value, "params"))
+    s->match = EB_MATCH_PARAMS;
+  else if (!strcmp(m->value, "flops"))
+    s->match = EB_MATCH_FLOPS;
+  else
+    return at(c, m->line, m->col,
+              "match: '%s' is not one of params, flops (match each arch's width to the "
+              "reference's parameter count or training FLOPs per token)",
+              m->value);
+  if (tol && get_float(c, tol, "match_tolerance", 1e-9, 10, &s->match_tolerance))
+    return -1;
+  const char *ref = "vanilla";
+  int line = m->line, col = m->col;
+  if (to) {
+    if (want(c, to, EB_Y_SCALAR, "match_to")) return -1;
+    ref = to->value;
+    line = to->line;
+    col = to->col;
+  }
+  s->match_ref = -1;
+  for (int i = 0; i < s->narchs; i++)
+    if (!strcmp(s->archs[i].arch->name, ref)) s->match_ref = i;
+  if (s->match_ref < 0) {
+    char names[512];
+    const char *list[64];
+    for (int i = 0; i < s->narchs && i < 64; i++)
+      list[i] = s->archs[i].arch->name;
+    join(names, sizeof names, list, s->narchs < 64 ? s->narchs : 64);
+    return at(c, line, col,
+              "%s: the reference arch '%s' is not in this suite's archs (%s)%s",
+              to ? "match_to" : "match", ref, names,
+              to ? "" : "; list it, or name the reference with match_to: ARCH");
+  }
+  return 0;
+}
+
+/* matched suites: open each task's data once for its shape, then choose the
+ * width of every run (match.c); errors point at the arch entry, or at
+ * match/match_to when the reference itself cannot be counted */
+static int match_widths(ctx *c, eb_suite *s) {
+  const char *open_json = NULL;
+  eb_task_info info;
+  memset(&info, 0, sizeof info);
+  const eb_suite_arch *ref = &s->archs[s->match_ref];
+  for (int i = 0; i < s->nruns; i++) {
+    eb_suite_run *r = &s->runs[i];
+    char why[EB_ERR_LEN] = "";
+    if (!open_json || strcmp(open_json, r->task_json)) {
+      void *data = NULL;
+      memset(&info, 0, sizeof info);
+      if (r->task->open(&r->task_args.args, (uint64_t)s->data_seed, &data, &info, why,
+                        sizeof why))
+        return at(c, s->match_line, s->match_col,
+                  "match: the widths depend on task '%s''s shape, and its data cannot "
+                  "be opened: %s",
+                  r->task->name, why);
+      if (r->task->close) r->task->close(data);
+      open_json = r->task_json;
+    }
+    const eb_suite_arch *a = &s->archs[r->arch_index];
+    if (eb_match_run(r, s->match, ref->arch, &ref->args.args, s->match_tolerance, &info,
+                     why, sizeof why))
+      return at(c, a->line, a->col, "arch '%s' (run %s): match: %s: %s", r->arch->name,
+                r->label, eb_match_name(s->match), why);
+  }
+  return 0;
+}
+
 int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
                   size_t errlen) {
   memset(s, 0, sizeof *s);
@@ -486,9 +591,10 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   s->yaml = text;
   if (eb_yaml_parse(path, text, len, &root, err, errlen)) goto done;
   if (want(&c, root, EB_Y_MAP, "a suite")) goto done;
-  static const char *const top[] = {"suite",     "description", "seeds", "data_seed",
-                                    "model",     "train",       "tasks", "archs",
-                                    "overrides", "sweep",       "speed"};
+  static const char *const top[] = {"suite",     "description",    "seeds", "data_seed",
+                                    "model",     "train",          "tasks", "archs",
+                                    "overrides", "sweep",          "speed", "match",
+                                    "match_to",  "match_tolerance"};
   if (check_keys(&c, root, "the suite", top, (int)(sizeof top / sizeof *top))) goto done;
   const eb_ynode *name = eb_ymap_get(root, "suite");
   if (!name) {
@@ -563,11 +669,14 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   for (int i = 0; i < narchs; i++) {
     pset p = {0};
     s->archs[i].arch = archs[i].arch;
+    s->archs[i].line = archs[i].node->line;
+    s->archs[i].col = archs[i].node->col;
     if (params_from(&c, &p, archs[i].params) ||
         resolve(&c, "arch", archs[i].arch->name, archs[i].arch->params, &p,
                 &s->archs[i].args))
       goto done;
   }
+  if (read_match(&c, root, s)) goto done;
   for (int i = 0; i < ntasks; i++) {
     pset p = {0};
     eb_argset tmp;
@@ -787,15 +896,28 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
         for (int si = 0; si < nseeds; si++) {
           eb_suite_run *r = &s->runs[s->nruns++];
           r->arch = archs[ai].arch;
+          r->arch_index = ai;
           r->task = tasks[ti].task;
           r->seed = seeds[si];
           r->model = model;
+          r->ref_model = model;
           r->train = train;
           r->train.seed = (uint64_t)seeds[si];
           pset ap = {0}, tp = {0};
           if (params_from(&c, &ap, archs[ai].params) ||
               params_from(&c, &tp, tasks[ti].params))
             goto done;
+          /* the reference's model for this task (its overrides) */
+          for (int i = 0; s->match && ov && i < ov->n; i++) {
+            const eb_ynode *o = ov->items[i], *m = eb_ymap_get(o, "match");
+            const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
+            if ((mt && strcmp(mt->value, r->task->name)) ||
+                (ma && strcmp(ma->value, s->archs[s->match_ref].arch->name)))
+              continue;
+            if ((sec = eb_ymap_get(o, "model")) &&
+                apply_section(&c, sec, "model", &r->ref_model, NULL))
+              goto done;
+          }
           for (int i = 0; ov && i < ov->n; i++) {
             const eb_ynode *o = ov->items[i], *m = eb_ymap_get(o, "match");
             const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
@@ -824,8 +946,10 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
             if (off < sizeof r->label)
               off += (size_t)snprintf(r->label + off, sizeof r->label - off, "/%s=%s", k,
                                       v->value);
-            if (!strcmp(head, "model")) {
-              if (set_model(&c, &r->model, dot + 1, v)) goto done;
+            if (!strcmp(head, "model")) { /* the reference's model takes it too */
+              if (set_model(&c, &r->model, dot + 1, v) ||
+                  set_model(&c, &r->ref_model, dot + 1, v))
+                goto done;
             } else if (!strcmp(head, "train")) {
               if (set_train(&c, &r->train, dot + 1, v)) goto done;
             } else if (!strcmp(head, r->arch->name)) {
@@ -847,18 +971,28 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
               goto done;
             }
           }
-          r->config_json = run_json(r, s->data_seed);
+          if (r->arch == &eb_arch_wide) /* heads: auto -> the count it stands for */
+            for (int i = 0; i < r->arch_args.args.n; i++)
+              if (!strcmp(r->arch_args.v[i].name, "heads"))
+                r->arch_args.v[i].i = eb_wide_heads(&r->model, &r->arch_args.args);
           sbuf tj = {0};
           jstr(&tj, r->task->name);
           jargs(&tj, &r->task_args.args);
           r->task_json = sb_take(&tj);
-          if (!r->config_json || !r->task_json) goto oom;
-          uint64_t h1 = fnv1a(r->config_json, 1469598103934665603ull);
-          uint64_t h2 = fnv1a(r->config_json, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
-          snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
-                   (unsigned long long)h2);
+          if (!r->task_json) goto oom;
         }
     }
+  /* matched suites: each run's width, before its configuration is final */
+  if (s->match && match_widths(&c, s)) goto done;
+  for (int i = 0; i < s->nruns; i++) {
+    eb_suite_run *r = &s->runs[i];
+    r->config_json = run_json(r, s);
+    if (!r->config_json) goto oom;
+    uint64_t h1 = fnv1a(r->config_json, 1469598103934665603ull);
+    uint64_t h2 = fnv1a(r->config_json, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+    snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
+             (unsigned long long)h2);
+  }
   /* two entries resolving to the same configuration would share a key */
   for (int i = 0; i < s->nruns; i++)
     for (int j = i + 1; j < s->nruns; j++)

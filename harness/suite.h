@@ -19,7 +19,20 @@ typedef struct eb_suite_run {
   char key[33];      /* 128-bit hash of config_json, hex */
   char label[160];   /* arch/task/seed (+ sweep values) for humans and --only */
   char *task_json;   /* task name + params: runs sharing it share the data */
+  int arch_index;    /* its entry in the suite's archs */
+  /* matched suites (`match:`): the reference arch's model for this run's task
+   * and sweep values, then what matching chose (model.dim and ffn above) */
+  eb_model_config ref_model;
+  int64_t params, ref_params;          /* parameters: this run's, the reference's */
+  double flops_token, ref_flops_token; /* training FLOPs per token, both */
+  double match_gap; /* |this - reference| / reference of the matched count */
 } eb_suite_run;
+
+typedef enum eb_match_by {
+  EB_MATCH_NONE = 0,
+  EB_MATCH_PARAMS,
+  EB_MATCH_FLOPS
+} eb_match_by;
 
 typedef struct eb_speed_plan {
   int nlen;
@@ -33,6 +46,7 @@ typedef struct eb_speed_plan {
 typedef struct eb_suite_arch {
   const eb_arch *arch;
   eb_argset args; /* the arch entry's parameters */
+  int line, col;  /* the entry in the suite file */
 } eb_suite_arch;
 
 typedef struct eb_suite {
@@ -45,7 +59,15 @@ typedef struct eb_suite {
   int narchs;
   int has_speed;
   eb_speed_plan speed;
+  /* `match: params|flops`: each arch's width is chosen so that its count
+   * comes within match_tolerance of the reference arch's (match_to) */
+  eb_match_by match;
+  int match_ref;          /* index into archs */
+  double match_tolerance; /* relative */
+  int match_line, match_col;
 } eb_suite;
+
+const char *eb_match_name(eb_match_by by);
 
 /* Read, validate and expand a suite file. Errors are "file:line:col: ..."
  * with the valid choices; nothing is run. */

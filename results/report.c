@@ -517,6 +517,55 @@ typedef struct {
   int timeouts; /* timed-out runs among a: stopped by their budget, best so far */
 } acell;
 
+/* A matched suite (`match: params|flops`) trains each arch at its own width:
+ * the note says which, per arch (and task when there are several). Appends
+ * nothing for an unmatched suite; 0, or a report error. */
+static int matched_widths(rctx *x, int ntasks, sbuf *note) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT arch, task, json_extract(config_json, '$.match.by'), "
+          "json_extract(config_json, '$.match.ref'), "
+          "json_extract(config_json, '$.model.dim'), "
+          "json_extract(config_json, '$.model.ffn'), "
+          "max(json_extract(config_json, '$.match.gap')), min(id) FROM runs "
+          "WHERE suite_id=?1 AND json_extract(config_json, '$.match') IS NOT NULL "
+          "GROUP BY arch, task, 5, 6 ORDER BY arch = 'vanilla' DESC, 8",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading matched widths");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  char last[128] = "";
+  double gap = 0;
+  sbuf list = {0};
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *arch = col_text(st, 0), *task = col_text(st, 1);
+    if (!list.p || !list.p[0])
+      sb_add(note, ". Matched models: each arch's width chosen to match %s's %s",
+             col_text(st, 3),
+             strcmp(col_text(st, 2), "flops") ? "parameter count"
+                                              : "training FLOPs per token");
+    int same = !strcmp(last, arch);
+    sb_add(&list, "%s%s%s dim %d ffn %d",
+           same     ? ", "
+           : list.p ? "; "
+                    : "",
+           same ? "" : arch, same ? "" : ":", sqlite3_column_int(st, 4),
+           sqlite3_column_int(st, 5));
+    if (ntasks > 1) sb_add(&list, " (%s)", task);
+    snprintf(last, sizeof last, "%s", arch);
+    if (sqlite3_column_double(st, 6) > gap) gap = sqlite3_column_double(st, 6);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    free(list.p);
+    return sql_fail(x, "reading matched widths");
+  }
+  if (list.p) sb_add(note, " (largest gap %.1f%%): %s.", 100 * gap, list.p);
+  free(list.p);
+  return 0;
+}
+
 static int report_accuracy(rctx *x) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db,
@@ -722,11 +771,12 @@ static int report_accuracy(rctx *x) {
   if (x->src.mixed)
     sb_add(&note, ". Warning: columns marked \"mixed sources\" average runs on "
                   "different kinds of data (--mix-sources)");
-  if (note.oom) {
-    ret = oom_fail(x);
-    goto out;
+  if ((ret = matched_widths(x, nt, &note)) == 0) {
+    if (note.oom)
+      ret = oom_fail(x);
+    else
+      render(x->o, x->f, title, note.p, label, t);
   }
-  render(x->o, x->f, title, note.p, label, t);
   free(note.p);
 out:
   rt_free(t);

@@ -126,6 +126,9 @@ static const char MIGRATION_DATA_SOURCE[] =
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
+    /* training FLOPs per token beside the parameter count: the two sizes a
+     * matched suite (`match: params|flops`) equalizes */
+    "ALTER TABLE runs ADD COLUMN flops_train_token REAL;\n",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -670,6 +673,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
         id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
              "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
              "params_active=NULL, flops_train_step=NULL, flops_infer_seq=NULL, "
+             "flops_train_token=NULL, "
              "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
              "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
              "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
@@ -731,7 +735,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
       "peak_mem_bytes=?16, data_kind=?18, data_label=?19, data_source=?20, "
-      "finished_at=" NOW_SQL " WHERE id=?17",
+      "flops_train_token=?21, finished_at=" NOW_SQL " WHERE id=?17",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, r->status);
@@ -754,6 +758,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_text(st, 18, r->data_kind);
     bind_text(st, 19, r->data_label);
     bind_text(st, 20, r->data_source);
+    bind_real(st, 21, r->flops_train_token);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

@@ -78,6 +78,7 @@ typedef struct eb_run_result_row {
   const char *error;  /* NULL when none */
   int64_t params_total, params_active;
   double flops_train_step, flops_infer_seq;
+  double flops_train_token;           /* training FLOPs per token (forward + backward) */
   double val_accuracy, test_accuracy; /* NaN = none */
   int best_step, steps_done;
   double train_seconds, tokens_per_s, padded_tokens_per_s;

@@ -22,7 +22,8 @@ run_case perf-soft-cls performer --require-padding --seed 7 --pool cls  --param 
 run_case perf-relu     performer --require-padding --seed 8 --pool mean --param features=16 --param kernel=relu "${SMALL[@]}"
 run_case perf-relu-cls performer ""                --seed 9 --pool cls  --param features=8 --param kernel=relu --param redraw=10 "${SMALL[@]}"
 run_case perf-default  performer ""                --seed 10 --pool mean --dim 16 --depth 1 --heads 2 --ffn 32 --len 40 --batch 3 --vocab 20 --classes 3
-run_case wide-16       wide      --require-padding --seed 11 --pool mean "${SMALL[@]}"
+run_case wide-auto     wide      --require-padding --seed 11 --pool mean "${SMALL[@]}"
+run_case wide-16       wide      --require-padding --seed 14 --pool mean --param heads=16 "${SMALL[@]}"
 run_case wide-cls      wide      --require-padding --seed 12 --pool cls --param heads=8 --param attention=naive "${SMALL[@]}"
 run_case wide-long     wide      ""                --seed 13 --pool mean --param heads=4 --dim 16 --depth 3 --heads 2 --ffn 32 --len 300 --batch 2 --vocab 20 --classes 3
 

@@ -190,9 +190,42 @@ static void check_counts(eb_registry *reg) {
         (long long)got, (long long)(shared + L * block));
   /* wide: one block whatever model.depth says */
   const eb_arch *wide = eb_registry_find_arch(reg, "wide");
-  got = count_params(wide, NULL, D, L, H, F, V, C, N, err, sizeof err);
+  got = count_params(wide, (const char *[]){"heads=16", NULL}, D, L, H, F, V, C, N, err,
+                     sizeof err);
   CHECK(got == shared + block, "wide: %lld parameters, analytic %lld (%s)",
         (long long)got, (long long)(shared + block), got < 0 ? err : "");
+}
+
+/* analytic training FLOPs of a model with dim 24, depth 3, heads 2 (-1 on
+ * refusal) */
+static double wide_flops(const eb_arch *wide, const char *const *kv) {
+  char err[EB_ERR_LEN];
+  eb_argset args;
+  if (resolve(&args, wide, kv, err, sizeof err)) return -1;
+  eb_model_config cfg = {.dim = 24, .depth = 3, .heads = 2, .ffn = 32};
+  eb_model m;
+  double f = -1;
+  if (eb_model_create(&m, wide, &cfg, &args.args, 20, 3, 16, 0, 1, err, sizeof err) ==
+      0) {
+    f = eb_model_flops(&m, 2, 16, 1);
+    eb_model_destroy(&m);
+  }
+  eb_argset_free(&args);
+  return f;
+}
+
+/* wide's default heads (auto) is the deep model's depth x heads = 6 here: the
+ * same model as heads=6, not the one of heads=2 (model.heads) or 16 */
+static void check_wide_auto(eb_registry *reg) {
+  const eb_arch *wide = eb_registry_find_arch(reg, "wide");
+  const double def = wide_flops(wide, NULL),
+               autov = wide_flops(wide, (const char *[]){"heads=auto", NULL}),
+               six = wide_flops(wide, (const char *[]){"heads=6", NULL}),
+               two = wide_flops(wide, (const char *[]){"heads=2", NULL});
+  CHECK(six > 0 && two > 0 && six != two, "wide: FLOPs do not tell heads 6 from 2");
+  CHECK(def == six, "wide default heads: %.0f FLOPs, heads=6 (depth 3 x heads 2) %.0f",
+        def, six);
+  CHECK(autov == six, "wide heads=auto: %.0f FLOPs, heads=6 %.0f", autov, six);
 }
 
 /* expect refusal; every `need` string must appear in the message */
@@ -264,6 +297,12 @@ static void check_refusals(eb_registry *reg) {
   refuse(reg, "linformer", NULL, 16, 3, 64, (const char *[]){"linformer", "heads", NULL});
   refuse(reg, "wide", (const char *[]){"heads=6", NULL}, 16, 4, 64,
          (const char *[]){"wide", "heads = 6", "must divide", NULL});
+  /* auto (depth 1 x heads 3) names where its count came from */
+  refuse(reg, "wide", NULL, 16, 3, 64,
+         (const char *[]){"wide", "heads = 3 (auto: model.depth 1 x model.heads 3)",
+                          "must divide", NULL});
+  refuse(reg, "wide", (const char *[]){"heads=many", NULL}, 16, 4, 64,
+         (const char *[]){"wide", "heads", "'many' is not an integer (nor auto)", NULL});
   refuse(reg, "performer", (const char *[]){"features=0", NULL}, 16, 4, 64,
          (const char *[]){"performer", "features = 0", NULL});
   refuse(reg, "performer", (const char *[]){"redraw=-5", NULL}, 16, 4, 64,
@@ -449,6 +488,7 @@ int main(void) {
   check_flops(reg, "wide", (const char *[]){"heads=2", NULL}, EB_POOL_CLS, 0.1f, 300,
               300);
   check_counts(reg);
+  check_wide_auto(reg);
   check_refusals(reg);
   check_features(reg);
   check_determinism(reg);

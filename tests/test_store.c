@@ -89,6 +89,9 @@ static void test_schema(void) {
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
   if (!s) return;
   CHECK(eb_store_schema_version(s) >= 2, "user_version %d", eb_store_schema_version(s));
+  CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('runs') WHERE "
+                 "name='flops_train_token'") == 1,
+        "runs has no flops_train_token (the migration adding it did not run)");
   CHECK(eb_store_schema_latest() == eb_store_schema_version(s), "latest");
   char mode[32];
   q_text(s, "PRAGMA journal_mode", mode, sizeof mode);

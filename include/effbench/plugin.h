@@ -37,9 +37,11 @@ typedef enum eb_ptype {
 typedef struct eb_param_decl {
   const char *name;
   eb_ptype type;
-  const char *def;     /* default, as text ("256", "0.1", "true", "none") */
-  const char *help;    /* one line */
-  const char *choices; /* EB_P_STRING only: "a|b|c", or NULL for free text */
+  const char *def;  /* default, as text ("256", "0.1", "true", "none") */
+  const char *help; /* one line */
+  /* EB_P_STRING: "a|b|c", or NULL for free text. EB_P_INT: "auto" lets the
+   * value be the word auto, passed to the arch as 0 (the arch resolves it). */
+  const char *choices;
 } eb_param_decl;
 
 /* Resolved values of declared parameters (defaults applied, types checked). */

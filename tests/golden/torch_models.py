@@ -272,8 +272,11 @@ def build_performer_blocks(cfg, dtype):
 
 
 def build_wide_blocks(cfg, dtype):
-    """One vanilla block with arch_params heads (16); model depth/heads unused."""
-    heads = int((cfg.get("arch_params") or {}).get("heads", 16))
+    """One vanilla block with arch_params heads; 0 (auto, the default) is the
+    deep model's total, depth x heads (Brown et al. hold it fixed)."""
+    heads = int((cfg.get("arch_params") or {}).get("heads", 0))
+    if heads == 0:
+        heads = cfg["depth"] * cfg["heads"]
     return nn.ModuleList([VanillaBlock(cfg["dim"], heads, cfg["ffn"], dtype)])
 
 
