@@ -133,8 +133,8 @@ def rel_error(ours, ref):
 def _heads_of(cfg):
     """Attention heads of the export's layers (wide: its own `heads` parameter)."""
     ap = cfg.get("arch_params") or {}
-    if cfg["arch"] == "wide":
-        return int(ap.get("heads", 16))
+    if cfg["arch"] == "wide":  # 0 or absent: auto, the deep model's depth x heads
+        return int(ap.get("heads", 0)) or cfg["depth"] * cfg["heads"]
     return int(cfg["heads"])
 
 
