@@ -50,5 +50,10 @@ eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *corre
  * the whole model, embedding to loss: the forward pass, or with training the
  * forward and backward passes. -1 if the arch has no flops(). */
 double eb_model_flops(const eb_model *m, int B, int N, int training);
+/* Analytic GEMM FLOPs of the same batch (docs/flops.md "GEMM FLOPs"): what
+ * eb_ctx_gemm_flops counts, *executed with the backward's recompute, *model
+ * without. -1 if the arch has no gemm_flops(), else 0. */
+int eb_model_gemm_flops(const eb_model *m, int B, int N, int training, double *model,
+                        double *executed);
 
 #endif
