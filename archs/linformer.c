@@ -238,6 +238,23 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): the block's projections,
+ * the K and V projections along N (x[B*D,N] E^T: forward, dx and dE), and
+ * the blockwise attention of N queries against k keys. */
+static int linformer_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B,
+                                int N, int training, double *model, double *executed) {
+  const double D = cfg->dim, H = cfg->heads, R = (double)B * N;
+  const int L = cfg->max_len > 0 ? cfg->max_len : N;
+  const double k = effective_k((int)eb_args_int(args, "k", K_DEFAULT), L);
+  double kern_f, kern_b, rec;
+  eb_blockwise_attention_gemm(B, H, N, (int)k, D / H, 0, &kern_f, &kern_b, &rec);
+  const double proj = 2 * (2 * R * D * k); /* K and V projections */
+  *executed = cfg->depth *
+              eb_prenorm_block_gemm(cfg, R, proj + kern_f, 2 * proj + kern_b, training);
+  *model = *executed - (training ? cfg->depth * rec : 0);
+  return 0;
+}
+
 static void linformer_destroy(void *model) {
   linformer *v = model;
   if (!v) return;
@@ -256,4 +273,5 @@ const eb_arch eb_arch_linformer = {
     .forward = linformer_forward,
     .flops = linformer_flops,
     .destroy = linformer_destroy,
+    .gemm_flops = linformer_gemm_flops,
 };

@@ -329,6 +329,22 @@ static double mamba_flops(const eb_model_config *cfg, const eb_args *args, int B
   return cfg->depth * (fwd + T * bwd);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): in_proj, per scan
+ * direction x_proj and dt_proj, out_proj; backward dx and dw of each. The
+ * conv and the scan are not matrix products; the scan's recompute is not a
+ * GEMM, so model = executed. */
+static int mamba_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                            int training, double *model, double *executed) {
+  const dims d = mamba_dims(cfg, args);
+  const double D = cfg->dim, E = d.E, S = d.S, Rk = d.R, M = (double)B * N;
+  const double dir = 2 * M * E * (Rk + 2 * S)                   /* x_proj */
+                     + 2 * M * Rk * E;                          /* dt_proj */
+  const double lin = 2 * M * D * (2 * E)                        /* in_proj */
+                     + (d.bidir ? 2 : 1) * dir + 2 * M * E * D; /* out_proj */
+  *executed = *model = cfg->depth * (lin + (training ? 2 * lin : 0));
+  return 0;
+}
+
 static void mamba_destroy(void *model) {
   mamba *v = model;
   if (!v) return;
@@ -348,4 +364,5 @@ const eb_arch eb_arch_mamba = {
     .forward = mamba_forward,
     .flops = mamba_flops,
     .destroy = mamba_destroy,
+    .gemm_flops = mamba_gemm_flops,
 };

@@ -48,6 +48,7 @@
 
 #include "block_util.h"
 #include "effbench/plugin.h"
+#include "prenorm_flops.h"
 
 typedef struct expert {
   eb_tensor *w1, *b1, *w2, *b2;
@@ -514,6 +515,32 @@ static double moe_flops(const eb_model_config *cfg, const eb_args *args, int B, 
   return cfg->depth * (fwd + bwd) + aux_adds;
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"), balanced dispatch as in
+ * moe_flops (n expert rows): qkv, blockwise attention, wo, the router, each
+ * kept row through its expert's two projections, and the gate's broadcast
+ * g[n,1] ones[D,1]^T (K = 1; backward dg only: the ones need no gradient). */
+static int moe_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                          int training, double *model, double *executed) {
+  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, R = (double)B * N;
+  const int Ei = (int)eb_args_int(args, "experts", 8),
+            k = (int)eb_args_int(args, "top_k", 1);
+  const double cap = (double)moe_capacity_for(
+      eb_args_float(args, "capacity_factor", 1.25),
+      eb_args_float(args, "eval_capacity_factor", 0), training, (int64_t)R, k, Ei);
+  const double n = fmin(R * k, Ei * cap);
+  double att_f, att_b, rec;
+  eb_blockwise_attention_gemm(B, H, N, N, D / H, 0, &att_f, &att_b, &rec);
+  const double lin = 2 * R * 3 * D * D + 2 * R * D * D /* qkv, wo */
+                     + 2 * R * Ei * D                  /* router */
+                     + n * 4 * D * F;                  /* experts */
+  const double gate = 2 * n * D;
+  double per = lin + gate + att_f;
+  if (training) per += 2 * lin + gate + att_b;
+  *executed = cfg->depth * per;
+  *model = *executed - (training ? cfg->depth * rec : 0);
+  return 0;
+}
+
 const eb_arch eb_arch_moe = {
     .abi_version = EFFBENCH_ABI_VERSION,
     .struct_size = sizeof(eb_arch),
@@ -528,4 +555,5 @@ const eb_arch eb_arch_moe = {
     .stats = moe_stats,
     .aux_loss = moe_aux_loss,
     .destroy = moe_destroy,
+    .gemm_flops = moe_gemm_flops,
 };

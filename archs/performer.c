@@ -288,6 +288,22 @@ static double performer_flops(const eb_model_config *cfg, const eb_args *args, i
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): the block's projections;
+ * the feature maps' x W^T for q and k (backward: dx only, the features need
+ * no gradient); phi(K)^T [V|1] and phi(Q) KV, both inputs' gradients. No
+ * recompute. */
+static int performer_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B,
+                                int N, int training, double *model, double *executed) {
+  const double D = cfg->dim, H = cfg->heads, R = (double)B * N;
+  const double m = (double)eb_args_int(args, "features", 256);
+  const double maps = 2 * (2 * R * m * D); /* phi(q), phi(k) */
+  const double X = 2 * R * m * (D + H);    /* one phi(.)·[V|1]-sized matmul */
+  *executed =
+      cfg->depth * eb_prenorm_block_gemm(cfg, R, maps + 2 * X, maps + 4 * X, training);
+  *model = *executed;
+  return 0;
+}
+
 static void performer_destroy(void *model) {
   performer *v = model;
   if (!v) return;
@@ -306,4 +322,5 @@ const eb_arch eb_arch_performer = {
     .forward = performer_forward,
     .flops = performer_flops,
     .destroy = performer_destroy,
+    .gemm_flops = performer_gemm_flops,
 };

@@ -179,6 +179,17 @@ static double poolformer_flops(const eb_model_config *cfg, const eb_args *args, 
   return cfg->depth * (fwd + bwd);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): the MLP's two projections
+ * (the pooling mixer has no matrix product). */
+static int poolformer_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B,
+                                 int N, int training, double *model, double *executed) {
+  (void)args;
+  const double D = cfg->dim, F = cfg->ffn, R = (double)B * N;
+  const double lin = 2 * (2 * R * D * F);
+  *executed = *model = cfg->depth * (lin + (training ? 2 * lin : 0));
+  return 0;
+}
+
 static void poolformer_destroy(void *model) {
   poolformer *v = model;
   if (!v) return;
@@ -198,4 +209,5 @@ const eb_arch eb_arch_poolformer = {
     .forward = poolformer_forward,
     .flops = poolformer_flops,
     .destroy = poolformer_destroy,
+    .gemm_flops = poolformer_gemm_flops,
 };

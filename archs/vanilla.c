@@ -143,6 +143,27 @@ static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): the block's projections,
+ * and the attention's products: naive, the two GEMMs per head forward and
+ * dV, dP, dQ, dK backward (P is kept); blockwise, those per score block plus
+ * the backward's recomputed Q K^T. */
+static int vanilla_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B,
+                              int N, int training, double *model, double *executed) {
+  const double D = cfg->dim, H = cfg->heads, dh = D / H, R = (double)B * N;
+  const int causal = (int)eb_args_int(args, "causal", 0);
+  const int naive = strcmp(eb_args_str(args, "attention", "blockwise"), "naive") == 0;
+  double att_f, att_b, rec = 0;
+  if (naive) {
+    att_f = 2 * (2.0 * B * H * N * (double)N * dh); /* S = Q K^T, O = P V */
+    att_b = 4 * (2.0 * B * H * N * (double)N * dh); /* dV, dP, dQ, dK */
+  } else {
+    eb_blockwise_attention_gemm(B, H, N, N, dh, causal, &att_f, &att_b, &rec);
+  }
+  *executed = cfg->depth * eb_prenorm_block_gemm(cfg, R, att_f, att_b, training);
+  *model = *executed - (training ? cfg->depth * rec : 0);
+  return 0;
+}
+
 static void vanilla_destroy(void *model) {
   vanilla *v = model;
   if (!v) return;
@@ -161,4 +182,5 @@ const eb_arch eb_arch_vanilla = {
     .forward = vanilla_forward,
     .flops = vanilla_flops,
     .destroy = vanilla_destroy,
+    .gemm_flops = vanilla_gemm_flops,
 };

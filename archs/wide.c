@@ -77,6 +77,12 @@ static double wide_flops(const eb_model_config *cfg, const eb_args *args, int B,
   return eb_arch_vanilla.flops(&c, args, B, N, training);
 }
 
+static int wide_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                           int training, double *model, double *executed) {
+  eb_model_config c = wide_cfg(cfg, args);
+  return eb_arch_vanilla.gemm_flops(&c, args, B, N, training, model, executed);
+}
+
 /* x[B,N,D], mask[B*N] -> out[B,N,D]: vanilla's forward (its state holds the
  * depth-1 config) */
 static int wide_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
@@ -98,4 +104,5 @@ const eb_arch eb_arch_wide = {
     .forward = wide_forward,
     .flops = wide_flops,
     .destroy = wide_destroy,
+    .gemm_flops = wide_gemm_flops,
 };

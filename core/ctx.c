@@ -1,6 +1,7 @@
 /* The per-step context: activation arena with high-water tracking, the
  * autograd tape, the FLOP counter and the error message of the last failure. */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,10 @@ struct eb_ctx {
   eb_flops flops;
   double recompute; /* of flops, recomputed forward work */
   double bytes;     /* memory traffic of the ops */
+  /* GEMM FLOPs (2mnk of every matrix product run, from its own m, n, k), and
+   * of them those recomputing forward work; atomic: an op's parallel loop may
+   * count its tiles from several threads (integer sums: order-independent) */
+  _Atomic int64_t gemm, gemm_recompute;
   char err[EB_ERR_LEN];
 };
 
@@ -125,6 +130,20 @@ eb_flops eb_ctx_flops(const eb_ctx *ctx) { return ctx->flops; }
 void eb_ctx_reset_flops(eb_ctx *ctx) {
   ctx->flops.forward = ctx->flops.backward = 0;
   ctx->recompute = ctx->bytes = 0;
+  atomic_store(&ctx->gemm, 0);
+  atomic_store(&ctx->gemm_recompute, 0);
+}
+double eb_ctx_gemm_flops(const eb_ctx *ctx) {
+  return (double)atomic_load(&((eb_ctx *)ctx)->gemm);
+}
+double eb_ctx_gemm_recompute(const eb_ctx *ctx) {
+  return (double)atomic_load(&((eb_ctx *)ctx)->gemm_recompute);
+}
+void eb__ctx_count_gemm(eb_ctx *ctx, int64_t flops, int64_t recompute) {
+  if (!ctx) return;
+  atomic_fetch_add_explicit(&ctx->gemm, flops, memory_order_relaxed);
+  if (recompute)
+    atomic_fetch_add_explicit(&ctx->gemm_recompute, recompute, memory_order_relaxed);
 }
 void eb_ctx_add_recompute(eb_ctx *ctx, double flops) { ctx->recompute += flops; }
 double eb_ctx_recompute(const eb_ctx *ctx) { return ctx->recompute; }

@@ -19,6 +19,13 @@ float *eb__grad_acc(eb_ctx *ctx, eb_tensor *t, int *fresh);
  * a gradient buffer res may share (res may be one of the op's inputs). */
 void eb__residual_backward(eb_ctx *ctx, eb_tensor *res, const eb_tensor *y);
 
+/* Adds flops to the context's GEMM counter (eb_ctx_gemm_flops), of which
+ * recompute (<= flops) redo forward work in a backward. Called with the
+ * m, n, k of each matrix product as it runs (2mnk), by eb__gemm and
+ * eb__gemm_tile (ops_util.h) and by the attention kernels' block products;
+ * thread-safe, and a NULL ctx (a benchmark outside any step) counts nothing. */
+void eb__ctx_count_gemm(eb_ctx *ctx, int64_t flops, int64_t recompute);
+
 /* Selective scan checkpoint spacing in steps; 0 = automatic (tests use it to
  * cross many chunks on short sequences). Not thread-safe: set before use. */
 void eb__scan_set_chunk(int chunk);

@@ -34,10 +34,10 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
     const float *Pb = P + bh * nn, *dO = o->grad + bh * qd;
     const float *Q = q->data + bh * qd, *K = k->data + bh * kd, *V = v->data + bh * kd;
     if (dv) /* dV[Nk,Dh] += P^T dO */
-      eb__gemm(1, 0, Nk, Dh, Nq, 1.0f, Pb, Nk, dO, Dh, 1.0f, dv + bh * kd, Dh);
+      eb__gemm(ctx, 1, 0, Nk, Dh, Nq, 1.0f, Pb, Nk, dO, Dh, 1.0f, dv + bh * kd, Dh);
     if (!dS) continue;
     /* dP[Nq,Nk] = dO V^T, then dS = P * (dP - rowsum(dP * P)) * scale in place */
-    eb__gemm(0, 1, Nq, Nk, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, Nk);
+    eb__gemm(ctx, 0, 1, Nq, Nk, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, Nk);
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
     for (int i = 0; i < Nq; i++) {
       const float *p = Pb + (int64_t)i * Nk;
@@ -48,9 +48,9 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
         d[j] = p[j] * (d[j] - dot) * scale;
     }
     if (dq) /* dQ[Nq,Dh] += dS K */
-      eb__gemm(0, 0, Nq, Dh, Nk, 1.0f, dS, Nk, K, Dh, 1.0f, dq + bh * qd, Dh);
+      eb__gemm(ctx, 0, 0, Nq, Dh, Nk, 1.0f, dS, Nk, K, Dh, 1.0f, dq + bh * qd, Dh);
     if (dk) /* dK[Nk,Dh] += dS^T Q */
-      eb__gemm(1, 0, Nk, Dh, Nq, 1.0f, dS, Nk, Q, Dh, 1.0f, dk + bh * kd, Dh);
+      eb__gemm(ctx, 1, 0, Nk, Dh, Nq, 1.0f, dS, Nk, Q, Dh, 1.0f, dk + bh * kd, Dh);
   }
   double g = 2.0 * B * H * (double)nn * Dh, s = (double)B * H * nn;
   double fl =
@@ -110,8 +110,8 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
     float *Pb = node ? P + bh * nn : P;
     const uint8_t *mrow = mask ? mask + (bh / H) * Nk : NULL;
     /* S = Q K^T (eb__gemm splits it over the threads) */
-    eb__gemm(0, 1, Nq, Nk, Dh, 1.0f, q->data + bh * qd, Dh, k->data + bh * kd, Dh, 0.0f,
-             Pb, Nk);
+    eb__gemm(ctx, 0, 1, Nq, Nk, Dh, 1.0f, q->data + bh * qd, Dh, k->data + bh * kd, Dh,
+             0.0f, Pb, Nk);
     /* masked, scaled softmax; rows are independent */
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
     for (int i = 0; i < Nq; i++) {
@@ -139,7 +139,7 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
         p[j] *= inv;
     }
     /* O = P V */
-    eb__gemm(0, 0, Nq, Dh, Nk, 1.0f, Pb, Nk, v->data + bh * kd, Dh, 0.0f,
+    eb__gemm(ctx, 0, 0, Nq, Dh, Nk, 1.0f, Pb, Nk, v->data + bh * kd, Dh, 0.0f,
              o->data + bh * qd, Dh);
   }
   eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
@@ -448,10 +448,16 @@ static att_layout att_plan(int Nq, int Nk, int Dh) {
   return L;
 }
 
-/* One (b,h) of the forward with register tiles (mr, nv, mr1): o and lse. */
+/* 2*m*n*k of one block product, at the logical sizes it runs (the zero
+ * padding of keys and head dims to 16 lanes is not counted, as a GEMM
+ * library's internal padding is not): the GEMM counter's share of the kernel */
+#define ATT_MM(m, n, k) (2 * (int64_t)(m) * (n) * (k))
+
+/* One (b,h) of the forward with register tiles (mr, nv, mr1): o and lse;
+ * *mm += the block products' FLOPs. */
 EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
                              const att_saved *sv, const att_layout *L, int b, int h,
-                             float *scr) {
+                             float *scr, int64_t *mm) {
   const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
             Np = L->Np;
   const float scale = sv->scale;
@@ -486,6 +492,7 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
                      .lim0 = i0 + 1 - j0,
                      .scale = scale};
       att_scores(mr, nv, mr1, ATT_S_FWD, mq, nkp, Dp, &g);
+      *mm += ATT_MM(mq, nk, Dh);
       for (int r = 0; r < mq; r++) {
         float *s = S + (int64_t)r * ATT_LDS;
         float mb = att_hmax(eb__v16_load(mx + ATT_W * r));
@@ -508,6 +515,7 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
       /* acc[mq,Dp] (+)= P V_j */
       att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp,
                j0 > 0);
+      *mm += ATT_MM(mq, Dh, nk);
     }
     for (int r = 0; r < mq; r++) {
       float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
@@ -535,10 +543,11 @@ typedef struct att_grads {
   int fq, fk, fv;
 } att_grads;
 
-/* One (b,h) of the backward with register tiles (mr, nv, mr1). */
+/* One (b,h) of the backward with register tiles (mr, nv, mr1); mm[0] += the
+ * block products' FLOPs, mm[1] += those of them recomputing the scores. */
 EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
                              const att_saved *sv, const att_layout *L, int b, int h,
-                             const att_grads *gr, float *scr) {
+                             const att_grads *gr, float *scr, int64_t *mm) {
   const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
             Np = L->Np;
   const float scale = sv->scale;
@@ -580,10 +589,13 @@ EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
                      .lim0 = i0 + 1 - j0,
                      .scale = scale};
       att_scores(mr, nv, mr1, ATT_S_LOGP, mq, nkp, Dp, &g);
+      mm[0] += ATT_MM(mq, nk, Dh);
+      mm[1] += ATT_MM(mq, nk, Dh);
       att_exp_rows(S, mq, nkp);
       /* dV_j += P^T dO_i */
       att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp, Dp,
                1);
+      mm[0] += ATT_MM(nk, Dh, mq);
       /* dS = P (dO_i V_j^T - D) scale, in place */
       g = (att_sargs){.A = dOi,
                       .Bt = Vt + j0,
@@ -593,11 +605,13 @@ EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
                       .ldb = L->ldt,
                       .scale = scale};
       att_scores(mr, nv, mr1, ATT_S_DS, mq, nkp, Dp, &g);
+      mm[0] += ATT_MM(mq, nk, Dh);
       /* dQ_i (+)= dS K_j; dK_j += dS^T Q_i */
       att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Kp + (int64_t)j0 * Dp, Dp, dQ, Dp,
                j0 > 0);
       att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, Qi, Dp, dK + (int64_t)j0 * Dp, Dp,
                1);
+      mm[0] += ATT_MM(mq, Dh, nk) + ATT_MM(nk, Dh, mq); /* dQ, dK */
     }
     if (gr->dq)
       att_store(att_at(gr->dq, b, h) + (int64_t)i0 * gr->dq->ld, gr->dq->ld, dQ, mq, Dh,
@@ -613,29 +627,29 @@ EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
  * 16 AVX ones: 6 rows x 16 columns, 12; 16 SSE ones: 2 rows x 16 columns, 8). */
 #ifdef EB_X86_LEVELS
 EB_TARGET_V4 static void att_fwd_v4(const att_saved *sv, const att_layout *L, int b,
-                                    int h, float *scr) {
-  att_fwd_impl(8, 2, 8, sv, L, b, h, scr);
+                                    int h, float *scr, int64_t *mm) {
+  att_fwd_impl(8, 2, 8, sv, L, b, h, scr, mm);
 }
 EB_TARGET_V3 static void att_fwd_v3(const att_saved *sv, const att_layout *L, int b,
-                                    int h, float *scr) {
-  att_fwd_impl(6, 1, 6, sv, L, b, h, scr);
+                                    int h, float *scr, int64_t *mm) {
+  att_fwd_impl(6, 1, 6, sv, L, b, h, scr, mm);
 }
 EB_TARGET_V4 static void att_bwd_v4(const att_saved *sv, const att_layout *L, int b,
-                                    int h, const att_grads *gr, float *scr) {
-  att_bwd_impl(8, 2, 8, sv, L, b, h, gr, scr);
+                                    int h, const att_grads *gr, float *scr, int64_t *mm) {
+  att_bwd_impl(8, 2, 8, sv, L, b, h, gr, scr, mm);
 }
 EB_TARGET_V3 static void att_bwd_v3(const att_saved *sv, const att_layout *L, int b,
-                                    int h, const att_grads *gr, float *scr) {
-  att_bwd_impl(6, 1, 6, sv, L, b, h, gr, scr);
+                                    int h, const att_grads *gr, float *scr, int64_t *mm) {
+  att_bwd_impl(6, 1, 6, sv, L, b, h, gr, scr, mm);
 }
 #endif
 static void att_fwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
-                            float *scr) {
-  att_fwd_impl(2, 1, 2, sv, L, b, h, scr);
+                            float *scr, int64_t *mm) {
+  att_fwd_impl(2, 1, 2, sv, L, b, h, scr, mm);
 }
 static void att_bwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
-                            const att_grads *gr, float *scr) {
-  att_bwd_impl(2, 1, 2, sv, L, b, h, gr, scr);
+                            const att_grads *gr, float *scr, int64_t *mm) {
+  att_bwd_impl(2, 1, 2, sv, L, b, h, gr, scr, mm);
 }
 
 /* x86-64 level of the kernels: 4 (AVX-512), 3 (AVX2+FMA) or 0 (portable), the
@@ -653,27 +667,31 @@ static int att_level(void) {
   return lv;
 }
 
-static void att_fwd_bh(int lv, const att_saved *sv, const att_layout *L, int b, int h,
-                       float *scr) {
+static void att_fwd_bh(eb_ctx *ctx, int lv, const att_saved *sv, const att_layout *L,
+                       int b, int h, float *scr) {
+  int64_t mm = 0;
 #ifdef EB_X86_LEVELS
   if (lv == 4)
-    att_fwd_v4(sv, L, b, h, scr);
+    att_fwd_v4(sv, L, b, h, scr, &mm);
   else if (lv == 3)
-    att_fwd_v3(sv, L, b, h, scr);
+    att_fwd_v3(sv, L, b, h, scr, &mm);
   else
 #endif
-    att_fwd_generic(sv, L, b, h, scr);
+    att_fwd_generic(sv, L, b, h, scr, &mm);
+  eb__ctx_count_gemm(ctx, mm, 0);
 }
-static void att_bwd_bh(int lv, const att_saved *sv, const att_layout *L, int b, int h,
-                       const att_grads *gr, float *scr) {
+static void att_bwd_bh(eb_ctx *ctx, int lv, const att_saved *sv, const att_layout *L,
+                       int b, int h, const att_grads *gr, float *scr) {
+  int64_t mm[2] = {0, 0};
 #ifdef EB_X86_LEVELS
   if (lv == 4)
-    att_bwd_v4(sv, L, b, h, gr, scr);
+    att_bwd_v4(sv, L, b, h, gr, scr, mm);
   else if (lv == 3)
-    att_bwd_v3(sv, L, b, h, gr, scr);
+    att_bwd_v3(sv, L, b, h, gr, scr, mm);
   else
 #endif
-    att_bwd_generic(sv, L, b, h, gr, scr);
+    att_bwd_generic(sv, L, b, h, gr, scr, mm);
+  eb__ctx_count_gemm(ctx, mm[0], mm[1]);
 }
 
 /* Score elements computed and key blocks visited, summed over the Nq rows of
@@ -748,7 +766,7 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
     att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
-    att_bwd_bh(lv, sv, &L, b, h, &gr, s);
+    att_bwd_bh(ctx, lv, sv, &L, b, h, &gr, s);
   }
   double sc, kb;
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
@@ -786,7 +804,7 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
     int b = (int)(bh / H), h = (int)(bh % H);
     float *s = scr + eb__thread_id() * per;
     att_bias(sv->mask, b, Nk, L.Np, s + L.bias);
-    att_fwd_bh(lv, sv, &L, b, h, s);
+    att_fwd_bh(ctx, lv, sv, &L, b, h, s);
   }
   double sc, kb;
   att_counts(Nq, Nk, sv->causal, &sc, &kb);

@@ -225,8 +225,8 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
           dxt[r * K + k] = (fresh ? 0.0f : dxt[r * K + k]) + a * xt[r * K + k];
       }
     /* dx (+)= c dp W */
-    eb__sgemm(0, 0, nr, K, M, c, dpt, M, w->data, K, soft || !fresh ? 1.0f : 0.0f, dxt,
-              K);
+    eb__gemm_tile(ctx, 0, 0, nr, K, M, c, dpt, M, w->data, K,
+                  soft || !fresh ? 1.0f : 0.0f, dxt, K);
   }
   double fl = 0;
   if (soft) fl += S + (needx ? S + 2.0 * d.rows * K : 0); /* g∘phi; row sums, ·x, add */
@@ -235,7 +235,7 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
     float *dw = eb__grad_if(ctx, w, &fail);
     if (fail) return;
     /* dW += c dp^T x */
-    eb__gemm(1, 0, M, K, (int)d.rows, c, dp, M, x->data, K, 1.0f, dw, K);
+    eb__gemm(ctx, 1, 0, M, K, (int)d.rows, c, dp, M, x->data, K, 1.0f, dw, K);
     fl += 2.0 * S * K + (double)M * K;
   }
   eb_ctx_add_flops(ctx, 0, fl);
@@ -280,7 +280,7 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
     const int64_t r0 = favor_tile(&d, t, &nr, mask, &mt);
     float *yt = y->data + r0 * M;
     /* y = c x W^T */
-    eb__sgemm(0, 1, nr, M, K, c, x->data + r0 * K, K, w->data, K, 0.0f, yt, M);
+    eb__gemm_tile(ctx, 0, 1, nr, M, K, c, x->data + r0 * K, K, w->data, K, 0.0f, yt, M);
     if (!soft)
       favor_relu_tile(yt, nr, M, mt);
     else if (!keys)

@@ -16,7 +16,7 @@ static void linear_backward(eb_ctx *ctx, eb_node *n) {
   float *dw = eb__grad_if(ctx, w, &fail);
   if (fail) return;
   if (dw) { /* dw[O,I] += dy^T x */
-    eb__gemm(1, 0, Dout, Din, M, 1.0f, dy, Dout, x->data, Din, 1.0f, dw, Din);
+    eb__gemm(ctx, 1, 0, Dout, Din, M, 1.0f, dy, Dout, x->data, Din, 1.0f, dw, Din);
     fl += mnk;
   }
   float *db = eb__grad_if(ctx, b, &fail);
@@ -35,8 +35,8 @@ static void linear_backward(eb_ctx *ctx, eb_node *n) {
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
   if (dx) { /* dx[M,I] (+)= dy w */
-    eb__gemm(0, 0, M, Din, Dout, 1.0f, dy, Dout, w->data, Din, fresh ? 0.0f : 1.0f, dx,
-             Din);
+    eb__gemm(ctx, 0, 0, M, Din, Dout, 1.0f, dy, Dout, w->data, Din, fresh ? 0.0f : 1.0f,
+             dx, Din);
     fl += mnk;
   }
   eb_ctx_add_flops(ctx, 0, fl);
@@ -62,7 +62,8 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
   shape[x->ndim - 1] = Dout;
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
   if (!y) return NULL;
-  eb__gemm(0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 0.0f, y->data, Dout);
+  eb__gemm(ctx, 0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 0.0f, y->data,
+           Dout);
   double fl = 2.0 * M * Dout * Din;
   if (b) {
     EB_OMP("omp parallel for schedule(static) if ((int64_t)M * Dout > EB_PAR_MIN)")
@@ -143,7 +144,7 @@ eb_tensor *eb_linear_add(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b,
     else
       memcpy(yr, rr, (size_t)Dout * sizeof(float));
   }
-  eb__gemm(0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 1.0f, Y, Dout);
+  eb__gemm(ctx, 0, 1, M, Dout, Din, 1.0f, x->data, Din, w->data, Din, 1.0f, Y, Dout);
   /* linear's FLOPs plus the residual add's */
   const double mo = (double)M * Dout;
   eb_ctx_add_flops(ctx, 2.0 * mo * Din + (b ? mo : 0) + mo, 0);
@@ -179,15 +180,15 @@ static void matmul_backward(eb_ctx *ctx, eb_node *n) {
     const float *A = a->data + i * sa, *B = b->data + i * sb, *dC = c->grad + i * sc;
     if (da) {
       if (!d.ta) /* dA[M,K] = dC op(B)^T */
-        eb__gemm(0, !d.tb, M, K, N, 1.0f, dC, N, B, ldb, 1.0f, da + i * sa, lda);
+        eb__gemm(ctx, 0, !d.tb, M, K, N, 1.0f, dC, N, B, ldb, 1.0f, da + i * sa, lda);
       else /* dA[K,M] = op(B) dC^T */
-        eb__gemm(d.tb, 1, K, M, N, 1.0f, B, ldb, dC, N, 1.0f, da + i * sa, lda);
+        eb__gemm(ctx, d.tb, 1, K, M, N, 1.0f, B, ldb, dC, N, 1.0f, da + i * sa, lda);
     }
     if (db) {
       if (!d.tb) /* dB[K,N] = op(A)^T dC */
-        eb__gemm(!d.ta, 0, K, N, M, 1.0f, A, lda, dC, N, 1.0f, db + i * sb, ldb);
+        eb__gemm(ctx, !d.ta, 0, K, N, M, 1.0f, A, lda, dC, N, 1.0f, db + i * sb, ldb);
       else /* dB[N,K] = dC^T op(A) */
-        eb__gemm(1, d.ta, N, K, M, 1.0f, dC, N, A, lda, 1.0f, db + i * sb, ldb);
+        eb__gemm(ctx, 1, d.ta, N, K, M, 1.0f, dC, N, A, lda, 1.0f, db + i * sb, ldb);
     }
   }
   double g = 2.0 * (double)d.batch * M * N * K;
@@ -229,7 +230,7 @@ eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
   eb__blas_serial();
   EB_OMP("omp parallel for schedule(static) if (batch > 1)")
   for (int64_t i = 0; i < batch; i++)
-    eb__gemm(ta, tb, M, N, K, 1.0f, a->data + i * M * (int64_t)K, lda,
+    eb__gemm(ctx, ta, tb, M, N, K, 1.0f, a->data + i * M * (int64_t)K, lda,
              b->data + i * K * (int64_t)N, ldb, 0.0f, c->data + i * M * (int64_t)N, N);
   eb_ctx_add_flops(ctx, 2.0 * (double)batch * M * N * K, 0);
   eb__moved(ctx, (double)batch * ((double)M * K + (double)K * N + (double)M * N));

@@ -131,10 +131,13 @@ static inline void eb__blas_serial(void) {
  * of columns when N > M) that depend only on the shape, run on the OpenMP
  * team: every output element is computed by one single-threaded sgemm call
  * (eb__sgemm: the backend of gemm.h) whatever the thread count. Inside a
- * parallel region it is one plain call. */
-static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
+ * parallel region it is one plain call. Counts 2*M*N*K into ctx's GEMM
+ * counter once, before the split (ctx NULL: not counted, e.g. bench --peak).
+ * Every op's matrix product goes through this or eb__gemm_tile. */
+static inline void eb__gemm(eb_ctx *ctx, int ta, int tb, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta,
                             float *C, int ldc) {
+  eb__ctx_count_gemm(ctx, 2 * (int64_t)M * N * K, 0);
   eb__blas_serial();
   double work = 2.0 * M * N * K;
   int split_m = M >= N, D = split_m ? M : N;
@@ -167,6 +170,16 @@ static inline void eb__gemm(int ta, int tb, int M, int N, int K, float alpha,
       eb__sgemm(ta, tb, M, n, K, alpha, A, lda, B + (tb ? r0 * ldb : r0), ldb, beta,
                 C + r0, ldc);
   }
+}
+
+/* One single-threaded GEMM call on a tile of an op's own parallel loop (the
+ * caller has called eb__blas_serial before the region), counted like
+ * eb__gemm: 2*M*N*K into ctx's GEMM counter, atomically. */
+static inline void eb__gemm_tile(eb_ctx *ctx, int ta, int tb, int M, int N, int K,
+                                 float alpha, const float *A, int lda, const float *B,
+                                 int ldb, float beta, float *C, int ldc) {
+  eb__ctx_count_gemm(ctx, 2 * (int64_t)M * N * K, 0);
+  eb__sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ------------------------------------------------------------- fast exp -- */

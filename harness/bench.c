@@ -118,6 +118,8 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     res->flops_step = f.forward + f.backward;
     res->flops_model = res->flops_step - eb_ctx_recompute(ctx);
     res->bytes_step = eb_ctx_bytes(ctx);
+    res->gemm_flops_step = eb_ctx_gemm_flops(ctx);
+    res->gemm_flops_model = res->gemm_flops_step - eb_ctx_gemm_recompute(ctx);
   }
   if (rc == 0) {
     double med = eb_sort_median(times, n);

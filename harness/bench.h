@@ -21,6 +21,8 @@ typedef struct eb_bench_result {
   double gflops_model_per_s; /* model FLOPs / median step time */
   double flops_step;         /* executed FLOPs of one step: forward + backward counted */
   double flops_model;        /* flops_step less the backward's recompute */
+  double gemm_flops_step;    /* of flops_step, the GEMM FLOPs (eb_ctx_gemm_flops) */
+  double gemm_flops_model;   /* of flops_model, the GEMM FLOPs */
   double bytes_step;         /* bytes the ops moved in one step; 0: not counted */
   double gbytes_per_s;      /* bytes_step / median step time (10^9 B/s); 0: not counted */
   size_t peak_mem_bytes;    /* arena high-water + parameter block */

@@ -427,12 +427,14 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
            "\"first_loss\":%.6g,\"final_loss\":%.6g,\"val_accuracy\":%.6g,"
            "\"test_accuracy\":%.6g,\"best_step\":%d,\"train_seconds\":%.3f,"
            "\"tokens_per_s\":%.1f,\"params_total\":%lld,\"flops_train_step\":%.6g,"
+           "\"model_flops_train_step\":%.6g,"
            "\"peak_mem_bytes\":%zu,\"arch_params\":%s}\n",
            arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
            res.steps_done ? res.losses[0] : NAN,
            res.steps_done ? res.losses[res.steps_done - 1] : NAN, res.val_accuracy,
            res.test_accuracy, res.best_step, res.train_seconds, res.tokens_per_s,
-           (long long)res.params_total, res.flops_train_step, res.peak_mem_bytes, aj);
+           (long long)res.params_total, res.flops_train_step, res.model_flops_train_step,
+           res.peak_mem_bytes, aj);
   } else {
     printf(
         "%s on %s: %s after %d steps; test accuracy %.4f (best validation %.4f at step "
@@ -735,6 +737,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
           "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
           "\"flops_executed\":%.6g,\"flops_model\":%.6g,\"gflops_model_per_s\":%.3f,"
+          "\"model_flops_step\":%.17g,\"executed_flops_step\":%.17g,"
+          "\"model_gemm_flops_step\":%.17g,\"executed_gemm_flops_step\":%.17g,"
           "\"bytes_step\":%s,\"gbytes_per_s\":%s,\"peak_gemm_gflops\":%s,"
           "\"peak_bw_gbs\":%s,\"frac_gemm_peak\":%s,\"frac_bw_peak\":%s,"
           "\"frac_roofline\":%s,"
@@ -743,7 +747,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           "\"arch_params\":%s}\n",
           arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
           mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
-          r.flops_step, r.flops_step, r.flops_model, r.gflops_model_per_s,
+          r.flops_step, r.flops_step, r.flops_model, r.gflops_model_per_s, r.flops_model,
+          r.flops_step, r.gemm_flops_model, r.gemm_flops_step,
           JNUM("%.6g", r.bytes_step, have_bytes),
           JNUM("%.3f", r.gbytes_per_s, have_bytes),
           JNUM("%.3f", pk.gemm_gflops, have_gemm), JNUM("%.3f", pk.bw_gbs, pk.bw_gbs > 0),
@@ -752,10 +757,10 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
           r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
     } else {
       if (i == 0) /* header only once the first measurement exists */
-        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %9s %6s %8s %6s %6s %12s\n", "arch",
-               "mode", "len", "batch", "ms median", "ms min", "spread", "tokens/s",
-               "GFLOP/s", "%gemm", "GB/s", "%bw", "%roof", "peak MiB");
-      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %9.2f %6s %8s %6s %6s "
+        printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %13s %6s %8s %6s %6s %12s\n",
+               "arch", "mode", "len", "batch", "ms median", "ms min", "spread",
+               "tokens/s", "model GFLOP/s", "%gemm", "GB/s", "%bw", "%roof", "peak MiB");
+      printf("%-10s %-5s %7d %6lld %10.2f %10.2f %7.1f%% %12.0f %13.2f %6s %8s %6s %6s "
              "%12.1f\n",
              arch->name, mode, L[i], batch, r.ms_median, r.ms_min, 100 * spread,
              r.tokens_per_s, r.gflops_model_per_s, TNUM("%.1f%%", 100 * fg, have_gemm),

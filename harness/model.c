@@ -262,3 +262,24 @@ double eb_model_flops(const eb_model *m, int B, int N, int training) {
   if (blocks < 0) return -1;
   return enc + head + blocks;
 }
+
+int eb_model_gemm_flops(const eb_model *m, int B, int N, int training, double *model,
+                        double *executed) {
+  if (!m->arch->gemm_flops) return -1;
+  /* The shared parts' GEMMs: the classifier h[B,H] W^T (pair models first
+   * z[B,4D] W^T to F), forward and, in training, dx and dw (h comes from the
+   * encoder, so it needs a gradient). The embedding, pooling and loss have no
+   * matrix product. */
+  const int cls = m->cfg.pool == EB_POOL_CLS;
+  const double E = (double)B * (m->pair ? 2 : 1);
+  const double D = m->cfg.dim, C = m->classes, F = m->cfg.ffn;
+  const double H = m->pair ? F : D;
+  double head = 2.0 * B * C * H + (m->pair ? 2.0 * B * F * 4 * D : 0);
+  head *= training ? 3 : 1;
+  double bm, bx;
+  if (m->arch->gemm_flops(&m->cfg, m->args, (int)E, N + cls, training, &bm, &bx))
+    return -1;
+  *model = head + bm;
+  *executed = head + bx;
+  return 0;
+}

@@ -61,5 +61,10 @@ double eb_model_flops(const eb_model *m, int B, int N, int training);
 /* Training FLOPs per token at the model's length: eb_model_flops(m, 1,
  * seq_len, 1) over the tokens of one example (2 x seq_len for pairs). */
 double eb_model_flops_token(const eb_model *m);
+/* Analytic GEMM FLOPs of the same batch (docs/flops.md "GEMM FLOPs"): what
+ * eb_ctx_gemm_flops counts, *executed with the backward's recompute, *model
+ * without. -1 if the arch has no gemm_flops(), else 0. */
+int eb_model_gemm_flops(const eb_model *m, int B, int N, int training, double *model,
+                        double *executed);
 
 #endif

@@ -51,7 +51,7 @@ static int gemm_rates(int n, int reps, double *rates, char *err, size_t errlen) 
   double flops = 2.0 * n * (double)n * n;
   for (int it = -1; it < reps; it++) { /* it -1: warm-up (pages, backend JIT) */
     double t0 = eb_now();
-    eb__gemm(0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+    eb__gemm(NULL, 0, 0, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
     double dt = eb_now() - t0;
     if (it >= 0) rates[it] = flops / (dt > 0 ? dt : 1e-9) * 1e-9;
   }

@@ -185,6 +185,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.params_total = res.params_total;
     row.params_active = res.params_total;
     row.flops_train_step = res.flops_train_step;
+    row.model_flops_train_step = res.model_flops_train_step;
     row.flops_infer_seq = eb_model_flops(&m, 1, data->info.max_len, 0);
     const double ft = eb_model_flops_token(&m);
     row.flops_train_token = ft < 0 ? NAN : ft;
@@ -282,6 +283,8 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                       .step_ms_min = brc ? NAN : br->ms_min,
                       .tokens_per_s = brc ? NAN : br->tokens_per_s,
                       .gflops_per_s = brc ? NAN : br->gflops_per_s,
+                      .model_flops_step = brc ? NAN : br->flops_model,
+                      .executed_flops_step = brc ? NAN : br->flops_step,
                       .peak_mem_bytes = brc ? 0 : (int64_t)br->peak_mem_bytes,
                       .status = *status,
                       .config_json = cfg};

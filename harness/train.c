@@ -178,6 +178,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     if (step == 1) {
       eb_flops f = eb_ctx_flops(ctx);
       res->flops_train_step = f.forward + f.backward;
+      res->model_flops_train_step = res->flops_train_step - eb_ctx_recompute(ctx);
     }
     float lv = loss->data[0];
     res->losses[step - 1] = lv;

@@ -35,8 +35,9 @@ typedef struct eb_train_result {
   double tokens_per_s, padded_tokens_per_s;
   size_t peak_mem_bytes; /* arena high-water + parameter block */
   int64_t params_total;
-  double flops_train_step; /* counted, first step */
-  float *losses;           /* steps_done training losses (caller frees) */
+  double flops_train_step;       /* counted, first step: executed FLOPs */
+  double model_flops_train_step; /* the same less the backward's recompute */
+  float *losses;                 /* steps_done training losses (caller frees) */
 } eb_train_result;
 
 typedef struct eb_eval_point {

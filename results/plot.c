@@ -1085,17 +1085,26 @@ static int cmp_ppoint(const void *a, const void *b) {
   return (p->acc < q->acc) - (p->acc > q->acc); /* higher accuracy first */
 }
 
+/* x axis: model FLOPs (no recompute: what the architecture costs, the fair
+ * measure between archs whose kernels recompute differently); runs stored
+ * before model FLOPs were recorded (NULL) are left out, with a note. */
 static int fig_pareto(pctx *x) {
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *st = NULL, *old = NULL;
   if (sqlite3_prepare_v2(
           x->db,
-          "SELECT arch, flops_train_step * steps_done, test_accuracy, seed, "
+          "SELECT arch, model_flops_train_step * steps_done, test_accuracy, seed, "
           "steps_done FROM runs WHERE suite_id=?1 AND task=?2 AND "
           "status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
-          "flops_train_step > "
-          "0 AND steps_done > 0 ORDER BY id",
-          -1, &st, NULL) != SQLITE_OK)
+          "model_flops_train_step > 0 AND steps_done > 0 ORDER BY id",
+          -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(x->db,
+                         "SELECT count(*) FROM runs WHERE suite_id=?1 AND task=?2 AND "
+                         "status IN ('done', 'timeout') AND test_accuracy IS NOT NULL "
+                         "AND model_flops_train_step IS NULL AND flops_train_step > 0",
+                         -1, &old, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
     return sql_fail(x, "reading runs");
+  }
   int rc = 0;
   for (int t = 0; t < x->tasks.n && !rc; t++) {
     const char *task = x->tasks.v[t];
@@ -1120,8 +1129,18 @@ static int fig_pareto(pctx *x) {
       n++;
     }
     if (!rc && r != SQLITE_DONE) rc = sql_fail(x, "reading runs");
+    sqlite3_reset(old);
+    sqlite3_bind_int64(old, 1, x->suite_id);
+    sqlite3_bind_text(old, 2, task, -1, SQLITE_TRANSIENT);
+    if (!rc && sqlite3_step(old) == SQLITE_ROW && sqlite3_column_int64(old, 0) > 0)
+      note(x,
+           "pareto for task '%s': %lld run(s) left out, stored before model FLOPs were "
+           "recorded (only executed FLOPs; re-run them to include them)",
+           task, (long long)sqlite3_column_int64(old, 0));
     if (!rc && n == 0)
-      note(x, "pareto for task '%s' skipped: no done runs with test accuracy and FLOPs",
+      note(x,
+           "pareto for task '%s' skipped: no done runs with test accuracy and model "
+           "FLOPs",
            task);
     if (rc || n == 0) {
       free(p);
@@ -1133,10 +1152,11 @@ static int fig_pareto(pctx *x) {
     sb_quote(&dat, x->suite);
     sb_add(&dat, ", task ");
     sb_quote(&dat, task);
-    sb_add(&dat, "\n# one point per done run; training FLOPs = flops_train_step x "
-                 "steps_done\n# one block (gnuplot index) per arch, named in the comment "
-                 "above it; the last block is the Pareto front\n"
-                 "# columns: train_flops[FLOP] test_accuracy[%%]\n");
+    sb_add(&dat,
+           "\n# one point per done run; training model FLOPs (no recompute) = "
+           "model_flops_train_step x steps_done\n# one block (gnuplot index) per "
+           "arch, named in the comment above it; the last block is the Pareto front\n"
+           "# columns: train_model_flops[FLOP] test_accuracy[%%]\n");
     int *blk = calloc((size_t)x->archs.n + 1, sizeof *blk), nb = 0;
     if (!blk) {
       free(p);
@@ -1168,7 +1188,7 @@ static int fig_pareto(pctx *x) {
       }
     char name[300];
     safe_name(name, sizeof name, "pareto-", task);
-    gp_prelude(x, &gp, name, "test accuracy vs training FLOPs with Pareto front");
+    gp_prelude(x, &gp, name, "test accuracy vs training model FLOPs with Pareto front");
     char tt[1024], sfx[600];
     src_suffix(x, task, sfx, sizeof sfx);
     snprintf(
@@ -1193,7 +1213,8 @@ static int fig_pareto(pctx *x) {
     double xl = pow(10, l0 - 0.1 * sp), xh = pow(10, l1 + 0.1 * sp);
     sb_add(
         &gp,
-        " noenhanced\nset xlabel 'Training compute (FLOPs per step × steps, log scale)'\n"
+        " noenhanced\nset xlabel 'Training compute (model FLOPs, no recompute: per step "
+        "× steps, log scale)'\n"
         "set ylabel 'Test accuracy (%%)'\nset logscale x 10\n"
         "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
         xl, xh, y0, y1);
@@ -1219,6 +1240,7 @@ static int fig_pareto(pctx *x) {
     free(gp.p);
   }
   sqlite3_finalize(st);
+  sqlite3_finalize(old);
   return rc;
 }
 

@@ -113,6 +113,13 @@ static const char SCHEMA_V1[] =
     "  key TEXT PRIMARY KEY,\n"
     "  value TEXT);\n";
 
+/* Model FLOPs (no recompute) beside the executed ones: runs.flops_train_step
+ * and speed's rate are executed FLOPs (docs/schema.md). */
+static const char MIGRATION_MODEL_FLOPS[] =
+    "ALTER TABLE runs ADD COLUMN model_flops_train_step REAL;\n"
+    "ALTER TABLE speed ADD COLUMN model_flops_step REAL;\n"
+    "ALTER TABLE speed ADD COLUMN executed_flops_step REAL;\n";
+
 /* Migration i (1-based) brings user_version i-1 to i. To change the schema,
  * append one entry; never edit a shipped one. */
 /* Data provenance per run: what report and plot compare (data_kind), the
@@ -129,6 +136,7 @@ static const char *const MIGRATIONS[] = {
     /* training FLOPs per token beside the parameter count: the two sizes a
      * matched suite (`match: params|flops`) equalizes */
     "ALTER TABLE runs ADD COLUMN flops_train_token REAL;\n",
+    MIGRATION_MODEL_FLOPS,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -672,8 +680,8 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
     const char *sql =
         id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
              "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
-             "params_active=NULL, flops_train_step=NULL, flops_infer_seq=NULL, "
-             "flops_train_token=NULL, "
+             "params_active=NULL, flops_train_step=NULL, model_flops_train_step=NULL, "
+             "flops_infer_seq=NULL, flops_train_token=NULL, "
              "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
              "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
              "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
@@ -735,7 +743,8 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
       "peak_mem_bytes=?16, data_kind=?18, data_label=?19, data_source=?20, "
-      "flops_train_token=?21, finished_at=" NOW_SQL " WHERE id=?17",
+      "flops_train_token=?21, model_flops_train_step=?22, finished_at=" NOW_SQL
+      " WHERE id=?17",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, r->status);
@@ -759,6 +768,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_text(st, 19, r->data_label);
     bind_text(st, 20, r->data_source);
     bind_real(st, 21, r->flops_train_token);
+    bind_real(st, 22, r->model_flops_train_step);
     rc = step_done(st);
   }
   sqlite3_finalize(st);
@@ -824,8 +834,8 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
       s->db,
       "INSERT INTO speed(suite_id, arch, task, seq_len, batch, mode, threads, "
       "step_ms_median, step_ms_min, tokens_per_s, gflops_per_s, peak_mem_bytes, status, "
-      "config_json, measured_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12, ?13, ?14, " NOW_SQL ")",
+      "config_json, model_flops_step, executed_flops_step, measured_at) VALUES(?1, ?2, "
+      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " NOW_SQL ")",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (r->suite_id > 0)
@@ -845,6 +855,8 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
     bind_count(st, 12, r->peak_mem_bytes);
     bind_text(st, 13, r->status);
     bind_text(st, 14, r->config_json);
+    bind_real(st, 15, r->model_flops_step > 0 ? r->model_flops_step : NAN);
+    bind_real(st, 16, r->executed_flops_step > 0 ? r->executed_flops_step : NAN);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

@@ -77,7 +77,8 @@ typedef struct eb_run_result_row {
   const char *status; /* done, failed, oom, timeout, diverged */
   const char *error;  /* NULL when none */
   int64_t params_total, params_active;
-  double flops_train_step, flops_infer_seq;
+  double flops_train_step, flops_infer_seq; /* executed FLOPs (recompute included) */
+  double model_flops_train_step;            /* flops_train_step less the recompute */
   double flops_train_token;           /* training FLOPs per token (forward + backward) */
   double val_accuracy, test_accuracy; /* NaN = none */
   int best_step, steps_done;
@@ -107,6 +108,10 @@ typedef struct eb_speed_row {
   int64_t peak_mem_bytes;
   const char *status; /* done | oom | failed */
   const char *config_json;
+  /* FLOPs of one step: model (no recompute) and executed (with the backward's
+   * recompute; gflops_per_s is executed_flops_step / step_ms_median); NaN or
+   * left out of an initializer (0): NULL */
+  double model_flops_step, executed_flops_step;
 } eb_speed_row;
 
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);

@@ -101,6 +101,14 @@ fm=$(jf flops_model "$line") fx=$(jf flops_executed "$line") fg=$(jf frac_gemm_p
 fb=$(jf frac_bw_peak "$line") bs=$(jf bytes_step "$line") gm=$(jf gflops_model_per_s "$line")
 pg=$(jf peak_gemm_gflops "$line") pb=$(jf peak_bw_gbs "$line")
 holds "$fm > 0 && $fm <= $fx" || fail "bench: flops_model $fm not in (0, flops_executed $fx]"
+# both kinds under their issue-16 names; blockwise attention's backward
+# recomputes the scores, so a training step executes more than the model's
+mf=$(jf model_flops_step "$line") xf=$(jf executed_flops_step "$line")
+mg=$(jf model_gemm_flops_step "$line") xg=$(jf executed_gemm_flops_step "$line")
+holds "$mf > 0 && $mf < $xf && ($mf - $fm)^2 < ($fm * 1e-5)^2 && ($xf - $fx)^2 < ($fx * 1e-5)^2" ||
+  fail "bench: model_flops_step $mf, executed_flops_step $xf vs flops_model $fm, flops_executed $fx"
+holds "$mg > 0 && $mg < $xg && $xg < $xf && $mg < $mf" ||
+  fail "bench: GEMM FLOPs model $mg, executed $xg not within model $mf, executed $xf"
 holds "$gm > 0 && $pg > 0 && $pb > 0" ||
   fail "bench: model GFLOP/s $gm, peaks $pg GFLOP/s $pb GB/s not all positive"
 holds "$fg > 0 && ($fg - $gm / $pg)^2 < 1e-4" || fail "bench: frac_gemm_peak $fg != $gm / $pg"

@@ -71,23 +71,28 @@ static int build_db(const char *path, char *err, size_t errlen) {
         }
         ev[ne++] = (eb_eval_row){1000, "test", 1.0, fin, 50};
         int steps = a == 2 && seed == 1 ? 900 : 1000;
-        eb_run_result_row r = {.status = "done",
-                               .params_total = 200000,
-                               .params_active = 200000,
-                               .flops_train_step = FLOPS[a] * (t ? 2 : 1),
-                               .flops_infer_seq = FLOPS[a] / 3,
-                               .val_accuracy = fin + 0.01,
-                               .test_accuracy = fin,
-                               .best_step = 1000,
-                               .steps_done = steps,
-                               .train_seconds = 50,
-                               .tokens_per_s = 1e5,
-                               .padded_tokens_per_s = 1.2e5,
-                               .infer_ms_per_batch = 5,
-                               .train_ms_per_step = STEP_MS[a][1],
-                               .peak_mem_bytes = (int64_t)(MEM_MIB[a][1] * 1048576),
-                               .evals = ev,
-                               .n_evals = ne};
+        eb_run_result_row r = {
+            .status = "done",
+            .params_total = 200000,
+            .params_active = 200000,
+            .flops_train_step = FLOPS[a] * (t ? 2 : 1),
+            /* model = 0.9 executed; one run of the text task
+             * as stored before model FLOPs existed (NULL) */
+            .model_flops_train_step =
+                a == 1 && t == 1 && seed == 1 ? NAN : 0.9 * FLOPS[a] * (t ? 2 : 1),
+            .flops_infer_seq = FLOPS[a] / 3,
+            .val_accuracy = fin + 0.01,
+            .test_accuracy = fin,
+            .best_step = 1000,
+            .steps_done = steps,
+            .train_seconds = 50,
+            .tokens_per_s = 1e5,
+            .padded_tokens_per_s = 1.2e5,
+            .infer_ms_per_batch = 5,
+            .train_ms_per_step = STEP_MS[a][1],
+            .peak_mem_bytes = (int64_t)(MEM_MIB[a][1] * 1048576),
+            .evals = ev,
+            .n_evals = ne};
         rc = eb_store_run_finish(s, id, &r, err, errlen);
       }
   for (int a = 0; a < 3 && !rc; a++)
@@ -205,6 +210,15 @@ int main(void) {
     return 77;
   }
   CHECK(rc == 0, "plot all png: rc %d: %s", rc, err);
+  /* pareto's x axis is model FLOPs (0.9 x executed here), and says so; the
+   * run without model FLOPs is left out, with a note */
+  CHECK(file_has(out_png, "pareto-listops", "dat", "1.89e+12 ", 0) &&
+            !file_has(out_png, "pareto-listops", "dat", "2.1e+12 ", 0),
+        "pareto-listops.dat does not plot model FLOPs (0.9 x 2.1e9 x 1000 steps)");
+  CHECK(file_has(out_png, "pareto-listops", "gp", "model FLOPs, no recompute", 0),
+        "pareto-listops.gp's x axis does not say model FLOPs");
+  CHECK(strstr(err, "pareto for task 'text': 1 run(s) left out") != NULL,
+        "no note about the run without model FLOPs: '%s'", err);
   CHECK(written == N_FIGS, "plot all png wrote %d figures, want %d", written, N_FIGS);
   check_figures(out_png, "png");
   /* vanilla is oom at 1024, so the bubble speeds come from length 512 */

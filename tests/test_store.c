@@ -68,6 +68,7 @@ static eb_run_result_row result(const char *status, double test_acc) {
   r.params_total = 1000;
   r.params_active = 500;
   r.flops_train_step = 1e9;
+  r.model_flops_train_step = 8e8;
   r.flops_infer_seq = 2e8;
   r.val_accuracy = test_acc + 0.01;
   r.test_accuracy = test_acc;
@@ -88,7 +89,9 @@ static void test_schema(void) {
   const char *path = tmp_path("schema.db");
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
   if (!s) return;
-  CHECK(eb_store_schema_version(s) >= 2, "user_version %d", eb_store_schema_version(s));
+  CHECK(eb_store_schema_version(s) == eb_store_schema_latest() &&
+            eb_store_schema_latest() >= 2,
+        "user_version %d", eb_store_schema_version(s));
   CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('runs') WHERE "
                  "name='flops_train_token'") == 1,
         "runs has no flops_train_token (the migration adding it did not run)");
@@ -135,7 +138,8 @@ static void test_schema(void) {
                              "infer_ms_per_batch",
                              "data_kind",
                              "data_label",
-                             "data_source"};
+                             "data_source",
+                             "model_flops_train_step"};
   for (size_t i = 0; i < sizeof runs_cols / sizeof runs_cols[0]; i++) {
     char sql[160];
     snprintf(sql, sizeof sql,
@@ -255,9 +259,16 @@ static void test_round_trip(void) {
   CHECK(strcmp(y, "diverged: loss is NaN at step 7") == 0, "row %s", y);
 
   /* speed rows, with and without a suite */
-  eb_speed_row sp = {sid,   "vanilla", "text", 1024, 8,       "train", 1,
-                     120.0, 110.0,     68000,  3.5,  1 << 24, "done",  "{}"};
+  eb_speed_row sp = {sid,   "vanilla", "text", 1024,    8,      "train", 1,      120.0,
+                     110.0, 68000,     3.5,    1 << 24, "done", "{}",    3.5e11, 4.2e11};
   CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  /* both kinds of FLOPs, each in its column */
+  CHECK(q_int(s, "SELECT count(*) FROM speed WHERE model_flops_step = 3.5e11 AND "
+                 "executed_flops_step = 4.2e11") == 1,
+        "speed FLOPs not stored");
+  CHECK(q_int(s, "SELECT count(*) FROM runs WHERE model_flops_train_step = 8e8 AND "
+                 "flops_train_step = 1e9") >= 1,
+        "run model FLOPs not stored");
   sp.suite_id = 0;
   sp.status = "oom";
   sp.step_ms_median = NAN;
@@ -449,6 +460,46 @@ static void test_refusals(void) {
   show(err);
 }
 
+/* A schema-1 database (before model FLOPs: made here by dropping the columns
+ * migration 2 adds) gains them on open, NULL, with its rows intact. */
+static void test_migrate_model_flops(void) {
+  char err[512];
+  eb_store *s;
+  const char *path = tmp_path("v1.db");
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid = 0, rid = 0;
+  CHECK(eb_store_suite(s, "old", NULL, &sid, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "k-old", "vanilla", "text", 0, "{}", "h", "b", &rid,
+                           err, sizeof err) == 0,
+        "%s", err);
+  eb_run_result_row r = result("done", 0.5);
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+  sqlite3 *db;
+  sqlite3_open(path, &db);
+  int rc = sqlite3_exec(db,
+                        "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+                        "ALTER TABLE speed DROP COLUMN model_flops_step;"
+                        "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+                        "PRAGMA user_version=1",
+                        NULL, NULL, NULL);
+  CHECK(rc == SQLITE_OK, "making a v1 db: %s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  CHECK(eb_store_schema_version(s) == eb_store_schema_latest(), "not migrated: %d",
+        eb_store_schema_version(s));
+  CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k-old' AND "
+                 "flops_train_step = 1e9 AND test_accuracy = 0.5 AND "
+                 "model_flops_train_step IS NULL") == 1,
+        "v1 run lost or changed by the migration");
+  CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('speed') WHERE name IN "
+                 "('model_flops_step', 'executed_flops_step')") == 2,
+        "speed FLOP columns missing after migration");
+  eb_store_close(s);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/eb_test_store_XXXXXX");
   if (!mkdtemp(dir)) {
@@ -459,6 +510,7 @@ int main(void) {
   test_round_trip();
   test_failed_writes();
   test_refusals();
+  test_migrate_model_flops();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -96,6 +96,16 @@ void eb_ctx_add_flops(eb_ctx *ctx, double forward, double backward);
  * are forward + backward, model FLOPs are that minus these. Reset with the FLOPs. */
 void eb_ctx_add_recompute(eb_ctx *ctx, double flops);
 double eb_ctx_recompute(const eb_ctx *ctx);
+/* GEMM FLOPs executed since the last eb_ctx_reset_flops: 2*m*n*k of every
+ * matrix product the engine ran, taken from that product's own m, n and k as
+ * it runs (each GEMM call, and the score and value block products inside
+ * blockwise attention), independently of the per-op formulas above; forward
+ * and backward, recompute included. eb_ctx_gemm_recompute is the part that
+ * redoes forward products in a backward (blockwise attention's scores), so
+ * model GEMM FLOPs = eb_ctx_gemm_flops - eb_ctx_gemm_recompute. Exact integers
+ * (below 2^53), independent of the thread count. docs/flops.md, "GEMM FLOPs". */
+double eb_ctx_gemm_flops(const eb_ctx *ctx);
+double eb_ctx_gemm_recompute(const eb_ctx *ctx);
 /* Bytes an op reads and writes in main memory (each operand once, the way
  * FLOPs are counted: docs/flops.md), so bench can report GB/s. Reset with the
  * FLOPs. */

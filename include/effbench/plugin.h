@@ -110,6 +110,15 @@ typedef struct eb_arch {
   /* Add to the training loss (e.g. MoE load balancing); NULL = none. */
   eb_tensor *(*aux_loss)(void *model, eb_ctx *ctx);
   void (*destroy)(void *model);
+  /* Analytic GEMM FLOPs of the blocks for a batch x[B,N,D] without padding:
+   * 2*m*n*k of every matrix product the forward (training == 0) or forward +
+   * backward (training == 1, x requiring a gradient) runs, which is what
+   * eb_ctx_gemm_flops counts (docs/flops.md, "GEMM FLOPs"). *executed includes
+   * the products the backward recomputes, *model leaves them out (equal when
+   * training == 0). Return 0, or -1 when unknown. Optional (NULL = unknown);
+   * `effbench check` and the tests compare it with the counter exactly. */
+  int (*gemm_flops)(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                    int training, double *model, double *executed);
 } eb_arch;
 
 /* ---------------------------------------------------------------- task --- */

@@ -14,7 +14,8 @@
  *     with padding;
  *  2. real outputs do not depend on padded inputs; stats() after a forward;
  *  3. finite-difference gradients of every parameter and of the input;
- *  4. counted FLOPs equal la_flops() (forward, training step, with dropout).
+ *  4. counted FLOPs equal la_flops() (forward, training step, with dropout), and
+ *     counted GEMM FLOPs (eb_ctx_gemm_flops) la_gemm_flops() exactly.
  */
 #define LINEAR_ATTENTION_NO_ENTRY
 #include "linear_attention.c"
@@ -249,11 +250,19 @@ static void check_flops(eb_ctx *ctx) {
       eb_model_config cfg = small_cfg(dropout);
       eb_args args = no_args();
       double analytic = la_flops(&cfg, &args, B, N, training);
+      double gm = -1, gx = -1;
+      la_gemm_flops(&cfg, &args, B, N, training, &gm, &gx);
       if (!ok)
         FAIL("flops run: %s", eb_ctx_error(ctx));
       else if (!(fabs(counted - analytic) <= 1e-12 * analytic))
         FAIL("FLOPs (training %d, dropout %.1f): counted %.0f vs analytic %.0f", training,
              dropout, counted, analytic);
+      else if (eb_ctx_gemm_flops(ctx) != gx ||
+               eb_ctx_gemm_flops(ctx) - eb_ctx_gemm_recompute(ctx) != gm)
+        FAIL("GEMM FLOPs (training %d, dropout %.1f): counted %.0f (recompute %.0f) vs "
+             "analytic executed %.0f, model %.0f",
+             training, dropout, eb_ctx_gemm_flops(ctx), eb_ctx_gemm_recompute(ctx), gx,
+             gm);
       eb_ctx_set_training(ctx, 0);
       rig_close(&g);
     }

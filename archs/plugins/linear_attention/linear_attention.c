@@ -241,6 +241,20 @@ static double la_flops(const eb_model_config *cfg, const eb_args *args, int B, i
   return cfg->depth * (fwd + bwd);
 }
 
+/* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): 2mnk of every matrix
+ * product: the four projections (backward: dx and dw), the attention's four
+ * batched matmuls (backward: the 7 gradients above; the ones need none).
+ * Nothing is recomputed, so model = executed. */
+static int la_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
+                         int training, double *model, double *executed) {
+  const double D = cfg->dim, F = cfg->ffn, dh = D / cfg->heads, R = (double)B * N;
+  const double lin = 2 * R * (3 * D * D + D * D + 2 * D * F), gemm = 2 * R * D * dh;
+  (void)args;
+  *executed = *model =
+      cfg->depth * (lin + 4 * gemm + (training ? 2 * lin + 7 * gemm : 0));
+  return 0;
+}
+
 /* Extra metrics, stored with each run by `effbench run`. */
 static void la_stats(void *model, eb_stat_sink *sink) {
   la_model *m = model;
@@ -263,6 +277,7 @@ static const eb_arch linear_attention_arch = {
     .flops = la_flops,
     .stats = la_stats,
     .destroy = la_destroy,
+    .gemm_flops = la_gemm_flops,
 };
 
 #ifndef LINEAR_ATTENTION_NO_ENTRY
