@@ -460,12 +460,12 @@ static void test_refusals(void) {
   show(err);
 }
 
-/* A schema-1 database (before model FLOPs: made here by dropping the columns
- * migration 2 adds) gains them on open, NULL, with its rows intact. */
+/* A schema-3 database (before model FLOPs: made here by dropping the columns
+ * migration 4 adds) gains them on open, NULL, with its rows intact. */
 static void test_migrate_model_flops(void) {
   char err[512];
   eb_store *s;
-  const char *path = tmp_path("v1.db");
+  const char *path = tmp_path("v3.db");
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
   if (!s) return;
   int64_t sid = 0, rid = 0;
@@ -482,9 +482,9 @@ static void test_migrate_model_flops(void) {
                         "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
                         "ALTER TABLE speed DROP COLUMN model_flops_step;"
                         "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-                        "PRAGMA user_version=1",
+                        "PRAGMA user_version=3",
                         NULL, NULL, NULL);
-  CHECK(rc == SQLITE_OK, "making a v1 db: %s", sqlite3_errmsg(db));
+  CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
   if (!s) return;
@@ -493,7 +493,7 @@ static void test_migrate_model_flops(void) {
   CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k-old' AND "
                  "flops_train_step = 1e9 AND test_accuracy = 0.5 AND "
                  "model_flops_train_step IS NULL") == 1,
-        "v1 run lost or changed by the migration");
+        "v3 run lost or changed by the migration");
   CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('speed') WHERE name IN "
                  "('model_flops_step', 'executed_flops_step')") == 2,
         "speed FLOP columns missing after migration");
