@@ -17,6 +17,9 @@
  * projection (a projection mixes all positions, so masking after it is not
  * possible); the projected keys carry no mask.
  *
+ * model.attention_dropout drops the [N, k] attention probabilities inside the
+ * blockwise kernel; model.mlp_dropout the MLP's hidden activation.
+ *
  * Sharing (the paper's §4): none = E and F per layer (shared by the heads,
  * "headwise"); kv = one matrix E per layer for both keys and values;
  * layer = one E for keys and values of every layer (declared in block 0).

@@ -23,6 +23,9 @@
  * projections and the gate are shared), as Vision Mamba's bidirectional block
  * (Zhu et al. 2024): y = scan_fwd(...) + reverse(scan_rev(reverse(...))).
  *
+ * model.attention_dropout and model.mlp_dropout are refused: the block has
+ * neither attention probabilities nor a separate MLP.
+ *
  * Padding: sequences are right-padded, so the causal forward scan never lets a
  * padded position reach a real one. The reversed scan meets the padding first:
  * there xs is zeroed before the conv and u after the SiLU (so the conv windows

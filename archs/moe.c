@@ -27,6 +27,10 @@
  * row-wise, scaled by the gathered gate probabilities and scattered back
  * (eb_scatter_add_rows).
  *
+ * model.attention_dropout drops the attention probabilities (fused qkv
+ * kernel); model.mlp_dropout each expert's hidden activation (Switch's expert
+ * dropout).
+ *
  * Load balancing (Switch, eq. 4), added to the training loss through aux_loss:
  *   aux = aux_weight · experts · sum_e f_e · P_e,
  * f_e = fraction of the T · top_k assignments routed to e (before capacity,

@@ -31,7 +31,11 @@
  * Gaussian blocks, rows scaled by chi-distributed norms). With redraw = R > 0,
  * every training step whose number is a multiple of R first draws new
  * features for every layer from (a hash of layer 0's initial features, step,
- * layer): deterministic for a seed, and the export holds the features in use.
+ * layer): deterministic for a seed, and the export holds the features in use
+ * (the Performer paper's feature_redraw_interval; evaluation never redraws).
+ *
+ * model.mlp_dropout applies to the MLP hidden activation; model.
+ * attention_dropout is refused: FAVOR+ never forms attention probabilities.
  */
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,10 @@
  * in a pre-LayerNorm residual branch.
  *
  *   x = x + Dropout(AvgPool_P(LN1(x)) - LN1(x))
- *   x = x + Dropout(W2 · GELU(W1 · LN2(x) + b1) + b2)
+ *   x = x + Dropout(W2 · Dropout_m(GELU(W1 · LN2(x) + b1)) + b2)
+ *
+ * Dropout_m is model.mlp_dropout (off by default); model.attention_dropout is
+ * refused: there are no attention probabilities.
  *
  * AvgPool_P averages over the window [t - P/2, t + P/2] clipped to the
  * sequence and counting only real tokens (padding-aware at the sequence ends
