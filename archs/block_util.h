@@ -31,13 +31,14 @@ static inline eb_tensor *eb_merge_heads(eb_ctx *ctx, eb_tensor *x) {
   return eb_reshape(ctx, eb_transpose(ctx, x, 1, 2), 3, (int[]){B, N, H * Dh});
 }
 
-/* The pre-LN MLP sublayer: x + dropout_p(W2 GELU(W1 LN(x) + b1) + b2). */
+/* The pre-LN MLP sublayer: x + dropout_p(W2 dropout_pm(GELU(W1 LN(x) + b1)) + b2)
+ * (pm: model.mlp_dropout, on the hidden activation; 0 = none). */
 static inline eb_tensor *eb_block_mlp(eb_ctx *ctx, eb_tensor *x, eb_tensor *ln_g,
                                       eb_tensor *ln_b, eb_tensor *w1, eb_tensor *b1,
-                                      eb_tensor *w2, eb_tensor *b2, float p) {
+                                      eb_tensor *w2, eb_tensor *b2, float p, float pm) {
   /* the bias b1 is applied by the fused bias + GELU pass, not by the GEMM */
   eb_tensor *h = eb_linear(ctx, eb_layernorm(ctx, x, ln_g, ln_b), w1, NULL);
-  eb_tensor *m = eb_bias_gelu(ctx, h, b1);
+  eb_tensor *m = eb_dropout(ctx, eb_bias_gelu(ctx, h, b1), pm); /* m itself if off */
   /* without active dropout the output layer accumulates onto the residual */
   if (p == 0.0f || !eb_ctx_training(ctx)) return eb_linear_add(ctx, m, w2, b2, x);
   return eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, w2, b2), p));

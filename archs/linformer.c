@@ -17,6 +17,9 @@
  * projection (a projection mixes all positions, so masking after it is not
  * possible); the projected keys carry no mask.
  *
+ * model.attention_dropout drops the [N, k] attention probabilities inside the
+ * blockwise kernel; model.mlp_dropout the MLP's hidden activation.
+ *
  * Sharing (the paper's §4): none = E and F per layer (shared by the heads,
  * "headwise"); kv = one matrix E per layer for both keys and values;
  * layer = one E for keys and values of every layer (declared in block 0).
@@ -168,6 +171,7 @@ static int linformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
   const int D = v->cfg.dim, H = v->cfg.heads;
   const int B = x->shape[0], N = x->shape[1];
   const float p = v->cfg.dropout, scale = 1.0f / sqrtf((float)(D / H));
+  const float pa = v->cfg.attention_dropout, pm = v->cfg.mlp_dropout;
   /* zero padded keys/values: a constant 0/1 tensor, only when there is padding */
   eb_tensor *keep = NULL;
   int padded = 0;
@@ -202,10 +206,10 @@ static int linformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     eb_tensor *kp = project_len(ctx, k, E, H);   /* [B,H,k,dh] */
     eb_tensor *vp = project_len(ctx, val, F, H); /* [B,H,k,dh] */
     /* softmax(q kp^T scale) vp: [B,H,N,dh], no [B,H,N,k] kept */
-    eb_tensor *o =
-        eb_merge_heads(ctx, eb_attention_blockwise(ctx, q, kp, vp, NULL, 0, scale));
+    eb_tensor *o = eb_merge_heads(
+        ctx, eb_attention_blockwise_drop(ctx, q, kp, vp, NULL, 0, scale, pa));
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
-    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
+    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
@@ -226,7 +230,8 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
   /* per layer: E (and F) column slices when the batch is shorter than max_len */
   const double slices = N < L ? (share == SHARE_NONE ? 2.0 : 1.0) : 0.0;
   double kern_f, kern_b; /* eb_attention_blockwise of N queries against k keys */
-  eb_blockwise_attention_flops(B, H, N, (int)k, D / H, 0, &kern_f, &kern_b);
+  eb_blockwise_attention_flops(B, H, N, (int)k, D / H, 0,
+                               training && cfg->attention_dropout > 0, &kern_f, &kern_b);
   const double att_f = 4 * R * D * k /* K, V projections along N */
                        + kern_f;
   const double att_b = 3 * R * D         /* q, k, v slices */

@@ -23,6 +23,9 @@
  * projections and the gate are shared), as Vision Mamba's bidirectional block
  * (Zhu et al. 2024): y = scan_fwd(...) + reverse(scan_rev(reverse(...))).
  *
+ * model.attention_dropout and model.mlp_dropout are refused: the block has
+ * neither attention probabilities nor a separate MLP.
+ *
  * Padding: sequences are right-padded, so the causal forward scan never lets a
  * padded position reach a real one. The reversed scan meets the padding first:
  * there xs is zeroed before the conv and u after the SiLU (so the conv windows
@@ -83,6 +86,21 @@ static dims mamba_dims(const eb_model_config *cfg, const eb_args *args) {
 
 static int mamba_validate(const eb_model_config *cfg, const eb_args *args, char *err,
                           size_t errlen) {
+  /* the block is one gated SSM branch: no attention, no separate MLP */
+  if (cfg->attention_dropout > 0 || cfg->mlp_dropout > 0) {
+    const int att = cfg->attention_dropout > 0;
+    snprintf(err, errlen,
+             "model.%s %g: a mamba block has no %s to drop; set %s: 0 for mamba (an "
+             "override: match: {arch: mamba}, model: {%s: 0})",
+             att ? "attention_dropout" : "mlp_dropout",
+             (double)(att ? cfg->attention_dropout : cfg->mlp_dropout),
+             att ? "attention probabilities"
+                 : "MLP (its gated SSM branch is the whole "
+                   "block)",
+             att ? "attention_dropout" : "mlp_dropout",
+             att ? "attention_dropout" : "mlp_dropout");
+    return -1;
+  }
   static const struct {
     const char *name;
     int64_t lo, def;

@@ -27,6 +27,10 @@
  * row-wise, scaled by the gathered gate probabilities and scattered back
  * (eb_scatter_add_rows).
  *
+ * model.attention_dropout drops the attention probabilities (fused qkv
+ * kernel); model.mlp_dropout each expert's hidden activation (Switch's expert
+ * dropout).
+ *
  * Load balancing (Switch, eq. 4), added to the training loss through aux_loss:
  *   aux = aux_weight · experts · sum_e f_e · P_e,
  * f_e = fraction of the T · top_k assignments routed to e (before capacity,
@@ -326,8 +330,10 @@ static eb_tensor *moe_dispatch(eb_ctx *ctx, const moe *v, layer *l, eb_tensor *h
     if (ne == 0) continue;
     const expert *x = &l->ex[e];
     eb_tensor *xe = eb_gather_rows(ctx, h, rt->tok + off, ne); /* [ne,D] */
-    eb_tensor *ye = eb_linear(
-        ctx, eb_bias_gelu(ctx, eb_linear(ctx, xe, x->w1, NULL), x->b1), x->w2, x->b2);
+    eb_tensor *hid = eb_bias_gelu(ctx, eb_linear(ctx, xe, x->w1, NULL), x->b1);
+    /* model.mlp_dropout on the expert's hidden activation (hid itself if off) */
+    eb_tensor *ye =
+        eb_linear(ctx, eb_dropout(ctx, hid, v->cfg.mlp_dropout), x->w2, x->b2);
     parts[np++] = eb_reshape(ctx, ye, 2, (int[]){1, ne * D}); /* rows joined below */
   }
   const int n = rt->n;
@@ -393,7 +399,8 @@ static int moe_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *ma
     l->probs = l->coef = NULL;
     eb_tensor *qkv =
         eb_linear(ctx, eb_layernorm(ctx, x, l->ln1_g, l->ln1_b), l->wqkv, l->bqkv);
-    eb_tensor *o = eb_attention_qkv(ctx, qkv, H, mask, 0, scale);
+    eb_tensor *o =
+        eb_attention_qkv_drop(ctx, qkv, H, mask, 0, scale, v->cfg.attention_dropout);
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
     eb_tensor *h =
         eb_reshape(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), 2, (int[]){R, D});
@@ -486,12 +493,15 @@ static double moe_flops(const eb_model_config *cfg, const eb_args *args, int B, 
     C += (double)(i1 - i0) * N;
     K += (double)(i1 - i0) * ((N + 255) / 256);
   }
-  const double att_f = B * H * (C * (4 * dh + 5) + K * dh);
-  const double att_b = B * H * (C * (10 * dh + 6) + 2.0 * N * dh);
+  const double adrop = (training && cfg->attention_dropout > 0) ? 1.0 : 0.0;
+  const double mdrop = (training && cfg->mlp_dropout > 0) ? 1.0 : 0.0;
+  const double att_f = B * H * (C * (4 * dh + 5) + K * dh) + adrop * B * H * C;
+  const double att_b = B * H * (C * (10 * dh + 6) + 2.0 * N * dh) + adrop * 2 * B * H * C;
   double fwd = 8 * R * D + 2 * R * 3 * D * D + 3 * R * D + att_f /* ln1, qkv, attn */
                + 2 * R * D * D + R * D + drop * R * D + R * D    /* wo, dropout, add */
                + 8 * R * D + 2 * R * E * D + 5 * R * E           /* ln2, router */
                + n * (4 * D * F + 10 * F + D)                    /* experts */
+               + mdrop * n * F                                   /* mlp dropout */
                + 2 * n * D + n * D + n * D /* gate, scale, scatter */
                + drop * R * D + R * D      /* dropout, add */
                + aux * 2 * R * E;          /* probs * coef, sum */
@@ -503,6 +513,7 @@ static double moe_flops(const eb_model_config *cfg, const eb_args *args, int B, 
                                                 probs' gradient when aux ran first */
           + n * D                            /* concat */
           + n * (8 * D * F + 20 * F + D)     /* experts */
+          + mdrop * 2 * n * F                /* mlp dropout */
           + n * D                            /* gathers of the expert inputs */
           + 5 * R * E + 4 * R * E * D        /* softmax, router */
           + 19 * R * D                       /* ln2 */

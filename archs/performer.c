@@ -31,7 +31,11 @@
  * Gaussian blocks, rows scaled by chi-distributed norms). With redraw = R > 0,
  * every training step whose number is a multiple of R first draws new
  * features for every layer from (a hash of layer 0's initial features, step,
- * layer): deterministic for a seed, and the export holds the features in use.
+ * layer): deterministic for a seed, and the export holds the features in use
+ * (the Performer paper's feature_redraw_interval; evaluation never redraws).
+ *
+ * model.mlp_dropout applies to the MLP hidden activation; model.
+ * attention_dropout is refused: FAVOR+ never forms attention probabilities.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,6 +89,14 @@ static int performer_validate(const eb_model_config *cfg, const eb_args *args, c
   if (m < 1 || m > 1 << 16) {
     snprintf(err, errlen, "parameter features = %lld: must be in [1, 65536]",
              (long long)m);
+    return -1;
+  }
+  if (cfg->attention_dropout > 0) {
+    snprintf(err, errlen,
+             "model.attention_dropout %g: FAVOR+ never forms attention probabilities, so "
+             "there is nothing to drop; set attention_dropout: 0 for performer (an "
+             "override: match: {arch: performer}, model: {attention_dropout: 0})",
+             (double)cfg->attention_dropout);
     return -1;
   }
   const int64_t r = eb_args_int(args, "redraw", 0);
@@ -220,7 +232,7 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
   performer *v = model;
   const int D = v->cfg.dim, H = v->cfg.heads;
   const int B = x->shape[0], N = x->shape[1];
-  const float p = v->cfg.dropout;
+  const float p = v->cfg.dropout, pm = v->cfg.mlp_dropout;
   maybe_redraw(v, ctx);
   int padded = 0;
   for (int64_t i = 0; mask && i < (int64_t)B * N; i++)
@@ -248,7 +260,7 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     eb_tensor *kv = eb_matmul(ctx, fk, v1, 1, 0);                       /* [B,H,m,dh+1] */
     eb_tensor *o = eb_merge_heads(ctx, normalise(ctx, eb_matmul(ctx, fq, kv, 0, 0)));
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
-    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
+    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;

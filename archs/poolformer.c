@@ -4,7 +4,10 @@
  * in a pre-LayerNorm residual branch.
  *
  *   x = x + Dropout(AvgPool_P(LN1(x)) - LN1(x))
- *   x = x + Dropout(W2 · GELU(W1 · LN2(x) + b1) + b2)
+ *   x = x + Dropout(W2 · Dropout_m(GELU(W1 · LN2(x) + b1)) + b2)
+ *
+ * Dropout_m is model.mlp_dropout (off by default); model.attention_dropout is
+ * refused: there are no attention probabilities.
  *
  * AvgPool_P averages over the window [t - P/2, t + P/2] clipped to the
  * sequence and counting only real tokens (padding-aware at the sequence ends
@@ -54,6 +57,15 @@ static int poolformer_validate(const eb_model_config *cfg, const eb_args *args, 
              "parameter 'pool' = %lld: must be an odd window size >= 1 (centred on the "
              "token)",
              (long long)pool);
+    return -1;
+  }
+  if (cfg->attention_dropout > 0) {
+    snprintf(err, errlen,
+             "model.attention_dropout %g: poolformer's token mixer is average pooling, "
+             "it has no attention probabilities to drop; set attention_dropout: 0 for "
+             "poolformer (an override: match: {arch: poolformer}, model: "
+             "{attention_dropout: 0})",
+             (double)cfg->attention_dropout);
     return -1;
   }
   if (cfg->pool != EB_POOL_CLS) return 0;
@@ -117,7 +129,7 @@ static int poolformer_create(const eb_model_config *cfg, const eb_args *args,
 static int poolformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mask,
                               eb_tensor **out, char *err, size_t errlen) {
   poolformer *v = model;
-  const float p = v->cfg.dropout;
+  const float p = v->cfg.dropout, pm = v->cfg.mlp_dropout;
   eb_tensor *zero = eb_tensor_zeros(ctx, 1, (int[]){v->cfg.dim}); /* LN1's bias */
   for (int i = 0; i < v->cfg.depth; i++) {
     layer *l = &v->layers[i];
@@ -128,7 +140,7 @@ static int poolformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint
       eb_tensor *mix = eb_avgpool1d_sub(ctx, a, v->pool, mask, NULL); /* AvgPool(a) - a */
       x = eb_add(ctx, x, eb_dropout(ctx, mix, p));
     }
-    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
+    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
@@ -157,6 +169,7 @@ static double poolformer_flops(const eb_model_config *cfg, const eb_args *args, 
   const double D = cfg->dim, F = cfg->ffn, R = (double)B * N;
   const double T = B * pool_terms(N, (int)eb_args_int(args, "pool", 3));
   const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
+  const double mdrop = (training && cfg->mlp_dropout > 0) ? 1.0 : 0.0;
   double fwd = 8 * R * D               /* ln1 */
                + D * T + (D + 1) * R   /* avgpool (every window non-empty) */
                + R * D                 /* pool - x */
@@ -164,12 +177,14 @@ static double poolformer_flops(const eb_model_config *cfg, const eb_args *args, 
                + 8 * R * D             /* ln2 */
                + 2 * R * F * D + R * F /* w1 */
                + 9 * R * F             /* gelu */
+               + mdrop * R * F         /* mlp dropout */
                + 2 * R * D * F + R * D /* w2 */
                + drop * R * D + R * D; /* dropout, residual */
   double bwd = 0;
   if (training)
     bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
           + 4 * R * D * F + R * D            /* w2: dx, dw, db */
+          + mdrop * 2 * R * F                /* mlp dropout */
           + 19 * R * F                       /* gelu */
           + 4 * R * F * D + R * F            /* w1 */
           + 19 * R * D                       /* ln2 */

@@ -12,6 +12,7 @@ static inline double eb_prenorm_block_flops(const eb_model_config *cfg, double R
                                             double att_f, double att_b, int training) {
   const double D = cfg->dim, F = cfg->ffn;
   const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
+  const double mdrop = (training && cfg->mlp_dropout > 0) ? 1.0 : 0.0;
   double fwd = 8 * R * D                       /* ln1 */
                + 2 * R * 3 * D * D + 3 * R * D /* qkv */
                + att_f                         /* attention */
@@ -20,11 +21,13 @@ static inline double eb_prenorm_block_flops(const eb_model_config *cfg, double R
                + 8 * R * D                     /* ln2 */
                + 2 * R * F * D + R * F         /* w1 */
                + 9 * R * F                     /* gelu */
+               + mdrop * R * F                 /* mlp dropout */
                + 2 * R * D * F + R * D         /* w2 */
                + drop * R * D + R * D;         /* dropout, residual */
   if (!training) return fwd;
   return fwd + 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
          + 4 * R * D * F + R * D                  /* w2: dx, dw, db */
+         + mdrop * 2 * R * F                      /* mlp dropout */
          + 19 * R * F                             /* gelu */
          + 4 * R * F * D + R * F                  /* w1 */
          + 19 * R * D                             /* ln2 */
@@ -59,14 +62,19 @@ static inline void eb_blockwise_attention_visits(int Nq, int Nk, int causal, dou
 }
 
 /* FLOPs of eb_attention_blockwise (docs/flops.md) for q [B,H,Nq,dh] against
- * k, v [B,H,Nk,dh]. */
+ * k, v [B,H,Nk,dh]. drop: dropout on the probabilities is active (1 forward, 2
+ * backward per score computed). */
 static inline void eb_blockwise_attention_flops(double B, double H, int Nq, int Nk,
-                                                double dh, int causal, double *fwd,
-                                                double *bwd) {
+                                                double dh, int causal, int drop,
+                                                double *fwd, double *bwd) {
   double C, K;
   eb_blockwise_attention_visits(Nq, Nk, causal, &C, &K);
   *fwd = B * H * (C * (4 * dh + 5) + K * dh);
   *bwd = B * H * (C * (10 * dh + 6) + 2.0 * Nq * dh);
+  if (drop) {
+    *fwd += B * H * C;
+    *bwd += B * H * C * 2;
+  }
 }
 
 /* Its GEMM FLOPs: per score, forward Q K^T and P V (2 dh each); backward the

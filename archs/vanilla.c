@@ -3,7 +3,11 @@
  * in a residual branch behind a LayerNorm.
  *
  *   x = x + Dropout(Wo · Attention(LN1(x)) + bo)
- *   x = x + Dropout(W2 · GELU(W1 · LN2(x) + b1) + b2)
+ *   x = x + Dropout(W2 · Dropout_m(GELU(W1 · LN2(x) + b1)) + b2)
+ *
+ * model.attention_dropout drops attention probabilities inside the attention
+ * kernel (both kernels draw the same mask); model.mlp_dropout (Dropout_m) the
+ * MLP's hidden activation. Both are off by default.
  */
 #include <math.h>
 #include <stdio.h>
@@ -101,6 +105,7 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
   vanilla *v = model;
   const int D = v->cfg.dim, H = v->cfg.heads;
   const float p = v->cfg.dropout, scale = 1.0f / sqrtf((float)(D / H));
+  const float pa = v->cfg.attention_dropout, pm = v->cfg.mlp_dropout;
   for (int i = 0; i < v->cfg.depth; i++) {
     layer *l = &v->layers[i];
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, l->ln1_b);
@@ -110,12 +115,13 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
       eb_tensor *q = eb_split_heads(ctx, eb_slice_last(ctx, qkv, 0, D), H);
       eb_tensor *k = eb_split_heads(ctx, eb_slice_last(ctx, qkv, D, D), H);
       eb_tensor *val = eb_split_heads(ctx, eb_slice_last(ctx, qkv, 2 * D, D), H);
-      o = eb_merge_heads(ctx, eb_attention(ctx, q, k, val, mask, v->causal, scale));
+      o = eb_merge_heads(ctx,
+                         eb_attention_drop(ctx, q, k, val, mask, v->causal, scale, pa));
     } else { /* heads split and merged by the kernel's strides */
-      o = eb_attention_qkv(ctx, qkv, H, mask, v->causal, scale);
+      o = eb_attention_qkv_drop(ctx, qkv, H, mask, v->causal, scale, pa);
     }
     x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
-    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p);
+    x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
@@ -132,13 +138,18 @@ static double vanilla_flops(const eb_model_config *cfg, const eb_args *args, int
   const double D = cfg->dim, H = cfg->heads, dh = D / H, R = (double)B * N;
   const int causal = (int)eb_args_int(args, "causal", 0);
   const int naive = strcmp(eb_args_str(args, "attention", "blockwise"), "naive") == 0;
+  const int adrop = training && cfg->attention_dropout > 0;
   double att_f, att_b;
   if (naive) {
     att_f = 4.0 * B * H * N * (double)N * dh + 6.0 * B * H * N * (double)N;
     att_b = 8.0 * B * H * N * (double)N * dh + 5.0 * B * H * N * (double)N +
             7.0 * R * D; /* head split (3 slices, 3 transposes) and merge */
+    if (adrop) {         /* P Z forward; P Z again and dP Z backward */
+      att_f += 1.0 * B * H * N * (double)N;
+      att_b += 2.0 * B * H * N * (double)N;
+    }
   } else {
-    eb_blockwise_attention_flops(B, H, N, N, dh, causal, &att_f, &att_b);
+    eb_blockwise_attention_flops(B, H, N, N, dh, causal, adrop, &att_f, &att_b);
   }
   return cfg->depth * eb_prenorm_block_flops(cfg, R, att_f, att_b, training);
 }

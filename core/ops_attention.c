@@ -3,7 +3,10 @@
  * count the dense Nq x Nk work whatever the mask: the GEMMs compute every score.
  *   forward : 4 B H Nq Nk Dh  (QK^T, PV)  + 6 B H Nq Nk (scale 1, softmax 5)
  *   backward: 8 B H Nq Nk Dh  (dV, dP, dQ, dK) + 5 B H Nq Nk (softmax grad 4,
- *             scale 1) */
+ *             scale 1)
+ * With dropout p on the probabilities (training, p > 0: the *_drop entry
+ * points) each score also costs 1 forward (P * Z) and 2 backward (P * Z again
+ * for dV, a recompute, and dP * Z). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -12,6 +15,42 @@
 
 #define ATT_FWD_PER_SCORE 6 /* scale, max, sub, exp, sum, normalise */
 #define ATT_BWD_PER_SCORE 5 /* dP*P, row sum, sub, *P, *scale */
+
+/* ---- dropout on the attention probabilities ----
+ * o_i = sum_j P_ij Z_ij V_j with Z_ij = 0 (probability p) or 1/(1-p): P is the
+ * softmax before dropout (its row sums stay 1), Z a pure function of the op's
+ * dropout stream and the score's index ((b H + h) Nq + i) Nk + j, the same in
+ * the naive and the blockwise kernels, so backward recomputes Z instead of
+ * storing it and the result does not depend on the thread count. Backward:
+ * dV = (P Z)^T dO, dP' = Z (dO V^T), dS = P (dP' - rowsum(P dP')) scale. */
+#define ATT_DROP_SEED 0xA77Du
+
+static inline float att_keep(uint64_t stream, int64_t idx, float p, float ks) {
+  return eb_rng_uniform_at(ATT_DROP_SEED, stream, (uint64_t)idx) < p ? 0.0f : ks;
+}
+
+/* p must lie in [0, 1); 1 when dropout is active (training, p > 0) */
+static int att_drop_active(eb_ctx *ctx, const char *op, float p, int *active) {
+  if (!(p >= 0.0f && p < 1.0f)) {
+    eb_ctx_set_error(ctx, "%s: dropout p = %g outside [0,1)", op, (double)p);
+    return -1;
+  }
+  *active = eb_ctx_training(ctx) && p > 0.0f;
+  return 0;
+}
+
+/* dst[Nq,Nk] = P[Nq,Nk] * Z for (b,h) pair bh (dst may be P) */
+static void att_drop_block(float *dst, const float *P, int64_t bh, int Nq, int Nk,
+                           uint64_t stream, float p, float ks) {
+  int64_t nn = (int64_t)Nq * Nk;
+  EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
+  for (int i = 0; i < Nq; i++) {
+    int64_t row = (bh * Nq + i) * Nk;
+    for (int j = 0; j < Nk; j++)
+      dst[(int64_t)i * Nk + j] =
+          P[(int64_t)i * Nk + j] * att_keep(stream, row + j, p, ks);
+  }
+}
 
 static void attention_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *o = n->out;
@@ -24,20 +63,34 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
       Dh = q->shape[3];
   float scale = n->farg[0];
   const float *P = n->saved;
+  /* dropout: p, 1/(1-p) and the stream (two 32-bit halves) */
+  const float dp = n->farg[1], ks = n->farg[2];
+  const int drop = dp > 0.0f;
+  const uint64_t stream = (uint64_t)(uint32_t)n->iarg[0] | (uint64_t)(uint32_t)n->iarg[1]
+                                                               << 32;
   int64_t nn = (int64_t)Nq * Nk, qd = (int64_t)Nq * Dh, kd = (int64_t)Nk * Dh;
-  float *dS = NULL;
+  float *dS = NULL, *Pd = NULL;
   if (dq || dk) {
     dS = eb_alloc(ctx, (size_t)nn * sizeof(float)); /* reused per (b,h) */
     if (!dS) return;
   }
+  if (drop && dv) {
+    Pd = eb_alloc(ctx, (size_t)nn * sizeof(float)); /* P Z, reused per (b,h) */
+    if (!Pd) return;
+  }
   for (int64_t bh = 0; bh < (int64_t)B * H; bh++) {
     const float *Pb = P + bh * nn, *dO = o->grad + bh * qd;
     const float *Q = q->data + bh * qd, *K = k->data + bh * kd, *V = v->data + bh * kd;
-    if (dv) /* dV[Nk,Dh] += P^T dO */
-      eb__gemm(ctx, 1, 0, Nk, Dh, Nq, 1.0f, Pb, Nk, dO, Dh, 1.0f, dv + bh * kd, Dh);
+    if (dv) { /* dV[Nk,Dh] += (P Z)^T dO */
+      if (drop) att_drop_block(Pd, Pb, bh, Nq, Nk, stream, dp, ks);
+      eb__gemm(ctx, 1, 0, Nk, Dh, Nq, 1.0f, drop ? Pd : Pb, Nk, dO, Dh, 1.0f,
+               dv + bh * kd, Dh);
+    }
     if (!dS) continue;
-    /* dP[Nq,Nk] = dO V^T, then dS = P * (dP - rowsum(dP * P)) * scale in place */
+    /* dP[Nq,Nk] = dO V^T (times Z with dropout), then dS = P * (dP - rowsum(dP *
+     * P)) * scale in place */
     eb__gemm(ctx, 0, 1, Nq, Nk, Dh, 1.0f, dO, Dh, V, Dh, 0.0f, dS, Nk);
+    if (drop) att_drop_block(dS, dS, bh, Nq, Nk, stream, dp, ks);
     EB_OMP("omp parallel for schedule(static) if (nn > EB_PAR_MIN)")
     for (int i = 0; i < Nq; i++) {
       const float *p = Pb + (int64_t)i * Nk;
@@ -55,6 +108,10 @@ static void attention_backward(eb_ctx *ctx, eb_node *n) {
   double g = 2.0 * B * H * (double)nn * Dh, s = (double)B * H * nn;
   double fl =
       (dv ? g : 0) + (dS ? g + ATT_BWD_PER_SCORE * s : 0) + (dq ? g : 0) + (dk ? g : 0);
+  if (drop) { /* P Z for dV (recomputed), dP Z */
+    fl += (dv ? s : 0) + (dS ? s : 0);
+    if (dv) eb_ctx_add_recompute(ctx, s);
+  }
   eb_ctx_add_flops(ctx, 0, fl);
   /* read q, k, v, dO and P; write the gradients asked for */
   eb_ctx_add_bytes(ctx, 4.0 * B * H *
@@ -87,10 +144,13 @@ static int att_check(eb_ctx *ctx, const char *op, const eb_tensor *q, const eb_t
  * mask[b*Nk+j] != 0; NULL = all), causal (Nq == Nk only): also j > i excluded
  * -> o [B,H,Nq,Dh] = softmax(q k^T * scale) v. A query row with no usable key
  * gets probability 0 everywhere (o = 0). */
-eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
-                        const uint8_t *mask, int causal, float scale) {
+eb_tensor *eb_attention_drop(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                             const uint8_t *mask, int causal, float scale, float p) {
   if (!q || !k || !v) return NULL;
-  if (att_check(ctx, "attention", q, k, v, causal)) return NULL;
+  int drop;
+  if (att_check(ctx, "attention", q, k, v, causal) ||
+      att_drop_active(ctx, "attention", p, &drop))
+    return NULL;
   int B = q->shape[0], H = q->shape[1], Nq = q->shape[2], Nk = k->shape[2],
       Dh = q->shape[3];
   int64_t nn = (int64_t)Nq * Nk, qd = (int64_t)Nq * Dh, kd = (int64_t)Nk * Dh,
@@ -102,9 +162,18 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
   /* P for every (b,h) when backward needs it, else one reused Nq x Nk block */
   float *P = eb_alloc(ctx, (size_t)((node ? BH : 1) * nn) * sizeof(float));
   if (!P) return NULL;
+  uint64_t stream = drop ? eb__ctx_next_stream(ctx) : 0;
+  const float ks = drop ? 1.0f / (1.0f - p) : 1.0f;
+  /* with dropout and a backward, P Z goes to a block of its own (P is kept) */
+  float *Pd = NULL;
+  if (drop && node && !(Pd = eb_alloc(ctx, (size_t)nn * sizeof(float)))) return NULL;
   if (node) {
     node->saved = P;
     node->farg[0] = scale;
+    node->farg[1] = drop ? p : 0.0f;
+    node->farg[2] = ks;
+    node->iarg[0] = (int)(uint32_t)stream;
+    node->iarg[1] = (int)(uint32_t)(stream >> 32);
   }
   for (int64_t bh = 0; bh < BH; bh++) {
     float *Pb = node ? P + bh * nn : P;
@@ -138,16 +207,28 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
       for (int j = 0; j < Nk; j++)
         p[j] *= inv;
     }
-    /* O = P V */
-    eb__gemm(ctx, 0, 0, Nq, Dh, Nk, 1.0f, Pb, Nk, v->data + bh * kd, Dh, 0.0f,
+    /* O = P V (P Z with dropout) */
+    float *Pv = Pb;
+    if (drop) {
+      Pv = node ? Pd : Pb;
+      att_drop_block(Pv, Pb, bh, Nq, Nk, stream, p, ks);
+    }
+    eb__gemm(ctx, 0, 0, Nq, Dh, Nk, 1.0f, Pv, Nk, v->data + bh * kd, Dh, 0.0f,
              o->data + bh * qd, Dh);
   }
-  eb_ctx_add_flops(ctx, 4.0 * (double)BH * nn * Dh + ATT_FWD_PER_SCORE * (double)BH * nn,
+  eb_ctx_add_flops(ctx,
+                   4.0 * (double)BH * nn * Dh +
+                       (ATT_FWD_PER_SCORE + (drop ? 1 : 0)) * (double)BH * nn,
                    0);
   /* read q, k, v (and the mask); write o and, for backward, P */
   eb_ctx_add_bytes(ctx, 4.0 * BH * (2.0 * qd + 2.0 * kd + (node ? (double)nn : 0)) +
                             (mask ? (double)B * Nk : 0));
   return o;
+}
+
+eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                        const uint8_t *mask, int causal, float scale) {
+  return eb_attention_drop(ctx, q, k, v, mask, causal, scale, 0.0f);
 }
 
 /* ============================================== blockwise attention ====== */
@@ -183,8 +264,17 @@ typedef struct att_saved {
   uint8_t *mask;                /* [B*Nk] copy or NULL */
   int B, H, Nq, Nk, Dh, causal; /* causal only with Nq == Nk */
   float scale;
-  int qkv; /* 1: eb_attention_qkv (one input), 0: q, k, v inputs */
+  int qkv;       /* 1: eb_attention_qkv (one input), 0: q, k, v inputs */
+  float drop_p;  /* dropout on the probabilities (0 = none) */
+  float drop_ks; /* 1 / (1 - drop_p) */
+  uint64_t drop_stream;
 } att_saved;
+
+/* Z for row i of (b,h), keys j0 .. j0+nk-1 -> z[0..nk) */
+static inline float att_keep_at(const att_saved *sv, int b, int h, int i, int j) {
+  int64_t idx = (((int64_t)b * sv->H + h) * sv->Nq + i) * sv->Nk + j;
+  return att_keep(sv->drop_stream, idx, sv->drop_p, sv->drop_ks);
+}
 
 static inline float *att_at(const eb_v16iew *x, int b, int h) {
   return x->p + b * x->sb + h * x->sh;
@@ -320,11 +410,13 @@ EB_VINLINE void att_gemm(const int mr, const int nv, const int mr1, int M, int n
  *   ATT_S_LOGP s = acc * scale + bias - lse_r, -inf from column lim_r on (the
  *              log-probabilities: exp in a separate pass, att_exp_rows, keeps
  *              the tile's epilogue small enough for the registers)
- *   ATT_S_DS   p = p (acc - D_r) scale, p the stored probabilities
+ *   ATT_S_DS   p = p (acc - D_r) scale, p the stored probabilities (with
+ *              dropout: p (acc Z - D_r) scale)
  * lim_r = lim0 + r (causal) or nkp. */
 enum { ATT_S_FWD, ATT_S_LOGP, ATT_S_DS };
 typedef struct att_sargs {
   const float *A, *Bt, *bias, *rowv;
+  const float *zs; /* ATT_S_DS with dropout: Z, rows at ATT_LDS (NULL = none) */
   float *S, *mx;
   int lda, ldb, causal, lim0;
   float scale;
@@ -356,6 +448,7 @@ EB_VINLINE void att_scores_strip(const int MR, const int NV, const int mode, int
           y = x * g->scale + eb__v16_load(g->bias + n0 + ATT_W * v) - g->rowv[r];
           y = eb__v16_sel(ok, y, eb__v16_splat(-INFINITY));
         } else {
+          if (g->zs) x = x * eb__v16_load(g->zs + (int64_t)r * ATT_LDS + n0 + ATT_W * v);
           y = eb__v16_load(s + ATT_W * v) * (x - g->rowv[r]) * g->scale;
         }
         eb__v16_store(s + ATT_W * v, y);
@@ -419,10 +512,11 @@ static void att_copy_t(const float *x, int ld, int n, int Dh, int Dp, int Np, in
  * copies (q, dO) of Nq rows, key-side ones of Np = Nk rounded up to 16. */
 typedef struct att_layout {
   int Dp, Np, ldt; /* ldt: row stride of the transposed copies */
-  int64_t q, k, kt, vt, v, dO, s, acc, dk, dv, rowf, bias, total;
+  int64_t q, k, kt, vt, v, dO, s, acc, dk, dv, rowf, bias, zs, pd, total;
 } att_layout;
 
-static att_layout att_plan(int Nq, int Nk, int Dh) {
+/* drop: room for backward's dropout blocks Z and P Z (zs, pd) */
+static att_layout att_plan(int Nq, int Nk, int Dh, int drop) {
   att_layout L;
   L.Dp = att_round(Dh, ATT_W);
   L.Np = att_round(Nk, 16);
@@ -443,6 +537,11 @@ static att_layout att_plan(int Nq, int Nk, int Dh) {
   ATT_TAKE(dv, kd);
   ATT_TAKE(rowf, (int64_t)(3 + ATT_W) * ATT_BQ + Nq);
   ATT_TAKE(bias, L.Np);
+  L.zs = L.pd = 0;
+  if (drop) {
+    ATT_TAKE(zs, (int64_t)ATT_BQ * ATT_LDS);
+    ATT_TAKE(pd, (int64_t)ATT_BQ * ATT_LDS);
+  }
 #undef ATT_TAKE
   L.total = o;
   return L;
@@ -507,6 +606,9 @@ EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
         l[r] = l[r] * c + ps;
         m[r] = mn;
         corr[r] = c;
+        if (sv->drop_p > 0.0f) /* the sum l is taken before dropout */
+          for (int j = 0; j < nk; j++)
+            s[j] *= att_keep_at(sv, b, h, i0 + r, j0 + j);
       }
       if (j0 > 0)
         for (int r = 0; r < mq; r++)
@@ -592,13 +694,26 @@ EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
       mm[0] += ATT_MM(mq, nk, Dh);
       mm[1] += ATT_MM(mq, nk, Dh);
       att_exp_rows(S, mq, nkp);
-      /* dV_j += P^T dO_i */
-      att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp, Dp,
-               1);
+      const float *Pv = S, *Zb = NULL;
+      if (sv->drop_p > 0.0f) { /* Z and P Z of the block */
+        float *zs = scr + L->zs, *pd = scr + L->pd;
+        for (int r = 0; r < mq; r++)
+          for (int j = 0; j < nkp; j++) {
+            int64_t e = (int64_t)r * ATT_LDS + j;
+            zs[e] = j < nk ? att_keep_at(sv, b, h, i0 + r, j0 + j) : 0.0f;
+            pd[e] = S[e] * zs[e];
+          }
+        Pv = pd;
+        Zb = zs;
+      }
+      /* dV_j += (P Z)^T dO_i */
+      att_gemm(mr, nv, mr1, nk, Dp, mq, Pv, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp,
+               Dp, 1);
       mm[0] += ATT_MM(nk, Dh, mq);
-      /* dS = P (dO_i V_j^T - D) scale, in place */
+      /* dS = P (dO_i V_j^T Z - D) scale, in place */
       g = (att_sargs){.A = dOi,
                       .Bt = Vt + j0,
+                      .zs = Zb,
                       .rowv = Dr + i0,
                       .S = S,
                       .lda = Dp,
@@ -757,7 +872,7 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   const att_grads gr = {&dO, pq, pk, pv, fq, fk, fv};
   const int lv = att_level();
   int nt = eb__nthreads();
-  att_layout L = att_plan(Nq, Nk, Dh);
+  att_layout L = att_plan(Nq, Nk, Dh, sv->drop_p > 0.0f);
   int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return;
@@ -774,6 +889,10 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   eb_ctx_add_flops(ctx, 0, bh * (sc * (10.0 * Dh + 6) + 2.0 * Nq * Dh));
   /* of which recomputing P: S = Q K^T 2 Dh, scale, - lse, exp per score */
   eb_ctx_add_recompute(ctx, bh * sc * (2.0 * Dh + 3));
+  if (sv->drop_p > 0.0f) { /* P Z (recomputed) and dP Z per score */
+    eb_ctx_add_flops(ctx, 0, bh * sc * 2.0);
+    eb_ctx_add_recompute(ctx, bh * sc);
+  }
   /* read q, k, v, o, dO, lse (and the mask); write the gradients asked for */
   double qd = (double)Nq * Dh, kd = (double)Nk * Dh;
   eb_ctx_add_bytes(ctx, 4.0 * bh *
@@ -783,8 +902,14 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
 }
 
 static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int nin,
-                                   eb_tensor **in, const uint8_t *mask) {
+                                   eb_tensor **in, const uint8_t *mask, float p) {
   const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;
+  int drop;
+  if (att_drop_active(ctx, sv->qkv ? "attention_qkv" : "attention_blockwise", p, &drop))
+    return NULL;
+  sv->drop_p = drop ? p : 0.0f;
+  sv->drop_ks = drop ? 1.0f / (1.0f - p) : 1.0f;
+  sv->drop_stream = drop ? eb__ctx_next_stream(ctx) : 0;
   sv->lse = eb_alloc(ctx, (size_t)B * H * Nq * sizeof(float));
   if (!sv->lse) return NULL;
   sv->mask = NULL;
@@ -795,7 +920,7 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
   }
   const int lv = att_level();
   int nt = eb__nthreads();
-  att_layout L = att_plan(Nq, Nk, Dh);
+  att_layout L = att_plan(Nq, Nk, Dh, 0);
   int64_t per = L.total;
   float *scr = eb_alloc(ctx, (size_t)(nt * per) * sizeof(float));
   if (!scr) return NULL;
@@ -810,6 +935,7 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
   att_counts(Nq, Nk, sv->causal, &sc, &kb);
   double bh = (double)B * H;
   eb_ctx_add_flops(ctx, bh * (sc * (4.0 * Dh + 5) + kb * Dh), 0);
+  if (drop) eb_ctx_add_flops(ctx, bh * sc, 0); /* P Z */
   /* read q, k, v (and the mask); write o and lse */
   eb_ctx_add_bytes(ctx, 4.0 * bh * (2.0 * Nq * Dh + 2.0 * Nk * Dh + Nq) +
                             (mask ? (double)B * Nk : 0));
@@ -820,8 +946,9 @@ static eb_tensor *attention_bw_run(eb_ctx *ctx, att_saved *sv, eb_tensor *o, int
 
 /* q [B,H,Nq,Dh], k,v [B,H,Nk,Dh] -> [B,H,Nq,Dh]: eb_attention's result,
  * blockwise. */
-eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
-                                  const uint8_t *mask, int causal, float scale) {
+eb_tensor *eb_attention_blockwise_drop(eb_ctx *ctx, eb_tensor *q, eb_tensor *k,
+                                       eb_tensor *v, const uint8_t *mask, int causal,
+                                       float scale, float p) {
   if (!q || !k || !v) return NULL;
   if (att_check(ctx, "attention_blockwise", q, k, v, causal)) return NULL;
   int B = q->shape[0], H = q->shape[1], Nq = q->shape[2], Nk = k->shape[2],
@@ -844,13 +971,18 @@ eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_te
                     .scale = scale,
                     .qkv = 0};
   eb_tensor *in[3] = {q, k, v};
-  return attention_bw_run(ctx, sv, o, 3, in, mask);
+  return attention_bw_run(ctx, sv, o, 3, in, mask, p);
+}
+
+eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                                  const uint8_t *mask, int causal, float scale) {
+  return eb_attention_blockwise_drop(ctx, q, k, v, mask, causal, scale, 0.0f);
 }
 
 /* qkv [B,N,3D] (q | k | v along the last dim, head h at columns h*Dh..) ->
  * [B,N,D]: the heads' blockwise attention outputs, merged. */
-eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_t *mask,
-                            int causal, float scale) {
+eb_tensor *eb_attention_qkv_drop(eb_ctx *ctx, eb_tensor *qkv, int heads,
+                                 const uint8_t *mask, int causal, float scale, float p) {
   if (!qkv) return NULL;
   int D3 = qkv->ndim == 3 ? qkv->shape[2] : 0;
   if (qkv->ndim != 3 || D3 % 3 != 0 || heads < 1 || (D3 / 3) % heads != 0) {
@@ -875,5 +1007,10 @@ eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_
                     .causal = causal != 0,
                     .scale = scale,
                     .qkv = 1};
-  return attention_bw_run(ctx, sv, o, 1, &qkv, mask);
+  return attention_bw_run(ctx, sv, o, 1, &qkv, mask, p);
+}
+
+eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_t *mask,
+                            int causal, float scale) {
+  return eb_attention_qkv_drop(ctx, qkv, heads, mask, causal, scale, 0.0f);
 }

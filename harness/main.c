@@ -178,15 +178,17 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
 
 /* ------------------------------------------------ shared model options ---- */
 typedef struct model_opts {
-  const char *arch, *pool;
-  long long dim, depth, heads, ffn, threads, seed;
-  double dropout;
+  const char *arch, *pool, *positions, *head;
+  long long dim, depth, heads, ffn, threads, seed, head_width;
+  double dropout, attention_dropout, mlp_dropout;
   kvlist params;
 } model_opts;
 
 static model_opts model_defaults(void) {
   model_opts m = {.arch = "vanilla",
                   .pool = "mean",
+                  .positions = "learned",
+                  .head = "linear",
                   .dim = 64,
                   .depth = 2,
                   .heads = 4,
@@ -205,6 +207,41 @@ static model_opts model_defaults(void) {
       {"ffn", O_INT, &(m).ffn, 1, 1 << 20, "F", "MLP hidden width [128]"},               \
       {"dropout", O_FLOAT, &(m).dropout, 0, 0.999, "P", "dropout rate [0]"},             \
       {"pool", O_STR, &(m).pool, 0, 0, "mean|cls", "sequence pooling [mean]"},           \
+      {"attention-dropout",                                                              \
+       O_FLOAT,                                                                          \
+       &(m).attention_dropout,                                                           \
+       0,                                                                                \
+       0.999,                                                                            \
+       "P",                                                                              \
+       "dropout on attention probabilities [0]"},                                        \
+      {"mlp-dropout",                                                                    \
+       O_FLOAT,                                                                          \
+       &(m).mlp_dropout,                                                                 \
+       0,                                                                                \
+       0.999,                                                                            \
+       "P",                                                                              \
+       "dropout on the MLP hidden activation [0]"},                                      \
+      {"positions",                                                                      \
+       O_STR,                                                                            \
+       &(m).positions,                                                                   \
+       0,                                                                                \
+       0,                                                                                \
+       "learned|sinusoidal",                                                             \
+       "positional embedding [learned]"},                                                \
+      {"head",                                                                           \
+       O_STR,                                                                            \
+       &(m).head,                                                                        \
+       0,                                                                                \
+       0,                                                                                \
+       "linear|mlp",                                                                     \
+       "classifier head; mlp = Dense-ReLU-Dense (LRA) [linear]"},                        \
+      {"head-width",                                                                     \
+       O_INT,                                                                            \
+       &(m).head_width,                                                                  \
+       0,                                                                                \
+       1 << 20,                                                                          \
+       "W",                                                                              \
+       "hidden width of the mlp head, 0 = ffn [0]"},                                     \
       {"param", O_KV, &(m).params, 0, 0, "K=V", "architecture parameter (repeatable)"},  \
       {"threads", O_INT, &(m).threads, 1, 1024, "N", "threads for BLAS and engine [1]"}, \
   {                                                                                      \
@@ -224,12 +261,27 @@ static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch *
     snprintf(err, errlen, "--pool %s: expected mean or cls", mo->pool);
     return 2;
   }
+  if (strcmp(mo->positions, "learned") && strcmp(mo->positions, "sinusoidal")) {
+    snprintf(err, errlen, "--positions %s: expected learned or sinusoidal",
+             mo->positions);
+    return 2;
+  }
+  if (strcmp(mo->head, "linear") && strcmp(mo->head, "mlp")) {
+    snprintf(err, errlen, "--head %s: expected linear or mlp", mo->head);
+    return 2;
+  }
   memset(cfg, 0, sizeof *cfg);
   cfg->dim = (int)mo->dim;
   cfg->depth = (int)mo->depth;
   cfg->heads = (int)mo->heads;
   cfg->ffn = (int)mo->ffn;
   cfg->dropout = (float)mo->dropout;
+  cfg->attention_dropout = (float)mo->attention_dropout;
+  cfg->mlp_dropout = (float)mo->mlp_dropout;
+  cfg->positions =
+      strcmp(mo->positions, "sinusoidal") ? EB_POS_LEARNED : EB_POS_SINUSOIDAL;
+  cfg->head = strcmp(mo->head, "mlp") ? EB_HEAD_LINEAR : EB_HEAD_MLP;
+  cfg->head_width = (int)mo->head_width;
   cfg->pool = strcmp(mo->pool, "cls") == 0 ? EB_POOL_CLS : EB_POOL_MEAN;
   char owner[128];
   snprintf(owner, sizeof owner, "arch '%s'", (*arch)->name);

@@ -2,7 +2,19 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void eb_sinusoid_table(float *out, int L, int D) {
+  for (int i = 0; i < D; i += 2) {
+    /* 1 / 10000^(i/D), in double so every row is exact to float rounding */
+    const double freq = exp(-log(10000.0) * (double)i / (double)D);
+    for (int p = 0; p < L; p++) {
+      out[(size_t)p * D + i] = (float)sin(p * freq);
+      if (i + 1 < D) out[(size_t)p * D + i + 1] = (float)cos(p * freq);
+    }
+  }
+}
 
 int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
                    int vocab, int classes, int seq_len, char *err, size_t errlen) {
@@ -14,6 +26,20 @@ int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_arg
   }
   if (!(cfg->dropout >= 0 && cfg->dropout < 1)) {
     snprintf(err, errlen, "model: dropout %g must be in [0, 1)", cfg->dropout);
+    return -1;
+  }
+  if (!(cfg->attention_dropout >= 0 && cfg->attention_dropout < 1) ||
+      !(cfg->mlp_dropout >= 0 && cfg->mlp_dropout < 1)) {
+    snprintf(err, errlen,
+             "model: attention_dropout %g and mlp_dropout %g must be in [0, 1)",
+             cfg->attention_dropout, cfg->mlp_dropout);
+    return -1;
+  }
+  if ((cfg->positions != EB_POS_LEARNED && cfg->positions != EB_POS_SINUSOIDAL) ||
+      (cfg->head != EB_HEAD_LINEAR && cfg->head != EB_HEAD_MLP) || cfg->head_width < 0) {
+    snprintf(err, errlen,
+             "model: positions must be learned or sinusoidal, head linear or mlp, "
+             "head_width >= 0 (0 = ffn)");
     return -1;
   }
   if (vocab < 2 || classes < 2 || seq_len < 1) {
@@ -55,8 +81,18 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     return -1;
   }
   m->tok = eb_param(m->P, "embed.tok", 2, (int[]){vocab + cls, D}, EB_INIT_NORMAL, 0.02f);
-  m->pos =
-      eb_param(m->P, "embed.pos", 2, (int[]){m->cfg.max_len, D}, EB_INIT_NORMAL, 0.02f);
+  const int L = m->cfg.max_len;
+  if (cfg->positions == EB_POS_SINUSOIDAL) { /* a fixed table, not a parameter */
+    m->pos_table = malloc((size_t)L * D * sizeof *m->pos_table);
+    if (!m->pos_table) {
+      snprintf(err, errlen, "out of memory");
+      eb_model_destroy(m);
+      return -1;
+    }
+    eb_sinusoid_table(m->pos_table, L, D);
+  } else {
+    m->pos = eb_param(m->P, "embed.pos", 2, (int[]){L, D}, EB_INIT_NORMAL, 0.02f);
+  }
   char why[EB_ERR_LEN];
   why[0] = '\0';
   if (arch->create(&m->cfg, args, m->P, &m->impl, why, sizeof why)) {
@@ -66,17 +102,26 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   }
   m->lnf_g = eb_param(m->P, "final_ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
   m->lnf_b = eb_param(m->P, "final_ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
-  const int hin = pair ? cfg->ffn : D;
+  /* the hidden width of an MLP head (the pair head always has one) */
+  const int W = cfg->head_width > 0 ? cfg->head_width : cfg->ffn;
+  const int mlp = !pair && cfg->head == EB_HEAD_MLP;
+  const int hin = pair || mlp ? W : D;
   if (pair) {
-    m->pair_w = eb_param(m->P, "head.pair.w", 2, (int[]){cfg->ffn, 4 * D},
-                         EB_INIT_UNIFORM, 1.0f / sqrtf((float)(4 * D)));
-    m->pair_b = eb_param(m->P, "head.pair.b", 1, (int[]){cfg->ffn}, EB_INIT_ZEROS, 0);
+    m->pair_w = eb_param(m->P, "head.pair.w", 2, (int[]){W, 4 * D}, EB_INIT_UNIFORM,
+                         1.0f / sqrtf((float)(4 * D)));
+    m->pair_b = eb_param(m->P, "head.pair.b", 1, (int[]){W}, EB_INIT_ZEROS, 0);
+  }
+  if (mlp) {
+    m->mlp_w = eb_param(m->P, "head.mlp.w", 2, (int[]){W, D}, EB_INIT_UNIFORM,
+                        1.0f / sqrtf((float)D));
+    m->mlp_b = eb_param(m->P, "head.mlp.b", 1, (int[]){W}, EB_INIT_ZEROS, 0);
   }
   m->head_w = eb_param(m->P, "head.w", 2, (int[]){classes, hin}, EB_INIT_UNIFORM,
                        1.0f / sqrtf((float)hin));
   m->head_b = eb_param(m->P, "head.b", 1, (int[]){classes}, EB_INIT_ZEROS, 0);
-  if (!m->tok || !m->pos || !m->lnf_g || !m->lnf_b || !m->head_w || !m->head_b ||
-      (pair && (!m->pair_w || !m->pair_b))) {
+  if (!m->tok || (!m->pos && !m->pos_table) || !m->lnf_g || !m->lnf_b || !m->head_w ||
+      !m->head_b || (pair && (!m->pair_w || !m->pair_b)) ||
+      (mlp && (!m->mlp_w || !m->mlp_b))) {
     snprintf(err, errlen, "arch '%s': a parameter name clashes with the shared model's",
              arch->name);
     eb_model_destroy(m);
@@ -113,6 +158,7 @@ int eb_model_counts(const eb_arch *arch, const eb_model_config *cfg, const eb_ar
 void eb_model_destroy(eb_model *m) {
   if (m->impl && m->arch && m->arch->destroy) m->arch->destroy(m->impl);
   eb_params_destroy(m->P);
+  free(m->pos_table);
   memset(m, 0, sizeof *m);
 }
 
@@ -149,7 +195,14 @@ static eb_tensor *encode(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *
   }
   eb_tensor *x = eb_embedding(ctx, m->tok, ids, B, L);
   eb_tensor *pos = m->pos;
-  if (L < m->cfg.max_len) { /* shorter batch: rows 0..L-1 of the table */
+  if (m->pos_table) { /* fixed sinusoids: a view of the first L rows, no gradient */
+    pos = eb_alloc(ctx, sizeof *pos);
+    if (!pos) return fail(ctx, err, errlen, "model"), NULL;
+    *pos = (eb_tensor){.data = m->pos_table,
+                       .size = (int64_t)L * m->cfg.dim,
+                       .ndim = 2,
+                       .shape = {L, m->cfg.dim}};
+  } else if (L < m->cfg.max_len) { /* shorter batch: rows 0..L-1 of the table */
     int32_t *rows = eb_alloc(ctx, (size_t)L * sizeof *rows);
     if (!rows) return fail(ctx, err, errlen, "model"), NULL;
     for (int j = 0; j < L; j++)
@@ -178,6 +231,8 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *er
   const int B = b->B, N = b->N;
   if (!m->pair) {
     eb_tensor *h = encode(m, ctx, B, N, b->tokens, b->mask, err, errlen);
+    if (h && m->mlp_w) /* LRA's Dense(width) -> ReLU before the output layer */
+      h = eb_relu(ctx, eb_linear(ctx, h, m->mlp_w, m->mlp_b));
     eb_tensor *logits = h ? eb_linear(ctx, h, m->head_w, m->head_b) : NULL;
     if (h && !logits) fail(ctx, err, errlen, "head");
     return logits;
@@ -237,23 +292,29 @@ double eb_model_flops(const eb_model *m, int B, int N, int training) {
    * sequences. */
   const int cls = m->cfg.pool == EB_POOL_CLS;
   const double E = (double)B * (m->pair ? 2 : 1); /* encoded sequences */
-  const double L = N + cls, D = m->cfg.dim, C = m->classes, R = E * L, F = m->cfg.ffn;
+  const double L = N + cls, D = m->cfg.dim, C = m->classes, R = E * L;
+  const double F = m->cfg.head_width > 0 ? m->cfg.head_width : m->cfg.ffn; /* MLP head */
+  const int learned = m->cfg.positions == EB_POS_LEARNED;
+  const int mlp = !m->pair && m->cfg.head == EB_HEAD_MLP;
   const double drop = (training && m->cfg.dropout > 0) ? 1.0 : 0.0;
   const double T = training ? 1.0 : 0.0;
-  /* a batch shorter than max_len gathers its position rows (backward L*D) */
-  const double gather = L < m->cfg.max_len ? L * D : 0.0;
+  /* a batch shorter than max_len gathers its learned position rows (backward
+   * L*D); fixed sinusoids are a view, and take no gradient */
+  const double gather = learned && L < m->cfg.max_len ? L * D : 0.0;
   double enc = R * D + drop * R * D                   /* + positions, dropout */
                + 8.0 * R * D                          /* final LayerNorm */
                + (cls ? 0.0 : (R + E) * D)            /* mean pool */
                + T * ((cls ? E * D : 2.0 * R * D)     /* pool backward */
                       + 19.0 * R * D                  /* final LayerNorm backward */
                       + drop * 2.0 * R * D            /* dropout backward */
-                      + 2.0 * R * D                   /* positional add backward */
+                      + (learned ? 2.0 : 1.0) * R * D /* positional add backward */
                       + R * D                         /* embedding scatter-add */
                       + gather);                      /* positions of a short batch */
-  const double H = m->pair ? F : D;                   /* classifier input width */
+  const double H = m->pair || mlp ? F : D;            /* classifier input width */
   double head = 2.0 * B * C * H + B * C + 4.0 * B * C /* head, cross-entropy */
                 + T * (4.0 * B * C * H + B * C + 4.0 * B * C);
+  if (mlp) /* Dense D -> F, ReLU */
+    head += 2.0 * B * F * D + B * F + B * F + T * (4.0 * B * F * D + B * F + B * F);
   if (m->pair) /* gathers, a*b, a-b, concat, MLP 4D -> F, ReLU */
     head += 2.0 * B * D + 2.0 * B * F * 4 * D + B * F + B * F +
             T * (2.0 * B * D + 4.0 * B * D + 2.0 * B * D + 4.0 * B * D +
@@ -267,14 +328,17 @@ int eb_model_gemm_flops(const eb_model *m, int B, int N, int training, double *m
                         double *executed) {
   if (!m->arch->gemm_flops) return -1;
   /* The shared parts' GEMMs: the classifier h[B,H] W^T (pair models first
-   * z[B,4D] W^T to F), forward and, in training, dx and dw (h comes from the
-   * encoder, so it needs a gradient). The embedding, pooling and loss have no
-   * matrix product. */
+   * z[B,4D] W^T to the head width W, an mlp head h[B,D] W^T to W), forward and,
+   * in training, dx and dw (h comes from the encoder, so it needs a gradient).
+   * The embedding, pooling and loss have no matrix product. */
   const int cls = m->cfg.pool == EB_POOL_CLS;
+  const int mlp = !m->pair && m->cfg.head == EB_HEAD_MLP;
   const double E = (double)B * (m->pair ? 2 : 1);
-  const double D = m->cfg.dim, C = m->classes, F = m->cfg.ffn;
-  const double H = m->pair ? F : D;
-  double head = 2.0 * B * C * H + (m->pair ? 2.0 * B * F * 4 * D : 0);
+  const double D = m->cfg.dim, C = m->classes;
+  const double W = m->cfg.head_width > 0 ? m->cfg.head_width : m->cfg.ffn;
+  const double H = m->pair || mlp ? W : D;
+  double head =
+      2.0 * B * C * H + (m->pair ? 2.0 * B * W * 4 * D : 0) + (mlp ? 2.0 * B * W * D : 0);
   head *= training ? 3 : 1;
   double bm, bx;
   if (m->arch->gemm_flops(&m->cfg, m->args, (int)E, N + cls, training, &bm, &bx))

@@ -1,11 +1,16 @@
-/* The model every architecture runs inside: token + learned positional
- * embedding, the architecture's blocks, a final LayerNorm, mean or CLS pooling
- * and a linear classifier head. Parameter names: embed.tok, embed.pos,
+/* The model every architecture runs inside: token + positional embedding
+ * (learned, or fixed sinusoids with model.positions: sinusoidal), the
+ * architecture's blocks, a final LayerNorm, mean or CLS pooling and a linear
+ * classifier head (or with model.head: mlp, LRA's Dense -> ReLU -> Dense:
+ * head.mlp.w [W, D], head.mlp.b [W], ReLU, head.w [C, W], W = head_width or
+ * ffn). Parameter names: embed.tok, embed.pos (learned positions only),
  * final_ln.g, final_ln.b, head.w, head.b (plus the arch's own).
  *
  * Pair (two-tower) tasks encode both sequences with the same encoder, combine
  * the pooled vectors a, b as [a, b, a*b, a-b] (LRA's dual head) and classify
- * with an MLP: head.pair.w [ffn, 4D], head.pair.b, ReLU, then head.w [C, ffn]. */
+ * with an MLP: head.pair.w [W, 4D], head.pair.b, ReLU, then head.w [C, W]
+ * (W = head_width or ffn). model.head does not change it: it is already LRA's
+ * Dense-ReLU-Dense. */
 #ifndef EFFBENCH_MODEL_H
 #define EFFBENCH_MODEL_H
 
@@ -22,7 +27,13 @@ typedef struct eb_model {
   int pair;                    /* two-tower input */
   eb_tensor *tok, *pos, *lnf_g, *lnf_b, *head_w, *head_b;
   eb_tensor *pair_w, *pair_b; /* pair mode only */
+  eb_tensor *mlp_w, *mlp_b;   /* head: mlp (single mode) only */
+  float *pos_table;           /* positions: sinusoidal, [max_len, dim]; pos is NULL */
 } eb_model;
+
+/* out[L,D]: the fixed positional encoding of Vaswani et al. 2017,
+ * out[p][2i] = sin(p / 10000^(2i/D)), out[p][2i+1] = cos(p / 10000^(2i/D)). */
+void eb_sinusoid_table(float *out, int L, int D);
 
 /* The checks of eb_model_create alone (model sizes, then the arch's validate
  * at this length), allocating nothing: 0, or -1 with err ("model: ..." or

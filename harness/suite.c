@@ -129,8 +129,17 @@ static int get_duration(ctx *c, const eb_ynode *n, const char *what, double *out
 }
 
 /* ------------------------------------------------- model and train ---- */
-static const char *const model_keys[] = {"dim", "depth",   "heads",
-                                         "ffn", "dropout", "pool"};
+static const char *const model_keys[] = {"dim",
+                                         "depth",
+                                         "heads",
+                                         "ffn",
+                                         "dropout",
+                                         "pool",
+                                         "attention_dropout",
+                                         "mlp_dropout",
+                                         "positions",
+                                         "head",
+                                         "head_width"};
 static const char *const train_keys[] = {
     "steps",        "batch",       "lr",       "warmup", "weight_decay",    "eval_every",
     "eval_batches", "time_budget", "schedule", "clip",   "decay_embeddings"};
@@ -144,10 +153,31 @@ static int set_model(ctx *c, eb_model_config *m, const char *key, const eb_ynode
   if (!strcmp(key, "depth")) return get_int(c, v, what, 0, 1024, &m->depth);
   if (!strcmp(key, "heads")) return get_int(c, v, what, 1, 4096, &m->heads);
   if (!strcmp(key, "ffn")) return get_int(c, v, what, 1, 1 << 20, &m->ffn);
-  if (!strcmp(key, "dropout")) {
+  if (!strcmp(key, "dropout") || !strcmp(key, "attention_dropout") ||
+      !strcmp(key, "mlp_dropout")) {
     double d;
     if (get_float(c, v, what, 0, 0.999, &d)) return -1;
-    m->dropout = (float)d;
+    *(key[0] == 'd'   ? &m->dropout
+      : key[0] == 'a' ? &m->attention_dropout
+                      : &m->mlp_dropout) = (float)d;
+    return 0;
+  }
+  if (!strcmp(key, "head_width")) return get_int(c, v, what, 0, 1 << 20, &m->head_width);
+  if (!strcmp(key, "positions")) {
+    if (want(c, v, EB_Y_SCALAR, what)) return -1;
+    if (strcmp(v->value, "learned") && strcmp(v->value, "sinusoidal"))
+      return at(c, v->line, v->col,
+                "model.positions: '%s' is not one of learned, sinusoidal", v->value);
+    m->positions =
+        strcmp(v->value, "sinusoidal") == 0 ? EB_POS_SINUSOIDAL : EB_POS_LEARNED;
+    return 0;
+  }
+  if (!strcmp(key, "head")) {
+    if (want(c, v, EB_Y_SCALAR, what)) return -1;
+    if (strcmp(v->value, "linear") && strcmp(v->value, "mlp"))
+      return at(c, v->line, v->col, "model.head: '%s' is not one of linear, mlp",
+                v->value);
+    m->head = strcmp(v->value, "mlp") == 0 ? EB_HEAD_MLP : EB_HEAD_LINEAR;
     return 0;
   }
   if (!strcmp(key, "pool")) {
@@ -337,11 +367,21 @@ static char *run_json(const eb_suite_run *r, const eb_suite *s) {
     sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":%.6g}",
            r->ref_flops_token, (long long)r->ref_params, s->match_tolerance);
   }
-  sb_add(&b,
-         ",\"model\":{\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,\"heads\":%d,"
-         "\"pool\":\"%s\"}",
-         r->model.depth, r->model.dim, r->model.dropout, r->model.ffn, r->model.heads,
-         r->model.pool == EB_POOL_CLS ? "cls" : "mean");
+  /* the LRA protocol options are written only when set (keys sorted): a run
+   * with them off keeps the key it had before they existed */
+  const eb_model_config *m = &r->model;
+  sb_add(&b, ",\"model\":{");
+  if (m->attention_dropout > 0)
+    sb_add(&b, "\"attention_dropout\":%.9g,", m->attention_dropout);
+  sb_add(&b, "\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,", m->depth, m->dim,
+         m->dropout, m->ffn);
+  if (m->head == EB_HEAD_MLP) sb_add(&b, "\"head\":\"mlp\",");
+  if (m->head_width > 0) sb_add(&b, "\"head_width\":%d,", m->head_width);
+  sb_add(&b, "\"heads\":%d,", m->heads);
+  if (m->mlp_dropout > 0) sb_add(&b, "\"mlp_dropout\":%.9g,", m->mlp_dropout);
+  sb_add(&b, "\"pool\":\"%s\"", m->pool == EB_POOL_CLS ? "cls" : "mean");
+  if (m->positions == EB_POS_SINUSOIDAL) sb_add(&b, ",\"positions\":\"sinusoidal\"");
+  sb_add(&b, "}");
   sb_add(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
   jstr(&b, r->task->name);
   sb_add(&b, ",\"task_params\":");

@@ -150,7 +150,8 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   /* the embeddings decay or not by the run's switch, set both ways: the same
    * model may be trained again under another config */
   eb_param_set_decay(m->P, m->tok, cfg->decay_embeddings != 0);
-  eb_param_set_decay(m->P, m->pos, cfg->decay_embeddings != 0);
+  if (m->pos) /* learned positions only: fixed sinusoids are no parameter */
+    eb_param_set_decay(m->P, m->pos, cfg->decay_embeddings != 0);
   double t0 = eb_now(), train_time = 0;
   double best_val = -1;
   int64_t real_tokens = 0, padded_tokens = 0;

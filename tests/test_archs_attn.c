@@ -358,7 +358,8 @@ static void check_features(eb_registry *reg) {
   eb_batch b = {.B = 2, .N = 6, .tokens = tok, .mask = mask, .labels = lab};
   eb_ctx *ctx = eb_ctx_create(1 << 20, 0);
   eb_adam opt = eb_adam_lra(0.1f);
-  for (int step = 1; step <= 3; step++)
+  float snap[5][32]; /* m1's features after each step 1..4 */
+  for (int step = 1; step <= 4; step++)
     for (int which = 0; which < 2; which++) {
       eb_model *m = which ? &m2 : &m1;
       eb_ctx_reset(ctx);
@@ -374,7 +375,20 @@ static void check_features(eb_registry *reg) {
       if (!which && step == 1)
         CHECK(memcmp(init, f1->data, sizeof init) == 0,
               "the optimizer changed the features");
+      if (!which) memcpy(snap[step], f1->data, sizeof init);
     }
+  /* redraw = 2: new features at steps 2 and 4, kept at step 3 */
+  CHECK(memcmp(snap[2], init, sizeof init) != 0, "features not redrawn at step 2");
+  CHECK(memcmp(snap[3], snap[2], sizeof init) == 0, "features changed at step 3");
+  CHECK(memcmp(snap[4], snap[3], sizeof init) != 0, "features not redrawn at step 4");
+  /* evaluation never redraws, even at a step that is a multiple of 2 */
+  eb_ctx_reset(ctx);
+  eb_ctx_set_step(ctx, 6);
+  eb_ctx_set_training(ctx, 0);
+  eb_ctx_set_grad(ctx, 0);
+  CHECK(eb_model_loss(&m1, ctx, &b, NULL, NULL, err, sizeof err) != NULL, "eval: %s",
+        err);
+  CHECK(memcmp(f1->data, snap[4], sizeof init) == 0, "an evaluation redrew the features");
   CHECK(memcmp(init, f1->data, sizeof init) != 0, "features not redrawn at step 2");
   CHECK(memcmp(f1->data, f2->data, sizeof init) == 0,
         "two runs with the same seed drew different features");

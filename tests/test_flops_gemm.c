@@ -16,6 +16,9 @@
 #include "registry.h"
 #include "train.h"
 
+/* The LRA protocol options of the next check_arch calls (none: all zero). */
+static eb_model_config lra_opts;
+
 /* kv: NULL or "key=value" settings of the arch, NULL-terminated */
 static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N,
                        int pair, const char *const *kv) {
@@ -27,8 +30,17 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
     CHECK(0, "%s: %s", a->name, err);
     return;
   }
-  eb_model_config cfg = {
-      .dim = 16, .depth = 2, .heads = 4, .ffn = 24, .dropout = dropout, .pool = pool};
+  eb_model_config cfg = {.dim = 16,
+                         .depth = 2,
+                         .heads = 4,
+                         .ffn = 24,
+                         .dropout = dropout,
+                         .pool = pool,
+                         .attention_dropout = lra_opts.attention_dropout,
+                         .mlp_dropout = lra_opts.mlp_dropout,
+                         .positions = lra_opts.positions,
+                         .head = lra_opts.head,
+                         .head_width = lra_opts.head_width};
   eb_model m;
   if (eb_model_create(&m, a, &cfg, &args.args, 50, 5, N, pair, 1, err, sizeof err)) {
     CHECK(0, "%s: %s", a->name, err);
@@ -182,6 +194,22 @@ int main(void) {
   /* mamba: other sizes */
   check_arch(eb_registry_find_arch(reg, "mamba"), EB_POOL_MEAN, 0.0f, 2, 3, 1,
              (const char *[]){"state=5", "expand=1", "dt_rank=3", "conv=6", NULL});
+  /* the LRA protocol options: dropout on the attention probabilities and in
+   * the MLP changes no product's size; the mlp head adds one */
+  lra_opts = (eb_model_config){.attention_dropout = 0.1f,
+                               .mlp_dropout = 0.1f,
+                               .positions = EB_POS_SINUSOIDAL,
+                               .head = EB_HEAD_MLP,
+                               .head_width = 20};
+  check_arch(v, EB_POOL_MEAN, 0.1f, 2, 40, 0, NULL);
+  check_arch(v, EB_POOL_CLS, 0.1f, 2, 300, 0, (const char *[]){"attention=naive", NULL});
+  check_arch(lf, EB_POOL_MEAN, 0.1f, 2, 50, 0, (const char *[]){"k=12", NULL});
+  check_arch(eb_registry_find_arch(reg, "moe"), EB_POOL_MEAN, 0.1f, 2, 30, 0,
+             (const char *[]){"capacity_factor=8", NULL});
+  check_arch(eb_registry_find_arch(reg, "wide"), EB_POOL_MEAN, 0.1f, 2, 30, 1, NULL);
+  lra_opts.attention_dropout = 0; /* what poolformer has no tensor for */
+  check_arch(eb_registry_find_arch(reg, "poolformer"), EB_POOL_MEAN, 0.1f, 2, 30, 0,
+             NULL);
   CHECK(checked >= 7, "only %d architectures checked", checked);
   eb_registry_destroy(reg);
   return eb_test_done("test_flops_gemm");

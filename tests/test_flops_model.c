@@ -18,6 +18,8 @@
  * are far from balanced, so moe is checked exactly with a capacity that cannot
  * overflow, and with its default capacity only as a bound (g_upper_bound). */
 static int g_upper_bound;
+/* the LRA protocol options of the next check_arch calls (zero = off) */
+static eb_model_config g_opt;
 
 /* kv: NULL or "key=value" settings of the arch, NULL-terminated */
 static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int N,
@@ -40,6 +42,17 @@ static void check_arch(const eb_arch *a, eb_pool pool, float dropout, int B, int
   }
   eb_model_config cfg = {
       .dim = 16, .depth = 2, .heads = 4, .ffn = 24, .dropout = dropout, .pool = pool};
+  cfg.attention_dropout = g_opt.attention_dropout;
+  cfg.mlp_dropout = g_opt.mlp_dropout;
+  cfg.positions = g_opt.positions;
+  cfg.head = g_opt.head;
+  cfg.head_width = g_opt.head_width;
+  if (g_opt.attention_dropout > 0 || g_opt.mlp_dropout > 0 || g_opt.positions ||
+      g_opt.head || g_opt.head_width)
+    snprintf(label + strlen(label), sizeof label - strlen(label),
+             " [att.drop %.1f mlp.drop %.1f %s head %s/%d]", g_opt.attention_dropout,
+             g_opt.mlp_dropout, g_opt.positions ? "sinusoidal" : "learned",
+             g_opt.head ? "mlp" : "linear", g_opt.head_width);
   eb_model m;
   if (eb_model_create(&m, a, &cfg, &args.args, 50, 5, N, pair, 1, err, sizeof err)) {
     CHECK(0, "%s: %s", a->name, err);
@@ -111,8 +124,38 @@ int main(void) {
     check_arch(a, EB_POOL_MEAN, 0.1f, 2, 64, 0, kv);
     check_arch(a, EB_POOL_MEAN, 0.0f, 2, 24, 1, kv); /* two-tower (pair) model */
     check_arch(a, EB_POOL_CLS, 0.1f, 3, 17, 1, cls_kv);
+    /* the LRA protocol options, each alone and all together, where the arch
+     * takes them (mamba: neither dropout; performer, poolformer: no attention
+     * dropout) */
+    const int att = strcmp(a->name, "mamba") && strcmp(a->name, "performer") &&
+                    strcmp(a->name, "poolformer");
+    const int mlp = strcmp(a->name, "mamba") != 0;
+    const eb_model_config opts[] = {
+        {.attention_dropout = att ? 0.2f : 0.0f},
+        {.mlp_dropout = mlp ? 0.3f : 0.0f},
+        {.positions = EB_POS_SINUSOIDAL},
+        {.head = EB_HEAD_MLP},
+        {.head = EB_HEAD_MLP, .head_width = 7},
+        {.attention_dropout = att ? 0.2f : 0.0f,
+         .mlp_dropout = mlp ? 0.3f : 0.0f,
+         .positions = EB_POS_SINUSOIDAL,
+         .head = EB_HEAD_MLP},
+    };
+    for (size_t o = 0; o < sizeof opts / sizeof opts[0]; o++) {
+      g_opt = opts[o];
+      check_arch(a, EB_POOL_MEAN, 0.1f, 2, 20, 0, kv);
+      check_arch(a, EB_POOL_CLS, 0.0f, 2, 17, 1, cls_kv);
+    }
+    g_opt = (eb_model_config){0};
     checked++;
   }
+  /* attention dropout in vanilla's naive kernel, causal */
+  g_opt = (eb_model_config){.attention_dropout = 0.2f, .mlp_dropout = 0.1f};
+  check_arch(eb_registry_find_arch(reg, "vanilla"), EB_POOL_MEAN, 0.1f, 2, 41, 0,
+             (const char *[]){"attention=naive", "causal=true", NULL});
+  check_arch(eb_registry_find_arch(reg, "vanilla"), EB_POOL_MEAN, 0.0f, 1, 300, 0,
+             (const char *[]){"causal=true", NULL});
+  g_opt = (eb_model_config){0};
   /* vanilla's kernels and masking change the attention count */
   const eb_arch *v = eb_registry_find_arch(reg, "vanilla");
   check_arch(v, EB_POOL_MEAN, 0.0f, 2, 40, 0, (const char *[]){"attention=naive", NULL});

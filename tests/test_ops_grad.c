@@ -103,6 +103,10 @@ enum {
   C_ATTENTION_BW_SHARED,
   C_ATTENTION_X,    /* a1 = row of att_x_shape */
   C_ATTENTION_BW_X, /* a1 = row of att_x_shape */
+  /* dropout 0.3 on the probabilities (fixed mask: training, step 5) */
+  C_ATTENTION_DROP,
+  C_ATTENTION_BW_DROP,
+  C_ATTENTION_QKV_DROP,
 };
 
 typedef struct gcase {
@@ -182,6 +186,16 @@ static eb_tensor *loss_fn(eb_ctx *ctx, void *user) {
     eb_tensor *qk = eb_scale(ctx, att_q, 1.0f);
     return proj(ctx, eb_attention_blockwise(ctx, qk, qk, att_v, att_mask, 0, 0.5f));
   }
+  case C_ATTENTION_DROP:
+    return proj(ctx, eb_attention_drop(ctx, att_q, att_k, att_v, c->a0 ? att_mask : NULL,
+                                       c->a1, 0.5f, 0.3f));
+  case C_ATTENTION_BW_DROP:
+    return proj(ctx,
+                eb_attention_blockwise_drop(ctx, att_q, att_k, att_v,
+                                            c->a0 ? att_mask : NULL, c->a1, 0.5f, 0.3f));
+  case C_ATTENTION_QKV_DROP:
+    return proj(ctx, eb_attention_qkv_drop(ctx, att_qkv, 2, c->a0 ? att_mask : NULL,
+                                           c->a1, 0.5f, 0.3f));
   case C_ATTENTION_X:
     return proj(ctx, eb_attention(ctx, att_xq[c->a1], att_xk[c->a1], att_xv[c->a1],
                                   c->a0 ? att_xmask[c->a1] : NULL, 0, 0.5f));
@@ -328,6 +342,18 @@ static void run_gradchecks(eb_ctx *ctx) {
   }
   gc("attention_blockwise q == k", ctx, C_ATTENTION_BW_SHARED, 0, 0, 2, att_q, att_v,
      NULL);
+  for (int mode = 0; mode < 4; mode++) {
+    char what[80];
+    snprintf(what, sizeof what, "attention dropout mask=%d causal=%d", mode & 1,
+             mode >> 1);
+    gc(what, ctx, C_ATTENTION_DROP, mode & 1, mode >> 1, 3, att_q, att_k, att_v);
+    snprintf(what, sizeof what, "attention_blockwise dropout mask=%d causal=%d", mode & 1,
+             mode >> 1);
+    gc(what, ctx, C_ATTENTION_BW_DROP, mode & 1, mode >> 1, 3, att_q, att_k, att_v);
+    snprintf(what, sizeof what, "attention_qkv dropout mask=%d causal=%d", mode & 1,
+             mode >> 1);
+    gc(what, ctx, C_ATTENTION_QKV_DROP, mode & 1, mode >> 1, 1, att_qkv, NULL, NULL);
+  }
   for (int c = 0; c < ATT_X; c++)
     for (int m = 0; m < 2; m++) {
       const int *s = att_x_shape[c];
@@ -739,6 +765,77 @@ static void check_dropout(eb_ctx *ctx) {
   eb_ctx_set_training(ctx, 1);
 }
 
+/* Dropout on attention probabilities. With v = identity (Nk = Dh keys, v_j =
+ * e_j) the output row is P_i Z_i itself, so each output is 0 or P / (1 - p)
+ * with P from the same op in evaluation; about p of them are 0; the naive,
+ * blockwise and fused-qkv kernels draw the same Z; evaluation, p = 0 and a
+ * repeated step reproduce; another step draws another mask. */
+static void check_attention_dropout(eb_ctx *ctx) {
+  enum { B = 2, H = 2, N = 16, D = H * N };
+  const float p = 0.25f, ks = 1.0f / (1.0f - p);
+  eb_ctx_reset(ctx);
+  eb_ctx_set_grad(ctx, 0);
+  eb_tensor *qkv = eb_tensor_new(ctx, 3, SHAPE(B, N, 3 * D));
+  eb_tensor *q = eb_tensor_new(ctx, 4, SHAPE(B, H, N, N));
+  eb_tensor *k = eb_tensor_new(ctx, 4, SHAPE(B, H, N, N));
+  eb_tensor *v = eb_tensor_new(ctx, 4, SHAPE(B, H, N, N));
+  eb_rng g = eb_rng_make(5, 5);
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < N; i++)
+        for (int d = 0; d < N; d++) {
+          int64_t e = (((int64_t)b * H + h) * N + i) * N + d;
+          float *row = qkv->data + ((int64_t)b * N + i) * 3 * D + h * N + d;
+          row[0] = q->data[e] = 2.0f * eb_rng_uniform(&g) - 1.0f;
+          row[D] = k->data[e] = 2.0f * eb_rng_uniform(&g) - 1.0f;
+          row[2 * D] = v->data[e] = i == d ? 1.0f : 0.0f;
+        }
+  eb_ctx_set_training(ctx, 0);
+  eb_tensor *P = eb_attention(ctx, q, k, v, NULL, 0, 0.5f);
+  eb_tensor *ev = eb_attention_drop(ctx, q, k, v, NULL, 0, 0.5f, p);
+  eb_ctx_set_training(ctx, 1);
+  eb_tensor *y[4] = {0};
+  for (int r = 0; r < 4; r++) { /* naive, blockwise, qkv, naive at another step */
+    eb_ctx_set_step(ctx, r == 3 ? 12 : 11);
+    if (r == 0) y[r] = eb_attention_drop(ctx, q, k, v, NULL, 0, 0.5f, p);
+    if (r == 1) y[r] = eb_attention_blockwise_drop(ctx, q, k, v, NULL, 0, 0.5f, p);
+    if (r == 2) y[r] = eb_attention_qkv_drop(ctx, qkv, H, NULL, 0, 0.5f, p);
+    if (r == 3) y[r] = eb_attention_drop(ctx, q, k, v, NULL, 0, 0.5f, p);
+  }
+  eb_tensor *z0 = eb_attention_qkv_drop(ctx, qkv, H, NULL, 0, 0.5f, 0.0f);
+  eb_tensor *plain = eb_attention_qkv(ctx, qkv, H, NULL, 0, 0.5f);
+  CHECK(P && ev && y[0] && y[1] && y[2] && y[3] && z0 && plain, "attention dropout: %s",
+        eb_ctx_error(ctx));
+  if (!P || !ev || !y[0] || !y[1] || !y[2] || !y[3] || !z0 || !plain) return;
+  CHECK(memcmp(ev->data, P->data, (size_t)P->size * sizeof(float)) == 0,
+        "attention dropout must be off in evaluation");
+  CHECK(memcmp(z0->data, plain->data, (size_t)z0->size * sizeof(float)) == 0,
+        "attention dropout p = 0 must equal the plain op");
+  int zeros = 0, bad = 0, differ = 0, same = 0;
+  double worst = 0;
+  for (int b = 0; b < B; b++)
+    for (int h = 0; h < H; h++)
+      for (int i = 0; i < N; i++)
+        for (int d = 0; d < N; d++) {
+          int64_t e = (((int64_t)b * H + h) * N + i) * N + d;
+          float pr = P->data[e], o = y[0]->data[e];
+          float o1 = y[1]->data[e], o2 = y[2]->data[((int64_t)b * N + i) * D + h * N + d];
+          zeros += o == 0.0f;
+          bad += o != 0.0f && fabsf(o - pr * ks) > 1e-5f * (1 + fabsf(pr * ks));
+          double dw = fabs(o1 - o) > fabs(o2 - o) ? fabs(o1 - o) : fabs(o2 - o);
+          worst = dw > worst ? dw : worst;
+          differ += (o == 0.0f) != (y[3]->data[e] == 0.0f);
+          same += o == y[3]->data[e];
+        }
+  const int n = B * H * N * N;
+  CHECK(fabs(zeros / (double)n - p) < 0.05, "attention dropout p=%.2f dropped %d of %d",
+        (double)p, zeros, n);
+  CHECK(bad == 0, "attention dropout: %d kept probabilities not scaled by 1/(1-p)", bad);
+  CHECK(worst < 1e-5, "attention dropout: kernels draw different masks (max diff %g)",
+        worst);
+  CHECK(differ > n / 10 && same < n, "attention dropout: step 12 reuses step 11's mask");
+}
+
 static void check_shape_values(eb_ctx *ctx) {
   eb_ctx_reset(ctx);
   eb_tensor *x = filled(ctx, 4, SHAPE(2, 3, 4, 5), 30, 1);
@@ -870,6 +967,7 @@ int main(void) {
   check_attention_blockwise(ctx);
   check_cross_entropy(ctx);
   check_dropout(ctx);
+  check_attention_dropout(ctx);
   check_shape_values(ctx);
   check_errors(ctx);
   check_threads();

@@ -283,6 +283,19 @@ eb_tensor *eb_attention_blockwise(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_te
  * columns. Equals merge_heads(eb_attention(split q, k, v)) without the copies. */
 eb_tensor *eb_attention_qkv(eb_ctx *ctx, eb_tensor *qkv, int heads, const uint8_t *mask,
                             int causal, float scale);
+/* The three above with dropout p on the attention probabilities: o_i =
+ * sum_j P_ij Z_ij v_j, Z_ij = 0 with probability p, else 1/(1-p), active only
+ * when training and p > 0 (otherwise exactly the plain op). P is the softmax
+ * before dropout. Z is a pure function of the op's dropout stream and the
+ * score's index ((b H + h) Nq + i) Nk + j, the same in all three kernels, so
+ * backward recomputes it and results do not depend on the thread count. */
+eb_tensor *eb_attention_drop(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
+                             const uint8_t *mask, int causal, float scale, float p);
+eb_tensor *eb_attention_blockwise_drop(eb_ctx *ctx, eb_tensor *q, eb_tensor *k,
+                                       eb_tensor *v, const uint8_t *mask, int causal,
+                                       float scale, float p);
+eb_tensor *eb_attention_qkv_drop(eb_ctx *ctx, eb_tensor *qkv, int heads,
+                                 const uint8_t *mask, int causal, float scale, float p);
 
 /* Sequence ops for the efficient architectures. */
 /* Depthwise causal conv1d: x[B,N,C], w[C,K], b[C] (NULL ok):

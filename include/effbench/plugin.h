@@ -66,6 +66,12 @@ const char *eb_args_str(const eb_args *a, const char *name, const char *fallback
 
 /* ------------------------------------------------------- architecture --- */
 typedef enum eb_pool { EB_POOL_MEAN = 0, EB_POOL_CLS = 1 } eb_pool;
+/* positional embedding: a learned table (embed.pos) or the fixed sinusoids of
+ * Vaswani et al. 2017 (no parameters) */
+typedef enum eb_positions { EB_POS_LEARNED = 0, EB_POS_SINUSOIDAL = 1 } eb_positions;
+/* classifier head on the pooled vector: one linear layer, or LRA's
+ * Dense(width) -> ReLU -> Dense(classes) */
+typedef enum eb_head { EB_HEAD_LINEAR = 0, EB_HEAD_MLP = 1 } eb_head;
 
 /* Model settings shared by every architecture (the YAML `model:` section). */
 typedef struct eb_model_config {
@@ -73,6 +79,14 @@ typedef struct eb_model_config {
   float dropout;
   eb_pool pool;
   int max_len; /* longest sequence the model will see (incl. CLS) */
+  /* Appended (LRA protocol options), all off when zero. An architecture
+   * applies the two dropouts where it has the tensor, and refuses them in
+   * validate where it has not (e.g. no attention probabilities). */
+  float attention_dropout; /* on the attention probabilities (training only) */
+  float mlp_dropout;       /* on the MLP hidden activation after its nonlinearity */
+  eb_positions positions;  /* the shared model's; archs may ignore it */
+  eb_head head;            /* the shared model's; archs may ignore it */
+  int head_width;          /* EB_HEAD_MLP hidden width; 0 = ffn */
 } eb_model_config;
 
 typedef struct eb_stat_sink {

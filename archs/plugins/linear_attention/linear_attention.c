@@ -49,6 +49,15 @@ static int la_validate(const eb_model_config *cfg, const eb_args *args, char *er
     snprintf(err, errlen, "eps must be a positive number, got %g", eps);
     return -1;
   }
+  /* model.attention_dropout / mlp_dropout: an arch that does not apply them
+   * refuses them, so a run never silently ignores a setting (linear attention
+   * forms no probabilities; this example's MLP does not drop its hidden) */
+  if (cfg->attention_dropout > 0 || cfg->mlp_dropout > 0) {
+    snprintf(err, errlen,
+             "model.attention_dropout and mlp_dropout must be 0 for linear_attention "
+             "(no attention probabilities; its MLP has no hidden dropout)");
+    return -1;
+  }
   /* no length limit: cfg->max_len (0 = not known yet) needs no check */
   return 0;
 }
