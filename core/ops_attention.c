@@ -252,14 +252,14 @@ eb_tensor *eb_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
 
 /* Where q, k, v, o (and their gradients, same layouts) live: element (b,h,i,d)
  * of X is X.p[b * X.sb + h * X.sh + i * X.ld + d]. */
-typedef struct eb_v16iew {
+typedef struct att_view {
   float *p;
   int64_t sb, sh;
   int ld;
-} eb_v16iew;
+} att_view;
 
 typedef struct att_saved {
-  eb_v16iew q, k, v, o;         /* data */
+  att_view q, k, v, o;          /* data */
   float *lse;                   /* [B,H,Nq]; +inf for rows without a usable key */
   uint8_t *mask;                /* [B*Nk] copy or NULL */
   int B, H, Nq, Nk, Dh, causal; /* causal only with Nq == Nk */
@@ -276,7 +276,7 @@ static inline float att_keep_at(const att_saved *sv, int b, int h, int i, int j)
   return att_keep(sv->drop_stream, idx, sv->drop_p, sv->drop_ks);
 }
 
-static inline float *att_at(const eb_v16iew *x, int b, int h) {
+static inline float *att_at(const att_view *x, int b, int h) {
   return x->p + b * x->sb + h * x->sh;
 }
 
@@ -295,67 +295,22 @@ static void att_bias(const uint8_t *mask, int b, int Nk, int Np, float *bias) {
 
 /* ---- register-tiled micro-kernels (no BLAS: the blocks are small and Dh is
  * usually 16-64, where packing and call overhead dominate a GEMM library).
- * Vectors of 16 floats: one AVX-512 register, two AVX ones, four SSE ones.
- * The kernels are written once (always inlined) and instantiated per x86-64
- * level with its register tile: rows x (16 or 32) columns, mr rows with nv
- * vectors per row and mr1 rows when one vector of columns is left (see
- * att_fwd_bh / att_bwd_bh). Every operand is a padded per-thread copy: head
- * dims padded with zeros to Dp = Dh rounded up to 16, keys to Np = Nk rounded
- * up to 16 (padded keys have bias -inf, so probability 0). Padding lanes are
- * not counted as FLOPs (as a GEMM's internal padding). */
-#define ATT_W 16     /* floats per vector */
+ * The kernels (ops_attention_kern.h) are written once (always inlined) and
+ * instantiated per x86-64 level with its native vector width and register
+ * tile: mr rows with nv vectors per row, and mr1 rows x 16 columns where
+ * fewer columns are left (see the instances below). Every operand is a padded
+ * per-thread copy: head dims padded with zeros to Dp = Dh rounded up to 16,
+ * keys to Np = Nk rounded up to 16 (padded keys have bias -inf, so
+ * probability 0). Padding lanes are not counted as FLOPs (as a GEMM's
+ * internal padding). */
+#define ATT_W 16     /* padding unit: columns of a score or head-dim block */
 #define ATT_MRMAX 16 /* most rows in a register tile */
+#define ATT_NVMAX 4  /* most vectors per row of a register tile */
 /* row stride of the score block: not a power of two, so the column walks of
  * dV += P^T dO and dK += dS^T Q do not pile onto a few L1 sets */
 #define ATT_LDS (ATT_BK + 16)
 
 static inline int att_round(int x, int m) { return (x + m - 1) / m * m; }
-
-/* the 16-float vectors and helpers of ops_util.h (eb_v16f, eb__v16_*) */
-_Static_assert(sizeof(eb_v16f) == 4 * ATT_W, "attention vectors are ATT_W floats");
-
-static const eb_v16i att_iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-
-EB_VINLINE eb_v16f att_max(eb_v16f a, eb_v16f b) { return eb__v16_sel(a > b, a, b); }
-/* lanes summed in a fixed order */
-EB_VINLINE float att_hsum(eb_v16f v) {
-  float s[8];
-  for (int i = 0; i < 8; i++)
-    s[i] = v[i] + v[i + 8];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-EB_VINLINE float att_hmax(eb_v16f v) {
-  float m = v[0];
-  for (int i = 1; i < ATT_W; i++)
-    m = v[i] > m ? v[i] : m;
-  return m;
-}
-
-/* c[2i + v] = sum_k a[i][k * acs] * B[k * ldb + 16v ..] for rows i < MR and NV
- * (1 or 2) vectors of 16 columns; kn terms summed in order k = 0, 1, ... */
-EB_VINLINE void att_tile(const int MR, const int NV, int kn, const float *const *a,
-                         int64_t acs, const float *B, int64_t ldb, eb_v16f *c) {
-  eb_v16f z = eb__v16_splat(0.0f), c0[ATT_MRMAX], c1[ATT_MRMAX];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++)
-    c0[i] = c1[i] = z;
-  for (int k = 0; k < kn; k++) {
-    const float *b = B + (int64_t)k * ldb;
-    eb_v16f b0 = eb__v16_load(b), b1 = NV > 1 ? eb__v16_load(b + ATT_W) : z;
-    int64_t o = (int64_t)k * acs;
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      eb_v16f x = eb__v16_splat(a[i][o]);
-      c0[i] += x * b0;
-      if (NV > 1) c1[i] += x * b1;
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++) {
-    c[2 * i] = c0[i];
-    c[2 * i + 1] = c1[i];
-  }
-}
 
 /* Rows of A for one tile: row i at A + i * ars (rows past mr repeat row 0; their
  * results are dropped). */
@@ -366,41 +321,18 @@ EB_VINLINE void att_rows(const int MR, const float *A, int64_t ars, int mr,
     a[i] = A + (i < mr ? i : 0) * ars;
 }
 
-/* C[M, n0 .. n0 + 16 NV) (+= when acc) = A B: one column strip of att_gemm */
-EB_VINLINE void att_gemm_strip(const int MR, const int NV, int M, int n0, int K,
-                               const float *A, int64_t ars, int64_t acs, const float *B,
-                               int64_t ldb, float *C, int64_t ldc, int acc) {
-  for (int i0 = 0; i0 < M; i0 += MR) {
-    int mr = M - i0 < MR ? M - i0 : MR;
-    const float *a[ATT_MRMAX];
-    eb_v16f c[2 * ATT_MRMAX];
-    att_rows(MR, A + i0 * ars, ars, mr, a);
-    att_tile(MR, NV, K, a, acs, B + n0, ldb, c);
-    /* unrolled, so the tile stays in registers */
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      if (i >= mr) break;
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++) {
-        float *p = C + (int64_t)(i0 + i) * ldc + n0 + ATT_W * v;
-        eb__v16_store(p, acc ? eb__v16_load(p) + c[2 * i + v] : c[2 * i + v]);
-      }
-    }
-  }
+/* the 16 floats of p summed in one fixed order, whatever the vector width */
+EB_VINLINE float att_hsum16(const float *p) {
+  float s[8];
+  for (int i = 0; i < 8; i++)
+    s[i] = p[i] + p[i + 8];
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
-
-/* C[M, nc] (+= when acc) = A B with A(i,k) = A[i * ars + k * acs], B[K, nc]
- * row-major (ldb), nc a multiple of 16; every element sums its K terms in
- * order. Tiles of mr x 32 columns (nv = 2), then mr1 x 16. */
-EB_VINLINE void att_gemm(const int mr, const int nv, const int mr1, int M, int nc, int K,
-                         const float *A, int64_t ars, int64_t acs, const float *B,
-                         int64_t ldb, float *C, int64_t ldc, int acc) {
-  int n0 = 0;
-  if (nv > 1)
-    for (; n0 + 2 * ATT_W <= nc; n0 += 2 * ATT_W)
-      att_gemm_strip(mr, 2, M, n0, K, A, ars, acs, B, ldb, C, ldc, acc);
-  for (; n0 < nc; n0 += ATT_W)
-    att_gemm_strip(mr1, 1, M, n0, K, A, ars, acs, B, ldb, C, ldc, acc);
+EB_VINLINE float att_hmax16(const float *p) {
+  float m = p[0];
+  for (int i = 1; i < 16; i++)
+    m = p[i] > m ? p[i] : m;
+  return m;
 }
 
 /* Score tiles S[mq, nkp] = A Bt (A [mq, Dp] rows at lda, Bt [Dp, *] at ldb, nkp a
@@ -421,73 +353,6 @@ typedef struct att_sargs {
   int lda, ldb, causal, lim0;
   float scale;
 } att_sargs;
-
-EB_VINLINE void att_scores_strip(const int MR, const int NV, const int mode, int mq,
-                                 int n0, int Dp, const att_sargs *g) {
-  for (int i0 = 0; i0 < mq; i0 += MR) {
-    int mr = mq - i0 < MR ? mq - i0 : MR;
-    const float *a[ATT_MRMAX];
-    eb_v16f c[2 * ATT_MRMAX];
-    att_rows(MR, g->A + (int64_t)i0 * g->lda, g->lda, mr, a);
-    att_tile(MR, NV, Dp, a, 1, g->Bt + n0, g->ldb, c);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      if (i >= mr) break;
-      int r = i0 + i, lim = g->causal ? g->lim0 + r : n0 + ATT_W * NV;
-      float *s = g->S + (int64_t)r * ATT_LDS + n0;
-      eb_v16f m = eb__v16_splat(-INFINITY);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; v++) {
-        eb_v16f x = c[2 * i + v], y;
-        eb_v16i ok = att_iota + (n0 + ATT_W * v) < lim;
-        if (mode == ATT_S_FWD) {
-          y = x * g->scale + eb__v16_load(g->bias + n0 + ATT_W * v);
-          y = eb__v16_sel(ok, y, eb__v16_splat(-INFINITY));
-          m = att_max(y, m);
-        } else if (mode == ATT_S_LOGP) {
-          y = x * g->scale + eb__v16_load(g->bias + n0 + ATT_W * v) - g->rowv[r];
-          y = eb__v16_sel(ok, y, eb__v16_splat(-INFINITY));
-        } else {
-          if (g->zs) x = x * eb__v16_load(g->zs + (int64_t)r * ATT_LDS + n0 + ATT_W * v);
-          y = eb__v16_load(s + ATT_W * v) * (x - g->rowv[r]) * g->scale;
-        }
-        eb__v16_store(s + ATT_W * v, y);
-      }
-      if (mode == ATT_S_FWD)
-        eb__v16_store(g->mx + ATT_W * r, att_max(m, eb__v16_load(g->mx + ATT_W * r)));
-    }
-  }
-}
-
-EB_VINLINE void att_scores(const int mr, const int nv, const int mr1, const int mode,
-                           int mq, int nkp, int Dp, const att_sargs *g) {
-  int n0 = 0;
-  if (nv > 1)
-    for (; n0 + 2 * ATT_W <= nkp; n0 += 2 * ATT_W)
-      att_scores_strip(mr, 2, mode, mq, n0, Dp, g);
-  for (; n0 < nkp; n0 += ATT_W)
-    att_scores_strip(mr1, 1, mode, mq, n0, Dp, g);
-}
-
-/* p = exp(s - m) in place over nkp (a multiple of 16) columns; returns the sum */
-EB_VINLINE float att_exp_row(float *s, int nkp, float m) {
-  eb_v16f acc = eb__v16_splat(0.0f);
-  for (int j = 0; j < nkp; j += ATT_W) {
-    eb_v16f e = eb__exp16(eb__v16_load(s + j) - m);
-    eb__v16_store(s + j, e);
-    acc += e;
-  }
-  return att_hsum(acc);
-}
-
-/* s = exp(s) in place over mq rows (stride ATT_LDS) of nkp columns */
-EB_VINLINE void att_exp_rows(float *S, int mq, int nkp) {
-  for (int r = 0; r < mq; r++)
-    for (int j = 0; j < nkp; j += ATT_W) {
-      float *s = S + (int64_t)r * ATT_LDS + j;
-      eb__v16_store(s, eb__exp16(eb__v16_load(s)));
-    }
-}
 
 /* x[n, Dh] (row stride ld) -> dst[n, Dp] rows, zero-padded to rows_p rows */
 static void att_copy(const float *x, int ld, int n, int Dh, int Dp, int rows_p,
@@ -552,83 +417,6 @@ static att_layout att_plan(int Nq, int Nk, int Dh, int drop) {
  * library's internal padding is not): the GEMM counter's share of the kernel */
 #define ATT_MM(m, n, k) (2 * (int64_t)(m) * (n) * (k))
 
-/* One (b,h) of the forward with register tiles (mr, nv, mr1): o and lse;
- * *mm += the block products' FLOPs. */
-EB_VINLINE void att_fwd_impl(const int mr, const int nv, const int mr1,
-                             const att_saved *sv, const att_layout *L, int b, int h,
-                             float *scr, int64_t *mm) {
-  const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
-            Np = L->Np;
-  const float scale = sv->scale;
-  float *Qp = scr + L->q, *Kt = scr + L->kt, *Vp = scr + L->v, *S = scr + L->s;
-  float *acc = scr + L->acc, *bias = scr + L->bias;
-  float *m = scr + L->rowf, *l = m + ATT_BQ, *corr = l + ATT_BQ, *mx = corr + ATT_BQ;
-  float *O = att_at(&sv->o, b, h), *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
-  att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, L->ldt, Kt);
-  att_copy(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, Vp);
-  const int ldo = sv->o.ld;
-  for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
-    int mq = Nq - i0 < ATT_BQ ? Nq - i0 : ATT_BQ;
-    int kend = att_kend(i0 + mq, Nk, causal);
-    for (int r = 0; r < mq; r++) {
-      m[r] = -INFINITY;
-      l[r] = 0;
-    }
-    for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
-      for (int r = 0; r < mq; r++)
-        eb__v16_store(mx + ATT_W * r, eb__v16_splat(-INFINITY));
-      /* S = (Q_i K_j^T) scale + bias, masked; lane-wise row maxima */
-      att_sargs g = {.A = Qp + (int64_t)i0 * Dp,
-                     .Bt = Kt + j0,
-                     .bias = bias + j0,
-                     .S = S,
-                     .mx = mx,
-                     .lda = Dp,
-                     .ldb = L->ldt,
-                     .causal = causal,
-                     .lim0 = i0 + 1 - j0,
-                     .scale = scale};
-      att_scores(mr, nv, mr1, ATT_S_FWD, mq, nkp, Dp, &g);
-      *mm += ATT_MM(mq, nk, Dh);
-      for (int r = 0; r < mq; r++) {
-        float *s = S + (int64_t)r * ATT_LDS;
-        float mb = att_hmax(eb__v16_load(mx + ATT_W * r));
-        float mn = mb > m[r] ? mb : m[r];
-        if (mn == -INFINITY) { /* no usable key yet: p = 0, nothing to rescale */
-          memset(s, 0, (size_t)nkp * sizeof(float));
-          corr[r] = 1.0f;
-          continue;
-        }
-        float c = eb__exp16(eb__v16_splat(m[r] - mn))[0];
-        float ps = att_exp_row(s, nkp, mn);
-        l[r] = l[r] * c + ps;
-        m[r] = mn;
-        corr[r] = c;
-        if (sv->drop_p > 0.0f) /* the sum l is taken before dropout */
-          for (int j = 0; j < nk; j++)
-            s[j] *= att_keep_at(sv, b, h, i0 + r, j0 + j);
-      }
-      if (j0 > 0)
-        for (int r = 0; r < mq; r++)
-          for (int d = 0; d < Dp; d += ATT_W)
-            eb__v16_store(acc + r * Dp + d, eb__v16_load(acc + r * Dp + d) * corr[r]);
-      /* acc[mq,Dp] (+)= P V_j */
-      att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Vp + (int64_t)j0 * Dp, Dp, acc, Dp,
-               j0 > 0);
-      *mm += ATT_MM(mq, Dh, nk);
-    }
-    for (int r = 0; r < mq; r++) {
-      float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-      float *o = O + (int64_t)(i0 + r) * ldo;
-      for (int d = 0; d < Dh; d++)
-        o[d] = acc[r * Dp + d] * inv;
-      lse[i0 + r] = l[r] > 0 ? m[r] + logf(l[r]) : INFINITY;
-    }
-  }
-}
-
 /* g[n, Dh] (row stride ld) = src[n, Dp] (fresh) or += src */
 static void att_store(float *g, int ld, const float *src, int n, int Dh, int Dp,
                       int fresh) {
@@ -640,131 +428,94 @@ static void att_store(float *g, int ld, const float *src, int n, int Dh, int Dp,
 /* Where one (b,h) of backward writes: the gradient views (NULL: not needed)
  * and whether each is fresh (overwrite) or accumulated into. */
 typedef struct att_grads {
-  const eb_v16iew *dO;
-  eb_v16iew *dq, *dk, *dv;
+  const att_view *dO;
+  att_view *dq, *dk, *dv;
   int fq, fk, fv;
 } att_grads;
 
-/* One (b,h) of the backward with register tiles (mr, nv, mr1); mm[0] += the
- * block products' FLOPs, mm[1] += those of them recomputing the scores. */
-EB_VINLINE void att_bwd_impl(const int mr, const int nv, const int mr1,
-                             const att_saved *sv, const att_layout *L, int b, int h,
-                             const att_grads *gr, float *scr, int64_t *mm) {
-  const int Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh, causal = sv->causal, Dp = L->Dp,
-            Np = L->Np;
-  const float scale = sv->scale;
-  float *Qp = scr + L->q, *Kp = scr + L->k, *Kt = scr + L->kt, *Vt = scr + L->vt;
-  float *dOp = scr + L->dO, *S = scr + L->s, *dQ = scr + L->acc, *dK = scr + L->dk,
-        *dV = scr + L->dv, *Dr = scr + L->rowf, *bias = scr + L->bias;
-  const float *O = att_at(&sv->o, b, h), *dO = att_at(gr->dO, b, h);
-  const float *lse = sv->lse + ((int64_t)b * sv->H + h) * Nq;
-  const int ldo = sv->o.ld, ldg = gr->dO->ld;
-  att_copy(att_at(&sv->q, b, h), sv->q.ld, Nq, Dh, Dp, Nq, Qp);
-  att_copy(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, Kp);
-  att_copy_t(att_at(&sv->k, b, h), sv->k.ld, Nk, Dh, Dp, Np, L->ldt, Kt);
-  att_copy_t(att_at(&sv->v, b, h), sv->v.ld, Nk, Dh, Dp, Np, L->ldt, Vt);
-  att_copy(dO, ldg, Nq, Dh, Dp, Nq, dOp);
-  memset(dK, 0, (size_t)Np * Dp * sizeof(float));
-  memset(dV, 0, (size_t)Np * Dp * sizeof(float));
-  for (int i = 0; i < Nq; i++) { /* D_i = rowsum(dO * O) */
-    const float *o = O + (int64_t)i * ldo, *g = dO + (int64_t)i * ldg;
-    float s = 0;
-    for (int d = 0; d < Dh; d++)
-      s += g[d] * o[d];
-    Dr[i] = s;
-  }
-  for (int i0 = 0; i0 < Nq; i0 += ATT_BQ) {
-    int mq = Nq - i0 < ATT_BQ ? Nq - i0 : ATT_BQ;
-    int kend = att_kend(i0 + mq, Nk, causal);
-    const float *Qi = Qp + (int64_t)i0 * Dp, *dOi = dOp + (int64_t)i0 * Dp;
-    for (int j0 = 0; j0 < kend; j0 += ATT_BK) {
-      int nk = Nk - j0 < ATT_BK ? Nk - j0 : ATT_BK, nkp = att_round(nk, 16);
-      /* P = exp(Q_i K_j^T scale + bias - lse) */
-      att_sargs g = {.A = Qi,
-                     .Bt = Kt + j0,
-                     .bias = bias + j0,
-                     .rowv = lse + i0,
-                     .S = S,
-                     .lda = Dp,
-                     .ldb = L->ldt,
-                     .causal = causal,
-                     .lim0 = i0 + 1 - j0,
-                     .scale = scale};
-      att_scores(mr, nv, mr1, ATT_S_LOGP, mq, nkp, Dp, &g);
-      mm[0] += ATT_MM(mq, nk, Dh);
-      mm[1] += ATT_MM(mq, nk, Dh);
-      att_exp_rows(S, mq, nkp);
-      const float *Pv = S, *Zb = NULL;
-      if (sv->drop_p > 0.0f) { /* Z and P Z of the block */
-        float *zs = scr + L->zs, *pd = scr + L->pd;
-        for (int r = 0; r < mq; r++)
-          for (int j = 0; j < nkp; j++) {
-            int64_t e = (int64_t)r * ATT_LDS + j;
-            zs[e] = j < nk ? att_keep_at(sv, b, h, i0 + r, j0 + j) : 0.0f;
-            pd[e] = S[e] * zs[e];
-          }
-        Pv = pd;
-        Zb = zs;
-      }
-      /* dV_j += (P Z)^T dO_i */
-      att_gemm(mr, nv, mr1, nk, Dp, mq, Pv, 1, ATT_LDS, dOi, Dp, dV + (int64_t)j0 * Dp,
-               Dp, 1);
-      mm[0] += ATT_MM(nk, Dh, mq);
-      /* dS = P (dO_i V_j^T Z - D) scale, in place */
-      g = (att_sargs){.A = dOi,
-                      .Bt = Vt + j0,
-                      .zs = Zb,
-                      .rowv = Dr + i0,
-                      .S = S,
-                      .lda = Dp,
-                      .ldb = L->ldt,
-                      .scale = scale};
-      att_scores(mr, nv, mr1, ATT_S_DS, mq, nkp, Dp, &g);
-      mm[0] += ATT_MM(mq, nk, Dh);
-      /* dQ_i (+)= dS K_j; dK_j += dS^T Q_i */
-      att_gemm(mr, nv, mr1, mq, Dp, nk, S, ATT_LDS, 1, Kp + (int64_t)j0 * Dp, Dp, dQ, Dp,
-               j0 > 0);
-      att_gemm(mr, nv, mr1, nk, Dp, mq, S, 1, ATT_LDS, Qi, Dp, dK + (int64_t)j0 * Dp, Dp,
-               1);
-      mm[0] += ATT_MM(mq, Dh, nk) + ATT_MM(nk, Dh, mq); /* dQ, dK */
-    }
-    if (gr->dq)
-      att_store(att_at(gr->dq, b, h) + (int64_t)i0 * gr->dq->ld, gr->dq->ld, dQ, mq, Dh,
-                Dp, gr->fq);
-  }
-  if (gr->dk) att_store(att_at(gr->dk, b, h), gr->dk->ld, dK, Nk, Dh, Dp, gr->fk);
-  if (gr->dv) att_store(att_at(gr->dv, b, h), gr->dv->ld, dV, Nk, Dh, Dp, gr->fv);
-}
-
-/* The instances: register tiles sized to the level's vector registers (32
- * AVX-512 ones: 8 rows x 32 columns, 16 accumulators, and 8 x 16 for a last
- * 16 columns, where 16 rows measured slower: their 16 row pointers spill;
- * 16 AVX ones: 6 rows x 16 columns, 12; 16 SSE ones: 2 rows x 16 columns, 8). */
+/* The instances, each with its level's native vectors (see ops_attention_kern.h)
+ * and a register tile sized to its vector registers: 32 AVX-512 ones, 8 rows x
+ * 32 columns (16 accumulators), and 8 x 16 for a last 16 columns, where 16 rows
+ * measured slower (their 16 row pointers spill); 16 AVX ones, 6 rows x 16
+ * columns (12); 16 SSE ones, 2 rows x 16 columns (8). */
+#define ATT_F(name) ATT_CAT(name, ATT_SFX)
+#define ATT_CAT(a, b) ATT_CAT2(a, b)
+#define ATT_CAT2(a, b) a##_##b
 #ifdef EB_X86_LEVELS
+#define ATT_V eb_v16f
+#define ATT_VI eb_v16i
+#define ATT_VW 16
+#define ATT_LOAD eb__v16_load
+#define ATT_STORE eb__v16_store
+#define ATT_SPLAT eb__v16_splat
+#define ATT_SEL eb__v16_sel
+#define ATT_EXP eb__exp16
+#define ATT_SFX v4
+#include "ops_attention_kern.h"
 EB_TARGET_V4 static void att_fwd_v4(const att_saved *sv, const att_layout *L, int b,
                                     int h, float *scr, int64_t *mm) {
-  att_fwd_impl(8, 2, 8, sv, L, b, h, scr, mm);
-}
-EB_TARGET_V3 static void att_fwd_v3(const att_saved *sv, const att_layout *L, int b,
-                                    int h, float *scr, int64_t *mm) {
-  att_fwd_impl(6, 1, 6, sv, L, b, h, scr, mm);
+  att_fwd_impl_v4(8, 2, 8, sv, L, b, h, scr, mm);
 }
 EB_TARGET_V4 static void att_bwd_v4(const att_saved *sv, const att_layout *L, int b,
                                     int h, const att_grads *gr, float *scr, int64_t *mm) {
-  att_bwd_impl(8, 2, 8, sv, L, b, h, gr, scr, mm);
+  att_bwd_impl_v4(8, 2, 8, sv, L, b, h, gr, scr, mm);
+}
+#undef ATT_V
+#undef ATT_VI
+#undef ATT_VW
+#undef ATT_LOAD
+#undef ATT_STORE
+#undef ATT_SPLAT
+#undef ATT_SEL
+#undef ATT_EXP
+#undef ATT_SFX
+
+#define ATT_V eb_v8f
+#define ATT_VI eb_v8i
+#define ATT_VW 8
+#define ATT_LOAD eb__v8_load
+#define ATT_STORE eb__v8_store
+#define ATT_SPLAT eb__v8_splat
+#define ATT_SEL eb__v8_sel
+#define ATT_EXP eb__exp8
+#define ATT_SFX v3
+#include "ops_attention_kern.h"
+EB_TARGET_V3 static void att_fwd_v3(const att_saved *sv, const att_layout *L, int b,
+                                    int h, float *scr, int64_t *mm) {
+  att_fwd_impl_v3(6, 2, 6, sv, L, b, h, scr, mm);
 }
 EB_TARGET_V3 static void att_bwd_v3(const att_saved *sv, const att_layout *L, int b,
                                     int h, const att_grads *gr, float *scr, int64_t *mm) {
-  att_bwd_impl(6, 1, 6, sv, L, b, h, gr, scr, mm);
+  att_bwd_impl_v3(6, 2, 6, sv, L, b, h, gr, scr, mm);
 }
+#undef ATT_V
+#undef ATT_VI
+#undef ATT_VW
+#undef ATT_LOAD
+#undef ATT_STORE
+#undef ATT_SPLAT
+#undef ATT_SEL
+#undef ATT_EXP
+#undef ATT_SFX
 #endif
+
+#define ATT_V eb_v4f
+#define ATT_VI eb_v4i
+#define ATT_VW 4
+#define ATT_LOAD eb__v4_load
+#define ATT_STORE eb__v4_store
+#define ATT_SPLAT eb__v4_splat
+#define ATT_SEL eb__v4_sel
+#define ATT_EXP eb__exp4
+#define ATT_SFX generic
+#include "ops_attention_kern.h"
 static void att_fwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
                             float *scr, int64_t *mm) {
-  att_fwd_impl(2, 1, 2, sv, L, b, h, scr, mm);
+  att_fwd_impl_generic(2, 4, 2, sv, L, b, h, scr, mm);
 }
 static void att_bwd_generic(const att_saved *sv, const att_layout *L, int b, int h,
                             const att_grads *gr, float *scr, int64_t *mm) {
-  att_bwd_impl(2, 1, 2, sv, L, b, h, gr, scr, mm);
+  att_bwd_impl_generic(2, 4, 2, sv, L, b, h, gr, scr, mm);
 }
 
 /* x86-64 level of the kernels: 4 (AVX-512), 3 (AVX2+FMA) or 0 (portable), the
@@ -823,8 +574,8 @@ static void att_counts(int Nq, int Nk, int causal, double *scores, double *kbloc
   *kblocks = kb;
 }
 
-static void eb_v16iew_grad(eb_v16iew *g, const eb_v16iew *x, const float *xdata,
-                           float *gbase) {
+static void att_view_grad(att_view *g, const att_view *x, const float *xdata,
+                          float *gbase) {
   *g = *x;
   g->p = gbase + (x->p - xdata);
 }
@@ -832,17 +583,17 @@ static void eb_v16iew_grad(eb_v16iew *g, const eb_v16iew *x, const float *xdata,
 static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
   att_saved *sv = n->saved;
   int fail = 0, fq = 0, fk = 0, fv = 0;
-  eb_v16iew dq, dk, dv, dO;
-  eb_v16iew *pq = NULL, *pk = NULL, *pv = NULL;
-  eb_v16iew_grad(&dO, &sv->o, n->out->data, n->out->grad);
+  att_view dq, dk, dv, dO;
+  att_view *pq = NULL, *pk = NULL, *pv = NULL;
+  att_view_grad(&dO, &sv->o, n->out->data, n->out->grad);
   if (sv->qkv) {
     eb_tensor *x = n->in[0];
     float *g = eb__grad_acc_if(ctx, x, &fq, &fail);
     if (fail) return;
     if (g) {
-      eb_v16iew_grad(&dq, &sv->q, x->data, g);
-      eb_v16iew_grad(&dk, &sv->k, x->data, g);
-      eb_v16iew_grad(&dv, &sv->v, x->data, g);
+      att_view_grad(&dq, &sv->q, x->data, g);
+      att_view_grad(&dk, &sv->k, x->data, g);
+      att_view_grad(&dv, &sv->v, x->data, g);
       pq = &dq;
       pk = &dk;
       pv = &dv;
@@ -863,9 +614,9 @@ static void attention_bw_backward(eb_ctx *ctx, eb_node *n) {
       if (gv && fv) memset(gv, 0, (size_t)v->size * sizeof(float));
       fq = fk = fv = 0;
     }
-    if (gq) eb_v16iew_grad(pq = &dq, &sv->q, q->data, gq);
-    if (gk) eb_v16iew_grad(pk = &dk, &sv->k, k->data, gk);
-    if (gv) eb_v16iew_grad(pv = &dv, &sv->v, v->data, gv);
+    if (gq) att_view_grad(pq = &dq, &sv->q, q->data, gq);
+    if (gk) att_view_grad(pk = &dk, &sv->k, k->data, gk);
+    if (gv) att_view_grad(pv = &dv, &sv->v, v->data, gv);
   }
   if (!pq && !pk && !pv) return;
   const int B = sv->B, H = sv->H, Nq = sv->Nq, Nk = sv->Nk, Dh = sv->Dh;

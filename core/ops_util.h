@@ -314,4 +314,24 @@ EB_VINLINE eb_v16f eb__v16_sel(eb_v16i m, eb_v16f a, eb_v16f b) {
 EB_DEFINE_EXP(eb__exp16, eb_v16f, eb_v16i, eb__v16_splat, eb__v16_sel)
 EB_DEFINE_TANH(eb__tanh16, eb_v16f, eb__exp16, eb__v16_splat, eb__v16_sel)
 
+/* 4-float vectors: one SSE (or NEON) register, for portable kernels that keep
+ * their accumulators in registers (wider generic vectors live in memory where
+ * the target has no register that wide). eb__exp4 is eb__exp8 lane for lane. */
+typedef float eb_v4f __attribute__((vector_size(16)));
+typedef int32_t eb_v4i __attribute__((vector_size(16)));
+
+EB_VINLINE eb_v4f eb__v4_load(const float *p) {
+  eb_v4f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+EB_VINLINE void eb__v4_store(float *p, eb_v4f v) { memcpy(p, &v, sizeof v); }
+EB_VINLINE eb_v4f eb__v4_splat(float x) {
+  return __builtin_shuffle((eb_v4f){x}, (eb_v4i){0});
+}
+EB_VINLINE eb_v4f eb__v4_sel(eb_v4i m, eb_v4f a, eb_v4f b) {
+  return (eb_v4f)((m & (eb_v4i)a) | (~m & (eb_v4i)b));
+}
+EB_DEFINE_EXP(eb__exp4, eb_v4f, eb_v4i, eb__v4_splat, eb__v4_sel)
+
 #endif

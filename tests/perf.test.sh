@@ -9,6 +9,10 @@
 #   EB_PERF_GEMM_GOAL=0.80     vanilla d512 training step: model GFLOP/s / peak GEMM GFLOP/s
 #   EB_PERF_BW_GOAL=0.50       poolformer d64 training step: GB/s moved by the ops / peak GB/s
 #   EB_PERF_SCALING_GOAL=1.8   vanilla d512: tokens/s with EB_PERF_THREADS / with 1 thread
+#   EB_PERF_ATT3_GOAL=0.35     vanilla d64 N512, 1 thread, on an AVX-512 CPU: tokens/s with the
+#                              AVX2+FMA attention kernels (EFFBENCH_ATT_LEVEL=3) / with AVX-512
+#   EB_PERF_ATT0_GOAL=0.15     the same with the portable kernels (EFFBENCH_ATT_LEVEL=0) / the
+#                              CPU's best (AVX-512, or AVX2 where that is the best)
 #   EB_PERF_MIN_TIME=2         --min-time of each bench (seconds)
 set -u
 eb=${EFFBENCH:?EFFBENCH must point at the binary}
@@ -17,6 +21,8 @@ gemm_goal=${EB_PERF_GEMM_GOAL:-0.80}
 bw_goal=${EB_PERF_BW_GOAL:-0.50}
 scaling_goal=${EB_PERF_SCALING_GOAL:-1.8}
 min_time=${EB_PERF_MIN_TIME:-2}
+att3_goal=${EB_PERF_ATT3_GOAL:-0.35}
+att0_goal=${EB_PERF_ATT0_GOAL:-0.15}
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 jf() { sed -nE "s/.*\"$1\":(\"[^\"]*\"|[^,}]*).*/\1/p" <<<"$2"; } # field of one JSON line
@@ -80,6 +86,30 @@ if [[ -n ${v:-} ]] && one=$(bench "${vanilla[@]}" --threads 1 --no-peak); then
   echo "vanilla d512: $tn tokens/s at $threads thread(s), $t1 at 1: scaling $s (goal $scaling_goal)"
   holds "$s >= $scaling_goal" ||
     fail "vanilla d512: $threads thread(s) give $s x the tokens/s of 1, goal $scaling_goal"
+fi
+
+# the attention kernels of the lower x86-64 levels, run on this CPU: each must
+# keep its accumulators in its own registers (a kernel built on vectors wider
+# than the level's registers runs several times slower and still passes every
+# correctness test)
+small=(--arch vanilla --dim 64 --batch 8 --len 512 --threads 1 --no-peak)
+top=0
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && top=3
+grep -qw avx512f /proc/cpuinfo && top=4
+if [[ $top -gt 0 ]] && best=$(bench "${small[@]}"); then
+  tb=$(jf tokens_per_s "$best")
+  for lv in 3 0; do
+    [[ $lv -lt $top ]] || continue
+    goal=$att0_goal
+    [[ $lv -eq 3 ]] && goal=$att3_goal
+    if r=$(EFFBENCH_ATT_LEVEL=$lv bench "${small[@]}"); then
+      s=$(awk "BEGIN { printf \"%.3f\", $(jf tokens_per_s "$r") / $tb }")
+      echo "vanilla d64 N512, 1 thread: attention level $lv at $s of level $top's tokens/s" \
+        "(goal $goal)"
+      holds "$s >= $goal" ||
+        fail "attention kernels of level $lv: $s of level $top's tokens/s, goal $goal"
+    fi
+  done
 fi
 
 if [[ $fails -ne 0 ]]; then
