@@ -221,9 +221,23 @@ static void binary_bc_backward(eb_ctx *ctx, eb_node *n) {
   double per_a = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_A : EW_ADD_BWD;
   double per_b = op == OP_MUL ? EW_MUL_BWD : op == OP_DIV ? EW_DIV_BWD_B : EW_ADD_BWD;
   double fl = 0, mv = (double)y->size; /* dy read */
-  for (int which = 0; which < 2; which++) {
+  /* a of the output's shape without a gradient yet takes dy's buffer and is
+   * computed in place (element i reads dy[i], then writes it), as eb_add's
+   * backward shares it: y's gradient is complete here and nothing later
+   * reads it. db reads dy, so it goes first then. */
+  const int share =
+      a != b && a->requires_grad && !a->is_param && !a->grad && a->size == y->size;
+  for (int k = 0; k < 2; k++) {
+    const int which = share ? 1 - k : k;
     eb_tensor *t = which ? b : a, *o = which ? a : b;
-    float *dt = eb__grad_acc_if(ctx, t, &fresh, &fail);
+    float *dt;
+    if (!which && share) {
+      a->grad = y->grad;
+      dt = a->grad;
+      fresh = 1;
+    } else {
+      dt = eb__grad_acc_if(ctx, t, &fresh, &fail);
+    }
     if (fail) return;
     if (!dt) continue;
     bc_input_grad(&p, op, which, a, b, y, dt, !fresh);
@@ -413,7 +427,18 @@ static void gelu_bwd(const float *X, const float *dy, float *dx, int64_t n, int 
 static void unary_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
   int fail = 0, fresh = 0;
-  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  float *dx;
+  if ((n->iarg[0] == U_ELU || n->iarg[0] == U_ELU1) && x->requires_grad && !x->is_param &&
+      !x->grad) {
+    /* elu, elu1: dx takes dy's buffer, computed in place (element i reads
+     * dy[i] and y[i], then writes dx[i]): y's gradient is complete here and
+     * nothing later reads it (as eb_add's backward shares it) */
+    x->grad = y->grad;
+    dx = x->grad;
+    fresh = 1;
+  } else {
+    dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  }
   if (fail || !dx) return;
   const int acc = !fresh; /* a new buffer is written, not accumulated */
   const float *X = x->data, *Y = y->data, *dy = y->grad;

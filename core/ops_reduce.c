@@ -233,7 +233,16 @@ static void mask_rows_apply(const uint8_t *keep, int64_t rows, int64_t inner,
 static void mask_rows_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
   int fail = 0, fresh = 0;
-  float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  float *dx;
+  if (x->requires_grad && !x->is_param && !x->grad) {
+    /* dx takes dy's buffer, masked in place: y's gradient is complete here
+     * and nothing later reads it (as eb_add's backward shares it) */
+    x->grad = y->grad;
+    dx = x->grad;
+    fresh = 1;
+  } else {
+    dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
+  }
   if (fail || !dx) return;
   const int64_t rows = (int64_t)x->shape[0] * x->shape[1], inner = x->size / rows;
   mask_rows_apply(n->saved, rows, inner, y->grad, dx, !fresh);

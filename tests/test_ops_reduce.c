@@ -29,6 +29,7 @@ enum {
   O_DIV,      /* */
   O_BMM,      /* a0 = ta, a1 = tb */
   O_BMM_SELF, /* one tensor as both operands of bmm: x^T x */
+  O_SHARED,   /* a0: which op takes its input's gradient buffer (see apply) */
 };
 
 /* mask rows for x[2,5,...]: the second sequence has its last two rows padded */
@@ -54,6 +55,24 @@ static eb_tensor *apply(eb_ctx *ctx, const op_case *c) {
   case O_DIV: return eb_div(ctx, c->x, c->y);
   case O_BMM: return eb_bmm(ctx, c->x, c->y, c->a0, c->a1);
   case O_BMM_SELF: return eb_bmm(ctx, c->x, c->x, 1, 0);
+  case O_SHARED: {
+    /* elu, elu1, mask_rows and broadcast div's numerator write an activation
+     * input's gradient into dy's buffer when it has none yet; t also reaches
+     * the loss through a second op recorded before (a1 = 0) or after (a1 = 1)
+     * the sharing one, so the other op's gradient is first or accumulates */
+    eb_tensor *t = eb_scale(ctx, c->x, 1.5f), *u = NULL, *w = NULL;
+    if (c->a1 == 0) w = eb_mul(ctx, t, t);
+    switch (c->a0) {
+    case 0: u = eb_elu(ctx, t); break;
+    case 1: u = eb_elu1(ctx, t); break;
+    case 2: u = eb_mask_rows(ctx, t, g_mask); break;
+    case 3: u = eb_div(ctx, t, c->y); break;
+    }
+    if (c->a1 == 1) w = eb_mul(ctx, t, t);
+    if (!u || !w) return NULL;
+    eb_tensor *r = eb_reshape(ctx, w, u->ndim, u->shape);
+    return eb_add(ctx, u, eb_scale(ctx, r, 0.1f));
+  }
   }
   return NULL;
 }
@@ -387,6 +406,22 @@ static void check_gradients(eb_ctx *ctx) {
     gc(ctx, what, (op_case){O_BMM, bmm_shapes[k].ta, bmm_shapes[k].tb, mma[k], mmb[k]});
   }
   gc(ctx, "grad bmm x^T x", (op_case){O_BMM_SELF, 0, 0, selfx, NULL});
+  for (int order = 0; order < 2; order++) {
+    snprintf(what, sizeof what, "grad shared elu, order %d", order);
+    gc(ctx, what, (op_case){O_SHARED, 0, order, ex, NULL});
+    snprintf(what, sizeof what, "grad shared elu1, order %d", order);
+    gc(ctx, what, (op_case){O_SHARED, 1, order, ex, NULL});
+    snprintf(what, sizeof what, "grad shared mask_rows, order %d", order);
+    gc(ctx, what, (op_case){O_SHARED, 2, order, mx, NULL});
+    snprintf(what, sizeof what, "grad shared div, order %d", order);
+    gc(ctx, what, (op_case){O_SHARED, 3, order, bca[1], bcb[1]});
+  }
+  /* the shared buffer: the input's gradient is dy's (no new buffer) */
+  eb_ctx_reset(ctx);
+  eb_tensor *t = eb_scale(ctx, ex, 1.0f), *u = eb_elu1(ctx, t);
+  eb_tensor *L = eb_sum(ctx, eb_scale(ctx, u, 2.0f));
+  CHECK(L && eb_backward(ctx, L) == 0 && t->grad == u->grad,
+        "elu1 of an activation: its gradient should take dy's buffer");
 }
 
 /* --------------------------------------------------------------- FLOPs ---- */
