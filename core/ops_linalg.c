@@ -266,9 +266,12 @@ static inline int64_t bmm_entry(const int *s, int o0, int o1) {
 static void bmm_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *a = n->in[0], *b = n->in[1], *c = n->out;
   const bmm_plan *p = n->saved;
-  int fail = 0;
-  float *da = eb__grad_if(ctx, a, &fail);
-  float *db = eb__grad_if(ctx, b, &fail);
+  int fail = 0, fresh_a = 0, fresh_b = 0;
+  /* a new buffer is written by each entry's first GEMM (beta 0), not zeroed
+   * first; with a == b, db then accumulates onto da's values */
+  float *da = eb__grad_acc_if(ctx, a, &fresh_a, &fail);
+  if (fail) return;
+  float *db = eb__grad_acc_if(ctx, b, &fresh_b, &fail);
   if (fail) return;
   const int M = p->M, N = p->N, K = p->K, ta = p->ta, tb = p->tb;
   const int lda = ta ? M : K, ldb = tb ? K : N;
@@ -282,8 +285,10 @@ static void bmm_backward(eb_ctx *ctx, eb_node *n) {
     if (!g) continue;
     const int *s = which ? p->bb : p->ab;
     const int64_t nin = (int64_t)s[0] * s[1];
+    const int fresh = which ? fresh_b : fresh_a;
     EB_OMP("omp parallel for schedule(static) if (nin > 1)")
-    for (int64_t e = 0; e < nin; e++)
+    for (int64_t e = 0; e < nin; e++) {
+      float beta = fresh ? 0.0f : 1.0f;
       for (int64_t oc = 0; oc < nout; oc++) {
         int o0 = (int)(oc / p->ob[1]), o1 = (int)(oc % p->ob[1]);
         if (bmm_entry(s, o0, o1) != e) continue;
@@ -291,23 +296,27 @@ static void bmm_backward(eb_ctx *ctx, eb_node *n) {
         const float *B = b->data + bmm_entry(p->bb, o0, o1) * sb;
         const float *dC = c->grad + oc * sc;
         if (!which) {
-          if (!ta) /* dA[M,K] += dC op(B)^T */
-            eb__gemm(0, !tb, M, K, N, 1.0f, dC, N, B, ldb, 1.0f, g + e * sa, lda);
-          else /* dA[K,M] += op(B) dC^T */
-            eb__gemm(tb, 1, K, M, N, 1.0f, B, ldb, dC, N, 1.0f, g + e * sa, lda);
+          if (!ta) /* dA[M,K] (+)= dC op(B)^T */
+            eb__gemm(0, !tb, M, K, N, 1.0f, dC, N, B, ldb, beta, g + e * sa, lda);
+          else /* dA[K,M] (+)= op(B) dC^T */
+            eb__gemm(tb, 1, K, M, N, 1.0f, B, ldb, dC, N, beta, g + e * sa, lda);
         } else {
-          if (!tb) /* dB[K,N] += op(A)^T dC */
-            eb__gemm(!ta, 0, K, N, M, 1.0f, A, lda, dC, N, 1.0f, g + e * sb, ldb);
-          else /* dB[N,K] += dC^T op(A) */
-            eb__gemm(1, ta, N, K, M, 1.0f, dC, N, A, lda, 1.0f, g + e * sb, ldb);
+          if (!tb) /* dB[K,N] (+)= op(A)^T dC */
+            eb__gemm(!ta, 0, K, N, M, 1.0f, A, lda, dC, N, beta, g + e * sb, ldb);
+          else /* dB[N,K] (+)= dC^T op(A) */
+            eb__gemm(1, ta, N, K, M, 1.0f, dC, N, A, lda, beta, g + e * sb, ldb);
         }
+        beta = 1.0f;
       }
+    }
   }
   const double gm = 2.0 * (double)nout * M * N * K;
   eb_ctx_add_flops(ctx, 0, (da ? gm : 0) + (db ? gm : 0));
-  /* dC read; da: b read per output entry, da read and written; db likewise */
-  eb__moved(ctx, (double)nout * sc + (da ? nout * (double)sb + 2.0 * a->size : 0) +
-                     (db ? nout * (double)sa + 2.0 * b->size : 0));
+  /* dC read; da: b read per output entry, da written (and read when
+   * accumulating); db likewise */
+  eb__moved(ctx, (double)nout * sc +
+                     (da ? nout * (double)sb + (2.0 - fresh_a) * a->size : 0) +
+                     (db ? nout * (double)sa + (2.0 - fresh_b) * b->size : 0));
 }
 
 /* a[...,M,K] (ta: [...,K,M]) @ b[...,K,N] (tb: [...,N,K]) -> [...,M,N] with
