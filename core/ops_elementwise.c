@@ -476,6 +476,21 @@ static void elu1_fwd(const float *X, float *Y, int64_t n) {
   }
 }
 
+/* dx (+)= dy where y > 1 (x > 0), dy * y below; dx may be dy (in place) */
+EB_CLONES_MEM
+static void elu1_bwd(const float *Y, const float *dy, float *dx, int64_t n, int acc) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    eb_v16f y = eb__v16_load(Y + i), g = eb__v16_load(dy + i);
+    eb_v16f d = eb__v16_sel(y > 1.0f, g, g * y);
+    eb__v16_store(dx + i, acc ? eb__v16_load(dx + i) + d : d);
+  }
+  for (; i < n; i++) {
+    float d = Y[i] > 1.0f ? dy[i] : dy[i] * Y[i];
+    dx[i] = acc ? dx[i] + d : d;
+  }
+}
+
 static void unary_backward(eb_ctx *ctx, eb_node *n) {
   eb_tensor *x = n->in[0], *y = n->out;
   int fail = 0, fresh = 0;
@@ -538,8 +553,9 @@ static void unary_backward(eb_ctx *ctx, eb_node *n) {
     break;
   case U_ELU1: /* y > 1 iff x > 0, and exp(x) = y below (both 1 at x = 0) */
     EB_OMP("omp parallel for schedule(static) if (size > EB_PAR_MIN)")
-    for (int64_t i = 0; i < size; i++)
-      EW_PUT(dx[i], Y[i] > 1.0f ? dy[i] : dy[i] * Y[i]);
+    for (int64_t i0 = 0; i0 < size; i0 += EW_CHUNK)
+      elu1_bwd(Y + i0, dy + i0, dx + i0, size - i0 < EW_CHUNK ? size - i0 : EW_CHUNK,
+               acc);
     break;
   }
   eb_ctx_add_flops(ctx, 0, unary_bwd[n->iarg[0]] * (double)size);
