@@ -245,3 +245,133 @@ eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
   }
   return c;
 }
+
+/* ---------------------------------------------------------------- bmm ---- */
+/* eb_matmul with broadcast batch dims: the batch dims (all but the last two)
+ * right-aligned, padded to 2, each equal in a and b or 1 in one of them. */
+typedef struct bmm_plan {
+  int M, N, K, ta, tb;
+  int ob[2], ab[2], bb[2]; /* batch shapes of the output, a, b */
+} bmm_plan;
+
+static void bmm_batch(const eb_tensor *t, int *bs) {
+  int nb = t->ndim - 2;
+  for (int i = 0; i < 2; i++)
+    bs[i] = i < 2 - nb ? 1 : t->shape[t->ndim - 2 - (2 - i)];
+}
+/* batch entry of an input (batch shape s) for output batch entry (o0, o1) */
+static inline int64_t bmm_entry(const int *s, int o0, int o1) {
+  return (int64_t)(s[0] == 1 ? 0 : o0) * s[1] + (s[1] == 1 ? 0 : o1);
+}
+
+static void bmm_backward(eb_ctx *ctx, eb_node *n) {
+  eb_tensor *a = n->in[0], *b = n->in[1], *c = n->out;
+  const bmm_plan *p = n->saved;
+  int fail = 0, fresh_a = 0, fresh_b = 0;
+  /* a new buffer is written by each entry's first GEMM (beta 0), not zeroed
+   * first; with a == b, db then accumulates onto da's values */
+  float *da = eb__grad_acc_if(ctx, a, &fresh_a, &fail);
+  if (fail) return;
+  float *db = eb__grad_acc_if(ctx, b, &fresh_b, &fail);
+  if (fail) return;
+  const int M = p->M, N = p->N, K = p->K, ta = p->ta, tb = p->tb;
+  const int lda = ta ? M : K, ldb = tb ? K : N;
+  const int64_t sa = (int64_t)M * K, sb = (int64_t)K * N, sc = (int64_t)M * N;
+  const int64_t nout = (int64_t)p->ob[0] * p->ob[1];
+  eb__blas_serial();
+  /* each input entry's gradient sums its output entries in output order: one
+   * loop iteration per input entry, so any thread count gives the same sums */
+  for (int which = 0; which < 2; which++) {
+    float *g = which ? db : da;
+    if (!g) continue;
+    const int *s = which ? p->bb : p->ab;
+    const int64_t nin = (int64_t)s[0] * s[1];
+    const int fresh = which ? fresh_b : fresh_a;
+    EB_OMP("omp parallel for schedule(static) if (nin > 1)")
+    for (int64_t e = 0; e < nin; e++) {
+      float beta = fresh ? 0.0f : 1.0f;
+      for (int64_t oc = 0; oc < nout; oc++) {
+        int o0 = (int)(oc / p->ob[1]), o1 = (int)(oc % p->ob[1]);
+        if (bmm_entry(s, o0, o1) != e) continue;
+        const float *A = a->data + bmm_entry(p->ab, o0, o1) * sa;
+        const float *B = b->data + bmm_entry(p->bb, o0, o1) * sb;
+        const float *dC = c->grad + oc * sc;
+        if (!which) {
+          if (!ta) /* dA[M,K] (+)= dC op(B)^T */
+            eb__gemm(0, !tb, M, K, N, 1.0f, dC, N, B, ldb, beta, g + e * sa, lda);
+          else /* dA[K,M] (+)= op(B) dC^T */
+            eb__gemm(tb, 1, K, M, N, 1.0f, B, ldb, dC, N, beta, g + e * sa, lda);
+        } else {
+          if (!tb) /* dB[K,N] (+)= op(A)^T dC */
+            eb__gemm(!ta, 0, K, N, M, 1.0f, A, lda, dC, N, beta, g + e * sb, ldb);
+          else /* dB[N,K] (+)= dC^T op(A) */
+            eb__gemm(1, ta, N, K, M, 1.0f, dC, N, A, lda, beta, g + e * sb, ldb);
+        }
+        beta = 1.0f;
+      }
+    }
+  }
+  const double gm = 2.0 * (double)nout * M * N * K;
+  eb_ctx_add_flops(ctx, 0, (da ? gm : 0) + (db ? gm : 0));
+  /* dC read; da: b read per output entry, da written (and read when
+   * accumulating); db likewise */
+  eb__moved(ctx, (double)nout * sc +
+                     (da ? nout * (double)sb + (2.0 - fresh_a) * a->size : 0) +
+                     (db ? nout * (double)sa + (2.0 - fresh_b) * b->size : 0));
+}
+
+/* a[...,M,K] (ta: [...,K,M]) @ b[...,K,N] (tb: [...,N,K]) -> [...,M,N] with
+ * the batch dims broadcast (numpy's matmul rule, at most 2 batch dims) */
+eb_tensor *eb_bmm(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
+  if (!a || !b) return NULL;
+  bmm_plan *p = eb_alloc(ctx, sizeof *p);
+  if (!p) return NULL;
+  int ok = a->ndim >= 2 && b->ndim >= 2;
+  if (ok) {
+    p->ta = ta != 0;
+    p->tb = tb != 0;
+    p->M = a->shape[a->ndim - (ta ? 1 : 2)];
+    p->K = a->shape[a->ndim - (ta ? 2 : 1)];
+    p->N = b->shape[b->ndim - (tb ? 2 : 1)];
+    ok = b->shape[b->ndim - (tb ? 1 : 2)] == p->K;
+    bmm_batch(a, p->ab);
+    bmm_batch(b, p->bb);
+    for (int i = 0; ok && i < 2; i++) {
+      ok = p->ab[i] == p->bb[i] || p->ab[i] == 1 || p->bb[i] == 1;
+      p->ob[i] = p->ab[i] > p->bb[i] ? p->ab[i] : p->bb[i];
+    }
+  }
+  if (!ok) {
+    eb_ctx_set_error(ctx,
+                     "bmm: a %s (ta=%d) and b %s (tb=%d) do not multiply (want "
+                     "[...,M,K] @ [...,K,N], batch dims equal or 1)",
+                     EB_SHAPE(a), ta, EB_SHAPE(b), tb);
+    return NULL;
+  }
+  const int M = p->M, N = p->N, K = p->K;
+  const int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+  int shape[EB_MAX_DIMS];
+  for (int i = 0; i < nd - 2; i++)
+    shape[i] = p->ob[2 - (nd - 2) + i];
+  shape[nd - 2] = M;
+  shape[nd - 1] = N;
+  eb_tensor *c = eb_tensor_new(ctx, nd, shape);
+  if (!c) return NULL;
+  const int lda = ta ? M : K, ldb = tb ? K : N;
+  const int64_t nout = (int64_t)p->ob[0] * p->ob[1];
+  eb__blas_serial();
+  EB_OMP("omp parallel for schedule(static) if (nout > 1)")
+  for (int64_t oc = 0; oc < nout; oc++) {
+    int o0 = (int)(oc / p->ob[1]), o1 = (int)(oc % p->ob[1]);
+    eb__gemm(ta, tb, M, N, K, 1.0f, a->data + bmm_entry(p->ab, o0, o1) * M * (int64_t)K,
+             lda, b->data + bmm_entry(p->bb, o0, o1) * K * (int64_t)N, ldb, 0.0f,
+             c->data + oc * M * (int64_t)N, N);
+  }
+  eb_ctx_add_flops(ctx, 2.0 * (double)nout * M * N * K, 0);
+  /* each output entry reads its a and b entries and writes its C */
+  eb__moved(ctx, (double)nout * ((double)M * K + (double)K * N + (double)M * N));
+  eb_tensor *in[2] = {a, b};
+  eb_node *node = eb_tape_record(ctx, bmm_backward, c, 2, in);
+  if (node) node->saved = p;
+  return c;
+}

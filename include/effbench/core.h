@@ -213,9 +213,22 @@ eb_tensor *eb_linear_add(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b,
 /* Batched matmul over leading dims (equal batch dims on both sides):
  * a[...,M,K] (or [...,K,M] if ta) @ b[...,K,N] (or [...,N,K] if tb) */
 eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb);
+/* eb_matmul with broadcast batch dims: a[...,M,K] (or [...,K,M] if ta) @
+ * b[...,K,N] (or [...,N,K] if tb) -> [...,M,N]. The batch dims (all but the
+ * last two, at most 2) are right-aligned; each is equal in a and b or 1 (or
+ * absent) in one of them, which repeats that operand: a weight w[K,N] applies
+ * to every entry of x[B,N',K], and [B,1,M,K] @ [1,H,K,N] gives [B,H,M,N].
+ * One GEMM per output entry (eb_matmul's backend); backward sums a repeated
+ * operand's gradient over its output entries in output order. */
+eb_tensor *eb_bmm(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb);
 
-/* Elementwise. add/sub/mul/div: b has the shape of a, or of a's trailing dims
- * (broadcast over the leading ones). */
+/* Elementwise. add/sub/mul/div broadcast numpy-style: shapes right-aligned,
+ * each dim equal in a and b or 1 (or absent) in one of them, which repeats
+ * along it; the output has the larger of each dim (a's shape when b is a's
+ * shape or its trailing dims). E.g. x[B,N,D] * m[B,N,1] (a per-row scale),
+ * num[B,N,H,Dh] / den[B,N,H,1], v[B,1,D] + w[1,N,D]. Backward sums a
+ * broadcast input's gradient over the repeated elements in row-major order of
+ * the output, the same for any thread count. */
 eb_tensor *eb_add(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_sub(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
 eb_tensor *eb_mul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b);
@@ -230,8 +243,33 @@ eb_tensor *eb_silu(eb_ctx *ctx, eb_tensor *x);
 eb_tensor *eb_softplus(eb_ctx *ctx, eb_tensor *x);
 eb_tensor *eb_exp(eb_ctx *ctx, eb_tensor *x);
 eb_tensor *eb_relu(eb_ctx *ctx, eb_tensor *x);
+/* elu (alpha 1): x above 0, exp(x) - 1 at and below */
+eb_tensor *eb_elu(eb_ctx *ctx, eb_tensor *x);
+/* elu(x) + 1 (linear attention's feature map, > 0): x + 1 above 0, exp(x) at
+ * and below (the engine's vector exp, relative error ~2e-7); one op instead
+ * of two */
+eb_tensor *eb_elu1(eb_ctx *ctx, eb_tensor *x);
 /* Sum of all elements -> [1] */
 eb_tensor *eb_sum(eb_ctx *ctx, eb_tensor *x);
+
+/* Reductions along one axis (axis in [-ndim, ndim), -1 = last). keepdim = 1
+ * keeps the axis with length 1 (x[B,N,D], axis 1 -> [B,1,D], ready to
+ * broadcast back); keepdim = 0 removes it ([B,D]; a 1-D x gives [1]). Each
+ * output sums (or scans) along the axis in index order. */
+eb_tensor *eb_sum_axis(eb_ctx *ctx, eb_tensor *x, int axis, int keepdim);
+eb_tensor *eb_mean_axis(eb_ctx *ctx, eb_tensor *x, int axis, int keepdim);
+/* Maximum along the axis. Tie rule: the gradient goes to the FIRST maximal
+ * element (lowest index along the axis) only; NaN never compares greater. */
+eb_tensor *eb_max_axis(eb_ctx *ctx, eb_tensor *x, int axis, int keepdim);
+/* Inclusive cumulative sum along the axis: y[..,l,..] = sum_{l' <= l}
+ * x[..,l',..] (e.g. causal linear attention's running sums along the
+ * sequence); backward is the reverse cumulative sum of dy. Same shape. */
+eb_tensor *eb_cumsum(eb_ctx *ctx, eb_tensor *x, int axis);
+/* Row mask: x[B,N,...], mask[B*N] (1 = keep) -> x with the rows whose mask is
+ * 0 set to 0 (their gradient too), reading the [B,N] mask only: nothing of
+ * x's size is materialised for it. mask NULL returns x itself (no op). A
+ * float mask m[B,N] is eb_mul(x, eb_reshape(m, [B,N,1])) (broadcast). */
+eb_tensor *eb_mask_rows(eb_ctx *ctx, eb_tensor *x, const uint8_t *mask);
 
 /* Normalisation, softmax */
 /* LayerNorm over the last dim, eps 1e-5; gamma, beta [D] */

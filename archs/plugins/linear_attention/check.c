@@ -53,10 +53,11 @@ static void check_formula(eb_ctx *ctx) {
   eb_ctx_set_grad(ctx, 0);
   const int shape[3] = {B, N, D};
   eb_tensor *q = eb_tensor_new(ctx, 3, shape), *k = eb_tensor_new(ctx, 3, shape);
-  eb_tensor *v = eb_tensor_new(ctx, 3, shape), *keep = eb_tensor_new(ctx, 3, shape);
-  eb_tensor *ones = filled(ctx, 4, (int[]){B, H, N, DH}, 1.0f);
-  eb_tensor *eps = filled(ctx, 1, (int[]){DH}, 1e-6f);
-  if (!q || !k || !v || !keep || !ones || !eps) {
+  eb_tensor *a = eb_tensor_new(ctx, 3, shape);
+  eb_tensor *wv = eb_tensor_new(ctx, 2, (int[]){D, D});
+  eb_tensor *bv = eb_tensor_new(ctx, 2, (int[]){1, D});
+  la_consts c;
+  if (!q || !k || !a || !wv || !bv || la_consts_make(ctx, D, H, 1e-6f, &c)) {
     FAIL("setup: %s", eb_ctx_error(ctx));
     return;
   }
@@ -64,13 +65,27 @@ static void check_formula(eb_ctx *ctx) {
   for (int i = 0; i < B * N * D; i++) {
     q->data[i] = 2 * eb_rng_normal(&r);
     k->data[i] = 2 * eb_rng_normal(&r);
-    v->data[i] = eb_rng_normal(&r);
-    keep->data[i] = g_mask[i / D];
+    a->data[i] = eb_rng_normal(&r);
   }
+  for (int i = 0; i < D * D; i++)
+    wv->data[i] = 0.5f * eb_rng_normal(&r);
+  for (int i = 0; i < D; i++)
+    bv->data[i] = eb_rng_normal(&r);
+  /* the values the formula uses: v = a wvᵀ + bv, in double */
+  double *v = malloc((size_t)B * N * D * sizeof *v);
+  if (!v) return;
+  for (int t = 0; t < B * N; t++)
+    for (int j = 0; j < D; j++) {
+      double s = bv->data[j];
+      for (int i = 0; i < D; i++)
+        s += (double)a->data[t * D + i] * wv->data[j * D + i];
+      v[t * D + j] = s;
+    }
   double den_min = INFINITY;
-  eb_tensor *o = linear_attention(ctx, q, k, v, keep, ones, eps, H, &den_min);
+  eb_tensor *o = linear_attention(ctx, q, k, a, wv, bv, g_mask, &c, H, &den_min);
   if (!o) {
     FAIL("linear_attention: %s", eb_ctx_error(ctx));
+    free(v);
     return;
   }
   double worst = 0;
@@ -87,7 +102,7 @@ static void check_formula(eb_ctx *ctx) {
               double kc = k->data[(b * N + m) * D + h * DH + c];
               dot += (qc > 0 ? qc + 1 : exp(qc)) * (kc > 0 ? kc + 1 : exp(kc));
             }
-            num += dot * v->data[(b * N + m) * D + h * DH + j];
+            num += dot * v[(b * N + m) * D + h * DH + j];
             den += dot;
           }
           double want = num / (den + 1e-6);
@@ -95,6 +110,7 @@ static void check_formula(eb_ctx *ctx) {
           double e = fabs(got - want) / (fabs(want) > 1 ? fabs(want) : 1);
           if (!(e <= worst)) worst = e;
         }
+  free(v);
   if (!(worst <= 1e-5)) FAIL("attention vs the formula: rel. error %.3g > 1e-5", worst);
 }
 

@@ -117,53 +117,76 @@ static int la_create(const eb_model_config *cfg, const eb_args *args, eb_params 
   return 0;
 }
 
-/* x[...] -> elu(x) + 1 = relu(x) + exp(-relu(-x)): x + 1 above 0, exp(x) below */
-static eb_tensor *phi(eb_ctx *ctx, eb_tensor *x) {
-  eb_tensor *neg = eb_scale(ctx, eb_relu(ctx, eb_scale(ctx, x, -1.0f)), -1.0f);
-  return eb_add(ctx, eb_relu(ctx, x), eb_exp(ctx, neg));
+/* Third `part` of flat[1,3n] (wqkv or bqkv seen flat: the q, k or v rows) as
+ * a tensor of shape[ndim]: a copy of n weights, small next to the
+ * activations, so each projection writes its own [B,N,D] directly instead of
+ * slicing a [B,N,3D] one. */
+static eb_tensor *part_of(eb_ctx *ctx, eb_tensor *flat, int part, int ndim,
+                          const int *shape) {
+  if (!flat) return NULL;
+  const int n = (int)(flat->size / 3);
+  return eb_reshape(ctx, eb_slice_last(ctx, flat, part * n, n), ndim, shape);
 }
 
-/* [B,N,D] -> [B,H,N,D/H] */
-static eb_tensor *split_heads(eb_ctx *ctx, eb_tensor *x, int H) {
-  if (!x) return NULL;
-  const int B = x->shape[0], N = x->shape[1], D = x->shape[2];
-  return eb_transpose(ctx, eb_reshape(ctx, x, 4, (int[]){B, N, H, D / H}), 1, 2);
+/* Constants of a forward with D columns in H heads of Dh:
+ * hm[D,D] = 1 where row and column are in the same head (the block-diagonal
+ * of per-head sums), hsel[D,H] = 1 where column c belongs to head h, eps[H]. */
+typedef struct la_consts {
+  eb_tensor *hm, *hsel, *eps;
+} la_consts;
+
+static int la_consts_make(eb_ctx *ctx, int D, int H, float eps, la_consts *c) {
+  const int Dh = D / H;
+  c->hm = eb_tensor_new(ctx, 2, (int[]){D, D});
+  c->hsel = eb_tensor_new(ctx, 2, (int[]){D, H});
+  c->eps = eb_tensor_new(ctx, 1, (int[]){H});
+  if (!c->hm || !c->hsel || !c->eps) return -1;
+  for (int i = 0; i < D; i++) {
+    for (int j = 0; j < D; j++)
+      c->hm->data[i * D + j] = i / Dh == j / Dh ? 1.0f : 0.0f;
+    for (int h = 0; h < H; h++)
+      c->hsel->data[i * H + h] = i / Dh == h ? 1.0f : 0.0f;
+  }
+  for (int h = 0; h < H; h++)
+    c->eps->data[h] = eps;
+  return 0;
 }
 
-/* [B,H,N,Dh] -> [B,N,H*Dh] */
-static eb_tensor *merge_heads(eb_ctx *ctx, eb_tensor *x) {
-  if (!x) return NULL;
-  const int B = x->shape[0], H = x->shape[1], N = x->shape[2], Dh = x->shape[3];
-  return eb_reshape(ctx, eb_transpose(ctx, x, 1, 2), 3, (int[]){B, N, H * Dh});
-}
-
-/* A constant tensor (no gradient) filled with v. */
-static eb_tensor *filled(eb_ctx *ctx, int ndim, const int *shape, float v) {
-  eb_tensor *t = eb_tensor_new(ctx, ndim, shape);
-  for (int64_t i = 0; t && i < t->size; i++)
-    t->data[i] = v;
-  return t;
-}
-
-/* q, k, v [B,N,D] projections, keep [B,N,D] 0/1 key mask or NULL,
- * ones [B,H,N,Dh], eps [Dh] -> [B,N,D]; *den_min lowers to the smallest
- * normaliser seen (a health metric: near eps, outputs blow up) */
-static eb_tensor *linear_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *v,
-                                   eb_tensor *keep, eb_tensor *ones, eb_tensor *eps,
-                                   int H, double *den_min) {
-  eb_tensor *fk = phi(ctx, k);
-  if (keep) fk = eb_mul(ctx, fk, keep); /* padded keys contribute nothing */
-  eb_tensor *Q = split_heads(ctx, phi(ctx, q), H);
-  eb_tensor *K = split_heads(ctx, fk, H);
-  eb_tensor *V = split_heads(ctx, v, H);
-  eb_tensor *kv = eb_matmul(ctx, K, V, 1, 0);    /* Σ_m φ(k_m) v_mᵀ    [B,H,Dh,Dh] */
-  eb_tensor *ks = eb_matmul(ctx, K, ones, 1, 0); /* Σ_m φ(k_m) per column [B,H,Dh,Dh] */
-  eb_tensor *num = eb_matmul(ctx, Q, kv, 0, 0);  /* [B,H,N,Dh] */
-  /* φ(q_n)·Σ_m φ(k_m), repeated in each of the Dh columns, + eps */
-  eb_tensor *den = eb_add(ctx, eb_matmul(ctx, Q, ks, 0, 0), eps);
+/* q, k [B,N,D] projections, a [B,N,D] the block's normalised input with
+ * the value projection wv[D,D], bv[1,D] (v = a wvᵀ + bv), mask[B*N] (1 =
+ * real key; NULL = all real) -> [B,N,D], head h on columns h*Dh..(h+1)*Dh-1.
+ *
+ * All heads at once: the per-head sums Σ_m φ(k_m) v_mᵀ are the diagonal
+ * blocks of one [D,D] product (the rest masked off by hm), so nothing is
+ * transposed into head-major order. v itself is never formed: Σ_m φ(k_m)
+ * v_mᵀ = (Σ_m φ(k_m) a_mᵀ) wvᵀ + (Σ_m φ(k_m)) bvᵀ, two [D,D] products per
+ * sequence instead of a [B,N,D] projection. *den_min lowers to the smallest
+ * normaliser seen (a health metric: near eps, outputs blow up). */
+static eb_tensor *linear_attention(eb_ctx *ctx, eb_tensor *q, eb_tensor *k, eb_tensor *a,
+                                   eb_tensor *wv, eb_tensor *bv, const uint8_t *mask,
+                                   const la_consts *c, int H, double *den_min) {
+  if (!q || !k || !a) return NULL;
+  const int B = q->shape[0], N = q->shape[1], D = q->shape[2], Dh = D / H;
+  eb_tensor *fq = eb_elu1(ctx, q);
+  /* padded keys contribute nothing (their rows of φ(k) are 0) */
+  eb_tensor *fk = eb_mask_rows(ctx, eb_elu1(ctx, k), mask);
+  /* Σ_m φ(k_m) as a column [B,D,1] */
+  eb_tensor *ksum = eb_reshape(ctx, eb_sum_axis(ctx, fk, 1, 0), 3, (int[]){B, D, 1});
+  /* Σ_m φ(k_m) v_mᵀ: [B,D,D], kept to the head blocks */
+  eb_tensor *kv =
+      eb_add(ctx, eb_bmm(ctx, eb_bmm(ctx, fk, a, 1, 0), wv, 0, 1), eb_mul(ctx, ksum, bv));
+  kv = eb_mul(ctx, kv, c->hm);
+  /* Σ_m φ(k_m), column c routed to its head: [B,D,1] * [D,H] -> [B,D,H] */
+  eb_tensor *ks = eb_mul(ctx, ksum, c->hsel);
+  /* normaliser φ(q_n)·Σ_m φ(k_m) per head, + eps: [B,N,H] */
+  eb_tensor *den = eb_add(ctx, eb_bmm(ctx, fq, ks, 0, 0), c->eps);
   for (int64_t i = 0; den && i < den->size; i++) /* ops run eagerly: data is ready */
     if (den->data[i] < *den_min) *den_min = den->data[i];
-  return merge_heads(ctx, eb_div(ctx, num, den));
+  eb_tensor *num = eb_bmm(ctx, fq, kv, 0, 0); /* [B,N,D] */
+  /* each head's Dh columns over its normaliser (broadcast [B,N,H,1]) */
+  eb_tensor *o = eb_div(ctx, eb_reshape(ctx, num, 4, (int[]){B, N, H, Dh}),
+                        eb_reshape(ctx, den, 4, (int[]){B, N, H, 1}));
+  return eb_reshape(ctx, o, 3, (int[]){B, N, D});
 }
 
 /* x[B,N,D], mask[B*N] (1 = real token, NULL = all real) -> out[B,N,D] */
@@ -172,35 +195,43 @@ static int la_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mas
   la_model *m = model;
   const int B = x->shape[0], N = x->shape[1], D = m->cfg.dim, H = m->cfg.heads;
   const float p = m->cfg.dropout;
-  /* a mask without padding changes nothing: skip the multiply (and its FLOPs) */
+  /* a mask without padding changes nothing: skip the masking (and its FLOPs) */
   int padded = 0;
   for (int64_t i = 0; mask && i < (int64_t)B * N; i++)
     padded |= !mask[i];
-  eb_tensor *keep = NULL;
-  if (padded) {
-    keep = eb_tensor_new(ctx, 3, (int[]){B, N, D});
-    for (int64_t r = 0; keep && r < (int64_t)B * N; r++)
-      for (int j = 0; j < D; j++)
-        keep->data[r * D + j] = mask[r] ? 1.0f : 0.0f;
-  }
-  eb_tensor *ones = filled(ctx, 4, (int[]){B, H, N, D / H}, 1.0f);
-  eb_tensor *eps = filled(ctx, 1, (int[]){D / H}, m->eps);
-  if (!ones || !eps || (padded && !keep)) {
+  const uint8_t *kmask = padded ? mask : NULL;
+  la_consts c;
+  if (la_consts_make(ctx, D, H, m->eps, &c)) {
     snprintf(err, errlen, "%s", eb_ctx_error(ctx));
     return -1;
   }
+  /* without active dropout the output layers accumulate onto the residual */
+  const int drop = p > 0.0f && eb_ctx_training(ctx);
   m->den_min = INFINITY;
   for (int i = 0; i < m->cfg.depth; i++) {
     la_layer *l = &m->layers[i];
     eb_tensor *a = eb_layernorm(ctx, x, l->ln1_g, l->ln1_b);
-    eb_tensor *qkv = eb_linear(ctx, a, l->wqkv, l->bqkv);
-    eb_tensor *o = linear_attention(
-        ctx, eb_slice_last(ctx, qkv, 0, D), eb_slice_last(ctx, qkv, D, D),
-        eb_slice_last(ctx, qkv, 2 * D, D), keep, ones, eps, H, &m->den_min);
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
-    eb_tensor *h = eb_gelu(
-        ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), l->w1, l->b1));
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, h, l->w2, l->b2), p));
+    eb_tensor *wf = eb_reshape(ctx, l->wqkv, 2, (int[]){1, 3 * D * D});
+    eb_tensor *bf = eb_reshape(ctx, l->bqkv, 2, (int[]){1, 3 * D});
+    eb_tensor *q = eb_linear(ctx, a, part_of(ctx, wf, 0, 2, (int[]){D, D}),
+                             part_of(ctx, bf, 0, 1, (int[]){D}));
+    eb_tensor *k = eb_linear(ctx, a, part_of(ctx, wf, 1, 2, (int[]){D, D}),
+                             part_of(ctx, bf, 1, 1, (int[]){D}));
+    eb_tensor *o = linear_attention(ctx, q, k, a, part_of(ctx, wf, 2, 2, (int[]){D, D}),
+                                    part_of(ctx, bf, 2, 2, (int[]){1, D}), kmask, &c, H,
+                                    &m->den_min);
+    if (drop)
+      x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    else
+      x = eb_linear_add(ctx, o, l->wo, l->bo, x);
+    /* the MLP: b1 applied by the fused bias + GELU pass */
+    eb_tensor *h = eb_bias_gelu(
+        ctx, eb_linear(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), l->w1, NULL),
+        l->b1);
+    if (drop)
+      x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, h, l->w2, l->b2), p));
+    else
+      x = eb_linear_add(ctx, h, l->w2, l->b2, x);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
       return -1;
@@ -214,37 +245,47 @@ static int la_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *mas
  * padding; training adds the backward pass with x requiring a gradient. */
 static double la_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
                        int training) {
-  const double D = cfg->dim, F = cfg->ffn, dh = D / cfg->heads, R = (double)B * N;
+  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, R = (double)B * N;
   const double drop = (training && cfg->dropout > 0) ? 1.0 : 0.0;
-  /* the four GEMMs Kᵀ V, Kᵀ 1, Q kv, Q ks: 2·N·Dh² each per (b,h) */
-  const double gemm = 2 * R * D * dh;
-  double fwd = 8 * R * D                       /* ln1 */
-               + 2 * R * 3 * D * D + 3 * R * D /* qkv */
-               + 2 * 6 * R * D                 /* φ(q), φ(k) */
-               + 4 * gemm                      /* attention GEMMs */
-               + 2 * R * D                     /* + eps, divide */
-               + 2 * R * D * D + R * D         /* wo */
-               + drop * R * D + R * D          /* dropout, residual */
-               + 8 * R * D                     /* ln2 */
-               + 2 * R * F * D + R * F         /* w1 */
-               + 9 * R * F                     /* gelu */
-               + 2 * R * D * F + R * D         /* w2 */
-               + drop * R * D + R * D;         /* dropout, residual */
+  /* the products over the sequence Kᵀ A (A the block's normalised input)
+   * and Q kv, [B*N,D] x [D,D]; Q ks against [D,H]; (Kᵀ A) wvᵀ per sequence */
+  const double gemm = 2 * R * D * D, gden = 2 * R * D * H, gw = 2.0 * B * D * D * D;
+  const double S = (double)B * D * D;        /* one [B,D,D] elementwise op */
+  double fwd = 8 * R * D                     /* ln1 */
+               + 2 * (2 * R * D * D + R * D) /* q, k projections */
+               + 2 * 2 * R * D               /* elu1 of q and k */
+               + R * D                       /* Σ φ(k) */
+               + gemm + gw                   /* (Kᵀ A) wvᵀ */
+               + 3 * S                       /* + Σ φ(k) bvᵀ, head blocks */
+               + B * D * H                   /* Σ φ(k) routed to the heads */
+               + gden + R * H                /* normaliser, + eps */
+               + gemm + R * D                /* Q kv, divided by the normaliser */
+               + 2 * R * D * D + R * D       /* wo */
+               + drop * R * D + R * D        /* dropout, residual */
+               + 8 * R * D                   /* ln2 */
+               + 2 * R * F * D + R * F       /* w1, its bias */
+               + 9 * R * F                   /* gelu */
+               + 2 * R * D * F + R * D       /* w2 */
+               + drop * R * D + R * D;       /* dropout, residual */
   double bwd = 0;
   if (training)
     bwd = 2 * (2 * R * D + drop * 2 * R * D) /* residual adds, dropouts */
           + 4 * R * D * F + R * D            /* w2: dx, dw, db */
-          + 19 * R * F                       /* gelu */
-          + 4 * R * F * D + R * F            /* w1 */
+          + 20 * R * F                       /* gelu and b1 */
+          + 4 * R * F * D                    /* w1 */
           + 19 * R * D                       /* ln2 */
           + 4 * R * D * D + R * D            /* wo */
-          + R * D                            /* merge heads (transpose) */
-          + 5 * R * D + R * D                /* divide (num 2, den 3), + eps */
-          + 7 * gemm                         /* dQ twice, dkv, dks, dK twice, dV */
-          + 3 * R * D                        /* split heads (3 transposes) */
-          + 2 * 10 * R * D                   /* φ(q), φ(k) */
-          + 3 * R * D                        /* q, k, v slices */
-          + 4 * R * 3 * D * D + 3 * R * D    /* qkv */
+          + 5 * R * D                        /* divide (num 2, den 3) */
+          + R * H                            /* + eps */
+          + 2 * gden                         /* dQ, dks of the normaliser */
+          + 2 * gemm                         /* dQ, dkv of Q kv */
+          + 2 * B * D * H                    /* routing to the heads */
+          + 2 * S + 2 * S + 4 * S            /* head blocks, +, Σ φ(k) bvᵀ */
+          + 2 * gw + 2 * gemm                /* (Kᵀ A) wvᵀ: d(KᵀA), dwv, dK, dA */
+          + R * D                            /* Σ φ(k) */
+          + 2 * R * D                        /* elu1 of q and k */
+          + 2 * (4 * R * D * D + R * D)      /* q, k projections */
+          + 2 * (3 * D * D + 3 * D)          /* the q, k, v parts of wqkv, bqkv */
           + 19 * R * D;                      /* ln1 */
   (void)args;
   return cfg->depth * (fwd + bwd);
