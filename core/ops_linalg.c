@@ -298,14 +298,14 @@ static void bmm_backward(eb_ctx *ctx, eb_node *n) {
         const float *dC = c->grad + oc * sc;
         if (!which) {
           if (!ta) /* dA[M,K] (+)= dC op(B)^T */
-            eb__gemm(0, !tb, M, K, N, 1.0f, dC, N, B, ldb, beta, g + e * sa, lda);
+            eb__gemm(ctx, 0, !tb, M, K, N, 1.0f, dC, N, B, ldb, beta, g + e * sa, lda);
           else /* dA[K,M] (+)= op(B) dC^T */
-            eb__gemm(tb, 1, K, M, N, 1.0f, B, ldb, dC, N, beta, g + e * sa, lda);
+            eb__gemm(ctx, tb, 1, K, M, N, 1.0f, B, ldb, dC, N, beta, g + e * sa, lda);
         } else {
           if (!tb) /* dB[K,N] (+)= op(A)^T dC */
-            eb__gemm(!ta, 0, K, N, M, 1.0f, A, lda, dC, N, beta, g + e * sb, ldb);
+            eb__gemm(ctx, !ta, 0, K, N, M, 1.0f, A, lda, dC, N, beta, g + e * sb, ldb);
           else /* dB[N,K] (+)= dC^T op(A) */
-            eb__gemm(1, ta, N, K, M, 1.0f, dC, N, A, lda, beta, g + e * sb, ldb);
+            eb__gemm(ctx, 1, ta, N, K, M, 1.0f, dC, N, A, lda, beta, g + e * sb, ldb);
         }
         beta = 1.0f;
       }
@@ -363,8 +363,9 @@ eb_tensor *eb_bmm(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
   EB_OMP("omp parallel for schedule(static) if (nout > 1)")
   for (int64_t oc = 0; oc < nout; oc++) {
     int o0 = (int)(oc / p->ob[1]), o1 = (int)(oc % p->ob[1]);
-    eb__gemm(ta, tb, M, N, K, 1.0f, a->data + bmm_entry(p->ab, o0, o1) * M * (int64_t)K,
-             lda, b->data + bmm_entry(p->bb, o0, o1) * K * (int64_t)N, ldb, 0.0f,
+    eb__gemm(ctx, ta, tb, M, N, K, 1.0f,
+             a->data + bmm_entry(p->ab, o0, o1) * M * (int64_t)K, lda,
+             b->data + bmm_entry(p->bb, o0, o1) * K * (int64_t)N, ldb, 0.0f,
              c->data + oc * M * (int64_t)N, N);
   }
   eb_ctx_add_flops(ctx, 2.0 * (double)nout * M * N * K, 0);

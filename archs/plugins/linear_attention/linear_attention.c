@@ -292,16 +292,17 @@ static double la_flops(const eb_model_config *cfg, const eb_args *args, int B, i
 }
 
 /* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): 2mnk of every matrix
- * product: the four projections (backward: dx and dw), the attention's four
- * batched matmuls (backward: the 7 gradients above; the ones need none).
- * Nothing is recomputed, so model = executed. */
+ * product: the q, k, output and MLP projections, and the attention's four
+ * batched products (Kᵀ A, (Kᵀ A) wvᵀ, the normaliser Q ks, the numerator
+ * Q kv); backward, both operands' gradients of each. Nothing is recomputed,
+ * so model = executed. */
 static int la_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B, int N,
                          int training, double *model, double *executed) {
-  const double D = cfg->dim, F = cfg->ffn, dh = D / cfg->heads, R = (double)B * N;
-  const double lin = 2 * R * (3 * D * D + D * D + 2 * D * F), gemm = 2 * R * D * dh;
+  const double D = cfg->dim, F = cfg->ffn, H = cfg->heads, R = (double)B * N;
+  const double lin = 2 * R * (2 * D * D + D * D + 2 * D * F);
+  const double att = 2 * (2 * R * D * D) + 2.0 * B * D * D * D + 2 * R * D * H;
   (void)args;
-  *executed = *model =
-      cfg->depth * (lin + 4 * gemm + (training ? 2 * lin + 7 * gemm : 0));
+  *executed = *model = cfg->depth * (lin + att + (training ? 2 * (lin + att) : 0));
   return 0;
 }
 
