@@ -152,18 +152,20 @@ static void declare(void) {
   mx = LEAF("mx", 2, 5, 3);
   ex = LEAF("ex", 4, 6);
   selfx = LEAF("selfx", 2, 4, 3);
-  char name[32];
+  /* names for eb_param, static: no allocation to free */
+  static char names[2 * (NBC + NBMM)][16];
+  int nn = 0;
   for (int i = 0; i < NBC; i++) {
-    snprintf(name, sizeof name, "bca%d", i);
-    bca[i] = leaf(strdup(name), bc_shapes[i].na, bc_shapes[i].a);
-    snprintf(name, sizeof name, "bcb%d", i);
-    bcb[i] = leaf(strdup(name), bc_shapes[i].nb, bc_shapes[i].b);
+    snprintf(names[nn], sizeof names[nn], "bca%d", i);
+    bca[i] = leaf(names[nn++], bc_shapes[i].na, bc_shapes[i].a);
+    snprintf(names[nn], sizeof names[nn], "bcb%d", i);
+    bcb[i] = leaf(names[nn++], bc_shapes[i].nb, bc_shapes[i].b);
   }
   for (int i = 0; i < NBMM; i++) {
-    snprintf(name, sizeof name, "mma%d", i);
-    mma[i] = leaf(strdup(name), bmm_shapes[i].na, bmm_shapes[i].a);
-    snprintf(name, sizeof name, "mmb%d", i);
-    mmb[i] = leaf(strdup(name), bmm_shapes[i].nb, bmm_shapes[i].b);
+    snprintf(names[nn], sizeof names[nn], "mma%d", i);
+    mma[i] = leaf(names[nn++], bmm_shapes[i].na, bmm_shapes[i].a);
+    snprintf(names[nn], sizeof names[nn], "mmb%d", i);
+    mmb[i] = leaf(names[nn++], bmm_shapes[i].nb, bmm_shapes[i].b);
   }
   char err[EB_ERR_LEN];
   if (eb_params_finalize(P, 1, err, sizeof err)) {
