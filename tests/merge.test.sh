@@ -98,7 +98,8 @@ sqlite3 r.db "UPDATE runs SET status='running', finished_at=NULL"
 "$eb" merge u1.db r.db a.db b.db >/dev/null 2>&1 || fail "merge running then done"
 "$eb" merge u2.db a.db b.db r.db >/dev/null 2>&1 || fail "merge done then running"
 for u in u1 u2; do
-  [[ "$(results $u.db)" == "$(results one.db)" ]] || fail "$u: unfinished rows not replaced"
+  [[ "$(results $u.db)" == "$(results one.db)" &&
+    $(sqlite3 $u.db "SELECT count(*) FROM runs") == 4 ]] || fail "$u: unfinished rows not replaced"
 done
 
 # --- an input of an older schema (4: before the per-run machine columns)
