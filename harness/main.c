@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -17,7 +18,9 @@
 #include "plot.h"
 #include "registry.h"
 #include "report.h"
+#include "merge.h"
 #include "run.h"
+#include "slurm.h"
 #include "store.h"
 #include "train.h"
 
@@ -1046,6 +1049,263 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------------- merge ---- */
+static int cmd_merge(int argc, char **argv) {
+  const char *prefer_s = NULL;
+  opt table[] = {
+      {"prefer", O_STR, &prefer_s, 0, 0, "newest|first",
+       "for a run key with different results: keep the one finished last, or the "
+       "one merged first [keep both, flagged]"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  enum { MAXIN = 4096 };
+  char **pos = calloc(MAXIN + 1, sizeof *pos);
+  eb_store **in = calloc(MAXIN, sizeof *in);
+  eb_store *out = NULL;
+  int npos = 0, nin = 0, rc = 1;
+  if (!pos || !in) {
+    snprintf(err, sizeof err, "out of memory");
+    goto done;
+  }
+  rc = parse_opts("merge", argc, argv, 2, table, "OUT.db IN.db... [options]",
+                  "Merges results databases (e.g. the shards of a suite) into OUT.db, "
+                  "created if absent: runs with their evals and stats by run key, speed "
+                  "rows, suites, in one transaction. Identical results collapse; a run "
+                  "key with different results (another machine or commit) is kept twice "
+                  "and flagged (report lists it) unless --prefer chooses. The inputs are "
+                  "only read. Merging again changes nothing.",
+                  pos, &npos, MAXIN + 1, err, sizeof err);
+  if (rc == 1) {
+    rc = 0;
+    goto done;
+  }
+  if (rc) goto done;
+  eb_merge_prefer prefer = EB_PREFER_NONE;
+  if (prefer_s) {
+    if (!strcmp(prefer_s, "newest"))
+      prefer = EB_PREFER_NEWEST;
+    else if (!strcmp(prefer_s, "first"))
+      prefer = EB_PREFER_FIRST;
+    else {
+      snprintf(err, sizeof err, "--prefer %s: expected 'newest' or 'first'", prefer_s);
+      rc = 2;
+      goto done;
+    }
+  }
+  if (npos < 2) {
+    snprintf(err, sizeof err,
+             "expected OUT.db and at least one IN.db (see effbench "
+             "merge --help)");
+    rc = 2;
+    goto done;
+  }
+  /* every input is checked before the output is touched */
+  struct stat so;
+  int out_exists = stat(pos[0], &so) == 0;
+  for (int i = 1; i < npos; i++) {
+    struct stat si;
+    if (out_exists && stat(pos[i], &si) == 0 && si.st_dev == so.st_dev &&
+        si.st_ino == so.st_ino) {
+      snprintf(err, sizeof err, "%s: is the output itself; name another OUT.db", pos[i]);
+      rc = 2;
+      goto done;
+    }
+    int orc = eb_store_open_input(pos[i], &in[nin], err, sizeof err);
+    if (orc) {
+      rc = orc == -2 ? 2 : 1;
+      goto done;
+    }
+    nin++;
+  }
+  int orc = eb_store_open(pos[0], &out, err, sizeof err);
+  if (orc) {
+    rc = orc == -2 ? 2 : 1;
+    goto done;
+  }
+  eb_merge_summary sum;
+  if (eb_merge(out, in, nin, prefer, &sum, err, sizeof err)) {
+    rc = 1;
+    goto done;
+  }
+  printf("merged %d database(s) into %s: runs %d added, %d identical, %d replaced, "
+         "%d conflicting (kept both, flagged), %d decided by --prefer, %d unfinished "
+         "skipped; speed rows %d added, %d identical; %d suite(s) added\n",
+         nin, pos[0], sum.runs_added, sum.runs_same, sum.runs_replaced,
+         sum.runs_conflicts, sum.runs_resolved, sum.runs_unfinished, sum.speed_added,
+         sum.speed_same, sum.suites_added);
+  if (sum.runs_conflicts)
+    printf("%d run key(s) have different results in different inputs: effbench report "
+           "lists them; merge again with --prefer newest|first to keep one\n",
+           sum.runs_conflicts);
+  rc = 0;
+done:
+  if (rc && err[0]) fprintf(stderr, "effbench merge: %s\n", err);
+  eb_store_close(out);
+  for (int i = 0; i < nin; i++)
+    eb_store_close(in[i]);
+  free(in);
+  free(pos);
+  return rc;
+}
+
+/* ------------------------------------------------------------- slurm ---- */
+/* An absolute path for a job script (jobs do not start in this directory). */
+static int absolute(const char *path, char *out, size_t len, char *err, size_t errlen) {
+  struct stat sb;
+  if (stat(path, &sb)) {
+    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  char cwd[2048];
+  if (path[0] != '/' && !getcwd(cwd, sizeof cwd)) {
+    snprintf(err, errlen, "%s: cannot read the current directory (%s)", path,
+             strerror(errno));
+    return -1;
+  }
+  int n = path[0] == '/' ? snprintf(out, len, "%s", path)
+                         : snprintf(out, len, "%s/%s", cwd, path);
+  if (n < 0 || (size_t)n >= len) {
+    snprintf(err, errlen, "%s: path too long", path);
+    return -1;
+  }
+  return 0;
+}
+
+/* This program's absolute path; 1, or 0 with err. */
+static int realexe(char *out, size_t len, char *err, size_t errlen) {
+  ssize_t n = readlink("/proc/self/exe", out, len - 1);
+  if (n <= 0 || (size_t)n >= len - 1) {
+    snprintf(err, errlen, "cannot find the effbench binary (/proc/self/exe)");
+    return 0;
+  }
+  out[n] = 0;
+  return 1;
+}
+
+/* 1 when an executable `name` is on PATH */
+static int on_path(const char *name) {
+  const char *p = getenv("PATH");
+  char buf[4096];
+  while (p && *p) {
+    size_t n = strcspn(p, ":");
+    snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", name);
+    if (access(buf, X_OK) == 0) return 1;
+    p += n + (p[n] == ':');
+  }
+  return 0;
+}
+
+static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, int nplug) {
+  const char *dir = NULL, *partition = NULL, *time_s = NULL;
+  long long shards = 0, cpus = 1;
+  int submit = 0;
+  opt table[] = {
+      {"db-dir", O_STR, &dir, 0, 0, "DIR",
+       "directory (on a file system every node sees) of the scripts, the shards' "
+       "databases and logs, and merged.db; created if absent [required]"},
+      {"shards", O_INT, &shards, 1, 10000, "N", "array tasks [one per run, at most 256]"},
+      {"partition", O_STR, &partition, 0, 0, "P",
+       "Slurm partition [the cluster's default]"},
+      {"time", O_STR, &time_s, 0, 0, "T",
+       "time limit of one array task, Slurm's format (e.g. 2-00:00:00) [the "
+       "partition's]"},
+      {"cpus", O_INT, &cpus, 1, 1024, "C",
+       "CPUs per array task, and run's --threads [1]"},
+      {"submit", O_FLAG, &submit, 0, 0, NULL,
+       "submit them (DIR/submit.sh: sbatch the array, then the merge after it)"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  eb_suite suite;
+  memset(&suite, 0, sizeof suite);
+  int rc =
+      parse_opts("slurm", argc, argv, 2, table, "SUITE.yaml --db-dir DIR [options]",
+                 "Writes a Slurm job array running the suite in shards (one array task "
+                 "per shard, `effbench run --shard I/N` into DIR/shard-I.db, requeued "
+                 "and resumed if preempted) and a merge job that runs after it "
+                 "(afterany) into DIR/merged.db: DIR/array.sbatch, DIR/merge.sbatch, "
+                 "DIR/submit.sh. Plain scripts: read and edit them, then run "
+                 "DIR/submit.sh, or pass --submit.",
+                 pos, &npos, 1, err, sizeof err);
+  if (rc == 1) return 0;
+  if (rc) goto done;
+  rc = 2;
+  if (npos != 1) {
+    snprintf(err, sizeof err, "expected one SUITE.yaml (see effbench slurm --help)");
+    goto done;
+  }
+  if (!dir) {
+    snprintf(err, sizeof err, "--db-dir DIR is required (see effbench slurm --help)");
+    goto done;
+  }
+  if (eb_suite_load(pos[0], reg, &suite, err, sizeof err)) goto done;
+  eb_slurm_opts so;
+  memset(&so, 0, sizeof so);
+  static char exe[4096], suite_abs[4096], dir_abs[4096], plug_abs[64][4096];
+  if (absolute(pos[0], suite_abs, sizeof suite_abs, err, sizeof err)) goto done;
+  for (int i = 0; i < nplug && i < 64; i++) {
+    if (absolute(plugins[i], plug_abs[i], sizeof plug_abs[i], err, sizeof err)) goto done;
+    so.plugins[so.nplugins++] = plug_abs[i];
+  }
+  rc = 1;
+  if (mkdir(dir, 0777) && errno != EEXIST) {
+    snprintf(err, sizeof err, "--db-dir %s: cannot create it (%s)", dir, strerror(errno));
+    goto done;
+  }
+  if (absolute(dir, dir_abs, sizeof dir_abs, err, sizeof err) ||
+      !realexe(exe, sizeof exe, err, sizeof err))
+    goto done;
+  so.effbench = exe;
+  so.suite = suite_abs;
+  so.name = suite.name;
+  so.db_dir = dir_abs;
+  so.shards = shards              ? (int)shards
+              : suite.nruns < 1   ? 1
+              : suite.nruns > 256 ? 256
+                                  : suite.nruns;
+  so.cpus = (int)cpus;
+  so.partition = partition;
+  so.time = time_s;
+  int wrc = eb_slurm_write(&so, err, sizeof err);
+  if (wrc) {
+    rc = wrc == -2 ? 2 : 1;
+    goto done;
+  }
+  printf("suite %s: %d run(s) in %d shard(s); wrote %s/array.sbatch, %s/merge.sbatch "
+         "and %s/submit.sh\n",
+         suite.name, suite.nruns, so.shards, dir_abs, dir_abs, dir_abs);
+  if (!submit) {
+    printf("read or edit them, then submit with: %s/submit.sh\n", dir_abs);
+    rc = 0;
+    goto done;
+  }
+  if (!on_path("sbatch")) {
+    snprintf(err, sizeof err,
+             "sbatch is not on PATH: submit from a Slurm login node (the scripts are "
+             "written: %.300s/submit.sh submits them)",
+             dir_abs);
+    goto done;
+  }
+  fflush(stdout);
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "'%s/submit.sh'", dir_abs); /* dir_abs has no quote */
+  int src = system(cmd);
+  if (src != 0) {
+    snprintf(err, sizeof err,
+             "%.300s/submit.sh failed (status %d): see sbatch's message above", dir_abs,
+             src);
+    goto done;
+  }
+  rc = 0;
+done:
+  if (rc && err[0]) fprintf(stderr, "effbench slurm: %s\n", err);
+  eb_suite_free(&suite);
+  return rc;
+}
+
 /* ------------------------------------------------------------ report ---- */
 /* The database of report and plot: 0, or the exit code with err: 2 when there
  * is no database or it is not ours (bad input), 1 on a read failure. */
@@ -1180,6 +1440,8 @@ static void usage(FILE *f) {
         "  list archs|tasks   registered architectures or tasks and their parameters\n"
         "  run SUITE.yaml     run a suite into the results database (resumable)\n"
         "  report             tables from the results database\n"
+        "  merge OUT IN...    merge results databases (a suite's shards) into one\n"
+        "  slurm SUITE.yaml   write (and submit) a Slurm job array running a suite\n"
         "  plot               figures from the results database (gnuplot)\n"
         "  train              train one architecture on one task, report accuracy\n"
         "  bench              speed and memory of one architecture (--peak: the "
@@ -1224,8 +1486,8 @@ int main(int argc, char **argv) {
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list",  "run",   "report", "plot",
-                                         "train", "bench", "export", "data"};
+  static const char *const commands[] = {"list",  "run",    "report", "plot",  "train",
+                                         "bench", "export", "data",   "merge", "slurm"};
   const int ncommands = (int)(sizeof commands / sizeof *commands);
   int known = 0;
   for (int c = 0; c < ncommands; c++)
@@ -1234,7 +1496,7 @@ int main(int argc, char **argv) {
     const char *near = eb_nearest(cmd, commands, ncommands);
     fprintf(stderr,
             "effbench: unknown command '%s'%s%s%s (commands: list, run, report, plot, "
-            "train, bench, export, data)\n",
+            "train, bench, export, data, merge, slurm)\n",
             cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
@@ -1273,6 +1535,10 @@ int main(int argc, char **argv) {
     rc = cmd_report(argc, argv);
   else if (!strcmp(cmd, "plot"))
     rc = cmd_plot(argc, argv);
+  else if (!strcmp(cmd, "merge"))
+    rc = cmd_merge(argc, argv);
+  else if (!strcmp(cmd, "slurm"))
+    rc = cmd_slurm(reg, argc, argv, plugins, nplug);
   else
     rc = cmd_export(reg, argc, argv);
   eb_registry_destroy(reg);

@@ -153,7 +153,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
            EFFBENCH_GIT_COMMIT, gi->backend, gi->isa);
   int64_t run_id;
   if (eb_store_run_begin(db, suite_id, r->key, r->arch->name, r->task->name, r->seed,
-                         r->config_json, host, build, &run_id, err, errlen))
+                         r->config_json, host, build, &run_id, err, errlen) ||
+      eb_store_run_machine(db, run_id, gi->isa, o->threads, err, errlen))
     return -1;
   eb_run_result_row row;
   memset(&row, 0, sizeof row);

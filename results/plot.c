@@ -512,7 +512,8 @@ static int fig_bubble(pctx *x) {
   if (sqlite3_prepare_v2(
           x->db,
           "SELECT avg(m), count(*) FROM (SELECT task, avg(test_accuracy) m "
-          "FROM runs WHERE suite_id=?1 AND arch=?2 AND status IN ('done', 'timeout') AND "
+          "FROM runs WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND "
+          "status IN ('done', 'timeout') AND "
           "test_accuracy IS NOT NULL GROUP BY task)",
           -1, &st, NULL) != SQLITE_OK) {
     rc = sql_fail(x, "reading runs");
@@ -579,11 +580,12 @@ static int fig_bubble(pctx *x) {
     snprintf(xlabel, sizeof xlabel, "Training speed (steps/s at length %d, %s)", len,
              setting);
   } else {
-    if (sqlite3_prepare_v2(x->db,
-                           "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
-                           "WHERE suite_id=?1 AND arch=?2 AND status='done' AND "
-                           "train_ms_per_step > 0",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            x->db,
+            "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
+            "WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND status='done' AND "
+            "train_ms_per_step > 0",
+            -1, &st, NULL) != SQLITE_OK) {
       rc = sql_fail(x, "reading runs");
       goto out;
     }
@@ -1093,12 +1095,14 @@ static int fig_pareto(pctx *x) {
   if (sqlite3_prepare_v2(
           x->db,
           "SELECT arch, model_flops_train_step * steps_done, test_accuracy, seed, "
-          "steps_done FROM runs WHERE suite_id=?1 AND task=?2 AND "
+          "steps_done FROM runs WHERE suite_id=?1 AND conflict_of IS NULL AND task=?2 "
+          "AND "
           "status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
           "model_flops_train_step > 0 AND steps_done > 0 ORDER BY id",
           -1, &st, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(x->db,
-                         "SELECT count(*) FROM runs WHERE suite_id=?1 AND task=?2 AND "
+                         "SELECT count(*) FROM runs WHERE suite_id=?1 AND conflict_of IS "
+                         "NULL AND task=?2 AND "
                          "status IN ('done', 'timeout') AND test_accuracy IS NOT NULL "
                          "AND model_flops_train_step IS NULL AND flops_train_step > 0",
                          -1, &old, NULL) != SQLITE_OK) {
@@ -1257,7 +1261,8 @@ static int resolve_suite(pctx *x, const char *name) {
 static int load_names(pctx *x) {
   static const char *sql =
       "SELECT arch, task FROM (SELECT arch, task, 0 AS src, id FROM runs WHERE "
-      "suite_id=?1 UNION ALL SELECT arch, NULL, 1, id FROM speed WHERE suite_id=?1) "
+      "suite_id=?1 AND conflict_of IS NULL UNION ALL SELECT arch, NULL, 1, id FROM speed "
+      "WHERE suite_id=?1) "
       "ORDER BY src, id";
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)

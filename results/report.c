@@ -529,7 +529,8 @@ static int matched_widths(rctx *x, int ntasks, sbuf *note) {
           "json_extract(config_json, '$.model.dim'), "
           "json_extract(config_json, '$.model.ffn'), "
           "max(json_extract(config_json, '$.match.gap')), min(id) FROM runs "
-          "WHERE suite_id=?1 AND json_extract(config_json, '$.match') IS NOT NULL "
+          "WHERE suite_id=?1 AND conflict_of IS NULL AND "
+          "json_extract(config_json, '$.match') IS NOT NULL "
           "GROUP BY arch, task, 5, 6 ORDER BY arch = 'vanilla' DESC, 8",
           -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading matched widths");
@@ -570,7 +571,7 @@ static int report_accuracy(rctx *x) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db,
                          "SELECT arch, task, status, test_accuracy FROM runs "
-                         "WHERE suite_id=?1 ORDER BY id",
+                         "WHERE suite_id=?1 AND conflict_of IS NULL ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading runs");
   sqlite3_bind_int64(st, 1, x->suite_id);
@@ -702,10 +703,11 @@ static int report_accuracy(rctx *x) {
 
   /* several runs of one (arch, task, seed): a sweep pooled into one cell */
   int pooled = 0;
-  if (sqlite3_prepare_v2(x->db,
-                         "SELECT EXISTS(SELECT 1 FROM runs WHERE suite_id=?1 "
-                         "GROUP BY arch, task, seed HAVING count(*) > 1)",
-                         -1, &st, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT EXISTS(SELECT 1 FROM runs WHERE suite_id=?1 AND conflict_of IS NULL "
+          "GROUP BY arch, task, seed HAVING count(*) > 1)",
+          -1, &st, NULL) != SQLITE_OK) {
     ret = sql_fail(x, "reading runs");
     goto out;
   }
@@ -1071,9 +1073,11 @@ static int report_moe(rctx *x) {
       "   AND name='expert_load_max_over_mean'),"
       " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='dropped_fraction'),"
       " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='aux_loss') "
-      "FROM runs r WHERE r.suite_id=?1 AND (r.arch='moe' OR r.arch IN "
+      "FROM runs r WHERE r.suite_id=?1 AND r.conflict_of IS NULL AND (r.arch='moe' OR "
+      "r.arch IN "
       " (SELECT DISTINCT q.arch FROM runs q JOIN run_stats x ON x.run_id=q.id "
-      "  WHERE q.suite_id=?1 AND x.name IN ('expert_load_max_over_mean', "
+      "  WHERE q.suite_id=?1 AND q.conflict_of IS NULL AND x.name IN "
+      "('expert_load_max_over_mean', "
       "  'dropped_fraction', 'aux_loss'))) ORDER BY r.id";
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -1232,6 +1236,92 @@ out:
   return ret;
 }
 
+/* --------------------------------------------------------- conflicts -- */
+
+/* Run keys that `effbench merge` found with different results in different
+ * databases (another machine or commit) and kept twice: every version, so a
+ * reader sees the disagreement; the other tables use the version merged
+ * first (conflict_of NULL). Nothing when there is none. */
+static int report_conflicts(rctx *x) {
+  static const char *sql =
+      "WITH c AS (SELECT DISTINCT conflict_of AS k FROM runs "
+      "           WHERE suite_id=?1 AND conflict_of IS NOT NULL) "
+      "SELECT c.k, r.arch, r.task, r.seed, r.status, r.test_accuracy, "
+      " coalesce(r.host, '?'), coalesce(r.git_commit, r.build, '?'), "
+      " coalesce(r.cpu_model, '?'), r.conflict_of IS NULL, r.finished_at "
+      "FROM c JOIN runs r ON r.run_key=c.k OR r.conflict_of=c.k "
+      "ORDER BY c.k, r.conflict_of IS NOT NULL, r.id";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading conflicting runs");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  rtable *t = x->f == EB_FMT_CSV ? NULL : rt_new(10);
+  if (x->f != EB_FMT_CSV && !t) {
+    sqlite3_finalize(st);
+    return oom_fail(x);
+  }
+  const char *heads[] = {"run key", "arch",   "task", "seed",   "version",
+                         "status",  "test %", "host", "commit", "finished"};
+  for (int c = 0; t && c < 10; c++)
+    rt_head(t, c, NULL, heads[c]);
+  int rc, n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    n++;
+    int first = sqlite3_column_int(st, 9);
+    double acc =
+        sqlite3_column_type(st, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 5);
+    if (!t) {
+      char src[1024];
+      snprintf(src, sizeof src, "conflict: run key %s, %s, on %s (%s) at %s",
+               col_text(st, 0), first ? "in the tables" : "kept beside", col_text(st, 6),
+               col_text(st, 8), col_text(st, 7));
+      csv_row r = csv_start("conflicts", x->suite, col_text(st, 1), col_text(st, 2),
+                            "test_accuracy");
+      r.value = acc;
+      r.n = 1;
+      r.status = col_text(st, 4);
+      r.source = src;
+      csv_put(x->o, &r);
+      continue;
+    }
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, CODE_ON "%.12s" CODE_OFF, col_text(st, 0));
+    rt_set(t, r, 1, 0, "%s", col_text(st, 1));
+    rt_set(t, r, 2, 0, "%s", col_text(st, 2));
+    rt_set(t, r, 3, 0, "%lld", (long long)sqlite3_column_int64(st, 3));
+    rt_set(t, r, 4, 0, "%s", first ? "in the tables" : "kept beside");
+    rt_set(t, r, 5, 0, "%s", col_text(st, 4));
+    if (isnan(acc))
+      rt_set(t, r, 6, 0, DASH);
+    else
+      rt_set(t, r, 6, 0, "%.2f", 100 * acc);
+    rt_set(t, r, 7, 0, "%s (%s)", col_text(st, 6), col_text(st, 8));
+    rt_set(t, r, 8, 0, "%s", col_text(st, 7));
+    rt_set(t, r, 9, 0, "%s", col_text(st, 10));
+  }
+  sqlite3_finalize(st);
+  int ret = 0;
+  if (rc != SQLITE_DONE) {
+    ret = sql_fail(x, "reading conflicting runs");
+  } else if (t && t->oom) {
+    ret = oom_fail(x);
+  } else if (t && n) {
+    for (int c = 1; c < 10; c++)
+      t->align[c] = c == 3 || c == 6 ? 'r' : 'l';
+    char title[1024], label[1024];
+    snprintf(title, sizeof title, "Conflicting results, suite " CODE_ON "%s" CODE_OFF,
+             x->suite);
+    snprintf(label, sizeof label, "effbench-conflicts-%s", x->suite);
+    render(x->o, x->f, title,
+           "The same run key with different results in merged databases (another "
+           "machine or commit): the other tables use the version in the tables; " CODE_ON
+           "effbench merge --prefer newest|first" CODE_OFF " keeps one",
+           label, t);
+  }
+  rt_free(t);
+  return ret;
+}
+
 /* -------------------------------------------------------------- entry -- */
 
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
@@ -1259,6 +1349,7 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
     ret = src == -2 ? EB_REPORT_ERR_MIXED : src ? EB_REPORT_ERR_IO : 0;
   }
   if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
+  if (!ret) ret = report_conflicts(&x);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
   if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);

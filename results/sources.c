@@ -47,7 +47,8 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
           db,
           "SELECT task, coalesce(data_kind, 'unrecorded'), "
           "coalesce(data_label, 'source not recorded'), count(*), min(id) FROM runs "
-          "WHERE suite_id=?1 AND (data_kind IS NOT NULL OR status IN ('done','timeout')) "
+          "WHERE suite_id=?1 AND conflict_of IS NULL AND (data_kind IS NOT NULL OR "
+          "status IN ('done','timeout')) "
           "GROUP BY task, 2, 3 ORDER BY 5",
           -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: reading the data sources of runs failed (%s)", dbpath,

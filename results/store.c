@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -130,6 +131,21 @@ static const char MIGRATION_DATA_SOURCE[] =
     "ALTER TABLE runs ADD COLUMN data_label TEXT;\n"
     "ALTER TABLE runs ADD COLUMN data_source TEXT;\n";
 
+/* Where each run ran, per run rather than in the one global env table, so
+ * rows merged from several machines' databases keep their origin; and
+ * conflict_of, set on a run that `effbench merge` kept beside another run of
+ * the same key with different results (its own run_key is KEY~FINGERPRINT). */
+static const char MIGRATION_RUN_MACHINE[] =
+    "ALTER TABLE runs ADD COLUMN cpu_model TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN isa TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN cores INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN threads INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN git_commit TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN compiler TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN c_flags TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN conflict_of TEXT;\n"
+    "CREATE INDEX runs_conflict_of ON runs(conflict_of);\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -137,6 +153,7 @@ static const char *const MIGRATIONS[] = {
      * matched suite (`match: params|flops`) equalizes */
     "ALTER TABLE runs ADD COLUMN flops_train_token REAL;\n",
     MIGRATION_MODEL_FLOPS,
+    MIGRATION_RUN_MACHINE,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -344,6 +361,49 @@ static int migrate(eb_store *s, char *err, size_t errlen) {
   }
 }
 
+/* statfs f_type magic numbers of network and user-space file systems
+ * (linux/magic.h and the file systems' own headers) */
+static const unsigned long NETWORK_FS_MAGIC[] = {
+    0x6969UL,     /* NFS */
+    0xFF534D42UL, /* CIFS */
+    0xFE534D42UL, /* SMB2 */
+    0x517BUL,     /* SMB */
+    0x0BD00BD0UL, /* Lustre */
+    0x47504653UL, /* GPFS */
+    0x01021997UL, /* 9p (v9fs) */
+    0x65735546UL, /* FUSE (sshfs, s3fs, ...) */
+    0x00C36400UL, /* Ceph */
+    0x013111A8UL, /* IBRIX */
+    0x6B414653UL, /* AFS */
+    0x5346414FUL, /* OpenAFS */
+    0x19830326UL, /* BeeGFS */
+};
+
+int eb_store_on_network_fs(const char *path) {
+  /* for tests only: pretend (1) or deny (0) a network file system */
+  const char *force = getenv("EFFBENCH_TEST_NETWORK_FS");
+  if (force && *force) return atoi(force) != 0;
+  /* the file may not exist yet: then its directory decides */
+  struct statfs fs;
+  int rc = statfs(path, &fs);
+  if (rc != 0) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+      snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+      dir[1] = 0;
+    else
+      *slash = 0;
+    rc = statfs(dir, &fs);
+  }
+  if (rc != 0) return 0;
+  for (size_t i = 0; i < sizeof NETWORK_FS_MAGIC / sizeof NETWORK_FS_MAGIC[0]; i++)
+    if ((unsigned long)fs.f_type == NETWORK_FS_MAGIC[i]) return 1;
+  return 0;
+}
+
 static int open_common(const char *path, int readonly, eb_store **out, char *err,
                        size_t errlen) {
   *out = NULL;
@@ -390,7 +450,7 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
                path);
       goto fail;
     }
-    if (version < N_MIGRATIONS) {
+    if (version < N_MIGRATIONS && readonly != 2) {
       snprintf(err, errlen,
                "%s: schema version %d is older than this build's %d: open it once "
                "read-write (e.g. effbench run) to migrate it",
@@ -407,8 +467,14 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
    * synchronous=FULL: one fsync per result is cheap next to a training run
    * and keeps committed results across a power loss. */
   ret = -1;
+  /* WAL needs shared memory between the processes that open the file, which
+   * a network file system does not give: there, rollback journaling */
   if (exec_sql(s,
-               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+               eb_store_on_network_fs(path)
+                   ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
+                     "PRAGMA foreign_keys=ON"
+                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                     "PRAGMA foreign_keys=ON",
                "configuring the connection", err, errlen))
     goto fail;
   if (migrate(s, err, errlen)) goto fail;
@@ -425,6 +491,10 @@ int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
 
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen) {
   return open_common(path, 1, out, err, errlen);
+}
+
+int eb_store_open_input(const char *path, eb_store **out, char *err, size_t errlen) {
+  return open_common(path, 2, out, err, errlen);
 }
 
 void eb_store_close(eb_store *s) {
@@ -715,6 +785,34 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
   if (commit(s, what, err, errlen)) return -1;
   if (run_id) *run_id = id;
   return 0;
+}
+
+int eb_store_run_machine(eb_store *s, int64_t run_id, const char *isa, int threads,
+                         char *err, size_t errlen) {
+  char what[96], cpu[256];
+  snprintf(what, sizeof what, "recording the machine of run id %lld", (long long)run_id);
+  cpu_model(cpu, sizeof cpu);
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc =
+      sqlite3_prepare_v2(s->db,
+                         "UPDATE runs SET cpu_model=?1, isa=?2, cores=?3, threads=?4, "
+                         "git_commit=?5, compiler=?6, c_flags=?7 WHERE id=?8",
+                         -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, cpu);
+    bind_text(st, 2, isa);
+    bind_count(st, 3, sysconf(_SC_NPROCESSORS_ONLN));
+    bind_count(st, 4, threads);
+    bind_text(st, 5, EFFBENCH_GIT_COMMIT);
+    bind_text(st, 6, EFFBENCH_COMPILER);
+    bind_text(st, 7, EFFBENCH_C_FLAGS);
+    sqlite3_bind_int64(st, 8, run_id);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
 }
 
 static int valid_final_status(const char *st) {

@@ -21,7 +21,18 @@ int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
  * not yet migrated file is refused too (-2, "no database at PATH: run a suite
  * first"). */
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
+/* Open an input of `effbench merge`: read-only like eb_store_open_readonly,
+ * but an older schema is accepted as it is (its missing columns read as
+ * NULL): the file is never migrated or otherwise changed. */
+int eb_store_open_input(const char *path, eb_store **out, char *err, size_t errlen);
 void eb_store_close(eb_store *s);
+/* 1 when path (or, if it does not exist, its directory) lies on a network or
+ * user-space file system (statfs f_type: NFS, SMB/CIFS, Lustre, GPFS, 9p,
+ * FUSE, Ceph, AFS, BeeGFS), where SQLite's WAL cannot work: eb_store_open
+ * uses rollback journaling (journal_mode DELETE) there. For tests only, the
+ * environment variable EFFBENCH_TEST_NETWORK_FS=1 (or 0) overrides the
+ * answer. */
+int eb_store_on_network_fs(const char *path);
 /* PRAGMA user_version of the open database (-1 on error). */
 int eb_store_schema_version(eb_store *s);
 /* The schema version this build creates and migrates to. */
@@ -60,6 +71,12 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
                        const char *arch, const char *task, int64_t seed,
                        const char *config_json, const char *host, const char *build,
                        int64_t *run_id, char *err, size_t errlen);
+
+/* Record where run run_id runs: this machine's CPU model and online cores,
+ * this build's commit, compiler and C flags, and the caller's ISA (the GEMM
+ * kernel's) and thread count; one transaction. */
+int eb_store_run_machine(eb_store *s, int64_t run_id, const char *isa, int threads,
+                         char *err, size_t errlen);
 
 typedef struct eb_eval_row {
   int step;

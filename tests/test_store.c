@@ -462,6 +462,15 @@ static void test_refusals(void) {
 
 /* A schema-3 database (before model FLOPs: made here by dropping the columns
  * migration 4 adds) gains them on open, NULL, with its rows intact. */
+/* Takes a database of the latest schema back to version 4 (before the
+ * per-run machine columns); the caller sets user_version. */
+#define DROP_V5                                                                          \
+  "DROP INDEX runs_conflict_of;"                                                         \
+  "ALTER TABLE runs DROP COLUMN cpu_model; ALTER TABLE runs DROP COLUMN isa;"            \
+  "ALTER TABLE runs DROP COLUMN cores; ALTER TABLE runs DROP COLUMN threads;"            \
+  "ALTER TABLE runs DROP COLUMN git_commit; ALTER TABLE runs DROP COLUMN compiler;"      \
+  "ALTER TABLE runs DROP COLUMN c_flags; ALTER TABLE runs DROP COLUMN conflict_of;"
+
 static void test_migrate_model_flops(void) {
   char err[512];
   eb_store *s;
@@ -479,10 +488,10 @@ static void test_migrate_model_flops(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
-                        "ALTER TABLE speed DROP COLUMN model_flops_step;"
-                        "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-                        "PRAGMA user_version=3",
+                        DROP_V5 "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+                                "ALTER TABLE speed DROP COLUMN model_flops_step;"
+                                "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+                                "PRAGMA user_version=3",
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
@@ -500,6 +509,100 @@ static void test_migrate_model_flops(void) {
   eb_store_close(s);
 }
 
+/* A database on a network file system (the override stands in for statfs's
+ * answer) uses rollback journaling; elsewhere WAL. */
+static void test_network_fs(void) {
+  char err[512], mode[32];
+  eb_store *s;
+  setenv("EFFBENCH_TEST_NETWORK_FS", "1", 1);
+  CHECK(eb_store_on_network_fs(tmp_path("nfs.db")) == 1, "override 1 ignored");
+  CHECK(eb_store_open(tmp_path("nfs.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    q_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+    CHECK(strcmp(mode, "delete") == 0, "network fs: journal_mode %s, want delete", mode);
+    int64_t sid = 0;
+    CHECK(eb_store_suite(s, "nfs", NULL, &sid, err, sizeof err) == 0, "%s", err);
+    CHECK(access(tmp_path("nfs.db-wal"), F_OK) != 0, "network fs: a -wal file exists");
+    eb_store_close(s);
+  }
+  /* a database made WAL elsewhere is switched when opened on a network fs */
+  unsetenv("EFFBENCH_TEST_NETWORK_FS");
+  CHECK(eb_store_open(tmp_path("was_wal.db"), &s, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+  setenv("EFFBENCH_TEST_NETWORK_FS", "1", 1);
+  CHECK(eb_store_open(tmp_path("was_wal.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    q_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+    CHECK(strcmp(mode, "delete") == 0, "reopened on network fs: journal_mode %s", mode);
+    eb_store_close(s);
+  }
+  setenv("EFFBENCH_TEST_NETWORK_FS", "0", 1);
+  CHECK(eb_store_on_network_fs(tmp_path("nfs.db")) == 0, "override 0 ignored");
+  CHECK(eb_store_open(tmp_path("local.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    q_text(s, "PRAGMA journal_mode", mode, sizeof mode);
+    CHECK(strcmp(mode, "wal") == 0, "local fs: journal_mode %s, want wal", mode);
+    eb_store_close(s);
+  }
+  unsetenv("EFFBENCH_TEST_NETWORK_FS");
+  /* the test's directory is under /tmp, a local file system on every machine
+   * these tests run on */
+  CHECK(eb_store_on_network_fs(tmp_path("nfs.db")) == 0, "/tmp taken for a network fs");
+}
+
+/* Machine and build recorded per run (what merge keeps per row). */
+static void test_run_machine(void) {
+  char err[512];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("machine.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid = 0, rid = 0;
+  CHECK(eb_store_suite(s, "m", NULL, &sid, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "k-m", "vanilla", "text", 0, "{}", "h", "b", &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+  CHECK(eb_store_run_machine(s, rid, "isa-x", 3, err, sizeof err) == 0, "%s", err);
+  CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k-m' AND isa='isa-x' AND "
+                 "threads=3 AND cores>0 AND length(cpu_model)>0 AND git_commit IS NOT "
+                 "NULL AND compiler IS NOT NULL AND c_flags IS NOT NULL AND conflict_of "
+                 "IS NULL") == 1,
+        "per-run machine columns not recorded");
+  eb_store_close(s);
+}
+
+/* A merge input of an older schema opens read-only as it is: never
+ * migrated, the file unchanged; a report's read-only open refuses it. */
+static void test_open_input(void) {
+  char err[512];
+  eb_store *s;
+  const char *path = tmp_path("input_v4.db");
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  eb_store_close(s);
+  sqlite3 *db;
+  sqlite3_open(path, &db);
+  int rc = sqlite3_exec(db, DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
+                        NULL, NULL, NULL);
+  CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  long before = file_size(path);
+  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == -2, "read-only open of v4");
+  CHECK(eb_store_open_input(path, &s, err, sizeof err) == 0, "%s", err);
+  if (s) {
+    CHECK(eb_store_schema_version(s) == 4, "input migrated to %d",
+          eb_store_schema_version(s));
+    eb_store_close(s);
+  }
+  CHECK(file_size(path) == before, "input file changed size");
+  sqlite3_open(path, &db);
+  sqlite3_stmt *st;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+  CHECK(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 4,
+        "input's user_version changed");
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/eb_test_store_XXXXXX");
   if (!mkdtemp(dir)) {
@@ -511,6 +614,9 @@ int main(void) {
   test_failed_writes();
   test_refusals();
   test_migrate_model_flops();
+  test_network_fs();
+  test_run_machine();
+  test_open_input();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
