@@ -112,6 +112,11 @@ typedef struct eb_speed_row {
    * recompute; gflops_per_s is executed_flops_step / step_ms_median); NaN or
    * left out of an initializer (0): NULL */
   double model_flops_step, executed_flops_step;
+  /* the step times' count, mean and sample standard deviation (n - 1); n 0
+   * (left out): all three NULL; n 1: std NULL */
+  int step_ms_n;
+  double step_ms_mean, step_ms_std;
+  const char *gemm_backend; /* e.g. "onednn:avx512_core_bf16"; NULL: unknown */
 } eb_speed_row;
 
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);
