@@ -396,7 +396,7 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
                path);
       goto fail;
     }
-    if (version < N_MIGRATIONS) {
+    if (version < N_MIGRATIONS && readonly != 2) {
       snprintf(err, errlen,
                "%s: schema version %d is older than this build's %d: open it once "
                "read-write (e.g. effbench run) to migrate it",
@@ -427,6 +427,11 @@ fail:
 
 int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
   return open_common(path, 0, out, err, errlen);
+}
+
+int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
+                               size_t errlen) {
+  return open_common(path, 2, out, err, errlen);
 }
 
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen) {

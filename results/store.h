@@ -21,6 +21,11 @@ int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
  * not yet migrated file is refused too (-2, "no database at PATH: run a suite
  * first"). */
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
+/* The same, accepting a schema older than this build's as it is (nothing is
+ * migrated, the file is not written): for readers that check which columns
+ * exist (compare, whose BASE is often written by an older effbench). */
+int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
+                               size_t errlen);
 void eb_store_close(eb_store *s);
 /* PRAGMA user_version of the open database (-1 on error). */
 int eb_store_schema_version(eb_store *s);
