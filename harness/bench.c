@@ -1,5 +1,6 @@
 #include "bench.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,14 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     res->ms_median = 1e3 * med;
     res->ms_min = 1e3 * times[0];
     res->ms_max = 1e3 * times[n - 1];
+    double sum = 0, ss = 0;
+    for (int i = 0; i < n; i++)
+      sum += times[i];
+    double mean = sum / n;
+    for (int i = 0; i < n; i++)
+      ss += (times[i] - mean) * (times[i] - mean);
+    res->ms_mean = 1e3 * mean;
+    res->ms_std = n > 1 ? 1e3 * sqrt(ss / (n - 1)) : 0;
     res->tokens_per_s = (double)cfg->batch * cfg->len / med;
     res->gflops_per_s = res->flops_step / med * 1e-9;
     res->gflops_model_per_s = res->flops_model / med * 1e-9;

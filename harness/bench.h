@@ -16,6 +16,7 @@ typedef struct eb_bench_cfg {
 typedef struct eb_bench_result {
   int reps;
   double ms_median, ms_min, ms_max;
+  double ms_mean, ms_std; /* mean and sample standard deviation (n - 1; 0 when n = 1) */
   double tokens_per_s;
   double gflops_per_s;       /* executed FLOPs / median step time */
   double gflops_model_per_s; /* model FLOPs / median step time */

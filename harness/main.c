@@ -18,6 +18,7 @@
 #include "plot.h"
 #include "registry.h"
 #include "report.h"
+#include "compare.h"
 #include "merge.h"
 #include "run.h"
 #include "slurm.h"
@@ -1377,6 +1378,96 @@ done:
   return rc;
 }
 
+/* ----------------------------------------------------------- compare ---- */
+static int cmd_compare(int argc, char **argv) {
+  const char *suite = NULL, *fmt_s = "md", *outp = NULL;
+  double alpha = 0.01, min_change = 0.02;
+  int fail_on = 0;
+  opt table[] = {
+      {"suite", O_STR, &suite, 0, 0, "NAME", "compare only this suite [every row]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|csv|json", "output format [md]"},
+      {"alpha", O_FLOAT, &alpha, 1e-9, 0.5, "P",
+       "significance level of Welch's two-sided t-test [0.01]"},
+      {"min-change", O_FLOAT, &min_change, 0, 10, "F",
+       "smallest relative change flagged, 0.02 = 2% [0.02]"},
+      {"fail-on-regression", O_FLAG, &fail_on, 0, 0, NULL,
+       "exit 1 when a regression is flagged (for CI)"},
+      {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[2];
+  int npos;
+  int rc = parse_opts(
+      "compare", argc, argv, 2, table, "BASE.db NEW.db [options]",
+      "Two results databases side by side: accuracy per (arch, variant, task) over "
+      "seeds, "
+      "speed per (arch, task, length, mode) over timed steps, and memory, with the ratio "
+      "NEW/BASE and a regression flag where NEW is worse beyond the noise of both sides "
+      "(Welch's t-test) and by at least --min-change.",
+      pos, &npos, 2, err, sizeof err);
+  if (rc == 1) return 0;
+  if (rc) { /* the message already names the command */
+    fprintf(stderr, "%s\n", err);
+    return rc;
+  }
+  eb_store *b = NULL, *n = NULL;
+  FILE *out = stdout;
+  eb_cmp_opts o = {.suite = suite, .alpha = alpha, .min_change = min_change};
+  if (npos != 2) {
+    snprintf(err, sizeof err, "give two databases: BASE.db NEW.db (see --help)");
+    rc = 2;
+    goto done;
+  }
+  if (!strcmp(fmt_s, "md"))
+    o.format = EB_CMP_MD;
+  else if (!strcmp(fmt_s, "csv"))
+    o.format = EB_CMP_CSV;
+  else if (!strcmp(fmt_s, "json"))
+    o.format = EB_CMP_JSON;
+  else {
+    snprintf(err, sizeof err, "--format %s: expected md, csv or json", fmt_s);
+    rc = 2;
+    goto done;
+  }
+  o.base_label = pos[0];
+  o.new_label = pos[1];
+  /* either may be older than this build: read as it is, never migrated */
+  for (int i = 0; i < 2; i++) {
+    int orc = eb_store_open_readonly_any(pos[i], i ? &n : &b, err, sizeof err);
+    if (orc) {
+      rc = orc == -2 ? 2 : 1;
+      goto done;
+    }
+  }
+  if (outp && !(out = fopen(outp, "w"))) {
+    snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
+    out = stdout;
+    rc = 1;
+    goto done;
+  }
+  int nreg = 0;
+  int crc = eb_compare(b, n, &o, out, &nreg, err, sizeof err);
+  if (crc) rc = crc == -2 ? 2 : 1;
+  if (out != stdout) {
+    if (fclose(out) != 0 && !rc) {
+      snprintf(err, sizeof err, "%s: write failed", outp);
+      rc = 1;
+    }
+    out = stdout;
+  }
+  if (!rc && fail_on && nreg > 0) {
+    fprintf(stderr, "effbench compare: %d regression%s flagged\n", nreg,
+            nreg == 1 ? "" : "s");
+    rc = 1;
+  }
+done:
+  if (rc && err[0]) fprintf(stderr, "effbench compare: %s\n", err);
+  if (b) eb_store_close(b);
+  if (n) eb_store_close(n);
+  return rc;
+}
+
 /* -------------------------------------------------------------- plot ---- */
 static int cmd_plot(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
@@ -1442,6 +1533,7 @@ static void usage(FILE *f) {
         "  report             tables from the results database\n"
         "  merge OUT IN...    merge results databases (a suite's shards) into one\n"
         "  slurm SUITE.yaml   write (and submit) a Slurm job array running a suite\n"
+        "  compare BASE NEW   two results databases side by side, regressions flagged\n"
         "  plot               figures from the results database (gnuplot)\n"
         "  train              train one architecture on one task, report accuracy\n"
         "  bench              speed and memory of one architecture (--peak: the "
@@ -1486,8 +1578,9 @@ int main(int argc, char **argv) {
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list",  "run",    "report", "plot",  "train",
-                                         "bench", "export", "data",   "merge", "slurm"};
+  static const char *const commands[] = {"list", "run",   "report", "compare",
+                                         "plot", "train", "bench",  "export",
+                                         "data", "merge", "slurm"};
   const int ncommands = (int)(sizeof commands / sizeof *commands);
   int known = 0;
   for (int c = 0; c < ncommands; c++)
@@ -1495,8 +1588,8 @@ int main(int argc, char **argv) {
   if (!known) {
     const char *near = eb_nearest(cmd, commands, ncommands);
     fprintf(stderr,
-            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, plot, "
-            "train, bench, export, data, merge, slurm)\n",
+            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, compare, "
+            "plot, train, bench, export, data, merge, slurm)\n",
             cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
@@ -1533,6 +1626,8 @@ int main(int argc, char **argv) {
     rc = cmd_run(reg, argc, argv);
   else if (!strcmp(cmd, "report"))
     rc = cmd_report(argc, argv);
+  else if (!strcmp(cmd, "compare"))
+    rc = cmd_compare(argc, argv);
   else if (!strcmp(cmd, "plot"))
     rc = cmd_plot(argc, argv);
   else if (!strcmp(cmd, "merge"))

@@ -265,6 +265,8 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
   eb_args_json(args, aj, sizeof aj);
   /* provenance of the row: the GEMM backend is chosen at run time */
   const eb_gemm_info *gi = eb_gemm_info_get();
+  char gemm[160];
+  snprintf(gemm, sizeof gemm, "%s:%s", gi->backend, gi->isa);
   snprintf(cfg, sizeof cfg,
            "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
            "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
@@ -288,7 +290,11 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                       .executed_flops_step = brc ? NAN : br->flops_step,
                       .peak_mem_bytes = brc ? 0 : (int64_t)br->peak_mem_bytes,
                       .status = *status,
-                      .config_json = cfg};
+                      .config_json = cfg,
+                      .step_ms_n = brc ? 0 : br->reps,
+                      .step_ms_mean = brc ? NAN : br->ms_mean,
+                      .step_ms_std = brc ? NAN : br->ms_std,
+                      .gemm_backend = gemm};
   return eb_store_speed(db, &row, err, errlen);
 }
 

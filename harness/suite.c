@@ -330,7 +330,26 @@ static int cmp_arg(const void *a, const void *b) {
   return strcmp(((const eb_arg *)a)->name, ((const eb_arg *)b)->name);
 }
 
-static void jargs(sbuf *b, const eb_args *a) {
+/* A real number in a run's JSON. The key form (keyform 1) is the canonical
+ * text the run key hashes, "%.9g" as since the first schema, so the keys of
+ * stored runs never change. The stored form is the shortest decimal that reads
+ * back to the same value (float32 for f32), i.e. the number as the YAML wrote
+ * it: "lr":0.003, not 0.00300000003. */
+static void jreal(sbuf *b, double v, int f32, int keyform) {
+  if (keyform) {
+    sb_add(b, "%.9g", v);
+    return;
+  }
+  char t[40];
+  for (int p = 1; p <= 17; p++) {
+    snprintf(t, sizeof t, "%.*g", p, v);
+    double back = strtod(t, NULL);
+    if (f32 ? (float)back == (float)v : back == v) break;
+  }
+  sb_add(b, "%s", t);
+}
+
+static void jargs(sbuf *b, const eb_args *a, int keyform) {
   eb_arg sorted[128];
   int n = a->n < 128 ? a->n : 128;
   memcpy(sorted, a->v, (size_t)n * sizeof *sorted);
@@ -342,7 +361,7 @@ static void jargs(sbuf *b, const eb_args *a) {
     sb_add(b, ":");
     switch (sorted[i].type) {
     case EB_P_INT: sb_add(b, "%lld", (long long)sorted[i].i); break;
-    case EB_P_FLOAT: sb_add(b, "%.9g", sorted[i].f); break;
+    case EB_P_FLOAT: jreal(b, sorted[i].f, 0, keyform); break;
     case EB_P_BOOL: sb_add(b, "%s", sorted[i].i ? "true" : "false"); break;
     default: jstr(b, sorted[i].s ? sorted[i].s : ""); break;
     }
@@ -350,13 +369,13 @@ static void jargs(sbuf *b, const eb_args *a) {
   sb_add(b, "}");
 }
 
-static char *run_json(const eb_suite_run *r, const eb_suite *s) {
+static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
   const int64_t data_seed = s->data_seed;
   sbuf b = {0};
   sb_add(&b, "{\"arch\":");
   jstr(&b, r->arch->name);
   sb_add(&b, ",\"arch_params\":");
-  jargs(&b, &r->arch_args.args);
+  jargs(&b, &r->arch_args.args, k);
   sb_add(&b, ",\"data_seed\":%lld", (long long)data_seed);
   if (s->match) { /* written only when matching: other runs keep their keys */
     sb_add(&b,
@@ -364,40 +383,56 @@ static char *run_json(const eb_suite_run *r, const eb_suite *s) {
            "\"params\":%lld,\"ref\":",
            eb_match_name(s->match), r->flops_token, r->match_gap, (long long)r->params);
     jstr(&b, s->archs[s->match_ref].arch->name);
-    sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":%.6g}",
-           r->ref_flops_token, (long long)r->ref_params, s->match_tolerance);
+    sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":",
+           r->ref_flops_token, (long long)r->ref_params);
+    if (k)
+      sb_add(&b, "%.6g", s->match_tolerance);
+    else
+      jreal(&b, s->match_tolerance, 0, 0);
+    sb_add(&b, "}");
   }
   /* the LRA protocol options are written only when set (keys sorted): a run
    * with them off keeps the key it had before they existed */
   const eb_model_config *m = &r->model;
   sb_add(&b, ",\"model\":{");
-  if (m->attention_dropout > 0)
-    sb_add(&b, "\"attention_dropout\":%.9g,", m->attention_dropout);
-  sb_add(&b, "\"depth\":%d,\"dim\":%d,\"dropout\":%.9g,\"ffn\":%d,", m->depth, m->dim,
-         m->dropout, m->ffn);
+  if (m->attention_dropout > 0) {
+    sb_add(&b, "\"attention_dropout\":");
+    jreal(&b, m->attention_dropout, 1, k);
+    sb_add(&b, ",");
+  }
+  sb_add(&b, "\"depth\":%d,\"dim\":%d,\"dropout\":", m->depth, m->dim);
+  jreal(&b, m->dropout, 1, k);
+  sb_add(&b, ",\"ffn\":%d,", m->ffn);
   if (m->head == EB_HEAD_MLP) sb_add(&b, "\"head\":\"mlp\",");
   if (m->head_width > 0) sb_add(&b, "\"head_width\":%d,", m->head_width);
   sb_add(&b, "\"heads\":%d,", m->heads);
-  if (m->mlp_dropout > 0) sb_add(&b, "\"mlp_dropout\":%.9g,", m->mlp_dropout);
+  if (m->mlp_dropout > 0) {
+    sb_add(&b, "\"mlp_dropout\":");
+    jreal(&b, m->mlp_dropout, 1, k);
+    sb_add(&b, ",");
+  }
   sb_add(&b, "\"pool\":\"%s\"", m->pool == EB_POOL_CLS ? "cls" : "mean");
   if (m->positions == EB_POS_SINUSOIDAL) sb_add(&b, ",\"positions\":\"sinusoidal\"");
   sb_add(&b, "}");
   sb_add(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
   jstr(&b, r->task->name);
   sb_add(&b, ",\"task_params\":");
-  jargs(&b, &r->task_args.args);
+  jargs(&b, &r->task_args.args, k);
   const eb_train_cfg *t = &r->train;
-  sb_add(
-      &b,
-      ",\"train\":{\"batch\":%d,\"clip\":%.9g%s,\"eval_batches\":%d,\"eval_every\":%d,"
-      "\"lr\":%.9g,\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":%.9g,\"warmup\":%d,"
-      "\"weight_decay\":%.9g}}",
-      t->batch, t->clip,
-      /* written only when off: the default keeps the keys of runs stored
-       * before the switch existed */
-      t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
-      t->eval_every, t->lr, eb_schedule_name(t->schedule), t->steps, t->time_budget_s,
-      t->warmup, t->weight_decay);
+  sb_add(&b, ",\"train\":{\"batch\":%d,\"clip\":", t->batch);
+  jreal(&b, t->clip, 1, k);
+  /* written only when off: the default keeps the keys of runs stored before
+   * the switch existed */
+  sb_add(&b, "%s,\"eval_batches\":%d,\"eval_every\":%d,\"lr\":",
+         t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
+         t->eval_every);
+  jreal(&b, t->lr, 1, k);
+  sb_add(&b, ",\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":",
+         eb_schedule_name(t->schedule), t->steps);
+  jreal(&b, t->time_budget_s, 0, k);
+  sb_add(&b, ",\"warmup\":%d,\"weight_decay\":", t->warmup);
+  jreal(&b, t->weight_decay, 1, k);
+  sb_add(&b, "}}");
   return sb_take(&b);
 }
 
@@ -1017,7 +1052,7 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
                 r->arch_args.v[i].i = eb_wide_heads(&r->model, &r->arch_args.args);
           sbuf tj = {0};
           jstr(&tj, r->task->name);
-          jargs(&tj, &r->task_args.args);
+          jargs(&tj, &r->task_args.args, 1);
           r->task_json = sb_take(&tj);
           if (!r->task_json) goto oom;
         }
@@ -1026,10 +1061,18 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   if (s->match && match_widths(&c, s)) goto done;
   for (int i = 0; i < s->nruns; i++) {
     eb_suite_run *r = &s->runs[i];
-    r->config_json = run_json(r, s);
-    if (!r->config_json) goto oom;
-    uint64_t h1 = fnv1a(r->config_json, 1469598103934665603ull);
-    uint64_t h2 = fnv1a(r->config_json, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+    /* the key hashes the canonical form (numbers "%.9g", as since schema
+     * 1), so resuming a database written before config_json kept the YAML's
+     * decimals finds its runs; config_json stores the shortest decimals */
+    char *kj = run_json(r, s, 1);
+    r->config_json = run_json(r, s, 0);
+    if (!kj || !r->config_json) {
+      free(kj);
+      goto oom;
+    }
+    uint64_t h1 = fnv1a(kj, 1469598103934665603ull);
+    uint64_t h2 = fnv1a(kj, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+    free(kj);
     snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
              (unsigned long long)h2);
   }

@@ -154,6 +154,12 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE runs ADD COLUMN flops_train_token REAL;\n",
     MIGRATION_MODEL_FLOPS,
     MIGRATION_RUN_MACHINE,
+    /* the spread of a speed row's step times (what `compare` tests a
+     * difference against) and the GEMM backend it ran on */
+    "ALTER TABLE speed ADD COLUMN step_ms_n INTEGER;\n"
+    "ALTER TABLE speed ADD COLUMN step_ms_mean REAL;\n"
+    "ALTER TABLE speed ADD COLUMN step_ms_std REAL;\n"
+    "ALTER TABLE speed ADD COLUMN gemm_backend TEXT;\n",
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -487,6 +493,11 @@ fail:
 
 int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
   return open_common(path, 0, out, err, errlen);
+}
+
+int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
+                               size_t errlen) {
+  return open_common(path, 2, out, err, errlen);
 }
 
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen) {
@@ -932,8 +943,9 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
       s->db,
       "INSERT INTO speed(suite_id, arch, task, seq_len, batch, mode, threads, "
       "step_ms_median, step_ms_min, tokens_per_s, gflops_per_s, peak_mem_bytes, status, "
-      "config_json, model_flops_step, executed_flops_step, measured_at) VALUES(?1, ?2, "
-      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, " NOW_SQL ")",
+      "config_json, model_flops_step, executed_flops_step, step_ms_n, step_ms_mean, "
+      "step_ms_std, gemm_backend, measured_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, " NOW_SQL ")",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (r->suite_id > 0)
@@ -955,6 +967,13 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
     bind_text(st, 14, r->config_json);
     bind_real(st, 15, r->model_flops_step > 0 ? r->model_flops_step : NAN);
     bind_real(st, 16, r->executed_flops_step > 0 ? r->executed_flops_step : NAN);
+    if (r->step_ms_n > 0)
+      sqlite3_bind_int(st, 17, r->step_ms_n);
+    else
+      sqlite3_bind_null(st, 17);
+    bind_real(st, 18, r->step_ms_n > 0 ? r->step_ms_mean : NAN);
+    bind_real(st, 19, r->step_ms_n > 1 ? r->step_ms_std : NAN);
+    bind_text(st, 20, r->gemm_backend && *r->gemm_backend ? r->gemm_backend : NULL);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

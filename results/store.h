@@ -25,6 +25,11 @@ int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t e
  * but an older schema is accepted as it is (its missing columns read as
  * NULL): the file is never migrated or otherwise changed. */
 int eb_store_open_input(const char *path, eb_store **out, char *err, size_t errlen);
+/* The same, accepting a schema older than this build's as it is (nothing is
+ * migrated, the file is not written): for readers that check which columns
+ * exist (compare, whose BASE is often written by an older effbench). */
+int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
+                               size_t errlen);
 void eb_store_close(eb_store *s);
 /* 1 when path (or, if it does not exist, its directory) lies on a network or
  * user-space file system (statfs f_type: NFS, SMB/CIFS, Lustre, GPFS, 9p,
@@ -129,6 +134,11 @@ typedef struct eb_speed_row {
    * recompute; gflops_per_s is executed_flops_step / step_ms_median); NaN or
    * left out of an initializer (0): NULL */
   double model_flops_step, executed_flops_step;
+  /* the step times' count, mean and sample standard deviation (n - 1); n 0
+   * (left out): all three NULL; n 1: std NULL */
+  int step_ms_n;
+  double step_ms_mean, step_ms_std;
+  const char *gemm_backend; /* e.g. "onednn:avx512_core_bf16"; NULL: unknown */
 } eb_speed_row;
 
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);

@@ -109,6 +109,8 @@ sqlite3 old.db "PRAGMA journal_mode=DELETE; DROP INDEX runs_conflict_of;
   ALTER TABLE runs DROP COLUMN cores; ALTER TABLE runs DROP COLUMN threads;
   ALTER TABLE runs DROP COLUMN git_commit; ALTER TABLE runs DROP COLUMN compiler;
   ALTER TABLE runs DROP COLUMN c_flags; ALTER TABLE runs DROP COLUMN conflict_of;
+  ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;
+  ALTER TABLE speed DROP COLUMN step_ms_std; ALTER TABLE speed DROP COLUMN gemm_backend;
   PRAGMA user_version=4" >/dev/null
 sha=$(sha256sum old.db)
 "$eb" merge o.db old.db b.db >/dev/null 2>&1 || fail "merging a schema-4 input"

@@ -105,6 +105,20 @@ grep -q "FLOP/step" "$tmp/dry1" || fail "dry run shows no FLOP estimate"
   fail "override model.ffn=24 not applied"
 [[ $(q "select count(*) from env where key in ('cpu_model', 'blas', 'blas_coretype', 'git_commit')") -eq 4 ]] ||
   fail "env rows: $(q 'select key from env')"
+# config values as the YAML wrote them (lr: 2e-3), not float32 noise (0.00200000009)
+[[ $(q "select count(*) from runs where json_extract(config_json, '\$.train.lr') = 0.002
+        and config_json like '%\"lr\":0.002,%'") -eq 4 ]] ||
+  fail "config_json lr not as written: $(q 'select config_json from runs limit 1')"
+# ... while the run keys stay those of the canonical "%.9g" form that databases
+# written before (effbench 857a900) hold, so resuming them reruns nothing
+want_keys="79578f597fc87429f2afbc11623e1f03 89e5a1b5fc28bed5dc257b9bbc5d156f cee34de0df5c45e851efb1ea8bc9bce2 dabc7c85b873441c9bcb07362525a8a6"
+got_keys=$(q "select group_concat(run_key, ' ') from (select run_key from runs order by run_key)")
+[[ "$got_keys" == "$want_keys" ]] || fail "run keys changed: $got_keys"
+# every speed row keeps the statistics of its step times, threads and backend
+[[ $(q "select count(*) from speed where step_ms_n >= 1 and step_ms_mean > 0
+        and step_ms_std >= 0 and step_ms_min <= step_ms_median and threads = 1
+        and gemm_backend like '%:%'") -eq 4 ]] ||
+  fail "speed statistics: $(q 'select step_ms_n, step_ms_mean, step_ms_std, gemm_backend from speed')"
 
 # --- resume: nothing reruns
 before=$(q "select group_concat(finished_at) from runs")

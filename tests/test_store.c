@@ -259,9 +259,16 @@ static void test_round_trip(void) {
   CHECK(strcmp(y, "diverged: loss is NaN at step 7") == 0, "row %s", y);
 
   /* speed rows, with and without a suite */
-  eb_speed_row sp = {sid,   "vanilla", "text", 1024,    8,      "train", 1,      120.0,
-                     110.0, 68000,     3.5,    1 << 24, "done", "{}",    3.5e11, 4.2e11};
+  eb_speed_row sp = {
+      sid, "vanilla", "text", 1024, 8,      "train", 1, 120.0, 110.0, 68000,
+      3.5, 1 << 24,   "done", "{}", 3.5e11, 4.2e11,  5, 121.5, 4.25,  "openblas:Haswell"};
   CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  /* the step times' statistics and the GEMM backend, each in its column */
+  CHECK(q_int(s, "SELECT count(*) FROM speed WHERE step_ms_n = 5 AND step_ms_mean = "
+                 "121.5 AND step_ms_std = 4.25 AND step_ms_min = 110.0 AND "
+                 "step_ms_median = 120.0 AND threads = 1 AND "
+                 "gemm_backend = 'openblas:Haswell'") == 1,
+        "speed statistics not stored");
   /* both kinds of FLOPs, each in its column */
   CHECK(q_int(s, "SELECT count(*) FROM speed WHERE model_flops_step = 3.5e11 AND "
                  "executed_flops_step = 4.2e11") == 1,
@@ -272,7 +279,11 @@ static void test_round_trip(void) {
   sp.suite_id = 0;
   sp.status = "oom";
   sp.step_ms_median = NAN;
+  sp.step_ms_n = 0; /* no measurement: no statistics */
   CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  CHECK(q_int(s, "SELECT count(*) FROM speed WHERE status = 'oom' AND step_ms_n IS NULL "
+                 "AND step_ms_mean IS NULL AND step_ms_std IS NULL") == 1,
+        "an unmeasured speed row has statistics");
   CHECK(q_int(s, "SELECT count(*) FROM speed WHERE suite_id IS NULL AND "
                  "step_ms_median IS NULL") == 1,
         "speed rows");
@@ -461,7 +472,7 @@ static void test_refusals(void) {
 }
 
 /* A schema-3 database (before model FLOPs: made here by dropping the columns
- * migration 4 adds) gains them on open, NULL, with its rows intact. */
+ * migrations 4 to 6 add) gains them on open, NULL, with its rows intact. */
 /* Takes a database of the latest schema back to version 4 (before the
  * per-run machine columns); the caller sets user_version. */
 #define DROP_V5                                                                          \
@@ -470,6 +481,11 @@ static void test_refusals(void) {
   "ALTER TABLE runs DROP COLUMN cores; ALTER TABLE runs DROP COLUMN threads;"            \
   "ALTER TABLE runs DROP COLUMN git_commit; ALTER TABLE runs DROP COLUMN compiler;"      \
   "ALTER TABLE runs DROP COLUMN c_flags; ALTER TABLE runs DROP COLUMN conflict_of;"
+/* ... and version 6 back to 5 (before the speed rows' statistics) */
+#define DROP_V6                                                                          \
+  "ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;" \
+  "ALTER TABLE speed DROP COLUMN step_ms_std; ALTER TABLE speed DROP COLUMN "            \
+  "gemm_backend;"
 
 static void test_migrate_model_flops(void) {
   char err[512];
@@ -484,15 +500,27 @@ static void test_migrate_model_flops(void) {
         "%s", err);
   eb_run_result_row r = result("done", 0.5);
   CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  eb_speed_row sp = {.suite_id = sid,
+                     .arch = "vanilla",
+                     .task = "",
+                     .seq_len = 64,
+                     .batch = 2,
+                     .mode = "train",
+                     .threads = 1,
+                     .step_ms_median = 9.5,
+                     .status = "done",
+                     .config_json = "{}"};
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db,
-                        DROP_V5 "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
-                                "ALTER TABLE speed DROP COLUMN model_flops_step;"
-                                "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-                                "PRAGMA user_version=3",
-                        NULL, NULL, NULL);
+  int rc =
+      sqlite3_exec(db,
+                   DROP_V6 DROP_V5 "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+                                   "ALTER TABLE speed DROP COLUMN model_flops_step;"
+                                   "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+                                   "PRAGMA user_version=3",
+                   NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -506,6 +534,10 @@ static void test_migrate_model_flops(void) {
   CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('speed') WHERE name IN "
                  "('model_flops_step', 'executed_flops_step')") == 2,
         "speed FLOP columns missing after migration");
+  CHECK(q_int(s, "SELECT count(*) FROM speed WHERE step_ms_median = 9.5 AND "
+                 "step_ms_n IS NULL AND step_ms_mean IS NULL AND step_ms_std IS NULL "
+                 "AND gemm_backend IS NULL") == 1,
+        "v3 speed row lost or the statistics columns missing after migration");
   eb_store_close(s);
 }
 
@@ -581,8 +613,9 @@ static void test_open_input(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db, DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
-                        NULL, NULL, NULL);
+  int rc = sqlite3_exec(
+      db, DROP_V6 DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4", NULL, NULL,
+      NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
