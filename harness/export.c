@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "safetensors.h"
 
 void eb_args_json(const eb_args *args, char *buf, size_t len) {
@@ -55,19 +56,7 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
     e[n++] = f32(p->name, p, p->data);
   }
   if (cfg->with_batch) {
-    /* random tokens; sequence b keeps its first N - b*N/(2B) tokens, so the
-     * batch exercises padding (the first sequence is full length) */
-    eb_rng r = eb_rng_make(cfg->seed, 0xE4F0);
-    for (int b = 0; b < B; b++) {
-      int keep = N - (int)((long)b * N / (2 * B));
-      for (int t = 0; t < N; t++) {
-        int real = t < keep;
-        mask[b * N + t] = (uint8_t)real;
-        tokens[b * N + t] =
-            real ? 1 + (int32_t)(eb_rng_u64(&r) % (uint64_t)(cfg->vocab - 1)) : 0;
-      }
-      labels[b] = (int32_t)(eb_rng_u64(&r) % (uint64_t)cfg->classes);
-    }
+    eb_fill_padded_batch(tokens, mask, labels, B, N, cfg->vocab, cfg->classes, cfg->seed);
     eb_ctx_set_training(ctx, 0); /* no dropout: the check must be deterministic */
     eb_ctx_set_grad(ctx, 1);
     eb_params_zero_grad(m.P);

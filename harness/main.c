@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "check.h"
 #include "decl.h"
 #include "export.h"
 #include "gemm.h"
@@ -896,6 +897,81 @@ done:
   return rc;
 }
 
+/* ------------------------------------------------------------- check ---- */
+static int cmd_check(eb_registry *reg, int argc, char **argv) {
+  model_opts mo = model_defaults();
+  mo.dim = 32; /* a small model: every check runs many passes */
+  mo.ffn = 64;
+  eb_check_cfg c = eb_check_defaults();
+  long long len = c.len, batch = c.batch, vocab = c.vocab, classes = c.classes,
+            samples = c.samples, steps = c.steps;
+  double tol = c.tol;
+  int pair = 0;
+  opt table[] = {
+      MODEL_OPTS(mo),
+      {"len", O_INT, &len, 2, 1 << 16, "N", "sequence length of the model [16]"},
+      {"batch", O_INT, &batch, 1, 1 << 12, "B", "batch size [4]"},
+      {"vocab", O_INT, &vocab, 2, 1 << 24, "V", "vocabulary incl. padding id 0 [32]"},
+      {"classes", O_INT, &classes, 2, 1 << 20, "C", "classes [4]"},
+      {"pair", O_FLAG, &pair, 0, 0, NULL, "a two-tower (pair) model"},
+      {"samples", O_INT, &samples, 1, 1 << 20, "K",
+       "elements probed per parameter tensor [6]"},
+      {"steps", O_INT, &steps, 1, 1000, "S",
+       "training steps of the determinism check [3]"},
+      {"tol", O_FLOAT, &tol, 1e-6, 1, "R", "relative tolerance of a gradient [0.02]"},
+      {NULL, 0, NULL, 0, 0, NULL, NULL},
+  };
+  char err[EB_ERR_LEN] = "";
+  char *pos[1];
+  int npos;
+  int rc = parse_opts(
+      "check", argc, argv, 2, table, "--arch A [options]",
+      "Checks an architecture (built-in or --plugin) on a small seeded model (dim 32, "
+      "ffn 64 unless given) and a batch with padding: finite-difference gradients of "
+      "every parameter (kinks told apart), analytic against counted FLOPs and GEMM "
+      "FLOPs, the parameter count, determinism (same seed twice, 1 vs 2 threads) and "
+      "padding invariance. Prints a table; exit 1 when a check fails.",
+      pos, &npos, 0, err, sizeof err);
+  if (rc == 1) return kv_free(&mo.params), 0;
+  const eb_arch *arch = NULL;
+  eb_model_config mcfg;
+  eb_argset aargs = {0};
+  eb_check_report rep;
+  if (rc) goto done;
+  if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto done;
+  c.len = (int)len;
+  c.batch = (int)batch;
+  c.vocab = (int)vocab;
+  c.classes = (int)classes;
+  c.pair = pair;
+  c.samples = (int)samples;
+  c.steps = (int)steps;
+  c.tol = tol;
+  c.seed = (uint64_t)mo.seed;
+  c.threads = (int)mo.threads;
+  if (eb_check_arch(arch, &mcfg, &aargs.args, &c, &rep, err, sizeof err)) {
+    rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+    goto done;
+  }
+  printf("effbench check: arch %s, dim %d, depth %d, heads %d, ffn %d, B=%d N=%d, seed "
+         "%llu%s\n",
+         arch->name, mcfg.dim, mcfg.depth, mcfg.heads, mcfg.ffn, c.batch, c.len,
+         (unsigned long long)c.seed, c.pair ? ", pair" : "");
+  printf("%-28s %-8s %s\n", "check", "result", "detail");
+  for (int r = 0; r < rep.n; r++)
+    printf("%-28s %-8s %s\n", rep.row[r].check, eb_check_result_name(rep.row[r].result),
+           rep.row[r].detail);
+  if (rep.failures) {
+    snprintf(err, sizeof err, "%d check(s) failed", rep.failures);
+    rc = 1;
+  }
+done:
+  if (rc) fprintf(stderr, "effbench check: %s\n", err);
+  eb_argset_free(&aargs);
+  kv_free(&mo.params);
+  return rc;
+}
+
 /* -------------------------------------------------------------- data ---- */
 static int cmd_data(eb_registry *reg, int argc, char **argv) {
   const char *out = NULL;
@@ -1539,6 +1615,7 @@ static void usage(FILE *f) {
         "  bench              speed and memory of one architecture (--peak: the "
         "machine's)\n"
         "  export             parameters (and a batch with gradients) as safetensors\n"
+        "  check              gradient, FLOP, determinism and padding checks of an arch\n"
         "  data TASK          write a task's generated data in its official format\n\n"
         "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
         "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n",
@@ -1580,7 +1657,7 @@ int main(int argc, char **argv) {
   argc -= i - 1;
   static const char *const commands[] = {"list", "run",   "report", "compare",
                                          "plot", "train", "bench",  "export",
-                                         "data", "merge", "slurm"};
+                                         "data", "check", "merge",  "slurm"};
   const int ncommands = (int)(sizeof commands / sizeof *commands);
   int known = 0;
   for (int c = 0; c < ncommands; c++)
@@ -1589,7 +1666,7 @@ int main(int argc, char **argv) {
     const char *near = eb_nearest(cmd, commands, ncommands);
     fprintf(stderr,
             "effbench: unknown command '%s'%s%s%s (commands: list, run, report, compare, "
-            "plot, train, bench, export, data, merge, slurm)\n",
+            "plot, train, bench, export, data, check, merge, slurm)\n",
             cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
     return EXIT_BAD_INPUT;
   }
@@ -1606,7 +1683,7 @@ int main(int argc, char **argv) {
   }
   /* commands that compute say once why the preferred GEMM backend is not used */
   if (!strcmp(cmd, "run") || !strcmp(cmd, "bench") || !strcmp(cmd, "train") ||
-      !strcmp(cmd, "export")) {
+      !strcmp(cmd, "export") || !strcmp(cmd, "check")) {
     int help = 0;
     for (int a = 2; a < argc; a++)
       help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
@@ -1634,6 +1711,8 @@ int main(int argc, char **argv) {
     rc = cmd_merge(argc, argv);
   else if (!strcmp(cmd, "slurm"))
     rc = cmd_slurm(reg, argc, argv, plugins, nplug);
+  else if (!strcmp(cmd, "check"))
+    rc = cmd_check(reg, argc, argv);
   else
     rc = cmd_export(reg, argc, argv);
   eb_registry_destroy(reg);

@@ -66,18 +66,9 @@ int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
     long wi = -1;
     double wa = 0, wn = 0;
     for (long i = 0; i < t->size; i += step) {
-      float keep = t->data[i];
-      eb_ctx_set_grad(ctx, 0);
-      t->data[i] = keep + eps;
-      eb_ctx_reset(ctx);
-      eb_tensor *lp = loss(ctx, user);
-      double fp = lp ? lp->data[0] : NAN;
-      t->data[i] = keep - eps;
-      eb_ctx_reset(ctx);
-      eb_tensor *lm = loss(ctx, user);
-      double fm = lm ? lm->data[0] : NAN;
-      t->data[i] = keep;
-      double num = (fp - fm) / (2.0 * eps);
+      double fp, fm, hp, hm;
+      if (eb_fd_probe(ctx, loss, user, t, i, eps, &fp, &fm, &hp, &hm)) fp = fm = NAN;
+      double num = (fp - fm) / (hp + hm);
       double a = an[i];
       double scale = fabs(a) > fabs(num) ? fabs(a) : fabs(num);
       if (scale < 1e-2) scale = 1e-2;

@@ -40,12 +40,12 @@ long long eb_test_file_size(const char *path);
 /* Finite-difference gradient check.
  * `loss` builds a forward pass in ctx from the leaf tensors and returns a
  * scalar. Leaves must be parameters (they survive eb_ctx_reset). Central
- * differences in float32 with step eps; at most `max_per_tensor` elements per
+ * differences in float32 with step eps (eb_fd_probe: divided by the step
+ * actually taken in float); at most `max_per_tensor` elements per
  * leaf are probed (spread evenly). Passes when for every probed element
  * |analytic - numeric| <= tol * max(|analytic|, |numeric|, 1e-2).
  * Prints the worst element on failure and counts a failure. Returns 1 if ok. */
-#include "effbench/core.h"
-typedef eb_tensor *(*eb_loss_fn)(eb_ctx *ctx, void *user);
+#include "../harness/check.h" /* eb_loss_fn, eb_fd_probe (shared with effbench check) */
 int eb_gradcheck(const char *what, eb_ctx *ctx, eb_loss_fn loss, void *user,
                  eb_tensor *const *leaves, int nleaves, float eps, double tol,
                  int max_per_tensor);

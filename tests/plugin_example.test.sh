@@ -4,7 +4,7 @@
 # builds it: install this build into a temporary prefix, configure and build
 # the example out of tree against the installed headers and pkg-config file,
 # then load it with --plugin and EFFBENCH_PLUGIN_PATH, run its own checks
-# (formula, padding, finite-difference gradients, FLOPs), train it to well
+# (formula, padding, finite-difference gradients, FLOPs) and `effbench check`, train it to well
 # above chance and export it. Exit 77 when cmake or pkg-config is missing.
 set -u
 eb=${EFFBENCH:?EFFBENCH must point at the binary}
@@ -64,6 +64,17 @@ out=$("$eb" --plugin "$tmp/la/check/linear_attention_check.so" list archs 2>&1 >
 rc=$?
 [[ $rc -eq 0 ]] || fail "plugin checks failed (exit $rc): $out"
 grep -q "linear_attention check: ok" <<<"$out" || fail "plugin checks: $out"
+
+# effbench check: gradients, FLOPs, parameters, determinism, padding
+for args in "" "--pool cls --dropout 0.1" "--pair --len 12"; do
+  # shellcheck disable=SC2086
+  out=$("$eb" --plugin "$so" check --arch linear_attention $args 2>&1)
+  rc=$?
+  [[ $rc -eq 0 ]] || fail "effbench check $args: exit $rc: $out"
+  for row in gradients flops "gemm flops" parameters determinism padding; do
+    grep -qE "^$row +ok " <<<"$out" || fail "effbench check $args: no '$row ok': $out"
+  done
+done
 
 # bad parameter values are refused by validate()
 out=$("$eb" --plugin "$so" train --arch linear_attention --dim 30 --heads 4 --steps 1 2>&1)

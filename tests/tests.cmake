@@ -69,7 +69,14 @@ add_library(eb_test_plugin_badabi MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/token
 target_compile_definitions(eb_test_plugin_badabi PRIVATE
   "TOKENMLP_ABI=(EFFBENCH_ABI_VERSION+1)" TOKENMLP_NAME="tokenmlp_v2")
 add_library(eb_test_plugin_noentry MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/noentry.c)
-foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry)
+# tokenmlp broken on purpose, and with a kink, for check_cli.test.sh
+foreach(v BAD_BACKWARD BAD_FLOPS KINK)
+  string(TOLOWER ${v} lv)
+  add_library(eb_test_plugin_${lv} MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
+  target_compile_definitions(eb_test_plugin_${lv} PRIVATE TOKENMLP_${v})
+endforeach()
+foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry
+          eb_test_plugin_bad_backward eb_test_plugin_bad_flops eb_test_plugin_kink)
   target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
   set_target_properties(${t} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
                                                    ${CMAKE_BINARY_DIR}/test-plugins/${t})
