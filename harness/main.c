@@ -1028,10 +1028,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
     rc = 2;
   }
   if (rc == 0 && !dry) {
+    char other[64] = "";
+    if (sum.elsewhere)
+      snprintf(other, sizeof other, ", %d left to another process", sum.elsewhere);
     printf("suite %s: %d runs selected, %d already done, %d done now, %d ended early "
-           "(timeout, diverged or oom), %d failed, %d speed rows; results in %s\n",
+           "(timeout, diverged or oom), %d failed%s, %d speed rows; results in %s\n",
            suite.name, sum.selected, sum.skipped_done, sum.done, sum.ended_early,
-           sum.failed, sum.speed_rows, db);
+           sum.failed, other, sum.speed_rows, db);
     if (sum.failed) { /* timeouts and divergence are results; errors are not */
       snprintf(err, sizeof err,
                "%d run(s) failed: see their error column in %s (effbench report shows "
