@@ -1,5 +1,6 @@
 /* effbench command-line entry point: the only place that prints and exits.
  * Exit codes: 0 success, 1 a run or I/O failure, 2 bad usage or bad input. */
+#include <signal.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1195,6 +1196,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* past a file-size limit (ulimit -f) a write fails with EFBIG, which the
+   * store and the writers report, instead of the process dying silently */
+  signal(SIGXFSZ, SIG_IGN);
   /* global options before the command */
   char *plugins[64];
   int nplug = 0, i = 1;

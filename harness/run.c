@@ -212,10 +212,13 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.data_label = src ? (src->label ? src->label : src->kind) : "source not reported";
     row.data_source = src ? src->detail : NULL;
   }
-  if (opened && eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
-                                data->info.vocab, data->info.classes, data->info.max_len,
-                                data->info.mode == EB_INPUT_PAIR, (uint64_t)r->seed, why,
-                                sizeof why) == 0) {
+  int mrc = opened ? eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
+                                     data->info.vocab, data->info.classes,
+                                     data->info.max_len, data->info.mode == EB_INPUT_PAIR,
+                                     (uint64_t)r->seed, why, sizeof why)
+                   : -1;
+  if (mrc == -2) row.status = "oom"; /* the parameters did not fit: a result */
+  if (mrc == 0) {
     eb_train_hooks hooks = {&view, view_step, view_eval};
     int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
                            why, sizeof why);
