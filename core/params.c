@@ -140,7 +140,11 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
     memset(P->block, 0, (size_t)(4 * off) * sizeof(float));
   }
   if (!P->block) {
-    snprintf(err, errlen, "out of memory allocating %lld parameters", (long long)numel);
+    snprintf(
+        err, errlen,
+        "out of memory allocating %lld parameters (%lld bytes asked for their values, "
+        "gradients and two optimizer moments)",
+        (long long)numel, (long long)(4 * off * (int64_t)sizeof(float)));
     return -1;
   }
   P->padded = off;

@@ -1,5 +1,6 @@
 /* effbench command-line entry point: the only place that prints and exits.
  * Exit codes: 0 success, 1 a run or I/O failure, 2 bad usage or bad input. */
+#include <signal.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -1108,10 +1109,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
     rc = 2;
   }
   if (rc == 0 && !dry) {
+    char other[64] = "";
+    if (sum.elsewhere)
+      snprintf(other, sizeof other, ", %d left to another process", sum.elsewhere);
     printf("suite %s: %d runs selected, %d already done, %d done now, %d ended early "
-           "(timeout, diverged or oom), %d failed, %d speed rows; results in %s\n",
+           "(timeout, diverged or oom), %d failed%s, %d speed rows; results in %s\n",
            suite.name, sum.selected, sum.skipped_done, sum.done, sum.ended_early,
-           sum.failed, sum.speed_rows, db);
+           sum.failed, other, sum.speed_rows, db);
     if (sum.failed) { /* timeouts and divergence are results; errors are not */
       snprintf(err, sizeof err,
                "%d run(s) failed: see their error column in %s (effbench report shows "
@@ -1623,6 +1627,9 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* past a file-size limit (ulimit -f) a write fails with EFBIG, which the
+   * store and the writers report, instead of the process dying silently */
+  signal(SIGXFSZ, SIG_IGN);
   /* global options before the command */
   char *plugins[64];
   int nplug = 0, i = 1;

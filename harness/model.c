@@ -135,7 +135,8 @@ int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg
                     uint64_t seed, char *err, size_t errlen) {
   if (model_declare(m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen))
     return -1;
-  return eb_params_finalize(m->P, seed, err, errlen) ? (eb_model_destroy(m), -1) : 0;
+  /* finalize fails only when the parameter block cannot be allocated */
+  return eb_params_finalize(m->P, seed, err, errlen) ? (eb_model_destroy(m), -2) : 0;
 }
 
 double eb_model_flops_token(const eb_model *m) {

@@ -40,7 +40,9 @@ void eb_sinusoid_table(float *out, int L, int D);
  * "arch 'NAME': ..."). */
 int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
                    int vocab, int classes, int seq_len, char *err, size_t errlen);
-/* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS). */
+/* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS).
+ * 0; -1 with err when the model is invalid; -2 with err (naming the bytes
+ * asked) when its parameters cannot be allocated: out of memory. */
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
                     const eb_args *args, int vocab, int classes, int seq_len, int pair,
                     uint64_t seed, char *err, size_t errlen);

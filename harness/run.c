@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cblas.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -93,10 +94,27 @@ typedef struct run_view {
   eb_eval_row *evals;
   int nevals, cap;
   double last_acc;
+  /* the claim: heartbeats at each eval and every HEARTBEAT_S of training */
+  eb_store *db;
+  int64_t run_id;
+  const char *owner;
+  double last_beat;
 } run_view;
+
+#define HEARTBEAT_S 60.0
+
+/* A failed heartbeat is not the run's failure: the claim only ages (another
+ * host may take it over after EB_CLAIM_STALE_S, and then this process's
+ * result is refused by eb_store_run_finish). */
+static void heartbeat(run_view *v) {
+  char err[EB_ERR_LEN];
+  v->last_beat = eb_now();
+  if (v->db) eb_store_run_heartbeat(v->db, v->run_id, v->owner, err, sizeof err);
+}
 
 static void view_step(void *user, int step, int steps, float loss, double tps) {
   run_view *v = user;
+  if (eb_now() - v->last_beat >= HEARTBEAT_S) heartbeat(v);
   if (step % 10 && step != steps) return;
   double el = eb_now() - v->t0, eta = step ? el / step * (steps - step) : 0;
   char acc[16] = "-";
@@ -107,6 +125,7 @@ static void view_step(void *user, int step, int steps, float loss, double tps) {
 
 static void view_eval(void *user, const eb_eval_point *e) {
   run_view *v = user;
+  heartbeat(v);
   if (v->nevals == v->cap) {
     int cap = v->cap ? 2 * v->cap : 16;
     eb_eval_row *n = realloc(v->evals, (size_t)cap * sizeof *n);
@@ -142,20 +161,40 @@ static void stat_emit(void *user, const char *name, double value) {
   l->rows[l->n++].value = value;
 }
 
+/* Claims run r (eb_store_run_claim) and, when this process got it, trains it
+ * and writes its result. *outcome: the claim's; *ok: 1 done, 0 ended early,
+ * -1 failed (when trained). -1 with err on a database failure. */
 static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
-                   data_slot *data, const eb_run_opts *o, int index, int total, int *ok,
-                   char *err, size_t errlen) {
-  char host[128] = "unknown", build[256];
+                   data_slot *data, const eb_run_opts *o, const char *since, int index,
+                   int total, int *outcome, int *ok, char *err, size_t errlen) {
+  char host[128] = "unknown", build[256], owner[320], holder[320];
   gethostname(host, sizeof host - 1);
+  eb_store_owner_self(owner, sizeof owner);
   /* the GEMM backend is chosen at run time, so each run says which it used */
   const eb_gemm_info *gi = eb_gemm_info_get();
   snprintf(build, sizeof build, "effbench %s (%s) gemm %s:%s", EFFBENCH_VERSION,
            EFFBENCH_GIT_COMMIT, gi->backend, gi->isa);
-  int64_t run_id;
-  if (eb_store_run_begin(db, suite_id, r->key, r->arch->name, r->task->name, r->seed,
-                         r->config_json, host, build, &run_id, err, errlen) ||
-      eb_store_run_machine(db, run_id, gi->isa, o->threads, err, errlen))
+  int64_t run_id = 0;
+  eb_run_claim claim = {.suite_id = suite_id,
+                        .run_key = r->key,
+                        .arch = r->arch->name,
+                        .task = r->task->name,
+                        .seed = r->seed,
+                        .config_json = r->config_json,
+                        .host = host,
+                        .build = build,
+                        .owner = owner,
+                        .since = since,
+                        .fresh = o->fresh};
+  if (eb_store_run_claim(db, &claim, outcome, &run_id, holder, sizeof holder, err,
+                         errlen) ||
+      (*outcome == EB_CLAIM_TAKEN &&
+       eb_store_run_machine(db, run_id, gi->isa, o->threads, err, errlen)))
     return -1;
+  if (*outcome == EB_CLAIM_BUSY)
+    say(o, 0, "[%d/%d] %s: running in another process (%s): left to it", index, total,
+        r->label, holder);
+  if (*outcome != EB_CLAIM_TAKEN) return 0;
   eb_run_result_row row;
   memset(&row, 0, sizeof row);
   row.val_accuracy = row.test_accuracy = row.flops_train_token = NAN;
@@ -165,7 +204,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   memset(&m, 0, sizeof m);
   eb_train_result res;
   memset(&res, 0, sizeof res);
-  run_view view = {o, r, index, total, eb_now(), NULL, 0, 0, -1};
+  run_view view = {o, r,  index, total,  eb_now(), NULL,    0,
+                   0, -1, db,    run_id, owner,    eb_now()};
   stat_list stats = {.n = 0};
   int opened = data_for(data, s, r, why, sizeof why) == 0;
   if (opened) { /* provenance, recorded with the result */
@@ -174,10 +214,13 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.data_label = src ? (src->label ? src->label : src->kind) : "source not reported";
     row.data_source = src ? src->detail : NULL;
   }
-  if (opened && eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
-                                data->info.vocab, data->info.classes, data->info.max_len,
-                                data->info.mode == EB_INPUT_PAIR, (uint64_t)r->seed, why,
-                                sizeof why) == 0) {
+  int mrc = opened ? eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
+                                     data->info.vocab, data->info.classes,
+                                     data->info.max_len, data->info.mode == EB_INPUT_PAIR,
+                                     (uint64_t)r->seed, why, sizeof why)
+                   : -1;
+  if (mrc == -2) row.status = "oom"; /* the parameters did not fit: a result */
+  if (mrc == 0) {
     eb_train_hooks hooks = {&view, view_step, view_eval};
     int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
                            why, sizeof why);
@@ -217,12 +260,19 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   row.n_evals = view.nevals;
   row.stats = stats.rows;
   row.n_stats = stats.n;
+  row.owner = owner;
   int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
+  if (rc == 1) { /* thought dead and taken over: the other process's result stands */
+    say(o, 0, "[%d/%d] %s: %s", index, total, r->label, err);
+    err[0] = 0;
+    *outcome = EB_CLAIM_BUSY;
+    rc = 0;
+  }
   *ok = !strcmp(row.status, "done") ? 1 : !strcmp(row.status, "failed") ? -1 : 0;
   char acc[48] = "";
   if (!isnan(row.test_accuracy))
     snprintf(acc, sizeof acc, ", test accuracy %.4f", row.test_accuracy);
-  if (rc == 0)
+  if (rc == 0 && *outcome == EB_CLAIM_TAKEN)
     say(o, 0, "[%d/%d] %s: %s%s%s%s", index, total, r->label, row.status, acc,
         why[0] ? ": " : "", why);
   free(res.losses);
@@ -406,6 +456,13 @@ static void dry_size(const eb_suite *s, const eb_suite_run *r, int64_t params,
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
   memset(sum, 0, sizeof *sum);
+  /* runs that end from now on in another process on this database are not
+   * taken again by this one (eb_run_claim.since) */
+  char since[32];
+  time_t t0 = time(NULL);
+  struct tm utc;
+  gmtime_r(&t0, &utc);
+  strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &utc);
   eb_store *db = NULL;
   int64_t suite_id = 0;
   if (!o->dry_run) {
@@ -461,21 +518,17 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
             why[0] ? why : "no analytic count", size);
       continue;
     }
-    char status[32];
-    if (eb_store_run_status(db, r->key, status, sizeof status, err, errlen)) {
+    int ok = 0, outcome = EB_CLAIM_TAKEN;
+    if (one_run(db, suite_id, s, r, &data, o, since, index, sum->selected, &outcome, &ok,
+                err, errlen)) {
       rc = 1;
       break;
     }
-    if (!o->fresh && !strcmp(status, "done")) {
+    if (outcome == EB_CLAIM_DONE)
       sum->skipped_done++;
-      continue;
-    }
-    int ok = 0;
-    if (one_run(db, suite_id, s, r, &data, o, index, sum->selected, &ok, err, errlen)) {
-      rc = 1;
-      break;
-    }
-    if (ok > 0)
+    else if (outcome != EB_CLAIM_TAKEN)
+      sum->elsewhere++;
+    else if (ok > 0)
       sum->done++;
     else if (ok == 0)
       sum->ended_early++;

@@ -25,6 +25,7 @@ typedef struct eb_run_summary {
   int selected, skipped_done, done;
   int ended_early; /* a result, but timeout, diverged or oom */
   int failed;      /* status failed: an error, see the run's error column */
+  int elsewhere;   /* running or run in another process on the same database */
   int speed_rows;
 } eb_run_summary;
 

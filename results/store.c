@@ -12,12 +12,15 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -39,6 +42,11 @@
  * database that happens to use user_version is still refused. */
 #define EB_APPLICATION_ID 0x45464642
 #define EB_BUSY_TIMEOUT_MS 10000
+/* Tries of a statement that found the database locked after sqlite's own
+ * busy handler waited EB_BUSY_TIMEOUT_MS: two processes on one file (a second
+ * terminal, array tasks) take turns for their short writes instead of
+ * failing with "database is locked". */
+#define EB_BUSY_TRIES 6
 
 #define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
 
@@ -146,6 +154,18 @@ static const char MIGRATION_RUN_MACHINE[] =
     "ALTER TABLE runs ADD COLUMN conflict_of TEXT;\n"
     "CREATE INDEX runs_conflict_of ON runs(conflict_of);\n";
 
+/* Claims for concurrent writers (eb_store_run_claim): who trains a running
+ * run and when it last said so; and one eval row per (run, step, split), so a
+ * run trained twice can never double its curve. Old databases may hold such
+ * duplicates (two processes on one file before claims existed): the first row
+ * of each is kept. */
+static const char MIGRATION_CLAIMS[] =
+    "ALTER TABLE runs ADD COLUMN owner TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;\n"
+    "DELETE FROM evals WHERE rowid NOT IN "
+    "(SELECT min(rowid) FROM evals GROUP BY run_id, step, split);\n"
+    "CREATE UNIQUE INDEX evals_unique ON evals(run_id, step, split);\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -160,6 +180,7 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE speed ADD COLUMN step_ms_mean REAL;\n"
     "ALTER TABLE speed ADD COLUMN step_ms_std REAL;\n"
     "ALTER TABLE speed ADD COLUMN gemm_backend TEXT;\n",
+    MIGRATION_CLAIMS,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -198,7 +219,7 @@ static int db_fail(eb_store *s, int rc, const char *what, char *err, size_t errl
   case SQLITE_LOCKED:
     snprintf(err, errlen,
              "%s: database is locked by another process while %s (waited %d s)%s",
-             s->path, what, EB_BUSY_TIMEOUT_MS / 1000, undo);
+             s->path, what, EB_BUSY_TRIES * EB_BUSY_TIMEOUT_MS / 1000, undo);
     break;
   case SQLITE_READONLY:
     snprintf(err, errlen, "%s: database is read-only while %s (%s)", s->path, what, msg);
@@ -236,12 +257,27 @@ static int exec_sql(eb_store *s, const char *sql, const char *what, char *err,
   return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err, errlen);
 }
 
+/* exec_sql for a statement that takes a lock before it changes anything
+ * (BEGIN IMMEDIATE, the journal_mode pragma): tried again while another
+ * process holds the lock. */
+static int exec_retry(eb_store *s, const char *sql, const char *what, char *err,
+                      size_t errlen) {
+  int rc = SQLITE_OK;
+  for (int i = 0; i < EB_BUSY_TRIES; i++) {
+    rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) break;
+    struct timespec pause = {0, 10000000L * (i + 1)};
+    nanosleep(&pause, NULL);
+  }
+  return rc == SQLITE_OK ? 0 : db_fail(s, rc, what, err, errlen);
+}
+
 static int begin(eb_store *s, const char *what, char *err, size_t errlen) {
   if (s->readonly) {
     snprintf(err, errlen, "%s: opened read-only, refused %s", s->path, what);
     return -1;
   }
-  if (exec_sql(s, "BEGIN IMMEDIATE", what, err, errlen)) return -1;
+  if (exec_retry(s, "BEGIN IMMEDIATE", what, err, errlen)) return -1;
   s->writing = 1;
   return 0;
 }
@@ -475,13 +511,13 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   ret = -1;
   /* WAL needs shared memory between the processes that open the file, which
    * a network file system does not give: there, rollback journaling */
-  if (exec_sql(s,
-               eb_store_on_network_fs(path)
-                   ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
-                     "PRAGMA foreign_keys=ON"
-                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                     "PRAGMA foreign_keys=ON",
-               "configuring the connection", err, errlen))
+  if (exec_retry(s,
+                 eb_store_on_network_fs(path)
+                     ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON"
+                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                       "PRAGMA foreign_keys=ON",
+                 "configuring the connection", err, errlen))
     goto fail;
   if (migrate(s, err, errlen)) goto fail;
   *out = s;
@@ -723,6 +759,167 @@ static int run_step(eb_store *s, const char *sql, int64_t id) {
   return rc;
 }
 
+/* Resets row id (0: inserts one) to `running` under owner, its old evals and
+ * stats deleted: a re-run keeps the row id (and its place in report order)
+ * but none of the old results. Inside the caller's transaction; sqlite rc. */
+static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
+                         int64_t *run_id) {
+  int rc = SQLITE_OK;
+  if (id) rc = run_step(s, "DELETE FROM evals WHERE run_id=?1", id);
+  if (rc == SQLITE_OK && id)
+    rc = run_step(s, "DELETE FROM run_stats WHERE run_id=?1", id);
+  if (rc != SQLITE_OK) return rc;
+  const char *sql =
+      id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
+           "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
+           "params_active=NULL, flops_train_step=NULL, model_flops_train_step=NULL, "
+           "flops_infer_seq=NULL, flops_train_token=NULL, "
+           "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
+           "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
+           "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
+           "data_kind=NULL, data_label=NULL, data_source=NULL, owner=?10, "
+           "heartbeat_at=" NOW_SQL ", started_at=" NOW_SQL
+           ", finished_at=NULL WHERE id=?9"
+         : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
+           "run_key, status, owner, heartbeat_at, started_at) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?10, " NOW_SQL ", " NOW_SQL
+           ")";
+  sqlite3_stmt *st = NULL;
+  rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    if (c->suite_id > 0)
+      sqlite3_bind_int64(st, 1, c->suite_id);
+    else
+      sqlite3_bind_null(st, 1);
+    bind_text(st, 2, c->arch);
+    bind_text(st, 3, c->task);
+    sqlite3_bind_int64(st, 4, c->seed);
+    bind_text(st, 5, c->config_json);
+    bind_text(st, 6, c->host);
+    bind_text(st, 7, c->build);
+    if (id)
+      sqlite3_bind_int64(st, 9, id);
+    else
+      bind_text(st, 8, c->run_key);
+    bind_text(st, 10, c->owner);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK) *run_id = id ? id : sqlite3_last_insert_rowid(s->db);
+  return rc;
+}
+
+/* Start time of process pid in clock ticks since boot (field 22 of
+ * /proc/PID/stat), 0 when unknown: with the pid it names one process even
+ * after the pid is reused. */
+static unsigned long long proc_start(long pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long start = 0;
+  if (p && sscanf(p + 1,
+                  " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                  "%*d %*d %*d %*d %llu",
+                  &start) != 1)
+    start = 0;
+  return start;
+}
+
+static void host_name(char *buf, size_t len) {
+  if (gethostname(buf, len) != 0) snprintf(buf, len, "unknown");
+  buf[len - 1] = 0;
+}
+
+void eb_store_owner_self(char *buf, size_t len) {
+  char host[256];
+  host_name(host, sizeof host);
+  long pid = (long)getpid();
+  snprintf(buf, len, "%s:%ld:%llu", host, pid, proc_start(pid));
+}
+
+/* Whether the process named by owner ("host:pid:start") is gone. On this
+ * host: no such pid (kill(pid, 0) fails with ESRCH), or the pid now belongs to
+ * a process started at another time. On another host, which cannot be
+ * asked: its heartbeat is older than stale_s. A running row without an owner
+ * (written before claims existed, or by hand) is taken over. */
+static int owner_gone(const char *owner, int64_t heartbeat_age, int stale_s) {
+  if (!owner || !*owner) return 1;
+  char host[256], me[256];
+  const char *c2 = strrchr(owner, ':'), *c1 = NULL;
+  for (const char *p = owner; c2 && p < c2; p++)
+    if (*p == ':') c1 = p;
+  if (!c1 || (size_t)(c1 - owner) >= sizeof host) return heartbeat_age > stale_s;
+  memcpy(host, owner, (size_t)(c1 - owner));
+  host[c1 - owner] = 0;
+  host_name(me, sizeof me);
+  if (strcmp(host, me) != 0) return heartbeat_age > stale_s;
+  char *end;
+  long pid = strtol(c1 + 1, &end, 10);
+  unsigned long long start = strtoull(c2 + 1, NULL, 10);
+  if (end != c2 || pid <= 0) return heartbeat_age > stale_s;
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) return 1;
+  unsigned long long now = proc_start(pid);
+  return start && now && now != start; /* the pid was reused */
+}
+
+int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t *run_id,
+                       char *holder, size_t holderlen, char *err, size_t errlen) {
+  char what[200];
+  snprintf(what, sizeof what, "claiming run %s (%s on %s, seed %lld)",
+           c->run_key ? c->run_key : "(null)", c->arch ? c->arch : "?",
+           c->task ? c->task : "?", (long long)c->seed);
+  *outcome = EB_CLAIM_TAKEN;
+  if (holderlen) holder[0] = 0;
+  if (!c->run_key || !*c->run_key || !c->arch || !c->task) {
+    snprintf(err, errlen, "%s: %s: run key, arch and task are required", s->path, what);
+    return -1;
+  }
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int64_t id = 0;
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "SELECT id, status, owner, "
+      "CAST((julianday('now') - julianday(coalesce(heartbeat_at, started_at))) * 86400 "
+      "AS INTEGER), ?2 IS NOT NULL AND finished_at > ?2 FROM runs WHERE run_key=?1",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, c->run_key);
+    bind_text(st, 2, c->since);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      id = sqlite3_column_int64(st, 0);
+      const char *status = (const char *)sqlite3_column_text(st, 1);
+      const char *owner = (const char *)sqlite3_column_text(st, 2);
+      int64_t age = sqlite3_column_type(st, 3) == SQLITE_NULL
+                        ? INT64_MAX
+                        : sqlite3_column_int64(st, 3);
+      int ended_since = sqlite3_column_int(st, 4);
+      int stale = c->stale_s > 0 ? c->stale_s : EB_CLAIM_STALE_S;
+      if (status && !strcmp(status, "running")) {
+        if (!owner_gone(owner, age, stale)) *outcome = EB_CLAIM_BUSY;
+        if (owner && holderlen) snprintf(holder, holderlen, "%s", owner);
+      } else if (ended_since) {
+        *outcome = EB_CLAIM_ENDED;
+      } else if (status && !strcmp(status, "done") && !c->fresh) {
+        *outcome = EB_CLAIM_DONE;
+      }
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_OK && *outcome == EB_CLAIM_TAKEN) rc = write_running(s, id, c, run_id);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
 int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
                        const char *arch, const char *task, int64_t seed,
                        const char *config_json, const char *host, const char *build,
@@ -735,9 +932,17 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
     snprintf(err, errlen, "%s: %s: run key, arch and task are required", s->path, what);
     return -1;
   }
+  eb_run_claim c = {.suite_id = suite_id,
+                    .run_key = run_key,
+                    .arch = arch,
+                    .task = task,
+                    .seed = seed,
+                    .config_json = config_json,
+                    .host = host,
+                    .build = build};
   if (begin(s, what, err, errlen)) return -1;
   sqlite3_stmt *st = NULL;
-  int64_t id = 0;
+  int64_t id = 0, rid = 0;
   int rc =
       sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE run_key=?1", -1, &st, NULL);
   if (rc == SQLITE_OK) {
@@ -751,50 +956,10 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
     }
   }
   sqlite3_finalize(st);
-  st = NULL;
-  /* A re-run keeps the row id (and its place in report order) but none of
-   * the old results. */
-  if (rc == SQLITE_OK && id) rc = run_step(s, "DELETE FROM evals WHERE run_id=?1", id);
-  if (rc == SQLITE_OK && id)
-    rc = run_step(s, "DELETE FROM run_stats WHERE run_id=?1", id);
-  if (rc == SQLITE_OK) {
-    const char *sql =
-        id ? "UPDATE runs SET suite_id=?1, arch=?2, task=?3, seed=?4, config_json=?5, "
-             "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
-             "params_active=NULL, flops_train_step=NULL, model_flops_train_step=NULL, "
-             "flops_infer_seq=NULL, flops_train_token=NULL, "
-             "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
-             "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
-             "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
-             "data_kind=NULL, data_label=NULL, data_source=NULL, "
-             "started_at=" NOW_SQL ", finished_at=NULL WHERE id=?9"
-           : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
-             "run_key, status, started_at) "
-             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', " NOW_SQL ")";
-    rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-      if (suite_id > 0)
-        sqlite3_bind_int64(st, 1, suite_id);
-      else
-        sqlite3_bind_null(st, 1);
-      bind_text(st, 2, arch);
-      bind_text(st, 3, task);
-      sqlite3_bind_int64(st, 4, seed);
-      bind_text(st, 5, config_json);
-      bind_text(st, 6, host);
-      bind_text(st, 7, build);
-      if (id)
-        sqlite3_bind_int64(st, 9, id);
-      else
-        bind_text(st, 8, run_key);
-      rc = step_done(st);
-    }
-    sqlite3_finalize(st);
-  }
+  if (rc == SQLITE_OK) rc = write_running(s, id, &c, &rid);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
-  if (!id) id = sqlite3_last_insert_rowid(s->db);
   if (commit(s, what, err, errlen)) return -1;
-  if (run_id) *run_id = id;
+  if (run_id) *run_id = rid;
   return 0;
 }
 
@@ -826,6 +991,31 @@ int eb_store_run_machine(eb_store *s, int64_t run_id, const char *isa, int threa
   return commit(s, what, err, errlen);
 }
 
+int eb_store_run_heartbeat(eb_store *s, int64_t run_id, const char *owner, char *err,
+                           size_t errlen) {
+  char what[96];
+  snprintf(what, sizeof what, "updating the heartbeat of run id %lld", (long long)run_id);
+  if (begin(s, what, err, errlen)) return -1;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db,
+                              "UPDATE runs SET heartbeat_at=" NOW_SQL
+                              " WHERE id=?1 AND owner IS ?2 AND status='running'",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, owner);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  int held = sqlite3_changes(s->db) == 1;
+  if (commit(s, what, err, errlen)) return -1;
+  if (!held)
+    snprintf(err, errlen, "%s: run id %lld was taken over by another process", s->path,
+             (long long)run_id);
+  return held ? 0 : 1;
+}
+
 static int valid_final_status(const char *st) {
   static const char *ok[] = {"done", "failed", "oom", "timeout", "diverged"};
   for (size_t i = 0; st && i < sizeof ok / sizeof ok[0]; i++)
@@ -853,7 +1043,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
       "peak_mem_bytes=?16, data_kind=?18, data_label=?19, data_source=?20, "
       "flops_train_token=?21, model_flops_train_step=?22, finished_at=" NOW_SQL
-      " WHERE id=?17",
+      " WHERE id=?17 AND (?23 IS NULL OR (owner=?23 AND status='running'))",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, r->status);
@@ -878,6 +1068,7 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_text(st, 20, r->data_source);
     bind_real(st, 21, r->flops_train_token);
     bind_real(st, 22, r->model_flops_train_step);
+    bind_text(st, 23, r->owner);
     rc = step_done(st);
   }
   sqlite3_finalize(st);
@@ -885,6 +1076,13 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
   if (rc == SQLITE_OK && sqlite3_changes(s->db) != 1) {
     rollback_if_open(s);
     s->writing = 0;
+    if (r->owner) {
+      snprintf(err, errlen,
+               "%s: %s: the run was taken over by another process (this one was "
+               "thought dead); its result was not written",
+               s->path, what);
+      return 1;
+    }
     snprintf(err, errlen, "%s: %s: no such run (run_begin it first); nothing was written",
              s->path, what);
     return -1;

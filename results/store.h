@@ -70,8 +70,9 @@ int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t err
 int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,
                         char *err, size_t errlen);
 
-/* Mark a run `running` (insert, or reset an existing row of the same key:
- * its old evals and stats are deleted in the same transaction). */
+/* Mark a run `running` without an owner, unconditionally (insert, or reset
+ * an existing row of the same key: its old evals and stats are deleted in the
+ * same transaction). `run` claims runs instead (eb_store_run_claim below). */
 int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
                        const char *arch, const char *task, int64_t seed,
                        const char *config_json, const char *host, const char *build,
@@ -82,6 +83,53 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
  * kernel's) and thread count; one transaction. */
 int eb_store_run_machine(eb_store *s, int64_t run_id, const char *isa, int threads,
                          char *err, size_t errlen);
+
+/* Claims: two processes running one suite on one database train each run
+ * once. A run is claimed in one write transaction: absent, or ended (any
+ * status but done; done too with fresh) -> `running` under the claimant's
+ * owner, "host:pid:start" (eb_store_owner_self). A `running` run is taken
+ * over only when its owner is gone: on this host its pid no longer exists
+ * (or names a process started at another time); from another host, its
+ * heartbeat (eb_store_run_heartbeat) is older than stale_s. */
+#define EB_CLAIM_STALE_S 1800 /* default stale_s: 30 minutes without a heartbeat */
+
+typedef enum eb_claim_outcome {
+  EB_CLAIM_TAKEN, /* this process owns the run now: train it */
+  EB_CLAIM_DONE,  /* done already (and not fresh) */
+  EB_CLAIM_BUSY,  /* running under a live owner (named in holder) */
+  EB_CLAIM_ENDED  /* finished after `since`: by another process of this session */
+} eb_claim_outcome;
+
+typedef struct eb_run_claim {
+  int64_t suite_id; /* 0 = none */
+  const char *run_key, *arch, *task;
+  int64_t seed;
+  const char *config_json, *host, *build;
+  const char *owner; /* eb_store_owner_self() */
+  /* UTC "YYYY-MM-DDTHH:MM:SSZ" (as finished_at): a run that finished in a
+   * later second (in another process started alongside) is not taken again,
+   * even failed or with fresh; NULL = no such limit */
+  const char *since;
+  int fresh;   /* take a done run too (run --fresh) */
+  int stale_s; /* heartbeat age after which another host's claim is dead; 0 =
+                  EB_CLAIM_STALE_S */
+} eb_run_claim;
+
+/* Claims run c->run_key: *outcome says whether it was taken (then *run_id is
+ * its row, reset as by eb_store_run_begin) or why not; holder gets the live
+ * owner of a busy run. 0, or -1 with err. */
+int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t *run_id,
+                       char *holder, size_t holderlen, char *err, size_t errlen);
+
+/* This process as a claim owner: "host:pid:start" (start: clock ticks since
+ * boot, from /proc; 0 where unknown). */
+void eb_store_owner_self(char *buf, size_t len);
+
+/* The owner of a claimed run says it is alive: heartbeat_at = now. 0; 1 with
+ * err when the run is no longer this owner's (taken over); -1 with err on a
+ * database failure. */
+int eb_store_run_heartbeat(eb_store *s, int64_t run_id, const char *owner, char *err,
+                           size_t errlen);
 
 typedef struct eb_eval_row {
   int step;
@@ -114,9 +162,13 @@ typedef struct eb_run_result_row {
   /* where the data came from (eb_data_source: kind, label, detail JSON);
    * NULL when unknown (the data did not open) */
   const char *data_kind, *data_label, *data_source;
+  /* the claim's owner: the row is written only while the run is still
+   * `running` under it (else 1 is returned, nothing written); NULL = no check */
+  const char *owner;
 } eb_run_result_row;
 
-/* Finish a run: update its row, insert its evals and stats, one transaction. */
+/* Finish a run: update its row, insert its evals and stats, one transaction.
+ * 0; -1 with err on a failure; 1 with err when r->owner lost its claim. */
 int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
                         char *err, size_t errlen);
 

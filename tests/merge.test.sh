@@ -111,6 +111,8 @@ sqlite3 old.db "PRAGMA journal_mode=DELETE; DROP INDEX runs_conflict_of;
   ALTER TABLE runs DROP COLUMN c_flags; ALTER TABLE runs DROP COLUMN conflict_of;
   ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;
   ALTER TABLE speed DROP COLUMN step_ms_std; ALTER TABLE speed DROP COLUMN gemm_backend;
+  DROP INDEX evals_unique; ALTER TABLE runs DROP COLUMN owner;
+  ALTER TABLE runs DROP COLUMN heartbeat_at;
   PRAGMA user_version=4" >/dev/null
 sha=$(sha256sum old.db)
 "$eb" merge o.db old.db b.db >/dev/null 2>&1 || fail "merging a schema-4 input"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -481,6 +482,10 @@ static void test_refusals(void) {
   "ALTER TABLE runs DROP COLUMN cores; ALTER TABLE runs DROP COLUMN threads;"            \
   "ALTER TABLE runs DROP COLUMN git_commit; ALTER TABLE runs DROP COLUMN compiler;"      \
   "ALTER TABLE runs DROP COLUMN c_flags; ALTER TABLE runs DROP COLUMN conflict_of;"
+/* ... version 7 back to 6 (before claims) ... */
+#define DROP_V7                                                                          \
+  "DROP INDEX evals_unique; ALTER TABLE runs DROP COLUMN owner;"                         \
+  "ALTER TABLE runs DROP COLUMN heartbeat_at;"
 /* ... and version 6 back to 5 (before the speed rows' statistics) */
 #define DROP_V6                                                                          \
   "ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;" \
@@ -514,13 +519,13 @@ static void test_migrate_model_flops(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc =
-      sqlite3_exec(db,
-                   DROP_V6 DROP_V5 "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
-                                   "ALTER TABLE speed DROP COLUMN model_flops_step;"
-                                   "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-                                   "PRAGMA user_version=3",
-                   NULL, NULL, NULL);
+  int rc = sqlite3_exec(db,
+                        DROP_V7 DROP_V6 DROP_V5
+                        "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+                        "ALTER TABLE speed DROP COLUMN model_flops_step;"
+                        "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+                        "PRAGMA user_version=3",
+                        NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -614,8 +619,8 @@ static void test_open_input(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(
-      db, DROP_V6 DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4", NULL, NULL,
-      NULL);
+      db, DROP_V7 DROP_V6 DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
+      NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
@@ -636,6 +641,135 @@ static void test_open_input(void) {
   sqlite3_close(db);
 }
 
+static int claim(eb_store *s, const char *owner, const char *since, int fresh,
+                 int64_t *rid) {
+  char err[512], holder[320];
+  int outcome = -1;
+  eb_run_claim c = {.run_key = "kc",
+                    .arch = "vanilla",
+                    .task = "t",
+                    .owner = owner,
+                    .since = since,
+                    .fresh = fresh};
+  CHECK(eb_store_run_claim(s, &c, &outcome, rid, holder, sizeof holder, err,
+                           sizeof err) == 0,
+        "%s", err);
+  return outcome;
+}
+
+static void set_sql(eb_store *s, const char *sql) {
+  CHECK(sqlite3_exec(eb_store_db(s), sql, NULL, NULL, NULL) == SQLITE_OK, "%s: %s", sql,
+        sqlite3_errmsg(eb_store_db(s)));
+}
+
+/* Claims: a run is taken once; a live owner keeps it, a dead one (no such
+ * pid, a reused pid, another host's stale heartbeat) loses it. */
+static void test_claims(void) {
+  char err[512], me[320], other[320], host[256];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("claims.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  eb_store_owner_self(me, sizeof me);
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = 0;
+  int64_t rid = 0, rid2 = 0;
+  CHECK(claim(s, me, NULL, 0, &rid) == EB_CLAIM_TAKEN && rid > 0, "absent run not taken");
+  /* a live owner on this host (this process, seen from another owner) */
+  snprintf(other, sizeof other, "%s:%ld:0", host, (long)getppid());
+  CHECK(claim(s, other, NULL, 0, &rid2) == EB_CLAIM_BUSY, "a live owner's run taken");
+  CHECK(eb_store_run_heartbeat(s, rid, me, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_heartbeat(s, rid, other, err, sizeof err) == 1,
+        "a heartbeat by a non-owner was accepted");
+  /* the same pid started at another time: the pid was reused, the owner is gone */
+  snprintf(other, sizeof other, "%s:%ld:1", host, (long)getpid());
+  char sql[512];
+  snprintf(sql, sizeof sql, "UPDATE runs SET owner='%s'", other);
+  set_sql(s, sql);
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN && rid2 == rid,
+        "a reused pid's claim not taken over");
+  /* a pid that no longer exists */
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, NULL, 0);
+  snprintf(sql, sizeof sql, "UPDATE runs SET owner='%s:%ld:5'", host, (long)child);
+  set_sql(s, sql);
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "a dead pid's claim not taken");
+  /* the result of a lost claim is not written */
+  eb_run_result_row r = result("done", 0.5);
+  r.owner = other;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 1, "a lost claim wrote: %s",
+        err);
+  CHECK(strstr(err, "taken over"), "%s", err);
+  /* another host: alive while its heartbeat is fresh, gone when it is stale */
+  set_sql(s, "UPDATE runs SET owner='elsewhere.example:1:1', heartbeat_at="
+             "strftime('%Y-%m-%dT%H:%M:%SZ','now','-60 seconds')");
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_BUSY, "a fresh remote claim taken");
+  set_sql(s, "UPDATE runs SET heartbeat_at=strftime('%Y-%m-%dT%H:%M:%SZ','now','-31 "
+             "minutes')");
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "a stale remote claim kept");
+  /* a legacy running row without an owner is taken */
+  set_sql(s, "UPDATE runs SET owner=NULL");
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "an ownerless claim kept");
+  /* done: skipped, taken with fresh, but not when it ended after `since` */
+  r.owner = me;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_DONE, "a done run taken");
+  CHECK(claim(s, me, "2000-01-01T00:00:00Z", 1, &rid2) == EB_CLAIM_ENDED,
+        "a run ended by another process since taken");
+  CHECK(claim(s, me, "2999-01-01T00:00:00Z", 1, &rid2) == EB_CLAIM_TAKEN,
+        "--fresh did not take a done run");
+  r = result("failed", 0.1);
+  r.owner = me;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  CHECK(claim(s, me, "2000-01-01T00:00:00Z", 0, &rid2) == EB_CLAIM_ENDED,
+        "a run failed by another process since retried");
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "a failed run not retried");
+  eb_store_close(s);
+}
+
+/* Migration 7 on a database whose evals were doubled by two writers: one row
+ * per (run, step, split) is kept, then the unique index refuses a double. */
+static void test_migrate_claims(void) {
+  char err[512];
+  eb_store *s;
+  const char *path = tmp_path("v4.db");
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t rid = 0;
+  CHECK(eb_store_run_begin(s, 0, "k", "vanilla", "t", 0, "{}", "h", "b", &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+  eb_eval_row ev[2] = {{10, "val", 1.0, 0.5, 1.0}, {20, "val", 0.9, 0.6, 2.0}};
+  eb_run_result_row r = result("done", 0.5);
+  r.evals = ev;
+  r.n_evals = 2;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  eb_store_close(s);
+  sqlite3 *db;
+  sqlite3_open(path, &db);
+  int rc = sqlite3_exec(db,
+                        "DROP INDEX evals_unique;"
+                        "ALTER TABLE runs DROP COLUMN owner;"
+                        "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+                        "INSERT INTO evals SELECT * FROM evals;"
+                        "PRAGMA user_version=6",
+                        NULL, NULL, NULL);
+  CHECK(rc == SQLITE_OK, "making a v6 db: %s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 2, "duplicates kept: %lld",
+        q_int(s, "SELECT count(*) FROM evals"));
+  CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k' AND status='done'") == 1,
+        "run lost by the migration");
+  CHECK(sqlite3_exec(eb_store_db(s),
+                     "INSERT INTO evals(run_id, step, split) SELECT run_id, step, split "
+                     "FROM evals LIMIT 1",
+                     NULL, NULL, NULL) == SQLITE_CONSTRAINT,
+        "a duplicate eval row was accepted");
+  eb_store_close(s);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/eb_test_store_XXXXXX");
   if (!mkdtemp(dir)) {
@@ -650,6 +784,8 @@ int main(void) {
   test_network_fs();
   test_run_machine();
   test_open_input();
+  test_claims();
+  test_migrate_claims();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

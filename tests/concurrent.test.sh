@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ctest-labels: e2e
+# Two `effbench run`s of one suite on one database at once (a second terminal,
+# two array tasks sharing a file): both exit 0, each run is trained by exactly
+# one of them (claims in results/store.c), evals stay unique per (run, step,
+# split), no "database is locked", and the file passes integrity_check.
+set -u
+eb=${EFFBENCH:?EFFBENCH must point at the binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export EFFBENCH_CACHE="$tmp/cache"
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+q() { sqlite3 "$tmp/r.db" "$1"; }
+
+cat >"$tmp/two.yaml" <<'YAML'
+suite: two
+seeds: [0, 1, 2]
+model: {dim: 16, depth: 1, heads: 2, ffn: 24, dropout: 0.0}
+train: {steps: 200, batch: 8, lr: 2e-3, warmup: 5, eval_every: 10, time_budget: 2m}
+tasks:
+  - majority: {len: 24, train: 512, val: 64, test: 64}
+archs:
+  - vanilla
+sweep:
+  vanilla.attention: [blockwise, naive]
+YAML
+nruns=6
+"$eb" run "$tmp/two.yaml" --db "$tmp/r.db" >"$tmp/a.log" 2>&1 &
+pa=$!
+"$eb" run "$tmp/two.yaml" --db "$tmp/r.db" >"$tmp/b.log" 2>&1 &
+pb=$!
+wait $pa
+ra=$?
+wait $pb
+rb=$?
+[[ $ra -eq 0 ]] || fail "first run exited $ra: $(cat "$tmp/a.log")"
+[[ $rb -eq 0 ]] || fail "second run exited $rb: $(cat "$tmp/b.log")"
+! grep -qi "locked" "$tmp/a.log" "$tmp/b.log" || fail "database is locked: $(grep -i locked "$tmp"/*.log)"
+# each training prints its first eval ("label val step 10:"): once per run
+# over both logs means each run was trained once
+trained=$(cat "$tmp/a.log" "$tmp/b.log" | grep -oE '^\[[0-9]+/[0-9]+\] [^ ]+ val step 10:' |
+  sed -E 's/^\[[0-9]+\/[0-9]+\] //; s/ val step 10:$//' | sort)
+[[ $(wc -l <<<"$trained") -eq $nruns ]] ||
+  fail "$(wc -l <<<"$trained") trainings for $nruns runs: $(uniq -c <<<"$trained")"
+[[ -z $(uniq -d <<<"$trained") ]] || fail "trained twice: $(uniq -d <<<"$trained")"
+[[ $(grep -c ': done, test accuracy' "$tmp/a.log" "$tmp/b.log" | awk -F: '{n += $2} END {print n}') -eq $nruns ]] ||
+  fail "not one 'done' per run over both logs"
+[[ $(q "select count(*) from runs where status='done'") -eq $nruns ]] ||
+  fail "runs not all done: $(q "select run_key, status from runs")"
+[[ $(q "select count(*) from (select 1 from evals group by run_id, step, split having count(*) > 1)") -eq 0 ]] ||
+  fail "duplicate evals"
+# 20 val evals (steps 10..200) and a test eval per run, none lost
+[[ $(q "select count(*) from evals") -ge $((nruns * 20)) ]] || fail "evals missing: $(q "select count(*) from evals")"
+[[ $(q "pragma integrity_check") == ok ]] || fail "integrity_check: $(q "pragma integrity_check")"
+grep -q "left to another process" "$tmp/a.log" "$tmp/b.log" ||
+  echo "note: the two processes did not overlap on a run this time"
+if ((fails)); then
+  echo "--- a:"; cat "$tmp/a.log"; echo "--- b:"; cat "$tmp/b.log"
+  echo "concurrent: $fails check(s) failed" >&2
+  exit 1
+fi
+echo "concurrent: ok"
