@@ -19,7 +19,7 @@ cat >"$tmp/k.yaml" <<'YAML'
 suite: kills
 seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 model: {dim: 16, depth: 1, heads: 2, ffn: 24, dropout: 0.0}
-train: {steps: 400, batch: 8, lr: 2e-3, warmup: 5, eval_every: 20, time_budget: 2m}
+train: {steps: 3000, batch: 8, lr: 2e-3, warmup: 5, eval_every: 150, time_budget: 2m}
 tasks:
   - majority: {len: 24, train: 512, val: 64, test: 64}
 archs:
@@ -28,7 +28,9 @@ sweep:
   vanilla.attention: [blockwise, naive]
 YAML
 nruns=24
-per_run=21 # val evals at steps 20..400 and one test eval
+per_run=21 # val evals at steps 150..3000 and one test eval
+# (long enough that 24 kills of at most 0.6 s each cannot finish the suite on
+# an idle machine)
 done_rows() { q "select run_key, finished_at, (select count(*) from evals where run_id=runs.id) from runs where status='done' order by run_key"; }
 
 kills=0
