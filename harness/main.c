@@ -1514,7 +1514,7 @@ static int cmd_compare(int argc, char **argv) {
   o.new_label = pos[1];
   /* either may be older than this build: read as it is, never migrated */
   for (int i = 0; i < 2; i++) {
-    int orc = eb_store_open_readonly_any(pos[i], i ? &n : &b, err, sizeof err);
+    int orc = eb_store_open_input(pos[i], i ? &n : &b, err, sizeof err);
     if (orc) {
       rc = orc == -2 ? 2 : 1;
       goto done;

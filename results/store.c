@@ -531,11 +531,6 @@ int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen) {
   return open_common(path, 0, out, err, errlen);
 }
 
-int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
-                               size_t errlen) {
-  return open_common(path, 2, out, err, errlen);
-}
-
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen) {
   return open_common(path, 1, out, err, errlen);
 }

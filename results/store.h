@@ -21,15 +21,11 @@ int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
  * not yet migrated file is refused too (-2, "no database at PATH: run a suite
  * first"). */
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
-/* Open an input of `effbench merge`: read-only like eb_store_open_readonly,
- * but an older schema is accepted as it is (its missing columns read as
- * NULL): the file is never migrated or otherwise changed. */
+/* Open an input of `effbench merge` or `compare`: read-only like
+ * eb_store_open_readonly, but an older schema is accepted as it is (nothing is
+ * migrated, the file is not written; readers check which columns exist, since
+ * such a file is often written by an older effbench). */
 int eb_store_open_input(const char *path, eb_store **out, char *err, size_t errlen);
-/* The same, accepting a schema older than this build's as it is (nothing is
- * migrated, the file is not written): for readers that check which columns
- * exist (compare, whose BASE is often written by an older effbench). */
-int eb_store_open_readonly_any(const char *path, eb_store **out, char *err,
-                               size_t errlen);
 void eb_store_close(eb_store *s);
 /* 1 when path (or, if it does not exist, its directory) lies on a network or
  * user-space file system (statfs f_type: NFS, SMB/CIFS, Lustre, GPFS, 9p,

@@ -232,9 +232,9 @@ int main(void) {
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v4 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
-  CHECK(eb_store_open_readonly_any(path, &b, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_open_input(path, &b, err, sizeof err) == 0, "%s", err);
   snprintf(path, sizeof path, "%s/new.db", dir);
-  CHECK(eb_store_open_readonly_any(path, &n, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_open_input(path, &n, err, sizeof err) == 0, "%s", err);
   if (b && n) {
     CHECK(run_compare(b, n, EB_CMP_CSV, "cmp", &nreg) == 0, "v4 base");
     expect("speed,vanilla,,,64,train", "n too small", 0);
