@@ -1044,7 +1044,7 @@ static void print_stdout(void *user, int transient, const char *line) {
 static int cmd_run(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
-  int fresh = 0, dry = 0;
+  int fresh = 0, dry = 0, rerun_changed = 0, keep_changed = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"threads", O_INT, &threads, 1, 1024, "N", "threads per run [1]"},
@@ -1052,6 +1052,11 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
        "only runs whose label (arch/task/seed=S...) matches the glob"},
       {"shard", O_STR, &shard, 0, 0, "I/N", "every N-th run starting at I (0-based)"},
       {"fresh", O_FLAG, &fresh, 0, 0, NULL, "rerun runs already done"},
+      {"rerun-changed", O_FLAG, &rerun_changed, 0, 0, NULL,
+       "rerun done runs whose architecture's code changed (a rebuilt plugin .so, "
+       "edited archs/ sources)"},
+      {"keep-changed", O_FLAG, &keep_changed, 0, 0, NULL,
+       "keep the results of done runs whose architecture's code changed"},
       {"dry-run", O_FLAG, &dry, 0, 0, NULL, "print the expanded grid, run nothing"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
@@ -1061,7 +1066,10 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   int rc =
       parse_opts("run", argc, argv, 2, table, "SUITE.yaml [options]",
                  "Runs every run of a suite that is not yet done in the database "
-                 "(resume is the default); each result is written in one transaction.",
+                 "(resume is the default); each result is written in one transaction. "
+                 "A done run whose architecture's code changed since (its recorded "
+                 "SHA-256) stops the suite before anything is trained, unless "
+                 "--rerun-changed or --keep-changed says what to do.",
                  pos, &npos, 1, err, sizeof err);
   if (rc == 1) return 0;
   eb_suite suite;
@@ -1071,11 +1079,20 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
                    .only = only,
                    .fresh = fresh,
                    .dry_run = dry,
+                   .reg = reg,
+                   .rerun_changed = rerun_changed,
+                   .keep_changed = keep_changed,
                    .shard_i = 0,
                    .shard_n = 1};
   if (rc) goto done;
   if (npos != 1) {
     snprintf(err, sizeof err, "expected one SUITE.yaml (see effbench run --help)");
+    rc = 2;
+    goto done;
+  }
+  if (rerun_changed && keep_changed) {
+    snprintf(err, sizeof err,
+             "--rerun-changed and --keep-changed exclude each other: choose one");
     rc = 2;
     goto done;
   }

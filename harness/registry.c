@@ -4,6 +4,7 @@
 #include "registry.h"
 
 #include "decl.h"
+#include "../tasks/source.h" /* eb_sha256_file: a plugin's code digest */
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -17,13 +18,17 @@
 struct eb_registry {
   const eb_arch *arch[REG_MAX];
   const char *arch_origin[REG_MAX];
+  const char *arch_code[REG_MAX]; /* SHA-256 hex of its code, NULL unknown */
   int narch;
   const eb_task *task[REG_MAX];
   const char *task_origin[REG_MAX];
   int ntask;
-  const char *loading; /* origin of the plugin being initialised */
+  const char *loading;      /* origin of the plugin being initialised */
+  const char *loading_code; /* its .so's SHA-256 (hex) */
+  const char *builtin_code; /* the built-in being registered: its sources' */
   void *handles[REG_MAX];
   char *paths[REG_MAX];
+  char codes[REG_MAX][65];
   int nhandles;
   char err[EB_ERR_LEN];
   char names[2048];
@@ -96,6 +101,7 @@ int eb_register_arch(eb_registry *reg, const eb_arch *a) {
     return -1;
   }
   reg->arch_origin[reg->narch] = reg->loading;
+  reg->arch_code[reg->narch] = reg->loading ? reg->loading_code : reg->builtin_code;
   reg->arch[reg->narch++] = a;
   return 0;
 }
@@ -152,6 +158,15 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
     dlclose(h);
     return -1;
   }
+  /* the digest of the file as loaded: `run` compares it with the one each
+   * done run recorded (a rebuilt plugin is new code for its archs) */
+  char *code = reg->codes[reg->nhandles], why[EB_ERR_LEN];
+  int64_t bytes = 0;
+  if (eb_sha256_file(path, code, &bytes, why, sizeof why)) {
+    snprintf(err, errlen, "plugin %s: cannot read it for its checksum: %s", path, why);
+    dlclose(h);
+    return -1;
+  }
   char *p = strdup(path);
   if (!p) {
     snprintf(err, errlen, "out of memory");
@@ -161,9 +176,11 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
   reg->handles[reg->nhandles] = h;
   reg->paths[reg->nhandles++] = p;
   reg->loading = p;
+  reg->loading_code = code;
   reg->err[0] = '\0';
   int rc = init(reg, EFFBENCH_ABI_VERSION);
   reg->loading = NULL;
+  reg->loading_code = NULL;
   if (rc != 0) {
     snprintf(err, errlen, "plugin %s: %s", path,
              reg->err[0] ? reg->err : "its init function reported failure");
@@ -206,7 +223,8 @@ int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t 
   return rc;
 }
 
-/* Built-in tables, defined in archs/ and tasks/. */
+/* Built-in tables, defined in archs/ and tasks/; each arch's code digest, in
+ * arch_code.c generated from archs/ by scripts/arch-code.cmake. */
 extern const eb_arch eb_arch_vanilla;
 extern const eb_arch eb_arch_linformer;
 extern const eb_arch eb_arch_performer;
@@ -214,6 +232,9 @@ extern const eb_arch eb_arch_wide;
 extern const eb_arch eb_arch_poolformer;
 extern const eb_arch eb_arch_mamba;
 extern const eb_arch eb_arch_moe;
+extern const char eb_arch_code_vanilla[], eb_arch_code_linformer[],
+    eb_arch_code_performer[], eb_arch_code_wide[], eb_arch_code_poolformer[],
+    eb_arch_code_mamba[], eb_arch_code_moe[];
 extern const eb_task eb_task_majority;
 extern const eb_task eb_task_listops;
 extern const eb_task eb_task_mqar;
@@ -225,15 +246,26 @@ extern const eb_task eb_task_text;
 extern const eb_task eb_task_retrieval;
 
 int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
-  const eb_arch *archs[] = {&eb_arch_vanilla, &eb_arch_poolformer, &eb_arch_mamba,
-                            &eb_arch_moe,     &eb_arch_linformer,  &eb_arch_performer,
-                            &eb_arch_wide};
+  const struct {
+    const eb_arch *arch;
+    const char *code;
+  } archs[] = {{&eb_arch_vanilla, eb_arch_code_vanilla},
+               {&eb_arch_poolformer, eb_arch_code_poolformer},
+               {&eb_arch_mamba, eb_arch_code_mamba},
+               {&eb_arch_moe, eb_arch_code_moe},
+               {&eb_arch_linformer, eb_arch_code_linformer},
+               {&eb_arch_performer, eb_arch_code_performer},
+               {&eb_arch_wide, eb_arch_code_wide}};
   const eb_task *tasks[] = {
       &eb_task_majority,       &eb_task_listops, &eb_task_mqar,
       &eb_task_selective_copy, &eb_task_image,   &eb_task_pathfinder,
       &eb_task_pathx,          &eb_task_text,    &eb_task_retrieval};
-  for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
-    if (eb_register_arch(reg, archs[i])) goto fail;
+  for (size_t i = 0; i < sizeof archs / sizeof *archs; i++) {
+    reg->builtin_code = archs[i].code;
+    int rc = eb_register_arch(reg, archs[i].arch);
+    reg->builtin_code = NULL;
+    if (rc) goto fail;
+  }
   for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
     if (eb_register_task(reg, tasks[i])) goto fail;
   return 0;
@@ -274,6 +306,12 @@ const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a) {
   for (int i = 0; i < reg->narch; i++)
     if (reg->arch[i] == a) return reg->arch_origin[i] ? reg->arch_origin[i] : "built-in";
   return "?";
+}
+
+const char *eb_registry_arch_code(const eb_registry *reg, const eb_arch *a) {
+  for (int i = 0; reg && i < reg->narch; i++)
+    if (reg->arch[i] == a) return reg->arch_code[i];
+  return NULL;
 }
 
 static const char *join_names(eb_registry *reg, int n,

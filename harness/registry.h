@@ -28,6 +28,11 @@ const eb_task *eb_registry_find_task(const eb_registry *reg, const char *name);
 const eb_data_source *eb_task_source(const eb_task *t, void *data);
 /* Where an arch/task came from: "built-in" or the plugin path. */
 const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a);
+/* The SHA-256 (64 lowercase hex digits) of an arch's code: for a plugin's,
+ * of its .so file as loaded; for a built-in, of its sources in archs/
+ * (scripts/arch-code.cmake). NULL for a table registered otherwise (by a test,
+ * say) or not registered. */
+const char *eb_registry_arch_code(const eb_registry *reg, const eb_arch *a);
 /* "a, b, c" list of names for error messages (static buffer of reg). */
 const char *eb_registry_arch_names(eb_registry *reg);
 const char *eb_registry_task_names(eb_registry *reg);

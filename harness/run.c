@@ -17,6 +17,7 @@
 #include "model.h"
 #include "registry.h"
 #include "store.h"
+#include "../tasks/source.h" /* eb_sha256_file: the executable's digest */
 
 #ifndef EFFBENCH_VERSION
 #define EFFBENCH_VERSION "dev"
@@ -165,8 +166,9 @@ static void stat_emit(void *user, const char *name, double value) {
  * and writes its result. *outcome: the claim's; *ok: 1 done, 0 ended early,
  * -1 failed (when trained). -1 with err on a database failure. */
 static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
-                   data_slot *data, const eb_run_opts *o, const char *since, int index,
-                   int total, int *outcome, int *ok, char *err, size_t errlen) {
+                   data_slot *data, const eb_run_opts *o, const char *since,
+                   const char *exe_sha256, int fresh, int index, int total, int *outcome,
+                   int *ok, char *err, size_t errlen) {
   char host[128] = "unknown", build[256], owner[320], holder[320];
   gethostname(host, sizeof host - 1);
   eb_store_owner_self(owner, sizeof owner);
@@ -185,7 +187,9 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
                         .build = build,
                         .owner = owner,
                         .since = since,
-                        .fresh = o->fresh};
+                        .fresh = fresh,
+                        .arch_sha256 = eb_registry_arch_code(o->reg, r->arch),
+                        .exe_sha256 = exe_sha256};
   if (eb_store_run_claim(db, &claim, outcome, &run_id, holder, sizeof holder, err,
                          errlen) ||
       (*outcome == EB_CLAIM_TAKEN &&
@@ -452,6 +456,50 @@ static void dry_size(const eb_suite *s, const eb_suite_run *r, int64_t params,
   }
 }
 
+/* ------------------------------------------------------------- code ---- */
+/* Which picked runs are done with other code of their arch than is loaded
+ * now (changed[i] = 1): the SHA-256 recorded with the run differs from the
+ * registry's. A run that recorded none (an older effbench) or an arch whose
+ * digest is unknown counts as unchanged. Each is printed; so is one note when
+ * done runs came from another effbench executable, which alone re-runs
+ * nothing (an engine change is not one arch's: docs/plugins.md). */
+static int code_changes(eb_store *db, const eb_suite *s, const int *pick,
+                        const eb_run_opts *o, const char *exe_sha256, int *changed,
+                        int *nchanged, char *err, size_t errlen) {
+  int other_exe = 0;
+  char other_commit[64] = "";
+  *nchanged = 0;
+  for (int i = 0; i < s->nruns; i++) {
+    if (!pick[i]) continue;
+    const eb_suite_run *r = &s->runs[i];
+    const char *now = eb_registry_arch_code(o->reg, r->arch);
+    eb_run_code was;
+    if (eb_store_run_code(db, r->key, &was, err, errlen)) return -1;
+    if (strcmp(was.status, "done")) continue;
+    if (now && was.arch_sha256[0] && strcmp(was.arch_sha256, now)) {
+      changed[i] = 1;
+      if (!(*nchanged)++)
+        say(o, 0,
+            "done runs trained with other code of their architecture than is "
+            "loaded now (SHA-256, first 16 hex digits):");
+      say(o, 0, "  %s (key %s): %s (%s): was %.16s, now %.16s", r->label, r->key,
+          r->arch->name, eb_registry_arch_origin(o->reg, r->arch), was.arch_sha256, now);
+    } else if (exe_sha256 && was.exe_sha256[0] && strcmp(was.exe_sha256, exe_sha256)) {
+      if (!other_exe++)
+        snprintf(other_commit, sizeof other_commit, "%s",
+                 was.git_commit[0] ? was.git_commit : "unknown");
+    }
+  }
+  if (other_exe)
+    say(o, 0,
+        "note: %d done run(s) were trained by another effbench executable (commit %s; "
+        "this one: %s) with their architecture's code unchanged: kept, as only a "
+        "change to an architecture's own code (its sources, or a plugin's .so) "
+        "re-runs a run; --fresh re-runs everything",
+        other_exe, other_commit, EFFBENCH_GIT_COMMIT);
+  return 0;
+}
+
 /* ------------------------------------------------------------ suite ---- */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
@@ -480,6 +528,46 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     if (o->only && fnmatch(o->only, s->runs[i].label, 0) != 0) continue;
     pick[i] = 1;
     sum->selected++;
+  }
+  /* code-aware resume: decided before anything is trained */
+  int *changed = calloc((size_t)(s->nruns ? s->nruns : 1), sizeof *changed);
+  char exe[65] = "", exe_err[EB_ERR_LEN];
+  int64_t exe_bytes = 0;
+  if (!changed) {
+    snprintf(err, errlen, "out of memory");
+    free(pick);
+    eb_store_close(db);
+    return 1;
+  }
+  if (!o->dry_run &&
+      eb_sha256_file("/proc/self/exe", exe, &exe_bytes, exe_err, sizeof exe_err))
+    exe[0] = 0; /* unknown: recorded as NULL, compared with nothing */
+  if (!o->dry_run && !o->fresh) {
+    int n = 0;
+    if (code_changes(db, s, pick, o, exe[0] ? exe : NULL, changed, &n, err, errlen)) {
+      free(changed);
+      free(pick);
+      eb_store_close(db);
+      return 1;
+    }
+    sum->code_changed = n;
+    if (n && !o->rerun_changed && !o->keep_changed) {
+      snprintf(
+          err, errlen,
+          "%d done run(s) were trained with other code of their architecture (listed "
+          "above); nothing was trained: re-run them with --rerun-changed (their "
+          "results are replaced, as with --fresh) or keep their results with "
+          "--keep-changed",
+          n);
+      free(changed);
+      free(pick);
+      eb_store_close(db);
+      return 2;
+    }
+    if (n)
+      say(o, 0, "%s %d done run(s) whose architecture's code changed (%s)",
+          o->rerun_changed ? "re-running" : "keeping the results of", n,
+          o->rerun_changed ? "--rerun-changed" : "--keep-changed");
   }
   data_slot data = {0};
   int rc = 0, index = 0;
@@ -519,8 +607,9 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
       continue;
     }
     int ok = 0, outcome = EB_CLAIM_TAKEN;
-    if (one_run(db, suite_id, s, r, &data, o, since, index, sum->selected, &outcome, &ok,
-                err, errlen)) {
+    const int fresh = o->fresh || (o->rerun_changed && changed[i]);
+    if (one_run(db, suite_id, s, r, &data, o, since, exe[0] ? exe : NULL, fresh, index,
+                sum->selected, &outcome, &ok, err, errlen)) {
       rc = 1;
       break;
     }
@@ -536,6 +625,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
       sum->failed++;
   }
   data_close(&data);
+  free(changed);
   free(pick);
   if (rc == 0 && s->has_speed && (o->shard_n <= 1 || o->shard_i == 0)) {
     if (o->dry_run) say(o, 0, "speed measurements (batch %d):", s->speed.batch);

@@ -16,6 +16,13 @@ typedef struct eb_run_opts {
   const char *only;     /* fnmatch pattern on run labels (arch/task/seed=S...) */
   int fresh;            /* rerun runs already done */
   int dry_run;          /* print the grid, run nothing */
+  /* Code-aware resume: the registry the suite's archs came from, for each
+   * arch's code digest (eb_registry_arch_code; NULL: no digests, nothing
+   * compared or recorded). A done run whose recorded digest differs stops the
+   * suite before anything is trained (exit 2) unless one of these says what
+   * to do: re-run such runs (as --fresh does), or keep their results. */
+  const eb_registry *reg;
+  int rerun_changed, keep_changed;
   /* Output: `transient` lines overwrite each other on a terminal. */
   void *user;
   void (*print)(void *user, int transient, const char *line);
@@ -23,15 +30,18 @@ typedef struct eb_run_opts {
 
 typedef struct eb_run_summary {
   int selected, skipped_done, done;
-  int ended_early; /* a result, but timeout, diverged or oom */
-  int failed;      /* status failed: an error, see the run's error column */
-  int elsewhere;   /* running or run in another process on the same database */
+  int ended_early;  /* a result, but timeout, diverged or oom */
+  int failed;       /* status failed: an error, see the run's error column */
+  int elsewhere;    /* running or run in another process on the same database */
+  int code_changed; /* done runs whose arch's code changed (re-run or kept) */
   int speed_rows;
 } eb_run_summary;
 
 /* Returns 0 when the suite was worked through (individual runs may have
  * failed: see summary), 1 on an I/O or database failure that stopped it, 2
- * when the database file is refused (not an effbench database). */
+ * when the database file is refused (not an effbench database) or when done
+ * runs were trained with other code of their arch and neither rerun_changed
+ * nor keep_changed is set (the runs are printed, nothing is trained). */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen);
 

@@ -166,6 +166,15 @@ static const char MIGRATION_CLAIMS[] =
     "(SELECT min(rowid) FROM evals GROUP BY run_id, step, split);\n"
     "CREATE UNIQUE INDEX evals_unique ON evals(run_id, step, split);\n";
 
+/* The code a run was trained with, beyond the commit (git_commit is taken
+ * when the build is configured and says nothing of a dirty tree or a plugin):
+ * the SHA-256 of its architecture's code (a plugin's .so file; a built-in's
+ * sources, scripts/arch-code.cmake), which `run` compares on resume, and of
+ * the effbench executable. NULL in runs written before: unknown, taken as
+ * unchanged. */
+static const char MIGRATION_CODE[] = "ALTER TABLE runs ADD COLUMN arch_sha256 TEXT;\n"
+                                     "ALTER TABLE runs ADD COLUMN exe_sha256 TEXT;\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -181,6 +190,7 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE speed ADD COLUMN step_ms_std REAL;\n"
     "ALTER TABLE speed ADD COLUMN gemm_backend TEXT;\n",
     MIGRATION_CLAIMS,
+    MIGRATION_CODE,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -743,6 +753,42 @@ int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t l
   return 0;
 }
 
+static void column_copy(sqlite3_stmt *st, int i, char *out, size_t len) {
+  const unsigned char *v = sqlite3_column_text(st, i);
+  snprintf(out, len, "%s", v ? (const char *)v : "");
+}
+
+int eb_store_run_code(eb_store *s, const char *run_key, eb_run_code *out, char *err,
+                      size_t errlen) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(s->db,
+                              "SELECT status, arch_sha256, exe_sha256, git_commit, "
+                              "finished_at FROM runs WHERE run_key=?1",
+                              -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    bind_text(st, 1, run_key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      column_copy(st, 0, out->status, sizeof out->status);
+      column_copy(st, 1, out->arch_sha256, sizeof out->arch_sha256);
+      column_copy(st, 2, out->exe_sha256, sizeof out->exe_sha256);
+      column_copy(st, 3, out->git_commit, sizeof out->git_commit);
+      column_copy(st, 4, out->finished_at, sizeof out->finished_at);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    char what[160];
+    snprintf(what, sizeof what, "reading the code identity of run %s", run_key);
+    return db_fail(s, rc, what, err, errlen);
+  }
+  return 0;
+}
+
 static int run_step(eb_store *s, const char *sql, int64_t id) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
@@ -773,12 +819,13 @@ static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
            "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
            "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
            "data_kind=NULL, data_label=NULL, data_source=NULL, owner=?10, "
+           "arch_sha256=?11, exe_sha256=?12, "
            "heartbeat_at=" NOW_SQL ", started_at=" NOW_SQL
            ", finished_at=NULL WHERE id=?9"
          : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
-           "run_key, status, owner, heartbeat_at, started_at) "
-           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?10, " NOW_SQL ", " NOW_SQL
-           ")";
+           "run_key, status, owner, arch_sha256, exe_sha256, heartbeat_at, started_at) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running', ?10, ?11, ?12, " NOW_SQL
+           ", " NOW_SQL ")";
   sqlite3_stmt *st = NULL;
   rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) {
@@ -797,6 +844,8 @@ static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
     else
       bind_text(st, 8, c->run_key);
     bind_text(st, 10, c->owner);
+    bind_text(st, 11, c->arch_sha256);
+    bind_text(st, 12, c->exe_sha256);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

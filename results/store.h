@@ -66,6 +66,21 @@ int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t err
 int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,
                         char *err, size_t errlen);
 
+/* The code identity a run recorded (all "" when the key is unknown or the
+ * value NULL: a run written before these columns existed, or by
+ * eb_store_run_begin):
+ * its status, the SHA-256 of its architecture's code and of the effbench
+ * executable, the commit of that build, and when it finished. */
+typedef struct eb_run_code {
+  char status[16];
+  char arch_sha256[65], exe_sha256[65];
+  char git_commit[64];
+  char finished_at[32];
+} eb_run_code;
+
+int eb_store_run_code(eb_store *s, const char *run_key, eb_run_code *out, char *err,
+                      size_t errlen);
+
 /* Mark a run `running` without an owner, unconditionally (insert, or reset
  * an existing row of the same key: its old evals and stats are deleted in the
  * same transaction). `run` claims runs instead (eb_store_run_claim below). */
@@ -106,7 +121,10 @@ typedef struct eb_run_claim {
    * later second (in another process started alongside) is not taken again,
    * even failed or with fresh; NULL = no such limit */
   const char *since;
-  int fresh;   /* take a done run too (run --fresh) */
+  int fresh; /* take a done run too (run --fresh) */
+  /* recorded with the claim: SHA-256 hex of the arch's code (a plugin's .so,
+   * a built-in's sources) and of the effbench executable; NULL = unknown */
+  const char *arch_sha256, *exe_sha256;
   int stale_s; /* heartbeat age after which another host's claim is dead; 0 =
                   EB_CLAIM_STALE_S */
 } eb_run_claim;

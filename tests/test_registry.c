@@ -6,6 +6,7 @@
 #include "check.h"
 #include "model.h"
 #include "registry.h"
+#include "../tasks/source.h"
 
 static int contains(const char *hay, const char *needle) {
   return strstr(hay, needle) != NULL;
@@ -17,6 +18,20 @@ int main(void) {
   CHECK(eb_registry_add_builtins(reg, err, sizeof err) == 0, "builtins: %s", err);
   CHECK(eb_registry_find_arch(reg, "vanilla") != NULL, "vanilla not registered");
   CHECK(eb_registry_find_task(reg, "majority") != NULL, "majority not registered");
+  /* every built-in has its own code digest: 64 hex digits (its sources' SHA-256,
+   * scripts/arch-code.cmake; tests/plugin_resume.test.sh checks the value) */
+  for (int i = 0; i < eb_registry_arch_count(reg); i++) {
+    const eb_arch *ai = eb_registry_arch_at(reg, i);
+    const char *ci = eb_registry_arch_code(reg, ai);
+    CHECK(ci && strlen(ci) == 64 && strspn(ci, "0123456789abcdef") == 64,
+          "built-in %s: code digest '%s'", ai->name, ci ? ci : "(null)");
+    for (int j = 0; ci && j < i; j++) {
+      const char *cj = eb_registry_arch_code(reg, eb_registry_arch_at(reg, j));
+      CHECK(!cj || strcmp(ci, cj), "built-ins %s and %s share a code digest", ai->name,
+            eb_registry_arch_at(reg, j)->name);
+    }
+  }
+  CHECK(eb_registry_arch_code(reg, NULL) == NULL, "code of an unregistered arch");
 
   /* a good plugin registers and its arch builds, runs and back-propagates */
   CHECK(eb_registry_load_plugin(reg, PLUGIN_GOOD, err, sizeof err) == 0,
@@ -26,6 +41,13 @@ int main(void) {
   if (a) {
     CHECK(strcmp(eb_registry_arch_origin(reg, a), PLUGIN_GOOD) == 0, "origin is '%s'",
           eb_registry_arch_origin(reg, a));
+    /* its code digest is the .so file's SHA-256 (what `run` compares) */
+    char want[65];
+    int64_t bytes = 0;
+    CHECK(eb_sha256_file(PLUGIN_GOOD, want, &bytes, err, sizeof err) == 0, "%s", err);
+    const char *code = eb_registry_arch_code(reg, a);
+    CHECK(code && !strcmp(code, want), "plugin code '%s', its file's SHA-256 %s",
+          code ? code : "(null)", want);
     eb_model_config cfg = {
         .dim = 8, .depth = 2, .heads = 2, .ffn = 16, .pool = EB_POOL_MEAN};
     eb_model m;

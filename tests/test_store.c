@@ -486,6 +486,9 @@ static void test_refusals(void) {
 #define DROP_V7                                                                          \
   "DROP INDEX evals_unique; ALTER TABLE runs DROP COLUMN owner;"                         \
   "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+/* ... the code columns (runs.arch_sha256, exe_sha256) off ... */
+#define DROP_CODE                                                                        \
+  "ALTER TABLE runs DROP COLUMN arch_sha256; ALTER TABLE runs DROP COLUMN exe_sha256;"
 /* ... and version 6 back to 5 (before the speed rows' statistics) */
 #define DROP_V6                                                                          \
   "ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;" \
@@ -520,7 +523,7 @@ static void test_migrate_model_flops(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_V7 DROP_V6 DROP_V5
+                        DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
                         "ALTER TABLE speed DROP COLUMN model_flops_step;"
                         "ALTER TABLE speed DROP COLUMN executed_flops_step;"
@@ -536,6 +539,15 @@ static void test_migrate_model_flops(void) {
                  "flops_train_step = 1e9 AND test_accuracy = 0.5 AND "
                  "model_flops_train_step IS NULL") == 1,
         "v3 run lost or changed by the migration");
+  /* the code columns exist, NULL in the old run: read back as unknown */
+  CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k-old' AND arch_sha256 IS "
+                 "NULL AND exe_sha256 IS NULL") == 1,
+        "old run lacks NULL code columns after the migration");
+  eb_run_code code;
+  CHECK(eb_store_run_code(s, "k-old", &code, err, sizeof err) == 0, "%s", err);
+  CHECK(!strcmp(code.status, "done") && !code.arch_sha256[0] && !code.exe_sha256[0],
+        "old run's code: status '%s' arch '%s' exe '%s'", code.status, code.arch_sha256,
+        code.exe_sha256);
   CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('speed') WHERE name IN "
                  "('model_flops_step', 'executed_flops_step')") == 2,
         "speed FLOP columns missing after migration");
@@ -618,9 +630,10 @@ static void test_open_input(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(
-      db, DROP_V7 DROP_V6 DROP_V5 "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
-      NULL, NULL, NULL);
+  int rc = sqlite3_exec(db,
+                        DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
+                        NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
@@ -727,6 +740,71 @@ static void test_claims(void) {
   eb_store_close(s);
 }
 
+/* The code identity of a run: written by the claim, read back by
+ * eb_store_run_code, replaced when a fresh claim re-runs it (as `run
+ * --rerun-changed` does), and unknown ("") for a key never run. */
+static void test_run_code(void) {
+  char err[512], holder[320], me[320];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("code.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  eb_store_owner_self(me, sizeof me);
+  const char *a1 = "1111111111111111111111111111111111111111111111111111111111111111",
+             *a2 = "2222222222222222222222222222222222222222222222222222222222222222",
+             *ex = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+  eb_run_claim c = {.run_key = "kcode",
+                    .arch = "plug",
+                    .task = "t",
+                    .owner = me,
+                    .arch_sha256 = a1,
+                    .exe_sha256 = ex};
+  int outcome = -1;
+  int64_t rid = 0;
+  eb_run_code code;
+  CHECK(eb_store_run_code(s, "kcode", &code, err, sizeof err) == 0, "%s", err);
+  CHECK(!code.status[0] && !code.arch_sha256[0], "unknown key has a code");
+  CHECK(eb_store_run_claim(s, &c, &outcome, &rid, holder, sizeof holder, err,
+                           sizeof err) == 0 &&
+            outcome == EB_CLAIM_TAKEN,
+        "%s", err);
+  CHECK(eb_store_run_machine(s, rid, "isa", 1, err, sizeof err) == 0, "%s", err);
+  eb_run_result_row r = result("done", 0.5);
+  r.owner = me;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_run_code(s, "kcode", &code, err, sizeof err) == 0, "%s", err);
+  CHECK(!strcmp(code.status, "done") && !strcmp(code.arch_sha256, a1) &&
+            !strcmp(code.exe_sha256, ex) && code.git_commit[0] && code.finished_at[0],
+        "recorded code: status '%s' arch '%s' exe '%s' commit '%s' finished '%s'",
+        code.status, code.arch_sha256, code.exe_sha256, code.git_commit,
+        code.finished_at);
+  /* a done run is not taken again without fresh; a fresh claim records the
+   * new code */
+  c.arch_sha256 = a2;
+  CHECK(eb_store_run_claim(s, &c, &outcome, &rid, holder, sizeof holder, err,
+                           sizeof err) == 0 &&
+            outcome == EB_CLAIM_DONE,
+        "done run claimed without fresh (%d) %s", outcome, err);
+  CHECK(eb_store_run_code(s, "kcode", &code, err, sizeof err) == 0 &&
+            !strcmp(code.arch_sha256, a1),
+        "an unclaimed done run's code changed to '%s'", code.arch_sha256);
+  c.fresh = 1;
+  CHECK(eb_store_run_claim(s, &c, &outcome, &rid, holder, sizeof holder, err,
+                           sizeof err) == 0 &&
+            outcome == EB_CLAIM_TAKEN,
+        "fresh claim not taken (%d) %s", outcome, err);
+  CHECK(eb_store_run_code(s, "kcode", &code, err, sizeof err) == 0 &&
+            !strcmp(code.status, "running") && !strcmp(code.arch_sha256, a2),
+        "re-run: status '%s' code '%s'", code.status, code.arch_sha256);
+  /* eb_store_run_begin knows no code: the reset row's is unknown */
+  CHECK(eb_store_run_begin(s, 0, "kcode", "plug", "t", 0, "{}", "h", "b", &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+  CHECK(eb_store_run_code(s, "kcode", &code, err, sizeof err) == 0 &&
+            !code.arch_sha256[0] && !code.exe_sha256[0],
+        "run_begin kept the code '%s'", code.arch_sha256);
+  eb_store_close(s);
+}
+
 /* Migration 7 on a database whose evals were doubled by two writers: one row
  * per (run, step, split) is kept, then the unique index refuses a double. */
 static void test_migrate_claims(void) {
@@ -748,11 +826,11 @@ static void test_migrate_claims(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        "DROP INDEX evals_unique;"
-                        "ALTER TABLE runs DROP COLUMN owner;"
-                        "ALTER TABLE runs DROP COLUMN heartbeat_at;"
-                        "INSERT INTO evals SELECT * FROM evals;"
-                        "PRAGMA user_version=6",
+                        DROP_CODE "DROP INDEX evals_unique;"
+                                  "ALTER TABLE runs DROP COLUMN owner;"
+                                  "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+                                  "INSERT INTO evals SELECT * FROM evals;"
+                                  "PRAGMA user_version=6",
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v6 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
@@ -786,6 +864,7 @@ int main(void) {
   test_open_input();
   test_claims();
   test_migrate_claims();
+  test_run_code();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
