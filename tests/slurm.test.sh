@@ -37,7 +37,15 @@ cleanup() {
   fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  [[ -f "$tmp/munged.pid" ]] && kill "$(cat "$tmp/munged.pid")" 2>/dev/null
+  if [[ -f "$tmp/munged.pid" ]]; then
+    # not our child: wait for it by pid, it writes its seed file as it exits
+    mp=$(cat "$tmp/munged.pid")
+    kill "$mp" 2>/dev/null
+    for _ in $(seq 50); do
+      kill -0 "$mp" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
   if ((fails > 0)); then
     for f in "$tmp"/slurmctld.log "$tmp"/slurmd.log "$tmp"/jobs/*.log; do
       [[ -f "$f" ]] && { echo "--- $f (last lines)"; tail -n 15 "$f"; }
@@ -47,6 +55,7 @@ cleanup() {
 }
 fails=0
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 die() {
   fail "$*"
@@ -106,7 +115,7 @@ EOF
 export SLURM_CONF="$tmp/slurm.conf"
 slurmctld -D -i -f "$SLURM_CONF" >"$tmp/slurmctld.out" 2>&1 &
 pids+=($!)
-slurmd -D -f "$SLURM_CONF" >"$tmp/slurmd.out" 2>&1 &
+slurmd -D -N "$host" -f "$SLURM_CONF" >"$tmp/slurmd.out" 2>&1 &
 pids+=($!)
 up=0
 for _ in $(seq 100); do
@@ -171,10 +180,11 @@ done_runs="SELECT count(*) FROM runs WHERE status = 'done'"
 scontrol requeue "${array}_0" || die "scontrol requeue ${array}_0"
 scontrol update JobId="${array}_0" StartTime=now || die "scontrol update StartTime=now"
 
-# wait for the array and the merge job
+# wait for the array and the merge job: the cluster is the test's own, so an
+# empty queue (squeue answering, and listing nothing) means they all ended
 finished=0
 for _ in $(seq 1500); do
-  if [[ -z "$(squeue -h -j "$array,$merge" 2>/dev/null)" ]]; then
+  if q=$(squeue -h 2>&1) && [[ -z "$q" ]]; then
     finished=1
     break
   fi
