@@ -37,14 +37,9 @@ cleanup() {
   fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  if [[ -f "$tmp/munged.pid" ]]; then
-    # not our child: wait for it by pid, it writes its seed file as it exits
-    mp=$(cat "$tmp/munged.pid")
-    kill "$mp" 2>/dev/null
-    for _ in $(seq 50); do
-      kill -0 "$mp" 2>/dev/null || break
-      sleep 0.1
-    done
+  if [[ -n "${munge_pid:-}" ]]; then
+    kill "$munge_pid" 2>/dev/null
+    wait "$munge_pid" 2>/dev/null
   fi
   if ((fails > 0)); then
     for f in "$tmp"/slurmctld.log "$tmp"/slurmd.log "$tmp"/jobs/*.log; do
@@ -66,9 +61,17 @@ export EFFBENCH_CACHE="$tmp/cache"
 # munge: a key of its own and a socket of its own
 dd if=/dev/urandom of="$tmp/munge.key" bs=1024 count=1 status=none
 chmod 400 "$tmp/munge.key"
-munged --socket="$tmp/munge.sock" --key-file="$tmp/munge.key" --log-file="$tmp/munged.log" \
-  --pid-file="$tmp/munged.pid" --seed-file="$tmp/munged.seed" ||
-  die "munged did not start: $(cat "$tmp/munged.log" 2>/dev/null)"
+# (in the foreground, a child of this script: stopped and waited for like the
+# others, the daemons first, munge last)
+munged -F --socket="$tmp/munge.sock" --key-file="$tmp/munge.key" --log-file="$tmp/munged.log" \
+  --pid-file="$tmp/munged.pid" --seed-file="$tmp/munged.seed" >"$tmp/munged.out" 2>&1 &
+munge_pid=$!
+for _ in $(seq 50); do
+  [[ -S "$tmp/munge.sock" ]] && break
+  kill -0 "$munge_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -S "$tmp/munge.sock" ]] || die "munged did not start: $(cat "$tmp/munged.out" 2>/dev/null)"
 
 # two free TCP ports for slurmctld and slurmd
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -109,6 +112,8 @@ JobAcctGatherType=jobacct_gather/none
 MpiDefault=none
 ReturnToService=2
 MinJobAge=3600
+# jobs are requeued only if they ask to (the --requeue of array.sbatch)
+JobRequeue=0
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -196,6 +201,7 @@ for i in 0 1 2 3; do
   [[ "$s" == COMPLETED ]] || fail "array task $i ended $s"
 done
 [[ "$(state "$merge")" == COMPLETED ]] || fail "merge job ended $(state "$merge")"
+scontrol show job "${array}_0" | grep -q 'Requeue=1' || fail "task 0 is not requeueable"
 restarts=$(scontrol show job "${array}_0" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 [[ "$restarts" == 1 ]] || fail "task 0 restarted $restarts times, expected 1"
 [[ "$(sqlite3 "$t0" "$done_runs")" == 1 ]] || fail "the requeued task 0 did not finish its run"
