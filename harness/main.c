@@ -27,10 +27,8 @@
 #include "store.h"
 #include "train.h"
 #include "util.h"
+#include "version.h"
 
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "dev"
-#endif
 
 enum { EXIT_BAD_INPUT = 2 };
 #define MAX_KV 64
@@ -1854,7 +1852,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "--version")) {
-    printf("effbench %s (plugin ABI %d)\n", EFFBENCH_VERSION, EFFBENCH_ABI_VERSION);
+    printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT,
+           EFFBENCH_ABI_VERSION);
     return 0;
   }
   /* sub-commands see argv as if the command were argv[1] */

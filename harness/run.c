@@ -17,13 +17,8 @@
 #include "model.h"
 #include "registry.h"
 #include "store.h"
+#include "version.h"
 
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "dev"
-#endif
-#ifndef EFFBENCH_GIT_COMMIT
-#define EFFBENCH_GIT_COMMIT "unknown"
-#endif
 #ifndef EFFBENCH_COMPILER
 #define EFFBENCH_COMPILER "unknown"
 #endif

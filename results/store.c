@@ -25,12 +25,8 @@
 
 #include <sqlite3.h>
 
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "unknown"
-#endif
-#ifndef EFFBENCH_GIT_COMMIT
-#define EFFBENCH_GIT_COMMIT "unknown"
-#endif
+#include "version.h"
+
 #ifndef EFFBENCH_COMPILER
 #define EFFBENCH_COMPILER "unknown"
 #endif
