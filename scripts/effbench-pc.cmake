@@ -18,4 +18,5 @@ foreach(d LIBDIR INCLUDEDIR)
 endforeach()
 set(EB_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
 configure_file("${PC_IN}" "${PC_OUT}" @ONLY)
-file(INSTALL DESTINATION "${EB_PC_LIBDIR}/pkgconfig" TYPE FILE FILES "${PC_OUT}")
+file(INSTALL DESTINATION "${EB_PC_LIBDIR}/pkgconfig" TYPE FILE FILES "${PC_OUT}"
+     RENAME effbench.pc)
