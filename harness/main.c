@@ -29,7 +29,6 @@
 #include "util.h"
 #include "version.h"
 
-
 enum { EXIT_BAD_INPUT = 2 };
 #define MAX_KV 64
 
@@ -1852,8 +1851,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "--version")) {
-    printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT,
-           EFFBENCH_ABI_VERSION);
+    printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION,
+           EFFBENCH_GIT_COMMIT, EFFBENCH_ABI_VERSION);
     return 0;
   }
   /* sub-commands see argv as if the command were argv[1] */
