@@ -26,10 +26,8 @@
 #include "slurm.h"
 #include "store.h"
 #include "train.h"
-
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "dev"
-#endif
+#include "util.h"
+#include "version.h"
 
 enum { EXIT_BAD_INPUT = 2 };
 #define MAX_KV 64
@@ -89,7 +87,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     }
     if (strncmp(a, "--", 2) != 0) {
       if (*npos >= maxpos) {
-        snprintf(err, errlen, "effbench %s: unexpected argument '%s'", cmd, a);
+        snprintf(err, errlen, "unexpected argument '%s'", a);
         return 2;
       }
       pos[(*npos)++] = a;
@@ -111,15 +109,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       for (const opt *p = table; p->name && nc < 64; p++)
         cands[nc++] = p->name;
       const char *near = eb_nearest(name, cands, nc);
-      snprintf(err, errlen,
-               "effbench %s: unknown option '--%s'%s%s%s (see effbench %s --help)", cmd,
-               name, near ? "; did you mean '--" : "", near ? near : "", near ? "'?" : "",
-               cmd);
+      snprintf(err, errlen, "unknown option '--%s'%s%s%s (see effbench %s --help)", name,
+               near ? "; did you mean '--" : "", near ? near : "", near ? "'?" : "", cmd);
       return 2;
     }
     if (o->kind == O_FLAG) {
       if (val) {
-        snprintf(err, errlen, "effbench %s: option '--%s' takes no value", cmd, name);
+        snprintf(err, errlen, "option '--%s' takes no value", name);
         return 2;
       }
       *(int *)o->ptr = 1;
@@ -127,7 +123,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     }
     if (!val) {
       if (i + 1 >= argc) {
-        snprintf(err, errlen, "effbench %s: option '--%s' needs a value (%s)", cmd, name,
+        snprintf(err, errlen, "option '--%s' needs a value (%s)", name,
                  o->metavar ? o->metavar : "value");
         return 2;
       }
@@ -139,8 +135,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     case O_INT:
       if (eb_parse_value(EB_P_INT, val, &parsed, why, sizeof why) || parsed.i < o->min ||
           parsed.i > o->max) {
-        snprintf(err, errlen, "effbench %s: --%s %s: expected an integer in [%.0f, %.0f]",
-                 cmd, name, val, o->min, o->max);
+        snprintf(err, errlen, "--%s %s: expected an integer in [%.0f, %.0f]", name, val,
+                 o->min, o->max);
         return 2;
       }
       *(long long *)o->ptr = parsed.i;
@@ -148,8 +144,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     case O_FLOAT:
       if (eb_parse_value(EB_P_FLOAT, val, &parsed, why, sizeof why) ||
           parsed.f < o->min || parsed.f > o->max) {
-        snprintf(err, errlen, "effbench %s: --%s %s: expected a number in [%g, %g]", cmd,
-                 name, val, o->min, o->max);
+        snprintf(err, errlen, "--%s %s: expected a number in [%g, %g]", name, val, o->min,
+                 o->max);
         return 2;
       }
       *(double *)o->ptr = parsed.f;
@@ -159,11 +155,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       kvlist *l = o->ptr;
       const char *e2 = strchr(val, '=');
       if (!e2 || e2 == val) {
-        snprintf(err, errlen, "effbench %s: --%s %s: expected KEY=VALUE", cmd, name, val);
+        snprintf(err, errlen, "--%s %s: expected KEY=VALUE", name, val);
         return 2;
       }
       if (l->n == MAX_KV) {
-        snprintf(err, errlen, "effbench %s: too many --%s options", cmd, name);
+        snprintf(err, errlen, "too many --%s options", name);
         return 2;
       }
       char *key = strndup(val, (size_t)(e2 - val));
@@ -298,6 +294,33 @@ static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch *
   return 0;
 }
 
+/* A number for JSON (null when not measured) or for a text column (n/a),
+ * formatted into a buffer that lives for the calling statement. */
+static const char *fmt_num(char *buf, const char *fmt, double v, int ok, const char *no) {
+  if (!ok) return no;
+  snprintf(buf, 32, fmt, v);
+  return buf;
+}
+#define JNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "null")
+
+/* s as the inside of a JSON string (the GEMM warning may quote the environment) */
+static const char *json_esc(char *buf, size_t n, const char *s) {
+  size_t o = 0;
+  for (; *s && o + 7 < n; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
+    else if (c < 0x20)
+      o += (size_t)snprintf(buf + o, n - o, "\\u%04x", c);
+    else
+      buf[o++] = (char)c;
+  }
+  buf[o] = 0;
+  return buf;
+}
+#define JSTR(s) json_esc((char[512]){0}, 512, s)
+#define TNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "n/a")
+
 /* -------------------------------------------------------------- list ---- */
 static void list_params(const eb_param_decl *d) {
   for (; d && d->name; d++) {
@@ -311,35 +334,85 @@ static void list_params(const eb_param_decl *d) {
   }
 }
 
-static int cmd_list(eb_registry *reg, int argc, char **argv) {
-  const char *usage = "usage: effbench list archs|tasks";
-  if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-    printf("%s\n\nLists registered architectures or tasks (built-in and plugins) with "
-           "their declared parameters, types, defaults and help.\n",
-           usage);
-    return 0;
+/* list --json: an entry's declared parameters as a JSON array */
+static void list_params_json(const eb_param_decl *d) {
+  printf("[");
+  for (int i = 0; d && d[i].name; i++) {
+    printf("%s{\"name\":\"%s\",\"type\":\"%s\",\"default\":", i ? "," : "",
+           JSTR(d[i].name), eb_type_name(d[i].type));
+    if (d[i].def)
+      printf("\"%s\"", JSTR(d[i].def));
+    else
+      printf("null");
+    printf(",\"choices\":");
+    if (d[i].choices)
+      printf("\"%s\"", JSTR(d[i].choices));
+    else
+      printf("null");
+    printf(",\"help\":\"%s\"}", JSTR(d[i].help ? d[i].help : ""));
   }
-  if (argc != 3 || (strcmp(argv[2], "archs") && strcmp(argv[2], "tasks"))) {
+  printf("]");
+}
+
+static int cmd_list(eb_registry *reg, int argc, char **argv) {
+  const char *usage = "usage: effbench list archs|tasks [--json]";
+  int json = 0;
+  const char *what = NULL;
+  for (int i = 2; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf(
+          "%s\n\nLists registered architectures or tasks (built-in and plugins) with "
+          "their declared parameters, types, defaults and help; --json prints one JSON "
+          "array of {name, summary, origin, params: [{name, type, default, choices, "
+          "help}]}.\n",
+          usage);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--json"))
+      json = 1;
+    else if (!what && (!strcmp(argv[i], "archs") || !strcmp(argv[i], "tasks")))
+      what = argv[i];
+    else {
+      fprintf(stderr,
+              "effbench list: unexpected argument '%s': expected 'archs' or "
+              "'tasks'\n%s\n",
+              argv[i], usage);
+      return EXIT_BAD_INPUT;
+    }
+  }
+  if (!what) {
     fprintf(stderr, "effbench list: expected 'archs' or 'tasks'\n%s\n", usage);
     return EXIT_BAD_INPUT;
   }
-  if (!strcmp(argv[2], "archs")) {
-    for (int i = 0; i < eb_registry_arch_count(reg); i++) {
-      const eb_arch *a = eb_registry_arch_at(reg, i);
-      const char *origin = eb_registry_arch_origin(reg, a);
-      printf("%-12s %s%s%s%s\n", a->name, a->summary ? a->summary : "",
-             strcmp(origin, "built-in") ? " [plugin " : "",
-             strcmp(origin, "built-in") ? origin : "",
-             strcmp(origin, "built-in") ? "]" : "");
-      list_params(a->params);
+  const int archs = !strcmp(what, "archs");
+  const int n = archs ? eb_registry_arch_count(reg) : eb_registry_task_count(reg);
+  if (json) printf("[");
+  for (int i = 0; i < n; i++) {
+    const eb_arch *a = archs ? eb_registry_arch_at(reg, i) : NULL;
+    const eb_task *t = archs ? NULL : eb_registry_task_at(reg, i);
+    const char *name = archs ? a->name : t->name;
+    const char *summary = archs ? a->summary : t->summary;
+    const eb_param_decl *params = archs ? a->params : t->params;
+    /* tasks come built in or from a plugin; only archs record which */
+    const char *origin = archs ? eb_registry_arch_origin(reg, a) : NULL;
+    if (json) {
+      printf("%s{\"name\":\"%s\",\"summary\":\"%s\",\"origin\":", i ? "," : "",
+             JSTR(name), JSTR(summary ? summary : ""));
+      if (origin)
+        printf("\"%s\"", JSTR(origin));
+      else
+        printf("null");
+      printf(",\"params\":");
+      list_params_json(params);
+      printf("}");
+      continue;
     }
-  } else {
-    for (int i = 0; i < eb_registry_task_count(reg); i++) {
-      const eb_task *t = eb_registry_task_at(reg, i);
-      printf("%-12s %s\n", t->name, t->summary ? t->summary : "");
-      list_params(t->params);
-    }
+    const int plugin = origin && strcmp(origin, "built-in");
+    printf("%-12s %s%s%s%s\n", name, summary ? summary : "", plugin ? " [plugin " : "",
+           plugin ? origin : "", plugin ? "]" : "");
+    list_params(params);
   }
+  if (json) printf("]\n");
   return 0;
 }
 
@@ -481,17 +554,26 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   char aj[1024];
   eb_args_json(&aargs.args, aj, sizeof aj);
   if (json) {
+    /* JSON has no NaN or infinity: a value that is not finite (a diverged
+     * loss, an accuracy never measured) is null, and status says why */
+    const double first = res.steps_done ? res.losses[0] : NAN,
+                 last = res.steps_done ? res.losses[res.steps_done - 1] : NAN;
     printf("{\"arch\":\"%s\",\"task\":\"%s\",\"status\":\"%s\",\"steps_done\":%d,"
-           "\"first_loss\":%.6g,\"final_loss\":%.6g,\"val_accuracy\":%.6g,"
-           "\"test_accuracy\":%.6g,\"best_step\":%d,\"train_seconds\":%.3f,"
-           "\"tokens_per_s\":%.1f,\"params_total\":%lld,\"flops_train_step\":%.6g,"
-           "\"model_flops_train_step\":%.6g,"
+           "\"first_loss\":%s,\"final_loss\":%s,\"val_accuracy\":%s,"
+           "\"test_accuracy\":%s,\"best_step\":%d,\"train_seconds\":%s,"
+           "\"tokens_per_s\":%s,\"params_total\":%lld,\"flops_train_step\":%s,"
+           "\"model_flops_train_step\":%s,"
            "\"peak_mem_bytes\":%zu,\"arch_params\":%s}\n",
-           arch->name, task->name, eb_run_status_name(res.status), res.steps_done,
-           res.steps_done ? res.losses[0] : NAN,
-           res.steps_done ? res.losses[res.steps_done - 1] : NAN, res.val_accuracy,
-           res.test_accuracy, res.best_step, res.train_seconds, res.tokens_per_s,
-           (long long)res.params_total, res.flops_train_step, res.model_flops_train_step,
+           JSTR(arch->name), JSTR(task->name), eb_run_status_name(res.status),
+           res.steps_done, JNUM("%.6g", first, isfinite(first)),
+           JNUM("%.6g", last, isfinite(last)),
+           JNUM("%.6g", res.val_accuracy, isfinite(res.val_accuracy)),
+           JNUM("%.6g", res.test_accuracy, isfinite(res.test_accuracy)), res.best_step,
+           JNUM("%.3f", res.train_seconds, isfinite(res.train_seconds)),
+           JNUM("%.1f", res.tokens_per_s, isfinite(res.tokens_per_s)),
+           (long long)res.params_total,
+           JNUM("%.6g", res.flops_train_step, isfinite(res.flops_train_step)),
+           JNUM("%.6g", res.model_flops_train_step, isfinite(res.model_flops_train_step)),
            res.peak_mem_bytes, aj);
   } else {
     printf(
@@ -532,33 +614,6 @@ static int parse_lengths(const char *s, int *out, int max, int *n) {
   free(copy);
   return *n ? 0 : -1;
 }
-
-/* A number for JSON (null when not measured) or for a text column (n/a),
- * formatted into a buffer that lives for the calling statement. */
-static const char *fmt_num(char *buf, const char *fmt, double v, int ok, const char *no) {
-  if (!ok) return no;
-  snprintf(buf, 32, fmt, v);
-  return buf;
-}
-#define JNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "null")
-
-/* s as the inside of a JSON string (the GEMM warning may quote the environment) */
-static const char *json_esc(char *buf, size_t n, const char *s) {
-  size_t o = 0;
-  for (; *s && o + 7 < n; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
-    else if (c < 0x20)
-      o += (size_t)snprintf(buf + o, n - o, "\\u%04x", c);
-    else
-      buf[o++] = (char)c;
-  }
-  buf[o] = 0;
-  return buf;
-}
-#define JSTR(s) json_esc((char[512]){0}, 512, s)
-#define TNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "n/a")
 
 /* `bench --peak`: the machine's peaks, nothing else. Options other than
  * --threads and --json would be ignored, so they are refused (bad input). */
@@ -1035,6 +1090,15 @@ static void print_line(void *user, int transient, const char *line) {
   fprintf(stderr, "%s\n", line);
 }
 
+/* run's JSON Lines: one event per line on stdout, flushed at once so a
+ * reader sees it when it happens */
+static void print_event(void *user, const char *json) {
+  (void)user;
+  fputs(json, stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
 /* --dry-run: the grid is the command's output, on stdout */
 static void print_stdout(void *user, int transient, const char *line) {
   (void)user;
@@ -1044,10 +1108,15 @@ static void print_stdout(void *user, int transient, const char *line) {
 static int cmd_run(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
-  int fresh = 0, dry = 0, rerun_changed = 0, keep_changed = 0;
+  int fresh = 0, dry = 0, rerun_changed = 0, keep_changed = 0, json = 0, text = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"threads", O_INT, &threads, 1, 1024, "N", "threads per run [1]"},
+      {"json", O_FLAG, &json, 0, 0, NULL,
+       "progress as JSON Lines on stdout (the default when stdout is not a terminal; "
+       "the text lines go to stderr)"},
+      {"text", O_FLAG, &text, 0, 0, NULL,
+       "no JSON Lines even when stdout is not a terminal: the summary on stdout"},
       {"only", O_STR, &only, 0, 0, "PATTERN",
        "only runs whose label (arch/task/seed=S...) matches the glob"},
       {"shard", O_STR, &shard, 0, 0, "I/N", "every N-th run starting at I (0-based)"},
@@ -1113,9 +1182,17 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
     goto done;
   }
   eb_set_threads((int)threads);
+  if (json && text) {
+    snprintf(err, sizeof err, "--json and --text: choose one");
+    rc = 2;
+    goto done;
+  }
   int tty[2] = {isatty(2), 0};
   o.user = tty;
   o.print = dry ? print_stdout : print_line;
+  /* JSON Lines where a program reads stdout; a dry run's grid stays text */
+  const int events = !dry && !text && (json || !isatty(1));
+  if (events) o.event = print_event;
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
@@ -1129,10 +1206,11 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
     char other[64] = "";
     if (sum.elsewhere)
       snprintf(other, sizeof other, ", %d left to another process", sum.elsewhere);
-    printf("suite %s: %d runs selected, %d already done, %d done now, %d ended early "
-           "(timeout, diverged or oom), %d failed%s, %d speed rows; results in %s\n",
-           suite.name, sum.selected, sum.skipped_done, sum.done, sum.ended_early,
-           sum.failed, other, sum.speed_rows, db);
+    fprintf(events ? stderr : stdout,
+            "suite %s: %d runs selected, %d already done, %d done now, %d ended early "
+            "(timeout, diverged or oom), %d failed%s, %d speed rows; results in %s\n",
+            suite.name, sum.selected, sum.skipped_done, sum.done, sum.ended_early,
+            sum.failed, other, sum.speed_rows, db);
     if (sum.failed) { /* timeouts and divergence are results; errors are not */
       snprintf(err, sizeof err,
                "%d run(s) failed: see their error column in %s (effbench report shows "
@@ -1412,15 +1490,98 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
   return orc == 0 ? 0 : orc == -2 ? 2 : 1;
 }
 
+/* report --json: the report's tidy CSV (report.h) as one JSON array of
+ * objects with the CSV's column names; numeric columns are numbers, an empty
+ * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
+ * line that does not parse (a bug: the CSV is ours). */
+static int csv_to_json(const char *csv, FILE *out) {
+  static const char *const numeric[] = {"seq_len", "value", "std",
+                                        "n",       "runs",  "ratio_to_vanilla"};
+  char names[32][32];
+  int ncol = 0, row = 0;
+  const char *p = csv;
+  fputc('[', out);
+  while (*p) {
+    char *field[32];
+    int nf = 0;
+    for (;;) { /* one line */
+      sbuf f = {0};
+      sb_add(&f, "%s", "");
+      if (*p == '"') {
+        for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+          if (*p == '"') p++;
+          sb_add(&f, "%c", *p);
+        }
+        if (*p != '"') return free(f.p), -1;
+        p++;
+      } else {
+        for (; *p && *p != ',' && *p != '\r' && *p != '\n'; p++)
+          sb_add(&f, "%c", *p);
+      }
+      if (f.oom || nf == 32) return free(f.p), -1;
+      field[nf++] = f.p;
+      if (*p == ',') {
+        p++;
+        continue;
+      }
+      if (*p == '\r') p++;
+      if (*p == '\n') p++;
+      break;
+    }
+    if (!ncol) {
+      for (int i = 0; i < nf; i++)
+        snprintf(names[i], sizeof names[i], "%s", field[i]);
+      ncol = nf;
+    } else {
+      if (nf != ncol) return -1;
+      fprintf(out, "%s\n{", row++ ? "," : "");
+      for (int i = 0; i < nf; i++) {
+        int num = 0;
+        for (size_t k = 0; k < sizeof numeric / sizeof numeric[0]; k++)
+          num |= !strcmp(names[i], numeric[k]);
+        fprintf(out, "%s\"%s\":", i ? "," : "", names[i]);
+        char *end;
+        double v = strtod(field[i], &end);
+        const int isnum = field[i][0] && !*end && isfinite(v);
+        if (!strcmp(names[i], "best"))
+          fputs(!isnum ? "null" : v != 0 ? "true" : "false", out);
+        else if (num)
+          fputs(isnum ? field[i] : "null", out);
+        else {
+          fputc('"', out);
+          for (const char *c = field[i]; *c; c++)
+            if (*c == '"' || *c == '\\')
+              fprintf(out, "\\%c", *c);
+            else if ((unsigned char)*c < 0x20)
+              fprintf(out, "\\u%04x", (unsigned char)*c);
+            else
+              fputc(*c, out);
+          fputc('"', out);
+        }
+      }
+      fputc('}', out);
+    }
+    for (int i = 0; i < nf; i++)
+      free(field[i]);
+  }
+  fputs("]\n", out);
+  return 0;
+}
+
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL;
-  int mix = 0;
+             *outp = NULL, *attempt_s = "latest";
+  int mix = 0, json = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
       {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
-      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv", "output format [md]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|json", "output format [md]"},
+      {"json", O_FLAG, &json, 0, 0, NULL,
+       "same as --format json: the CSV's rows as one JSON array of objects"},
+      {"attempt", O_STR, &attempt_s, 0, 0, "latest|all",
+       "the latest attempt of each run, or every attempt of runs run again (--fresh, "
+       "retries), each labelled 'ARCH (attempt N)' [latest]"},
       {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
        "put runs on different kinds of data (generated, official, a substitute) in one "
@@ -1437,9 +1598,12 @@ static int cmd_report(int argc, char **argv) {
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return 0;
   eb_store *st = NULL;
-  FILE *out = stdout;
+  FILE *out = stdout, *csv = NULL;
+  char *csv_text = NULL;
+  size_t csv_len = 0;
   eb_table t = EB_TABLE_ALL;
   eb_format f = EB_FMT_MD;
+  int flags = mix ? EB_REPORT_MIX_SOURCES : 0;
   if (rc) goto done;
   if (eb_table_parse(table_s, &t)) {
     snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe or all",
@@ -1447,8 +1611,22 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (eb_format_parse(fmt_s, &f)) {
-    snprintf(err, sizeof err, "--format %s: expected md, latex or csv", fmt_s);
+  if (!strcmp(fmt_s, "json"))
+    json = 1;
+  else if (json && strcmp(fmt_s, "md")) {
+    snprintf(err, sizeof err, "--json and --format %s: choose one", fmt_s);
+    rc = 2;
+    goto done;
+  } else if (eb_format_parse(fmt_s, &f)) {
+    snprintf(err, sizeof err, "--format %s: expected md, latex, csv or json", fmt_s);
+    rc = 2;
+    goto done;
+  }
+  if (json) f = EB_FMT_CSV; /* converted below */
+  if (!strcmp(attempt_s, "all"))
+    flags |= EB_REPORT_ALL_ATTEMPTS;
+  else if (strcmp(attempt_s, "latest")) {
+    snprintf(err, sizeof err, "--attempt %s: expected latest or all", attempt_s);
     rc = 2;
     goto done;
   }
@@ -1459,18 +1637,35 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc = eb_report_ex(st, suite, t, f, mix ? EB_REPORT_MIX_SOURCES : 0, out, err,
-                         sizeof err);
+  if (json && !(csv = open_memstream(&csv_text, &csv_len))) {
+    snprintf(err, sizeof err, "out of memory");
+    rc = 1;
+    goto done;
+  }
+  int rrc = eb_report_ex(st, suite, t, f, flags, json ? csv : out, err, sizeof err);
   if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
+  if (json) {
+    int crc = fclose(csv);
+    csv = NULL;
+    if (!rc && (crc || csv_to_json(csv_text ? csv_text : "", out))) {
+      snprintf(err, sizeof err, "cannot convert the report to JSON");
+      rc = 1;
+    }
+  }
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);
       rc = 1;
     }
     out = stdout;
+  } else if (fflush(stdout) != 0 && !rc) {
+    snprintf(err, sizeof err, "standard output: write failed");
+    rc = 1;
   }
 done:
   if (rc) fprintf(stderr, "effbench report: %s\n", err);
+  if (csv) fclose(csv);
+  free(csv_text);
   if (st) eb_store_close(st);
   return rc;
 }
@@ -1504,8 +1699,8 @@ static int cmd_compare(int argc, char **argv) {
       "(Welch's t-test) and by at least --min-change.",
       pos, &npos, 2, err, sizeof err);
   if (rc == 1) return 0;
-  if (rc) { /* the message already names the command */
-    fprintf(stderr, "%s\n", err);
+  if (rc) {
+    fprintf(stderr, "effbench compare: %s\n", err);
     return rc;
   }
   eb_store *b = NULL, *n = NULL;
@@ -1673,7 +1868,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "--version")) {
-    printf("effbench %s (plugin ABI %d)\n", EFFBENCH_VERSION, EFFBENCH_ABI_VERSION);
+    printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION,
+           EFFBENCH_GIT_COMMIT, EFFBENCH_ABI_VERSION);
     return 0;
   }
   /* sub-commands see argv as if the command were argv[1] */

@@ -18,13 +18,8 @@
 #include "registry.h"
 #include "store.h"
 #include "../tasks/source.h" /* eb_sha256_file: the executable's digest */
+#include "version.h"
 
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "dev"
-#endif
-#ifndef EFFBENCH_GIT_COMMIT
-#define EFFBENCH_GIT_COMMIT "unknown"
-#endif
 #ifndef EFFBENCH_COMPILER
 #define EFFBENCH_COMPILER "unknown"
 #endif
@@ -40,6 +35,79 @@ static void say(const eb_run_opts *o, int transient, const char *fmt, ...) {
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
   o->print(o->user, transient, line);
+}
+
+/* --------------------------------------------------- JSON events ---- */
+/* One progress event as a JSON object (eb_run_opts.event). ev_* append
+ * "key":value pairs; a number that is not finite is null (JSON has no NaN). */
+typedef struct evbuf {
+  char s[2048];
+  size_t n;
+} evbuf;
+
+static void ev_raw(evbuf *b, const char *fmt, ...) {
+  if (b->n >= sizeof b->s) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+  va_end(ap);
+  b->n = k < 0 ? sizeof b->s : b->n + (size_t)k;
+}
+
+static void ev_begin(evbuf *b, const char *event) {
+  b->n = 0;
+  ev_raw(b, "{\"event\":\"%s\"", event);
+}
+
+static void ev_str(evbuf *b, const char *key, const char *v) {
+  if (!v) {
+    ev_raw(b, ",\"%s\":null", key);
+    return;
+  }
+  ev_raw(b, ",\"%s\":\"", key);
+  for (; *v; v++) {
+    unsigned char c = (unsigned char)*v;
+    if (c == '"' || c == '\\')
+      ev_raw(b, "\\%c", c);
+    else if (c < 0x20)
+      ev_raw(b, "\\u%04x", c);
+    else
+      ev_raw(b, "%c", c);
+  }
+  ev_raw(b, "\"");
+}
+
+static void ev_num(evbuf *b, const char *key, double v) {
+  if (isfinite(v))
+    ev_raw(b, ",\"%s\":%.9g", key, v);
+  else
+    ev_raw(b, ",\"%s\":null", key);
+}
+
+static void ev_int(evbuf *b, const char *key, long long v) {
+  ev_raw(b, ",\"%s\":%lld", key, v);
+}
+
+static void ev_end(const eb_run_opts *o, evbuf *b) {
+  ev_raw(b, "}");
+  if (b->n >= sizeof b->s) { /* too long (a huge label or error): cut, still JSON */
+    b->n = 0;
+    ev_raw(b, "{\"event\":\"truncated\"}");
+  }
+  o->event(o->user, b->s);
+}
+
+/* The suite's clock: the mean time of the runs this process trained so far
+ * times the selected runs still ahead is the suite's ETA (null until one
+ * run has finished). */
+typedef struct suite_clock {
+  double t0, trained_s;
+  int trained;
+} suite_clock;
+
+static double suite_eta(const suite_clock *c, double run_eta, int index, int total) {
+  if (!c || c->trained == 0) return NAN;
+  return run_eta + c->trained_s / c->trained * (total - index);
 }
 
 int eb_shard_from_env(int *shard_i, int *shard_n, char *err, size_t errlen) {
@@ -100,6 +168,7 @@ typedef struct run_view {
   int64_t run_id;
   const char *owner;
   double last_beat;
+  const suite_clock *clock;
 } run_view;
 
 #define HEARTBEAT_S 60.0
@@ -122,6 +191,22 @@ static void view_step(void *user, int step, int steps, float loss, double tps) {
   if (v->last_acc >= 0) snprintf(acc, sizeof acc, "%.3f", v->last_acc);
   say(v->o, 1, "[%d/%d] %s step %d/%d loss %.4f acc %s %.0f tok/s ETA %.0fs", v->index,
       v->total, v->r->label, step, steps, loss, acc, tps, eta);
+  if (v->o->event) {
+    evbuf b;
+    ev_begin(&b, "progress");
+    ev_int(&b, "index", v->index);
+    ev_int(&b, "total", v->total);
+    ev_str(&b, "key", v->r->key);
+    ev_int(&b, "step", step);
+    ev_int(&b, "steps", steps);
+    ev_num(&b, "loss", loss);
+    ev_num(&b, "val_accuracy", v->last_acc >= 0 ? v->last_acc : NAN);
+    ev_num(&b, "tokens_per_s", tps);
+    ev_num(&b, "elapsed_s", el);
+    ev_num(&b, "run_eta_s", step ? eta : NAN);
+    ev_num(&b, "suite_eta_s", suite_eta(v->clock, step ? eta : NAN, v->index, v->total));
+    ev_end(v->o, &b);
+  }
 }
 
 static void view_eval(void *user, const eb_eval_point *e) {
@@ -145,6 +230,19 @@ static void view_eval(void *user, const eb_eval_point *e) {
   if (e->split == EB_SPLIT_VAL) v->last_acc = e->accuracy;
   say(v->o, 0, "[%d/%d] %s %s step %d: loss %.4f accuracy %.4f", v->index, v->total,
       v->r->label, row->split, e->step, e->loss, e->accuracy);
+  if (v->o->event) {
+    evbuf b;
+    ev_begin(&b, "eval");
+    ev_int(&b, "index", v->index);
+    ev_int(&b, "total", v->total);
+    ev_str(&b, "key", v->r->key);
+    ev_str(&b, "split", row->split);
+    ev_int(&b, "step", e->step);
+    ev_num(&b, "loss", e->loss);
+    ev_num(&b, "accuracy", e->accuracy);
+    ev_num(&b, "elapsed_s", e->elapsed_s);
+    ev_end(v->o, &b);
+  }
 }
 
 typedef struct stat_list {
@@ -167,8 +265,8 @@ static void stat_emit(void *user, const char *name, double value) {
  * -1 failed (when trained). -1 with err on a database failure. */
 static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
                    data_slot *data, const eb_run_opts *o, const char *since,
-                   const char *exe_sha256, int fresh, int index, int total, int *outcome,
-                   int *ok, char *err, size_t errlen) {
+                   const char *exe_sha256, int fresh, int index, int total,
+                   suite_clock *clock, int *outcome, int *ok, char *err, size_t errlen) {
   char host[128] = "unknown", build[256], owner[320], holder[320];
   gethostname(host, sizeof host - 1);
   eb_store_owner_self(owner, sizeof owner);
@@ -198,7 +296,28 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   if (*outcome == EB_CLAIM_BUSY)
     say(o, 0, "[%d/%d] %s: running in another process (%s): left to it", index, total,
         r->label, holder);
+  evbuf b;
+  if (o->event) {
+    ev_begin(&b, *outcome == EB_CLAIM_TAKEN ? "run_start" : "run_skip");
+    ev_int(&b, "index", index);
+    ev_int(&b, "total", total);
+    ev_str(&b, "key", r->key);
+    ev_str(&b, "label", r->label);
+    ev_str(&b, "arch", r->arch->name);
+    ev_str(&b, "task", r->task->name);
+    ev_int(&b, "seed", r->seed);
+    if (*outcome != EB_CLAIM_TAKEN)
+      ev_str(&b, "reason",
+             *outcome == EB_CLAIM_DONE   ? "done"
+             : *outcome == EB_CLAIM_BUSY ? "running elsewhere"
+                                         : "ended elsewhere");
+    if (*outcome == EB_CLAIM_BUSY) ev_str(&b, "owner", holder);
+    ev_num(&b, "suite_eta_s",
+           suite_eta(clock, 0, index - (*outcome == EB_CLAIM_TAKEN), total));
+    ev_end(o, &b);
+  }
   if (*outcome != EB_CLAIM_TAKEN) return 0;
+  const double started = eb_now();
   eb_run_result_row row;
   memset(&row, 0, sizeof row);
   row.val_accuracy = row.test_accuracy = row.flops_train_token = NAN;
@@ -208,8 +327,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   memset(&m, 0, sizeof m);
   eb_train_result res;
   memset(&res, 0, sizeof res);
-  run_view view = {o, r,  index, total,  eb_now(), NULL,    0,
-                   0, -1, db,    run_id, owner,    eb_now()};
+  run_view view = {o, r,  index, total,  eb_now(), NULL,     0,
+                   0, -1, db,    run_id, owner,    eb_now(), clock};
   stat_list stats = {.n = 0};
   int opened = data_for(data, s, r, why, sizeof why) == 0;
   if (opened) { /* provenance, recorded with the result */
@@ -279,6 +398,25 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   if (rc == 0 && *outcome == EB_CLAIM_TAKEN)
     say(o, 0, "[%d/%d] %s: %s%s%s%s", index, total, r->label, row.status, acc,
         why[0] ? ": " : "", why);
+  if (clock) {
+    clock->trained_s += eb_now() - started;
+    clock->trained++;
+  }
+  if (rc == 0 && o->event) {
+    ev_begin(&b, "run_end");
+    ev_int(&b, "index", index);
+    ev_int(&b, "total", total);
+    ev_str(&b, "key", r->key);
+    ev_str(&b, "label", r->label);
+    ev_str(&b, "status", *outcome == EB_CLAIM_TAKEN ? row.status : "taken over");
+    ev_num(&b, "test_accuracy", row.test_accuracy);
+    ev_num(&b, "val_accuracy", row.val_accuracy);
+    ev_int(&b, "steps_done", row.steps_done);
+    ev_num(&b, "seconds", eb_now() - started);
+    ev_str(&b, "error", why[0] ? why : NULL);
+    ev_num(&b, "suite_eta_s", suite_eta(clock, 0, index, total));
+    ev_end(o, &b);
+  }
   free(res.losses);
   free(view.evals);
   if (m.P) eb_model_destroy(&m);
@@ -427,6 +565,22 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
                              o->threads, "", &br, &status, why, sizeof why, err, errlen))
           return -1;
         sum->speed_rows++;
+        if (o->event) {
+          evbuf b;
+          ev_begin(&b, "speed");
+          ev_str(&b, "label", label);
+          ev_str(&b, "arch", a->arch->name);
+          ev_int(&b, "seq_len", p->lengths[li]);
+          ev_int(&b, "batch", p->batch);
+          ev_str(&b, "mode", mname);
+          ev_str(&b, "status", status);
+          const int ok = !strcmp(status, "done");
+          ev_num(&b, "ms_median", ok ? br.ms_median : NAN);
+          ev_num(&b, "tokens_per_s", ok ? br.tokens_per_s : NAN);
+          ev_num(&b, "peak_mem_bytes", ok ? (double)br.peak_mem_bytes : NAN);
+          ev_str(&b, "error", ok ? NULL : why);
+          ev_end(o, &b);
+        }
         if (strcmp(status, "done"))
           say(o, 0, "%s: %s (%s)", label, status, why);
         else
@@ -571,6 +725,22 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   }
   data_slot data = {0};
   int rc = 0, index = 0;
+  suite_clock clock = {.t0 = eb_now()};
+  eb_run_opts quiet;
+  if (o->dry_run && o->event) { /* a dry run prints its grid, no events */
+    quiet = *o;
+    quiet.event = NULL;
+    o = &quiet;
+  }
+  if (o->event) {
+    evbuf b;
+    ev_begin(&b, "suite_start");
+    ev_str(&b, "suite", s->name);
+    ev_str(&b, "db", o->db);
+    ev_int(&b, "runs", sum->selected);
+    ev_int(&b, "speed", s->has_speed && (o->shard_n <= 1 || o->shard_i == 0));
+    ev_end(o, &b);
+  }
   for (int i = 0; i < s->nruns && rc == 0; i++) {
     if (!pick[i]) continue;
     eb_suite_run *r = &s->runs[i];
@@ -609,7 +779,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     int ok = 0, outcome = EB_CLAIM_TAKEN;
     const int fresh = o->fresh || (o->rerun_changed && changed[i]);
     if (one_run(db, suite_id, s, r, &data, o, since, exe[0] ? exe : NULL, fresh, index,
-                sum->selected, &outcome, &ok, err, errlen)) {
+                sum->selected, &clock, &outcome, &ok, err, errlen)) {
       rc = 1;
       break;
     }
@@ -632,5 +802,20 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     if (run_speed(db, suite_id, s, o, sum, err, errlen)) rc = 1;
   }
   eb_store_close(db);
+  if (rc == 0 && o->event) {
+    evbuf b;
+    ev_begin(&b, "suite_end");
+    ev_str(&b, "suite", s->name);
+    ev_str(&b, "db", o->db);
+    ev_int(&b, "selected", sum->selected);
+    ev_int(&b, "already_done", sum->skipped_done);
+    ev_int(&b, "done", sum->done);
+    ev_int(&b, "ended_early", sum->ended_early);
+    ev_int(&b, "failed", sum->failed);
+    ev_int(&b, "elsewhere", sum->elsewhere);
+    ev_int(&b, "speed_rows", sum->speed_rows);
+    ev_num(&b, "seconds", eb_now() - clock.t0);
+    ev_end(o, &b);
+  }
   return rc;
 }

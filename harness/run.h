@@ -26,6 +26,10 @@ typedef struct eb_run_opts {
   /* Output: `transient` lines overwrite each other on a terminal. */
   void *user;
   void (*print)(void *user, int transient, const char *line);
+  /* Machine-readable progress (`run --json`): when set, called with one JSON
+   * object per event, no newline (docs/guide.md, "Progress as JSON Lines"
+   * lists the events and their fields). Not called in a dry run. */
+  void (*event)(void *user, const char *json);
 } eb_run_opts;
 
 typedef struct eb_run_summary {

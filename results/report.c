@@ -1329,8 +1329,93 @@ int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out
   return eb_report_ex(s, suite, t, f, 0, out, err, errlen);
 }
 
+/* --attempt all: temporary views named runs and run_stats, which shadow the
+ * tables of the same names for every query of this connection (SQLite looks
+ * in temp first), holding the latest attempts and the archived ones
+ * (run_attempts, run_stat_attempts). A row's arch is labelled
+ * "ARCH (attempt N)" so attempts are rows of their own, never pooled; its id
+ * is runs.id * 65536 + attempt, keeping the suite's order. Nothing is
+ * written to the database file. */
+#define ATTEMPT_ID "*65536+attempt"
+static int attempt_views(rctx *x) {
+  sqlite3_stmt *st = NULL;
+  char acols[96][64];
+  int na = 0, rc;
+  if (sqlite3_prepare_v2(x->db, "PRAGMA main.table_info(run_attempts)", -1, &st, NULL) !=
+      SQLITE_OK)
+    return sql_fail(x, "reading the archived attempts");
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && na < 96)
+    snprintf(acols[na++], 64, "%s", (const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  if (na == 0) return 0; /* a database before attempts: only latest ones exist */
+  sbuf cur = {0}, old = {0};
+  sb_add(&cur, "CREATE TEMP VIEW runs AS SELECT ");
+  sb_add(&old, " UNION ALL SELECT ");
+  if (sqlite3_prepare_v2(x->db, "PRAGMA main.table_info(runs)", -1, &st, NULL) !=
+      SQLITE_OK)
+    return sql_fail(x, "reading the runs layout");
+  int n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *c = (const char *)sqlite3_column_text(st, 1);
+    const char *sep = n++ ? ", " : "";
+    if (!strcmp(c, "id")) {
+      sb_add(&cur, "%sid" ATTEMPT_ID " AS id", sep);
+      sb_add(&old, "%srun_id" ATTEMPT_ID " AS id", sep);
+    } else if (!strcmp(c, "arch")) {
+      sb_add(&cur, "%sarch || ' (attempt ' || attempt || ')' AS arch", sep);
+      sb_add(&old, "%sarch || ' (attempt ' || attempt || ')' AS arch", sep);
+    } else {
+      int have = 0;
+      for (int j = 0; j < na && !have; j++)
+        have = !strcmp(acols[j], c);
+      sb_add(&cur, "%s\"%s\"", sep, c);
+      if (have)
+        sb_add(&old, "%s\"%s\"", sep, c);
+      else
+        sb_add(&old, "%sNULL", sep);
+    }
+  }
+  sqlite3_finalize(st);
+  sb_add(&old, " FROM main.run_attempts");
+  sb_add(&cur, " FROM main.runs%s", old.p ? old.p : "");
+  int ret = 0;
+  if (!cur.p || !old.p || cur.oom || old.oom)
+    ret = oom_fail(x);
+  else if (rc != SQLITE_DONE ||
+           sqlite3_exec(x->db, cur.p, NULL, NULL, NULL) != SQLITE_OK ||
+           sqlite3_exec(
+               x->db,
+               "CREATE TEMP VIEW run_stats AS SELECT r.id" ATTEMPT_ID
+               " AS run_id, s.step, s.name, s.value FROM main.run_stats s "
+               "JOIN main.runs r ON r.id=s.run_id UNION ALL SELECT a.run_id*65536"
+               "+a.attempt, x.step, x.name, x.value FROM main.run_stat_attempts x "
+               "JOIN main.run_attempts a ON a.id=x.attempt_id",
+               NULL, NULL, NULL) != SQLITE_OK)
+    ret = sql_fail(x, "reading every attempt");
+  free(cur.p);
+  free(old.p);
+  return ret;
+}
+
+static void attempt_views_drop(sqlite3 *db) {
+  sqlite3_exec(db, "DROP VIEW IF EXISTS temp.runs; DROP VIEW IF EXISTS temp.run_stats",
+               NULL, NULL, NULL);
+}
+
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen) {
+  if (flags & EB_REPORT_ALL_ATTEMPTS) {
+    rctx v = {s, eb_store_db(s), NULL, 0, f, out, err, errlen, {0}};
+    attempt_views_drop(v.db);
+    if (attempt_views(&v)) {
+      attempt_views_drop(v.db);
+      return EB_REPORT_ERR_IO;
+    }
+    int ret =
+        eb_report_ex(s, suite, t, f, flags & ~EB_REPORT_ALL_ATTEMPTS, out, err, errlen);
+    attempt_views_drop(v.db);
+    return ret;
+  }
   if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_CSV) {
     snprintf(err, errlen, "unknown report table or format");
     return EB_REPORT_ERR_NO_SUITE;

@@ -48,6 +48,10 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
 /* eb_report_ex flags: put runs of different data-source kinds in one task
  * column (the header says "mixed sources: ...", the caption warns). */
 #define EB_REPORT_MIX_SOURCES 1
+/* eb_report_ex flags: every attempt of every run (runs.attempt and the
+ * archived ones in run_attempts), each a row of its own labelled
+ * "ARCH (attempt N)"; without it, the latest attempt only (the runs table). */
+#define EB_REPORT_ALL_ATTEMPTS 2
 
 /* Writes the chosen table(s) of `suite` (NULL = the suite with the most
  * recent run or speed measurement) to out. Returns 0 or an EB_REPORT_ERR_*

@@ -25,12 +25,8 @@
 
 #include <sqlite3.h>
 
-#ifndef EFFBENCH_VERSION
-#define EFFBENCH_VERSION "unknown"
-#endif
-#ifndef EFFBENCH_GIT_COMMIT
-#define EFFBENCH_GIT_COMMIT "unknown"
-#endif
+#include "version.h"
+
 #ifndef EFFBENCH_COMPILER
 #define EFFBENCH_COMPILER "unknown"
 #endif
@@ -175,6 +171,48 @@ static const char MIGRATION_CLAIMS[] =
 static const char MIGRATION_CODE[] = "ALTER TABLE runs ADD COLUMN arch_sha256 TEXT;\n"
                                      "ALTER TABLE runs ADD COLUMN exe_sha256 TEXT;\n";
 
+/* Reruns keep history: runs.attempt numbers the attempt a row holds (1 for
+ * every run written before), and a run that had ended (any status but
+ * pending or running) and is started again is first copied here with its
+ * evals and stats (write_running). runs keeps the latest attempt under the
+ * same id and run_key, so resume, claims, merge and compare read it as
+ * before. A migration that adds a column to runs adds it here too: the copy
+ * takes the columns both tables have. */
+static const char MIGRATION_ATTEMPTS[] =
+    "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;\n"
+    "CREATE TABLE run_attempts(\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  attempt INTEGER NOT NULL,\n"
+    "  archived_at TEXT NOT NULL,\n"
+    "  suite_id INTEGER, run_key TEXT NOT NULL, arch TEXT NOT NULL, task TEXT NOT NULL,\n"
+    "  seed INTEGER NOT NULL, config_json TEXT, status TEXT NOT NULL, error TEXT,\n"
+    "  params_total INTEGER, params_active INTEGER, flops_train_step REAL,\n"
+    "  flops_infer_seq REAL, val_accuracy REAL, test_accuracy REAL, best_step INTEGER,\n"
+    "  steps_done INTEGER, train_seconds REAL, tokens_per_s REAL,\n"
+    "  padded_tokens_per_s REAL, train_ms_per_step REAL, infer_ms_per_batch REAL,\n"
+    "  peak_mem_bytes INTEGER, started_at TEXT, finished_at TEXT, host TEXT,\n"
+    "  build TEXT, data_kind TEXT, data_label TEXT, data_source TEXT,\n"
+    "  flops_train_token REAL, model_flops_train_step REAL, cpu_model TEXT, isa TEXT,\n"
+    "  cores INTEGER, threads INTEGER, git_commit TEXT, compiler TEXT, c_flags TEXT,\n"
+    "  conflict_of TEXT, owner TEXT, heartbeat_at TEXT, arch_sha256 TEXT, exe_sha256 "
+    "TEXT,\n"
+    "  UNIQUE(run_id, attempt));\n"
+    "CREATE TABLE eval_attempts(\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES run_attempts(id) ON DELETE CASCADE,\n"
+    "  step INTEGER NOT NULL,\n"
+    "  split TEXT NOT NULL,\n"
+    "  loss REAL,\n"
+    "  accuracy REAL,\n"
+    "  elapsed_s REAL);\n"
+    "CREATE INDEX eval_attempts_attempt ON eval_attempts(attempt_id);\n"
+    "CREATE TABLE run_stat_attempts(\n"
+    "  attempt_id INTEGER NOT NULL REFERENCES run_attempts(id) ON DELETE CASCADE,\n"
+    "  step INTEGER NOT NULL,\n"
+    "  name TEXT NOT NULL,\n"
+    "  value REAL);\n"
+    "CREATE INDEX run_stat_attempts_attempt ON run_stat_attempts(attempt_id);\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -191,6 +229,7 @@ static const char *const MIGRATIONS[] = {
     "ALTER TABLE speed ADD COLUMN gemm_backend TEXT;\n",
     MIGRATION_CLAIMS,
     MIGRATION_CODE,
+    MIGRATION_ATTEMPTS,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -803,10 +842,88 @@ static int run_step(eb_store *s, const char *sql, int64_t id) {
 /* Resets row id (0: inserts one) to `running` under owner, its old evals and
  * stats deleted: a re-run keeps the row id (and its place in report order)
  * but none of the old results. Inside the caller's transaction; sqlite rc. */
+/* Column names of table (PRAGMA table_info) into names[0..n); sqlite rc. */
+static int table_columns(eb_store *s, const char *table, char (*names)[64], int max,
+                         int *n) {
+  char sql[96];
+  snprintf(sql, sizeof sql, "PRAGMA main.table_info(%s)", table);
+  sqlite3_stmt *st = NULL;
+  *n = 0;
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK) return rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+    snprintf(names[(*n)++], 64, "%s", (const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Copies run id, if it had ended (any status but pending or running), with
+ * its evals and stats to run_attempts, eval_attempts and run_stat_attempts:
+ * the attempt a re-run replaces stays readable (`report --attempt all`). A
+ * run left `running` by a killed process ended nothing and is not kept.
+ * *archived = 1 when a copy was made. Inside the caller's transaction;
+ * sqlite rc. */
+static int archive_attempt(eb_store *s, int64_t id, int *archived) {
+  enum { MAXC = 96 };
+  char rcols[MAXC][64], acols[MAXC][64];
+  int nr = 0, na = 0;
+  *archived = 0;
+  int rc = table_columns(s, "runs", rcols, MAXC, &nr);
+  if (rc == SQLITE_OK) rc = table_columns(s, "run_attempts", acols, MAXC, &na);
+  if (rc != SQLITE_OK) return rc;
+  if (na == 0) return SQLITE_OK; /* a schema before attempts */
+  char sql[4096];
+  size_t len =
+      (size_t)snprintf(sql, sizeof sql, "INSERT INTO run_attempts(run_id, archived_at");
+  char sel[2048];
+  size_t sl = (size_t)snprintf(sel, sizeof sel, "%s", ") SELECT id, " NOW_SQL);
+  for (int i = 0; i < nr; i++) {
+    if (!strcmp(rcols[i], "id")) continue;
+    int both = 0;
+    for (int j = 0; j < na && !both; j++)
+      both = !strcmp(rcols[i], acols[j]);
+    if (!both) continue;
+    len += (size_t)snprintf(sql + len, len < sizeof sql ? sizeof sql - len : 0,
+                            ", \"%s\"", rcols[i]);
+    sl += (size_t)snprintf(sel + sl, sl < sizeof sel ? sizeof sel - sl : 0, ", \"%s\"",
+                           rcols[i]);
+  }
+  if (len + sl + 96 >= sizeof sql || sl >= sizeof sel) return SQLITE_TOOBIG;
+  snprintf(sql + len, sizeof sql - len,
+           "%s FROM runs WHERE id=?1 AND status NOT IN ('pending','running')", sel);
+  sqlite3_stmt *st = NULL;
+  rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, id);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK || sqlite3_changes(s->db) == 0) return rc;
+  *archived = 1;
+  int64_t aid = sqlite3_last_insert_rowid(s->db);
+  static const char *const copies[] = {
+      "INSERT INTO eval_attempts(attempt_id, step, split, loss, accuracy, elapsed_s) "
+      "SELECT ?2, step, split, loss, accuracy, elapsed_s FROM evals WHERE run_id=?1 "
+      "ORDER BY rowid",
+      "INSERT INTO run_stat_attempts(attempt_id, step, name, value) "
+      "SELECT ?2, step, name, value FROM run_stats WHERE run_id=?1 ORDER BY rowid"};
+  for (int k = 0; k < 2 && rc == SQLITE_OK; k++) {
+    rc = sqlite3_prepare_v2(s->db, copies[k], -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(st, 1, id);
+      sqlite3_bind_int64(st, 2, aid);
+      rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+  }
+  return rc;
+}
+
 static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
                          int64_t *run_id) {
-  int rc = SQLITE_OK;
-  if (id) rc = run_step(s, "DELETE FROM evals WHERE run_id=?1", id);
+  int rc = SQLITE_OK, archived = 0;
+  if (id) rc = archive_attempt(s, id, &archived);
+  if (rc == SQLITE_OK && id) rc = run_step(s, "DELETE FROM evals WHERE run_id=?1", id);
   if (rc == SQLITE_OK && id)
     rc = run_step(s, "DELETE FROM run_stats WHERE run_id=?1", id);
   if (rc != SQLITE_OK) return rc;
@@ -819,7 +936,7 @@ static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
            "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
            "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
            "data_kind=NULL, data_label=NULL, data_source=NULL, owner=?10, "
-           "arch_sha256=?11, exe_sha256=?12, "
+           "arch_sha256=?11, exe_sha256=?12, attempt=attempt+?13, "
            "heartbeat_at=" NOW_SQL ", started_at=" NOW_SQL
            ", finished_at=NULL WHERE id=?9"
          : "INSERT INTO runs(suite_id, arch, task, seed, config_json, host, build, "
@@ -846,6 +963,7 @@ static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
     bind_text(st, 10, c->owner);
     bind_text(st, 11, c->arch_sha256);
     bind_text(st, 12, c->exe_sha256);
+    if (id) sqlite3_bind_int(st, 13, archived);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

@@ -489,6 +489,10 @@ static void test_refusals(void) {
 /* ... the code columns (runs.arch_sha256, exe_sha256) off ... */
 #define DROP_CODE                                                                        \
   "ALTER TABLE runs DROP COLUMN arch_sha256; ALTER TABLE runs DROP COLUMN exe_sha256;"
+/* ... the attempts' archive (reruns keep history) removed ... */
+#define DROP_ATTEMPTS                                                                    \
+  "DROP TABLE run_stat_attempts; DROP TABLE eval_attempts; DROP TABLE run_attempts;"     \
+  "ALTER TABLE runs DROP COLUMN attempt;"
 /* ... and version 6 back to 5 (before the speed rows' statistics) */
 #define DROP_V6                                                                          \
   "ALTER TABLE speed DROP COLUMN step_ms_n; ALTER TABLE speed DROP COLUMN step_ms_mean;" \
@@ -523,7 +527,7 @@ static void test_migrate_model_flops(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
                         "ALTER TABLE speed DROP COLUMN model_flops_step;"
                         "ALTER TABLE speed DROP COLUMN executed_flops_step;"
@@ -631,7 +635,7 @@ static void test_open_input(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
@@ -807,6 +811,92 @@ static void test_run_code(void) {
 
 /* Migration 7 on a database whose evals were doubled by two writers: one row
  * per (run, step, split) is kept, then the unique index refuses a double. */
+/* Reruns keep history: a run that ended and is claimed again (--fresh, or a
+ * retry of a failure) is archived with its evals and stats, runs keeps the
+ * latest attempt under the same id and key; a killed `running` attempt is
+ * not archived. */
+static void test_attempts(void) {
+  char err[512], me[320], y[256];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("attempts.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  eb_store_owner_self(me, sizeof me);
+  /* every runs column has its place in the archive (a migration adding one
+   * to runs must add it to run_attempts too) */
+  CHECK(q_int(s, "SELECT count(*) FROM pragma_table_info('runs') WHERE name NOT IN "
+                 "(SELECT name FROM pragma_table_info('run_attempts'))") == 0,
+        "runs columns missing from run_attempts");
+  int64_t rid = 0, rid2 = 0;
+  CHECK(claim(s, me, NULL, 0, &rid) == EB_CLAIM_TAKEN, "first claim");
+  CHECK(q_int(s, "SELECT attempt FROM runs") == 1, "first attempt not 1");
+  eb_eval_row ev[2] = {{10, "val", 1.0, 0.5, 1.0}, {20, "test", 0.9, 0.6, 2.0}};
+  eb_stat_row st[1] = {{50, "aux_loss", 0.25}};
+  eb_run_result_row r = result("done", 0.5);
+  r.evals = ev;
+  r.n_evals = 2;
+  r.stats = st;
+  r.n_stats = 1;
+  r.owner = me;
+  r.data_kind = "generated";
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  /* done: not taken again without --fresh, nothing archived */
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_DONE, "done run taken");
+  CHECK(q_int(s, "SELECT count(*) FROM run_attempts") == 0, "archived without a rerun");
+  /* --fresh: attempt 1 archived whole, the row is attempt 2 under the same id */
+  CHECK(claim(s, me, NULL, 1, &rid2) == EB_CLAIM_TAKEN && rid2 == rid, "fresh claim");
+  CHECK(q_int(s, "SELECT count(*) FROM runs") == 1, "a second runs row");
+  CHECK(q_int(s, "SELECT attempt FROM runs") == 2, "attempt not 2: %lld",
+        q_int(s, "SELECT attempt FROM runs"));
+  q_text(
+      s,
+      "SELECT run_id || '|' || attempt || '|' || run_key || '|' || status || '|' || "
+      "test_accuracy || '|' || steps_done || '|' || data_kind || '|' || owner || '|' || "
+      "(archived_at >= finished_at) FROM run_attempts",
+      y, sizeof y);
+  char want[400];
+  snprintf(want, sizeof want, "%lld|1|kc|done|0.5|50|generated|%s|1", (long long)rid, me);
+  CHECK(!strcmp(y, want), "archived row %s, want %s", y, want);
+  CHECK(q_int(s,
+              "SELECT count(*) FROM eval_attempts e JOIN run_attempts a ON "
+              "a.id=e.attempt_id WHERE a.attempt=1 AND ((e.step=10 AND e.split='val' "
+              "AND e.accuracy=0.5) OR (e.step=20 AND e.split='test' AND e.loss=0.9))") ==
+            2,
+        "archived evals");
+  CHECK(q_int(s, "SELECT count(*) FROM run_stat_attempts WHERE name='aux_loss' AND "
+                 "value=0.25 AND step=50") == 1,
+        "archived stats");
+  CHECK(q_int(s, "SELECT count(*) FROM evals") == 0 &&
+            q_int(s, "SELECT count(*) FROM run_stats") == 0,
+        "the new attempt starts with old evals or stats");
+  CHECK(q_int(s, "SELECT test_accuracy IS NULL AND status='running' FROM runs") == 1,
+        "the new attempt kept old results");
+  /* a failure is retried without --fresh: attempt 2 archived, row is 3 */
+  r = result("failed", 0.1);
+  r.owner = me;
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "failed run not retried");
+  CHECK(q_int(s, "SELECT attempt FROM runs") == 3, "attempt not 3");
+  CHECK(
+      q_int(s, "SELECT count(*) FROM run_attempts WHERE attempt=2 AND status='failed'") ==
+          1,
+      "failed attempt not archived");
+  CHECK(q_int(s, "SELECT count(*) FROM eval_attempts e JOIN run_attempts a ON "
+                 "a.id=e.attempt_id WHERE a.attempt=2") == 0,
+        "evals of attempt 1 copied to attempt 2");
+  /* a killed attempt (left running, owner gone) ended nothing: not archived */
+  set_sql(s, "UPDATE runs SET owner=NULL");
+  CHECK(claim(s, me, NULL, 0, &rid2) == EB_CLAIM_TAKEN, "ownerless running not taken");
+  CHECK(q_int(s, "SELECT attempt FROM runs") == 3, "a killed attempt counted");
+  CHECK(q_int(s, "SELECT count(*) FROM run_attempts") == 2, "a killed attempt archived");
+  /* deleting a run deletes its history */
+  set_sql(s, "DELETE FROM runs");
+  CHECK(q_int(s, "SELECT count(*) FROM run_attempts") == 0 &&
+            q_int(s, "SELECT count(*) FROM eval_attempts") == 0 &&
+            q_int(s, "SELECT count(*) FROM run_stat_attempts") == 0,
+        "archived attempts outlive their run");
+  eb_store_close(s);
+}
+
 static void test_migrate_claims(void) {
   char err[512];
   eb_store *s;
@@ -825,13 +915,14 @@ static void test_migrate_claims(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db,
-                        DROP_CODE "DROP INDEX evals_unique;"
-                                  "ALTER TABLE runs DROP COLUMN owner;"
-                                  "ALTER TABLE runs DROP COLUMN heartbeat_at;"
-                                  "INSERT INTO evals SELECT * FROM evals;"
-                                  "PRAGMA user_version=6",
-                        NULL, NULL, NULL);
+  int rc =
+      sqlite3_exec(db,
+                   DROP_ATTEMPTS DROP_CODE "DROP INDEX evals_unique;"
+                                           "ALTER TABLE runs DROP COLUMN owner;"
+                                           "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+                                           "INSERT INTO evals SELECT * FROM evals;"
+                                           "PRAGMA user_version=6",
+                   NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v6 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -840,6 +931,9 @@ static void test_migrate_claims(void) {
         q_int(s, "SELECT count(*) FROM evals"));
   CHECK(q_int(s, "SELECT count(*) FROM runs WHERE run_key='k' AND status='done'") == 1,
         "run lost by the migration");
+  CHECK(q_int(s, "SELECT attempt FROM runs WHERE run_key='k'") == 1,
+        "a run written before attempts is not attempt 1");
+  CHECK(q_int(s, "SELECT count(*) FROM run_attempts") == 0, "archived attempts invented");
   CHECK(sqlite3_exec(eb_store_db(s),
                      "INSERT INTO evals(run_id, step, split) SELECT run_id, step, split "
                      "FROM evals LIMIT 1",
@@ -865,6 +959,7 @@ int main(void) {
   test_claims();
   test_migrate_claims();
   test_run_code();
+  test_attempts();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
