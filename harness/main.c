@@ -1397,14 +1397,18 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
 
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL;
+             *outp = NULL, *spread = "std";
   int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
       {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
-      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv", "output format [md]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|html",
+       "output format; html: one self-contained file with the figures inline [md]"},
       {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
+      {"spread", O_STR, &spread, 0, 0, "std|sem",
+       "after an accuracy mean's ±: the sample std over seeds, or its standard error "
+       "std/sqrt(n) [std]"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
        "put runs on different kinds of data (generated, official, a substitute) in one "
        "task column (refused otherwise)"},
@@ -1416,7 +1420,9 @@ static int cmd_report(int argc, char **argv) {
   int rc =
       parse_opts("report", argc, argv, 2, table, "[options]",
                  "Paper-style tables from the results database: accuracy (LRA Table 1 "
-                 "layout), speed and memory (LRA Table 2 layout), MoE.",
+                 "layout), speed and memory (LRA Table 2 layout), MoE; --format html "
+                 "writes one self-contained page with every figure, the suite YAML, "
+                 "data provenance and the machine and commit of every run.",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return 0;
   eb_store *st = NULL;
@@ -1431,7 +1437,12 @@ static int cmd_report(int argc, char **argv) {
     goto done;
   }
   if (eb_format_parse(fmt_s, &f)) {
-    snprintf(err, sizeof err, "--format %s: expected md, latex or csv", fmt_s);
+    snprintf(err, sizeof err, "--format %s: expected md, latex, csv or html", fmt_s);
+    rc = 2;
+    goto done;
+  }
+  if (strcmp(spread, "std") && strcmp(spread, "sem")) {
+    snprintf(err, sizeof err, "--spread %s: expected std or sem", spread);
     rc = 2;
     goto done;
   }
@@ -1442,9 +1453,11 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc = eb_report_ex(st, suite, t, f, mix ? EB_REPORT_MIX_SOURCES : 0, out, err,
-                         sizeof err);
+  int flags =
+      (mix ? EB_REPORT_MIX_SOURCES : 0) | (strcmp(spread, "sem") ? 0 : EB_REPORT_SEM);
+  int rrc = eb_report_ex(st, suite, t, f, flags, out, err, sizeof err);
   if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
+  if (!rrc && err[0]) fprintf(stderr, "effbench report: warning: %s\n", err);
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);
