@@ -81,7 +81,8 @@ void eb_html_end(FILE *o) { fputs("</body>\n</html>\n", o); }
 /* Figure order: bubble, scaling (time, then memory), curves, pareto; by name
  * within a kind. */
 static int fig_rank(const char *name) {
-  static const char *const K[] = {"bubble", "scaling-time", "scaling", "curves", "pareto"};
+  static const char *const K[] = {"bubble", "scaling-time", "scaling", "curves",
+                                  "pareto"};
   for (int i = 0; i < 5; i++)
     if (!strncmp(name, K[i], strlen(K[i]))) return i;
   return 5;
