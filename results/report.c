@@ -1500,7 +1500,7 @@ static int report_runs(rctx *x) {
            "Runs, machines and commits, suite " CODE_ON "%s" CODE_OFF, x->suite);
   snprintf(label, sizeof label, "effbench-runs-%s", x->suite);
   return query_table(
-      x, sql, heads, "rllrlrllllrrccl", "runs", title,
+      x, sql, heads, "rllrlrlllrrlcll", "runs", title,
       "Every run with the machine (host, CPU model, online cores, worker "
       "threads, GEMM kernel ISA) and the effbench commit and compiler that "
       "ran it; a dash: not recorded (runs before schema 5)",

@@ -394,6 +394,9 @@ static void test_html_no_gnuplot(void) {
         count_of(out, "<table class=\"result\">"));
   CHECK(table_rows(out, "runs") == 1 + 15, "runs table: %d rows",
         table_rows(out, "runs"));
+  CHECK(
+      strstr(out, "<th class=\"r\">cores</th><th class=\"r\">threads</th><th>GEMM</th>"),
+      "runs table header");
   /* one row per task and source: listops and image, neither recorded */
   CHECK(table_rows(out, "provenance") == 1 + 2, "provenance: %d rows",
         table_rows(out, "provenance"));
