@@ -1495,8 +1495,8 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
  * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
  * line that does not parse (a bug: the CSV is ours). */
 static int csv_to_json(const char *csv, FILE *out) {
-  static const char *const numeric[] = {"seq_len", "value", "std",
-                                        "n",       "runs",  "ratio_to_vanilla"};
+  static const char *const numeric[] = {"seq_len",          "value", "std", "n", "runs",
+                                        "ratio_to_vanilla", "sem"};
   char names[32][32];
   int ncol = 0, row = 0;
   const char *p = csv;
@@ -1570,19 +1570,23 @@ static int csv_to_json(const char *csv, FILE *out) {
 
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL, *attempt_s = "latest";
+             *outp = NULL, *attempt_s = "latest", *spread = "std";
   int mix = 0, json = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
       {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
-      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|json", "output format [md]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|html",
+       "output format; html: one self-contained file with the figures inline [md]"},
       {"json", O_FLAG, &json, 0, 0, NULL,
        "same as --format json: the CSV's rows as one JSON array of objects"},
       {"attempt", O_STR, &attempt_s, 0, 0, "latest|all",
        "the latest attempt of each run, or every attempt of runs run again (--fresh, "
        "retries), each labelled 'ARCH (attempt N)' [latest]"},
       {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
+      {"spread", O_STR, &spread, 0, 0, "std|sem",
+       "after an accuracy mean's ±: the sample std over seeds, or its standard error "
+       "std/sqrt(n) [std]"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
        "put runs on different kinds of data (generated, official, a substitute) in one "
        "task column (refused otherwise)"},
@@ -1594,7 +1598,9 @@ static int cmd_report(int argc, char **argv) {
   int rc =
       parse_opts("report", argc, argv, 2, table, "[options]",
                  "Paper-style tables from the results database: accuracy (LRA Table 1 "
-                 "layout), speed and memory (LRA Table 2 layout), MoE.",
+                 "layout), speed and memory (LRA Table 2 layout), MoE; --format html "
+                 "writes one self-contained page with every figure, the suite YAML, "
+                 "data provenance and the machine and commit of every run.",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return 0;
   eb_store *st = NULL;
@@ -1618,7 +1624,8 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   } else if (eb_format_parse(fmt_s, &f)) {
-    snprintf(err, sizeof err, "--format %s: expected md, latex, csv or json", fmt_s);
+    snprintf(err, sizeof err, "--format %s: expected md, latex, csv, json or html",
+             fmt_s);
     rc = 2;
     goto done;
   }
@@ -1627,6 +1634,13 @@ static int cmd_report(int argc, char **argv) {
     flags |= EB_REPORT_ALL_ATTEMPTS;
   else if (strcmp(attempt_s, "latest")) {
     snprintf(err, sizeof err, "--attempt %s: expected latest or all", attempt_s);
+    rc = 2;
+    goto done;
+  }
+  if (!strcmp(spread, "sem"))
+    flags |= EB_REPORT_SEM;
+  else if (strcmp(spread, "std")) {
+    snprintf(err, sizeof err, "--spread %s: expected std or sem", spread);
     rc = 2;
     goto done;
   }
@@ -1652,6 +1666,7 @@ static int cmd_report(int argc, char **argv) {
       rc = 1;
     }
   }
+  if (!rrc && err[0]) fprintf(stderr, "effbench report: warning: %s\n", err);
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);

@@ -1,6 +1,7 @@
 /* Report tables: query the database, aggregate in C, then render one small
- * in-memory table model as Markdown or LaTeX; CSV is written from the
- * aggregates directly so it carries raw numbers.
+ * in-memory table model as Markdown, LaTeX or HTML; CSV is written from the
+ * aggregates directly so it carries raw numbers. The HTML document around
+ * the tables (figures, suite YAML) is report_html.c.
  *
  * Cell text uses a tiny markup so one string renders in both formats:
  * PM = "±", DASH = "—", CODE_ON/CODE_OFF around a code span. */
@@ -15,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "report_html.h"
 #include "sources.h"
 #include "util.h"
 
@@ -24,17 +26,17 @@
 #define CODE_OFF "\x04"
 
 static const char *const TABLE_NAMES[] = {"accuracy", "speed", "moe", "all"};
-static const char *const FORMAT_NAMES[] = {"md", "latex", "csv"};
+static const char *const FORMAT_NAMES[] = {"md", "latex", "csv", "html"};
 _Static_assert(sizeof TABLE_NAMES / sizeof TABLE_NAMES[0] == EB_TABLE_ALL + 1,
                "table names");
-_Static_assert(sizeof FORMAT_NAMES / sizeof FORMAT_NAMES[0] == EB_FMT_CSV + 1,
+_Static_assert(sizeof FORMAT_NAMES / sizeof FORMAT_NAMES[0] == EB_FMT_HTML + 1,
                "format names");
 
 const char *eb_table_name(eb_table t) {
   return (unsigned)t <= EB_TABLE_ALL ? TABLE_NAMES[t] : "?";
 }
 const char *eb_format_name(eb_format f) {
-  return (unsigned)f <= EB_FMT_CSV ? FORMAT_NAMES[f] : "?";
+  return (unsigned)f <= EB_FMT_HTML ? FORMAT_NAMES[f] : "?";
 }
 int eb_table_parse(const char *name, eb_table *t) {
   int i = name_index(name, TABLE_NAMES, EB_TABLE_ALL + 1);
@@ -42,7 +44,7 @@ int eb_table_parse(const char *name, eb_table *t) {
   return i < 0 ? -1 : 0;
 }
 int eb_format_parse(const char *name, eb_format *f) {
-  int i = name_index(name, FORMAT_NAMES, EB_FMT_CSV + 1);
+  int i = name_index(name, FORMAT_NAMES, EB_FMT_HTML + 1);
   if (i >= 0) *f = (eb_format)i;
   return i < 0 ? -1 : 0;
 }
@@ -119,10 +121,10 @@ static void status_text(sbuf *b, const statc *c) {
     sb_add(b, "%s%s (%d/%d)", i ? ", " : "", STATUSES[idx[i]], c->count[idx[i]], c->runs);
 }
 
-/* Suffix for a cell with a value from fewer runs than expected:
- * " (n=2; 1 timeout)" or " (n=2)". */
+/* Suffix naming the number of values of a cell: " (n=3)", or with fewer
+ * runs than expected " (n=2; 1 timeout)"; nothing for a lone complete value. */
 static void partial_text(sbuf *b, const statc *c, int n, int expected) {
-  if (n >= c->runs && n >= expected) return;
+  if (n < 2 && n >= c->runs && n >= expected) return;
   sb_add(b, " (n=%d", n);
   int idx[N_STATUS];
   int k = status_order(c, idx, 1);
@@ -148,6 +150,7 @@ typedef struct {
   char *align;  /* [ncol+1] 'l' | 'r' */
   char **cell;  /* [cap*ncol] */
   unsigned char *bold;
+  const char *cls; /* HTML class of the table, NULL = "result" */
   int oom;
 } rtable;
 
@@ -382,6 +385,82 @@ static void render_tex(FILE *o, const char *title, const char *note, const char 
   fputs("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n", o);
 }
 
+/* Cell markup to HTML; everything else escaped (report_html.h). */
+static void put_html(FILE *o, const char *s) {
+  static const char *const MARK[] = {"", "±", "—", "<code>", "</code>"};
+  while (s && *s) {
+    size_t n = strcspn(s, "\1\2\3\4");
+    eb_html_put(o, s, n);
+    s += n;
+    if (*s) fputs(MARK[(unsigned char)*s++], o);
+  }
+}
+
+/* The table label as an HTML id: letters, digits and '-'. */
+static void put_html_id(FILE *o, const char *label) {
+  for (const char *p = label; *p; p++)
+    fputc((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+              ? *p
+              : '-',
+          o);
+}
+
+/* The group header row, spans of equal neighbours joined; none without
+ * groups. */
+static void html_groups(FILE *o, const rtable *t) {
+  int any = 0;
+  for (int c = 0; c < t->ncol; c++)
+    any |= t->group[c] != NULL;
+  if (!any) return;
+  fputs("<tr>", o);
+  for (int c = 0; c < t->ncol;) {
+    int e = c + 1;
+    while (e < t->ncol && t->group[c] && t->group[e] && !strcmp(t->group[c], t->group[e]))
+      e++;
+    fprintf(o, "<th colspan=\"%d\" class=\"group\">", e - c);
+    put_html(o, t->group[c]);
+    fputs("</th>", o);
+    c = e;
+  }
+  fputs("</tr>\n", o);
+}
+
+static void render_html(FILE *o, const char *title, const char *note, const char *label,
+                        const rtable *t) {
+  fputs("<section class=\"table\" id=\"", o);
+  put_html_id(o, label);
+  fputs("\">\n<h3>", o);
+  put_html(o, title);
+  fputs("</h3>\n", o);
+  if (note && *note) {
+    fputs("<p class=\"note\">", o);
+    put_html(o, note);
+    fputs("</p>\n", o);
+  }
+  fprintf(o, "<table class=\"%s\">\n<thead>\n", t->cls ? t->cls : "result");
+  html_groups(o, t);
+  fputs("<tr>", o);
+  for (int c = 0; c < t->ncol; c++) {
+    fputs(t->align[c] == 'r' ? "<th class=\"r\">" : "<th>", o);
+    put_html(o, t->head[c]);
+    fputs("</th>", o);
+  }
+  fputs("</tr>\n</thead>\n<tbody>\n", o);
+  for (int r = 0; r < t->nrow; r++) {
+    fputs("<tr>", o);
+    for (int c = 0; c < t->ncol; c++) {
+      const char *x = t->cell[r * t->ncol + c];
+      int b = t->bold[r * t->ncol + c] && x && *x;
+      fputs(t->align[c] == 'r' ? "<td class=\"r\">" : "<td>", o);
+      if (b) fputs("<strong>", o);
+      put_html(o, x);
+      fputs(b ? "</strong></td>" : "</td>", o);
+    }
+    fputs("</tr>\n", o);
+  }
+  fputs("</tbody>\n</table>\n</section>\n", o);
+}
+
 static void render_empty(FILE *o, eb_format f, const char *title, const char *msg) {
   if (f == EB_FMT_MD) {
     fputs("### ", o);
@@ -395,6 +474,12 @@ static void render_empty(FILE *o, eb_format f, const char *title, const char *ms
     fputs(": ", o);
     put_tex(o, msg);
     fputs("\n\n", o);
+  } else if (f == EB_FMT_HTML) {
+    fputs("<section class=\"table\">\n<h3>", o);
+    put_html(o, title);
+    fputs("</h3>\n<p class=\"empty\">", o);
+    put_html(o, msg);
+    fputs("</p>\n</section>\n", o);
   }
 }
 
@@ -402,6 +487,8 @@ static void render(FILE *o, eb_format f, const char *title, const char *note,
                    const char *label, const rtable *t) {
   if (f == EB_FMT_MD)
     render_md(o, title, note, t);
+  else if (f == EB_FMT_HTML)
+    render_html(o, title, note, label, t);
   else
     render_tex(o, title, note, label, t);
 }
@@ -423,7 +510,7 @@ static void csv_field(FILE *o, const char *s) {
 }
 
 static const char CSV_HEADER[] = "table,suite,arch,task,mode,seq_len,metric,value,std,n,"
-                                 "runs,status,best,ratio_to_vanilla,data_source\r\n";
+                                 "runs,status,best,ratio_to_vanilla,data_source,sem\r\n";
 
 typedef struct {
   const char *table, *suite, *arch, *task, *mode;
@@ -473,6 +560,9 @@ static void csv_put(FILE *o, const csv_row *r) {
   csv_num(o, r->ratio);
   fputc(',', o);
   csv_field(o, r->source);
+  fputc(',', o);
+  /* the standard error of the mean, wherever a std over n values is given */
+  if (!isnan(r->std) && r->n >= 2) csv_num(o, r->std / sqrt(r->n));
   fputs("\r\n", o);
 }
 
@@ -488,6 +578,7 @@ typedef struct {
   char *err;
   size_t errlen;
   eb_suite_sources src; /* data source of each task column */
+  int flags;            /* EB_REPORT_* */
 } rctx;
 
 static int sql_fail(rctx *x, const char *what) {
@@ -739,9 +830,12 @@ static int report_accuracy(rctx *x) {
       int bold = 0;
       if (c->a.n > 0) {
         sb_add(&b, "%.2f", c->a.mean);
-        if (c->a.n >= 2) sb_add(&b, " " PM " %.2f", acc_std(&c->a));
+        double sd = acc_std(&c->a);
+        if (c->a.n >= 2)
+          sb_add(&b, " " PM " %.2f", x->flags & EB_REPORT_SEM ? sd / sqrt(c->a.n) : sd);
         partial_text(&b, &c->st, c->a.n, expected);
-        if (c->timeouts && c->a.n >= c->st.runs && c->a.n >= expected)
+        /* from two values on partial_text names the timeouts with n */
+        if (c->timeouts && c->a.n < 2 && c->a.n >= c->st.runs && c->a.n >= expected)
           sb_add(&b, c->timeouts == c->a.n ? " (timeout)" : " (%d timeout)", c->timeouts);
         bold = IS_BEST(c->a.mean, k);
       } else if (c->st.runs > 0) {
@@ -762,10 +856,13 @@ static int report_accuracy(rctx *x) {
   char label[1024];
   snprintf(label, sizeof label, "effbench-accuracy-%s", x->suite);
   sbuf note = {0};
-  sb_add(&note, "Mean " PM " sample std over seeds of test accuracy at the best "
-                "validation step; best per column in bold; a status instead of a "
-                "number means no run of that cell finished; (timeout): stopped by the "
-                "time budget, best result so far");
+  sb_add(&note,
+         "Mean " PM " %s over seeds (n) of test accuracy at the best "
+         "validation step; best per column in bold; a status instead of a "
+         "number means no run of that cell finished; (timeout): stopped by the "
+         "time budget, best result so far",
+         x->flags & EB_REPORT_SEM ? "standard error (sample std / sqrt(n))"
+                                  : "sample std");
   if (x->src.n) sb_add(&note, ". Each task column names the data source of its runs");
   if (pooled)
     sb_add(&note, ". Warning: some cells pool several runs of the same seed (a sweep or "
@@ -1322,6 +1419,135 @@ static int report_conflicts(rctx *x) {
   return ret;
 }
 
+/* ------------------------------------------------ HTML: suite details -- */
+
+/* A table straight from a query of this suite (?1): one column per result
+ * column, NULL shown as a dash; spec[c] is 'l' or 'r' (alignment) or 'c'
+ * (left, in code type). Renders it, or `empty` when the query has no row. */
+static int query_table(rctx *x, const char *sql, const char *const *heads,
+                       const char *spec, const char *cls, const char *title,
+                       const char *note, const char *label, const char *empty) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, label);
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  int ncol = (int)strlen(spec), rc;
+  rtable *t = rt_new(ncol);
+  if (!t) {
+    sqlite3_finalize(st);
+    return oom_fail(x);
+  }
+  t->cls = cls;
+  for (int c = 0; c < ncol; c++) {
+    rt_head(t, c, NULL, heads[c]);
+    t->align[c] = spec[c] == 'r' ? 'r' : 'l';
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = rt_row(t);
+    for (int c = 0; c < ncol; c++) {
+      if (sqlite3_column_type(st, c) == SQLITE_NULL)
+        rt_set(t, r, c, 0, DASH);
+      else
+        rt_set(t, r, c, 0, spec[c] == 'c' ? CODE_ON "%s" CODE_OFF : "%s",
+               col_text(st, c));
+    }
+  }
+  sqlite3_finalize(st);
+  int ret = 0;
+  if (rc != SQLITE_DONE)
+    ret = sql_fail(x, label);
+  else if (t->oom)
+    ret = oom_fail(x);
+  else if (t->nrow == 0)
+    render_empty(x->o, x->f, title, empty);
+  else
+    render(x->o, x->f, title, note, label, t);
+  rt_free(t);
+  return ret;
+}
+
+/* Where each task's data came from: one row per distinct source. */
+static int report_provenance(rctx *x) {
+  static const char *const heads[] = {"task", "kind", "label", "runs", "source"};
+  static const char *sql =
+      "SELECT task, coalesce(data_kind, 'unrecorded'), data_label, count(*), "
+      "data_source FROM runs WHERE suite_id=?1 AND conflict_of IS NULL "
+      "GROUP BY task, data_kind, data_label, data_source ORDER BY min(id)";
+  char title[1024], label[1024];
+  snprintf(title, sizeof title, "Data provenance, suite " CODE_ON "%s" CODE_OFF,
+           x->suite);
+  snprintf(label, sizeof label, "effbench-provenance-%s", x->suite);
+  return query_table(x, sql, heads, "lllrc", "provenance", title,
+                     "The data each task's runs trained and tested on: generator, rule "
+                     "and seed, or every file read with its size and SHA-256 "
+                     "(docs/schema.md, runs.data_source)",
+                     label, "No training runs in this suite.");
+}
+
+/* Every run of the suite with the machine and build that ran it. */
+static int report_runs(rctx *x) {
+  static const char *const heads[] = {
+      "run", "arch",  "task",    "seed", "status", "test %",   "data",    "host",
+      "CPU", "cores", "threads", "GEMM", "commit", "compiler", "finished"};
+  static const char *sql =
+      "SELECT id, arch, task, seed, status || CASE WHEN conflict_of IS NULL THEN '' "
+      " ELSE ' (conflict)' END, CASE WHEN test_accuracy IS NULL THEN NULL "
+      " ELSE printf('%.2f', 100 * test_accuracy) END, data_label, host, cpu_model, "
+      " cores, threads, isa, coalesce(git_commit, build), compiler, finished_at "
+      "FROM runs WHERE suite_id=?1 ORDER BY id";
+  char title[1024], label[1024];
+  snprintf(title, sizeof title,
+           "Runs, machines and commits, suite " CODE_ON "%s" CODE_OFF, x->suite);
+  snprintf(label, sizeof label, "effbench-runs-%s", x->suite);
+  return query_table(
+      x, sql, heads, "rllrlrlllrrlcll", "runs", title,
+      "Every run with the machine (host, CPU model, online cores, worker "
+      "threads, GEMM kernel ISA) and the effbench commit and compiler that "
+      "ran it; a dash: not recorded (runs before schema 5)",
+      label, "No training runs in this suite.");
+}
+
+/* The suite file as last run (suites.yaml), verbatim. */
+static int report_yaml(rctx *x) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db, "SELECT coalesce(yaml, '') FROM suites WHERE id=?1", -1,
+                         &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the suite YAML");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  int rc = sqlite3_step(st);
+  const char *yaml = rc == SQLITE_ROW ? col_text(st, 0) : "";
+  fputs("<h2 id=\"suite\">Suite</h2>\n", x->o);
+  if (*yaml) {
+    fputs("<p class=\"note\">The suite file as it was last run "
+          "(<code>suites.yaml</code>).</p>\n",
+          x->o);
+    fputs("<pre class=\"yaml\">", x->o);
+    eb_html_put(x->o, yaml, strlen(yaml));
+    fputs("</pre>\n", x->o);
+  } else {
+    fputs("<p class=\"empty\">No suite file stored: these rows come from "
+          "<code>effbench bench --db</code>.</p>\n",
+          x->o);
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+                                               : sql_fail(x, "reading the suite YAML");
+}
+
+/* Everything the HTML document adds after the tables. */
+static int report_html_rest(rctx *x, char *warn, size_t wlen) {
+  int ret = eb_html_figures(x->s, x->suite, x->flags & EB_REPORT_MIX_SOURCES, x->o, warn,
+                            wlen, x->err, x->errlen);
+  if (ret) return EB_REPORT_ERR_IO;
+  if (!(ret = report_yaml(x))) {
+    fputs("<h2 id=\"runs\">Runs</h2>\n", x->o);
+    ret = report_provenance(x);
+  }
+  if (!ret) ret = report_runs(x);
+  if (!ret) eb_html_end(x->o);
+  return ret;
+}
+
 /* -------------------------------------------------------------- entry -- */
 
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
@@ -1405,7 +1631,7 @@ static void attempt_views_drop(sqlite3 *db) {
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen) {
   if (flags & EB_REPORT_ALL_ATTEMPTS) {
-    rctx v = {s, eb_store_db(s), NULL, 0, f, out, err, errlen, {0}};
+    rctx v = {s, eb_store_db(s), NULL, 0, f, out, err, errlen, {0}, flags};
     attempt_views_drop(v.db);
     if (attempt_views(&v)) {
       attempt_views_drop(v.db);
@@ -1416,12 +1642,13 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
     attempt_views_drop(v.db);
     return ret;
   }
-  if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_CSV) {
+  if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_HTML) {
     snprintf(err, errlen, "unknown report table or format");
     return EB_REPORT_ERR_NO_SUITE;
   }
-  char name[256];
-  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen, {0}};
+  if (errlen) err[0] = '\0';
+  char name[256], warn[2048] = "";
+  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen, {0}, flags};
   /* one read transaction: every table sees the same snapshot even while a
    * suite is still writing */
   if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -1434,15 +1661,18 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
     ret = src == -2 ? EB_REPORT_ERR_MIXED : src ? EB_REPORT_ERR_IO : 0;
   }
   if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
+  if (!ret && f == EB_FMT_HTML) eb_html_begin(out, name, eb_store_path(s));
   if (!ret) ret = report_conflicts(&x);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
   if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
+  if (!ret && f == EB_FMT_HTML) ret = report_html_rest(&x, warn, sizeof warn);
   sqlite3_exec(x.db, "COMMIT", NULL, NULL, NULL);
   eb_suite_sources_free(&x.src);
   if (!ret && (fflush(out) != 0 || ferror(out))) {
     snprintf(err, errlen, "error writing the report: %s", strerror(errno));
     ret = EB_REPORT_ERR_IO;
   }
+  if (!ret) snprintf(err, errlen, "%s", warn);
   return ret;
 }

@@ -1,13 +1,15 @@
 /* Paper-style tables from the results database alone (DESIGN.md §8):
  *
  * - accuracy (LRA Table 1): rows = archs, columns = tasks + Avg, cells =
- *   mean ± sample std (n-1) over seeds of test accuracy x100 of `done` runs;
- *   the best value per column is bold (Markdown **x**, LaTeX \textbf{x},
- *   CSV column best=1). A cell without a done run shows the statuses of its
- *   runs ("diverged", "diverged (2/3), failed (1/3)"); a cell with fewer done
- *   runs than seeds says so ("19.00 ± 1.41 (n=2; 1 timeout)"); blank means no
- *   run exists. Avg is the mean of the row's task means, "—" unless every task
- *   has one.
+ *   mean ± sample std (n-1) over seeds of test accuracy x100 of `done` runs
+ *   and the number of seeds it is over, "37.00 ± 1.00 (n=3)" (a single seed:
+ *   the bare value; EB_REPORT_SEM puts the standard error std/sqrt(n) after
+ *   the ±); the best value per column is bold (Markdown **x**, LaTeX
+ *   \textbf{x}, HTML <strong>, CSV column best=1). A cell without a done run
+ *   shows the statuses of its runs ("diverged", "diverged (2/3), failed
+ *   (1/3)"); a cell with fewer done runs than seeds says so ("19.00 ± 1.41
+ *   (n=2; 1 timeout)"); blank means no run exists. Avg is the mean of the
+ *   row's task means, "—" unless every task has one.
  * - speed (LRA Table 2): one table per (mode, task) from the `speed` table,
  *   train before infer: steps/s (= 1000 / step_ms_median) per sequence length
  *   and peak memory (MiB), each non-vanilla cell with its ratio to vanilla at
@@ -24,8 +26,16 @@
  *
  * CSV is one tidy table for every --table choice, one header row:
  *   table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,
- *   ratio_to_vanilla,data_source
- * with raw numbers (accuracy as a fraction, memory in bytes). */
+ *   ratio_to_vanilla,data_source,sem
+ * with raw numbers (accuracy as a fraction, memory in bytes); sem = std /
+ * sqrt(n), empty where std is.
+ *
+ * HTML is one self-contained HTML5 document (inline CSS, no script, nothing
+ * fetched): the chosen tables, every figure of the suite (eb_plot_ex, all
+ * kinds, as SVG drawn into a temporary directory that is removed afterwards)
+ * inline, the suite's YAML as stored, the data provenance of its runs and the
+ * machine and commit of every run (report_html.c). Without gnuplot the
+ * figures section says so and eb_report_ex succeeds with a warning in err. */
 #ifndef EFFBENCH_REPORT_H
 #define EFFBENCH_REPORT_H
 
@@ -35,7 +45,7 @@
 #include "store.h"
 
 typedef enum { EB_TABLE_ACCURACY, EB_TABLE_SPEED, EB_TABLE_MOE, EB_TABLE_ALL } eb_table;
-typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
+typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 
 /* Failure codes of eb_report: a database or output error (exit 1), or no
  * such suite / nothing to report (bad input, exit 2). */
@@ -53,10 +63,16 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV } eb_format;
  * "ARCH (attempt N)"; without it, the latest attempt only (the runs table). */
 #define EB_REPORT_ALL_ATTEMPTS 2
 
+/* eb_report_ex flags: the spread after an accuracy cell's ± is the standard
+ * error of the mean (std / sqrt(n)) instead of the sample std. */
+#define EB_REPORT_SEM 4
+
 /* Writes the chosen table(s) of `suite` (NULL = the suite with the most
  * recent run or speed measurement) to out. Returns 0 or an EB_REPORT_ERR_*
  * code with a message in err, e.g.
- *   "no runs for suite 'x' in FILE (suites: a, b)". */
+ *   "no runs for suite 'x' in FILE (suites: a, b)".
+ * On success err holds warnings for the caller to show (HTML: figures that
+ * could not be drawn, e.g. gnuplot missing), empty when none. */
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
               char *err, size_t errlen);
 /* The same with flags (EB_REPORT_MIX_SOURCES). Every accuracy column header
@@ -69,7 +85,7 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
                  FILE *out, char *err, size_t errlen);
 
 /* Name tables for the CLI: "accuracy", "speed", "moe", "all" and "md",
- * "latex", "csv". Parsers return -1 for an unknown name. */
+ * "latex", "csv", "html". Parsers return -1 for an unknown name. */
 const char *eb_table_name(eb_table t);
 const char *eb_format_name(eb_format f);
 int eb_table_parse(const char *name, eb_table *t);

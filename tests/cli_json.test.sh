@@ -117,7 +117,7 @@ assert len(acc) == 1 and acc[0]["arch"] == "vanilla" and acc[0]["n"] == 4, acc
 assert 0 <= acc[0]["value"] <= 1 and acc[0]["best"] in (True, False, None), acc
 sp=[r for r in rows if r["table"] == "speed"]
 assert sp and all(isinstance(r["seq_len"], int) for r in sp), sp[:1]
-keys="table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,ratio_to_vanilla,data_source".split(",")
+keys="table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,ratio_to_vanilla,data_source,sem".split(",")
 assert all(list(r) == keys for r in rows), list(rows[0])' "$tmp/rep.json") ||
   fail "report --json content: $out"
 [[ $("$eb" report --db "$tmp/r.db" --format csv | tail -n +2 | wc -l) -eq \

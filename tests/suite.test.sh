@@ -171,7 +171,7 @@ grep -q '\\toprule' "$tmp/speed.tex" || fail "latex: $(cat "$tmp/speed.tex")"
 [[ -s "$tmp/all.csv" ]] || fail "csv report empty"
 # a run stopped by its time budget keeps its best result, marked in the table
 q "update runs set status='timeout' where run_key=(select min(run_key) from runs)"
-"$eb" report --db "$tmp/r.db" --table accuracy | grep -q "(1 timeout)" ||
+"$eb" report --db "$tmp/r.db" --table accuracy | grep -qE "\((n=[0-9]+; )?1 timeout\)" ||
   fail "timed-out result not shown: $("$eb" report --db "$tmp/r.db" --table accuracy)"
 out=$("$eb" report --db "$tmp/none.db" 2>&1)
 [[ $? -eq 2 && "$out" == *"none.db"* ]] || fail "missing database: $out"

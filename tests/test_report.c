@@ -1,12 +1,16 @@
 /* Report tables from a synthetic database: exact Markdown for accuracy
- * (mean ± std, best marked, partial and failed cells, missing cells, Avg),
+ * (mean ± std (n), best marked, partial and failed cells, missing cells, Avg;
+ * the standard error with EB_REPORT_SEM),
  * speed (ratios to vanilla, oom, latest measurement wins) and MoE; LaTeX
- * structure and escaping; CSV quoting and raw numbers; clear errors for an
- * unknown suite, an empty database and a missing file. */
+ * structure and escaping; CSV quoting, raw numbers and sem; the HTML document
+ * (tables, escaping, no script or external resource, figures inline or a
+ * note when gnuplot is missing); clear errors for an unknown suite, an empty
+ * database and a missing file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../results/report.h"
@@ -99,18 +103,30 @@ static void fill(void) {
   eb_store_close(s);
 }
 
-/* Runs a report into a string; returns the eb_report code. */
-static int run_report(const char *suite, eb_table t, eb_format f, char **text, char *err,
-                      size_t errlen) {
+/* Runs a report of database db into a string; returns the eb_report code. */
+static int report_of(const char *db, const char *suite, eb_table t, eb_format f,
+                     int flags, char **text, char *err, size_t errlen) {
   eb_store *s;
   *text = NULL;
-  if (eb_store_open_readonly(path, &s, err, errlen)) return -100;
+  if (eb_store_open_readonly(db, &s, err, errlen)) return -100;
   size_t len;
   FILE *o = open_memstream(text, &len);
-  int rc = eb_report(s, suite, t, f, o, err, errlen);
+  int rc = eb_report_ex(s, suite, t, f, flags, o, err, errlen);
   fclose(o);
   eb_store_close(s);
   return rc;
+}
+
+static int run_report(const char *suite, eb_table t, eb_format f, char **text, char *err,
+                      size_t errlen) {
+  return report_of(path, suite, t, f, 0, text, err, errlen);
+}
+
+static int count_of(const char *s, const char *what) {
+  int n = 0;
+  for (const char *p = s; p && (p = strstr(p, what)); p++)
+    n++;
+  return n;
 }
 
 static void expect_text(const char *what, const char *got, const char *want) {
@@ -126,13 +142,13 @@ static void test_markdown(void) {
   expect_text(
       "accuracy md", out,
       "### Test accuracy (%), suite `lra-mini`\n\n"
-      "Mean ± sample std over seeds of test accuracy at the best validation step; "
+      "Mean ± sample std over seeds (n) of test accuracy at the best validation step; "
       "best per column in bold; a status instead of a number means no run of that "
       "cell finished; (timeout): stopped by the time budget, best result so far\n\n"
       "| arch | listops | image | Avg |\n"
       "|---|---:|---:|---:|\n"
-      "| vanilla | **37.00 ± 1.00** | 42.00 ± 2.00 | **39.50** |\n"
-      "| performer | 19.00 ± 1.41 (n=2; 1 timeout) | **47.00 ± 2.00** | 33.00 |\n"
+      "| vanilla | **37.00 ± 1.00 (n=3)** | 42.00 ± 2.00 (n=3) | **39.50** |\n"
+      "| performer | 19.00 ± 1.41 (n=2; 1 timeout) | **47.00 ± 2.00 (n=3)** | 33.00 |\n"
       "| wide_shallow | diverged (2/3), failed (1/3) |  | — |\n\n");
   free(out);
 
@@ -188,16 +204,17 @@ static void test_latex(void) {
   CHECK(run_report("lra-mini", EB_TABLE_ALL, EB_FMT_LATEX, &out, err, sizeof err) == 0,
         "%s", err);
   if (!out) return;
-  const char *want[] = {"\\toprule",
-                        "\\midrule",
-                        "\\bottomrule",
-                        "\\begin{tabular}{lrrr}",
-                        "\\caption{Test accuracy (\\%), suite \\texttt{lra-mini}.",
-                        "vanilla & \\textbf{37.00 $\\pm$ 1.00} & 42.00 $\\pm$ 2.00",
-                        "wide\\_shallow & diverged (2/3), failed (1/3) &  & --- \\\\",
-                        "\\multicolumn{2}{c}{steps/s} & \\multicolumn{2}{c}{MiB}",
-                        "\\cmidrule(lr){2-3}\\cmidrule(lr){4-5}",
-                        "\\label{tab:effbench-accuracy-lra-mini}"};
+  const char *want[] = {
+      "\\toprule",
+      "\\midrule",
+      "\\bottomrule",
+      "\\begin{tabular}{lrrr}",
+      "\\caption{Test accuracy (\\%), suite \\texttt{lra-mini}.",
+      "vanilla & \\textbf{37.00 $\\pm$ 1.00 (n=3)} & 42.00 $\\pm$ 2.00 (n=3)",
+      "wide\\_shallow & diverged (2/3), failed (1/3) &  & --- \\\\",
+      "\\multicolumn{2}{c}{steps/s} & \\multicolumn{2}{c}{MiB}",
+      "\\cmidrule(lr){2-3}\\cmidrule(lr){4-5}",
+      "\\label{tab:effbench-accuracy-lra-mini}"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     CHECK(strstr(out, want[i]) != NULL, "latex lacks '%s':\n%s", want[i], out);
   }
@@ -257,9 +274,9 @@ static void test_csv(void) {
   /* header + 5 accuracy cells + 3 Avg + speed 5 cells x 3 metrics */
   CHECK(n == 1 + 5 + 3 + 15, "%d records:\n%s", n, out);
   for (int i = 0; i < n; i++)
-    CHECK(nf[i] == 15, "record %d has %d fields", i, nf[i]);
+    CHECK(nf[i] == 16, "record %d has %d fields", i, nf[i]);
   const char *head = "table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,"
-                     "best,ratio_to_vanilla,data_source\r\n";
+                     "best,ratio_to_vanilla,data_source,sem\r\n";
   CHECK(strncmp(out, head, strlen(head)) == 0, "header: %.90s", out);
   int seen = 0;
   for (int i = 1; i < n; i++) {
@@ -271,6 +288,7 @@ static void test_csv(void) {
       CHECK(!strcmp(c[6], "test_accuracy") && !strcmp(c[9], "3") && !strcmp(c[10], "3") &&
                 !strcmp(c[11], "3 done") && !strcmp(c[12], "1"),
             "vanilla listops row");
+      CHECK(fabs(atof(c[15]) - 0.01 / sqrt(3)) < 1e-9, "vanilla listops sem %s", c[15]);
     }
     if (!strcmp(c[2], "wide_shallow") && !strcmp(c[3], "listops")) {
       seen++;
@@ -280,8 +298,9 @@ static void test_csv(void) {
     if (!strcmp(c[0], "speed") && !strcmp(c[2], "performer") && !strcmp(c[5], "1024") &&
         !strcmp(c[6], "steps_per_s")) {
       seen++;
-      CHECK(!strcmp(c[7], "10") && !strcmp(c[13], "1.25") && !strcmp(c[4], "train"),
-            "performer speed %s ratio %s", c[7], c[13]);
+      CHECK(!strcmp(c[7], "10") && !strcmp(c[13], "1.25") && !strcmp(c[4], "train") &&
+                c[15][0] == 0,
+            "performer speed %s ratio %s sem %s", c[7], c[13], c[15]);
     }
     if (!strcmp(c[0], "speed") && !strcmp(c[2], "vanilla") && !strcmp(c[5], "2048") &&
         !strcmp(c[6], "peak_mem_bytes")) {
@@ -300,7 +319,7 @@ static void test_csv(void) {
   CHECK(run_report("moe-suite", EB_TABLE_MOE, EB_FMT_CSV, &out, err, sizeof err) == 0,
         "%s", err);
   CHECK(out && strstr(out, "moe,moe-suite,moe,listops,,,params_active,1000000,0,2,3,"
-                           "\"2 done, 1 oom\",,,\r\n"),
+                           "\"2 done, 1 oom\",,,,0\r\n"),
         "%s", out);
   free(out);
 }
@@ -331,6 +350,128 @@ static void test_sweep_note(void) {
   CHECK(out && strstr(out, "| vanilla | running |"), "%s", out);
   free(out);
   eb_store_close(s);
+}
+
+/* --spread sem: the standard error after the ±, and the note says so */
+static void test_sem(void) {
+  char err[512], *out;
+  CHECK(report_of(path, "lra-mini", EB_TABLE_ACCURACY, EB_FMT_MD, EB_REPORT_SEM, &out,
+                  err, sizeof err) == 0,
+        "%s", err);
+  CHECK(out && strstr(out, "| vanilla | **37.00 ± 0.58 (n=3)** | 42.00 ± 1.15 (n=3) |"),
+        "sem cells: %s", out);
+  CHECK(out && strstr(out, "Mean ± standard error (sample std / sqrt(n)) over seeds (n)"),
+        "sem note: %s", out);
+  free(out);
+}
+
+/* rows of the <table class="cls"> in html, header row included */
+static int table_rows(const char *html, const char *cls) {
+  char open[64];
+  snprintf(open, sizeof open, "<table class=\"%s\">", cls);
+  const char *p = html ? strstr(html, open) : NULL;
+  const char *e = p ? strstr(p, "</table>") : NULL;
+  int n = 0;
+  for (const char *q = p; q && e && (q = strstr(q, "<tr>")) && q < e; q++)
+    n++;
+  return n;
+}
+
+static void test_html_no_gnuplot(void) {
+  char err[512], *out;
+  setenv("EFFBENCH_GNUPLOT", "/nonexistent/gnuplot", 1);
+  CHECK(run_report("lra-mini", EB_TABLE_ALL, EB_FMT_HTML, &out, err, sizeof err) == 0,
+        "%s", err);
+  unsetenv("EFFBENCH_GNUPLOT");
+  CHECK(strstr(err, "figures left out: gnuplot not found"), "warning: '%s'", err);
+  if (!out) return;
+  CHECK(!strncmp(out, "<!DOCTYPE html>\n<html lang=\"en\">", 31), "start: %.60s", out);
+  size_t n = strlen(out);
+  CHECK(n > 16 && !strcmp(out + n - 16, "</body>\n</html>\n"), "end: %s", out + n - 30);
+  CHECK(count_of(out, "<table class=\"result\">") == 3,
+        "%d result tables (accuracy, "
+        "train and infer speed)",
+        count_of(out, "<table class=\"result\">"));
+  CHECK(table_rows(out, "runs") == 1 + 15, "runs table: %d rows",
+        table_rows(out, "runs"));
+  CHECK(
+      strstr(out, "<th class=\"r\">cores</th><th class=\"r\">threads</th><th>GEMM</th>"),
+      "runs table header");
+  /* one row per task and source: listops and image, neither recorded */
+  CHECK(table_rows(out, "provenance") == 1 + 2, "provenance: %d rows",
+        table_rows(out, "provenance"));
+  CHECK(strstr(out, "<tr><td>listops</td><td>unrecorded</td>"), "provenance row");
+  CHECK(strstr(out, "<td class=\"r\"><strong>37.00 ± 1.00 (n=3)</strong></td>"),
+        "bold accuracy cell");
+  CHECK(strstr(out, "<th colspan=\"2\" class=\"group\">steps/s</th>"), "group header");
+  CHECK(strstr(out, "<p class=\"empty\">No figures: gnuplot not found"),
+        "no-figure note");
+  CHECK(!strstr(out, "<svg") && !strstr(out, "<script") && !strstr(out, "<img"),
+        "svg, script or img without gnuplot");
+  CHECK(strstr(out, "<p class=\"empty\">No suite file stored"), "empty yaml note");
+  free(out);
+}
+
+/* every text from the database escaped: suite name, YAML, arch names */
+static void test_html_escaping(void) {
+  char err[512], p2[600], *out;
+  snprintf(p2, sizeof p2, "%s/escape.db", dir);
+  eb_store *s;
+  CHECK(eb_store_open(p2, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid, rid;
+  CHECK(eb_store_suite(s, "<b>\"q\"&'s'", "x: \"</pre><script>alert(1)</script>\"\n",
+                       &sid, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(eb_store_run_begin(s, sid, "k", "a<i>", "t&u", 0, NULL, NULL, NULL, &rid, err,
+                           sizeof err) == 0,
+        "%s", err);
+  eb_store_close(s);
+  setenv("EFFBENCH_GNUPLOT", "/nonexistent/gnuplot", 1);
+  CHECK(report_of(p2, NULL, EB_TABLE_ALL, EB_FMT_HTML, 0, &out, err, sizeof err) == 0,
+        "%s", err);
+  unsetenv("EFFBENCH_GNUPLOT");
+  CHECK(out && strstr(out, "<title>effbench report: suite "
+                           "&lt;b&gt;&quot;q&quot;&amp;&#39;s&#39;</title>"),
+        "title: %.400s", out);
+  CHECK(out && strstr(out, "x: &quot;&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "yaml: %s", out);
+  CHECK(out && strstr(out, "<td>a&lt;i&gt;</td><td>t&amp;u</td>"), "run row: %s", out);
+  CHECK(out && !strstr(out, "<script") && !strstr(out, "<b>") && !strstr(out, "a<i>"),
+        "unescaped text: %s", out);
+  free(out);
+}
+
+/* with gnuplot: every figure inline as SVG, ids unique per figure, and the
+ * temporary directory gone */
+static void test_html_figures(void) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    fprintf(stderr, "test_report: gnuplot not installed, inline figures not tested\n");
+    return;
+  }
+  char err[512], tmp[600], *out;
+  snprintf(tmp, sizeof tmp, "%s/tmpdir", dir);
+  CHECK(mkdir(tmp, 0700) == 0, "mkdir %s", tmp);
+  setenv("TMPDIR", tmp, 1);
+  int rc = run_report("lra-mini", EB_TABLE_ALL, EB_FMT_HTML, &out, err, sizeof err);
+  unsetenv("TMPDIR");
+  CHECK(rc == 0 && err[0] == 0, "rc %d: %s", rc, err);
+  if (!out) return;
+  /* lra-mini: bubble, scaling-time, scaling-memory, curves and pareto of
+   * listops and image (no evals: no curves) */
+  int figs = count_of(out, "<figure id=\"fig-");
+  CHECK(figs >= 3 && count_of(out, "<svg") == figs && count_of(out, "</svg>") == figs,
+        "%d figures, %d <svg>", figs, count_of(out, "<svg"));
+  CHECK(strstr(out, "<figure id=\"fig-bubble\">") &&
+            strstr(out, "<figure id=\"fig-scaling-time\">"),
+        "bubble and scaling figures");
+  CHECK(strstr(out, "id=\"f1-gnuplot_canvas\"") &&
+            strstr(out, "id=\"f2-gnuplot_canvas\""),
+        "figure ids not prefixed");
+  CHECK(!strstr(out, "<?xml") && !strstr(out, "<script") && !strstr(out, "<!DOCTYPE svg"),
+        "xml declaration, doctype or script inlined");
+  CHECK(rmdir(tmp) == 0, "temporary figure directory left in %s", tmp);
+  free(out);
 }
 
 static void test_errors(void) {
@@ -377,7 +518,8 @@ static void test_errors(void) {
   eb_format f;
   CHECK(eb_table_parse("speed", &t) == 0 && t == EB_TABLE_SPEED, "parse speed");
   CHECK(eb_format_parse("latex", &f) == 0 && f == EB_FMT_LATEX, "parse latex");
-  CHECK(eb_table_parse("speeds", &t) != 0 && eb_format_parse("html", &f) != 0,
+  CHECK(eb_format_parse("html", &f) == 0 && f == EB_FMT_HTML, "parse html");
+  CHECK(eb_table_parse("speeds", &t) != 0 && eb_format_parse("htm", &f) != 0,
         "parse bad");
   CHECK(!strcmp(eb_table_name(EB_TABLE_MOE), "moe") &&
             !strcmp(eb_format_name(EB_FMT_CSV), "csv"),
@@ -408,6 +550,10 @@ int main(void) {
   test_csv();
   test_errors();
   test_sweep_note();
+  test_sem();
+  test_html_no_gnuplot();
+  test_html_escaping();
+  test_html_figures();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
