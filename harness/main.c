@@ -1397,12 +1397,18 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
 
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL;
+             *outp = NULL, *metric_s = "loss";
   int mix = 0;
+  long long boot = EB_FIT_DEFAULT_RESAMPLES;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
-      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
+      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|fit|all", "which table [all]"},
+      {"metric", O_STR, &metric_s, 0, 0, "loss|error",
+       "what the fit table fits against training FLOPs: test loss or test error rate "
+       "[loss]"},
+      {"bootstrap", O_INT, &boot, 0, 100000, "N",
+       "bootstrap resamples over seeds for the fit table's intervals, 0 = none [200]"},
       {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv", "output format [md]"},
       {"o", O_STR, &outp, 0, 0, "FILE", "write to FILE instead of standard output"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
@@ -1416,7 +1422,8 @@ static int cmd_report(int argc, char **argv) {
   int rc =
       parse_opts("report", argc, argv, 2, table, "[options]",
                  "Paper-style tables from the results database: accuracy (LRA Table 1 "
-                 "layout), speed and memory (LRA Table 2 layout), MoE.",
+                 "layout), speed and memory (LRA Table 2 layout), MoE, scaling fits "
+                 "(y = a C^-b + c against training FLOPs).",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return 0;
   eb_store *st = NULL;
@@ -1425,8 +1432,14 @@ static int cmd_report(int argc, char **argv) {
   eb_format f = EB_FMT_MD;
   if (rc) goto done;
   if (eb_table_parse(table_s, &t)) {
-    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe or all",
+    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe, fit or all",
              table_s);
+    rc = 2;
+    goto done;
+  }
+  eb_report_fit_opts fo = {EB_FIT_LOSS, (int)boot};
+  if (eb_fit_metric_parse(metric_s, &fo.metric)) {
+    snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
     rc = 2;
     goto done;
   }
@@ -1442,8 +1455,8 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc = eb_report_ex(st, suite, t, f, mix ? EB_REPORT_MIX_SOURCES : 0, out, err,
-                         sizeof err);
+  int rrc = eb_report_opts(st, suite, t, f, mix ? EB_REPORT_MIX_SOURCES : 0, &fo, out,
+                           err, sizeof err);
   if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
@@ -1551,12 +1564,15 @@ done:
 /* -------------------------------------------------------------- plot ---- */
 static int cmd_plot(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
-             *outdir = "out/figures";
+             *outdir = "out/figures", *metric_s = "loss";
   int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to plot [the latest]"},
-      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|all", "figures [all]"},
+      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|fit|all",
+       "figures [all]"},
+      {"metric", O_STR, &metric_s, 0, 0, "loss|error",
+       "y of the fit figures: test loss or test error rate [loss]"},
       {"format", O_STR, &fmt_s, 0, 0, "png|svg|pdf", "image format [png]"},
       {"out", O_STR, &outdir, 0, 0, "DIR", "output directory [out/figures]"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
@@ -1579,7 +1595,13 @@ static int cmd_plot(int argc, char **argv) {
   if (rc) goto done;
   if (eb_plot_kind_parse(kind_s, &kind)) {
     snprintf(err, sizeof err,
-             "--kind %s: expected bubble, scaling, curves, pareto or all", kind_s);
+             "--kind %s: expected bubble, scaling, curves, pareto, fit or all", kind_s);
+    rc = 2;
+    goto done;
+  }
+  eb_fit_metric metric;
+  if (eb_fit_metric_parse(metric_s, &metric)) {
+    snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
     rc = 2;
     goto done;
   }
@@ -1590,8 +1612,10 @@ static int cmd_plot(int argc, char **argv) {
   }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
-  int prc = eb_plot_ex(st, suite, kind, fmt, mix ? EB_PLOT_MIX_SOURCES : 0, outdir,
-                       &written, err, sizeof err);
+  int prc = eb_plot_ex(st, suite, kind, fmt,
+                       (mix ? EB_PLOT_MIX_SOURCES : 0) |
+                           (metric == EB_FIT_ERROR ? EB_PLOT_FIT_ERROR : 0),
+                       outdir, &written, err, sizeof err);
   if (prc) {
     rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ? 2 : 1;
     goto done;
