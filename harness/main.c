@@ -1045,6 +1045,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
   int fresh = 0, dry = 0;
+  double efficiency = 0, peak_gflops = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"threads", O_INT, &threads, 1, 1024, "N", "threads per run [1]"},
@@ -1052,7 +1053,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
        "only runs whose label (arch/task/seed=S...) matches the glob"},
       {"shard", O_STR, &shard, 0, 0, "I/N", "every N-th run starting at I (0-based)"},
       {"fresh", O_FLAG, &fresh, 0, 0, NULL, "rerun runs already done"},
-      {"dry-run", O_FLAG, &dry, 0, 0, NULL, "print the expanded grid, run nothing"},
+      {"dry-run", O_FLAG, &dry, 0, 0, NULL,
+       "print the expanded grid with FLOPs and estimated times, run nothing"},
+      {"efficiency", O_FLOAT, &efficiency, 0.001, 1, "F",
+       "--dry-run: fraction of the GEMM peak a step is assumed to reach [0.25]"},
+      {"peak-gflops", O_FLOAT, &peak_gflops, 0.001, 1e9, "G",
+       "--dry-run: this machine's GEMM peak (from bench --peak) instead of a short "
+       "measurement"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
@@ -1071,6 +1078,8 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
                    .only = only,
                    .fresh = fresh,
                    .dry_run = dry,
+                   .efficiency = efficiency,
+                   .peak_gflops = peak_gflops,
                    .shard_i = 0,
                    .shard_n = 1};
   if (rc) goto done;
@@ -1102,6 +1111,19 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
+  if (rc == 0 && dry) {
+    char when[64];
+    eb_run_fmt_duration(when, sizeof when, sum.est_seconds);
+    printf("estimated time: %s for %d run(s) (%.3g FLOP of training and evaluation at "
+           "%.2g x the GEMM peak of %.3g GFLOP/s %s with %d thread(s), each run capped "
+           "at its time budget, done or not; speed measurements not counted",
+           when, sum.selected - sum.failed - sum.est_unknown, sum.est_flops,
+           sum.est_efficiency, sum.est_peak_gflops,
+           peak_gflops > 0 ? "given by --peak-gflops" : "measured now", (int)threads);
+    if (sum.est_unknown)
+      printf("; %d run(s) without a FLOP count left out", sum.est_unknown);
+    printf(")\n");
+  }
   if (rc == 0 && dry && sum.failed) { /* their task's data cannot be opened */
     snprintf(err, sizeof err,
              "%s: %d run(s) cannot run as written (see 'cannot run' above)", pos[0],

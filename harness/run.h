@@ -16,10 +16,24 @@ typedef struct eb_run_opts {
   const char *only;     /* fnmatch pattern on run labels (arch/task/seed=S...) */
   int fresh;            /* rerun runs already done */
   int dry_run;          /* print the grid, run nothing */
+  /* --dry-run's time estimate: FLOPs / (efficiency x GEMM peak). efficiency
+   * 0 = EB_RUN_EFFICIENCY; peak_gflops 0 = measure it (a short GEMM
+   * measurement, peak.h, with `threads`). */
+  double efficiency, peak_gflops;
   /* Output: `transient` lines overwrite each other on a terminal. */
   void *user;
   void (*print)(void *user, int transient, const char *line);
 } eb_run_opts;
+
+/* The fraction of the GEMM peak (`bench --peak`) a training step is assumed
+ * to reach in --dry-run's time estimate. docs/performance.md measured
+ * vanilla d64 (depth 2, ffn 128, batch 32, len 512, 2 threads) at 88.6 model
+ * GFLOP/s on a machine whose quiet GEMM peak was 330-341 GFLOP/s, about
+ * 0.26, and vanilla d512 at 0.80-0.92; the suites' small models and the
+ * architectures with less GEMM work (scans, pooling) sit at the low end, so
+ * the low figure is taken: the estimate errs long. docs/guide.md, "Estimated
+ * time". */
+#define EB_RUN_EFFICIENCY 0.25
 
 typedef struct eb_run_summary {
   int selected, skipped_done, done;
@@ -27,6 +41,11 @@ typedef struct eb_run_summary {
   int failed;      /* status failed: an error, see the run's error column */
   int elsewhere;   /* running or run in another process on the same database */
   int speed_rows;
+  /* --dry-run: estimated FLOPs (training and evaluation) and wall time of the
+   * selected runs with a FLOP count, each capped at its time budget; the
+   * peak and efficiency it assumed; runs without a FLOP count */
+  double est_flops, est_seconds, est_peak_gflops, est_efficiency;
+  int est_unknown;
 } eb_run_summary;
 
 /* Returns 0 when the suite was worked through (individual runs may have
@@ -52,6 +71,9 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_bench_cfg *bc, int threads, const char *task,
                      eb_bench_result *br, const char **status, char *why, size_t whylen,
                      char *err, size_t errlen);
+
+/* A duration for --dry-run's estimate: "0.012 s", "42 s", "3.5 min", "2.41 h". */
+void eb_run_fmt_duration(char *buf, size_t len, double seconds);
 
 /* Select the shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when the
  * caller gave none; 0 if absent, -1 with err on malformed values. */
