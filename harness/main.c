@@ -1056,7 +1056,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
       {"dry-run", O_FLAG, &dry, 0, 0, NULL,
        "print the expanded grid with FLOPs and estimated times, run nothing"},
       {"efficiency", O_FLOAT, &efficiency, 0.001, 1, "F",
-       "--dry-run: fraction of the GEMM peak a step is assumed to reach [0.25]"},
+       "--dry-run: fraction of the GEMM peak a step is assumed to reach [0.1]"},
       {"peak-gflops", O_FLOAT, &peak_gflops, 0.001, 1e9, "G",
        "--dry-run: this machine's GEMM peak (from bench --peak) instead of a short "
        "measurement"},

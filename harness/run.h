@@ -26,14 +26,12 @@ typedef struct eb_run_opts {
 } eb_run_opts;
 
 /* The fraction of the GEMM peak (`bench --peak`) a training step is assumed
- * to reach in --dry-run's time estimate. docs/performance.md measured
- * vanilla d64 (depth 2, ffn 128, batch 32, len 512, 2 threads) at 88.6 model
- * GFLOP/s on a machine whose quiet GEMM peak was 330-341 GFLOP/s, about
- * 0.26, and vanilla d512 at 0.80-0.92; the suites' small models and the
- * architectures with less GEMM work (scans, pooling) sit at the low end, so
- * the low figure is taken: the estimate errs long. docs/guide.md, "Estimated
- * time". */
-#define EB_RUN_EFFICIENCY 0.25
+ * to reach in --dry-run's time estimate. Measured at d64 (depth 2, ffn 128,
+ * batch 32, len 512, 2 threads; docs/guide.md, "Estimated time"): vanilla
+ * and poolformer about 0.45, linformer and wide about 0.2, moe and performer
+ * about 0.1, mamba 0.03-0.06; a suite spending equal FLOPs on the seven
+ * archs runs at their harmonic mean, 0.08-0.14. */
+#define EB_RUN_EFFICIENCY 0.1
 
 typedef struct eb_run_summary {
   int selected, skipped_done, done;

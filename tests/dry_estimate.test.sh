@@ -28,7 +28,7 @@ t=$(secs "$v" "$u") || fail "summary time not a number: $line"
 awk -v t="$t" 'BEGIN { exit !(t > 0 && t < 1e12) }' || fail "time not finite and positive: $line"
 pk=$(sed -E 's/.*GEMM peak of ([0-9.e+]+) GFLOP\/s measured now.*/\1/' <<<"$line")
 awk -v p="$pk" 'BEGIN { exit !(p > 0 && p < 1e9) }' || fail "peak not measured: $line"
-[[ "$line" == *"at 0.25 x the GEMM peak"* ]] || fail "default efficiency not 0.25: $line"
+[[ "$line" == *"at 0.1 x the GEMM peak"* ]] || fail "default efficiency not 0.1: $line"
 
 # --- given peak and efficiency: time = FLOPs / (efficiency x peak)
 "$eb" run "$suite" --dry-run --peak-gflops 0.02 --efficiency 0.5 >"$tmp/g" 2>&1 ||
