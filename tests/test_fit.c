@@ -48,8 +48,8 @@ static void test_exact(void) {
   }
 }
 
-/* NS seeds x NB budgets, noise sd `sd`; C of seed s jittered a little as real
- * runs of a width differ by nothing, so keep them equal per budget */
+/* NS seeds x NB budgets with noise of sd `sd`; every seed at the same budgets,
+ * as the runs of one config are */
 static void make_noisy(double a, double b, double c, double sd, uint64_t seed, double *C,
                        double *y, int *grp) {
   uint64_t s = seed;
