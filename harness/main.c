@@ -1109,6 +1109,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
   int fresh = 0, dry = 0, rerun_changed = 0, keep_changed = 0, json = 0, text = 0;
+  double efficiency = 0, peak_gflops = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"threads", O_INT, &threads, 1, 1024, "N", "threads per run [1]"},
@@ -1126,7 +1127,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
        "edited archs/ sources)"},
       {"keep-changed", O_FLAG, &keep_changed, 0, 0, NULL,
        "keep the results of done runs whose architecture's code changed"},
-      {"dry-run", O_FLAG, &dry, 0, 0, NULL, "print the expanded grid, run nothing"},
+      {"dry-run", O_FLAG, &dry, 0, 0, NULL,
+       "print the expanded grid with FLOPs and estimated times, run nothing"},
+      {"efficiency", O_FLOAT, &efficiency, 0.001, 1, "F",
+       "--dry-run: fraction of the GEMM peak a step is assumed to reach [0.1]"},
+      {"peak-gflops", O_FLOAT, &peak_gflops, 0.001, 1e9, "G",
+       "--dry-run: this machine's GEMM peak (from bench --peak) instead of a short "
+       "measurement"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
@@ -1151,6 +1158,8 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
                    .reg = reg,
                    .rerun_changed = rerun_changed,
                    .keep_changed = keep_changed,
+                   .efficiency = efficiency,
+                   .peak_gflops = peak_gflops,
                    .shard_i = 0,
                    .shard_n = 1};
   if (rc) goto done;
@@ -1196,6 +1205,19 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
+  if (rc == 0 && dry) {
+    char when[64];
+    eb_run_fmt_duration(when, sizeof when, sum.est_seconds);
+    printf("estimated time: %s for %d run(s) (%.3g FLOP of training and evaluation at "
+           "%.2g x the GEMM peak of %.3g GFLOP/s %s with %d thread(s), each run capped "
+           "at its time budget, done or not; speed measurements not counted",
+           when, sum.selected - sum.failed - sum.est_unknown, sum.est_flops,
+           sum.est_efficiency, sum.est_peak_gflops,
+           peak_gflops > 0 ? "given by --peak-gflops" : "measured now", (int)threads);
+    if (sum.est_unknown)
+      printf("; %d run(s) without a FLOP count left out", sum.est_unknown);
+    printf(")\n");
+  }
   if (rc == 0 && dry && sum.failed) { /* their task's data cannot be opened */
     snprintf(err, sizeof err,
              "%s: %d run(s) cannot run as written (see 'cannot run' above)", pos[0],
@@ -1570,13 +1592,19 @@ static int csv_to_json(const char *csv, FILE *out) {
 
 static int cmd_report(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL, *attempt_s = "latest", *spread = "std";
+             *outp = NULL, *attempt_s = "latest", *spread = "std", *metric_s = "loss";
   int mix = 0, json = 0;
+  long long boot = EB_FIT_DEFAULT_RESAMPLES;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
-      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|all", "which table [all]"},
-      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|html",
+      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|fit|all", "which table [all]"},
+      {"metric", O_STR, &metric_s, 0, 0, "loss|error",
+       "what the fit table fits against training FLOPs: test loss or test error rate "
+       "[loss]"},
+      {"bootstrap", O_INT, &boot, 0, 100000, "N",
+       "bootstrap resamples over seeds for the fit table's intervals, 0 = none [200]"},
+      {"format", O_STR, &fmt_s, 0, 0, "md|latex|csv|json|html",
        "output format; html: one self-contained file with the figures inline [md]"},
       {"json", O_FLAG, &json, 0, 0, NULL,
        "same as --format json: the CSV's rows as one JSON array of objects"},
@@ -1598,9 +1626,10 @@ static int cmd_report(int argc, char **argv) {
   int rc =
       parse_opts("report", argc, argv, 2, table, "[options]",
                  "Paper-style tables from the results database: accuracy (LRA Table 1 "
-                 "layout), speed and memory (LRA Table 2 layout), MoE; --format html "
-                 "writes one self-contained page with every figure, the suite YAML, "
-                 "data provenance and the machine and commit of every run.",
+                 "layout), speed and memory (LRA Table 2 layout), MoE, scaling fits "
+                 "(y = a C^-b + c against training FLOPs); --format html writes one "
+                 "self-contained page with every figure, the suite YAML, data provenance "
+                 "and the machine and commit of every run.",
                  pos, &npos, 0, err, sizeof err);
   if (rc == 1) return 0;
   eb_store *st = NULL;
@@ -1612,7 +1641,7 @@ static int cmd_report(int argc, char **argv) {
   int flags = mix ? EB_REPORT_MIX_SOURCES : 0;
   if (rc) goto done;
   if (eb_table_parse(table_s, &t)) {
-    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe or all",
+    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe, fit or all",
              table_s);
     rc = 2;
     goto done;
@@ -1644,6 +1673,12 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   }
+  eb_report_fit_opts fo = {EB_FIT_LOSS, (int)boot};
+  if (eb_fit_metric_parse(metric_s, &fo.metric)) {
+    snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
+    rc = 2;
+    goto done;
+  }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   if (outp && !(out = fopen(outp, "w"))) {
     snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
@@ -1656,7 +1691,8 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc = eb_report_ex(st, suite, t, f, flags, json ? csv : out, err, sizeof err);
+  int rrc =
+      eb_report_opts(st, suite, t, f, flags, &fo, json ? csv : out, err, sizeof err);
   if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
   if (json) {
     int crc = fclose(csv);
@@ -1778,12 +1814,15 @@ done:
 /* -------------------------------------------------------------- plot ---- */
 static int cmd_plot(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
-             *outdir = "out/figures";
+             *outdir = "out/figures", *metric_s = "loss";
   int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to plot [the latest]"},
-      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|all", "figures [all]"},
+      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|fit|all",
+       "figures [all]"},
+      {"metric", O_STR, &metric_s, 0, 0, "loss|error",
+       "y of the fit figures: test loss or test error rate [loss]"},
       {"format", O_STR, &fmt_s, 0, 0, "png|svg|pdf", "image format [png]"},
       {"out", O_STR, &outdir, 0, 0, "DIR", "output directory [out/figures]"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
@@ -1806,7 +1845,13 @@ static int cmd_plot(int argc, char **argv) {
   if (rc) goto done;
   if (eb_plot_kind_parse(kind_s, &kind)) {
     snprintf(err, sizeof err,
-             "--kind %s: expected bubble, scaling, curves, pareto or all", kind_s);
+             "--kind %s: expected bubble, scaling, curves, pareto, fit or all", kind_s);
+    rc = 2;
+    goto done;
+  }
+  eb_fit_metric metric;
+  if (eb_fit_metric_parse(metric_s, &metric)) {
+    snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
     rc = 2;
     goto done;
   }
@@ -1817,8 +1862,10 @@ static int cmd_plot(int argc, char **argv) {
   }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
-  int prc = eb_plot_ex(st, suite, kind, fmt, mix ? EB_PLOT_MIX_SOURCES : 0, outdir,
-                       &written, err, sizeof err);
+  int prc = eb_plot_ex(st, suite, kind, fmt,
+                       (mix ? EB_PLOT_MIX_SOURCES : 0) |
+                           (metric == EB_FIT_ERROR ? EB_PLOT_FIT_ERROR : 0),
+                       outdir, &written, err, sizeof err);
   if (prc) {
     rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ? 2 : 1;
     goto done;

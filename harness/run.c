@@ -15,6 +15,7 @@
 #include "export.h"
 #include "gemm.h"
 #include "model.h"
+#include "peak.h"
 #include "registry.h"
 #include "store.h"
 #include "../tasks/source.h" /* eb_sha256_file: the executable's digest */
@@ -654,6 +655,59 @@ static int code_changes(eb_store *db, const eb_suite *s, const int *pick,
   return 0;
 }
 
+void eb_run_fmt_duration(char *buf, size_t len, double s) {
+  if (s < 10)
+    snprintf(buf, len, "%.2g s", s);
+  else if (s < 120)
+    snprintf(buf, len, "%.0f s", s);
+  else if (s < 7200)
+    snprintf(buf, len, "%.1f min", s / 60);
+  else
+    snprintf(buf, len, "%.2f h", s / 3600);
+}
+
+/* --dry-run's estimate for one run: training steps (forward + backward) plus
+ * its evaluations (forward only: eval_batches batches of the validation
+ * split at every eval_every steps and at the last, then the whole test
+ * split). Seconds at efficiency x peak, capped at the run's time budget
+ * (*capped set). Returns the FLOPs, or -1 when there is no count. */
+static double dry_estimate(const eb_suite_run *r, const eb_model *est,
+                           const eb_task_info *info, double gflops, double *seconds,
+                           int *capped) {
+  const eb_train_cfg *t = &r->train;
+  double step = eb_model_flops(est, t->batch, info->max_len, 1);
+  double fwd = eb_model_flops(est, t->batch, info->max_len, 0);
+  if (!(step > 0) || !(fwd > 0)) return -1;
+  int nevals = t->eval_every > 0 ? t->steps / t->eval_every : 0;
+  if (t->eval_every <= 0 || t->steps % t->eval_every) nevals++; /* the last step */
+  double val_batches = t->eval_batches > 0
+                           ? t->eval_batches
+                           : ceil((double)info->n_val / (t->batch > 0 ? t->batch : 1));
+  double test_batches = ceil((double)info->n_test / (t->batch > 0 ? t->batch : 1));
+  double flops = step * t->steps + fwd * (nevals * val_batches + test_batches);
+  *seconds = flops / (gflops * 1e9);
+  *capped = t->time_budget_s > 0 && *seconds > t->time_budget_s;
+  if (*capped) *seconds = t->time_budget_s;
+  return flops;
+}
+
+/* The GEMM peak the estimate divides by: given, or a short measurement
+ * (n = 1024, 3 products; the bandwidth part at its smallest). */
+static int dry_peak(const eb_run_opts *o, double *gflops, char *err, size_t errlen) {
+  if (o->peak_gflops > 0) {
+    *gflops = o->peak_gflops;
+    return 0;
+  }
+  eb_peak_cfg pc = eb_peak_quick(o->threads > 0 ? o->threads : 1);
+  pc.gemm_n = 1024;
+  pc.bw_bytes = (size_t)1 << 20;
+  pc.bw_reps = 1;
+  eb_peak p;
+  if (eb_peak_measure(&pc, &p, err, errlen)) return -1;
+  *gflops = p.gemm_gflops;
+  return 0;
+}
+
 /* ------------------------------------------------------------ suite ---- */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
@@ -741,6 +795,17 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     ev_int(&b, "speed", s->has_speed && (o->shard_n <= 1 || o->shard_i == 0));
     ev_end(o, &b);
   }
+  double gflops = 0, eff = o->efficiency > 0 ? o->efficiency : EB_RUN_EFFICIENCY;
+  if (o->dry_run) {
+    if (dry_peak(o, &gflops, err, errlen)) {
+      free(changed);
+      free(pick);
+      eb_store_close(db);
+      return 1;
+    }
+    sum->est_peak_gflops = gflops;
+    sum->est_efficiency = eff;
+  }
   for (int i = 0; i < s->nruns && rc == 0; i++) {
     if (!pick[i]) continue;
     eb_suite_run *r = &s->runs[i];
@@ -768,9 +833,21 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
                       .pair = data.info.mode == EB_INPUT_PAIR};
       est.cfg.max_len = data.info.max_len + (r->model.pool == EB_POOL_CLS);
       double step_flops = eb_model_flops(&est, r->train.batch, data.info.max_len, 1);
+      double secs = 0;
+      int capped = 0;
+      double all = dry_estimate(r, &est, &data.info, eff * gflops, &secs, &capped);
+      char when[64] = "";
+      if (all > 0) {
+        sum->est_flops += all;
+        sum->est_seconds += secs;
+        eb_run_fmt_duration(when, sizeof when, secs);
+      } else {
+        sum->est_unknown++;
+      }
       if (step_flops > 0)
-        say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total%s", r->key, r->label,
-            step_flops, step_flops * r->train.steps, size);
+        say(o, 0, "%s  %-48s %9.3g FLOP/step %9.3g FLOP total  est %s%s%s", r->key,
+            r->label, step_flops, step_flops * r->train.steps, when,
+            capped ? " (time budget)" : "", size);
       else
         say(o, 0, "%s  %-48s (FLOPs unknown: %s)%s", r->key, r->label,
             why[0] ? why : "no analytic count", size);

@@ -23,6 +23,10 @@ typedef struct eb_run_opts {
    * to do: re-run such runs (as --fresh does), or keep their results. */
   const eb_registry *reg;
   int rerun_changed, keep_changed;
+  /* --dry-run's time estimate: FLOPs / (efficiency x GEMM peak). efficiency
+   * 0 = EB_RUN_EFFICIENCY; peak_gflops 0 = measure it (a short GEMM
+   * measurement, peak.h, with `threads`). */
+  double efficiency, peak_gflops;
   /* Output: `transient` lines overwrite each other on a terminal. */
   void *user;
   void (*print)(void *user, int transient, const char *line);
@@ -32,6 +36,14 @@ typedef struct eb_run_opts {
   void (*event)(void *user, const char *json);
 } eb_run_opts;
 
+/* The fraction of the GEMM peak (`bench --peak`) a training step is assumed
+ * to reach in --dry-run's time estimate. Measured at d64 (depth 2, ffn 128,
+ * batch 32, len 512, 2 threads; docs/guide.md, "Estimated time"): vanilla
+ * and poolformer about 0.45, linformer and wide about 0.2, moe and performer
+ * about 0.1, mamba 0.03-0.06; a suite spending equal FLOPs on the seven
+ * archs runs at their harmonic mean, 0.08-0.14. */
+#define EB_RUN_EFFICIENCY 0.1
+
 typedef struct eb_run_summary {
   int selected, skipped_done, done;
   int ended_early;  /* a result, but timeout, diverged or oom */
@@ -39,6 +51,11 @@ typedef struct eb_run_summary {
   int elsewhere;    /* running or run in another process on the same database */
   int code_changed; /* done runs whose arch's code changed (re-run or kept) */
   int speed_rows;
+  /* --dry-run: estimated FLOPs (training and evaluation) and wall time of the
+   * selected runs with a FLOP count, each capped at its time budget; the
+   * peak and efficiency it assumed; runs without a FLOP count */
+  double est_flops, est_seconds, est_peak_gflops, est_efficiency;
+  int est_unknown;
 } eb_run_summary;
 
 /* Returns 0 when the suite was worked through (individual runs may have
@@ -66,6 +83,9 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_bench_cfg *bc, int threads, const char *task,
                      eb_bench_result *br, const char **status, char *why, size_t whylen,
                      char *err, size_t errlen);
+
+/* A duration for --dry-run's estimate: "0.012 s", "42 s", "3.5 min", "2.41 h". */
+void eb_run_fmt_duration(char *buf, size_t len, double seconds);
 
 /* Select the shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when the
  * caller gave none; 0 if absent, -1 with err on malformed values. */

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fitruns.h"
 #include "sources.h"
 #include "util.h"
 
@@ -101,6 +102,7 @@ typedef struct {
   char *err;
   size_t errlen;
   eb_suite_sources src; /* data source of each task */
+  eb_fit_metric fit_metric;
 } pctx;
 
 /* " (data source)" of a task for titles, "" when none was recorded */
@@ -1248,6 +1250,153 @@ static int fig_pareto(pctx *x) {
   return rc;
 }
 
+/* ---------------------------------------------------------------- fit -- */
+
+/* fit-TASK: y (test loss or error rate) of every finished run vs its training
+ * model FLOPs on log-log axes, points per arch, and each arch's fitted
+ * y = a C^-b + c (fitruns.h) as a line of the same colour across the arch's
+ * range of C. A task is drawn when at least one arch could be fitted; archs
+ * without a fit show their points only ("no fit" in the key). Points with
+ * y <= 0 (an error rate of 0) cannot sit on a log axis: left out, noted. */
+static int fig_fit(pctx *x, int quiet) {
+  eb_fit_set fs;
+  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->fit_metric, 0, &fs,
+                      x->err, x->errlen))
+    return EB_PLOT_ERR_IO;
+  const char *metric = eb_fit_metric_name(x->fit_metric);
+  const char *what = x->fit_metric == EB_FIT_ERROR ? "test error rate" : "test loss";
+  int rc = 0;
+  for (int t = 0; t < x->tasks.n && !rc; t++) {
+    const char *task = x->tasks.v[t];
+    int nfit = 0, npts = 0, nonpos = 0;
+    sbuf why = {0};
+    for (int i = 0; i < fs.n; i++) {
+      const eb_fit_cell *c = &fs.cell[i];
+      if (strcmp(c->task, task)) continue;
+      npts += c->n;
+      if (c->rc == 0)
+        nfit++;
+      else
+        sb_add(&why, "%s%s: %s", why.n ? ", " : "", c->arch, c->why);
+    }
+    if (nfit == 0) {
+      if (!quiet && npts)
+        note(x, "fit for task '%s' skipped: no arch could be fitted (%s)", task,
+             why.p ? why.p : "");
+      free(why.p);
+      continue;
+    }
+    free(why.p);
+    sbuf dat = {0}, gp = {0};
+    sb_add(&dat, "# effbench scaling fits, suite ");
+    sb_quote(&dat, x->suite);
+    sb_add(&dat, ", task ");
+    sb_quote(&dat, task);
+    sb_add(&dat,
+           "\n# %s = a * C^-b + c per arch; C = training model FLOPs (per step, no "
+           "recompute, times steps done)\n# blocks (gnuplot index): first the points of "
+           "each arch, then the fitted curve of each fitted arch, named in the comment "
+           "above them\n# columns: train_model_flops[FLOP] %s\n",
+           what, metric);
+    double fmin = INFINITY, fmax = 0, ymin = INFINITY, ymax = 0;
+    int nb = 0;
+    sbuf plot = {0};
+    char name[300];
+    safe_name(name, sizeof name, "fit-", task);
+    for (int i = 0; i < fs.n; i++) { /* points */
+      const eb_fit_cell *c = &fs.cell[i];
+      if (strcmp(c->task, task) || c->n == 0) continue;
+      int lt = names_find(&x->archs, c->arch) + 1;
+      sb_add(&dat, "%s# %s: points\n", nb ? "\n\n" : "", c->arch);
+      for (int k = 0; k < c->n; k++) {
+        if (!(c->y[k] > 0)) {
+          nonpos++;
+          continue;
+        }
+        sb_add(&dat, "%.6g %.6g\n", c->C[k], c->y[k]);
+        if (c->C[k] < fmin) fmin = c->C[k];
+        if (c->C[k] > fmax) fmax = c->C[k];
+        if (c->y[k] < ymin) ymin = c->y[k];
+        if (c->y[k] > ymax) ymax = c->y[k];
+      }
+      char title[300];
+      if (c->rc == 0)
+        snprintf(title, sizeof title, "%s (b = %.3g)", c->arch, c->fit.b);
+      else
+        snprintf(title, sizeof title, "%s (no fit)", c->arch);
+      sb_add(&plot, "  '%s.dat' index %d using 1:2 with points lt %d ps 1.6*PS title ",
+             name, nb, lt);
+      sb_quote(&plot, title);
+      sb_add(&plot, ", \\\n");
+      nb++;
+    }
+    for (int i = 0; i < fs.n; i++) { /* curves */
+      const eb_fit_cell *c = &fs.cell[i];
+      if (strcmp(c->task, task) || c->rc) continue;
+      int lt = names_find(&x->archs, c->arch) + 1;
+      sb_add(&dat, "\n\n# %s: fit a=%.6g b=%.6g c=%.6g\n", c->arch, c->fit.a, c->fit.b,
+             c->fit.c);
+      double l0 = log(c->cmin), l1 = log(c->cmax);
+      for (int k = 0; k <= 64; k++) {
+        double C = exp(l0 + (l1 - l0) * k / 64), y = eb_powfit_eval(&c->fit, C);
+        sb_add(&dat, "%.6g %.6g\n", C, y);
+        if (y > 0 && y < ymin) ymin = y;
+        if (y > ymax) ymax = y;
+      }
+      sb_add(&plot, "  '%s.dat' index %d using 1:2 with lines lt %d lw 2 notitle, \\\n",
+             name, nb, lt);
+      nb++;
+    }
+    if (nonpos)
+      note(x, "fit for task '%s': %d point(s) with %s 0 left off the log axis", task,
+           nonpos, metric);
+    gp_prelude(x, &gp, name, "scaling fits: metric vs training model FLOPs");
+    char tt[1024], sfx[600];
+    src_suffix(x, task, sfx, sizeof sfx);
+    snprintf(tt, sizeof tt,
+             "Scaling fits — task '%s'%s, suite '%s'\n%s = a·C^-b + c per arch; points: "
+             "runs",
+             task, sfx, x->suite, what);
+    sb_add(&gp, "set title ");
+    sb_quote(&gp, tt);
+    if (!(fmax > fmin)) { /* one C only: widen so the axis has a range */
+      fmin /= 2;
+      fmax *= 2;
+    }
+    if (!(ymax > ymin)) {
+      ymin /= 1.5;
+      ymax *= 1.5;
+    }
+    double xs = log10(fmax / fmin), ys = log10(ymax / ymin);
+    double xl = fmin / pow(10, 0.08 * xs), xh = fmax * pow(10, 0.08 * xs);
+    double yl = ymin / pow(10, 0.1 * ys), yh = ymax * pow(10, 0.1 * ys);
+    sb_add(&gp,
+           " noenhanced\nset xlabel 'Training compute C (model FLOPs, no recompute: per "
+           "step × steps, log scale)'\n"
+           "set ylabel '%s (log scale)'\nset logscale xy 10\n"
+           "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
+           x->fit_metric == EB_FIT_ERROR ? "Test error rate" : "Test loss (nats)", xl, xh,
+           yl, yh);
+    log_tics(&gp, "x", xl, xh, 1, 0);
+    log_tics(&gp, "y", yl, yh, 0, 0);
+    sb_add(&gp, "set key outside right top spacing 1.2\n\nplot \\\n");
+    if (plot.p) sb_add(&gp, "%s", plot.p);
+    /* the last entry ends ", \": end the command instead */
+    if (gp.p && gp.n >= 4 && !strcmp(gp.p + gp.n - 4, ", \\\n")) {
+      gp.n -= 4;
+      gp.p[gp.n] = '\0';
+      sb_add(&gp, "\n");
+    }
+    if (plot.oom) gp.oom = 1;
+    rc = emit(x, name, &dat, &gp);
+    free(plot.p);
+    free(dat.p);
+    free(gp.p);
+  }
+  eb_fit_set_free(&fs);
+  return rc;
+}
+
 /* -------------------------------------------------------------- suite -- */
 
 static int resolve_suite(pctx *x, const char *name) {
@@ -1307,6 +1456,7 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   x.outdir = outdir;
   x.err = err;
   x.errlen = errlen;
+  x.fit_metric = flags & EB_PLOT_FIT_ERROR ? EB_FIT_ERROR : EB_FIT_LOSS;
   int rc = resolve_suite(&x, suite);
   if (!rc) rc = load_names(&x);
   if (!rc && kind != EB_PLOT_SCALING) { /* before any figure is drawn */
@@ -1323,6 +1473,8 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   if (!rc && (kind == EB_PLOT_SCALING || kind == EB_PLOT_ALL)) rc = fig_scaling(&x);
   if (!rc && (kind == EB_PLOT_CURVES || kind == EB_PLOT_ALL)) rc = fig_curves(&x);
   if (!rc && (kind == EB_PLOT_PARETO || kind == EB_PLOT_ALL)) rc = fig_pareto(&x);
+  if (!rc && (kind == EB_PLOT_FIT || kind == EB_PLOT_ALL))
+    rc = fig_fit(&x, kind == EB_PLOT_ALL);
   if (!rc && x.notes.oom) rc = oom_fail(&x);
   if (!rc) {
     if (x.written == 0) {
@@ -1342,7 +1494,8 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   return rc;
 }
 
-static const char *const KIND_NAMES[] = {"bubble", "scaling", "curves", "pareto", "all"};
+static const char *const KIND_NAMES[] = {"bubble", "scaling", "curves",
+                                         "pareto", "fit",     "all"};
 static const char *const FORMAT_NAMES[] = {"png", "svg", "pdf"};
 _Static_assert(sizeof KIND_NAMES / sizeof KIND_NAMES[0] == EB_PLOT_ALL + 1,
                "one name per plot kind");

@@ -35,6 +35,12 @@
  *   arch, and the Pareto front (fewest FLOPs for a given accuracy) as a
  *   staircase. One per task because accuracies of different tasks are not
  *   comparable.
+ * - fit-TASK, one per task with at least one fitted arch: test loss (or,
+ *   with EB_PLOT_FIT_ERROR, test error rate) of every done or timed-out run
+ *   vs its training model FLOPs on log-log axes, points per arch, and each
+ *   arch's fitted y = a C^-b + c (fitruns.h) over its range of C, in the
+ *   arch's colour; the key gives b, or "no fit". `all` draws them silently
+ *   only where a fit exists; `fit` notes the tasks it skipped and why.
  *
  * A figure without data is skipped, not an error; eb_plot fails only when
  * no figure of the requested kind can be made. Nothing here prints. */
@@ -50,6 +56,7 @@ typedef enum {
   EB_PLOT_SCALING,
   EB_PLOT_CURVES,
   EB_PLOT_PARETO,
+  EB_PLOT_FIT,
   EB_PLOT_ALL
 } eb_plot_kind;
 typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
@@ -67,6 +74,9 @@ typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
 /* eb_plot_ex flags: draw runs on different kinds of data source as one task
  * (titles say "mixed sources: ..."; a note warns). */
 #define EB_PLOT_MIX_SOURCES 1
+/* eb_plot_ex flags: the fit figures plot the test error rate (1 - test
+ * accuracy) instead of the test loss. */
+#define EB_PLOT_FIT_ERROR 2
 
 /* Draws the figures of `kind` for `suite` (NULL = the suite with the most
  * recent run or speed measurement) into outdir. *written (may be NULL) gets
@@ -92,7 +102,7 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
 int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
                int flags, const char *outdir, int *written, char *err, size_t errlen);
 
-/* Names for the CLI: "bubble", "scaling", "curves", "pareto", "all" and
+/* Names for the CLI: "bubble", "scaling", "curves", "pareto", "fit", "all" and
  * "png", "svg", "pdf" (also the file extension). Parsers return -1 for an
  * unknown name. */
 const char *eb_plot_kind_name(eb_plot_kind k);

@@ -25,7 +25,7 @@
 #define CODE_ON "\x03"
 #define CODE_OFF "\x04"
 
-static const char *const TABLE_NAMES[] = {"accuracy", "speed", "moe", "all"};
+static const char *const TABLE_NAMES[] = {"accuracy", "speed", "moe", "fit", "all"};
 static const char *const FORMAT_NAMES[] = {"md", "latex", "csv", "html"};
 _Static_assert(sizeof TABLE_NAMES / sizeof TABLE_NAMES[0] == EB_TABLE_ALL + 1,
                "table names");
@@ -579,6 +579,7 @@ typedef struct {
   size_t errlen;
   eb_suite_sources src; /* data source of each task column */
   int flags;            /* EB_REPORT_* */
+  eb_report_fit_opts fit;
 } rctx;
 
 static int sql_fail(rctx *x, const char *what) {
@@ -1333,6 +1334,165 @@ out:
   return ret;
 }
 
+/* ------------------------------------------------------ scaling fits -- */
+
+/* "0.312 [0.281, 0.347]": the estimate and its bootstrap interval */
+static void fit_num(sbuf *b, const eb_fit_cell *c, int j, double v) {
+  sb_add(b, "%.3g", v);
+  if (c->ci_rc == 0) sb_add(b, " [%.3g, %.3g]", c->ci.lo[j], c->ci.hi[j]);
+}
+
+static void fit_csv(rctx *x, const eb_fit_cell *c, const char *metric, const char *what,
+                    double v, const char *status) {
+  char name[64];
+  snprintf(name, sizeof name, "%s_%s", metric, what);
+  csv_row r = csv_start("fit", x->suite, c->arch, c->task, name);
+  r.value = v;
+  r.n = c->n;
+  r.runs = c->runs;
+  r.status = status;
+  csv_put(x->o, &r);
+}
+
+static int report_fit(rctx *x, int in_all) {
+  eb_fit_set fs;
+  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->fit.metric,
+                      x->fit.resamples, &fs, x->err, x->errlen))
+    return EB_REPORT_ERR_IO;
+  int fittable = 0;
+  for (int i = 0; i < fs.n; i++)
+    fittable |= fs.cell[i].fit.budgets >= EB_FIT_MIN_BUDGETS;
+  const char *metric = eb_fit_metric_name(x->fit.metric);
+  const char *what = x->fit.metric == EB_FIT_ERROR ? "test error rate" : "test loss";
+  char title[1024];
+  snprintf(title, sizeof title,
+           "Scaling fits, %s = a" CODE_ON "C^-b" CODE_OFF " + c, suite " CODE_ON
+           "%s" CODE_OFF,
+           what, x->suite);
+  rtable *t = NULL;
+  int ret = 0;
+  if (in_all && !fittable) goto out; /* nothing measured at several budgets */
+  if (fs.n == 0) {
+    if (x->f != EB_FMT_CSV)
+      render_empty(x->o, x->f, title, "No finished training runs in this suite.");
+    goto out;
+  }
+  if (x->f == EB_FMT_CSV) {
+    for (int i = 0; i < fs.n; i++) {
+      const eb_fit_cell *c = &fs.cell[i];
+      if (c->rc) {
+        char why[300];
+        snprintf(why, sizeof why, "no fit: %s", c->why);
+        fit_csv(x, c, metric, "fit", NAN, why);
+        continue;
+      }
+      const double est[3] = {c->fit.a, c->fit.b, c->fit.c};
+      const char *pn[3] = {"a", "b", "c"};
+      for (int j = 0; j < 3; j++) {
+        char lo[8], hi[8];
+        snprintf(lo, sizeof lo, "%s_lo", pn[j]);
+        snprintf(hi, sizeof hi, "%s_hi", pn[j]);
+        fit_csv(x, c, metric, pn[j], est[j], "ok");
+        const char *cs = c->ci_rc == 0   ? "ok"
+                         : c->ci_rc == 1 ? "no bootstrap"
+                                         : c->ci_why;
+        fit_csv(x, c, metric, lo, c->ci_rc == 0 ? c->ci.lo[j] : NAN, cs);
+        fit_csv(x, c, metric, hi, c->ci_rc == 0 ? c->ci.hi[j] : NAN, cs);
+      }
+      fit_csv(x, c, metric, "r2", c->fit.r2, "ok");
+      fit_csv(x, c, metric, "budgets", c->fit.budgets, "ok");
+    }
+    goto out;
+  }
+  t = rt_new(10);
+  if (!t) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  const char *heads[] = {"arch", "task", "a",     "b",       "c",
+                         "R2",   "runs", "seeds", "budgets", "interval"};
+  for (int c = 0; c < 10; c++)
+    rt_head(t, c, NULL, heads[c]);
+  t->align[1] = 'l';
+  t->align[9] = 'l';
+  int left_out = 0;
+  for (int i = 0; i < fs.n; i++) {
+    const eb_fit_cell *c = &fs.cell[i];
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, "%s", c->arch);
+    rt_set(t, r, 1, 0, "%s", c->task);
+    if (c->rc) {
+      rt_set(t, r, 2, 0, "no fit: %s", c->why);
+      for (int k = 3; k <= 5; k++)
+        rt_set(t, r, k, 0, DASH);
+    } else {
+      const double est[3] = {c->fit.a, c->fit.b, c->fit.c};
+      for (int j = 0; j < 3; j++) {
+        sbuf b = {0};
+        fit_num(&b, c, j, est[j]);
+        rt_set_sb(t, r, 2 + j, &b, 0);
+      }
+      rt_set(t, r, 5, 0, "%.3f", c->fit.r2);
+    }
+    sbuf b = {0};
+    sb_add(&b, "%d", c->n);
+    if (c->left_out) sb_add(&b, " (+%d left out)", c->left_out);
+    left_out += c->left_out;
+    rt_set_sb(t, r, 6, &b, 0);
+    rt_set(t, r, 7, 0, "%d", c->nseeds);
+    int nb = c->n ? eb_fit_budgets(c->C, c->n) : 0;
+    if (nb > 1)
+      rt_set(t, r, 8, 0, "%d (%.2g to %.2g)", nb, c->cmin, c->cmax);
+    else if (nb == 1)
+      rt_set(t, r, 8, 0, "1 (%.2g)", c->cmin);
+    else
+      rt_set(t, r, 8, 0, "0");
+    if (c->rc)
+      rt_set(t, r, 9, 0, DASH);
+    else if (c->ci_rc == 0)
+      rt_set(t, r, 9, 0, "%d/%d resamples", c->ci.fitted, c->ci.resamples);
+    else if (c->ci_rc == 1)
+      rt_set(t, r, 9, 0, "none (0 resamples)");
+    else
+      rt_set(t, r, 9, 0, "none: %s", c->ci_why);
+  }
+  if (t->oom) {
+    ret = oom_fail(x);
+    goto out;
+  }
+  char label[1024];
+  snprintf(label, sizeof label, "effbench-fit-%s-%s", metric, x->suite);
+  sbuf note = {0};
+  sb_add(&note,
+         "Least-squares fit of %s = a" CODE_ON "C^-b" CODE_OFF
+         " + c (b > 0, c >= 0) per arch and task; C = training model FLOPs of a run (per "
+         "step, no recompute, times steps done); %s; one point per finished run; ",
+         what,
+         x->fit.metric == EB_FIT_ERROR
+             ? "y = 1 - test accuracy at the best validation step"
+             : "y = test cross-entropy at the best validation step");
+  if (x->fit.resamples > 0)
+    sb_add(&note,
+           "[lo, hi]: 2.5 and 97.5 percentiles of refits on %d bootstrap resamples of "
+           "the seeds (all runs of a drawn seed go in); ",
+           x->fit.resamples);
+  else
+    sb_add(&note, "no intervals (0 bootstrap resamples); ");
+  sb_add(&note, "budgets: distinct C (at least %d needed) and their range in FLOPs",
+         EB_FIT_MIN_BUDGETS);
+  if (left_out)
+    sb_add(&note, "; left out: runs stored without model FLOPs or a test result");
+  if (note.oom)
+    ret = oom_fail(x);
+  else
+    render(x->o, x->f, title, note.p, label, t);
+  free(note.p);
+out:
+  rt_free(t);
+  eb_fit_set_free(&fs);
+  return ret;
+}
+
 /* --------------------------------------------------------- conflicts -- */
 
 /* Run keys that `effbench merge` found with different results in different
@@ -1630,15 +1790,21 @@ static void attempt_views_drop(sqlite3 *db) {
 
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen) {
+  return eb_report_opts(s, suite, t, f, flags, NULL, out, err, errlen);
+}
+
+int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
+                   const eb_report_fit_opts *fit, FILE *out, char *err, size_t errlen) {
   if (flags & EB_REPORT_ALL_ATTEMPTS) {
-    rctx v = {s, eb_store_db(s), NULL, 0, f, out, err, errlen, {0}, flags};
+    rctx v = {s,     eb_store_db(s),  NULL, 0, f, out, err, errlen, {0},
+              flags, {EB_FIT_LOSS, 0}};
     attempt_views_drop(v.db);
     if (attempt_views(&v)) {
       attempt_views_drop(v.db);
       return EB_REPORT_ERR_IO;
     }
-    int ret =
-        eb_report_ex(s, suite, t, f, flags & ~EB_REPORT_ALL_ATTEMPTS, out, err, errlen);
+    int ret = eb_report_opts(s, suite, t, f, flags & ~EB_REPORT_ALL_ATTEMPTS, fit, out,
+                             err, errlen);
     attempt_views_drop(v.db);
     return ret;
   }
@@ -1648,7 +1814,10 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
   }
   if (errlen) err[0] = '\0';
   char name[256], warn[2048] = "";
-  rctx x = {s, eb_store_db(s), name, 0, f, out, err, errlen, {0}, flags};
+  rctx x = {s,     eb_store_db(s),  name, 0, f, out, err, errlen, {0},
+            flags, {EB_FIT_LOSS, 0}};
+  x.fit.resamples = EB_FIT_DEFAULT_RESAMPLES;
+  if (fit) x.fit = *fit;
   /* one read transaction: every table sees the same snapshot even while a
    * suite is still writing */
   if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -1666,6 +1835,8 @@ int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int fl
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
   if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
+  if (!ret && (t == EB_TABLE_FIT || t == EB_TABLE_ALL))
+    ret = report_fit(&x, t == EB_TABLE_ALL);
   if (!ret && f == EB_FMT_HTML) ret = report_html_rest(&x, warn, sizeof warn);
   sqlite3_exec(x.db, "COMMIT", NULL, NULL, NULL);
   eb_suite_sources_free(&x.src);

@@ -19,6 +19,14 @@
  *   each the per-run mean over recorded steps, then mean ± std over seeds.
  *   Run stat names read: expert_load_max_over_mean, dropped_fraction,
  *   aux_loss.
+ * - fit: scaling laws y = a C^-b + c per (arch, task), C = training model
+ *   FLOPs of a run, y its test loss or error rate (fitruns.h, fit.h): a, b,
+ *   c with 95 % bootstrap intervals over seeds, R², points, seeds and the
+ *   compute budgets; a cell that cannot be fitted says why ("no fit: 3
+ *   distinct compute budgets (at least 4 needed)"). `all` includes it only
+ *   when some (arch, task) has at least 4 budgets. CSV metrics are
+ *   METRIC_a, METRIC_a_lo, METRIC_a_hi, ... METRIC_r2, METRIC_budgets
+ *   (METRIC = loss | error), or METRIC_fit with the reason in status.
  *
  * Row order: `vanilla` first, then archs in order of first appearance in the
  * suite (run id order, which follows the suite YAML). Columns: tasks in order
@@ -42,9 +50,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fitruns.h"
 #include "store.h"
 
-typedef enum { EB_TABLE_ACCURACY, EB_TABLE_SPEED, EB_TABLE_MOE, EB_TABLE_ALL } eb_table;
+typedef enum {
+  EB_TABLE_ACCURACY,
+  EB_TABLE_SPEED,
+  EB_TABLE_MOE,
+  EB_TABLE_FIT,
+  EB_TABLE_ALL
+} eb_table;
 typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 
 /* Failure codes of eb_report: a database or output error (exit 1), or no
@@ -84,7 +99,18 @@ int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen);
 
-/* Name tables for the CLI: "accuracy", "speed", "moe", "all" and "md",
+/* Options of the fit table: which y, how many bootstrap resamples (0 = no
+ * intervals). NULL in eb_report_opts = loss, EB_FIT_DEFAULT_RESAMPLES. */
+typedef struct {
+  eb_fit_metric metric;
+  int resamples;
+} eb_report_fit_opts;
+
+/* eb_report_ex with the fit table's options. */
+int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
+                   const eb_report_fit_opts *fit, FILE *out, char *err, size_t errlen);
+
+/* Name tables for the CLI: "accuracy", "speed", "moe", "fit", "all" and "md",
  * "latex", "csv", "html". Parsers return -1 for an unknown name. */
 const char *eb_table_name(eb_table t);
 const char *eb_format_name(eb_format f);

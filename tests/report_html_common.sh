@@ -1,7 +1,8 @@
 # Sourced by tests/report_html_file.test.sh and tests/report_html.test.sh:
 # builds a small database with the tiny suite (seconds), writes its HTML
 # report to $tmp/report.html, and sets what the database implies the page
-# must hold: n_tables (the result tables, as counted in the Markdown report,
+# must hold: n_tables (the result tables, as counted in the Markdown report:
+# accuracy, speed, MoE and the scaling fit of its 4 budgets,
 # plus the provenance and runs tables), n_svgs (the figures `effbench plot
 # --format svg` draws), n_runs, commit, cpu. Needs eb, src, tmp, fail.
 db="$tmp/r.db"
@@ -18,6 +19,6 @@ n_svgs=$(find "$tmp/figs" -name '*.svg' | wc -l)
 n_runs=$(sqlite3 "$db" "SELECT count(*) FROM runs")
 commit=$(sqlite3 "$db" "SELECT git_commit FROM runs LIMIT 1")
 cpu=$(sqlite3 "$db" "SELECT cpu_model FROM runs LIMIT 1")
-[[ $n_result -eq 3 && $n_svgs -ge 4 && $n_runs -eq 4 && -n $commit ]] ||
+[[ $n_result -eq 4 && $n_svgs -ge 4 && $n_runs -eq 4 && -n $commit ]] ||
   fail "tiny database: $n_result tables, $n_svgs figures, $n_runs runs, commit '$commit'"
 check_py="$src/tests/report_html_check.py"
