@@ -223,6 +223,13 @@ static void sections(const eb_split_data *s, size_t sz[5]) {
   sz[4] = up(nn * 4);
 }
 
+int eb_dataset_reseal(void *file, size_t bytes) {
+  if (bytes < up(sizeof(cache_header)) || bytes % ALIGN) return -1;
+  uint64_t sum = cache_sum(file, bytes);
+  memcpy((char *)file + offsetof(cache_header, checksum), &sum, sizeof sum);
+  return 0;
+}
+
 /* Compute the checksum of the written file and store it in its header. */
 static int stamp_checksum(const char *path) {
   int fd = open(path, O_RDWR);

@@ -56,6 +56,10 @@ int eb_dataset_batch(eb_dataset *d, eb_split split, int64_t index, uint64_t epoc
 int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t errlen);
 int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen);
 void eb_dataset_free(eb_dataset *d);
+/* Store the right checksum in the header of a cache file image in memory
+ * (bytes long): for tests and fuzzing, which edit a cache on purpose. -1 when
+ * bytes is not a multiple of 64 holding at least a header. */
+int eb_dataset_reseal(void *file, size_t bytes);
 
 /* Data through the cache: loaded from eb_cache_path(task, args, seed, version)
  * when it is there, else made by build(user, d) and saved. The cache is best
