@@ -119,6 +119,11 @@ eb_fuzz_exe(fuzz_mutate ${EB_FUZZ_DIR}/mutate.c ${EB_FUZZ_ENTRIES})
 add_test(NAME fuzz_mutate COMMAND fuzz_mutate)
 set_tests_properties(fuzz_mutate PROPERTIES LABELS "slow;stress" TIMEOUT 1800
                      ENVIRONMENT "${EB_TEST_ENV}" WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+# a short run with other draws among the unit tests, so the ASan+UBSan stage of
+# .ci/run (ctest -L unit) runs every parser on mutated inputs too
+add_test(NAME fuzz_mutate_quick COMMAND fuzz_mutate --inputs 1000 --seed 2)
+set_tests_properties(fuzz_mutate_quick PROPERTIES LABELS unit ENVIRONMENT "${EB_TEST_ENV}"
+                     WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
 if(EFFBENCH_FUZZ)
   foreach(t yaml listops retrieval text idx idxgz cifar pathfinder store cache)
     set(src ${EB_FUZZ_DIR}/fuzz_${t}.c)
