@@ -234,7 +234,11 @@ EB_VINLINE void eb__v8_store(float *p, eb_v8f v) { memcpy(p, &v, sizeof v); }
 /* a shuffle of lane 0, not the 8-element initialiser: GCC builds the latter
  * with a chain of lane inserts instead of one broadcast */
 EB_VINLINE eb_v8f eb__v8_splat(float x) {
+#ifdef __clang__ /* clang (the fuzzing build) has no __builtin_shuffle */
+  return __builtin_shufflevector((eb_v8f){x}, (eb_v8f){x}, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
   return __builtin_shuffle((eb_v8f){x}, (eb_v8i){0, 0, 0, 0, 0, 0, 0, 0});
+#endif
 }
 /* m ? a : b, m a comparison result (all ones / all zeros per lane) */
 EB_VINLINE eb_v8f eb__v8_sel(eb_v8i m, eb_v8f a, eb_v8f b) {
@@ -306,7 +310,12 @@ EB_VINLINE eb_v16f eb__v16_load(const float *p) {
 }
 EB_VINLINE void eb__v16_store(float *p, eb_v16f v) { memcpy(p, &v, sizeof v); }
 EB_VINLINE eb_v16f eb__v16_splat(float x) {
+#ifdef __clang__
+  return __builtin_shufflevector((eb_v16f){x}, (eb_v16f){x}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                 0, 0, 0, 0, 0, 0);
+#else
   return __builtin_shuffle((eb_v16f){x}, (eb_v16i){0});
+#endif
 }
 EB_VINLINE eb_v16f eb__v16_sel(eb_v16i m, eb_v16f a, eb_v16f b) {
   return (eb_v16f)((m & (eb_v16i)a) | (~m & (eb_v16i)b));
@@ -327,7 +336,11 @@ EB_VINLINE eb_v4f eb__v4_load(const float *p) {
 }
 EB_VINLINE void eb__v4_store(float *p, eb_v4f v) { memcpy(p, &v, sizeof v); }
 EB_VINLINE eb_v4f eb__v4_splat(float x) {
+#ifdef __clang__
+  return __builtin_shufflevector((eb_v4f){x}, (eb_v4f){x}, 0, 0, 0, 0);
+#else
   return __builtin_shuffle((eb_v4f){x}, (eb_v4i){0});
+#endif
 }
 EB_VINLINE eb_v4f eb__v4_sel(eb_v4i m, eb_v4f a, eb_v4f b) {
   return (eb_v4f)((m & (eb_v4i)a) | (~m & (eb_v4i)b));

@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "report.h"
 #include "compare.h"
+#include "../tasks/dataset.h"
 #include "merge.h"
 #include "run.h"
 #include "slurm.h"
@@ -1900,7 +1901,13 @@ static void usage(FILE *f) {
         f);
 }
 
+/* a damaged data cache is rebuilt; say so */
+static void print_cache_warning(const char *msg) {
+  fprintf(stderr, "effbench: warning: %s\n", msg);
+}
+
 int main(int argc, char **argv) {
+  eb_dataset_set_warn(print_cache_warning);
   /* past a file-size limit (ulimit -f) a write fails with EFBIG, which the
    * store and the writers report, instead of the process dying silently */
   signal(SIGXFSZ, SIG_IGN);

@@ -50,10 +50,16 @@ int eb_dataset_batch(eb_dataset *d, eb_split split, int64_t index, uint64_t epoc
                      eb_batch *out, char *err, size_t errlen);
 
 /* Cache: save atomically (temp file + rename) / load by mmap, checking the
- * header (magic, version, sizes). A damaged cache file is an error naming it. */
+ * header (magic, version, sizes) and a 64-bit checksum of the whole file kept
+ * in the header (so a same-size corruption, flipped bytes, is caught: loading
+ * reads the file once). A damaged or corrupt cache file is an error naming it. */
 int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t errlen);
 int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen);
 void eb_dataset_free(eb_dataset *d);
+/* Store the right checksum in the header of a cache file image in memory
+ * (bytes long): for tests and fuzzing, which edit a cache on purpose. -1 when
+ * bytes is not a multiple of 64 holding at least a header. */
+int eb_dataset_reseal(void *file, size_t bytes);
 
 /* Data through the cache: loaded from eb_cache_path(task, args, seed, version)
  * when it is there, else made by build(user, d) and saved. The cache is best
@@ -61,6 +67,15 @@ void eb_dataset_free(eb_dataset *d);
  * memory) and a damaged one is rebuilt and replaced, which only costs the time
  * to build again. build must fill d->info, which is saved with the data.
  * Returns build's status (0 when loaded). */
+/* A cache file that is there but cannot be used (damaged, corrupt, foreign
+ * version) is rebuilt with a warning: "PATH: corrupt data cache (...);
+ * rebuilding it from the source data". The library does not print: the last
+ * warning is kept (empty when none yet) and passed to the callback, if set
+ * (main sets one that prints it to stderr). */
+typedef void (*eb_dataset_warn_fn)(const char *msg);
+void eb_dataset_set_warn(eb_dataset_warn_fn fn);
+const char *eb_dataset_last_warning(void);
+
 typedef int (*eb_dataset_build_fn)(void *user, eb_dataset *d, char *err, size_t errlen);
 int eb_dataset_cached(const char *task, const eb_args *args, uint64_t seed,
                       const char *version, eb_dataset *d, eb_dataset_build_fn build,

@@ -88,6 +88,92 @@ static void roundtrip(const char *dir, int wide, int pair) {
   eb_dataset_free(&d);
 }
 
+/* build function for the cache test: fill() and count the builds */
+static int builds;
+static int build_fill(void *user, eb_dataset *d, char *err, size_t errlen) {
+  builds++;
+  fill(d, *(const int *)user, 0);
+  return 0;
+}
+
+static int same_file_size(const char *path, long want) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n == want;
+}
+
+/* A cache corrupted in place (same size, a few flipped bytes in the payload
+ * or the header's vocabulary) is detected, reported as a warning naming the
+ * file, rebuilt from the source and replaced; never used silently. */
+static void corrupt_cache(const char *dir) {
+  char err[EB_ERR_LEN], path[600];
+  eb_arg av[1] = {{"len", EB_P_INT, 6, 6, "6"}};
+  eb_args args = {1, av};
+  eb_dataset want;
+  memset(&want, 0, sizeof want);
+  fill(&want, 1, 0);
+  setenv("EFFBENCH_CACHE", dir, 1);
+  CHECK(eb_cache_path("corrupt", &args, 7, "v1", path, sizeof path, err, sizeof err) == 0,
+        "%s", err);
+  /* where to damage: the first label of the test split, a token of train, the
+   * header's vocabulary (byte 8), the last byte of the file */
+  for (int where = 0; where < 4; where++) {
+    remove(path);
+    int wide = 1;
+    eb_dataset d;
+    builds = 0;
+    CHECK(eb_dataset_cached("corrupt", &args, 7, "v1", &d, build_fill, &wide, err,
+                            sizeof err) == 0 &&
+              builds == 1,
+          "first build: %s", err);
+    eb_dataset_free(&d);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "no cache file %s", path);
+    if (!f) break;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    long at = where == 0   ? size - 64 /* labels of test: last section */
+              : where == 1 ? 128 + 5   /* a train token */
+              : where == 2 ? 8         /* vocab */
+                           : size - 1;
+    fseek(f, at, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, at, SEEK_SET);
+    fputc(c ^ 0x21, f);
+    fclose(f);
+    CHECK(same_file_size(path, size), "size changed");
+    builds = 0;
+    const char *before = eb_dataset_last_warning();
+    char prev[EB_ERR_LEN];
+    snprintf(prev, sizeof prev, "%s", before);
+    CHECK(eb_dataset_cached("corrupt", &args, 7, "v1", &d, build_fill, &wide, err,
+                            sizeof err) == 0,
+          "load after corruption: %s", err);
+    CHECK(builds == 1, "corruption at byte %ld not detected: the cache was used", at);
+    const char *w = eb_dataset_last_warning();
+    CHECK(strstr(w, path) && strstr(w, "corrupt") && strstr(w, "rebuilding"),
+          "no warning naming the corrupt cache: '%s'", w);
+    for (int k = 0; k < 3; k++)
+      CHECK(same_split(&d.split[k], &want.split[k]), "split %d differs after rebuild", k);
+    CHECK(d.info.vocab == want.info.vocab, "vocab %d after rebuild", d.info.vocab);
+    eb_dataset_free(&d);
+    /* the rebuilt cache replaced the corrupt one and loads without a build */
+    builds = 0;
+    CHECK(eb_dataset_cached("corrupt", &args, 7, "v1", &d, build_fill, &wide, err,
+                            sizeof err) == 0 &&
+              builds == 0 && d.map,
+          "rebuilt cache not reused (builds %d): %s", builds, err);
+    for (int k = 0; k < 3; k++)
+      CHECK(same_split(&d.split[k], &want.split[k]), "split %d differs from the cache",
+            k);
+    eb_dataset_free(&d);
+  }
+  eb_dataset_free(&want);
+}
+
 int main(void) {
   char dir[] = "/tmp/eb-dataset-XXXXXX";
   if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
@@ -95,6 +181,7 @@ int main(void) {
   roundtrip(dir, 0, 0);
   roundtrip(dir, 1, 0);
   roundtrip(dir, 0, 1);
+  corrupt_cache(dir);
 
   /* shuffling: every epoch visits every train example once, epochs differ */
   eb_dataset d;

@@ -97,3 +97,44 @@ add_executable(eb_golden_export_pair ${CMAKE_SOURCE_DIR}/tests/golden/export_pai
                                      ${CMAKE_SOURCE_DIR}/tests/check.c)
 target_include_directories(eb_golden_export_pair PRIVATE ${CMAKE_SOURCE_DIR}/tests)
 target_link_libraries(eb_golden_export_pair PRIVATE effbench_lib)
+
+# Fuzzing (tests/fuzz): one entry function per parser, shared by the
+# deterministic mutation test (always built) and, with -DEFFBENCH_FUZZ=ON and
+# clang, one libFuzzer target per parser (fuzz_NAME; see docs/reliability.md).
+set(EB_FUZZ_DIR ${CMAKE_SOURCE_DIR}/tests/fuzz)
+set(EB_FUZZ_ENTRIES ${EB_FUZZ_DIR}/fuzz_common.c ${EB_FUZZ_DIR}/fuzz_yaml.c
+    ${EB_FUZZ_DIR}/fuzz_listops.c ${EB_FUZZ_DIR}/fuzz_retrieval.c ${EB_FUZZ_DIR}/fuzz_text.c
+    ${EB_FUZZ_DIR}/fuzz_idx.c ${EB_FUZZ_DIR}/fuzz_cifar.c ${EB_FUZZ_DIR}/fuzz_pathfinder.c
+    ${EB_FUZZ_DIR}/fuzz_store.c ${EB_FUZZ_DIR}/fuzz_cache.c)
+function(eb_fuzz_exe name)
+  add_executable(${name} ${ARGN})
+  target_include_directories(${name} PRIVATE ${EB_FUZZ_DIR} ${CMAKE_SOURCE_DIR}/core)
+  target_compile_definitions(${name} PRIVATE EB_FUZZ_DATA="${CMAKE_SOURCE_DIR}/tests/data"
+                             EB_FUZZ_CORPUS="${EB_FUZZ_DIR}/corpus")
+  target_link_libraries(${name} PRIVATE effbench_lib)
+  target_link_options(${name} PRIVATE -Wl,--whole-archive $<TARGET_FILE:effbench_core>
+                      -Wl,--no-whole-archive)
+endfunction()
+eb_fuzz_exe(fuzz_mutate ${EB_FUZZ_DIR}/mutate.c ${EB_FUZZ_ENTRIES})
+add_test(NAME fuzz_mutate COMMAND fuzz_mutate)
+set_tests_properties(fuzz_mutate PROPERTIES LABELS "slow;stress" TIMEOUT 1800
+                     ENVIRONMENT "${EB_TEST_ENV}" WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+# a short run with other draws among the unit tests, so the ASan+UBSan stage of
+# .ci/run (ctest -L unit) runs every parser on mutated inputs too
+add_test(NAME fuzz_mutate_quick COMMAND fuzz_mutate --inputs 1000 --seed 2)
+set_tests_properties(fuzz_mutate_quick PROPERTIES LABELS unit ENVIRONMENT "${EB_TEST_ENV}"
+                     WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+if(EFFBENCH_FUZZ)
+  foreach(t yaml listops retrieval text idx idxgz cifar pathfinder store cache)
+    set(src ${EB_FUZZ_DIR}/fuzz_${t}.c)
+    if(t STREQUAL "idxgz")
+      set(src ${EB_FUZZ_DIR}/fuzz_idx.c)
+    endif()
+    eb_fuzz_exe(fuzz_${t} ${src} ${EB_FUZZ_DIR}/fuzz_common.c)
+    target_compile_definitions(fuzz_${t} PRIVATE EB_LIBFUZZER)
+    if(t STREQUAL "idxgz")
+      target_compile_definitions(fuzz_${t} PRIVATE EB_FUZZ_GZ)
+    endif()
+    target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
+  endforeach()
+endif()
