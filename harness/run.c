@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "ckpt.h"
 #include "export.h"
 #include "gemm.h"
 #include "model.h"
@@ -142,8 +143,23 @@ static void view_eval(void *user, const eb_eval_point *e) {
   row->accuracy = e->accuracy;
   row->elapsed_s = e->elapsed_s;
   if (e->split == EB_SPLIT_VAL) v->last_acc = e->accuracy;
+  if (e->restored) return; /* said before the run was stopped */
   say(v->o, 0, "[%d/%d] %s %s step %d: loss %.4f accuracy %.4f", v->index, v->total,
       v->r->label, row->split, e->step, e->loss, e->accuracy);
+}
+
+static void view_note(void *user, const char *msg) {
+  run_view *v = user;
+  say(v->o, 0, "[%d/%d] %s: %s", v->index, v->total, v->r->label, msg);
+}
+
+/* a positive integer from the environment, 0 when unset or not one */
+static int env_int(const char *name) {
+  const char *s = getenv(name);
+  if (!s || !*s) return 0;
+  char *end;
+  long v = strtol(s, &end, 10);
+  return *end || v < 1 || v > 1000000000 ? 0 : (int)v;
 }
 
 typedef struct stat_list {
@@ -220,10 +236,25 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
                                      (uint64_t)r->seed, why, sizeof why)
                    : -1;
   if (mrc == -2) row.status = "oom"; /* the parameters did not fit: a result */
+  /* checkpoints: DB.ckpt/KEY.ckpt (docs/reliability.md) */
+  char ckpt[4096] = "";
+  eb_train_cfg tc = r->train;
+  tc.run_key = r->key;
+  tc.checkpoint_steps = env_int("EFFBENCH_CHECKPOINT_STEPS");
+  tc.inject_inf_grad = env_int("EFFBENCH_INJECT_INF_GRAD");
+  if (mrc == 0 && eb_ckpt_path(o->db, r->key, ckpt, sizeof ckpt) == 0) {
+    char cerr[EB_ERR_LEN];
+    if ((tc.checkpoint_s > 0 || tc.checkpoint_steps > 0) &&
+        eb_ckpt_dir_make(o->db, cerr, sizeof cerr)) {
+      say(o, 0, "[%d/%d] %s: no checkpoints: %s", index, total, r->label, cerr);
+      ckpt[0] = '\0';
+    }
+    tc.checkpoint_path = ckpt[0] ? ckpt : NULL;
+  }
   if (mrc == 0) {
-    eb_train_hooks hooks = {&view, view_step, view_eval};
-    int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
-                           why, sizeof why);
+    eb_train_hooks hooks = {&view, view_step, view_eval, view_note};
+    int trc = eb_train_run(&m, r->task, data->data, &data->info, &tc, &hooks, &res, why,
+                           sizeof why);
     row.status = trc ? (res.status == EB_RUN_OOM ? "oom" : "failed")
                      : eb_run_status_name(res.status);
     row.params_total = res.params_total;
@@ -262,6 +293,9 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   row.n_stats = stats.n;
   row.owner = owner;
   int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
+  /* the result is stored (or another process's stands): the checkpoint has
+   * served; a failed write keeps it for the next attempt */
+  if (rc >= 0 && ckpt[0]) unlink(ckpt);
   if (rc == 1) { /* thought dead and taken over: the other process's result stands */
     say(o, 0, "[%d/%d] %s: %s", index, total, r->label, err);
     err[0] = 0;

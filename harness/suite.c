@@ -140,9 +140,18 @@ static const char *const model_keys[] = {"dim",
                                          "positions",
                                          "head",
                                          "head_width"};
-static const char *const train_keys[] = {
-    "steps",        "batch",       "lr",       "warmup", "weight_decay",    "eval_every",
-    "eval_batches", "time_budget", "schedule", "clip",   "decay_embeddings"};
+static const char *const train_keys[] = {"steps",
+                                         "batch",
+                                         "lr",
+                                         "warmup",
+                                         "weight_decay",
+                                         "eval_every",
+                                         "eval_batches",
+                                         "time_budget",
+                                         "schedule",
+                                         "clip",
+                                         "decay_embeddings",
+                                         "checkpoint_minutes"};
 #define NMODEL ((int)(sizeof model_keys / sizeof *model_keys))
 #define NTRAIN ((int)(sizeof train_keys / sizeof *train_keys))
 
@@ -223,6 +232,11 @@ static int set_train(ctx *c, eb_train_cfg *t, const char *key, const eb_ynode *v
     return 0;
   }
   if (!strcmp(key, "time_budget")) return get_duration(c, v, what, &t->time_budget_s);
+  if (!strcmp(key, "checkpoint_minutes")) { /* not in the run key: no effect on results */
+    if (get_float(c, v, what, 0, 1e6, &d)) return -1;
+    t->checkpoint_s = 60 * d;
+    return 0;
+  }
   if (!strcmp(key, "schedule")) {
     if (want(c, v, EB_Y_SCALAR, what)) return -1;
     if (eb_schedule_parse(v->value, &t->schedule))
