@@ -165,6 +165,16 @@ int eb_ckpt_save(const char *path, const char *run_key, const eb_ckpt *c, char *
     return -1;
   }
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  if (fd < 0 && errno == ENOENT) { /* the directory removed (eb_ckpt_dir_drop) */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+      *slash = '\0';
+      mkdir(dir, 0777);
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  }
   if (fd < 0) {
     free(ev);
     snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
@@ -328,4 +338,9 @@ out:
   free(buf);
   fclose(f);
   return rc;
+}
+
+void eb_ckpt_dir_drop(const char *db) {
+  char dir[4096];
+  if (snprintf(dir, sizeof dir, "%s.ckpt", db) < (int)sizeof dir) rmdir(dir);
 }

@@ -53,4 +53,7 @@ int eb_ckpt_path(const char *db, const char *run_key, char *out, size_t outlen);
 /* Creates DB.ckpt when missing. -1 with err. */
 int eb_ckpt_dir_make(const char *db, char *err, size_t errlen);
 
+/* Removes DB.ckpt when it is empty (no run left a checkpoint). */
+void eb_ckpt_dir_drop(const char *db);
+
 #endif

@@ -576,5 +576,6 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     if (run_speed(db, suite_id, s, o, sum, err, errlen)) rc = 1;
   }
   eb_store_close(db);
+  if (!o->dry_run) eb_ckpt_dir_drop(o->db);
   return rc;
 }

@@ -36,7 +36,7 @@ ckpt_step() { od -An -t d8 -j 56 -N 8 "$1" 2>/dev/null | tr -d ' '; }
 "$eb" run "$tmp/s.yaml" --db "$tmp/a.db" >"$tmp/a.log" 2>&1 || fail "uninterrupted run: $(cat "$tmp/a.log")"
 sqlite3 "$tmp/a.db" "$rows" >"$tmp/a.txt"
 [[ $(grep -c '|val|' "$tmp/a.txt") -eq 15 ]] || fail "uninterrupted curve: $(cat "$tmp/a.txt")"
-[[ ! -e "$tmp/a.db.ckpt" ]] || [[ -z $(ls "$tmp/a.db.ckpt") ]] ||
+[[ ! -e "$tmp/a.db.ckpt" ]] ||
   fail "a checkpoint left after a done run: $(ls "$tmp/a.db.ckpt")"
 
 # Starts a run checkpointing every 10 steps and kills it with -9 once a
@@ -76,7 +76,7 @@ diff "$tmp/a.txt" "$tmp/b.txt" >"$tmp/ab.diff" ||
   fail "resumed results differ from the uninterrupted run: $(cat "$tmp/ab.diff")"
 dup=$(sqlite3 "$tmp/b.db" "select count(*) from (select 1 from evals group by run_id, step, split having count(*) > 1)")
 [[ $dup -eq 0 ]] || fail "$dup duplicate eval rows"
-[[ -z $(ls "$tmp/b.db.ckpt") ]] || fail "checkpoint not deleted when the run was done: $(ls "$tmp/b.db.ckpt")"
+[[ ! -e "$tmp/b.db.ckpt" ]] || fail "checkpoint not deleted when the run was done: $(ls "$tmp/b.db.ckpt")"
 
 # --- a corrupt checkpoint (one payload byte flipped) is ignored with a warning
 s=$(kill_after_ckpt "$tmp/c.db")
@@ -120,7 +120,7 @@ for _ in $(seq 1 1000); do
 done
 wait $pid || fail "timed checkpoints run: $(cat "$tmp/t.log")"
 ((seen)) || fail "train.checkpoint_minutes: 0.001 wrote no checkpoint during the run"
-[[ -z $(ls "$tmp/t.db.ckpt") ]] || fail "timed checkpoint left after the run"
+[[ ! -e "$tmp/t.db.ckpt" ]] || fail "timed checkpoint left after the run"
 # not part of the run's identity: same key as without it
 [[ $(sqlite3 "$tmp/t.db" "select run_key from runs") == $(sqlite3 "$tmp/a.db" "select run_key from runs") ]] ||
   fail "checkpoint_minutes changed the run key"
