@@ -461,7 +461,7 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   tc.time_budget_s = budget;
   tc.seed = (uint64_t)mo.seed;
   train_view view = {isatty(2), json, 0};
-  eb_train_hooks hooks = {&view, on_step, on_eval};
+  eb_train_hooks hooks = {&view, on_step, on_eval, NULL};
   if (eb_train_run(&m, task, tdata, &info, &tc, &hooks, &res, err, sizeof err)) {
     rc = 1;
     goto out;

@@ -230,6 +230,10 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.data_label = src ? (src->label ? src->label : src->kind) : "source not reported";
     row.data_source = src ? src->detail : NULL;
   }
+  /* the run's memory limit and, for tests, an injected allocation failure
+   * (EFFBENCH_FAIL_ALLOC=N: the run's N-th counted allocation fails) */
+  eb_mem_set_limit(r->train.max_memory);
+  eb_mem_fail_at(env_int("EFFBENCH_FAIL_ALLOC"));
   int mrc = opened ? eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
                                      data->info.vocab, data->info.classes,
                                      data->info.max_len, data->info.mode == EB_INPUT_PAIR,
@@ -285,6 +289,15 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
         if (!strcmp(stats.rows[i].name, "params_inactive"))
           row.params_active = row.params_total - (int64_t)stats.rows[i].value;
     }
+  }
+  if (m.P) eb_model_destroy(&m);
+  memset(&m, 0, sizeof m);
+  eb_mem_set_limit(0);
+  eb_mem_fail_at(0);
+  if (!strcmp(row.status, "oom") && r->train.max_memory) {
+    size_t n = strlen(why);
+    snprintf(why + n, sizeof why - n, " (train.max_memory is %zu bytes)",
+             r->train.max_memory);
   }
   if (why[0]) row.error = why;
   row.evals = view.evals;

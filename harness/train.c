@@ -39,8 +39,15 @@ const char *eb_run_status_name(eb_run_status s) {
   return (unsigned)s < 5 ? names[s] : "?";
 }
 
+/* bytes of a B x N batch's buffers, counted by eb_mem_take */
+static size_t batch_bytes(int B, int N, int pair) {
+  size_t n = (size_t)B * N;
+  return n * (sizeof(int32_t) + 1) * (pair ? 2 : 1) + (size_t)B * sizeof(int32_t);
+}
+
 int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
   memset(b, 0, sizeof *b);
+  if (B < 0 || N < 0 || eb_mem_take(batch_bytes(B, N, pair))) return -1;
   b->B = B;
   b->N = N;
   size_t n = (size_t)B * N;
@@ -51,11 +58,20 @@ int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
     b->tokens2 = malloc(n * sizeof *b->tokens2);
     b->mask2 = malloc(n);
   }
-  return (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) ? 0
-                                                                                    : -1;
+  if (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) return 0;
+  free(b->tokens);
+  free(b->mask);
+  free(b->labels);
+  free(b->tokens2);
+  free(b->mask2);
+  memset(b, 0, sizeof *b);
+  eb_mem_give(batch_bytes(B, N, pair));
+  return -1;
 }
 
 void eb_batch_free(eb_batch *b) {
+  if (b->tokens) /* allocated by eb_batch_alloc (all or nothing) */
+    eb_mem_give(batch_bytes(b->B, b->N, b->tokens2 != NULL));
   free(b->tokens);
   free(b->mask);
   free(b->labels);
@@ -79,7 +95,8 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
   eb_batch b;
   if (eb_batch_alloc(&b, batch, info->max_len, info->mode == EB_INPUT_PAIR)) {
     eb_batch_free(&b);
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "out of memory: %zu bytes asked for the evaluation batch",
+             batch_bytes(batch, info->max_len, info->mode == EB_INPUT_PAIR));
     return -1;
   }
   int was_training = eb_ctx_training(ctx);
@@ -165,21 +182,32 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   res->params_total = eb_params_numel(m->P);
   const int64_t nparam = eb_params_padded(m->P);
   res->losses = malloc((size_t)(cfg->steps > 0 ? cfg->steps : 1) * sizeof(float));
-  float *best = malloc((size_t)nparam * sizeof(float));
-  eb_ctx *ctx = eb_ctx_create((size_t)64 << 20, cfg->seed);
+  const size_t best_bytes = (size_t)nparam * sizeof(float);
+  const int refused = eb_mem_take(best_bytes);
+  float *best = refused ? NULL : malloc(best_bytes);
+  if (!best && !refused) eb_mem_give(best_bytes);
+  /* the arena's first chunk: 64 MiB, 1 MiB under a memory limit (it grows to
+   * what a step needs) */
+  const size_t arena = eb_mem_limit() ? (size_t)1 << 20 : (size_t)64 << 20;
+  eb_ctx *ctx = best ? eb_ctx_create(arena, cfg->seed) : NULL;
   eb_batch b;
-  int balloc = eb_batch_alloc(&b, cfg->batch, info->max_len, info->mode == EB_INPUT_PAIR);
+  memset(&b, 0, sizeof b);
+  int balloc =
+      ctx ? eb_batch_alloc(&b, cfg->batch, info->max_len, info->mode == EB_INPUT_PAIR)
+          : -1;
   if (!res->losses || !best || !ctx || balloc) {
     const size_t asked = !res->losses ? (size_t)cfg->steps * sizeof(float)
-                         : !best      ? (size_t)nparam * sizeof(float)
-                         : !ctx       ? (size_t)64 << 20
-                                      : (size_t)cfg->batch * info->max_len * 5;
+                         : !best      ? best_bytes
+                         : !ctx       ? arena
+                                      : (size_t)cfg->batch * info->max_len * 5 *
+                                      (info->mode == EB_INPUT_PAIR ? 2 : 1);
     snprintf(err, errlen, "out of memory setting up the run (%zu bytes asked for the %s)",
              asked,
              !res->losses ? "loss curve"
              : !best      ? "best-validation parameters"
              : !ctx       ? "activation arena"
                           : "batch buffers");
+    if (best) eb_mem_give(best_bytes);
     free(best);
     eb_ctx_destroy(ctx);
     eb_batch_free(&b);
@@ -371,6 +399,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     }
   }
   free(cv.p);
+  eb_mem_give(best_bytes);
   free(best);
   eb_batch_free(&b);
   eb_ctx_destroy(ctx);

@@ -15,6 +15,7 @@ typedef struct eb_train_cfg {
   double time_budget_s;         /* 0 = none */
   uint64_t seed;
   double checkpoint_s; /* train.checkpoint_minutes in seconds; 0 = no checkpoints */
+  size_t max_memory;   /* train.max_memory in bytes (eb_mem_set_limit); 0 = none */
   /* set per run by the caller, not by the suite (not part of the run key): */
   const char *checkpoint_path; /* NULL = no checkpoints (saved nor resumed) */
   const char *run_key;         /* written into and checked in the checkpoint */
