@@ -12,10 +12,10 @@
  *   i64 split, f64 loss, accuracy, elapsed_s); f32 data, m, v, best[nparam] */
 #include "ckpt.h"
 
-#include <dirent.h>
+#include "tmpname.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,24 +83,6 @@ int eb_ckpt_path(const char *db, const char *run_key, char *out, size_t outlen) 
   return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* temporaries are "NAME.tmp.PID": one whose writer is gone is removed */
-static void clean_stale(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    const char *t = strstr(e->d_name, ".tmp.");
-    if (!t) continue;
-    char *end;
-    long pid = strtol(t + 5, &end, 10);
-    if (*end || pid <= 0) continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
-  }
-  closedir(d);
-}
-
 int eb_ckpt_dir_make(const char *db, char *err, size_t errlen) {
   char dir[4096];
   if (snprintf(dir, sizeof dir, "%s.ckpt", db) >= (int)sizeof dir) {
@@ -112,7 +94,7 @@ int eb_ckpt_dir_make(const char *db, char *err, size_t errlen) {
              strerror(errno));
     return -1;
   }
-  clean_stale(dir);
+  eb_tmp_clean(dir, NULL); /* what a killed run was writing */
   return 0;
 }
 
@@ -159,7 +141,7 @@ int eb_ckpt_save(const char *path, const char *run_key, const eb_ckpt *c, char *
   memcpy(hdr + 96, &h, 8);
 
   char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+  if (eb_tmp_name(path, tmp, sizeof tmp)) {
     free(ev);
     snprintf(err, errlen, "%s: path too long", path);
     return -1;
