@@ -59,7 +59,7 @@ mkdir -p "$tmp/out.tmp.$host.$dead/x" "$tmp/other.tmp.$host.$dead"
 # --out must be new or empty, as before
 out=$("$eb" data listops --out "$tmp/out" "${params[@]}" 2>&1)
 rc=$?
-[[ $rc -eq 2 && $out == *"out: not empty"* ]] || fail "a non-empty --out: exit $rc: $out"
+[[ $rc -eq 1 && $out == *"out: not empty"* ]] || fail "a non-empty --out: exit $rc: $out"
 mkdir "$tmp/empty"
 "$eb" data listops --out "$tmp/empty/" "${params[@]}" >/dev/null 2>&1 && complete "$tmp/empty" ||
   fail "an empty existing --out directory (with a trailing slash) was not filled"
