@@ -39,11 +39,16 @@ struct eb_ctx {
 };
 
 static chunk *chunk_new(size_t cap) {
+  if (eb_mem_take(cap)) return NULL;
   chunk *c = malloc(sizeof *c);
-  if (!c) return NULL;
+  if (!c) {
+    eb_mem_give(cap);
+    return NULL;
+  }
   void *mem = NULL;
   if (posix_memalign(&mem, ARENA_ALIGN, cap ? cap : ARENA_ALIGN) != 0) {
     free(c);
+    eb_mem_give(cap);
     return NULL;
   }
   c->base = mem;
@@ -56,6 +61,7 @@ static chunk *chunk_new(size_t cap) {
 static void chunks_free(chunk *c) {
   while (c) {
     chunk *n = c->next;
+    eb_mem_give(c->cap);
     free(c->base);
     free(c);
     c = n;
@@ -80,6 +86,7 @@ eb_ctx *eb_ctx_create(size_t arena_bytes, uint64_t seed) {
 void eb_ctx_destroy(eb_ctx *ctx) {
   if (!ctx) return;
   chunks_free(ctx->chunks);
+  eb_mem_give(ctx->tape_cap * sizeof *ctx->tape);
   free(ctx->tape);
   free(ctx);
 }
@@ -256,10 +263,15 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
   if (!need) return NULL;
   if (ctx->tape_len == ctx->tape_cap) {
     size_t cap = ctx->tape_cap ? ctx->tape_cap * 2 : 256;
-    eb_node *t = realloc(ctx->tape, cap * sizeof *t);
+    const size_t more = (cap - ctx->tape_cap) * sizeof *ctx->tape;
+    const int refused = eb_mem_take(more);
+    eb_node *t = refused ? NULL : realloc(ctx->tape, cap * sizeof *t);
+    if (!t && !refused) eb_mem_give(more);
     if (!t) {
-      eb_ctx_set_error(
-          ctx, "out of memory: the autograd tape could not grow to %zu nodes", cap);
+      eb_ctx_set_error(ctx,
+                       "out of memory: the autograd tape could not grow to %zu nodes "
+                       "(%zu bytes)",
+                       cap, cap * sizeof *t);
       return NULL;
     }
     ctx->tape = t;

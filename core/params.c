@@ -37,6 +37,7 @@ void eb_params_destroy(eb_params *P) {
     free(P->p[i]);
   }
   free(P->p);
+  if (P->block) eb_mem_give((size_t)(4 * P->padded) * sizeof(float));
   free(P->block);
   free(P);
 }
@@ -135,9 +136,14 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
   }
   if (off == 0) off = 16;
   void *mem = NULL;
-  if (posix_memalign(&mem, 64, (size_t)(4 * off) * sizeof(float)) == 0) {
-    P->block = mem;
-    memset(P->block, 0, (size_t)(4 * off) * sizeof(float));
+  const size_t bytes = (size_t)(4 * off) * sizeof(float);
+  if (eb_mem_take(bytes) == 0) {
+    if (posix_memalign(&mem, 64, bytes) == 0) {
+      P->block = mem;
+      memset(P->block, 0, bytes);
+    } else {
+      eb_mem_give(bytes);
+    }
   }
   if (!P->block) {
     snprintf(

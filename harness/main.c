@@ -26,6 +26,7 @@
 #include "run.h"
 #include "slurm.h"
 #include "store.h"
+#include "tmpname.h"
 #include "train.h"
 #include "util.h"
 #include "version.h"
@@ -535,7 +536,7 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   tc.time_budget_s = budget;
   tc.seed = (uint64_t)mo.seed;
   train_view view = {isatty(2), json, 0};
-  eb_train_hooks hooks = {&view, on_step, on_eval};
+  eb_train_hooks hooks = {&view, on_step, on_eval, NULL};
   if (eb_train_run(&m, task, tdata, &info, &tc, &hooks, &res, err, sizeof err)) {
     rc = 1;
     goto out;
@@ -1068,7 +1069,41 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
     rc = 2;
     goto done;
   }
-  if (task->write(tdata, out, err, sizeof err)) rc = 1;
+  /* written under a temporary name next to DIR, renamed to DIR when whole:
+   * a killed `data` leaves no partial DIR (and its temporary is removed by the
+   * next `data` writing there). A DIR holding files already is written in
+   * place, under the task's own rules (pathfinder adds its difficulty's
+   * subdirectory; the others refuse it). */
+  struct stat st;
+  if (stat(out, &st) == 0 && !eb_dir_empty(out)) {
+    if (task->write(tdata, out, err, sizeof err)) rc = 1;
+    goto done;
+  }
+  char parent[4096], tmp[4200];
+  snprintf(parent, sizeof parent, "%s", out);
+  size_t pl = strlen(parent);
+  while (pl > 1 && parent[pl - 1] == '/') /* "dir/" names dir */
+    parent[--pl] = '\0';
+  char *slash = strrchr(parent, '/');
+  const char *base = slash ? slash + 1 : parent;
+  if (eb_tmp_name(parent, tmp, sizeof tmp)) {
+    snprintf(err, sizeof err, "%s: path too long", out);
+    rc = 2;
+    goto done;
+  }
+  char bprefix[512];
+  snprintf(bprefix, sizeof bprefix, "%s.tmp.", base);
+  if (slash) *slash = '\0';
+  eb_tmp_clean(!slash ? "." : slash == parent ? "/" : parent, bprefix);
+  if (task->write(tdata, tmp, err, sizeof err)) {
+    rc = 1;
+    eb_tmp_remove(tmp);
+  } else if (rename(tmp, out) != 0) {
+    snprintf(err, sizeof err, "%s: cannot rename the written data into place: %s", out,
+             strerror(errno));
+    eb_tmp_remove(tmp);
+    rc = 1;
+  }
 done:
   if (rc) fprintf(stderr, "effbench data: %s\n", err);
   if (task && tdata && task->close) task->close(tdata);

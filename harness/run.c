@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "ckpt.h"
 #include "export.h"
 #include "gemm.h"
 #include "model.h"
@@ -229,6 +230,7 @@ static void view_eval(void *user, const eb_eval_point *e) {
   row->accuracy = e->accuracy;
   row->elapsed_s = e->elapsed_s;
   if (e->split == EB_SPLIT_VAL) v->last_acc = e->accuracy;
+  if (e->restored) return; /* said before the run was stopped */
   say(v->o, 0, "[%d/%d] %s %s step %d: loss %.4f accuracy %.4f", v->index, v->total,
       v->r->label, row->split, e->step, e->loss, e->accuracy);
   if (v->o->event) {
@@ -244,6 +246,20 @@ static void view_eval(void *user, const eb_eval_point *e) {
     ev_num(&b, "elapsed_s", e->elapsed_s);
     ev_end(v->o, &b);
   }
+}
+
+static void view_note(void *user, const char *msg) {
+  run_view *v = user;
+  say(v->o, 0, "[%d/%d] %s: %s", v->index, v->total, v->r->label, msg);
+}
+
+/* a positive integer from the environment, 0 when unset or not one */
+static int env_int(const char *name) {
+  const char *s = getenv(name);
+  if (!s || !*s) return 0;
+  char *end;
+  long v = strtol(s, &end, 10);
+  return *end || v < 1 || v > 1000000000 ? 0 : (int)v;
 }
 
 typedef struct stat_list {
@@ -338,16 +354,35 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     row.data_label = src ? (src->label ? src->label : src->kind) : "source not reported";
     row.data_source = src ? src->detail : NULL;
   }
+  /* the run's memory limit and, for tests, an injected allocation failure
+   * (EFFBENCH_FAIL_ALLOC=N: the run's N-th counted allocation fails) */
+  eb_mem_set_limit(r->train.max_memory);
+  eb_mem_fail_at(env_int("EFFBENCH_FAIL_ALLOC"));
   int mrc = opened ? eb_model_create(&m, r->arch, &r->model, &r->arch_args.args,
                                      data->info.vocab, data->info.classes,
                                      data->info.max_len, data->info.mode == EB_INPUT_PAIR,
                                      (uint64_t)r->seed, why, sizeof why)
                    : -1;
   if (mrc == -2) row.status = "oom"; /* the parameters did not fit: a result */
+  /* checkpoints: DB.ckpt/KEY.ckpt (docs/reliability.md) */
+  char ckpt[4096] = "";
+  eb_train_cfg tc = r->train;
+  tc.run_key = r->key;
+  tc.checkpoint_steps = env_int("EFFBENCH_CHECKPOINT_STEPS");
+  tc.inject_inf_grad = env_int("EFFBENCH_INJECT_INF_GRAD");
+  if (mrc == 0 && eb_ckpt_path(o->db, r->key, ckpt, sizeof ckpt) == 0) {
+    char cerr[EB_ERR_LEN];
+    if ((tc.checkpoint_s > 0 || tc.checkpoint_steps > 0) &&
+        eb_ckpt_dir_make(o->db, cerr, sizeof cerr)) {
+      say(o, 0, "[%d/%d] %s: no checkpoints: %s", index, total, r->label, cerr);
+      ckpt[0] = '\0';
+    }
+    tc.checkpoint_path = ckpt[0] ? ckpt : NULL;
+  }
   if (mrc == 0) {
-    eb_train_hooks hooks = {&view, view_step, view_eval};
-    int trc = eb_train_run(&m, r->task, data->data, &data->info, &r->train, &hooks, &res,
-                           why, sizeof why);
+    eb_train_hooks hooks = {&view, view_step, view_eval, view_note};
+    int trc = eb_train_run(&m, r->task, data->data, &data->info, &tc, &hooks, &res, why,
+                           sizeof why);
     row.status = trc ? (res.status == EB_RUN_OOM ? "oom" : "failed")
                      : eb_run_status_name(res.status);
     row.params_total = res.params_total;
@@ -379,6 +414,15 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
           row.params_active = row.params_total - (int64_t)stats.rows[i].value;
     }
   }
+  if (m.P) eb_model_destroy(&m);
+  memset(&m, 0, sizeof m);
+  eb_mem_set_limit(0);
+  eb_mem_fail_at(0);
+  if (!strcmp(row.status, "oom") && r->train.max_memory) {
+    size_t n = strlen(why);
+    snprintf(why + n, sizeof why - n, " (train.max_memory is %zu bytes)",
+             r->train.max_memory);
+  }
   if (why[0]) row.error = why;
   row.evals = view.evals;
   row.n_evals = view.nevals;
@@ -386,6 +430,9 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   row.n_stats = stats.n;
   row.owner = owner;
   int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
+  /* the result is stored (or another process's stands): the checkpoint has
+   * served; a failed write keeps it for the next attempt */
+  if (rc >= 0 && ckpt[0]) unlink(ckpt);
   if (rc == 1) { /* thought dead and taken over: the other process's result stands */
     say(o, 0, "[%d/%d] %s: %s", index, total, r->label, err);
     err[0] = 0;
@@ -879,6 +926,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     if (run_speed(db, suite_id, s, o, sum, err, errlen)) rc = 1;
   }
   eb_store_close(db);
+  if (!o->dry_run) eb_ckpt_dir_drop(o->db);
   if (rc == 0 && o->event) {
     evbuf b;
     ev_begin(&b, "suite_end");

@@ -128,6 +128,29 @@ static int get_duration(ctx *c, const eb_ynode *n, const char *what, double *out
   return 0;
 }
 
+/* "1048576", "512MiB", "2GiB", "1.5GB" -> bytes (KiB/MiB/GiB/TiB: powers of
+ * 1024; KB/MB/GB/TB: of 1000; B or nothing: bytes) */
+static int get_bytes(ctx *c, const eb_ynode *n, const char *what, double *out) {
+  if (want(c, n, EB_Y_SCALAR, what)) return -1;
+  static const char *const units[] = {"",    "B",  "KiB", "MiB", "GiB",
+                                      "TiB", "KB", "MB",  "GB",  "TB"};
+  static const double mul[] = {1,   1,   1024.0, 1048576.0, 1073741824.0, 1099511627776.0,
+                               1e3, 1e6, 1e9,    1e12};
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(n->value, &end);
+  int u = -1;
+  for (int i = 0; end && end != n->value && i < 10; i++)
+    if (!strcmp(end, units[i])) u = i;
+  if (u < 0 || errno || !(v >= 0) || !isfinite(v) || v * mul[u] > 9e18)
+    return at(c, n->line, n->col,
+              "%s: '%s' is not a size (bytes, or a number with KiB, MiB, GiB, TiB, KB, "
+              "MB, GB or TB)",
+              what, n->value);
+  *out = v * mul[u];
+  return 0;
+}
+
 /* ------------------------------------------------- model and train ---- */
 static const char *const model_keys[] = {"dim",
                                          "depth",
@@ -140,9 +163,19 @@ static const char *const model_keys[] = {"dim",
                                          "positions",
                                          "head",
                                          "head_width"};
-static const char *const train_keys[] = {
-    "steps",        "batch",       "lr",       "warmup", "weight_decay",    "eval_every",
-    "eval_batches", "time_budget", "schedule", "clip",   "decay_embeddings"};
+static const char *const train_keys[] = {"steps",
+                                         "batch",
+                                         "lr",
+                                         "warmup",
+                                         "weight_decay",
+                                         "eval_every",
+                                         "eval_batches",
+                                         "time_budget",
+                                         "schedule",
+                                         "clip",
+                                         "decay_embeddings",
+                                         "checkpoint_minutes",
+                                         "max_memory"};
 #define NMODEL ((int)(sizeof model_keys / sizeof *model_keys))
 #define NTRAIN ((int)(sizeof train_keys / sizeof *train_keys))
 
@@ -192,7 +225,7 @@ static int set_model(ctx *c, eb_model_config *m, const char *key, const eb_ynode
 
 static int set_train(ctx *c, eb_train_cfg *t, const char *key, const eb_ynode *v) {
   char what[64];
-  double d;
+  double d = 0;
   snprintf(what, sizeof what, "train.%s", key);
   if (!strcmp(key, "steps")) return get_int(c, v, what, 1, 1000000000, &t->steps);
   if (!strcmp(key, "batch")) return get_int(c, v, what, 1, 1 << 20, &t->batch);
@@ -223,6 +256,16 @@ static int set_train(ctx *c, eb_train_cfg *t, const char *key, const eb_ynode *v
     return 0;
   }
   if (!strcmp(key, "time_budget")) return get_duration(c, v, what, &t->time_budget_s);
+  if (!strcmp(key, "max_memory")) {
+    if (get_bytes(c, v, what, &d)) return -1;
+    t->max_memory = (size_t)d;
+    return 0;
+  }
+  if (!strcmp(key, "checkpoint_minutes")) { /* not in the run key: no effect on results */
+    if (get_float(c, v, what, 0, 1e6, &d)) return -1;
+    t->checkpoint_s = 60 * d;
+    return 0;
+  }
   if (!strcmp(key, "schedule")) {
     if (want(c, v, EB_Y_SCALAR, what)) return -1;
     if (eb_schedule_parse(v->value, &t->schedule))
@@ -427,6 +470,9 @@ static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
          t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
          t->eval_every);
   jreal(&b, t->lr, 1, k);
+  /* written only when set, as decay_embeddings: a limit changes what may
+   * end as oom, and the keys of earlier runs stay */
+  if (t->max_memory) sb_add(&b, ",\"max_memory\":%zu", t->max_memory);
   sb_add(&b, ",\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":",
          eb_schedule_name(t->schedule), t->steps);
   jreal(&b, t->time_budget_s, 0, k);

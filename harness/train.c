@@ -1,10 +1,13 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "ckpt.h"
 
 double eb_now(void) {
   struct timespec ts;
@@ -26,6 +29,7 @@ eb_train_cfg eb_train_defaults(void) {
       .eval_batches = 0,
       .time_budget_s = 0,
       .seed = 0,
+      .checkpoint_s = 600,
   };
   return c;
 }
@@ -35,8 +39,15 @@ const char *eb_run_status_name(eb_run_status s) {
   return (unsigned)s < 5 ? names[s] : "?";
 }
 
+/* bytes of a B x N batch's buffers, counted by eb_mem_take */
+static size_t batch_bytes(int B, int N, int pair) {
+  size_t n = (size_t)B * N;
+  return n * (sizeof(int32_t) + 1) * (pair ? 2 : 1) + (size_t)B * sizeof(int32_t);
+}
+
 int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
   memset(b, 0, sizeof *b);
+  if (B < 0 || N < 0 || eb_mem_take(batch_bytes(B, N, pair))) return -1;
   b->B = B;
   b->N = N;
   size_t n = (size_t)B * N;
@@ -47,11 +58,20 @@ int eb_batch_alloc(eb_batch *b, int B, int N, int pair) {
     b->tokens2 = malloc(n * sizeof *b->tokens2);
     b->mask2 = malloc(n);
   }
-  return (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) ? 0
-                                                                                    : -1;
+  if (b->tokens && b->mask && b->labels && (!pair || (b->tokens2 && b->mask2))) return 0;
+  free(b->tokens);
+  free(b->mask);
+  free(b->labels);
+  free(b->tokens2);
+  free(b->mask2);
+  memset(b, 0, sizeof *b);
+  eb_mem_give(batch_bytes(B, N, pair));
+  return -1;
 }
 
 void eb_batch_free(eb_batch *b) {
+  if (b->tokens) /* allocated by eb_batch_alloc (all or nothing) */
+    eb_mem_give(batch_bytes(b->B, b->N, b->tokens2 != NULL));
   free(b->tokens);
   free(b->mask);
   free(b->labels);
@@ -75,7 +95,8 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
   eb_batch b;
   if (eb_batch_alloc(&b, batch, info->max_len, info->mode == EB_INPUT_PAIR)) {
     eb_batch_free(&b);
-    snprintf(err, errlen, "out of memory");
+    snprintf(err, errlen, "out of memory: %zu bytes asked for the evaluation batch",
+             batch_bytes(batch, info->max_len, info->mode == EB_INPUT_PAIR));
     return -1;
   }
   int was_training = eb_ctx_training(ctx);
@@ -124,6 +145,34 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
   return rc;
 }
 
+static void note(const eb_train_hooks *hooks, const char *fmt, ...) {
+  if (!hooks || !hooks->on_note) return;
+  char msg[EB_ERR_LEN + 128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  hooks->on_note(hooks->user, msg);
+}
+
+/* the curve so far, kept for checkpoints */
+typedef struct curve {
+  eb_eval_point *p;
+  int n, cap;
+} curve;
+
+static int curve_add(curve *c, const eb_eval_point *e) {
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 16;
+    eb_eval_point *n = realloc(c->p, (size_t)cap * sizeof *n);
+    if (!n) return -1;
+    c->p = n;
+    c->cap = cap;
+  }
+  c->p[c->n++] = *e;
+  return 0;
+}
+
 int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
                  const eb_task_info *info, const eb_train_cfg *cfg,
                  const eb_train_hooks *hooks, eb_train_result *res, char *err,
@@ -133,12 +182,32 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   res->params_total = eb_params_numel(m->P);
   const int64_t nparam = eb_params_padded(m->P);
   res->losses = malloc((size_t)(cfg->steps > 0 ? cfg->steps : 1) * sizeof(float));
-  float *best = malloc((size_t)nparam * sizeof(float));
-  eb_ctx *ctx = eb_ctx_create((size_t)64 << 20, cfg->seed);
+  const size_t best_bytes = (size_t)nparam * sizeof(float);
+  const int refused = eb_mem_take(best_bytes);
+  float *best = refused ? NULL : malloc(best_bytes);
+  if (!best && !refused) eb_mem_give(best_bytes);
+  /* the arena's first chunk: 64 MiB, 1 MiB under a memory limit (it grows to
+   * what a step needs) */
+  const size_t arena = eb_mem_limit() ? (size_t)1 << 20 : (size_t)64 << 20;
+  eb_ctx *ctx = best ? eb_ctx_create(arena, cfg->seed) : NULL;
   eb_batch b;
-  int balloc = eb_batch_alloc(&b, cfg->batch, info->max_len, info->mode == EB_INPUT_PAIR);
+  memset(&b, 0, sizeof b);
+  int balloc =
+      ctx ? eb_batch_alloc(&b, cfg->batch, info->max_len, info->mode == EB_INPUT_PAIR)
+          : -1;
   if (!res->losses || !best || !ctx || balloc) {
-    snprintf(err, errlen, "out of memory setting up the run");
+    const size_t asked = !res->losses ? (size_t)cfg->steps * sizeof(float)
+                         : !best      ? best_bytes
+                         : !ctx       ? arena
+                                      : (size_t)cfg->batch * info->max_len * 5 *
+                                      (info->mode == EB_INPUT_PAIR ? 2 : 1);
+    snprintf(err, errlen, "out of memory setting up the run (%zu bytes asked for the %s)",
+             asked,
+             !res->losses ? "loss curve"
+             : !best      ? "best-validation parameters"
+             : !ctx       ? "activation arena"
+                          : "batch buffers");
+    if (best) eb_mem_give(best_bytes);
     free(best);
     eb_ctx_destroy(ctx);
     eb_batch_free(&b);
@@ -155,9 +224,61 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   double t0 = eb_now(), train_time = 0;
   double best_val = -1;
   int64_t real_tokens = 0, padded_tokens = 0;
-  int rc = 0;
+  int rc = 0, first = 1;
+  curve cv = {NULL, 0, 0};
+  float *state = eb_params_opt_state(m->P);
+  eb_ckpt ck = {.steps = cfg->steps,
+                .nparam = nparam,
+                .losses = res->losses,
+                .data = eb_params_data(m->P),
+                .m = state,
+                .v = state + nparam,
+                .best = best};
+  const int ckpt_on = cfg->checkpoint_path && cfg->run_key &&
+                      (cfg->checkpoint_s > 0 || cfg->checkpoint_steps > 0);
+  if (cfg->checkpoint_path && cfg->run_key) {
+    /* an architecture may derive state from its initial parameters at its
+     * first forward (performer's redraw seed): run one evaluation forward on
+     * the fresh parameters before they are replaced by the checkpoint's */
+    char cerr[EB_ERR_LEN];
+    FILE *probe = fopen(cfg->checkpoint_path, "rb");
+    if (probe) {
+      fclose(probe);
+      double l0, a0;
+      if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch, 1, &l0,
+                      &a0, cerr, sizeof cerr) == 0) {
+        int lrc =
+            eb_ckpt_load(cfg->checkpoint_path, cfg->run_key, &ck, cerr, sizeof cerr);
+        if (lrc < 0) note(hooks, "checkpoint ignored, starting afresh: %s", cerr);
+        if (lrc == 0) {
+          first = ck.step + 1;
+          res->resumed_from = ck.step;
+          res->steps_done = ck.step;
+          best_val = ck.best_val;
+          res->best_step = ck.best_step;
+          train_time = ck.train_time;
+          t0 = eb_now() - ck.elapsed;
+          real_tokens = ck.real_tokens;
+          padded_tokens = ck.padded_tokens;
+          res->flops_train_step = ck.flops_train_step;
+          res->model_flops_train_step = ck.model_flops_train_step;
+          cv.p = ck.evals;
+          cv.n = cv.cap = ck.nevals;
+          for (int i = 0; i < cv.n; i++) {
+            eb_eval_point e = cv.p[i];
+            e.restored = 1;
+            if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
+          }
+          note(hooks, "resumed from the checkpoint at step %d/%d", ck.step, cfg->steps);
+        }
+      } else {
+        note(hooks, "checkpoint ignored, starting afresh: %s", cerr);
+      }
+    }
+  }
+  double last_ckpt = eb_now();
   res->status = EB_RUN_DONE;
-  for (int step = 1; step <= cfg->steps; step++) {
+  for (int step = first; step <= cfg->steps; step++) {
     double ts = eb_now();
     if (task->batch(task_data, EB_SPLIT_TRAIN, step - 1, cfg->seed, &b, err, errlen)) {
       rc = -1;
@@ -185,10 +306,21 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     res->losses[step - 1] = lv;
     res->steps_done = step;
     if (!isfinite(lv)) {
+      snprintf(err, errlen, "training loss is %s at step %d", isnan(lv) ? "nan" : "inf",
+               step);
       res->status = EB_RUN_DIVERGED;
       break;
     }
-    eb_clip_grad_norm(m->P, cfg->clip);
+    if (step == cfg->inject_inf_grad) eb_params_grads(m->P)[0] = INFINITY;
+    /* the norm is computed for clipping anyway: a NaN or inf in any gradient
+     * makes it non-finite, while the loss may still be finite */
+    double gnorm = eb_clip_grad_norm(m->P, cfg->clip);
+    if (!isfinite(gnorm)) {
+      snprintf(err, errlen, "gradient norm is %s at step %d (loss %g)",
+               isnan(gnorm) ? "nan" : "inf", step, (double)lv);
+      res->status = EB_RUN_DIVERGED;
+      break;
+    }
     eb_adam_step(m->P, &opt,
                  eb_lr_at(cfg->schedule, cfg->lr, step, cfg->warmup, cfg->steps), step);
     train_time += eb_now() - ts;
@@ -204,11 +336,18 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
       if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch,
                       cfg->eval_batches, &vl, &va, err, errlen)) {
         rc = -1;
-        res->status = EB_RUN_FAILED;
+        res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
         break;
       }
-      eb_eval_point e = {step, EB_SPLIT_VAL, vl, va, eb_now() - t0};
+      eb_eval_point e = {step, EB_SPLIT_VAL, vl, va, eb_now() - t0, 0};
       if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
+      if (curve_add(&cv, &e)) {
+        snprintf(err, errlen, "out of memory keeping the evaluation curve (%zu bytes)",
+                 (size_t)(2 * cv.cap) * sizeof *cv.p);
+        rc = -1;
+        res->status = EB_RUN_OOM;
+        break;
+      }
       if (va > best_val) {
         best_val = va;
         res->best_step = step;
@@ -218,6 +357,25 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     if (timed_out && !last) {
       res->status = EB_RUN_TIMEOUT;
       break;
+    }
+    if (ckpt_on && !last &&
+        ((cfg->checkpoint_steps > 0 && step % cfg->checkpoint_steps == 0) ||
+         (cfg->checkpoint_s > 0 && eb_now() - last_ckpt >= cfg->checkpoint_s))) {
+      ck.step = step;
+      ck.best_step = res->best_step;
+      ck.best_val = best_val;
+      ck.train_time = train_time;
+      ck.elapsed = eb_now() - t0;
+      ck.real_tokens = real_tokens;
+      ck.padded_tokens = padded_tokens;
+      ck.flops_train_step = res->flops_train_step;
+      ck.model_flops_train_step = res->model_flops_train_step;
+      ck.nevals = cv.n;
+      ck.evals = cv.p;
+      char cerr[EB_ERR_LEN];
+      if (eb_ckpt_save(cfg->checkpoint_path, cfg->run_key, &ck, cerr, sizeof cerr))
+        note(hooks, "no checkpoint at step %d: %s", step, cerr);
+      last_ckpt = eb_now();
     }
   }
   res->train_seconds = train_time;
@@ -232,14 +390,16 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_TEST, cfg->batch, 0, &tl, &ta,
                     err, errlen)) {
       rc = -1;
-      res->status = EB_RUN_FAILED;
+      res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
     } else {
       res->test_accuracy = ta;
       res->test_loss = tl;
-      eb_eval_point e = {res->best_step, EB_SPLIT_TEST, tl, ta, eb_now() - t0};
+      eb_eval_point e = {res->best_step, EB_SPLIT_TEST, tl, ta, eb_now() - t0, 0};
       if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
     }
   }
+  free(cv.p);
+  eb_mem_give(best_bytes);
   free(best);
   eb_batch_free(&b);
   eb_ctx_destroy(ctx);

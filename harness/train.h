@@ -14,6 +14,13 @@ typedef struct eb_train_cfg {
   int eval_every, eval_batches; /* eval_batches 0 = whole split */
   double time_budget_s;         /* 0 = none */
   uint64_t seed;
+  double checkpoint_s; /* train.checkpoint_minutes in seconds; 0 = no checkpoints */
+  size_t max_memory;   /* train.max_memory in bytes (eb_mem_set_limit); 0 = none */
+  /* set per run by the caller, not by the suite (not part of the run key): */
+  const char *checkpoint_path; /* NULL = no checkpoints (saved nor resumed) */
+  const char *run_key;         /* written into and checked in the checkpoint */
+  int checkpoint_steps;        /* > 0: also every this many steps (tests) */
+  int inject_inf_grad;         /* > 0: an inf gradient at this step (tests) */
 } eb_train_cfg;
 
 eb_train_cfg eb_train_defaults(void);
@@ -38,12 +45,14 @@ typedef struct eb_train_result {
   double flops_train_step;       /* counted, first step: executed FLOPs */
   double model_flops_train_step; /* the same less the backward's recompute */
   float *losses;                 /* steps_done training losses (caller frees) */
+  int resumed_from;              /* the checkpoint's step, 0 = started afresh */
 } eb_train_result;
 
 typedef struct eb_eval_point {
   int step;
   eb_split split;
   double loss, accuracy, elapsed_s;
+  int restored; /* from a checkpoint: evaluated before the run was resumed */
 } eb_eval_point;
 
 /* Progress hooks (either may be NULL). */
@@ -51,6 +60,9 @@ typedef struct eb_train_hooks {
   void *user;
   void (*on_step)(void *user, int step, int steps, float loss, double tokens_per_s);
   void (*on_eval)(void *user, const eb_eval_point *e);
+  /* what the caller may tell the user: a resume, a checkpoint not written or
+   * not usable (the run goes on either way) */
+  void (*on_note)(void *user, const char *msg);
 } eb_train_hooks;
 
 /* Returns 0 when the run finished with a result (status may still be

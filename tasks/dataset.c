@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "tmpname.h"
 
 /* version 2: a checksum of the header and payload (version 1 had none, so an
  * old cache reads as foreign and is rebuilt) */
@@ -253,7 +254,10 @@ static int stamp_checksum(const char *path) {
 
 int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t errlen) {
   char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  if (eb_tmp_name(path, tmp, sizeof tmp)) {
+    snprintf(err, errlen, "%s: path too long", path);
+    return -1;
+  }
   FILE *f = fopen(tmp, "wb");
   if (!f) {
     snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
@@ -417,6 +421,12 @@ int eb_cache_dir(char *buf, size_t len, char *err, size_t errlen) {
     snprintf(err, errlen, "cache directory %s: %s (set EFFBENCH_CACHE)", buf,
              strerror(errno));
     return -1;
+  }
+  /* once per process and directory: what killed writers left half-written */
+  static char cleaned[4096];
+  if (strcmp(cleaned, buf)) {
+    eb_tmp_clean(buf, NULL);
+    snprintf(cleaned, sizeof cleaned, "%s", buf);
   }
   return 0;
 }

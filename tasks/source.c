@@ -12,6 +12,7 @@
 
 #include "bytes.h"
 #include "dataset.h"
+#include "tmpname.h"
 
 /* ------------------------------------------------------------ SHA-256 -- */
 /* FIPS 180-4, section 6.2. */
@@ -350,11 +351,11 @@ int eb_source_files(eb_source_info *s, const char *kind, const char *label,
     free(list.p);
     if (oom) b.oom = 1;
     if (have_memo && !b.oom) { /* best effort, atomically */
-      char tmp[4200], e[EB_ERR_LEN];
-      snprintf(tmp, sizeof tmp, "%s.tmp.%ld", memo, (long)getpid());
+      char tmp[4200] = "", e[EB_ERR_LEN];
       sbuf m = {0};
       sb_add(&m, "%s\n%s", digest, b.p);
-      if (m.oom || eb_write_file(tmp, m.p, m.n, e, sizeof e) || rename(tmp, memo))
+      if (eb_tmp_name(memo, tmp, sizeof tmp) || m.oom ||
+          eb_write_file(tmp, m.p, m.n, e, sizeof e) || rename(tmp, memo))
         remove(tmp);
       free(m.p);
     }

@@ -372,6 +372,21 @@ typedef enum eb_favor_kernel { EB_FAVOR_SOFTMAX = 0, EB_FAVOR_RELU = 1 } eb_favo
 eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
                              eb_favor_kernel kernel, int keys, const uint8_t *mask);
 
+/* ------------------------------------------------ memory accounting ---- */
+/* The engine's allocations (parameter block, arena chunks, autograd tape, the
+ * trainer's buffers) are counted: eb_mem_take(bytes) before allocating
+ * (-1: refused, to be reported as "out of memory" with the size), and
+ * eb_mem_give(bytes) after freeing. A limit (0 = none; train.max_memory)
+ * refuses a take that would pass it; eb_mem_fail_at(n) makes the n-th take
+ * from now fail (0 = none; a test hook, EFFBENCH_FAIL_ALLOC). */
+void eb_mem_set_limit(size_t bytes);
+size_t eb_mem_limit(void);
+size_t eb_mem_in_use(void);
+void eb_mem_fail_at(long n);
+long eb_mem_takes(void);
+int eb_mem_take(size_t bytes);
+void eb_mem_give(size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
