@@ -223,6 +223,105 @@ static int copy_children(ctx *c, int64_t from, int64_t to) {
   return 0;
 }
 
+/* The archived attempts of input run `from` (run_attempts and their
+ * eval_attempts and run_stat_attempts, schema 9) copied to output run `to`,
+ * in the columns both databases have. An attempt the output already holds
+ * for that run (UNIQUE(run_id, attempt)) is kept as it is, so merging twice
+ * changes nothing. An input from before attempts has none to copy. */
+static int copy_attempts(ctx *c, int64_t from, int64_t to) {
+  cols ic, oc;
+  if (table_cols(c, c->in, "run_attempts", &ic) ||
+      table_cols(c, c->out, "run_attempts", &oc))
+    return -1;
+  if (ic.n == 0 || oc.n == 0) return 0;
+  char *sel = NULL, *ins = NULL, buf[160];
+  size_t sl = 0, sc = 0, il = 0, icap = 0;
+  cat(&sel, &sl, &sc, "SELECT id");
+  cat(&ins, &il, &icap, "INSERT OR IGNORE INTO run_attempts(run_id");
+  int n = 0;
+  for (int j = 0; j < oc.n; j++) {
+    const char *name = oc.name[j];
+    if (!strcmp(name, "id") || !strcmp(name, "run_id") || col_index(&ic, name) < 0)
+      continue;
+    snprintf(buf, sizeof buf, ", \"%s\"", name);
+    cat(&sel, &sl, &sc, buf);
+    cat(&ins, &il, &icap, buf);
+    n++;
+  }
+  cat(&sel, &sl, &sc, " FROM run_attempts WHERE run_id=?1 ORDER BY attempt");
+  cat(&ins, &il, &icap, ") VALUES(?1");
+  for (int j = 0; j < n; j++) {
+    snprintf(buf, sizeof buf, ", ?%d", j + 2);
+    cat(&ins, &il, &icap, buf);
+  }
+  cat(&ins, &il, &icap, ")");
+  sqlite3_stmt *in = NULL, *put = NULL, *kin = NULL, *kput = NULL;
+  int ret = 0;
+  if (!sel || !ins) {
+    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    ret = -1;
+  } else if (sqlite3_prepare_v2(c->in, sel, -1, &in, NULL) != SQLITE_OK) {
+    ret = fail(c, c->in, "reading a run's archived attempts");
+  } else if (sqlite3_prepare_v2(c->out, ins, -1, &put, NULL) != SQLITE_OK) {
+    ret = fail(c, c->out, "preparing the merge of archived attempts");
+  }
+  free(sel);
+  free(ins);
+  static const char *const kids[][2] = {
+      {"SELECT step, split, loss, accuracy, elapsed_s FROM eval_attempts "
+       "WHERE attempt_id=?1 ORDER BY rowid",
+       "INSERT INTO eval_attempts(attempt_id, step, split, loss, accuracy, elapsed_s) "
+       "VALUES(?6, ?1, ?2, ?3, ?4, ?5)"},
+      {"SELECT step, name, value FROM run_stat_attempts WHERE attempt_id=?1 "
+       "ORDER BY rowid",
+       "INSERT INTO run_stat_attempts(attempt_id, step, name, value) "
+       "VALUES(?4, ?1, ?2, ?3)"},
+  };
+  int rc = SQLITE_ROW;
+  if (!ret) sqlite3_bind_int64(in, 1, from);
+  while (!ret && (rc = sqlite3_step(in)) == SQLITE_ROW) {
+    sqlite3_reset(put);
+    sqlite3_bind_int64(put, 1, to);
+    for (int j = 0; j < n; j++)
+      sqlite3_bind_value(put, j + 2, sqlite3_column_value(in, j + 1));
+    if (sqlite3_step(put) != SQLITE_DONE) {
+      ret = fail(c, c->out, "writing an archived attempt");
+      break;
+    }
+    if (sqlite3_changes(c->out) == 0) continue; /* the output has this attempt */
+    int64_t aid = sqlite3_last_insert_rowid(c->out);
+    for (size_t k = 0; k < 2 && !ret; k++) {
+      if (sqlite3_prepare_v2(c->in, kids[k][0], -1, &kin, NULL) != SQLITE_OK) {
+        ret = fail(c, c->in, "reading an archived attempt's evals and stats");
+      } else if (sqlite3_prepare_v2(c->out, kids[k][1], -1, &kput, NULL) != SQLITE_OK) {
+        ret = fail(c, c->out, "writing an archived attempt's evals and stats");
+      } else {
+        sqlite3_bind_int64(kin, 1, sqlite3_column_int64(in, 0));
+        int krc;
+        while (!ret && (krc = sqlite3_step(kin)) == SQLITE_ROW) {
+          int nc = sqlite3_column_count(kin);
+          sqlite3_reset(kput);
+          for (int i = 0; i < nc; i++)
+            sqlite3_bind_value(kput, i + 1, sqlite3_column_value(kin, i));
+          sqlite3_bind_int64(kput, nc + 1, aid);
+          if (sqlite3_step(kput) != SQLITE_DONE)
+            ret = fail(c, c->out, "writing an archived attempt's evals and stats");
+        }
+        if (!ret && krc != SQLITE_DONE)
+          ret = fail(c, c->in, "reading an archived attempt's evals and stats");
+      }
+      sqlite3_finalize(kin);
+      sqlite3_finalize(kput);
+      kin = kput = NULL;
+    }
+  }
+  if (!ret && rc != SQLITE_DONE)
+    ret = fail(c, c->in, "reading a run's archived attempts");
+  sqlite3_finalize(in);
+  sqlite3_finalize(put);
+  return ret;
+}
+
 /* env values of the input, the fallback for per-run machine columns of runs
  * written before those columns existed */
 typedef struct envfb {
@@ -380,7 +479,8 @@ static int put_run(ctx *c, runcopy *r, const idmap *m, int64_t over, const char 
   }
   if (sqlite3_step(st) != SQLITE_DONE) return fail(c, c->out, "writing a run");
   int64_t to = over ? over : sqlite3_last_insert_rowid(c->out);
-  return copy_children(c, sqlite3_column_int64(r->sel, 0), to);
+  int64_t from = sqlite3_column_int64(r->sel, 0);
+  return copy_children(c, from, to) || copy_attempts(c, from, to) ? -1 : 0;
 }
 
 static int is_unfinished(const unsigned char *status) {
@@ -435,7 +535,8 @@ static int merge_runs(ctx *c, const idmap *m, eb_merge_prefer prefer,
       ret = -1;
       break;
     }
-    if (hin == hout) {
+    if (hin == hout) { /* the same results: the input's history may add attempts */
+      ret = copy_attempts(c, sqlite3_column_int64(r->sel, 0), oid);
       sum->runs_same++;
       continue;
     }

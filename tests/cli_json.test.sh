@@ -193,6 +193,19 @@ out=$("$eb" report --db "$tmp/r.db" --attempt 3 2>&1)
 "$eb" merge "$tmp/m.db" "$tmp/r.db" >/dev/null 2>&1 || fail "merge of a database with attempts"
 [[ $(sqlite3 "$tmp/m.db" "select count(*) from runs where attempt=2") -eq 2 ]] ||
   fail "merge lost the attempt numbers"
+# ... and their history: every archived attempt, its evals and stats, under the
+# merged run of the same key; merging again adds nothing
+hist="select r.run_key, a.attempt, a.status, a.test_accuracy, a.arch_sha256,
+        (select count(*) from eval_attempts e where e.attempt_id=a.id),
+        (select group_concat(e.step || ':' || e.loss, ',') from eval_attempts e
+          where e.attempt_id=a.id),
+        (select count(*) from run_stat_attempts t where t.attempt_id=a.id)
+      from run_attempts a join runs r on r.id=a.run_id order by r.run_key, a.attempt"
+[[ -n $(q "$hist") && "$(sqlite3 "$tmp/m.db" "$hist")" == "$(q "$hist")" ]] ||
+  fail "merge lost the archived attempts: $(sqlite3 "$tmp/m.db" "$hist")"
+"$eb" merge "$tmp/m.db" "$tmp/r.db" >/dev/null 2>&1 || fail "second merge"
+[[ "$(sqlite3 "$tmp/m.db" "$hist")" == "$(q "$hist")" ]] ||
+  fail "a second merge changed the archived attempts"
 "$eb" compare "$tmp/r.db" "$tmp/m.db" --fail-on-regression >/dev/null 2>&1 ||
   fail "compare of a database with attempts and its merge"
 
