@@ -1433,7 +1433,7 @@ static int on_path(const char *name) {
 static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, int nplug) {
   const char *dir = NULL, *partition = NULL, *time_s = NULL;
   long long shards = 0, cpus = 1;
-  int submit = 0;
+  int submit = 0, rerun_changed = 0, keep_changed = 0;
   opt table[] = {
       {"db-dir", O_STR, &dir, 0, 0, "DIR",
        "directory (on a file system every node sees) of the scripts, the shards' "
@@ -1448,6 +1448,12 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
        "CPUs per array task, and run's --threads [1]"},
       {"submit", O_FLAG, &submit, 0, 0, NULL,
        "submit them (DIR/submit.sh: sbatch the array, then the merge after it)"},
+      {"rerun-changed", O_FLAG, &rerun_changed, 0, 0, NULL,
+       "passed to each array task's run: rerun done runs whose architecture's code "
+       "changed (without it or --keep-changed, such a shard stops with exit 2)"},
+      {"keep-changed", O_FLAG, &keep_changed, 0, 0, NULL,
+       "passed to each array task's run: keep the results of done runs whose "
+       "architecture's code changed"},
       {NULL, 0, NULL, 0, 0, NULL, NULL},
   };
   char err[EB_ERR_LEN] = "";
@@ -1473,6 +1479,11 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
   }
   if (!dir) {
     snprintf(err, sizeof err, "--db-dir DIR is required (see effbench slurm --help)");
+    goto done;
+  }
+  if (rerun_changed && keep_changed) {
+    snprintf(err, sizeof err,
+             "--rerun-changed and --keep-changed exclude each other: choose one");
     goto done;
   }
   if (eb_suite_load(pos[0], reg, &suite, err, sizeof err)) goto done;
@@ -1503,6 +1514,7 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
   so.cpus = (int)cpus;
   so.partition = partition;
   so.time = time_s;
+  so.changed = rerun_changed ? "--rerun-changed" : keep_changed ? "--keep-changed" : NULL;
   int wrc = eb_slurm_write(&so, err, sizeof err);
   if (wrc) {
     rc = wrc == -2 ? 2 : 1;

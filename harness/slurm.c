@@ -95,7 +95,8 @@ int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen) {
   }
   fputs(" run ", f);
   put_quoted(f, o->suite);
-  fprintf(f, " --shard \"$shard/%d\" --threads %d \\\n  --db ", o->shards, o->cpus);
+  fprintf(f, " --shard \"$shard/%d\" --threads %d%s%s \\\n  --db ", o->shards, o->cpus,
+          o->changed ? " " : "", o->changed ? o->changed : "");
   put_quoted(f, o->db_dir);
   fputs("\"/shard-$shard.db\"\n", f);
   if (close_script(f, path, err, errlen)) return -1;

@@ -18,6 +18,7 @@ typedef struct eb_slurm_opts {
   int cpus;              /* --cpus-per-task and run --threads */
   const char *partition; /* NULL: the cluster's default */
   const char *time;      /* per array task; NULL: the partition's default */
+  const char *changed;   /* NULL, or run's "--rerun-changed" / "--keep-changed" */
 } eb_slurm_opts;
 
 /* Writes DIR/array.sbatch, DIR/merge.sbatch and DIR/submit.sh (which submits

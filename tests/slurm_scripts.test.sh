@@ -35,6 +35,16 @@ grep -q 'dependency="afterany:$array"' "$d/submit.sh" || fail "submit.sh: no aft
 "$eb" slurm "$suite" --db-dir jobs2 >/dev/null 2>&1 || fail "slurm with defaults"
 grep -q '^#SBATCH --array=0-3$' jobs2/array.sbatch || fail "default shards: not one per run (4)"
 ! grep -q -- '--time\|--partition' jobs2/array.sbatch || fail "time/partition lines without the options"
+! grep -q -- '-changed' jobs2/array.sbatch || fail "a code-change flag without the option"
+# the code-change choice reaches every array task's run
+"$eb" slurm "$suite" --db-dir jobs5 --rerun-changed >/dev/null 2>&1 || fail "slurm --rerun-changed"
+grep -q -- '--threads 1 --rerun-changed' jobs5/array.sbatch ||
+  fail "--rerun-changed not passed to run: $(cat jobs5/array.sbatch)"
+bash -n jobs5/array.sbatch || fail "array.sbatch with --rerun-changed: bash -n"
+"$eb" slurm "$suite" --db-dir jobs6 --keep-changed >/dev/null 2>&1 || fail "slurm --keep-changed"
+grep -q -- '--threads 1 --keep-changed' jobs6/array.sbatch || fail "--keep-changed not passed to run"
+out=$("$eb" slurm "$suite" --db-dir jobs7 --rerun-changed --keep-changed 2>&1)
+[[ $? -eq 2 && "$out" == *"choose one"* ]] || fail "both code-change flags: $out"
 # bad input
 out=$("$eb" slurm "$suite" 2>&1)
 [[ $? -eq 2 && "$out" == *"--db-dir"* ]] || fail "no --db-dir: $out"
