@@ -20,6 +20,9 @@
 #include "sources.h"
 #include "util.h"
 
+/* eb_report_opts, internally: the caller made the --attempt all views */
+#define REPORT_IN_ATTEMPTS (1 << 16)
+
 #define PM "\x01"
 #define DASH "\x02"
 #define CODE_ON "\x03"
@@ -1715,25 +1718,113 @@ int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out
   return eb_report_ex(s, suite, t, f, 0, out, err, errlen);
 }
 
-/* --attempt all: temporary views named runs and run_stats, which shadow the
- * tables of the same names for every query of this connection (SQLite looks
- * in temp first), holding the latest attempts and the archived ones
- * (run_attempts, run_stat_attempts). A row's arch is labelled
- * "ARCH (attempt N)" so attempts are rows of their own, never pooled; its id
- * is runs.id * 65536 + attempt, keeping the suite's order. Nothing is
- * written to the database file. */
+/* Sweep variants: runs of one arch that differ in their configuration
+ * (a sweep, or settings changed between runs) besides the seed, the task and
+ * its parameters. Fills the temporary table run_variant(id, label) with, for
+ * each such run of the suite, the keys that differ within its (arch, task)
+ * and its values, e.g. "attention=naive" or "feature=relu, train.lr=0.001"
+ * (arch_params' keys without their prefix, others as their path in
+ * config_json). *any is set when one run has a label. */
+static int variant_labels(rctx *x, int *any) {
+  *any = 0;
+  if (sqlite3_exec(x->db,
+                   "DROP TABLE IF EXISTS temp.run_variant;"
+                   "CREATE TEMP TABLE run_variant(id INTEGER PRIMARY KEY, label TEXT)",
+                   NULL, NULL, NULL) != SQLITE_OK)
+    return sql_fail(x, "labelling sweep variants");
+  static const char sql[] =
+      "WITH sr AS (SELECT id, arch, task, config_json FROM main.runs "
+      "WHERE suite_id=?1 AND conflict_of IS NULL AND json_valid(config_json)), "
+      "kv AS (SELECT * FROM (SELECT sr.id, sr.arch, sr.task, "
+      "substr(replace(t.fullkey, '\"', ''), 3) AS k, quote(t.atom) AS q, t.atom AS v "
+      "FROM sr, json_tree(sr.config_json) t WHERE t.type NOT IN ('object', 'array')) "
+      "WHERE k NOT IN ('seed', 'data_seed', 'task', 'arch') "
+      "AND k NOT LIKE 'task^_params.%' ESCAPE '^'), "
+      "grp AS (SELECT arch, task, count(*) AS n FROM sr GROUP BY arch, task), "
+      "vk AS (SELECT DISTINCT kv.arch, kv.k FROM kv JOIN grp ON grp.arch=kv.arch "
+      "AND grp.task=kv.task GROUP BY kv.arch, kv.task, kv.k "
+      "HAVING count(DISTINCT kv.q) > 1 OR count(*) < max(grp.n)) "
+      "SELECT kv.id, CASE WHEN kv.k LIKE 'arch^_params.%' ESCAPE '^' THEN substr(kv.k, "
+      "13) "
+      "ELSE kv.k END, ifnull(kv.v, 'null') FROM kv JOIN vk ON vk.arch=kv.arch "
+      "AND vk.k=kv.k ORDER BY kv.id, kv.k";
+  sqlite3_stmt *st = NULL, *put = NULL;
+  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(x->db, "INSERT INTO temp.run_variant(id, label) VALUES(?1, ?2)",
+                         -1, &put, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return sql_fail(x, "labelling sweep variants");
+  }
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sbuf lab = {0};
+  int64_t cur = 0;
+  int rc, ret = 0;
+  for (;;) {
+    rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (cur && id != cur) { /* the previous run's label is whole */
+      if (lab.oom) {
+        ret = oom_fail(x);
+        break;
+      }
+      sqlite3_reset(put);
+      sqlite3_bind_int64(put, 1, cur);
+      sqlite3_bind_text(put, 2, lab.p, -1, SQLITE_TRANSIENT);
+      if (sqlite3_step(put) != SQLITE_DONE) {
+        ret = sql_fail(x, "labelling sweep variants");
+        break;
+      }
+      *any = 1;
+      free(lab.p);
+      lab = (sbuf){0};
+    }
+    if (rc != SQLITE_ROW) break;
+    sb_add(&lab, "%s%s=%s", id == cur ? ", " : "",
+           (const char *)sqlite3_column_text(st, 1),
+           (const char *)sqlite3_column_text(st, 2));
+    cur = id;
+  }
+  if (!ret && rc != SQLITE_DONE) ret = sql_fail(x, "labelling sweep variants");
+  free(lab.p);
+  sqlite3_finalize(st);
+  sqlite3_finalize(put);
+  return ret;
+}
+
+/* Temporary views named runs and run_stats, which shadow the tables of the
+ * same names for every query of this connection (SQLite looks in temp
+ * first). Nothing is written to the database file.
+ * - attempts (--attempt all): the latest attempts and the archived ones
+ *   (run_attempts, run_stat_attempts); a row's arch is labelled
+ *   "ARCH (attempt N)" so attempts are rows of their own, never pooled; its
+ *   id is runs.id * 65536 + attempt, keeping the suite's order.
+ * - variants (the accuracy table): a run with a label in run_variant
+ *   (variant_labels) is "ARCH [LABEL]", so sweep variants are rows of their
+ *   own too.
+ * Neither: the views are dropped. */
 #define ATTEMPT_ID "*65536+attempt"
-static int attempt_views(rctx *x) {
+#define VARIANT_OF(ID)                                                                   \
+  "ifnull(' [' || (SELECT v.label FROM temp.run_variant v WHERE v.id=" ID ") || ']', "   \
+                                                                          "'')"
+static void attempt_views_drop(sqlite3 *db);
+static int runs_views(rctx *x, int attempts, int variants) {
+  attempt_views_drop(x->db);
+  if (!attempts && !variants) return 0;
   sqlite3_stmt *st = NULL;
   char acols[96][64];
   int na = 0, rc;
-  if (sqlite3_prepare_v2(x->db, "PRAGMA main.table_info(run_attempts)", -1, &st, NULL) !=
-      SQLITE_OK)
-    return sql_fail(x, "reading the archived attempts");
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && na < 96)
-    snprintf(acols[na++], 64, "%s", (const char *)sqlite3_column_text(st, 1));
-  sqlite3_finalize(st);
-  if (na == 0) return 0; /* a database before attempts: only latest ones exist */
+  if (attempts) {
+    if (sqlite3_prepare_v2(x->db, "PRAGMA main.table_info(run_attempts)", -1, &st,
+                           NULL) != SQLITE_OK)
+      return sql_fail(x, "reading the archived attempts");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && na < 96)
+      snprintf(acols[na++], 64, "%s", (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    if (na == 0) attempts = 0; /* a database before attempts: only latest ones exist */
+  }
+  if (!attempts && !variants) return 0;
+  const char *vcur = variants ? VARIANT_OF("runs.id") : "''";
+  const char *vold = variants ? VARIANT_OF("run_attempts.run_id") : "''";
   sbuf cur = {0}, old = {0};
   sb_add(&cur, "CREATE TEMP VIEW runs AS SELECT ");
   sb_add(&old, " UNION ALL SELECT ");
@@ -1744,12 +1835,13 @@ static int attempt_views(rctx *x) {
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *c = (const char *)sqlite3_column_text(st, 1);
     const char *sep = n++ ? ", " : "";
-    if (!strcmp(c, "id")) {
+    if (!strcmp(c, "id") && attempts) {
       sb_add(&cur, "%sid" ATTEMPT_ID " AS id", sep);
       sb_add(&old, "%srun_id" ATTEMPT_ID " AS id", sep);
     } else if (!strcmp(c, "arch")) {
-      sb_add(&cur, "%sarch || ' (attempt ' || attempt || ')' AS arch", sep);
-      sb_add(&old, "%sarch || ' (attempt ' || attempt || ')' AS arch", sep);
+      sb_add(&cur, "%sarch || %s%s AS arch", sep, vcur,
+             attempts ? " || ' (attempt ' || attempt || ')'" : "");
+      sb_add(&old, "%sarch || %s || ' (attempt ' || attempt || ')' AS arch", sep, vold);
     } else {
       int have = 0;
       for (int j = 0; j < na && !have; j++)
@@ -1763,21 +1855,22 @@ static int attempt_views(rctx *x) {
   }
   sqlite3_finalize(st);
   sb_add(&old, " FROM main.run_attempts");
-  sb_add(&cur, " FROM main.runs%s", old.p ? old.p : "");
+  sb_add(&cur, " FROM main.runs%s", attempts && old.p ? old.p : "");
   int ret = 0;
   if (!cur.p || !old.p || cur.oom || old.oom)
     ret = oom_fail(x);
   else if (rc != SQLITE_DONE ||
            sqlite3_exec(x->db, cur.p, NULL, NULL, NULL) != SQLITE_OK ||
-           sqlite3_exec(
-               x->db,
-               "CREATE TEMP VIEW run_stats AS SELECT r.id" ATTEMPT_ID
-               " AS run_id, s.step, s.name, s.value FROM main.run_stats s "
-               "JOIN main.runs r ON r.id=s.run_id UNION ALL SELECT a.run_id*65536"
-               "+a.attempt, x.step, x.name, x.value FROM main.run_stat_attempts x "
-               "JOIN main.run_attempts a ON a.id=x.attempt_id",
-               NULL, NULL, NULL) != SQLITE_OK)
-    ret = sql_fail(x, "reading every attempt");
+           (attempts &&
+            sqlite3_exec(
+                x->db,
+                "CREATE TEMP VIEW run_stats AS SELECT r.id" ATTEMPT_ID
+                " AS run_id, s.step, s.name, s.value FROM main.run_stats s "
+                "JOIN main.runs r ON r.id=s.run_id UNION ALL SELECT a.run_id*65536"
+                "+a.attempt, x.step, x.name, x.value FROM main.run_stat_attempts x "
+                "JOIN main.run_attempts a ON a.id=x.attempt_id",
+                NULL, NULL, NULL) != SQLITE_OK))
+    ret = sql_fail(x, attempts ? "reading every attempt" : "labelling sweep variants");
   free(cur.p);
   free(old.p);
   return ret;
@@ -1798,13 +1891,13 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int 
   if (flags & EB_REPORT_ALL_ATTEMPTS) {
     rctx v = {s,     eb_store_db(s),  NULL, 0, f, out, err, errlen, {0},
               flags, {EB_FIT_LOSS, 0}};
-    attempt_views_drop(v.db);
-    if (attempt_views(&v)) {
+    if (runs_views(&v, 1, 0)) {
       attempt_views_drop(v.db);
       return EB_REPORT_ERR_IO;
     }
-    int ret = eb_report_opts(s, suite, t, f, flags & ~EB_REPORT_ALL_ATTEMPTS, fit, out,
-                             err, errlen);
+    int ret = eb_report_opts(s, suite, t, f,
+                             (flags & ~EB_REPORT_ALL_ATTEMPTS) | REPORT_IN_ATTEMPTS, fit,
+                             out, err, errlen);
     attempt_views_drop(v.db);
     return ret;
   }
@@ -1832,7 +1925,20 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int 
   if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
   if (!ret && f == EB_FMT_HTML) eb_html_begin(out, name, eb_store_path(s));
   if (!ret) ret = report_conflicts(&x);
-  if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) ret = report_accuracy(&x);
+  if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) {
+    /* sweep variants are rows of their own in this table only: the fit pools
+     * an arch's budgets on purpose, speed rows are not runs */
+    const int att = flags & REPORT_IN_ATTEMPTS;
+    int variants = 0;
+    ret = variant_labels(&x, &variants);
+    if (!ret && variants) ret = runs_views(&x, att, 1);
+    if (!ret) ret = report_accuracy(&x);
+    if (variants) {
+      int vrc = runs_views(&x, att, 0);
+      if (!ret) ret = vrc;
+    }
+    sqlite3_exec(x.db, "DROP TABLE IF EXISTS temp.run_variant", NULL, NULL, NULL);
+  }
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
   if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
   if (!ret && (t == EB_TABLE_FIT || t == EB_TABLE_ALL))

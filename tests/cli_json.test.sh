@@ -113,7 +113,8 @@ cmp -s "$tmp/rep.json" "$tmp/rep2.json" || fail "--json and --format json differ
 out=$(py 'import json,sys
 rows=json.load(open(sys.argv[1]))
 acc=[r for r in rows if r["table"] == "accuracy" and r["task"] == "majority"]
-assert len(acc) == 1 and acc[0]["arch"] == "vanilla" and acc[0]["n"] == 4, acc
+assert [r["arch"] for r in acc] == ["vanilla [attention=blockwise]", "vanilla [attention=naive]"], acc
+assert all(r["n"] == 2 for r in acc), acc
 assert 0 <= acc[0]["value"] <= 1 and acc[0]["best"] in (True, False, None), acc
 sp=[r for r in rows if r["table"] == "speed"]
 assert sp and all(isinstance(r["seq_len"], int) for r in sp), sp[:1]
@@ -171,17 +172,18 @@ done
       on r.id=e.run_id where r.attempt=2") ]] || fail "archived evals not the attempt's curve"
 "$eb" report --db "$tmp/r.db" --table accuracy >"$tmp/latest.md" || fail "report after --fresh"
 ! grep -q "attempt" "$tmp/latest.md" || fail "the default report shows attempts: $(cat "$tmp/latest.md")"
-grep -q "| vanilla | " "$tmp/latest.md" || fail "latest report: $(cat "$tmp/latest.md")"
+grep -q "| vanilla \[attention=naive\] | " "$tmp/latest.md" || fail "latest report: $(cat "$tmp/latest.md")"
 "$eb" report --db "$tmp/r.db" --table accuracy --attempt all >"$tmp/all.md" ||
   fail "report --attempt all"
-grep -q "| vanilla (attempt 1) | " "$tmp/all.md" ||
+grep -q "| vanilla \[attention=naive\] (attempt 1) | " "$tmp/all.md" ||
   fail "attempt 1 row: $(cat "$tmp/all.md")"
-grep -q "| vanilla (attempt 2) | .*(n=2" "$tmp/all.md" ||
-  fail "attempt 2 row (2 of the 4 runs): $(cat "$tmp/all.md")"
+grep -q "| vanilla \[attention=naive\] (attempt 2) | \**[0-9.]* (n=1)\** |" "$tmp/all.md" ||
+  fail "attempt 2 row (1 of the variant's 2 runs): $(cat "$tmp/all.md")"
 "$eb" report --db "$tmp/r.db" --attempt all --json >"$tmp/all.json" || fail "--attempt all --json"
 out=$(py 'import json,sys; rows=json.load(open(sys.argv[1]))
 a={r["arch"]: r["n"] for r in rows if r["table"] == "accuracy" and r["task"] == "majority"}
-assert a == {"vanilla (attempt 1)": 4, "vanilla (attempt 2)": 2}, a' "$tmp/all.json") ||
+v = lambda s, n: "vanilla [attention=%s] (attempt %d)" % (s, n)
+assert a == {v("blockwise", 1): 2, v("blockwise", 2): 1, v("naive", 1): 2, v("naive", 2): 1}, a' "$tmp/all.json") ||
   fail "--attempt all --json: $out"
 out=$("$eb" report --db "$tmp/r.db" --attempt 3 2>&1)
 [[ $? -eq 2 && "$out" == "effbench report: --attempt 3: expected latest or all" ]] ||
