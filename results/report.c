@@ -911,6 +911,64 @@ static void fmt_sig(sbuf *b, double v) {
   sb_add(b, "%.*f", d, v);
 }
 
+/* The machines and builds a speed block was measured on (speed rows'
+ * cpu_model, cores, gemm_backend and git_commit, version 10), appended to
+ * its caption: "; measured on CPU (N cores), GEMM B, commit C", or each
+ * distinct one when they differ (a merged database). Rows from before
+ * version 10 know only their GEMM backend. */
+static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb) {
+  int has = 0;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT count(*) FROM pragma_table_info('speed') "
+                         "WHERE name='cpu_model'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the speed layout");
+  if (sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(
+          x->db,
+          has ? "SELECT cpu_model, cores, gemm_backend, git_commit, count(*) FROM speed "
+                "WHERE suite_id=?1 AND mode=?2 AND coalesce(task,'')=?3 "
+                "GROUP BY 1, 2, 3, 4 ORDER BY min(id)"
+              : "SELECT NULL, NULL, gemm_backend, NULL, count(*) FROM speed "
+                "WHERE suite_id=?1 AND mode=?2 AND coalesce(task,'')=?3 "
+                "GROUP BY 3 ORDER BY min(id)",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the speed rows' machines");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, mode, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, task, -1, SQLITE_TRANSIENT);
+  int n = 0, rc;
+  sbuf m = {0};
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *cpu = col_text(st, 0), *gemm = col_text(st, 2), *commit = col_text(st, 3);
+    sb_add(&m, "%s", n++ ? "; " : "");
+    size_t before = m.n;
+    if (*cpu) sb_add(&m, "%s", cpu);
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+      sb_add(&m, " (%d cores)", sqlite3_column_int(st, 1));
+    if (*gemm) sb_add(&m, "%sGEMM %s", m.n > before ? ", " : "", gemm);
+    if (*commit) sb_add(&m, "%scommit %s", m.n > before ? ", " : "", commit);
+    if (m.n == before) sb_add(&m, "unknown");
+    sb_add(&m, " (%d row%s)", sqlite3_column_int(st, 4),
+           sqlite3_column_int(st, 4) == 1 ? "" : "s");
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    free(m.p);
+    return sql_fail(x, "reading the speed rows' machines");
+  }
+  if (n == 1) { /* one machine: without the row count */
+    char *paren = m.p ? strrchr(m.p, '(') : NULL;
+    if (paren && paren > m.p) paren[-1] = '\0';
+  }
+  if (n)
+    sb_add(nb, "; measured on %s%s", n > 1 ? "several machines or builds: " : "", m.p);
+  free(m.p);
+  return m.oom ? oom_fail(x) : 0;
+}
+
 static int speed_block(rctx *x, const char *mode, const char *task, int *blocks) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(
@@ -1070,7 +1128,7 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
     ret = oom_fail(x);
     goto out;
   }
-  char title[1024], note[512], label[1024];
+  char title[1024], note[2048], label[1024];
   snprintf(title, sizeof title,
            "%s speed (steps/s) and peak memory (MiB) by sequence length, %s%s%s"
            "suite " CODE_ON "%s" CODE_OFF,
@@ -1082,6 +1140,10 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
     sb_add(&nb, "%s%d thread%s", nb.n ? ", " : "", threads, threads == 1 ? "" : "s");
   sb_add(&nb, "%sin parentheses the ratio to vanilla at the same length",
          nb.n ? "; " : "");
+  if ((ret = speed_machines(x, mode, task, &nb)) != 0) {
+    free(nb.p);
+    goto out;
+  }
   snprintf(note, sizeof note, "%s", nb.p ? nb.p : "");
   free(nb.p);
   snprintf(label, sizeof label, "effbench-speed-%s-%s-%s", mode, task, x->suite);
@@ -1805,7 +1867,7 @@ static int variant_labels(rctx *x, int *any) {
 #define ATTEMPT_ID "*65536+attempt"
 #define VARIANT_OF(ID)                                                                   \
   "ifnull(' [' || (SELECT v.label FROM temp.run_variant v WHERE v.id=" ID ") || ']', "   \
-                                                                          "'')"
+  "'')"
 static void attempt_views_drop(sqlite3 *db);
 static int runs_views(rctx *x, int attempts, int variants) {
   attempt_views_drop(x->db);

@@ -178,6 +178,17 @@ static const char MIGRATION_CODE[] = "ALTER TABLE runs ADD COLUMN arch_sha256 TE
  * same id and run_key, so resume, claims, merge and compare read it as
  * before. A migration that adds a column to runs adds it here too: the copy
  * takes the columns both tables have. */
+/* The machine and build of each speed row, as runs have theirs (version 5):
+ * merged databases keep where every measurement came from. NULL in rows
+ * written before. */
+static const char MIGRATION_SPEED_MACHINE[] =
+    "ALTER TABLE speed ADD COLUMN host TEXT;\n"
+    "ALTER TABLE speed ADD COLUMN cpu_model TEXT;\n"
+    "ALTER TABLE speed ADD COLUMN cores INTEGER;\n"
+    "ALTER TABLE speed ADD COLUMN git_commit TEXT;\n"
+    "ALTER TABLE speed ADD COLUMN compiler TEXT;\n"
+    "ALTER TABLE speed ADD COLUMN c_flags TEXT;\n";
+
 static const char MIGRATION_ATTEMPTS[] =
     "ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;\n"
     "CREATE TABLE run_attempts(\n"
@@ -230,6 +241,7 @@ static const char *const MIGRATIONS[] = {
     MIGRATION_CLAIMS,
     MIGRATION_CODE,
     MIGRATION_ATTEMPTS,
+    MIGRATION_SPEED_MACHINE,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -1304,8 +1316,9 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
       "INSERT INTO speed(suite_id, arch, task, seq_len, batch, mode, threads, "
       "step_ms_median, step_ms_min, tokens_per_s, gflops_per_s, peak_mem_bytes, status, "
       "config_json, model_flops_step, executed_flops_step, step_ms_n, step_ms_mean, "
-      "step_ms_std, gemm_backend, measured_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-      "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, " NOW_SQL ")",
+      "step_ms_std, gemm_backend, host, cpu_model, cores, git_commit, compiler, c_flags, "
+      "measured_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+      "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, " NOW_SQL ")",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     if (r->suite_id > 0)
@@ -1334,6 +1347,16 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
     bind_real(st, 18, r->step_ms_n > 0 ? r->step_ms_mean : NAN);
     bind_real(st, 19, r->step_ms_n > 1 ? r->step_ms_std : NAN);
     bind_text(st, 20, r->gemm_backend && *r->gemm_backend ? r->gemm_backend : NULL);
+    /* the process writing a speed row is the one that measured it */
+    char host[256], cpu[256];
+    host_name(host, sizeof host);
+    cpu_model(cpu, sizeof cpu);
+    bind_text(st, 21, host);
+    bind_text(st, 22, cpu);
+    bind_count(st, 23, sysconf(_SC_NPROCESSORS_ONLN));
+    bind_text(st, 24, EFFBENCH_GIT_COMMIT);
+    bind_text(st, 25, EFFBENCH_COMPILER);
+    bind_text(st, 26, EFFBENCH_C_FLAGS);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

@@ -44,6 +44,19 @@ sha256sum --quiet -c inputs.sha || fail "an input was modified by merge"
 [[ $(sqlite3 m.db "SELECT count(*) FROM runs WHERE cpu_model IS NULL OR cores IS NULL OR
   threads IS NULL OR git_commit IS NULL OR isa IS NULL OR host IS NULL") == 0 ]] ||
   fail "merged runs lack their machine and build"
+[[ $(sqlite3 m.db "SELECT count(*) FROM speed WHERE cpu_model IS NULL OR cores IS NULL OR
+  git_commit IS NULL OR host IS NULL OR compiler IS NULL OR c_flags IS NULL") == 0 ]] ||
+  fail "merged speed rows lack their machine and build"
+# the speed caption names the machine; rows from two machines name both
+rep=$("$eb" report --db m.db --table speed 2>&1)
+cpu=$(sqlite3 m.db "SELECT cpu_model FROM speed LIMIT 1")
+[[ "$rep" == *"measured on $cpu ("*" cores), GEMM "*", commit "* && "$rep" != *several* ]] ||
+  fail "speed caption without its machine: $rep"
+cp m.db two.db
+sqlite3 two.db "UPDATE speed SET cpu_model='Other CPU', cores=16 WHERE seq_len=64"
+rep=$("$eb" report --db two.db --table speed 2>&1)
+[[ "$rep" == *"several machines or builds: "*"Other CPU (16 cores)"*"(1 row)"* ]] ||
+  fail "speed caption of two machines: $rep"
 [[ $(sqlite3 m.db "PRAGMA integrity_check") == ok ]] || fail "integrity_check"
 [[ $(sqlite3 m.db "SELECT count(*) FROM suites") == 1 ]] || fail "suite not merged once"
 # --- idempotent: merging again (and in the other order) changes nothing

@@ -490,6 +490,11 @@ static void test_refusals(void) {
 #define DROP_CODE                                                                        \
   "ALTER TABLE runs DROP COLUMN arch_sha256; ALTER TABLE runs DROP COLUMN exe_sha256;"
 /* ... the attempts' archive (reruns keep history) removed ... */
+/* ... the speed rows' machine columns off ... */
+#define DROP_SPEED_MACHINE                                                               \
+  "ALTER TABLE speed DROP COLUMN host; ALTER TABLE speed DROP COLUMN cpu_model;"         \
+  "ALTER TABLE speed DROP COLUMN cores; ALTER TABLE speed DROP COLUMN git_commit;"       \
+  "ALTER TABLE speed DROP COLUMN compiler; ALTER TABLE speed DROP COLUMN c_flags;"
 #define DROP_ATTEMPTS                                                                    \
   "DROP TABLE run_stat_attempts; DROP TABLE eval_attempts; DROP TABLE run_attempts;"     \
   "ALTER TABLE runs DROP COLUMN attempt;"
@@ -527,7 +532,7 @@ static void test_migrate_model_flops(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
                         "ALTER TABLE speed DROP COLUMN model_flops_step;"
                         "ALTER TABLE speed DROP COLUMN executed_flops_step;"
@@ -635,7 +640,7 @@ static void test_open_input(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
@@ -915,14 +920,14 @@ static void test_migrate_claims(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc =
-      sqlite3_exec(db,
-                   DROP_ATTEMPTS DROP_CODE "DROP INDEX evals_unique;"
-                                           "ALTER TABLE runs DROP COLUMN owner;"
-                                           "ALTER TABLE runs DROP COLUMN heartbeat_at;"
-                                           "INSERT INTO evals SELECT * FROM evals;"
-                                           "PRAGMA user_version=6",
-                   NULL, NULL, NULL);
+  int rc = sqlite3_exec(db,
+                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE
+                        "DROP INDEX evals_unique;"
+                        "ALTER TABLE runs DROP COLUMN owner;"
+                        "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+                        "INSERT INTO evals SELECT * FROM evals;"
+                        "PRAGMA user_version=6",
+                        NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v6 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
