@@ -338,6 +338,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   eb_run_result_row row;
   memset(&row, 0, sizeof row);
   row.val_accuracy = row.test_accuracy = row.flops_train_token = NAN;
+  row.test_majority = NAN;
   row.status = "failed";
   char why[EB_ERR_LEN] = "";
   eb_model m;
@@ -395,6 +396,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
     if (res.best_step > 0) {
       row.val_accuracy = res.val_accuracy;
       row.test_accuracy = res.test_accuracy;
+      row.test_majority = res.test_majority;
+      row.test_count = res.test_count;
     }
     row.best_step = res.best_step;
     row.steps_done = res.steps_done;

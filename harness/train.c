@@ -88,8 +88,11 @@ static int64_t split_size(const eb_task_info *info, eb_split s) {
 
 int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
                 const eb_task_info *info, eb_split split, int batch, int batches,
-                double *loss, double *accuracy, char *err, size_t errlen) {
+                double *loss, double *accuracy, double *majority, char *err,
+                size_t errlen) {
   int64_t n = split_size(info, split);
+  int64_t *counts = NULL; /* per label, for the majority-class share */
+  int ncounts = 0;
   int64_t full = (n + batch - 1) / batch;
   if (batches <= 0 || batches > full) batches = (int)full;
   eb_batch b;
@@ -132,6 +135,19 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
       sum_loss += log(se) + mx - z[b.labels[r]];
       hits += arg == b.labels[r];
     }
+    if (majority && !counts) {
+      ncounts = C;
+      counts = calloc((size_t)C, sizeof *counts);
+      if (!counts) {
+        snprintf(err, errlen, "out of memory: %zu bytes asked for the label counts",
+                 (size_t)C * sizeof *counts);
+        rc = -1;
+        break;
+      }
+    }
+    if (counts)
+      for (int r = 0; r < valid; r++)
+        if (b.labels[r] >= 0 && b.labels[r] < ncounts) counts[b.labels[r]]++;
     seen += valid;
   }
   eb_ctx_reset(ctx);
@@ -141,7 +157,14 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
   if (rc == 0) {
     *loss = seen ? sum_loss / (double)seen : NAN;
     *accuracy = seen ? (double)hits / (double)seen : NAN;
+    if (majority) {
+      int64_t most = 0;
+      for (int c = 0; c < ncounts; c++)
+        if (counts[c] > most) most = counts[c];
+      *majority = seen ? (double)most / (double)seen : NAN;
+    }
   }
+  free(counts);
   return rc;
 }
 
@@ -179,6 +202,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
                  size_t errlen) {
   memset(res, 0, sizeof *res);
   res->status = EB_RUN_FAILED;
+  res->test_majority = NAN;
   res->params_total = eb_params_numel(m->P);
   const int64_t nparam = eb_params_padded(m->P);
   res->losses = malloc((size_t)(cfg->steps > 0 ? cfg->steps : 1) * sizeof(float));
@@ -246,7 +270,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
       fclose(probe);
       double l0, a0;
       if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch, 1, &l0,
-                      &a0, cerr, sizeof cerr) == 0) {
+                      &a0, NULL, cerr, sizeof cerr) == 0) {
         int lrc =
             eb_ckpt_load(cfg->checkpoint_path, cfg->run_key, &ck, cerr, sizeof cerr);
         if (lrc < 0) note(hooks, "checkpoint ignored, starting afresh: %s", cerr);
@@ -334,7 +358,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     if ((cfg->eval_every > 0 && step % cfg->eval_every == 0) || last || timed_out) {
       double vl, va;
       if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch,
-                      cfg->eval_batches, &vl, &va, err, errlen)) {
+                      cfg->eval_batches, &vl, &va, NULL, err, errlen)) {
         rc = -1;
         res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
         break;
@@ -388,12 +412,13 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     res->val_accuracy = best_val;
     double tl, ta;
     if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_TEST, cfg->batch, 0, &tl, &ta,
-                    err, errlen)) {
+                    &res->test_majority, err, errlen)) {
       rc = -1;
       res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
     } else {
       res->test_accuracy = ta;
       res->test_loss = tl;
+      res->test_count = split_size(info, EB_SPLIT_TEST);
       eb_eval_point e = {res->best_step, EB_SPLIT_TEST, tl, ta, eb_now() - t0, 0};
       if (hooks && hooks->on_eval) hooks->on_eval(hooks->user, &e);
     }

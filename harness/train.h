@@ -38,6 +38,8 @@ typedef struct eb_train_result {
   eb_run_status status;
   int steps_done, best_step;
   double val_accuracy, test_accuracy, test_loss;
+  double test_majority; /* share of the test split's most frequent label */
+  int64_t test_count;   /* examples in the test split */
   double train_seconds;
   double tokens_per_s, padded_tokens_per_s;
   size_t peak_mem_bytes; /* arena high-water + parameter block */
@@ -72,10 +74,13 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
                  const eb_train_hooks *hooks, eb_train_result *res, char *err,
                  size_t errlen);
 
-/* Mean loss and accuracy over `batches` batches of a split (0 = all). */
+/* Mean loss and accuracy over `batches` batches of a split (0 = all). When
+ * majority is not NULL it receives the share of the evaluated examples whose
+ * label is the most frequent one (the majority-class baseline). */
 int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
                 const eb_task_info *info, eb_split split, int batch, int batches,
-                double *loss, double *accuracy, char *err, size_t errlen);
+                double *loss, double *accuracy, double *majority, char *err,
+                size_t errlen);
 
 /* Batch buffers sized B x N. */
 int eb_batch_alloc(eb_batch *b, int B, int N, int pair);

@@ -662,6 +662,48 @@ static int matched_widths(rctx *x, int ntasks, sbuf *note) {
   return 0;
 }
 
+#define MAJORITY_ROW "majority class"
+
+/* Per task of the table: the majority-class rate of its test split (%) and
+ * the accuracy a cell must pass to be clearly above it, that rate plus 3
+ * standard errors sqrt(p(1-p)/n); NaN where no run recorded them (databases
+ * before schema 11). The runs of one task share their data, so they agree;
+ * the largest rate and smallest split are taken should they not. */
+static int majority_baselines(rctx *x, const names *tasks, double **maj, double **thr) {
+  *maj = malloc((size_t)(tasks->n + 1) * sizeof **maj);
+  *thr = malloc((size_t)(tasks->n + 1) * sizeof **thr);
+  if (!*maj || !*thr) return oom_fail(x);
+  for (int k = 0; k < tasks->n; k++)
+    (*maj)[k] = (*thr)[k] = NAN;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT count(*) FROM pragma_table_info('runs') "
+                         "WHERE name='test_majority'",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the runs table's columns");
+  int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (!have) return 0;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT task, max(test_majority), min(test_count) FROM runs "
+                         "WHERE suite_id=?1 AND conflict_of IS NULL AND test_majority IS "
+                         "NOT NULL AND test_count > 0 GROUP BY task",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the majority-class rates");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int k = names_find(tasks, col_text(st, 0));
+    if (k < 0) continue;
+    double p = sqlite3_column_double(st, 1);
+    double n = (double)sqlite3_column_int64(st, 2);
+    (*maj)[k] = 100.0 * p;
+    (*thr)[k] = 100.0 * (p + 3.0 * sqrt(p * (1.0 - p) / n));
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : sql_fail(x, "reading the majority-class rates");
+}
+
 static int report_accuracy(rctx *x) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db,
@@ -677,6 +719,8 @@ static int report_accuracy(rctx *x) {
   int *perm = NULL;
   double *best = NULL, *avg = NULL;
   int *nnum = NULL; /* numeric cells per column */
+  int at_chance = 0;
+  double *maj = NULL, *thr = NULL; /* per task: majority-class %, chance + 3 SE */
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int a = names_add(&archs, col_text(st, 0));
     int k = names_add(&tasks, col_text(st, 1));
@@ -736,6 +780,7 @@ static int report_accuracy(rctx *x) {
     ret = oom_fail(x);
     goto out;
   }
+  if ((ret = majority_baselines(x, &tasks, &maj, &thr))) goto out;
   vanilla_first(&archs, perm);
   for (int a = 0; a < archs.n; a++)
     for (int k = 0; k < nt; k++)
@@ -793,6 +838,13 @@ static int report_accuracy(rctx *x) {
       r.best = isnan(avg[a]) ? -1 : IS_BEST(avg[a], nt);
       csv_put(x->o, &r);
     }
+    for (int k = 0; k < nt; k++) {
+      if (isnan(maj[k])) continue;
+      csv_row r = csv_start("accuracy", x->suite, MAJORITY_ROW, tasks.v[k], "majority_class");
+      r.value = maj[k] / 100;
+      r.best = -1;
+      csv_put(x->o, &r);
+    }
     goto out;
   }
 
@@ -842,6 +894,10 @@ static int report_accuracy(rctx *x) {
         if (c->timeouts && c->a.n < 2 && c->a.n >= c->st.runs && c->a.n >= expected)
           sb_add(&b, c->timeouts == c->a.n ? " (timeout)" : " (%d timeout)", c->timeouts);
         bold = IS_BEST(c->a.mean, k);
+        if (!isnan(thr[k]) && c->a.mean <= thr[k]) {
+          sb_add(&b, " (chance)");
+          at_chance = 1;
+        }
       } else if (c->st.runs > 0) {
         status_text(&b, &c->st);
       }
@@ -851,6 +907,19 @@ static int report_accuracy(rctx *x) {
       rt_set(t, r, nt + 1, 0, DASH);
     else
       rt_set(t, r, nt + 1, IS_BEST(avg[a], nt), "%.2f", avg[a]);
+  }
+  int any_maj = 0;
+  for (int k = 0; k < nt; k++)
+    any_maj |= !isnan(maj[k]);
+  if (any_maj) { /* the baseline every column is judged against */
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, MAJORITY_ROW);
+    for (int k = 0; k < nt; k++)
+      if (isnan(maj[k]))
+        rt_set(t, r, k + 1, 0, DASH);
+      else
+        rt_set(t, r, k + 1, 0, "%.2f", maj[k]);
+    rt_set(t, r, nt + 1, 0, DASH);
   }
 #undef IS_BEST
   if (t->oom) {
@@ -868,6 +937,12 @@ static int report_accuracy(rctx *x) {
          x->flags & EB_REPORT_SEM ? "standard error (sample std / sqrt(n))"
                                   : "sample std");
   if (x->src.n) sb_add(&note, ". Each task column names the data source of its runs");
+  if (any_maj)
+    sb_add(&note, ". " MAJORITY_ROW ": the share of the test split's most frequent label "
+                  "(what always answering it scores)");
+  if (at_chance)
+    sb_add(&note, "; (chance): the mean is not above that share by more than 3 standard "
+                  "errors of it, 3 sqrt(p(1 - p) / n) over the n test examples");
   if (pooled)
     sb_add(&note, ". Warning: some cells pool several runs of the same seed (a sweep or "
                   "changed settings)");
@@ -887,6 +962,8 @@ out:
   free(best);
   free(nnum);
   free(avg);
+  free(maj);
+  free(thr);
   free(cells);
   names_free(&archs);
   names_free(&tasks);

@@ -224,6 +224,15 @@ static const char MIGRATION_ATTEMPTS[] =
     "  value REAL);\n"
     "CREATE INDEX run_stat_attempts_attempt ON run_stat_attempts(attempt_id);\n";
 
+/* The majority-class baseline of a run's test split (version 11): the share
+ * of its most frequent label and the split's size, so a report can say
+ * whether an accuracy is clearly above chance. NULL in rows written before. */
+static const char MIGRATION_MAJORITY[] =
+    "ALTER TABLE runs ADD COLUMN test_majority REAL;\n"
+    "ALTER TABLE runs ADD COLUMN test_count INTEGER;\n"
+    "ALTER TABLE run_attempts ADD COLUMN test_majority REAL;\n"
+    "ALTER TABLE run_attempts ADD COLUMN test_count INTEGER;\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -242,6 +251,7 @@ static const char *const MIGRATIONS[] = {
     MIGRATION_CODE,
     MIGRATION_ATTEMPTS,
     MIGRATION_SPEED_MACHINE,
+    MIGRATION_MAJORITY,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
 
@@ -944,7 +954,8 @@ static int write_running(eb_store *s, int64_t id, const eb_run_claim *c,
            "host=?6, build=?7, status='running', error=NULL, params_total=NULL, "
            "params_active=NULL, flops_train_step=NULL, model_flops_train_step=NULL, "
            "flops_infer_seq=NULL, flops_train_token=NULL, "
-           "val_accuracy=NULL, test_accuracy=NULL, best_step=NULL, steps_done=NULL, "
+           "val_accuracy=NULL, test_accuracy=NULL, test_majority=NULL, test_count=NULL, "
+           "best_step=NULL, steps_done=NULL, "
            "train_seconds=NULL, tokens_per_s=NULL, padded_tokens_per_s=NULL, "
            "train_ms_per_step=NULL, infer_ms_per_batch=NULL, peak_mem_bytes=NULL, "
            "data_kind=NULL, data_label=NULL, data_source=NULL, owner=?10, "
@@ -1216,7 +1227,8 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
       "best_step=?9, steps_done=?10, train_seconds=?11, tokens_per_s=?12, "
       "padded_tokens_per_s=?13, infer_ms_per_batch=?14, train_ms_per_step=?15, "
       "peak_mem_bytes=?16, data_kind=?18, data_label=?19, data_source=?20, "
-      "flops_train_token=?21, model_flops_train_step=?22, finished_at=" NOW_SQL
+      "flops_train_token=?21, model_flops_train_step=?22, test_majority=?24, "
+      "test_count=?25, finished_at=" NOW_SQL
       " WHERE id=?17 AND (?23 IS NULL OR (owner=?23 AND status='running'))",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
@@ -1243,6 +1255,9 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     bind_real(st, 21, r->flops_train_token);
     bind_real(st, 22, r->model_flops_train_step);
     bind_text(st, 23, r->owner);
+    /* a row without a test split size (0) has no baseline either */
+    bind_real(st, 24, r->test_count > 0 ? r->test_majority : NAN);
+    bind_count(st, 25, r->test_count > 0 ? r->test_count : -1);
     rc = step_done(st);
   }
   sqlite3_finalize(st);

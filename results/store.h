@@ -165,6 +165,8 @@ typedef struct eb_run_result_row {
   double model_flops_train_step;            /* flops_train_step less the recompute */
   double flops_train_token;           /* training FLOPs per token (forward + backward) */
   double val_accuracy, test_accuracy; /* NaN = none */
+  double test_majority; /* share of the test split's most frequent label, NaN = none */
+  int64_t test_count;   /* examples in the test split, 0 = none */
   int best_step, steps_done;
   double train_seconds, tokens_per_s, padded_tokens_per_s;
   double infer_ms_per_batch, train_ms_per_step;

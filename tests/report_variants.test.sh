@@ -49,7 +49,8 @@ grep -q '^accuracy,variants,"\?vanilla \[attention=naive, train.lr=0.003\]"\?,ma
 "$eb" report --db "$db" --table accuracy --json >"$tmp/a.json" || fail "report --json"
 python3 - "$tmp/a.json" <<'PY' || fail "JSON labels"
 import json, sys
-rows = [r for r in json.load(open(sys.argv[1])) if r["table"] == "accuracy" and r["task"] == "majority"]
+rows = [r for r in json.load(open(sys.argv[1])) if r["table"] == "accuracy" and r["task"] == "majority"
+        and r["metric"] == "test_accuracy"]
 assert len(rows) == 6 and all(r["n"] == 2 for r in rows), rows
 PY
 # an arch with one configuration keeps its name: only the seed differs

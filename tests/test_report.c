@@ -378,6 +378,67 @@ static void test_sem(void) {
   free(out);
 }
 
+/* the majority-class row and the (chance) mark: p = 0.5 on 400 test
+ * examples puts the bar at 50 + 3 * 2.5 = 57.5 %; 56 % is not clearly above
+ * it, 58 % is, and a database without the baseline shows neither */
+static void test_majority(void) {
+  char err[512], p2[600];
+  snprintf(p2, sizeof p2, "%s/majority.db", dir);
+  eb_store *s;
+  CHECK(eb_store_open(p2, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid;
+  CHECK(eb_store_suite(s, "maj", "", &sid, err, sizeof err) == 0, "%s", err);
+  const char *archs[] = {"vanilla", "mamba", "poolformer"};
+  const double accs[] = {0.56, 0.58, 0.575};
+  for (int a = 0; a < 3; a++) {
+    char key[32];
+    int64_t rid;
+    snprintf(key, sizeof key, "k%d", a);
+    CHECK(eb_store_run_begin(s, sid, key, archs[a], "text", 0, "{}", "h", "b", &rid, err,
+                             sizeof err) == 0,
+          "%s", err);
+    eb_run_result_row r = {0};
+    r.status = "done";
+    r.val_accuracy = r.test_accuracy = accs[a];
+    r.flops_train_step = r.flops_infer_seq = r.train_seconds = NAN;
+    r.tokens_per_s = r.padded_tokens_per_s = r.infer_ms_per_batch = NAN;
+    r.train_ms_per_step = NAN;
+    r.peak_mem_bytes = -1;
+    r.test_majority = 0.5;
+    r.test_count = 400;
+    CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 0, "%s", err);
+  }
+  size_t len;
+  char *out = NULL;
+  FILE *o = open_memstream(&out, &len);
+  CHECK(eb_report(s, "maj", EB_TABLE_ACCURACY, EB_FMT_MD, o, err, sizeof err) == 0, "%s",
+        err);
+  fclose(o);
+  CHECK(out && strstr(out, "| vanilla | 56.00 (chance) |"), "at chance: %s", out);
+  CHECK(out && strstr(out, "| mamba | **58.00** |"), "above chance: %s", out);
+  CHECK(out && strstr(out, "| poolformer | 57.50 (chance) |"), "on the bar: %s", out);
+  CHECK(out && strstr(out, "| majority class | 50.00 | — |"), "baseline row: %s",
+        out);
+  CHECK(out && strstr(out, "3 sqrt(p(1 - p) / n)"), "note: %s", out);
+  free(out);
+  out = NULL;
+  o = open_memstream(&out, &len);
+  CHECK(eb_report(s, "maj", EB_TABLE_ACCURACY, EB_FMT_CSV, o, err, sizeof err) == 0, "%s",
+        err);
+  fclose(o);
+  CHECK(out && strstr(out, "accuracy,maj,majority class,text,,,majority_class,0.5,"),
+        "csv baseline: %s", out);
+  free(out);
+  eb_store_close(s);
+  /* the report on the other database (no baseline recorded): no row, no mark */
+  CHECK(report_of(path, "lra-mini", EB_TABLE_ACCURACY, EB_FMT_MD, 0, &out, err,
+                  sizeof err) == 0,
+        "%s", err);
+  CHECK(out && !strstr(out, "majority class") && !strstr(out, "(chance)"), "%s", out);
+  free(out);
+}
+
 /* rows of the <table class="cls"> in html, header row included */
 static int table_rows(const char *html, const char *cls) {
   char open[64];
@@ -564,6 +625,7 @@ int main(void) {
   test_errors();
   test_sweep_note();
   test_sem();
+  test_majority();
   test_html_no_gnuplot();
   test_html_escaping();
   test_html_figures();

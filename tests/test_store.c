@@ -495,6 +495,9 @@ static void test_refusals(void) {
   "ALTER TABLE speed DROP COLUMN host; ALTER TABLE speed DROP COLUMN cpu_model;"         \
   "ALTER TABLE speed DROP COLUMN cores; ALTER TABLE speed DROP COLUMN git_commit;"       \
   "ALTER TABLE speed DROP COLUMN compiler; ALTER TABLE speed DROP COLUMN c_flags;"
+/* ... version 11 back to 10 (before the majority-class baseline) */
+#define DROP_MAJORITY                                                                    \
+  "ALTER TABLE runs DROP COLUMN test_majority; ALTER TABLE runs DROP COLUMN test_count;"
 #define DROP_ATTEMPTS                                                                    \
   "DROP TABLE run_stat_attempts; DROP TABLE eval_attempts; DROP TABLE run_attempts;"     \
   "ALTER TABLE runs DROP COLUMN attempt;"
@@ -532,7 +535,7 @@ static void test_migrate_model_flops(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
                         "ALTER TABLE speed DROP COLUMN model_flops_step;"
                         "ALTER TABLE speed DROP COLUMN executed_flops_step;"
@@ -640,7 +643,7 @@ static void test_open_input(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
                         "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
                         NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
@@ -921,7 +924,7 @@ static void test_migrate_claims(void) {
   sqlite3 *db;
   sqlite3_open(path, &db);
   int rc = sqlite3_exec(db,
-                        DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE
+                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE
                         "DROP INDEX evals_unique;"
                         "ALTER TABLE runs DROP COLUMN owner;"
                         "ALTER TABLE runs DROP COLUMN heartbeat_at;"
