@@ -1877,16 +1877,20 @@ static int variant_labels(rctx *x, int *any) {
       "kv AS (SELECT * FROM (SELECT sr.id, sr.arch, sr.task, "
       "substr(replace(t.fullkey, '\"', ''), 3) AS k, quote(t.atom) AS q, t.atom AS v "
       "FROM sr, json_tree(sr.config_json) t WHERE t.type NOT IN ('object', 'array')) "
-      "WHERE k NOT IN ('seed', 'data_seed', 'task', 'arch') "
-      "AND k NOT LIKE 'task^_params.%' ESCAPE '^'), "
+      "WHERE k NOT IN ('seed', 'data_seed', 'task', 'arch')), "
       "grp AS (SELECT arch, task, count(*) AS n FROM sr GROUP BY arch, task), "
-      "vk AS (SELECT DISTINCT kv.arch, kv.k FROM kv JOIN grp ON grp.arch=kv.arch "
+      /* a key that varies within a task column labels the arch's runs in
+       * every column (a train.lr sweep is one row across tasks); a task
+       * parameter only that task's runs (mqar.len: rows of the mqar column) */
+      "vk AS (SELECT DISTINCT kv.arch, CASE WHEN kv.k LIKE 'task^_params.%' ESCAPE '^' "
+      "THEN kv.task END AS tk, kv.k FROM kv JOIN grp ON grp.arch=kv.arch "
       "AND grp.task=kv.task GROUP BY kv.arch, kv.task, kv.k "
       "HAVING count(DISTINCT kv.q) > 1 OR count(*) < max(grp.n)) "
       "SELECT kv.id, CASE WHEN kv.k LIKE 'arch^_params.%' ESCAPE '^' THEN substr(kv.k, "
-      "13) "
-      "ELSE kv.k END, ifnull(kv.v, 'null') FROM kv JOIN vk ON vk.arch=kv.arch "
-      "AND vk.k=kv.k ORDER BY kv.id, kv.k";
+      "13) WHEN kv.k LIKE 'task^_params.%' ESCAPE '^' THEN kv.task || '.' || "
+      "substr(kv.k, 13) ELSE kv.k END, ifnull(kv.v, 'null') FROM kv JOIN vk ON "
+      "vk.arch=kv.arch AND vk.k=kv.k AND (vk.tk IS NULL OR vk.tk=kv.task) "
+      "ORDER BY kv.id, kv.k";
   sqlite3_stmt *st = NULL, *put = NULL;
   if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(x->db, "INSERT INTO temp.run_variant(id, label) VALUES(?1, ?2)",

@@ -62,6 +62,30 @@ fit=$("$eb" report --db "$db" --table fit --format csv --bootstrap 0 2>&1)
 ! grep -q '\[' <<<"$fit" || fail "fit rows labelled as variants: $fit"
 [[ $(sqlite3 "$db" "select count(*) from sqlite_master where name like '%variant%' or type='view'") -eq 0 ]] ||
   fail "report left objects in the database"
+# a task parameter swept: rows of that task's column only, labelled TASK.PARAM;
+# the other task of the suite keeps one row per arch
+cat >"$tmp/t.yaml" <<'YAML'
+suite: taskvariants
+seeds: [0]
+model: {dim: 16, depth: 1, heads: 2, ffn: 24, dropout: 0.0}
+train: {steps: 6, batch: 8, lr: 2e-3, warmup: 2, eval_every: 3, time_budget: 2m}
+tasks:
+  - majority: {len: 16, train: 128, val: 32, test: 32}
+  - mqar: {train: 128, val: 32, test: 32}
+archs: [vanilla]
+sweep:
+  mqar.len: [32, 48]
+YAML
+"$eb" run "$tmp/t.yaml" --db "$tmp/t.db" --threads 1 --text >"$tmp/run2.log" 2>&1 ||
+  fail "run: $(cat "$tmp/run2.log")"
+md3=$("$eb" report --db "$tmp/t.db" --table accuracy) || fail "report: $md3"
+for l in 32 48; do # columns: majority, mqar, Avg
+  grep -qE "^\\| vanilla \\[mqar.len=$l\\] \\|  \\| \\**[0-9.]+" <<<"$md3" ||
+    fail "mqar.len=$l row: $md3"
+done
+grep -qE '^\| vanilla \| \**[0-9.]+[^|]* \|  \|' <<<"$md3" ||
+  fail "majority column's own row: $md3"
+! grep -q "pool several runs" <<<"$md3" || fail "pooling warning: $md3"
 if ((fails)); then
   echo "report_variants: $fails check(s) failed" >&2
   exit 1
