@@ -1867,7 +1867,7 @@ static int cmd_plot(int argc, char **argv) {
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to plot [the latest]"},
-      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|fit|all",
+      {"kind", O_STR, &kind_s, 0, 0, "bubble|scaling|curves|pareto|fit|sweep|all",
        "figures [all]"},
       {"metric", O_STR, &metric_s, 0, 0, "loss|error",
        "y of the fit figures: test loss or test error rate [loss]"},

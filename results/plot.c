@@ -1399,6 +1399,217 @@ static int fig_fit(pctx *x, int quiet) {
 
 /* -------------------------------------------------------------- suite -- */
 
+/* -------------------------------------------------------------- sweep -- */
+
+/* The numeric task parameters whose values differ among the finished runs
+ * of one task (a `sweep:` over them), in name order, into keys (names). */
+static int sweep_keys(pctx *x, const char *task, names *keys) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT j.key FROM runs r, json_each(r.config_json, "
+                         "'$.task_params') j WHERE r.suite_id=?1 AND r.task=?2 AND "
+                         "r.conflict_of IS NULL AND r.status IN ('done', 'timeout') AND "
+                         "r.test_accuracy IS NOT NULL AND json_valid(r.config_json) AND "
+                         "j.type IN ('integer', 'real') GROUP BY j.key "
+                         "HAVING count(DISTINCT j.atom) > 1 ORDER BY j.key",
+                         -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading swept task parameters");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+  int r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW)
+    if (names_add(keys, col_text(st, 0)) < 0) break;
+  sqlite3_finalize(st);
+  if (keys->oom) return oom_fail(x);
+  return r == SQLITE_DONE ? 0 : sql_fail(x, "reading swept task parameters");
+}
+
+/* A task parameter name is a plain identifier (the task declares it); one
+ * that is not is left out of the SQL built from it. */
+static int plain_key(const char *k) {
+  if (!*k) return 0;
+  for (const char *c = k; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+          (*c >= '0' && *c <= '9') || *c == '_'))
+      return 0;
+  return 1;
+}
+
+/* sweep-TASK: test accuracy against the swept task parameter (len or
+ * max_len when swept, else the first by name), one line per arch and value
+ * of the other swept parameters, the majority-class rate as a grey line. */
+static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
+  int xi = names_find(keys, "len");
+  if (xi < 0) xi = names_find(keys, "max_len");
+  if (xi < 0) xi = 0;
+  const char *xk = keys->v[xi];
+  if (!plain_key(xk)) {
+    note(x, "sweep figure for task '%s' skipped: parameter name '%s'", task, xk);
+    return 0;
+  }
+  sbuf q = {0}, lab = {0};
+  /* the other swept parameters, as a label "pairs=4, ..." */
+  for (int i = 0, n = 0; i < keys->n; i++) {
+    if (i == xi || !plain_key(keys->v[i])) continue;
+    const char *sep = n ? ", " : "";
+    sb_add(&lab, "%s'%s%s=' || json_extract(config_json, '$.task_params.%s')",
+           n ? " || " : "", sep, keys->v[i], keys->v[i]);
+    n++;
+  }
+  sb_add(&q,
+         "SELECT arch, %s, json_extract(config_json, '$.task_params.%s') AS xv, "
+         "avg(test_accuracy), min(test_accuracy), max(test_accuracy), count(*), "
+         "avg(test_majority) FROM runs WHERE suite_id=?1 AND task=?2 AND conflict_of IS "
+         "NULL AND status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
+         "json_valid(config_json) AND xv IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+         lab.p ? lab.p : "''", xk);
+  free(lab.p);
+  if (q.oom) {
+    free(q.p);
+    return oom_fail(x);
+  }
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(x->db, q.p, -1, &st, NULL) != SQLITE_OK
+               ? sql_fail(x, "reading runs")
+               : 0;
+  free(q.p);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
+  char name[300];
+  safe_name(name, sizeof name, "sweep-", task);
+  sbuf dat = {0}, gp = {0}, plot = {0}, base = {0};
+  sb_add(&dat, "# effbench test accuracy against a swept task parameter, suite ");
+  sb_quote(&dat, x->suite);
+  sb_add(&dat, ", task ");
+  sb_quote(&dat, task);
+  sb_add(&dat,
+         "\n# one block (gnuplot index) per arch and value of the other swept "
+         "parameters, named in the comment above it; the last block is the "
+         "majority-class rate\n# columns: %s mean_test_accuracy[%%] min[%%] max[%%] "
+         "n_seeds\n",
+         xk);
+  char prev[512] = "";
+  int nb = 0, multi = 0, r, lt = 0, dt = 0, lastarch = -1;
+  double xmin = INFINITY, xmax = -INFINITY;
+  typedef struct {
+    double x, maj;
+    int n;
+  } mpt;
+  mpt *mp = NULL;
+  int nm = 0, cm = 0;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *arch = col_text(st, 0), *other = col_text(st, 1);
+    char cur[512];
+    snprintf(cur, sizeof cur, "%s%s%s%s", arch, *other ? " [" : "", other,
+             *other ? "]" : "");
+    if (strcmp(cur, prev)) { /* a new line */
+      int a = names_find(&x->archs, arch);
+      dt = a == lastarch ? dt + 1 : 1;
+      lastarch = a;
+      lt = a + 1;
+      sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", cur);
+      sb_add(&plot,
+             "  '%s.dat' index %d using 1:2:3:4 with yerrorlines lt %d dt %d title ",
+             name, nb, lt, dt);
+      sb_quote(&plot, cur);
+      sb_add(&plot, ", \\\n");
+      snprintf(prev, sizeof prev, "%s", cur);
+      nb++;
+    }
+    double xv = sqlite3_column_double(st, 2);
+    int n = sqlite3_column_int(st, 6);
+    if (n > 1) multi = 1;
+    if (xv < xmin) xmin = xv;
+    if (xv > xmax) xmax = xv;
+    sb_add(&dat, "%.9g %.6g %.6g %.6g %d\n", xv, 100 * col_real(st, 3),
+           100 * col_real(st, 4), 100 * col_real(st, 5), n);
+    double maj = col_real(st, 7);
+    if (!isnan(maj)) { /* the baseline at this x: the largest rate seen */
+      int i = 0;
+      while (i < nm && mp[i].x != xv)
+        i++;
+      if (i == nm) {
+        if (nm == cm) {
+          cm = cm ? 2 * cm : 8;
+          mpt *g = realloc(mp, (size_t)cm * sizeof *g);
+          if (!g) {
+            rc = oom_fail(x);
+            break;
+          }
+          mp = g;
+        }
+        mp[nm++] = (mpt){xv, maj, 1};
+      } else if (maj > mp[i].maj) {
+        mp[i].maj = maj;
+      }
+    }
+  }
+  sqlite3_finalize(st);
+  if (!rc && r != SQLITE_DONE) rc = sql_fail(x, "reading runs");
+  if (!rc && nb > 0) {
+    if (nm > 0) { /* sorted by x: a handful of points */
+      for (int i = 1; i < nm; i++)
+        for (int j = i; j > 0 && mp[j - 1].x > mp[j].x; j--) {
+          mpt t = mp[j];
+          mp[j] = mp[j - 1];
+          mp[j - 1] = t;
+        }
+      sb_add(&dat, "\n\n# majority class\n");
+      for (int i = 0; i < nm; i++)
+        sb_add(&dat, "%.9g %.6g\n", mp[i].x, 100 * mp[i].maj);
+      sb_add(&base,
+             "  '%s.dat' index %d using 1:2 with lines lc rgb '#999999' dt 2 lw 2 "
+             "title 'majority class', \\\n",
+             name, nb);
+    }
+    gp_prelude(x, &gp, name, "test accuracy against a swept task parameter");
+    char t[1024], sfx[600];
+    src_suffix(x, task, sfx, sizeof sfx);
+    snprintf(t, sizeof t, "Test accuracy against %s — task '%s'%s, suite '%s'%s", xk,
+             task, sfx, x->suite,
+             multi ? "\npoints: mean over seeds, bars: min–max" : "");
+    sb_add(&gp, "set title ");
+    sb_quote(&gp, t);
+    sb_add(&gp, " noenhanced\nset xlabel ");
+    char xl[300];
+    snprintf(xl, sizeof xl, "%s.%s", task, xk);
+    sb_quote(&gp, xl);
+    sb_add(&gp, " noenhanced\nset ylabel 'Test accuracy (%%)'\n");
+    if (xmin > 0 && xmax >= 4 * xmin) sb_add(&gp, "set logscale x 2\n");
+    sb_add(&gp, "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+                "set key outside right top spacing 1.2\n\nplot \\\n");
+    sb_add(&gp, "%s%s", plot.p, base.p ? base.p : "");
+    gp.n -= 4; /* the last ", \\\n" */
+    gp.p[gp.n] = '\0';
+    sb_add(&gp, "\n");
+    rc = plot.oom || base.oom ? oom_fail(x) : emit(x, name, &dat, &gp);
+  }
+  free(mp);
+  free(dat.p);
+  free(gp.p);
+  free(plot.p);
+  free(base.p);
+  return rc;
+}
+
+static int fig_sweep(pctx *x, int quiet) {
+  int rc = 0, drawn = 0;
+  for (int t = 0; t < x->tasks.n && !rc; t++) {
+    names keys = {0};
+    rc = sweep_keys(x, x->tasks.v[t], &keys);
+    if (!rc && keys.n > 0) {
+      rc = fig_sweep_task(x, x->tasks.v[t], &keys);
+      drawn++;
+    }
+    names_free(&keys);
+  }
+  if (!rc && !drawn && !quiet)
+    note(x, "sweep figures skipped: no numeric task parameter differs between the runs "
+            "of one task");
+  return rc;
+}
+
 static int resolve_suite(pctx *x, const char *name) {
   int r = find_suite(x->db, eb_store_path(x->s), name, &x->suite_id, x->suite,
                      sizeof x->suite, x->err, x->errlen);
@@ -1475,6 +1686,8 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   if (!rc && (kind == EB_PLOT_PARETO || kind == EB_PLOT_ALL)) rc = fig_pareto(&x);
   if (!rc && (kind == EB_PLOT_FIT || kind == EB_PLOT_ALL))
     rc = fig_fit(&x, kind == EB_PLOT_ALL);
+  if (!rc && (kind == EB_PLOT_SWEEP || kind == EB_PLOT_ALL))
+    rc = fig_sweep(&x, kind == EB_PLOT_ALL);
   if (!rc && x.notes.oom) rc = oom_fail(&x);
   if (!rc) {
     if (x.written == 0) {
@@ -1494,8 +1707,8 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   return rc;
 }
 
-static const char *const KIND_NAMES[] = {"bubble", "scaling", "curves",
-                                         "pareto", "fit",     "all"};
+static const char *const KIND_NAMES[] = {"bubble", "scaling", "curves", "pareto",
+                                         "fit",    "sweep",   "all"};
 static const char *const FORMAT_NAMES[] = {"png", "svg", "pdf"};
 _Static_assert(sizeof KIND_NAMES / sizeof KIND_NAMES[0] == EB_PLOT_ALL + 1,
                "one name per plot kind");

@@ -41,6 +41,10 @@
  *   arch's fitted y = a C^-b + c (fitruns.h) over its range of C, in the
  *   arch's colour; the key gives b, or "no fit". `all` draws them silently
  *   only where a fit exists; `fit` notes the tasks it skipped and why.
+ * - sweep-TASK, one per task whose finished runs differ in a numeric task
+ *   parameter: mean test accuracy (min-max bars over seeds) against that
+ *   parameter (len or max_len when swept), one line per arch and value of
+ *   the other swept parameters, and the majority-class rate.
  *
  * A figure without data is skipped, not an error; eb_plot fails only when
  * no figure of the requested kind can be made. Nothing here prints. */
@@ -57,6 +61,7 @@ typedef enum {
   EB_PLOT_CURVES,
   EB_PLOT_PARETO,
   EB_PLOT_FIT,
+  EB_PLOT_SWEEP,
   EB_PLOT_ALL
 } eb_plot_kind;
 typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;

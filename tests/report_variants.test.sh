@@ -86,6 +86,22 @@ done
 grep -qE '^\| vanilla \| \**[0-9.]+[^|]* \|  \|' <<<"$md3" ||
   fail "majority column's own row: $md3"
 ! grep -q "pool several runs" <<<"$md3" || fail "pooling warning: $md3"
+# plot --kind sweep: accuracy against mqar.len, one line per arch, the
+# majority-class rate as its own block; a task without a sweep gets no figure
+if command -v gnuplot >/dev/null; then
+  "$eb" plot --db "$tmp/t.db" --kind sweep --out "$tmp/fig" >"$tmp/plot.log" 2>&1 ||
+    fail "plot --kind sweep: $(cat "$tmp/plot.log")"
+  dat="$tmp/fig/sweep-mqar.dat"
+  [[ -s "$tmp/fig/sweep-mqar.png" && -s "$dat" ]] || fail "no sweep-mqar figure: $(ls "$tmp/fig")"
+  [[ ! -e "$tmp/fig/sweep-majority.dat" ]] || fail "a figure for the task without a sweep"
+  got=$(awk '/^# vanilla$/ {on = 1; next} /^$/ {on = 0} on {print $1, $5}' "$dat" | tr '\n' ' ')
+  [[ "$got" == "32 1 48 1 " ]] || fail "vanilla's points (len, n): [$got] in $(cat "$dat")"
+  grep -q '^# majority class$' "$dat" || fail "no majority-class block: $(cat "$dat")"
+  ! "$eb" plot --db "$db" --kind sweep --out "$tmp/fig2" >"$tmp/plot2.log" 2>&1 ||
+    fail "a suite without a task-parameter sweep drew a sweep figure"
+  grep -q 'no numeric task parameter differs' "$tmp/plot2.log" ||
+    fail "why nothing was drawn: $(cat "$tmp/plot2.log")"
+fi
 if ((fails)); then
   echo "report_variants: $fails check(s) failed" >&2
   exit 1
