@@ -112,10 +112,12 @@ strict doc "$tmp/rep.json" >/dev/null || fail "report --json: $(strict doc "$tmp
 cmp -s "$tmp/rep.json" "$tmp/rep2.json" || fail "--json and --format json differ"
 out=$(py 'import json,sys
 rows=json.load(open(sys.argv[1]))
-acc=[r for r in rows if r["table"] == "accuracy" and r["task"] == "majority"]
+acc=[r for r in rows if r["table"] == "accuracy" and r["task"] == "majority" and r["metric"] == "test_accuracy"]
 assert [r["arch"] for r in acc] == ["vanilla [attention=blockwise]", "vanilla [attention=naive]"], acc
 assert all(r["n"] == 2 for r in acc), acc
 assert 0 <= acc[0]["value"] <= 1 and acc[0]["best"] in (True, False, None), acc
+maj=[r for r in rows if r["table"] == "accuracy" and r["metric"] == "majority_class"]
+assert len(maj) == 1 and maj[0]["arch"] == "majority class" and 0 < maj[0]["value"] <= 1, maj
 sp=[r for r in rows if r["table"] == "speed"]
 assert sp and all(isinstance(r["seq_len"], int) for r in sp), sp[:1]
 keys="table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,ratio_to_vanilla,data_source,sem".split(",")
@@ -181,7 +183,7 @@ grep -q "| vanilla \[attention=naive\] (attempt 2) | \**[0-9.]* (n=1)\** |" "$tm
   fail "attempt 2 row (1 of the variant's 2 runs): $(cat "$tmp/all.md")"
 "$eb" report --db "$tmp/r.db" --attempt all --json >"$tmp/all.json" || fail "--attempt all --json"
 out=$(py 'import json,sys; rows=json.load(open(sys.argv[1]))
-a={r["arch"]: r["n"] for r in rows if r["table"] == "accuracy" and r["task"] == "majority"}
+a={r["arch"]: r["n"] for r in rows if r["table"] == "accuracy" and r["task"] == "majority" and r["metric"] == "test_accuracy"}
 v = lambda s, n: "vanilla [attention=%s] (attempt %d)" % (s, n)
 assert a == {v("blockwise", 1): 2, v("blockwise", 2): 1, v("naive", 1): 2, v("naive", 2): 1}, a' "$tmp/all.json") ||
   fail "--attempt all --json: $out"
