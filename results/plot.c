@@ -19,6 +19,7 @@
 
 #include "fitruns.h"
 #include "sources.h"
+#include "store_internal.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers -- */

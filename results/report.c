@@ -18,6 +18,7 @@
 
 #include "report_html.h"
 #include "sources.h"
+#include "store_internal.h"
 #include "util.h"
 
 /* eb_report_opts, internally: the caller made the --attempt all views */
@@ -840,7 +841,8 @@ static int report_accuracy(rctx *x) {
     }
     for (int k = 0; k < nt; k++) {
       if (isnan(maj[k])) continue;
-      csv_row r = csv_start("accuracy", x->suite, MAJORITY_ROW, tasks.v[k], "majority_class");
+      csv_row r =
+          csv_start("accuracy", x->suite, MAJORITY_ROW, tasks.v[k], "majority_class");
       r.value = maj[k] / 100;
       r.best = -1;
       csv_put(x->o, &r);
