@@ -552,6 +552,17 @@ static int moe_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B
   return 0;
 }
 
+/* What `effbench report --table stats` shows of moe_stats' output; load_e<i>,
+ * capacity and params_inactive (the report's active-parameter column) are
+ * stored but not columns. */
+static const eb_stat_decl moe_stat_decls[] = {
+    {"expert_load_max_over_mean", "load max/mean", NULL, EB_STAT_MEAN,
+     "tokens routed to the busiest expert / mean tokens per expert (1 = balanced)"},
+    {"dropped_fraction", "dropped", "%", EB_STAT_MEAN, "tokens over capacity"},
+    {"aux_loss", "aux loss", NULL, EB_STAT_MEAN, "load-balancing loss"},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
 const eb_arch eb_arch_moe = {
     .abi_version = EFFBENCH_ABI_VERSION,
     .struct_size = sizeof(eb_arch),
@@ -567,4 +578,5 @@ const eb_arch eb_arch_moe = {
     .aux_loss = moe_aux_loss,
     .destroy = moe_destroy,
     .gemm_flops = moe_gemm_flops,
+    .stat_decls = moe_stat_decls,
 };

@@ -1565,9 +1565,8 @@ static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen
  * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
  * line that does not parse (a bug: the CSV is ours). */
 static int csv_to_json(const char *csv, FILE *out) {
-  static const char *const numeric[] = {"seq_len",          "value", "std", "n", "runs",
-                                        "ratio_to_vanilla", "sem"};
-  char names[32][32];
+  static const char *const numeric[] = {"seq_len", "value", "std", "n", "runs", "sem"};
+  char names[32][320]; /* ratio_to_BASELINE: an arch name long */
   int ncol = 0, row = 0;
   const char *p = csv;
   fputc('[', out);
@@ -1609,6 +1608,7 @@ static int csv_to_json(const char *csv, FILE *out) {
         int num = 0;
         for (size_t k = 0; k < sizeof numeric / sizeof numeric[0]; k++)
           num |= !strcmp(names[i], numeric[k]);
+        num |= !strncmp(names[i], "ratio_to_", 9); /* the baseline's ratio column */
         fprintf(out, "%s\"%s\":", i ? "," : "", names[i]);
         char *end;
         double v = strtod(field[i], &end);
@@ -1638,15 +1638,48 @@ static int csv_to_json(const char *csv, FILE *out) {
   return 0;
 }
 
-static int cmd_report(int argc, char **argv) {
+/* The stats every registered arch declares (plugin.h's eb_stat_decl), in the
+ * results layer's terms: what `report --table stats` shows. *out is
+ * malloc'ed (NULL when none); 0, or -1 when out of memory. */
+static int report_stats_of(eb_registry *reg, eb_report_stat **out, int *n) {
+  *out = NULL;
+  *n = 0;
+  int total = 0;
+  for (int i = 0; i < eb_registry_arch_count(reg); i++)
+    for (const eb_stat_decl *d = eb_arch_stat_decls(eb_registry_arch_at(reg, i));
+         d && d->name; d++)
+      total++;
+  if (!total) return 0;
+  if (!(*out = calloc((size_t)total, sizeof **out))) return -1;
+  static const eb_report_agg agg[] = {[EB_STAT_MEAN] = EB_AGG_MEAN,
+                                      [EB_STAT_LAST] = EB_AGG_LAST,
+                                      [EB_STAT_SUM] = EB_AGG_SUM,
+                                      [EB_STAT_MIN] = EB_AGG_MIN,
+                                      [EB_STAT_MAX] = EB_AGG_MAX};
+  _Static_assert(sizeof agg / sizeof agg[0] == EB_STAT_MAX + 1, "one per aggregation");
+  for (int i = 0; i < eb_registry_arch_count(reg); i++) {
+    const eb_arch *a = eb_registry_arch_at(reg, i);
+    for (const eb_stat_decl *d = eb_arch_stat_decls(a); d && d->name; d++)
+      (*out)[(*n)++] = (eb_report_stat){a->name, d->name, d->label,
+                                        d->unit, d->help, agg[d->agg]}; /* checked */
+  }
+  return 0;
+}
+
+static int cmd_report(eb_registry *reg, int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
-             *outp = NULL, *attempt_s = "latest", *spread = "std", *metric_s = "loss";
+             *outp = NULL, *attempt_s = "latest", *spread = "std", *metric_s = "loss",
+             *baseline = NULL;
   int mix = 0, json = 0;
   long long boot = EB_FIT_DEFAULT_RESAMPLES;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
       {"suite", O_STR, &suite, 0, 0, "NAME", "suite to report [the latest]"},
-      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|moe|fit|all", "which table [all]"},
+      {"table", O_STR, &table_s, 0, 0, "accuracy|speed|stats|fit|all",
+       "which table; stats: the archs' declared statistics (moe: the same) [all]"},
+      {"baseline", O_STR, &baseline, 0, 0, "ARCH",
+       "the reference arch: first row, the speed table's ratios, the figures' first "
+       "colour; must be an arch of the suite [vanilla]"},
       {"metric", O_STR, &metric_s, 0, 0, "loss|error",
        "what the fit table fits against training FLOPs: test loss or test error rate "
        "[loss]"},
@@ -1674,7 +1707,8 @@ static int cmd_report(int argc, char **argv) {
   int rc =
       parse_opts("report", argc, argv, 2, table, "[options]",
                  "Paper-style tables from the results database: accuracy (LRA Table 1 "
-                 "layout), speed and memory (LRA Table 2 layout), MoE, scaling fits "
+                 "layout), speed and memory (LRA Table 2 layout), the archs' own "
+                 "statistics as they declare them (MoE load...), scaling fits "
                  "(y = a C^-b + c against training FLOPs); --format html writes one "
                  "self-contained page with every figure, the suite YAML, data provenance "
                  "and the machine and commit of every run.",
@@ -1687,9 +1721,11 @@ static int cmd_report(int argc, char **argv) {
   eb_table t = EB_TABLE_ALL;
   eb_format f = EB_FMT_MD;
   int flags = mix ? EB_REPORT_MIX_SOURCES : 0;
+  eb_report_stat *stats = NULL;
+  int nstats = 0;
   if (rc) goto done;
   if (eb_table_parse(table_s, &t)) {
-    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, moe, fit or all",
+    snprintf(err, sizeof err, "--table %s: expected accuracy, speed, stats, fit or all",
              table_s);
     rc = 2;
     goto done;
@@ -1727,6 +1763,11 @@ static int cmd_report(int argc, char **argv) {
     rc = 2;
     goto done;
   }
+  if (report_stats_of(reg, &stats, &nstats)) {
+    snprintf(err, sizeof err, "out of memory");
+    rc = 1;
+    goto done;
+  }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   if (outp && !(out = fopen(outp, "w"))) {
     snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
@@ -1739,9 +1780,13 @@ static int cmd_report(int argc, char **argv) {
     rc = 1;
     goto done;
   }
-  int rrc =
-      eb_report_opts(st, suite, t, f, flags, &fo, json ? csv : out, err, sizeof err);
-  if (rrc) rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ? 2 : 1;
+  eb_report_options ro = {flags, &fo, baseline, stats, nstats};
+  int rrc = eb_report_opts(st, suite, t, f, &ro, json ? csv : out, err, sizeof err);
+  if (rrc)
+    rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ||
+                 rrc == EB_REPORT_ERR_BASELINE
+             ? 2
+             : 1;
   if (json) {
     int crc = fclose(csv);
     csv = NULL;
@@ -1765,6 +1810,7 @@ done:
   if (rc) fprintf(stderr, "effbench report: %s\n", err);
   if (csv) fclose(csv);
   free(csv_text);
+  free(stats);
   if (st) eb_store_close(st);
   return rc;
 }
@@ -1862,7 +1908,7 @@ done:
 /* -------------------------------------------------------------- plot ---- */
 static int cmd_plot(int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
-             *outdir = "out/figures", *metric_s = "loss";
+             *outdir = "out/figures", *metric_s = "loss", *baseline = NULL;
   int mix = 0;
   opt table[] = {
       {"db", O_STR, &db, 0, 0, "FILE", "results database [out/results.db]"},
@@ -1873,6 +1919,9 @@ static int cmd_plot(int argc, char **argv) {
        "y of the fit figures: test loss or test error rate [loss]"},
       {"format", O_STR, &fmt_s, 0, 0, "png|svg|pdf", "image format [png]"},
       {"out", O_STR, &outdir, 0, 0, "DIR", "output directory [out/figures]"},
+      {"baseline", O_STR, &baseline, 0, 0, "ARCH",
+       "the arch drawn first (the first colour and marker); must be an arch of the "
+       "suite [vanilla]"},
       {"mix-sources", O_FLAG, &mix, 0, 0, NULL,
        "draw runs on different kinds of data (generated, official, a substitute) as "
        "one task (refused otherwise)"},
@@ -1910,12 +1959,15 @@ static int cmd_plot(int argc, char **argv) {
   }
   if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
-  int prc = eb_plot_ex(st, suite, kind, fmt,
-                       (mix ? EB_PLOT_MIX_SOURCES : 0) |
-                           (metric == EB_FIT_ERROR ? EB_PLOT_FIT_ERROR : 0),
-                       outdir, &written, err, sizeof err);
+  int prc = eb_plot_opts(st, suite, kind, fmt,
+                         (mix ? EB_PLOT_MIX_SOURCES : 0) |
+                             (metric == EB_FIT_ERROR ? EB_PLOT_FIT_ERROR : 0),
+                         baseline, outdir, &written, err, sizeof err);
   if (prc) {
-    rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ? 2 : 1;
+    rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ||
+                 prc == EB_PLOT_ERR_BASELINE
+             ? 2
+             : 1;
     goto done;
   }
   if (err[0]) fprintf(stderr, "effbench plot: note: %s\n", err);
@@ -2038,7 +2090,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "run"))
     rc = cmd_run(reg, argc, argv);
   else if (!strcmp(cmd, "report"))
-    rc = cmd_report(argc, argv);
+    rc = cmd_report(reg, argc, argv);
   else if (!strcmp(cmd, "compare"))
     rc = cmd_compare(argc, argv);
   else if (!strcmp(cmd, "plot"))

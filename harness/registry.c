@@ -78,18 +78,54 @@ static int check_abi(eb_registry *reg, const char *kind, const char *name, int a
   return 0;
 }
 
+const eb_stat_decl *eb_arch_stat_decls(const eb_arch *a) {
+  if (!a || a->struct_size < offsetof(eb_arch, stat_decls) + sizeof(a->stat_decls))
+    return NULL;
+  return a->stat_decls;
+}
+
+/* A declared stat needs a name, used once, and a known aggregation: the
+ * report's columns are keyed by them. */
+static int check_stat_decls(eb_registry *reg, const eb_arch *a) {
+  const eb_stat_decl *d = eb_arch_stat_decls(a);
+  const char *from = reg->loading ? reg->loading : "built-in";
+  for (int i = 0; d && d[i].name; i++) {
+    if (!d[i].name[0]) {
+      reg_error(reg, "architecture '%s' from %s declares stat #%d with an empty name",
+                a->name, from, i + 1);
+      return -1;
+    }
+    if ((unsigned)d[i].agg > EB_STAT_MAX) {
+      reg_error(reg,
+                "architecture '%s' from %s declares stat '%s' with aggregation %d "
+                "(expected EB_STAT_MEAN, _LAST, _SUM, _MIN or _MAX)",
+                a->name, from, d[i].name, (int)d[i].agg);
+      return -1;
+    }
+    for (int j = 0; j < i; j++)
+      if (!strcmp(d[j].name, d[i].name)) {
+        reg_error(reg, "architecture '%s' from %s declares stat '%s' twice", a->name,
+                  from, d[i].name);
+        return -1;
+      }
+  }
+  return 0;
+}
+
 int eb_register_arch(eb_registry *reg, const eb_arch *a) {
   if (!a) {
     reg_error(reg, "NULL architecture table");
     return -1;
   }
+  /* a table built before `stat_decls` was appended is shorter: still ABI 1 */
   if (check_abi(reg, "architecture", a->name, a->abi_version, a->struct_size,
-                sizeof(eb_arch)))
+                EB_ARCH_SIZE_V1))
     return -1;
   if (!a->create || !a->forward) {
     reg_error(reg, "architecture '%s' lacks create or forward", a->name);
     return -1;
   }
+  if (check_stat_decls(reg, a)) return -1;
   if (eb_registry_find_arch(reg, a->name)) {
     reg_error(reg, "architecture '%s' is registered twice (%s and %s)", a->name,
               eb_registry_arch_origin(reg, eb_registry_find_arch(reg, a->name)),

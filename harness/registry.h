@@ -26,6 +26,10 @@ const eb_task *eb_registry_find_task(const eb_registry *reg, const char *name);
  * report one (no `source` member: a table built against the older header, or
  * NULL) or reports none. */
 const eb_data_source *eb_task_source(const eb_task *t, void *data);
+/* The stats an architecture declares (ended by {NULL}), or NULL when it
+ * declares none: stat_decls NULL, or a table built against the older header
+ * (struct_size EB_ARCH_SIZE_V1), which has no such member. */
+const eb_stat_decl *eb_arch_stat_decls(const eb_arch *a);
 /* Where an arch/task came from: "built-in" or the plugin path. */
 const char *eb_registry_arch_origin(const eb_registry *reg, const eb_arch *a);
 /* The SHA-256 (64 lowercase hex digits) of an arch's code: for a plugin's,

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <cblas.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -475,28 +474,6 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
 }
 
 /* ------------------------------------------------------------ speed ---- */
-static int speed_done(eb_store *db, int64_t suite_id, const char *arch, int len,
-                      int batch, const char *mode, int threads) {
-  sqlite3 *h = (sqlite3 *)eb_store_db(db);
-  sqlite3_stmt *st = NULL;
-  int found = 0;
-  if (sqlite3_prepare_v2(
-          h,
-          "SELECT 1 FROM speed WHERE suite_id=? AND arch=? AND seq_len=? AND "
-          "batch=? AND mode=? AND threads=? AND status='done' LIMIT 1",
-          -1, &st, NULL) == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, suite_id);
-    sqlite3_bind_text(st, 2, arch, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, len);
-    sqlite3_bind_int(st, 4, batch);
-    sqlite3_bind_text(st, 5, mode, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, threads);
-    found = sqlite3_step(st) == SQLITE_ROW;
-  }
-  sqlite3_finalize(st);
-  return found;
-}
-
 int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_args *args, const eb_model_config *m,
                      const eb_bench_cfg *bc, int threads, const char *task,
@@ -591,10 +568,12 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         snprintf(label, sizeof label, "speed %s len=%d %s", a->arch->name, p->lengths[li],
                  mname);
         if (o->only && fnmatch(o->only, label, 0) != 0) continue;
+        int done = 0;
         if (!o->fresh && !o->dry_run &&
-            speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch, mname,
-                       o->threads))
-          continue;
+            eb_store_speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch,
+                                mname, o->threads, &done, err, errlen))
+          return -1;
+        if (done) continue;
         if (o->dry_run) {
           say(o, 0, "%-34s %s", "(speed)", label);
           continue;

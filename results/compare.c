@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store_internal.h"
 #include "util.h"
 
 /* -------------------------------------------------------- statistics ---- */

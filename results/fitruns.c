@@ -88,8 +88,9 @@ static int fill_cell(eb_fit_cell *c, const frow *rows, int nrows, int a, int t,
   return 0;
 }
 
-int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id, eb_fit_metric m,
-                    int resamples, eb_fit_set *out, char *err, size_t errlen) {
+int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
+                    const char *baseline, eb_fit_metric m, int resamples, eb_fit_set *out,
+                    char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   static const char *sql =
       "SELECT r.arch, r.task, r.seed, r.model_flops_train_step * r.steps_done, "
@@ -138,8 +139,8 @@ int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id, eb_fit_m
     goto done;
   }
   if (oom || archs.oom || tasks.oom) goto nomem;
-  /* vanilla first, then archs in order of appearance */
-  int v = names_find(&archs, "vanilla");
+  /* the baseline first, then archs in order of appearance */
+  int v = names_find(&archs, baseline ? baseline : "vanilla");
   for (int pass = 0; pass < 2; pass++)
     for (int a = 0; a < archs.n; a++) {
       if ((pass == 0) != (a == v)) continue;

@@ -13,8 +13,9 @@
  * counted. Each cell is fitted (fit.h) and, with resamples > 0, given
  * bootstrap intervals over its seeds.
  *
- * Cell order: archs with `vanilla` first, then by first appearance (run id);
- * tasks by first appearance. */
+ * Cell order: the baseline arch first (`vanilla` unless the caller names
+ * another), then archs by first appearance (run id); tasks by first
+ * appearance. */
 #ifndef EFFBENCH_FITRUNS_H
 #define EFFBENCH_FITRUNS_H
 
@@ -56,11 +57,13 @@ typedef struct {
   int n;
 } eb_fit_set;
 
-/* Loads and fits every (arch, task) of suite_id. resamples 0 skips the
- * bootstrap. Returns 0, or -1 with err (SQL error naming db_path, out of
- * memory); a cell that cannot be fitted is not an error (its rc and why). */
-int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id, eb_fit_metric m,
-                    int resamples, eb_fit_set *out, char *err, size_t errlen);
+/* Loads and fits every (arch, task) of suite_id, baseline's cells first
+ * (NULL = "vanilla"). resamples 0 skips the bootstrap. Returns 0, or -1 with
+ * err (SQL error naming db_path, out of memory); a cell that cannot be fitted
+ * is not an error (its rc and why). */
+int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
+                    const char *baseline, eb_fit_metric m, int resamples, eb_fit_set *out,
+                    char *err, size_t errlen);
 void eb_fit_set_free(eb_fit_set *s);
 
 #endif

@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "store_internal.h"
+
 #define MAX_COLS 96
 
 typedef struct cols {

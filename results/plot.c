@@ -19,6 +19,7 @@
 
 #include "fitruns.h"
 #include "sources.h"
+#include "store_internal.h"
 #include "util.h"
 
 /* ------------------------------------------------------------ helpers -- */
@@ -103,6 +104,7 @@ typedef struct {
   size_t errlen;
   eb_suite_sources src; /* data source of each task */
   eb_fit_metric fit_metric;
+  const char *baseline; /* drawn first: the first colour and marker */
 } pctx;
 
 /* " (data source)" of a task for titles, "" when none was recorded */
@@ -1260,8 +1262,8 @@ static int fig_pareto(pctx *x) {
  * y <= 0 (an error rate of 0) cannot sit on a log axis: left out, noted. */
 static int fig_fit(pctx *x, int quiet) {
   eb_fit_set fs;
-  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->fit_metric, 0, &fs,
-                      x->err, x->errlen))
+  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline, x->fit_metric,
+                      0, &fs, x->err, x->errlen))
     return EB_PLOT_ERR_IO;
   const char *metric = eb_fit_metric_name(x->fit_metric);
   const char *what = x->fit_metric == EB_FIT_ERROR ? "test error rate" : "test loss";
@@ -1616,7 +1618,7 @@ static int resolve_suite(pctx *x, const char *name) {
   return r < 0 ? sql_fail(x, "listing suites") : r ? 0 : EB_PLOT_ERR_NO_DATA;
 }
 
-/* Archs: vanilla first, then in order of first appearance (runs, then
+/* Archs: the baseline first, then in order of first appearance (runs, then
  * speed rows); tasks in order of first appearance in the runs. */
 static int load_names(pctx *x) {
   static const char *sql =
@@ -1628,14 +1630,18 @@ static int load_names(pctx *x) {
   if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading runs");
   sqlite3_bind_int64(st, 1, x->suite_id);
-  int rc, has_vanilla = 0;
+  int rc, has_baseline = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *a = col_text(st, 0);
-    if (strcmp(a, "vanilla") == 0) has_vanilla = 1;
+    if (strcmp(a, x->baseline) == 0) has_baseline = 1;
     if (sqlite3_column_type(st, 1) != SQLITE_NULL) names_add(&x->tasks, col_text(st, 1));
   }
+  if (rc != SQLITE_DONE) {
+    sqlite3_finalize(st);
+    return sql_fail(x, "reading runs");
+  }
   sqlite3_reset(st);
-  if (has_vanilla) names_add(&x->archs, "vanilla");
+  if (has_baseline) names_add(&x->archs, x->baseline);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     names_add(&x->archs, col_text(st, 0));
   sqlite3_finalize(st);
@@ -1653,6 +1659,12 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
 
 int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
                int flags, const char *outdir, int *written, char *err, size_t errlen) {
+  return eb_plot_opts(s, suite, kind, fmt, flags, NULL, outdir, written, err, errlen);
+}
+
+int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
+                 int flags, const char *baseline, const char *outdir, int *written,
+                 char *err, size_t errlen) {
   if (written) *written = 0;
   if (errlen) err[0] = '\0';
   if (!s || !outdir || !*outdir || kind < EB_PLOT_BUBBLE || kind > EB_PLOT_ALL ||
@@ -1668,7 +1680,13 @@ int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format
   x.err = err;
   x.errlen = errlen;
   x.fit_metric = flags & EB_PLOT_FIT_ERROR ? EB_FIT_ERROR : EB_FIT_LOSS;
+  x.baseline = baseline ? baseline : "vanilla";
   int rc = resolve_suite(&x, suite);
+  if (!rc && baseline) { /* named: it must be there (vanilla by default may not be) */
+    int b =
+        find_baseline(x.db, eb_store_path(s), x.suite_id, x.suite, baseline, err, errlen);
+    rc = b < 0 ? sql_fail(&x, "reading the suite's archs") : b ? 0 : EB_PLOT_ERR_BASELINE;
+  }
   if (!rc) rc = load_names(&x);
   if (!rc && kind != EB_PLOT_SCALING) { /* before any figure is drawn */
     int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,

@@ -9,8 +9,9 @@
  *             regenerates the image, so a user can restyle it;
  *   NAME.png | NAME.svg | NAME.pdf  the image.
  *
- * Figures (arch colours and markers are the same in every figure: `vanilla`
- * first, then archs in order of first appearance in the suite):
+ * Figures (arch colours and markers are the same in every figure: the
+ * baseline, `vanilla` unless eb_plot_opts names another, first, then archs in
+ * order of first appearance in the suite):
  *
  * - bubble (LRA Fig. 3): x = training steps/s, y = average test accuracy
  *   (%) over tasks, bubble area proportional to peak memory, one labelled
@@ -75,6 +76,9 @@ typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
 /* runs of one task come from different kinds of data source (bad input,
  * exit 2): err names the task and the sources */
 #define EB_PLOT_ERR_MIXED (-4)
+/* the baseline named (eb_plot_opts) is not an arch of the suite (bad input,
+ * exit 2): err lists the archs there are */
+#define EB_PLOT_ERR_BASELINE (-5)
 
 /* eb_plot_ex flags: draw runs on different kinds of data source as one task
  * (titles say "mixed sources: ..."; a note warns). */
@@ -106,6 +110,12 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
  * table alone, does not look at sources). */
 int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
                int flags, const char *outdir, int *written, char *err, size_t errlen);
+/* The same with the baseline arch drawn first (the first colour and marker):
+ * NULL = `vanilla` where the suite has it; a name given must be an arch of the
+ * suite (runs or speed rows), else EB_PLOT_ERR_BASELINE. */
+int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
+                 int flags, const char *baseline, const char *outdir, int *written,
+                 char *err, size_t errlen);
 
 /* Names for the CLI: "bubble", "scaling", "curves", "pareto", "fit", "all" and
  * "png", "svg", "pdf" (also the file extension). Parsers return -1 for an

@@ -18,6 +18,7 @@
 
 #include "report_html.h"
 #include "sources.h"
+#include "store_internal.h"
 #include "util.h"
 
 /* eb_report_opts, internally: the caller made the --attempt all views */
@@ -28,7 +29,7 @@
 #define CODE_ON "\x03"
 #define CODE_OFF "\x04"
 
-static const char *const TABLE_NAMES[] = {"accuracy", "speed", "moe", "fit", "all"};
+static const char *const TABLE_NAMES[] = {"accuracy", "speed", "stats", "fit", "all"};
 static const char *const FORMAT_NAMES[] = {"md", "latex", "csv", "html"};
 _Static_assert(sizeof TABLE_NAMES / sizeof TABLE_NAMES[0] == EB_TABLE_ALL + 1,
                "table names");
@@ -43,6 +44,7 @@ const char *eb_format_name(eb_format f) {
 }
 int eb_table_parse(const char *name, eb_table *t) {
   int i = name_index(name, TABLE_NAMES, EB_TABLE_ALL + 1);
+  if (i < 0 && name && !strcmp(name, "moe")) i = EB_TABLE_STATS; /* its earlier name */
   if (i >= 0) *t = (eb_table)i;
   return i < 0 ? -1 : 0;
 }
@@ -54,10 +56,10 @@ int eb_format_parse(const char *name, eb_format *f) {
 
 /* ------------------------------------------------------- name lists -- */
 
-/* Moves "vanilla" to the front, keeping the others in order; returns the
- * permutation perm[new] = old in a caller array of size l->n. */
-static void vanilla_first(const names *l, int *perm) {
-  int k = 0, v = names_find(l, "vanilla");
+/* Moves the baseline arch to the front, keeping the others in order; returns
+ * the permutation perm[new] = old in a caller array of size l->n. */
+static void baseline_first(const names *l, const char *baseline, int *perm) {
+  int k = 0, v = names_find(l, baseline);
   if (v >= 0) perm[k++] = v;
   for (int i = 0; i < l->n; i++)
     if (i != v) perm[k++] = i;
@@ -512,8 +514,14 @@ static void csv_field(FILE *o, const char *s) {
   }
 }
 
-static const char CSV_HEADER[] = "table,suite,arch,task,mode,seq_len,metric,value,std,n,"
-                                 "runs,status,best,ratio_to_vanilla,data_source,sem\r\n";
+/* The header row; the ratio column is named for the baseline. */
+static void csv_header(FILE *o, const char *baseline) {
+  fputs("table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,", o);
+  char name[300];
+  snprintf(name, sizeof name, "ratio_to_%s", baseline);
+  csv_field(o, name);
+  fputs(",data_source,sem\r\n", o);
+}
 
 typedef struct {
   const char *table, *suite, *arch, *task, *mode;
@@ -583,6 +591,9 @@ typedef struct {
   eb_suite_sources src; /* data source of each task column */
   int flags;            /* EB_REPORT_* */
   eb_report_fit_opts fit;
+  const char *baseline; /* first row, speed ratios: never NULL */
+  const eb_report_stat *stats;
+  int nstats;
 } rctx;
 
 static int sql_fail(rctx *x, const char *what) {
@@ -626,10 +637,11 @@ static int matched_widths(rctx *x, int ntasks, sbuf *note) {
           "max(json_extract(config_json, '$.match.gap')), min(id) FROM runs "
           "WHERE suite_id=?1 AND conflict_of IS NULL AND "
           "json_extract(config_json, '$.match') IS NOT NULL "
-          "GROUP BY arch, task, 5, 6 ORDER BY arch = 'vanilla' DESC, 8",
+          "GROUP BY arch, task, 5, 6 ORDER BY arch = ?2 DESC, 8",
           -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading matched widths");
   sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, x->baseline, -1, SQLITE_STATIC);
   char last[128] = "";
   double gap = 0;
   sbuf list = {0};
@@ -681,8 +693,10 @@ static int majority_baselines(rctx *x, const names *tasks, double **maj, double 
                          "WHERE name='test_majority'",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading the runs table's columns");
-  int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  int rc = sqlite3_step(st);
+  int have = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
   sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return sql_fail(x, "reading the runs table's columns");
   if (!have) return 0;
   if (sqlite3_prepare_v2(x->db,
                          "SELECT task, max(test_majority), min(test_count) FROM runs "
@@ -691,7 +705,6 @@ static int majority_baselines(rctx *x, const names *tasks, double **maj, double 
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading the majority-class rates");
   sqlite3_bind_int64(st, 1, x->suite_id);
-  int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int k = names_find(tasks, col_text(st, 0));
     if (k < 0) continue;
@@ -781,7 +794,7 @@ static int report_accuracy(rctx *x) {
     goto out;
   }
   if ((ret = majority_baselines(x, &tasks, &maj, &thr))) goto out;
-  vanilla_first(&archs, perm);
+  baseline_first(&archs, x->baseline, perm);
   for (int a = 0; a < archs.n; a++)
     for (int k = 0; k < nt; k++)
       if (cells[a * cap_t + k].st.runs > expected)
@@ -860,8 +873,13 @@ static int report_accuracy(rctx *x) {
     goto out;
   }
   sqlite3_bind_int64(st, 1, x->suite_id);
-  if (sqlite3_step(st) == SQLITE_ROW) pooled = sqlite3_column_int(st, 0);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) pooled = sqlite3_column_int(st, 0);
   sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) {
+    ret = sql_fail(x, "reading runs");
+    goto out;
+  }
 
   t = rt_new(nt + 2);
   if (!t) {
@@ -1002,8 +1020,10 @@ static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb)
                          "WHERE name='cpu_model'",
                          -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading the speed layout");
-  if (sqlite3_step(st) == SQLITE_ROW) has = sqlite3_column_int(st, 0) > 0;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) has = sqlite3_column_int(st, 0) > 0;
   sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) return sql_fail(x, "reading the speed layout");
   if (sqlite3_prepare_v2(
           x->db,
           has ? "SELECT cpu_model, cores, gemm_backend, git_commit, count(*) FROM speed "
@@ -1017,7 +1037,7 @@ static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb)
   sqlite3_bind_int64(st, 1, x->suite_id);
   sqlite3_bind_text(st, 2, mode, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, task, -1, SQLITE_TRANSIENT);
-  int n = 0, rc;
+  int n = 0;
   sbuf m = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *cpu = col_text(st, 0), *gemm = col_text(st, 2), *commit = col_text(st, 3);
@@ -1123,8 +1143,8 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
     ret = oom_fail(x);
     goto out;
   }
-  vanilla_first(&archs, perm);
-  int van = names_find(&archs, "vanilla");
+  baseline_first(&archs, x->baseline, perm);
+  int van = names_find(&archs, x->baseline);
 #define DONE(c) ((c)->present && strcmp((c)->status, "done") == 0)
 
   if (x->f == EB_FMT_CSV) {
@@ -1216,8 +1236,8 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
   if (batch >= 0) sb_add(&nb, "Batch %d", batch);
   if (threads >= 0)
     sb_add(&nb, "%s%d thread%s", nb.n ? ", " : "", threads, threads == 1 ? "" : "s");
-  sb_add(&nb, "%sin parentheses the ratio to vanilla at the same length",
-         nb.n ? "; " : "");
+  sb_add(&nb, "%sin parentheses the ratio to %s at the same length", nb.n ? "; " : "",
+         x->baseline);
   if ((ret = speed_machines(x, mode, task, &nb)) != 0) {
     free(nb.p);
     goto out;
@@ -1282,18 +1302,295 @@ static int report_speed(rctx *x) {
   return ret;
 }
 
-/* ---------------------------------------------------------- MoE table -- */
+/* ------------------------------------------------------- stats table -- */
 
-enum { M_PTOT, M_PACT, M_LOAD, M_DROP, M_AUX, M_N };
-static const char *const MOE_METRIC[M_N] = {"params_total", "params_active",
-                                            "expert_load_max_over_mean",
-                                            "dropped_fraction", "aux_loss"};
+/* The architectures' own statistics, as they declare them (report.h). */
 
+/* A column: a declared stat, or a stat recorded by an arch that declares none
+ * (label = name, mean over steps). Archs that declare an equal stat share it. */
+typedef struct {
+  const char *name, *label, *unit, *help; /* borrowed: x->stats or b->snames */
+  eb_report_agg agg;
+} scol;
+
+/* A row, (arch, task): its runs' statuses and, over the runs that count, the
+ * parameters and each column's per-run value. */
 typedef struct {
   int arch, task;
   statc st;
-  acc m[M_N];
-} mrow;
+  acc ptot, pact;
+  acc *col; /* [ncol] */
+} srow;
+
+typedef struct {
+  int64_t id;
+  int row, counted; /* counted: done or timed out, its numbers count */
+} srun;
+
+typedef struct {
+  names archs, tasks, snames; /* snames: stat names recorded */
+  srun *runs;                 /* in id order */
+  int nrun, caprun;
+  srow *rows;
+  int nrow;
+  scol *cols;
+  int ncol;
+  unsigned char *has;  /* [arch * ncol + col]: the arch shows that column */
+  unsigned char *show; /* [arch]: declares stats or recorded some */
+  int undeclared;      /* an arch declares none: its recorded stats by name */
+} stab;
+
+static void stab_free(stab *b) {
+  for (int i = 0; i < b->nrow; i++)
+    free(b->rows[i].col);
+  free(b->rows);
+  free(b->runs);
+  free(b->cols);
+  free(b->has);
+  free(b->show);
+  names_free(&b->archs);
+  names_free(&b->tasks);
+  names_free(&b->snames);
+}
+
+/* Whether row label `label` is arch `arch`: "moe", or "moe (attempt 2)" under
+ * report --attempt all. */
+static int arch_is(const char *label, const char *arch) {
+  size_t n = strlen(arch);
+  return !strncmp(label, arch, n) && (!label[n] || !strncmp(label + n, " (attempt ", 10));
+}
+
+static const char *agg_words(eb_report_agg a) {
+  switch (a) {
+  case EB_AGG_LAST: return "last recorded value";
+  case EB_AGG_SUM: return "sum over its recorded steps";
+  case EB_AGG_MIN: return "smallest recorded value";
+  case EB_AGG_MAX: return "largest recorded value";
+  default: return "mean over its recorded steps";
+  }
+}
+
+/* Decimals of a stat cell: two, more below 1 to keep three significant digits
+ * (at most four): 1.60, 12.50, 0.0110. */
+static int stat_decimals(double v) {
+  v = fabs(v);
+  int d = v > 0 ? 2 - (int)floor(log10(v)) : 2;
+  return d < 2 ? 2 : d > 4 ? 4 : d;
+}
+
+static int srun_cmp(const void *k, const void *e) {
+  int64_t a = *(const int64_t *)k, b = ((const srun *)e)->id;
+  return a < b ? -1 : a > b;
+}
+
+/* Adds a row for (a, k) if new; its index, -1 when out of memory. */
+static int stats_row(stab *b, int a, int k) {
+  for (int i = 0; i < b->nrow; i++)
+    if (b->rows[i].arch == a && b->rows[i].task == k) return i;
+  srow *r = realloc(b->rows, (size_t)(b->nrow + 1) * sizeof *r);
+  if (!r) return -1;
+  b->rows = r;
+  memset(&r[b->nrow], 0, sizeof *r);
+  r[b->nrow].arch = a;
+  r[b->nrow].task = k;
+  return b->nrow++;
+}
+
+/* The suite's runs, in id order, each in its (arch, task) row. */
+static int stats_runs(rctx *x, stab *b) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT id, arch, task, status, params_total, params_active "
+          "FROM runs WHERE suite_id=?1 AND conflict_of IS NULL ORDER BY id",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  int rc, oom = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int a = names_add(&b->archs, col_text(st, 1));
+    int k = names_add(&b->tasks, col_text(st, 2));
+    int i = a < 0 || k < 0 ? -1 : stats_row(b, a, k);
+    if (i >= 0 && b->nrun == b->caprun) {
+      int cap = b->caprun ? 2 * b->caprun : 64;
+      srun *u = realloc(b->runs, (size_t)cap * sizeof *u);
+      if (u) {
+        b->runs = u;
+        b->caprun = cap;
+      }
+    }
+    if (i < 0 || b->nrun == b->caprun) {
+      oom = 1;
+      break;
+    }
+    srow *m = &b->rows[i];
+    int si = status_index(col_text(st, 3));
+    m->st.runs++;
+    m->st.count[si]++;
+    /* a timed-out run trained and measured up to its budget: its numbers count */
+    const int counted = si == ST_DONE || si == ST_TIMEOUT;
+    b->runs[b->nrun++] = (srun){sqlite3_column_int64(st, 0), i, counted};
+    double v;
+    if (counted && !isnan(v = col_real(st, 4))) acc_add(&m->ptot, v);
+    if (counted && !isnan(v = col_real(st, 5))) acc_add(&m->pact, v);
+  }
+  sqlite3_finalize(st);
+  if (oom || b->archs.oom || b->tasks.oom) return oom_fail(x);
+  return rc == SQLITE_DONE ? 0 : sql_fail(x, "reading runs");
+}
+
+/* Column c's index (an equal column is shared), -1 when out of memory. */
+static int stats_col(stab *b, scol c) {
+  for (int j = 0; j < b->ncol; j++) {
+    const scol *o = &b->cols[j];
+    if (!strcmp(o->name, c.name) && !strcmp(o->label, c.label) &&
+        !strcmp(o->unit, c.unit) && o->agg == c.agg)
+      return j;
+  }
+  scol *c2 = realloc(b->cols, (size_t)(b->ncol + 1) * sizeof *c2);
+  if (!c2) return -1;
+  b->cols = c2;
+  b->cols[b->ncol] = c;
+  return b->ncol++;
+}
+
+/* The columns, archs in order of appearance: each arch's declared stats in
+ * declaration order; for an arch that declares none, the stats it recorded
+ * by name (params_inactive aside: it is the active-parameter column). Fills
+ * has[][] and show[]. */
+static int stats_columns(rctx *x, stab *b) {
+  const int na = b->archs.n;
+  int *pair = NULL, npair = 0; /* (arch, column) */
+  unsigned char *recorded = calloc((size_t)na + 1, 1);
+  b->show = calloc((size_t)na + 1, 1);
+  sqlite3_stmt *st = NULL;
+  int rc = SQLITE_NOMEM;
+  if (!recorded || !b->show) goto done;
+  if (sqlite3_prepare_v2(x->db,
+                         "SELECT r.arch, s.name FROM run_stats s JOIN runs r "
+                         "ON r.id=s.run_id WHERE r.suite_id=?1 AND r.conflict_of IS NULL "
+                         "GROUP BY r.arch, s.name ORDER BY s.name",
+                         -1, &st, NULL) != SQLITE_OK) {
+    rc = SQLITE_ERROR;
+    goto done;
+  }
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int a = names_find(&b->archs, col_text(st, 0));
+    if (a < 0) continue;
+    recorded[a] = 1;
+    if (!strcmp(col_text(st, 1), "params_inactive")) continue;
+    int k = names_add(&b->snames, col_text(st, 1));
+    int *p2 = k < 0 ? NULL : realloc(pair, (size_t)(npair + 1) * 2 * sizeof *p2);
+    if (!p2) {
+      rc = SQLITE_NOMEM;
+      goto done;
+    }
+    pair = p2;
+    pair[2 * npair] = a;
+    pair[2 * npair + 1] = -1 - k; /* a recorded name, not yet a column */
+    npair++;
+  }
+  if (rc != SQLITE_DONE) goto done;
+  sqlite3_finalize(st);
+  st = NULL;
+  /* recorded names become columns only for archs that declare nothing */
+  int nrec = npair;
+  for (int a = 0; a < na; a++) {
+    int declared = 0;
+    for (int i = 0; i < x->nstats; i++) {
+      const eb_report_stat *d = &x->stats[i];
+      if (!d->arch || !d->name || !arch_is(b->archs.v[a], d->arch)) continue;
+      declared = 1;
+      int j = stats_col(b, (scol){d->name, d->label && *d->label ? d->label : d->name,
+                                  d->unit ? d->unit : "", d->help, d->agg});
+      int *p2 = j < 0 ? NULL : realloc(pair, (size_t)(npair + 1) * 2 * sizeof *p2);
+      if (!p2) {
+        rc = SQLITE_NOMEM;
+        goto done;
+      }
+      pair = p2;
+      pair[2 * npair] = a;
+      pair[2 * npair + 1] = j;
+      npair++;
+    }
+    b->show[a] = declared || recorded[a];
+    if (declared || !recorded[a]) continue;
+    b->undeclared = 1;
+    for (int i = 0; i < nrec; i++) {
+      if (pair[2 * i] != a) continue;
+      const char *n = b->snames.v[-1 - pair[2 * i + 1]];
+      int j = stats_col(b, (scol){n, n, "", NULL, EB_AGG_MEAN});
+      if (j < 0) {
+        rc = SQLITE_NOMEM;
+        goto done;
+      }
+      pair[2 * i + 1] = j;
+    }
+  }
+  b->has = calloc((size_t)na * (size_t)b->ncol + 1, 1);
+  if (!b->has) {
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  for (int i = 0; i < npair; i++)
+    if (pair[2 * i + 1] >= 0) b->has[pair[2 * i] * b->ncol + pair[2 * i + 1]] = 1;
+  for (int i = 0; i < b->nrow; i++)
+    if (!(b->rows[i].col = calloc((size_t)b->ncol + 1, sizeof *b->rows[i].col))) {
+      rc = SQLITE_NOMEM;
+      goto done;
+    }
+  rc = SQLITE_DONE;
+done:
+  sqlite3_finalize(st);
+  free(recorded);
+  free(pair);
+  if (rc == SQLITE_NOMEM || b->snames.oom) return oom_fail(x);
+  return rc == SQLITE_DONE ? 0 : sql_fail(x, "reading the recorded stats");
+}
+
+/* Column j's value per run (its aggregation over the run's recorded steps),
+ * added to the run's row where the run counts and its arch shows column j. */
+static int stats_values(rctx *x, stab *b, int j) {
+  const scol *c = &b->cols[j];
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT s.run_id, s.value FROM run_stats s JOIN runs r "
+          "ON r.id=s.run_id WHERE r.suite_id=?1 AND r.conflict_of IS NULL "
+          "AND s.name=?2 AND s.value IS NOT NULL ORDER BY s.run_id, s.step",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading the recorded stats");
+  sqlite3_bind_int64(st, 1, x->suite_id);
+  sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+  int64_t cur = 0;
+  int n = 0, rc;
+  double v = 0;
+  for (;;) {
+    rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (n && (rc != SQLITE_ROW || id != cur)) { /* run cur is complete */
+      const srun *u = bsearch(&cur, b->runs, (size_t)b->nrun, sizeof *b->runs, srun_cmp);
+      if (u && u->counted && b->has[b->rows[u->row].arch * b->ncol + j])
+        acc_add(&b->rows[u->row].col[j], c->agg == EB_AGG_MEAN ? v / n : v);
+      n = 0;
+    }
+    if (rc != SQLITE_ROW) break;
+    double y = sqlite3_column_double(st, 1);
+    cur = id;
+    if (n == 0 || c->agg == EB_AGG_LAST)
+      v = y;
+    else if (c->agg == EB_AGG_MIN)
+      v = fmin(v, y);
+    else if (c->agg == EB_AGG_MAX)
+      v = fmax(v, y);
+    else
+      v += y; /* mean, sum */
+    n++;
+  }
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : sql_fail(x, "reading the recorded stats");
+}
 
 static void fmt_count(sbuf *b, double v) {
   if (v >= 1e9)
@@ -1306,174 +1603,169 @@ static void fmt_count(sbuf *b, double v) {
     sb_add(b, "%.0f", v);
 }
 
-static int report_moe(rctx *x) {
-  /* per run: params and the mean of each MoE stat over its recorded steps */
-  static const char *sql =
-      "SELECT r.arch, r.task, r.status, r.params_total, r.params_active, "
-      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id "
-      "   AND name='expert_load_max_over_mean'),"
-      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='dropped_fraction'),"
-      " (SELECT avg(value) FROM run_stats WHERE run_id=r.id AND name='aux_loss') "
-      "FROM runs r WHERE r.suite_id=?1 AND r.conflict_of IS NULL AND (r.arch='moe' OR "
-      "r.arch IN "
-      " (SELECT DISTINCT q.arch FROM runs q JOIN run_stats x ON x.run_id=q.id "
-      "  WHERE q.suite_id=?1 AND q.conflict_of IS NULL AND x.name IN "
-      "('expert_load_max_over_mean', "
-      "  'dropped_fraction', 'aux_loss'))) ORDER BY r.id";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(x->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return sql_fail(x, "reading MoE runs");
-  sqlite3_bind_int64(st, 1, x->suite_id);
-  names archs = {0}, tasks = {0};
-  mrow *rows = NULL;
-  int nrows = 0, rc, ret = 0, oom = 0;
+static void stats_csv(rctx *x, const stab *b) {
+  for (int i = 0; i < b->nrow; i++) {
+    const srow *m = &b->rows[i];
+    if (!b->show[m->arch]) continue;
+    sbuf sb = {0};
+    status_csv(&sb, &m->st);
+    for (int j = -2; j < b->ncol; j++) {
+      if (j >= 0 && !b->has[m->arch * b->ncol + j]) continue;
+      const acc *a = j == -2 ? &m->ptot : j == -1 ? &m->pact : &m->col[j];
+      csv_row r = csv_start("stats", x->suite, b->archs.v[m->arch], b->tasks.v[m->task],
+                            j == -2   ? "params_total"
+                            : j == -1 ? "params_active"
+                                      : b->cols[j].name);
+      r.value = a->n ? a->mean : NAN;
+      r.std = acc_std(a);
+      r.n = a->n;
+      r.runs = m->st.runs;
+      r.status = sb.p;
+      csv_put(x->o, &r);
+    }
+    free(sb.p);
+  }
+}
+
+/* "mean ± std" of a stat cell, fractions of unit "%" as percentages. */
+static void stat_cell(sbuf *o, const scol *c, const acc *a) {
+  if (!a->n) {
+    sb_add(o, "n/a");
+    return;
+  }
+  const double scale = !strcmp(c->unit, "%") ? 100.0 : 1.0;
+  const int d = stat_decimals(scale * a->mean);
+  sb_add(o, "%.*f", d, scale * a->mean);
+  if (a->n >= 2) sb_add(o, " " PM " %.*f", d, scale * acc_std(a));
+}
+
+/* The caption: what the columns mean and how a cell is aggregated. */
+static void stats_note(const stab *b, sbuf *nb) {
+  sb_add(nb, "Parameters total vs active per token");
+  for (int j = 0; j < b->ncol; j++)
+    if (b->cols[j].help && *b->cols[j].help)
+      sb_add(nb, "; %s: %s", b->cols[j].label, b->cols[j].help);
+  sb_add(nb,
+         "; mean " PM " std over the seeds that finished or timed out (their steps up "
+         "to the budget) of each run's ");
+  int mixed = 0;
+  for (int j = 1; j < b->ncol; j++)
+    mixed |= b->cols[j].agg != b->cols[0].agg;
+  if (!mixed) {
+    sb_add(nb, "%s", agg_words(b->ncol ? b->cols[0].agg : EB_AGG_MEAN));
+  } else {
+    sb_add(nb, "value:");
+    for (int g = EB_AGG_MEAN; g <= EB_AGG_MAX; g++) {
+      int k = 0;
+      for (int j = 0; j < b->ncol; j++)
+        if ((int)b->cols[j].agg == g)
+          sb_add(nb, "%s%s",
+                 k++                ? ", "
+                 : g == EB_AGG_MEAN ? " "
+                                    : "; ",
+                 b->cols[j].label);
+      if (k) sb_add(nb, " its %s", agg_words((eb_report_agg)g));
+    }
+  }
+  if (b->undeclared)
+    sb_add(nb, ". Archs that declare no stats (their plugin not loaded, or built against "
+               "an older header) show what they recorded, by name");
+}
+
+static int report_stats(rctx *x) {
+  stab b = {0};
   rtable *t = NULL;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int a = names_add(&archs, col_text(st, 0));
-    int k = names_add(&tasks, col_text(st, 1));
-    if (a < 0 || k < 0) {
-      oom = 1;
-      break;
-    }
-    int i = 0;
-    while (i < nrows && !(rows[i].arch == a && rows[i].task == k))
-      i++;
-    if (i == nrows) {
-      mrow *r2 = realloc(rows, (size_t)(nrows + 1) * sizeof *r2);
-      if (!r2) {
-        oom = 1;
-        break;
-      }
-      rows = r2;
-      memset(&rows[nrows], 0, sizeof *rows);
-      rows[nrows].arch = a;
-      rows[nrows].task = k;
-      nrows++;
-    }
-    mrow *m = &rows[i];
-    int si = status_index(col_text(st, 2));
-    m->st.runs++;
-    m->st.count[si]++;
-    /* a timed-out run trained and measured up to its budget: its numbers count */
-    if (si != ST_DONE && si != ST_TIMEOUT) continue;
-    for (int j = 0; j < M_N; j++) {
-      double v = col_real(st, 3 + j);
-      if (!isnan(v)) acc_add(&m->m[j], v);
-    }
-  }
-  sqlite3_finalize(st);
-  if (oom || archs.oom || tasks.oom) {
-    ret = oom_fail(x);
-    goto out;
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    ret = sql_fail(x, "reading MoE runs");
-    goto out;
-  }
-  /* rows: vanilla-first is moot here; keep appearance order of arch, task */
+  int ret = stats_runs(x, &b);
+  if (!ret) ret = stats_columns(x, &b);
+  for (int j = 0; !ret && j < b.ncol; j++)
+    ret = stats_values(x, &b, j);
+  if (ret) goto out;
+  int shown = 0;
+  for (int i = 0; i < b.nrow; i++)
+    shown += b.show[b.rows[i].arch];
   char title[1024];
-  snprintf(title, sizeof title, "Mixture of experts, suite " CODE_ON "%s" CODE_OFF,
+  snprintf(title, sizeof title, "Architecture statistics, suite " CODE_ON "%s" CODE_OFF,
            x->suite);
-  if (nrows == 0) {
+  if (shown == 0) {
     if (x->f != EB_FMT_CSV)
       render_empty(x->o, x->f, title,
-                   "No MoE runs in this suite (arch moe, or runs reporting "
-                   "expert_load_max_over_mean / dropped_fraction / aux_loss).");
+                   "No architecture statistics in this suite (no run of an arch that "
+                   "declares stats or recorded some).");
     goto out;
   }
   if (x->f == EB_FMT_CSV) {
-    for (int i = 0; i < nrows; i++) {
-      const mrow *m = &rows[i];
-      sbuf sb = {0};
-      status_csv(&sb, &m->st);
-      for (int j = 0; j < M_N; j++) {
-        csv_row r =
-            csv_start("moe", x->suite, archs.v[m->arch], tasks.v[m->task], MOE_METRIC[j]);
-        r.value = m->m[j].n ? m->m[j].mean : NAN;
-        r.std = acc_std(&m->m[j]);
-        r.n = m->m[j].n;
-        r.runs = m->st.runs;
-        r.status = sb.p;
-        csv_put(x->o, &r);
-      }
-      free(sb.p);
-    }
+    stats_csv(x, &b);
     goto out;
   }
-  t = rt_new(9);
-  if (!t) {
+  const int nc = 6 + b.ncol;
+  if (!(t = rt_new(nc))) {
     ret = oom_fail(x);
     goto out;
   }
-  const char *heads[] = {"arch",          "task",     "params",
-                         "active params", "active %", "load max/mean",
-                         "dropped %",     "aux loss", "seeds"};
-  for (int c = 0; c < 9; c++)
+  static const char *const heads[] = {"arch", "task", "params", "active params",
+                                      "active %"};
+  for (int c = 0; c < 5; c++)
     rt_head(t, c, NULL, heads[c]);
-  t->align[1] = 'l';
-  for (int i = 0; i < nrows; i++) {
-    const mrow *m = &rows[i];
-    int r = rt_row(t);
-    rt_set(t, r, 0, 0, "%s", archs.v[m->arch]);
-    rt_set(t, r, 1, 0, "%s", tasks.v[m->task]);
-    int ntime = m->st.count[ST_TIMEOUT], ndone = m->st.count[ST_DONE] + ntime;
-    for (int c = 2; c < 8; c++) {
-      sbuf b = {0};
-      if (ndone == 0) {
-        status_text(&b, &m->st);
-      } else if (c == 2 || c == 3) {
-        const acc *a = &m->m[c == 2 ? M_PTOT : M_PACT];
-        if (a->n)
-          fmt_count(&b, a->mean);
-        else
-          sb_add(&b, "n/a");
-      } else if (c == 4) {
-        if (m->m[M_PTOT].n && m->m[M_PACT].n && m->m[M_PTOT].mean > 0)
-          sb_add(&b, "%.1f", 100.0 * m->m[M_PACT].mean / m->m[M_PTOT].mean);
-        else
-          sb_add(&b, "n/a");
-      } else {
-        const acc *a = &m->m[c == 5 ? M_LOAD : c == 6 ? M_DROP : M_AUX];
-        double scale = c == 6 ? 100.0 : 1.0;
-        const char *f = c == 7 ? "%.4f" : "%.2f";
-        if (a->n) {
-          sb_add(&b, f, scale * a->mean);
-          if (a->n >= 2) {
-            sb_add(&b, " " PM " ");
-            sb_add(&b, f, scale * acc_std(a));
-          }
-        } else {
-          sb_add(&b, "n/a");
-        }
-      }
-      rt_set_sb(t, r, c, &b, 0);
-    }
-    sbuf b = {0};
-    if (ndone == m->st.runs)
-      sb_add(&b, "%d", ndone);
-    else
-      sb_add(&b, "%d/%d", ndone, m->st.runs);
-    if (ntime) sb_add(&b, ntime == ndone ? " (timeout)" : " (%d timeout)", ntime);
-    rt_set_sb(t, r, 8, &b, 0);
+  for (int j = 0; j < b.ncol; j++) {
+    sbuf h = {0};
+    sb_add(&h, *b.cols[j].unit ? "%s (%s)" : "%s", b.cols[j].label, b.cols[j].unit);
+    rt_head(t, 5 + j, NULL, h.p ? h.p : b.cols[j].label);
+    free(h.p);
   }
-  if (t->oom) {
+  rt_head(t, nc - 1, NULL, "seeds");
+  t->align[1] = 'l';
+  for (int i = 0; i < b.nrow; i++) {
+    const srow *m = &b.rows[i];
+    if (!b.show[m->arch]) continue;
+    int r = rt_row(t);
+    rt_set(t, r, 0, 0, "%s", b.archs.v[m->arch]);
+    rt_set(t, r, 1, 0, "%s", b.tasks.v[m->task]);
+    int ntime = m->st.count[ST_TIMEOUT], ndone = m->st.count[ST_DONE] + ntime;
+    for (int c = 2; c < nc - 1; c++) {
+      sbuf o = {0};
+      const int j = c - 5;
+      if (j >= 0 && !b.has[m->arch * b.ncol + j]) {
+        /* not this arch's stat: blank */
+      } else if (ndone == 0) {
+        status_text(&o, &m->st);
+      } else if (c == 2 || c == 3) {
+        const acc *a = c == 2 ? &m->ptot : &m->pact;
+        if (a->n)
+          fmt_count(&o, a->mean);
+        else
+          sb_add(&o, "n/a");
+      } else if (c == 4) {
+        if (m->ptot.n && m->pact.n && m->ptot.mean > 0)
+          sb_add(&o, "%.1f", 100.0 * m->pact.mean / m->ptot.mean);
+        else
+          sb_add(&o, "n/a");
+      } else {
+        stat_cell(&o, &b.cols[j], &m->col[j]);
+      }
+      rt_set_sb(t, r, c, &o, 0);
+    }
+    sbuf o = {0};
+    if (ndone == m->st.runs)
+      sb_add(&o, "%d", ndone);
+    else
+      sb_add(&o, "%d/%d", ndone, m->st.runs);
+    if (ntime) sb_add(&o, ntime == ndone ? " (timeout)" : " (%d timeout)", ntime);
+    rt_set_sb(t, r, nc - 1, &o, 0);
+  }
+  sbuf nb = {0};
+  stats_note(&b, &nb);
+  if (t->oom || nb.oom) {
+    free(nb.p);
     ret = oom_fail(x);
     goto out;
   }
   char label[1024];
-  snprintf(label, sizeof label, "effbench-moe-%s", x->suite);
-  render(
-      x->o, x->f, title,
-      "Parameters total vs active per token; expert load = max/mean tokens per "
-      "expert (1 = balanced); dropped = tokens over capacity; mean " PM
-      " std over the seeds that finished or timed out (their steps up to the budget) of "
-      "each run's mean over its recorded steps",
-      label, t);
+  snprintf(label, sizeof label, "effbench-stats-%s", x->suite);
+  render(x->o, x->f, title, nb.p, label, t);
+  free(nb.p);
 out:
   rt_free(t);
-  free(rows);
-  names_free(&archs);
-  names_free(&tasks);
+  stab_free(&b);
   return ret;
 }
 
@@ -1499,7 +1791,7 @@ static void fit_csv(rctx *x, const eb_fit_cell *c, const char *metric, const cha
 
 static int report_fit(rctx *x, int in_all) {
   eb_fit_set fs;
-  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->fit.metric,
+  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline, x->fit.metric,
                       x->fit.resamples, &fs, x->err, x->errlen))
     return EB_REPORT_ERR_IO;
   int fittable = 0;
@@ -1839,8 +2131,8 @@ static int report_yaml(rctx *x) {
 
 /* Everything the HTML document adds after the tables. */
 static int report_html_rest(rctx *x, char *warn, size_t wlen) {
-  int ret = eb_html_figures(x->s, x->suite, x->flags & EB_REPORT_MIX_SOURCES, x->o, warn,
-                            wlen, x->err, x->errlen);
+  int ret = eb_html_figures(x->s, x->suite, x->flags & EB_REPORT_MIX_SOURCES, x->baseline,
+                            x->o, warn, wlen, x->err, x->errlen);
   if (ret) return EB_REPORT_ERR_IO;
   if (!(ret = report_yaml(x))) {
     fputs("<h2 id=\"runs\">Runs</h2>\n", x->o);
@@ -2027,21 +2319,35 @@ static void attempt_views_drop(sqlite3 *db) {
 
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen) {
-  return eb_report_opts(s, suite, t, f, flags, NULL, out, err, errlen);
+  eb_report_options o = {.flags = flags};
+  return eb_report_opts(s, suite, t, f, &o, out, err, errlen);
 }
 
-int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
-                   const eb_report_fit_opts *fit, FILE *out, char *err, size_t errlen) {
+/* A baseline named by the caller must be an arch of the suite. */
+static int check_baseline(rctx *x, const char *named) {
+  if (!named) return 0;
+  int b = find_baseline(x->db, eb_store_path(x->s), x->suite_id, x->suite, named, x->err,
+                        x->errlen);
+  return b < 0 ? sql_fail(x, "reading the suite's archs")
+         : b   ? 0
+               : EB_REPORT_ERR_BASELINE;
+}
+
+int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
+                   const eb_report_options *o, FILE *out, char *err, size_t errlen) {
+  const eb_report_options none = {0};
+  if (!o) o = &none;
+  const int flags = o->flags;
   if (flags & EB_REPORT_ALL_ATTEMPTS) {
-    rctx v = {s,     eb_store_db(s),  NULL, 0, f, out, err, errlen, {0},
-              flags, {EB_FIT_LOSS, 0}};
+    rctx v = {
+        .s = s, .db = eb_store_db(s), .f = f, .o = out, .err = err, .errlen = errlen};
     if (runs_views(&v, 1, 0)) {
       attempt_views_drop(v.db);
       return EB_REPORT_ERR_IO;
     }
-    int ret = eb_report_opts(s, suite, t, f,
-                             (flags & ~EB_REPORT_ALL_ATTEMPTS) | REPORT_IN_ATTEMPTS, fit,
-                             out, err, errlen);
+    eb_report_options inner = *o;
+    inner.flags = (flags & ~EB_REPORT_ALL_ATTEMPTS) | REPORT_IN_ATTEMPTS;
+    int ret = eb_report_opts(s, suite, t, f, &inner, out, err, errlen);
     attempt_views_drop(v.db);
     return ret;
   }
@@ -2051,22 +2357,32 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int 
   }
   if (errlen) err[0] = '\0';
   char name[256], warn[2048] = "";
-  rctx x = {s,     eb_store_db(s),  name, 0, f, out, err, errlen, {0},
-            flags, {EB_FIT_LOSS, 0}};
-  x.fit.resamples = EB_FIT_DEFAULT_RESAMPLES;
-  if (fit) x.fit = *fit;
+  rctx x = {.s = s,
+            .db = eb_store_db(s),
+            .suite = name,
+            .f = f,
+            .o = out,
+            .err = err,
+            .errlen = errlen,
+            .flags = flags,
+            .fit = {EB_FIT_LOSS, EB_FIT_DEFAULT_RESAMPLES},
+            .baseline = o->baseline ? o->baseline : "vanilla",
+            .stats = o->stats,
+            .nstats = o->stats ? o->nstats : 0};
+  if (o->fit) x.fit = *o->fit;
   /* one read transaction: every table sees the same snapshot even while a
    * suite is still writing */
   if (sqlite3_exec(x.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
     return sql_fail(&x, "starting a read transaction");
   int ret = resolve_suite(&x, suite, name, sizeof name);
+  if (!ret) ret = check_baseline(&x, o->baseline);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) {
     /* before anything is written: a refused mix leaves no half report */
     int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
                                     flags & EB_REPORT_MIX_SOURCES, &x.src, err, errlen);
     ret = src == -2 ? EB_REPORT_ERR_MIXED : src ? EB_REPORT_ERR_IO : 0;
   }
-  if (!ret && f == EB_FMT_CSV) fputs(CSV_HEADER, out);
+  if (!ret && f == EB_FMT_CSV) csv_header(out, x.baseline);
   if (!ret && f == EB_FMT_HTML) eb_html_begin(out, name, eb_store_path(s));
   if (!ret) ret = report_conflicts(&x);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) {
@@ -2084,7 +2400,7 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int 
     sqlite3_exec(x.db, "DROP TABLE IF EXISTS temp.run_variant", NULL, NULL, NULL);
   }
   if (!ret && (t == EB_TABLE_SPEED || t == EB_TABLE_ALL)) ret = report_speed(&x);
-  if (!ret && (t == EB_TABLE_MOE || t == EB_TABLE_ALL)) ret = report_moe(&x);
+  if (!ret && (t == EB_TABLE_STATS || t == EB_TABLE_ALL)) ret = report_stats(&x);
   if (!ret && (t == EB_TABLE_FIT || t == EB_TABLE_ALL))
     ret = report_fit(&x, t == EB_TABLE_ALL);
   if (!ret && f == EB_FMT_HTML) ret = report_html_rest(&x, warn, sizeof warn);

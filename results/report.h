@@ -12,13 +12,22 @@
  *   row's task means, "—" unless every task has one.
  * - speed (LRA Table 2): one table per (mode, task) from the `speed` table,
  *   train before infer: steps/s (= 1000 / step_ms_median) per sequence length
- *   and peak memory (MiB), each non-vanilla cell with its ratio to vanilla at
- *   the same length ("9.30 (1.15x)"); oom/failed cells show their status.
- * - moe: archs named `moe` or reporting MoE run_stats; total vs active
- *   parameters, expert load (max/mean), dropped-token fraction, aux loss,
- *   each the per-run mean over recorded steps, then mean ± std over seeds.
- *   Run stat names read: expert_load_max_over_mean, dropped_fraction,
- *   aux_loss.
+ *   and peak memory (MiB), each cell of another arch with its ratio to the
+ *   baseline (`vanilla` unless eb_report_options names another) at the same
+ *   length ("9.30 (1.15x)"); oom/failed cells show their status.
+ * - stats (alias moe): the architectures' own statistics (run_stats), as
+ *   they declare them (eb_report_stat: the harness hands over each
+ *   registered arch's eb_stat_decl table; this layer never names an arch).
+ *   Rows (arch, task), in order of first appearance, for every arch of the
+ *   suite that declares stats or recorded some; columns: total and active
+ *   parameters, active %, one per declared stat ("LABEL (UNIT)"; unit "%":
+ *   a fraction shown x100), seeds. A cell is the mean ± std over the runs
+ *   that finished or timed out of each run's value, the declared aggregation
+ *   (mean, last, sum, min, max) of what it recorded over its steps; blank
+ *   where the row's arch does not declare that column. An arch that declares
+ *   nothing (its plugin not loaded, or built against the older header) shows
+ *   each stat it recorded by name, as the mean over steps (params_inactive
+ *   is the active-parameter column).
  * - fit: scaling laws y = a C^-b + c per (arch, task), C = training model
  *   FLOPs of a run, y its test loss or error rate (fitruns.h, fit.h): a, b,
  *   c with 95 % bootstrap intervals over seeds, R², points, seeds and the
@@ -28,15 +37,17 @@
  *   METRIC_a, METRIC_a_lo, METRIC_a_hi, ... METRIC_r2, METRIC_budgets
  *   (METRIC = loss | error), or METRIC_fit with the reason in status.
  *
- * Row order: `vanilla` first, then archs in order of first appearance in the
- * suite (run id order, which follows the suite YAML). Columns: tasks in order
- * of first appearance, sequence lengths ascending.
+ * Row order (accuracy, speed, fit): the baseline first, then archs in order
+ * of first appearance in the suite (run id order, which follows the suite
+ * YAML). Columns: tasks in order of first appearance, sequence lengths
+ * ascending.
  *
  * CSV is one tidy table for every --table choice, one header row:
  *   table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,status,best,
- *   ratio_to_vanilla,data_source,sem
- * with raw numbers (accuracy as a fraction, memory in bytes); sem = std /
- * sqrt(n), empty where std is.
+ *   ratio_to_BASELINE,data_source,sem
+ * (ratio_to_vanilla by default) with raw numbers (accuracy as a fraction,
+ * memory in bytes, stats as recorded: no x100); sem = std / sqrt(n), empty
+ * where std is. Stats rows: table "stats", metric the stat's name.
  *
  * HTML is one self-contained HTML5 document (inline CSS, no script, nothing
  * fetched): the chosen tables, every figure of the suite (eb_plot_ex, all
@@ -56,7 +67,7 @@
 typedef enum {
   EB_TABLE_ACCURACY,
   EB_TABLE_SPEED,
-  EB_TABLE_MOE,
+  EB_TABLE_STATS,
   EB_TABLE_FIT,
   EB_TABLE_ALL
 } eb_table;
@@ -69,6 +80,9 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 /* runs of one task column come from different kinds of data source (bad
  * input, exit 2): err names the task and the sources */
 #define EB_REPORT_ERR_MIXED (-3)
+/* the baseline named (eb_report_options) is not an arch of the suite (bad
+ * input, exit 2): err lists the archs there are */
+#define EB_REPORT_ERR_BASELINE (-4)
 
 /* eb_report_ex flags: put runs of different data-source kinds in one task
  * column (the header says "mixed sources: ...", the caption warns). */
@@ -106,12 +120,47 @@ typedef struct {
   int resamples;
 } eb_report_fit_opts;
 
-/* eb_report_ex with the fit table's options. */
-int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
-                   const eb_report_fit_opts *fit, FILE *out, char *err, size_t errlen);
+/* How a run's recorded values of one stat become its number: plugin.h's
+ * eb_stat_agg, in this layer's words (results/ does not include the plugin
+ * ABI; the harness translates). */
+typedef enum {
+  EB_AGG_MEAN, /* mean over the run's recorded steps */
+  EB_AGG_LAST, /* the value at its last recorded step */
+  EB_AGG_SUM,
+  EB_AGG_MIN,
+  EB_AGG_MAX
+} eb_report_agg;
 
-/* Name tables for the CLI: "accuracy", "speed", "moe", "fit", "all" and "md",
- * "latex", "csv", "html". Parsers return -1 for an unknown name. */
+/* One stat an architecture declares: a column of the stats table. */
+typedef struct {
+  const char *arch;  /* the declaring arch's name */
+  const char *name;  /* run_stats.name */
+  const char *label; /* column header; NULL = name */
+  const char *unit;  /* NULL or "" = none; "%": a fraction, shown x100 */
+  const char *help;  /* for the caption; NULL = none */
+  eb_report_agg agg;
+} eb_report_stat;
+
+typedef struct {
+  int flags;                     /* EB_REPORT_* */
+  const eb_report_fit_opts *fit; /* NULL = loss, EB_FIT_DEFAULT_RESAMPLES */
+  /* the reference arch: first row, the speed table's ratios, the figures'
+   * first colour. NULL = `vanilla` (a suite without it has no ratios); a
+   * name given must be an arch of the suite, else EB_REPORT_ERR_BASELINE. */
+  const char *baseline;
+  /* the declared stats of every arch the caller knows, in declaration order
+   * per arch; NULL/0: every arch shows its recorded stats by name */
+  const eb_report_stat *stats;
+  int nstats;
+} eb_report_options;
+
+/* eb_report_ex with options (NULL = eb_report_ex's defaults). */
+int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
+                   const eb_report_options *o, FILE *out, char *err, size_t errlen);
+
+/* Name tables for the CLI: "accuracy", "speed", "stats", "fit", "all" and
+ * "md", "latex", "csv", "html"; the table parser also takes "moe", the stats
+ * table's earlier name. Parsers return -1 for an unknown name. */
 const char *eb_table_name(eb_table t);
 const char *eb_format_name(eb_format f);
 int eb_table_parse(const char *name, eb_table *t);

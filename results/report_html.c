@@ -198,8 +198,8 @@ static int embed_all(const char *dir, FILE *o, char *err, size_t errlen) {
   return ret;
 }
 
-int eb_html_figures(eb_store *s, const char *suite, int plot_flags, FILE *o, char *warn,
-                    size_t wlen, char *err, size_t errlen) {
+int eb_html_figures(eb_store *s, const char *suite, int plot_flags, const char *baseline,
+                    FILE *o, char *warn, size_t wlen, char *err, size_t errlen) {
   fputs("<h2 id=\"figures\">Figures</h2>\n", o);
   const char *tmp = getenv("TMPDIR");
   char dir[4096], perr[4096] = "";
@@ -210,8 +210,8 @@ int eb_html_figures(eb_store *s, const char *suite, int plot_flags, FILE *o, cha
     return -1;
   }
   int written = 0, ret = 0;
-  int prc = eb_plot_ex(s, suite, EB_PLOT_ALL, EB_PLOT_SVG, plot_flags, dir, &written,
-                       perr, sizeof perr);
+  int prc = eb_plot_opts(s, suite, EB_PLOT_ALL, EB_PLOT_SVG, plot_flags, baseline, dir,
+                         &written, perr, sizeof perr);
   if (prc == 0) {
     ret = embed_all(dir, o, err, errlen);
     if (!ret && perr[0]) {

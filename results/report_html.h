@@ -20,13 +20,14 @@ void eb_html_put(FILE *o, const char *s, size_t n);
  * contents and the "Tables" heading. */
 void eb_html_begin(FILE *o, const char *suite, const char *db_path);
 
-/* The "Figures" section: every figure eb_plot_ex (all kinds, SVG; flags
- * EB_PLOT_MIX_SOURCES) draws for suite, inline, ids made unique per figure.
+/* The "Figures" section: every figure eb_plot_opts (all kinds, SVG; flags
+ * EB_PLOT_MIX_SOURCES; baseline as the report's, already checked, NULL =
+ * vanilla) draws for suite, inline, ids made unique per figure.
  * Without gnuplot, or when a figure cannot be drawn for want of data, the
  * section says why instead; gnuplot missing also sets warn. Returns 0, or -1
  * with err set (a temporary directory or file error, gnuplot failing). */
-int eb_html_figures(eb_store *s, const char *suite, int plot_flags, FILE *o, char *warn,
-                    size_t wlen, char *err, size_t errlen);
+int eb_html_figures(eb_store *s, const char *suite, int plot_flags, const char *baseline,
+                    FILE *o, char *warn, size_t wlen, char *err, size_t errlen);
 
 void eb_html_end(FILE *o);
 

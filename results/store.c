@@ -9,6 +9,7 @@
  * - schema changes are table-driven by PRAGMA user_version: migration i
  *   brings the database from version i-1 to i inside one transaction. */
 #include "store.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -1377,4 +1378,37 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
   sqlite3_finalize(st);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
   return commit(s, what, err, errlen);
+}
+
+int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq_len,
+                        int batch, const char *mode, int threads, int *done, char *err,
+                        size_t errlen) {
+  *done = 0;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "SELECT 1 FROM speed WHERE suite_id=?1 AND arch=?2 AND seq_len=?3 AND batch=?4 "
+      "AND mode=?5 AND threads=?6 AND status='done' LIMIT 1",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, suite_id);
+    bind_text(st, 2, arch);
+    sqlite3_bind_int(st, 3, seq_len);
+    sqlite3_bind_int(st, 4, batch);
+    bind_text(st, 5, mode);
+    sqlite3_bind_int(st, 6, threads);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+      *done = rc == SQLITE_ROW;
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) {
+    char what[192];
+    snprintf(what, sizeof what, "reading the speed rows (%s, %s, length %d)",
+             arch ? arch : "?", mode ? mode : "?", seq_len);
+    return db_fail(s, rc, what, err, errlen);
+  }
+  return 0;
 }

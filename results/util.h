@@ -173,4 +173,33 @@ static inline int find_suite(sqlite3 *db, const char *db_path, const char *name,
   return 0;
 }
 
+/* The reference arch of a report or figure (--baseline) must be one of the
+ * suite's: its runs (main.runs, past any temporary view) or speed rows. 1
+ * when it is; 0 when not, with err naming the suite, db_path and the archs
+ * there are (alphabetically); -1 on an SQL failure (sqlite3_errmsg(db) says
+ * why). */
+static inline int find_baseline(sqlite3 *db, const char *db_path, int64_t suite_id,
+                                const char *suite, const char *baseline, char *err,
+                                size_t errlen) {
+  static const char *sql =
+      "SELECT arch FROM main.runs WHERE suite_id=?1 AND conflict_of IS NULL "
+      "UNION SELECT arch FROM main.speed WHERE suite_id=?1 ORDER BY 1";
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
+  sqlite3_bind_int64(st, 1, suite_id);
+  sbuf b = {0};
+  int rc, hit = 0, n = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *a = col_text(st, 0);
+    hit |= strcmp(a, baseline) == 0;
+    sb_add(&b, "%s%s", n++ ? ", " : "", a);
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE && !hit)
+    snprintf(err, errlen, "baseline '%s' is not an arch of suite '%s' in %s (archs: %s)",
+             baseline, suite, db_path, n && b.p ? b.p : "none");
+  free(b.p);
+  return rc != SQLITE_DONE ? -1 : hit;
+}
+
 #endif

@@ -95,13 +95,70 @@ int main(void) {
   CHECK(contains(err, "/nonexistent/x.so") && contains(err, "cannot load"), "missing: %s",
         err);
 
-  /* a table shorter than this host's is refused */
+  /* a table shorter than the first ABI-1 one is refused */
   eb_arch shortt = *eb_registry_find_arch(reg, "vanilla");
   shortt.name = "short";
-  shortt.struct_size = sizeof(eb_arch) - sizeof(void *);
+  shortt.struct_size = EB_ARCH_SIZE_V1 - sizeof(void *);
   CHECK(eb_register_arch(reg, &shortt) != 0, "short table accepted");
   CHECK(contains(eb_registry_error(reg), "bytes"), "short message: %s",
         eb_registry_error(reg));
+
+  /* declared stats: moe declares its own; vanilla none */
+  const eb_stat_decl *md = eb_arch_stat_decls(eb_registry_find_arch(reg, "moe"));
+  int nmd = 0;
+  for (; md && md[nmd].name; nmd++)
+    CHECK(md[nmd].label && *md[nmd].label, "moe stat %s has no label", md[nmd].name);
+  CHECK(nmd == 3 && !strcmp(md[0].name, "expert_load_max_over_mean") &&
+            !strcmp(md[1].name, "dropped_fraction") && !strcmp(md[1].unit, "%") &&
+            !strcmp(md[2].name, "aux_loss"),
+        "moe declares %d stats", nmd);
+  CHECK(eb_arch_stat_decls(eb_registry_find_arch(reg, "vanilla")) == NULL,
+        "vanilla declares stats");
+  /* a plugin declaring stats, and one built against the first ABI-1 header
+   * (no stat_decls member: a shorter table) that still loads, declaring none */
+  CHECK(eb_registry_load_plugin(reg, PLUGIN_STATS, err, sizeof err) == 0, "%s", err);
+  const eb_stat_decl *sd =
+      eb_arch_stat_decls(eb_registry_find_arch(reg, "tokenmlp_stats"));
+  CHECK(sd && sd[0].name && !strcmp(sd[0].name, "hidden_width") &&
+            !strcmp(sd[0].unit, "neurons") && sd[0].agg == EB_STAT_LAST && sd[1].name &&
+            !sd[2].name,
+        "tokenmlp_stats' declarations");
+  CHECK(eb_registry_load_plugin(reg, PLUGIN_V1, err, sizeof err) == 0,
+        "a plugin built against the first ABI-1 header: %s", err);
+  const eb_arch *v1 = eb_registry_find_arch(reg, "tokenmlp_v1");
+  CHECK(v1 && v1->struct_size == EB_ARCH_SIZE_V1 && v1->stats,
+        "tokenmlp_v1 registered with its short table");
+  CHECK(eb_arch_stat_decls(v1) == NULL, "stats read past an older table's end");
+  if (v1) { /* it trains like any arch */
+    eb_model_config cfg = {
+        .dim = 8, .depth = 1, .heads = 2, .ffn = 16, .pool = EB_POOL_MEAN};
+    eb_model m;
+    eb_args args = {0, NULL};
+    CHECK(eb_model_create(&m, v1, &cfg, &args, 10, 3, 6, 0, 1, err, sizeof err) == 0,
+          "tokenmlp_v1 model: %s", err);
+    eb_model_destroy(&m);
+  }
+
+  /* bad declarations are refused by name */
+  static const eb_stat_decl twice[] = {
+      {"a", "A", NULL, EB_STAT_MEAN, NULL}, {"a", "A", NULL, EB_STAT_SUM, NULL}, {NULL}};
+  static const eb_stat_decl noname[] = {{"", "A", NULL, EB_STAT_MEAN, NULL}, {NULL}};
+  static const eb_stat_decl badagg[] = {{"a", "A", NULL, (eb_stat_agg)9, NULL}, {NULL}};
+  const struct {
+    const eb_stat_decl *d;
+    const char *want;
+  } bad[] = {{twice, "declares stat 'a' twice"},
+             {noname, "stat #1 with an empty name"},
+             {badagg, "aggregation 9"}};
+  for (int i = 0; i < 3; i++) {
+    eb_arch t = *eb_registry_find_arch(reg, "vanilla");
+    t.name = "declares";
+    t.stat_decls = bad[i].d;
+    CHECK(eb_register_arch(reg, &t) != 0, "bad declarations #%d accepted", i);
+    CHECK(contains(eb_registry_error(reg), bad[i].want), "message: %s",
+          eb_registry_error(reg));
+  }
+  CHECK(eb_registry_find_arch(reg, "declares") == NULL, "a refused arch registered");
   eb_registry_destroy(reg);
 
   /* directory search (EFFBENCH_PLUGIN_PATH style), missing dirs are skipped */

@@ -1,7 +1,10 @@
 /* Report tables from a synthetic database: exact Markdown for accuracy
  * (mean ± std (n), best marked, partial and failed cells, missing cells, Avg;
  * the standard error with EB_REPORT_SEM),
- * speed (ratios to vanilla, oom, latest measurement wins) and MoE; LaTeX
+ * speed (ratios to vanilla, oom, latest measurement wins), another baseline
+ * (first row, ratios, CSV column; one not in the suite refused), and the
+ * stats table as archs declare it (MoE's, a fake arch's labels, units and
+ * aggregations, an undeclared arch's stats by name); LaTeX
  * structure and escaping; CSV quoting, raw numbers and sem; the HTML document
  * (tables, escaping, no script or external resource, figures inline or a
  * note when gnuplot is missing); clear errors for an unknown suite, an empty
@@ -114,18 +117,36 @@ static void fill(void) {
   sqlite3_close(db);
 }
 
-/* Runs a report of database db into a string; returns the eb_report code. */
-static int report_of(const char *db, const char *suite, eb_table t, eb_format f,
-                     int flags, char **text, char *err, size_t errlen) {
+/* The stats moe declares (archs/moe.c), as the harness hands them over. */
+static const eb_report_stat MOE_STATS[] = {
+    {"moe", "expert_load_max_over_mean", "load max/mean", NULL,
+     "tokens routed to the busiest expert / mean tokens per expert (1 = balanced)",
+     EB_AGG_MEAN},
+    {"moe", "dropped_fraction", "dropped", "%", "tokens over capacity", EB_AGG_MEAN},
+    {"moe", "aux_loss", "aux loss", NULL, "load-balancing loss", EB_AGG_MEAN},
+};
+
+/* Runs a report of database db into a string with options o; returns the
+ * eb_report code. */
+static int report_with(const char *db, const char *suite, eb_table t, eb_format f,
+                       const eb_report_options *o, char **text, char *err,
+                       size_t errlen) {
   eb_store *s;
   *text = NULL;
   if (eb_store_open_readonly(db, &s, err, errlen)) return -100;
   size_t len;
-  FILE *o = open_memstream(text, &len);
-  int rc = eb_report_ex(s, suite, t, f, flags, o, err, errlen);
-  fclose(o);
+  FILE *out = open_memstream(text, &len);
+  int rc = eb_report_opts(s, suite, t, f, o, out, err, errlen);
+  fclose(out);
   eb_store_close(s);
   return rc;
+}
+
+/* The same with flags and moe's declarations. */
+static int report_of(const char *db, const char *suite, eb_table t, eb_format f,
+                     int flags, char **text, char *err, size_t errlen) {
+  eb_report_options o = {.flags = flags, .stats = MOE_STATS, .nstats = 3};
+  return report_with(db, suite, t, f, &o, text, err, errlen);
 }
 
 static int run_report(const char *suite, eb_table t, eb_format f, char **text, char *err,
@@ -184,14 +205,27 @@ static void test_markdown(void) {
       "| vanilla | 50.0 | 100.0 |\n\n");
   free(out);
 
-  CHECK(run_report("lra-mini", EB_TABLE_MOE, EB_FMT_MD, &out, err, sizeof err) == 0, "%s",
-        err);
-  CHECK(out && strstr(out, "_No MoE runs in this suite"), "empty moe: %s", out);
+  CHECK(run_report("lra-mini", EB_TABLE_STATS, EB_FMT_MD, &out, err, sizeof err) == 0,
+        "%s", err);
+  CHECK(out && strstr(out, "_No architecture statistics in this suite"),
+        "empty stats: %s", out);
   free(out);
 
   /* NULL suite = the most recent one */
-  CHECK(run_report(NULL, EB_TABLE_MOE, EB_FMT_MD, &out, err, sizeof err) == 0, "%s", err);
-  CHECK(out && strstr(out, "suite `moe-suite`"), "latest suite: %s", out);
+  CHECK(run_report(NULL, EB_TABLE_STATS, EB_FMT_MD, &out, err, sizeof err) == 0, "%s",
+        err);
+  CHECK(out && strstr(out, "### Architecture statistics, suite `moe-suite`\n\n"
+                           "Parameters total vs active per token; load max/mean: tokens "
+                           "routed to the busiest expert / mean tokens per expert (1 = "
+                           "balanced); dropped: tokens over capacity; aux loss: "
+                           "load-balancing loss; mean ± std over the seeds that finished "
+                           "or timed out (their steps up to the budget) of each run's "
+                           "mean over its recorded steps\n\n"),
+        "latest suite, caption: %s", out);
+  const char *head =
+      "| arch | task | params | active params | active % | load max/mean | "
+      "dropped (%) | aux loss | seeds |\n";
+  CHECK(out && strstr(out, head), "moe header, want\n%s\ngot\n%s", head, out);
   const char *row =
       "| moe | listops | 4.00M | 1.00M | 25.0 | 1.60 ± 0.14 | 3.00 ± 1.41 | "
       "0.0110 ± 0.0014 | 2/3 |\n";
@@ -329,10 +363,14 @@ static void test_csv(void) {
   CHECK(strstr(out, "\"2 diverged, 1 failed\""), "quoting");
   free(out);
 
-  CHECK(run_report("moe-suite", EB_TABLE_MOE, EB_FMT_CSV, &out, err, sizeof err) == 0,
+  CHECK(run_report("moe-suite", EB_TABLE_STATS, EB_FMT_CSV, &out, err, sizeof err) == 0,
         "%s", err);
-  CHECK(out && strstr(out, "moe,moe-suite,moe,listops,,,params_active,1000000,0,2,3,"
+  CHECK(out && strstr(out, "stats,moe-suite,moe,listops,,,params_active,1000000,0,2,3,"
                            "\"2 done, 1 oom\",,,,0\r\n"),
+        "%s", out);
+  /* raw values: a fraction stays a fraction */
+  CHECK(out && strstr(out, "stats,moe-suite,moe,image,,,dropped_fraction,0.1,,1,1,"
+                           "1 timeout,,,,\r\n"),
         "%s", out);
   free(out);
 }
@@ -547,6 +585,155 @@ static void test_html_figures(void) {
   free(out);
 }
 
+/* --baseline: the named arch leads the rows and is what the speed table's
+ * ratios (and the CSV's ratio column) are to; one not in the suite is refused,
+ * naming the archs there are. */
+static void test_baseline(void) {
+  char err[700], *out;
+  eb_report_options o = {.baseline = "performer"};
+  CHECK(report_with(path, "lra-mini", EB_TABLE_ACCURACY, EB_FMT_MD, &o, &out, err,
+                    sizeof err) == 0,
+        "%s", err);
+  const char *rows =
+      "| performer | 19.00 ± 1.41 (n=2; 1 timeout) | **47.00 ± 2.00 (n=3)** | 33.00 |\n"
+      "| vanilla | **37.00 ± 1.00 (n=3)** | 42.00 ± 2.00 (n=3) | **39.50** |\n"
+      "| wide_shallow |";
+  CHECK(out && strstr(out, rows), "performer first, want\n%s\ngot\n%s", rows, out);
+  free(out);
+  CHECK(report_with(path, "lra-mini", EB_TABLE_SPEED, EB_FMT_MD, &o, &out, err,
+                    sizeof err) == 0,
+        "%s", err);
+  const char *speed = "Batch 8, 1 thread; in parentheses the ratio to performer at the "
+                      "same length; measured on Test CPU (4 cores), commit abc1234\n\n"
+                      "| arch | steps/s 1024 | steps/s 2048 | MiB 1024 | MiB 2048 |\n"
+                      "|---|---:|---:|---:|---:|\n"
+                      "| performer | 10.0 | 9.09 | 425.0 | 500.0 |\n"
+                      "| vanilla | 8.00 (0.80x) | oom | 850.0 (2.00x) | oom |\n\n";
+  CHECK(out && strstr(out, speed), "speed against performer, want\n%s\ngot\n%s", speed,
+        out);
+  free(out);
+  CHECK(report_with(path, "lra-mini", EB_TABLE_SPEED, EB_FMT_CSV, &o, &out, err,
+                    sizeof err) == 0,
+        "%s", err);
+  CHECK(out &&
+            !strncmp(out,
+                     "table,suite,arch,task,mode,seq_len,metric,value,std,n,runs,"
+                     "status,best,ratio_to_performer,data_source,sem\r\n",
+                     100) &&
+            strstr(out, "speed,lra-mini,vanilla,text,train,1024,step_ms_median,125,,,,"
+                        "done,,1.25,,\r\n"),
+        "csv against performer: %s", out);
+  free(out);
+
+  /* not an arch of the suite: refused before anything is written */
+  o.baseline = "linformer";
+  int rc =
+      report_with(path, "lra-mini", EB_TABLE_ALL, EB_FMT_MD, &o, &out, err, sizeof err);
+  CHECK(rc == EB_REPORT_ERR_BASELINE, "unknown baseline: rc %d", rc);
+  char want[700];
+  snprintf(want, sizeof want,
+           "baseline 'linformer' is not an arch of suite 'lra-mini' in %s (archs: "
+           "performer, vanilla, wide_shallow)",
+           path);
+  CHECK(!strcmp(err, want), "got '%s'\nwant '%s'", err, want);
+  CHECK(out && !out[0], "output before the refusal: %s", out);
+  free(out);
+  /* vanilla by default need not be there; named, it must */
+  o.baseline = NULL;
+  CHECK(report_with(path, "moe-suite", EB_TABLE_ALL, EB_FMT_MD, &o, &out, err,
+                    sizeof err) == 0,
+        "%s", err);
+  free(out);
+  o.baseline = "vanilla";
+  CHECK(report_with(path, "moe-suite", EB_TABLE_ALL, EB_FMT_MD, &o, &out, err,
+                    sizeof err) == EB_REPORT_ERR_BASELINE,
+        "vanilla named for a suite without it");
+  CHECK(strstr(err, "(archs: moe)"), "%s", err);
+  free(out);
+}
+
+static void add_stats_run(eb_store *s, int64_t sid, const char *arch, int seed,
+                          const char *status, const eb_stat_row *st, int n) {
+  add_run(s, sid, arch, "t", seed, status, 0.5, st, n, 1000, 1000);
+}
+
+/* The stats table from declarations alone: a fake arch's labels, units and
+ * each aggregation; an arch that declares nothing shows its recorded stats by
+ * name; an arch with neither is not a row. */
+static void test_stats_generic(void) {
+  char err[700], p2[600], *out;
+  snprintf(p2, sizeof p2, "%s/stats.db", dir);
+  eb_store *s;
+  CHECK(eb_store_open(p2, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid;
+  CHECK(eb_store_suite(s, "gen", "", &sid, err, sizeof err) == 0, "%s", err);
+  /* fake: steps 1..3 of lat (last: 7, 9), share (mean: 0.25, 0.35), tok (sum),
+   * lo (min), hi (max); one run failed: it does not count */
+  eb_stat_row f0[] = {{1, "lat", 5},     {2, "lat", 6},     {3, "lat", 7},
+                      {1, "share", 0.2}, {2, "share", 0.3}, {1, "tok", 10},
+                      {2, "tok", 20},    {1, "lo", 4},      {2, "lo", 2},
+                      {1, "hi", 4},      {2, "hi", 8},      {1, "noise", 99}};
+  eb_stat_row f1[] = {
+      {1, "lat", 9}, {1, "share", 0.35}, {1, "tok", 40}, {1, "lo", 3}, {1, "hi", 6}};
+  eb_stat_row f2[] = {{1, "lat", 1000}};
+  add_stats_run(s, sid, "fake", 0, "done", f0, 12);
+  add_stats_run(s, sid, "vanilla", 0, "done", NULL, 0);
+  add_stats_run(s, sid, "fake", 1, "done", f1, 5);
+  add_stats_run(s, sid, "fake", 2, "failed", f2, 1);
+  eb_stat_row m0[] = {{4, "foo", 2}, {8, "foo", 4}, {8, "params_inactive", 250}};
+  add_stats_run(s, sid, "mystery", 0, "done", m0, 3);
+  eb_store_close(s);
+
+  static const eb_report_stat decl[] = {
+      {"fake", "lat", "latency", "ms", "time of the last step", EB_AGG_LAST},
+      {"fake", "share", "share", "%", NULL, EB_AGG_MEAN},
+      {"fake", "tok", "seen", "tokens", NULL, EB_AGG_SUM},
+      {"fake", "lo", "low", NULL, NULL, EB_AGG_MIN},
+      {"fake", "hi", NULL, NULL, NULL, EB_AGG_MAX},
+      {"nothere", "x", "X", NULL, NULL, EB_AGG_MEAN},
+  };
+  eb_report_options o = {.stats = decl, .nstats = 6};
+  CHECK(report_with(p2, "gen", EB_TABLE_STATS, EB_FMT_MD, &o, &out, err, sizeof err) == 0,
+        "%s", err);
+  expect_text(
+      "generic stats md", out,
+      "### Architecture statistics, suite `gen`\n\n"
+      "Parameters total vs active per token; latency: time of the last step; mean ± std "
+      "over the seeds that finished or timed out (their steps up to the budget) of each "
+      "run's value: share, foo its mean over its recorded steps; latency its last "
+      "recorded value; seen its sum over its recorded steps; low its smallest "
+      "recorded value; hi its largest recorded value. Archs that declare no stats "
+      "(their plugin not loaded, or built against an older header) show what they "
+      "recorded, by name\n\n"
+      "| arch | task | params | active params | active % | latency (ms) | share (%) | "
+      "seen (tokens) | low | hi | foo | seeds |\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+      "| fake | t | 1.0K | 1.0K | 100.0 | 8.00 ± 1.41 | 30.00 ± 7.07 | 35.00 ± 7.07 | "
+      "2.50 ± 0.71 | 7.00 ± 1.41 |  | 2/3 |\n"
+      "| mystery | t | 1.0K | 1.0K | 100.0 |  |  |  |  |  | 3.00 | 1 |\n\n");
+  free(out);
+  /* without declarations every arch shows what it recorded, by name */
+  o.nstats = 0;
+  CHECK(report_with(p2, "gen", EB_TABLE_STATS, EB_FMT_MD, &o, &out, err, sizeof err) == 0,
+        "%s", err);
+  const char *head = "| arch | task | params | active params | active % | hi | lat | lo "
+                     "| noise | share | tok | foo | seeds |\n";
+  CHECK(out && strstr(out, head), "undeclared header, want\n%s\ngot\n%s", head, out);
+  free(out);
+  /* a failed query is an error naming the file and the reason, never "no rows" */
+  sqlite3 *db = NULL;
+  CHECK(sqlite3_open(p2, &db) == SQLITE_OK &&
+            sqlite3_exec(db, "DROP TABLE run_stats", NULL, NULL, NULL) == SQLITE_OK,
+        "dropping run_stats: %s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  o.nstats = 6;
+  int rc = report_with(p2, "gen", EB_TABLE_STATS, EB_FMT_MD, &o, &out, err, sizeof err);
+  CHECK(rc == EB_REPORT_ERR_IO && strstr(err, p2) && strstr(err, "no such table"),
+        "rc %d: %s", rc, err);
+  free(out);
+}
+
 static void test_errors(void) {
   char err[512], *out;
   int rc = run_report("nope", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err);
@@ -594,9 +781,12 @@ static void test_errors(void) {
   CHECK(eb_format_parse("html", &f) == 0 && f == EB_FMT_HTML, "parse html");
   CHECK(eb_table_parse("speeds", &t) != 0 && eb_format_parse("htm", &f) != 0,
         "parse bad");
-  CHECK(!strcmp(eb_table_name(EB_TABLE_MOE), "moe") &&
+  CHECK(!strcmp(eb_table_name(EB_TABLE_STATS), "stats") &&
             !strcmp(eb_format_name(EB_FMT_CSV), "csv"),
         "names");
+  /* the stats table's earlier name still parses */
+  CHECK(eb_table_parse("moe", &t) == 0 && t == EB_TABLE_STATS, "parse moe");
+  CHECK(eb_table_parse("stats", &t) == 0 && t == EB_TABLE_STATS, "parse stats");
 }
 
 int main(void) {
@@ -622,6 +812,8 @@ int main(void) {
   test_latex();
   test_csv();
   test_errors();
+  test_baseline();
+  test_stats_generic();
   test_sweep_note();
   test_sem();
   test_majority();

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "../results/store.h"
+#include "../results/store_internal.h"
 #include "check.h"
 
 static char dir[256];
@@ -952,6 +953,69 @@ static void test_migrate_claims(void) {
   eb_store_close(s);
 }
 
+/* eb_store_speed_done: what `run` resumes. Only a done row of the same
+ * measurement counts; a read that fails is an error naming the file and
+ * SQLite's reason, never "not done". */
+static void test_speed_done(void) {
+  char err[512];
+  eb_store *s;
+  const char *path = tmp_path("speed_done.db");
+  CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  int64_t sid, other;
+  CHECK(eb_store_suite(s, "sd", "", &sid, err, sizeof err) == 0, "%s", err);
+  CHECK(eb_store_suite(s, "sd2", "", &other, err, sizeof err) == 0, "%s", err);
+  eb_speed_row sp = {.suite_id = sid,
+                     .arch = "vanilla",
+                     .task = "",
+                     .seq_len = 1024,
+                     .batch = 8,
+                     .mode = "train",
+                     .threads = 2,
+                     .step_ms_median = 10,
+                     .step_ms_min = 9,
+                     .peak_mem_bytes = 1,
+                     .status = "done",
+                     .config_json = "{}"};
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  sp.seq_len = 2048;
+  sp.status = "oom";
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  static const struct {
+    int suite; /* 0: sd, 1: sd2 */
+    const char *arch;
+    int len, batch;
+    const char *mode;
+    int threads, want;
+  } q[] = {
+      {0, "vanilla", 1024, 8, "train", 2, 1}, {0, "vanilla", 2048, 8, "train", 2, 0},
+      {0, "vanilla", 1024, 8, "infer", 2, 0}, {0, "vanilla", 1024, 4, "train", 2, 0},
+      {0, "vanilla", 1024, 8, "train", 1, 0}, {0, "performer", 1024, 8, "train", 2, 0},
+      {1, "vanilla", 1024, 8, "train", 2, 0},
+  };
+  for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+    int done = -1;
+    CHECK(eb_store_speed_done(s, q[i].suite ? other : sid, q[i].arch, q[i].len,
+                              q[i].batch, q[i].mode, q[i].threads, &done, err,
+                              sizeof err) == 0,
+          "%s", err);
+    CHECK(done == q[i].want, "speed_done #%zu: %d, want %d", i, done, q[i].want);
+  }
+  /* a failed read (here: the table is gone) is an error, not "not done" */
+  CHECK(sqlite3_exec(eb_store_db(s), "DROP TABLE speed", NULL, NULL, NULL) == SQLITE_OK,
+        "%s", sqlite3_errmsg(eb_store_db(s)));
+  int done = -1;
+  err[0] = 0;
+  CHECK(eb_store_speed_done(s, sid, "vanilla", 1024, 8, "train", 2, &done, err,
+                            sizeof err) == -1,
+        "a failed read reads as a result");
+  CHECK(done == 0, "done %d after a failed read", done);
+  CHECK(strstr(err, path) && strstr(err, "no such table: speed"),
+        "the message names neither the file nor the reason: %s", err);
+  show(err);
+  eb_store_close(s);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/eb_test_store_XXXXXX");
   if (!mkdtemp(dir)) {
@@ -970,6 +1034,7 @@ int main(void) {
   test_migrate_claims();
   test_run_code();
   test_attempts();
+  test_speed_done();
   if (!eb_test_failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

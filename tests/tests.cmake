@@ -69,23 +69,30 @@ add_library(eb_test_plugin_badabi MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/token
 target_compile_definitions(eb_test_plugin_badabi PRIVATE
   "TOKENMLP_ABI=(EFFBENCH_ABI_VERSION+1)" TOKENMLP_NAME="tokenmlp_v2")
 add_library(eb_test_plugin_noentry MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/noentry.c)
-# tokenmlp broken on purpose, and with a kink, for check_cli.test.sh
-foreach(v BAD_BACKWARD BAD_FLOPS KINK)
+# tokenmlp broken on purpose, and with a kink, for check_cli.test.sh; with
+# declared stats, and as a plugin built against the first ABI-1 header (no
+# stat_decls: a shorter table), for test_registry and report_stats.test.sh
+foreach(v BAD_BACKWARD BAD_FLOPS KINK STATS V1)
   string(TOLOWER ${v} lv)
   add_library(eb_test_plugin_${lv} MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
   target_compile_definitions(eb_test_plugin_${lv} PRIVATE TOKENMLP_${v})
 endforeach()
+target_compile_definitions(eb_test_plugin_stats PRIVATE TOKENMLP_NAME="tokenmlp_stats")
+target_compile_definitions(eb_test_plugin_v1 PRIVATE TOKENMLP_NAME="tokenmlp_v1")
 foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry
-          eb_test_plugin_bad_backward eb_test_plugin_bad_flops eb_test_plugin_kink)
+          eb_test_plugin_bad_backward eb_test_plugin_bad_flops eb_test_plugin_kink
+          eb_test_plugin_stats eb_test_plugin_v1)
   target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
   set_target_properties(${t} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
                                                    ${CMAKE_BINARY_DIR}/test-plugins/${t})
 endforeach()
 if(TARGET test_registry)
   add_dependencies(test_registry eb_test_plugin_good eb_test_plugin_badabi
-                   eb_test_plugin_noentry)
+                   eb_test_plugin_noentry eb_test_plugin_stats eb_test_plugin_v1)
   target_compile_definitions(test_registry PRIVATE
     PLUGIN_GOOD="$<TARGET_FILE:eb_test_plugin_good>"
+    PLUGIN_STATS="$<TARGET_FILE:eb_test_plugin_stats>"
+    PLUGIN_V1="$<TARGET_FILE:eb_test_plugin_v1>"
     PLUGIN_BADABI="$<TARGET_FILE:eb_test_plugin_badabi>"
     PLUGIN_NOENTRY="$<TARGET_FILE:eb_test_plugin_noentry>"
     PLUGIN_GOOD_DIR="$<TARGET_FILE_DIR:eb_test_plugin_good>")

@@ -94,6 +94,30 @@ typedef struct eb_stat_sink {
   void (*emit)(void *user, const char *name, double value);
 } eb_stat_sink;
 
+/* How `effbench report` turns the values a run recorded for one stat (one
+ * per recorded step, table run_stats) into that run's number; a table cell is
+ * then the mean ± std of it over seeds. */
+typedef enum eb_stat_agg {
+  EB_STAT_MEAN = 0, /* mean over the run's recorded steps */
+  EB_STAT_LAST,     /* the value at the run's last recorded step */
+  EB_STAT_SUM,      /* sum over the recorded steps */
+  EB_STAT_MIN,      /* smallest recorded value */
+  EB_STAT_MAX,      /* largest recorded value */
+} eb_stat_agg;
+
+/* A stat an architecture's `stats` emits, declared for the report (one
+ * column of `effbench report --table stats`). Tables of them end with an entry
+ * whose name is NULL. */
+typedef struct eb_stat_decl {
+  const char *name;  /* as passed to eb_stat_sink.emit */
+  const char *label; /* column header, short ("load max/mean"); NULL = name */
+  /* shown after the label, "dropped (%)": free text ("ms", "tokens"), NULL
+   * or "" for none; "%" means the value is a fraction, shown times 100 */
+  const char *unit;
+  eb_stat_agg agg;
+  const char *help; /* one line for the table's caption; NULL = none */
+} eb_stat_decl;
+
 typedef struct eb_arch {
   int abi_version;    /* EFFBENCH_ABI_VERSION of the plugin's build */
   size_t struct_size; /* sizeof(eb_arch) of the plugin's build */
@@ -133,7 +157,19 @@ typedef struct eb_arch {
    * `effbench check` and the tests compare it with the counter exactly. */
   int (*gemm_flops)(const eb_model_config *cfg, const eb_args *args, int B, int N,
                     int training, double *model, double *executed);
+  /* --- appended in ABI 1 after the first release: tables built against the
+   * older header end before this member (struct_size == EB_ARCH_SIZE_V1) and
+   * are still accepted; the host reads it only when struct_size covers it. */
+  /* The stats `stats` emits that reports show, in column order, ended by
+   * {NULL}. Optional: NULL (or an older table) shows whatever the arch
+   * recorded under its stat names, each the mean over steps. Emitted but
+   * undeclared stats of a declaring arch are stored, not shown. */
+  const eb_stat_decl *stat_decls;
 } eb_arch;
+
+/* sizeof(eb_arch) of the first ABI-1 header (up to and including
+ * `gemm_flops`): the smallest architecture table the registry accepts. */
+#define EB_ARCH_SIZE_V1 offsetof(eb_arch, stat_decls)
 
 /* ---------------------------------------------------------------- task --- */
 typedef enum eb_input_mode { EB_INPUT_SINGLE = 0, EB_INPUT_PAIR = 1 } eb_input_mode;

@@ -10,16 +10,34 @@
  *                            right gemm_flops()
  *   -DTOKENMLP_KINK          a parameter blocks.i.kink [D], zero, added to the
  *                            residual through relu: every element sits on
- *                            relu's kink (a non-smooth point, not a bug) */
+ *                            relu's kink (a non-smooth point, not a bug)
+ *
+ * and for the stats declarations (docs/plugins.md, report --table stats):
+ *   -DTOKENMLP_STATS         "tokenmlp_stats": emits two stats and declares
+ *                            them (label, unit, aggregation)
+ *   -DTOKENMLP_V1            "tokenmlp_v1": the same stats, emitted but not
+ *                            declared, from a table of the first ABI-1 layout
+ *                            (tests/plugins/arch_v1.h: no stat_decls member,
+ *                            struct_size EB_ARCH_SIZE_V1), as a plugin built
+ *                            against the older header is */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "effbench/plugin.h"
 
+#if defined(TOKENMLP_STATS) || defined(TOKENMLP_V1)
+#define TOKENMLP_EMITS 1
+#endif
+#ifdef TOKENMLP_V1
+#include "arch_v1.h"
+#endif
+
 typedef struct tokenmlp {
   int depth;
-  eb_tensor **w; /* per block: ln.g, ln.b, w1, b1, w2, b2, kink */
+  eb_tensor **w;       /* per block: ln.g, ln.b, w1, b1, w2, b2, kink */
+  int width;           /* hidden width F */
+  double out_abs_mean; /* of the last forward's output */
 } tokenmlp;
 
 static const eb_param_decl tokenmlp_params[] = {
@@ -37,6 +55,7 @@ static int tokenmlp_create(const eb_model_config *cfg, const eb_args *args, eb_p
     return -1;
   }
   m->depth = cfg->depth;
+  m->width = F;
   m->w = calloc((size_t)(7 * (cfg->depth ? cfg->depth : 1)), sizeof *m->w);
   for (int i = 0; i < cfg->depth; i++) {
     char n[64];
@@ -98,9 +117,31 @@ static int tokenmlp_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_
     snprintf(err, errlen, "%s", eb_ctx_error(ctx));
     return -1;
   }
+#ifdef TOKENMLP_EMITS
+  double sum = 0;
+  for (int64_t i = 0; i < x->size; i++)
+    sum += fabs(x->data[i]);
+  m->out_abs_mean = x->size ? sum / (double)x->size : 0;
+#endif
   *out = x;
   return 0;
 }
+
+#ifdef TOKENMLP_EMITS
+static void tokenmlp_stats(void *model, eb_stat_sink *sink) {
+  tokenmlp *m = model;
+  sink->emit(sink->user, "hidden_width", m->width);
+  sink->emit(sink->user, "out_abs_mean", m->out_abs_mean);
+}
+#endif
+#ifdef TOKENMLP_STATS
+static const eb_stat_decl tokenmlp_stat_decls[] = {
+    {"hidden_width", "hidden width", "neurons", EB_STAT_LAST, "each block's MLP width"},
+    {"out_abs_mean", "output mean abs", NULL, EB_STAT_MEAN,
+     "mean absolute value of the blocks' output"},
+    {NULL, NULL, NULL, 0, NULL},
+};
+#endif
 
 static void tokenmlp_destroy(void *model) {
   tokenmlp *m = model;
@@ -132,9 +173,14 @@ static int tokenmlp_gemm_flops(const eb_model_config *cfg, const eb_args *args, 
 #define TOKENMLP_NAME "tokenmlp"
 #endif
 
+#ifdef TOKENMLP_V1
+static const eb_arch_v1 tokenmlp_arch = {
+    .struct_size = sizeof(eb_arch_v1),
+#else
 static const eb_arch tokenmlp_arch = {
-    .abi_version = TOKENMLP_ABI,
     .struct_size = sizeof(eb_arch),
+#endif
+    .abi_version = TOKENMLP_ABI,
     .name = TOKENMLP_NAME,
     .summary = "per-token residual MLP, no mixing (test plugin)",
     .params = tokenmlp_params,
@@ -145,9 +191,16 @@ static const eb_arch tokenmlp_arch = {
     .flops = tokenmlp_flops,
     .gemm_flops = tokenmlp_gemm_flops,
 #endif
+#ifdef TOKENMLP_EMITS
+    .stats = tokenmlp_stats,
+#endif
+#ifdef TOKENMLP_STATS
+    .stat_decls = tokenmlp_stat_decls,
+#endif
 };
 
 int effbench_plugin_init(eb_registry *reg, int host_abi_version) {
   (void)host_abi_version;
-  return eb_register_arch(reg, &tokenmlp_arch);
+  /* an older plugin hands its shorter table over as it always did */
+  return eb_register_arch(reg, (const eb_arch *)&tokenmlp_arch);
 }

@@ -312,6 +312,13 @@ static void la_stats(void *model, eb_stat_sink *sink) {
   if (isfinite(m->den_min)) sink->emit(sink->user, "normaliser_min", m->den_min);
 }
 
+/* What `effbench report --table stats` shows of it (with the plugin loaded). */
+static const eb_stat_decl la_stat_decls[] = {
+    {"normaliser_min", "normaliser min", NULL, EB_STAT_MIN,
+     "smallest phi(q).sum phi(k) + eps of the last training forward"},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
 #ifndef LINEAR_ATTENTION_NAME
 #define LINEAR_ATTENTION_NAME "linear_attention"
 #endif
@@ -329,6 +336,7 @@ static const eb_arch linear_attention_arch = {
     .stats = la_stats,
     .destroy = la_destroy,
     .gemm_flops = la_gemm_flops,
+    .stat_decls = la_stat_decls,
 };
 
 #ifndef LINEAR_ATTENTION_NO_ENTRY
