@@ -291,8 +291,7 @@ static eb_tensor *binary_bc(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op,
                             const char *name) {
   bc_plan p;
   if (bc_make(a, b, &p)) {
-    eb_ctx_set_error(ctx,
-                     "%s: a %s and b %s do not broadcast (right-aligned dims must be "
+    eb_ctx_fail(ctx, EB_SHAPE, "%s: a %s and b %s do not broadcast (right-aligned dims must be "
                      "equal or 1)",
                      name, EB_SHAPE(a), EB_SHAPE(b));
     return NULL;
@@ -741,7 +740,7 @@ eb_tensor *eb_bias_gelu(eb_ctx *ctx, eb_tensor *x, eb_tensor *b) {
   if (!x || !b) return NULL;
   const int D = eb__last(x);
   if (b->ndim != 1 || b->shape[0] != D) {
-    eb_ctx_set_error(ctx, "bias_gelu: x %s, b %s: want x[...,D], b[D]", EB_SHAPE(x),
+    eb_ctx_fail(ctx, EB_SHAPE, "bias_gelu: x %s, b %s: want x[...,D], b[D]", EB_SHAPE(x),
                      EB_SHAPE(b));
     return NULL;
   }

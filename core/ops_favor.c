@@ -196,10 +196,7 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
   const int64_t tile = (int64_t)d.tr * M;
   float *dp = eb_alloc(ctx, (size_t)(needw ? d.rows * M : T * tile) * sizeof(float));
   float *rs = soft && needx ? eb_alloc(ctx, (size_t)T * d.tr * sizeof(float)) : NULL;
-  if (!dp || (soft && needx && !rs)) {
-    eb_ctx_set_error(ctx, "favor_features backward: out of memory");
-    return;
-  }
+  if (!dp || (soft && needx && !rs)) return; /* eb_alloc recorded EB_NOMEM */
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
   eb__blas_serial();
@@ -253,8 +250,7 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
   if (!x || !w) return NULL;
   if (x->ndim != 4 || w->ndim != 2 || w->shape[1] != x->shape[3] ||
       (kernel != EB_FAVOR_SOFTMAX && kernel != EB_FAVOR_RELU)) {
-    eb_ctx_set_error(ctx,
-                     "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
+    eb_ctx_fail(ctx, EB_SHAPE, "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
                      "relu; got x %s, w %s, kernel %d",
                      EB_SHAPE(x), EB_SHAPE(w), (int)kernel);
     return NULL;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "effbench/rc.h"
+
 #include <sqlite3.h>
 
 #include "fit.h"
@@ -57,8 +59,8 @@ typedef struct {
 } eb_fit_set;
 
 /* Loads and fits every (arch, task) of suite_id. resamples 0 skips the
- * bootstrap. Returns 0, or -1 with err (SQL error naming db_path, out of
- * memory); a cell that cannot be fitted is not an error (its rc and why). */
+ * bootstrap. Returns EB_OK, or EB_DB (an SQL error naming db_path) / EB_NOMEM
+ * with err; a cell that cannot be fitted is not an error (its rc and why). */
 int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id, eb_fit_metric m,
                     int resamples, eb_fit_set *out, char *err, size_t errlen);
 void eb_fit_set_free(eb_fit_set *s);

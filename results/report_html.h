@@ -23,8 +23,9 @@ void eb_html_begin(FILE *o, const char *suite, const char *db_path);
 /* The "Figures" section: every figure eb_plot_ex (all kinds, SVG; flags
  * EB_PLOT_MIX_SOURCES) draws for suite, inline, ids made unique per figure.
  * Without gnuplot, or when a figure cannot be drawn for want of data, the
- * section says why instead; gnuplot missing also sets warn. Returns 0, or -1
- * with err set (a temporary directory or file error, gnuplot failing). */
+ * section says why instead; gnuplot missing also sets warn. Returns EB_OK, or
+ * the kind with err set (EB_IO: a temporary directory or file error, gnuplot
+ * failing; eb_plot_ex's EB_DB, EB_NOMEM). */
 int eb_html_figures(eb_store *s, const char *suite, int plot_flags, FILE *o, char *warn,
                     size_t wlen, char *err, size_t errlen);
 

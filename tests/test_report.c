@@ -551,7 +551,7 @@ static void test_html_figures(void) {
 static void test_errors(void) {
   char err[512], *out;
   int rc = run_report("nope", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err);
-  CHECK(rc == EB_REPORT_ERR_NO_SUITE, "rc %d", rc);
+  CHECK(rc == EB_NOTFOUND, "rc %d", rc);
   char want[700];
   snprintf(want, sizeof want,
            "no runs for suite 'nope' in %s (suites: lra-mini, moe-suite)", path);
@@ -571,12 +571,12 @@ static void test_errors(void) {
   if (s) {
     FILE *o = tmpfile();
     CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
-              EB_REPORT_ERR_NO_SUITE,
+              EB_NOTFOUND,
           "empty db");
     CHECK(strstr(err, "no runs in") && strstr(err, "empty.db") && strstr(err, "none"),
           "%s", err);
     CHECK(eb_report(s, "declared-only", EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
-              EB_REPORT_ERR_NO_SUITE,
+              EB_NOTFOUND,
           "suite without runs");
     CHECK(strstr(err, "suites: none"), "%s", err);
     fclose(o);
@@ -585,7 +585,8 @@ static void test_errors(void) {
   /* a missing file */
   char missing[600];
   snprintf(missing, sizeof missing, "%s/missing.db", dir);
-  CHECK(eb_store_open_readonly(missing, &s, err, sizeof err) != 0, "missing opened");
+  CHECK(eb_store_open_readonly(missing, &s, err, sizeof err) == EB_NOTFOUND,
+        "missing opened");
   CHECK(strstr(err, "no database at") && strstr(err, "missing.db"), "%s", err);
 
   eb_table t;
