@@ -1,5 +1,5 @@
 /* The per-step context: activation arena with high-water tracking, the
- * autograd tape, the FLOP counter and the first failure of the step (its kind
+ * autograd tape, the FLOP counter and the last failure of the step (its kind
  * and message). */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -36,7 +36,7 @@ struct eb_ctx {
    * of them those recomputing forward work; atomic: an op's parallel loop may
    * count its tiles from several threads (integer sums: order-independent) */
   _Atomic int64_t gemm, gemm_recompute;
-  eb_rc rc; /* kind of the first failure since the last reset; EB_OK: none */
+  eb_rc rc; /* kind of the failure in err; EB_OK: none since the last reset */
   char err[EB_ERR_LEN];
 };
 
@@ -130,10 +130,10 @@ uint64_t eb_ctx_step(const eb_ctx *ctx) { return ctx->step; }
 const char *eb_ctx_error(const eb_ctx *ctx) { return ctx->err; }
 eb_rc eb_ctx_rc(const eb_ctx *ctx) { return ctx->rc; }
 
-/* the first failure is the cause: a later one of the same step (an op fed the
- * NULL of a failed one, a backward after a failed forward) is not kept */
+/* the kind and the message of one failure, always together: a later failure
+ * replaces both (an op fed the NULL of a failed one records nothing, so a
+ * chain of ops keeps its cause) */
 static void ctx_vfail(eb_ctx *ctx, eb_rc rc, const char *fmt, va_list ap) {
-  if (ctx->rc != EB_OK) return;
   ctx->rc = rc != EB_OK ? rc : EB_INTERNAL;
   vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
 }

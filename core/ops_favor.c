@@ -196,7 +196,10 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
   const int64_t tile = (int64_t)d.tr * M;
   float *dp = eb_alloc(ctx, (size_t)(needw ? d.rows * M : T * tile) * sizeof(float));
   float *rs = soft && needx ? eb_alloc(ctx, (size_t)T * d.tr * sizeof(float)) : NULL;
-  if (!dp || (soft && needx && !rs)) return; /* eb_alloc recorded EB_NOMEM */
+  if (!dp || (soft && needx && !rs)) {
+    eb_ctx_fail(ctx, EB_NOMEM, "favor_features backward: out of memory");
+    return;
+  }
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
   if (fail) return;
   eb__blas_serial();

@@ -32,16 +32,17 @@ static int thread_id(void) {
 #endif
 }
 
-/* Gradient buffer, or NULL with the failure recorded by eb_alloc (EB_NOMEM,
- * the bytes asked; eb_backward stops on it). */
+/* Gradient buffer or an error naming the op (eb_backward stops on error). */
 static float *grad_of(eb_ctx *ctx, eb_tensor *t, const char *op) {
-  (void)op;
-  return eb_tensor_grad(ctx, t);
+  float *g = eb_tensor_grad(ctx, t);
+  if (!g) eb_ctx_fail(ctx, EB_NOMEM, "%s backward: out of memory for a gradient", op);
+  return g;
 }
 
 static void *alloc_or_error(eb_ctx *ctx, size_t bytes, const char *op) {
-  (void)op;
-  return eb_alloc(ctx, bytes);
+  void *p = eb_alloc(ctx, bytes);
+  if (!p) eb_ctx_fail(ctx, EB_NOMEM, "%s: out of memory (%zu bytes)", op, bytes);
+  return p;
 }
 
 /* ------------------------------------------------ depthwise causal conv1d -- */

@@ -89,9 +89,10 @@ int eb_ctx_training(const eb_ctx *ctx);
  * (ctx seed, step seed, op index in the step, element index). */
 void eb_ctx_set_step(eb_ctx *ctx, uint64_t step);
 uint64_t eb_ctx_step(const eb_ctx *ctx); /* the value last given to set_step */
-/* The first failure since the last eb_ctx_reset: its message ("" when none)
- * and its kind (EB_OK when none). Ops record it with eb_ctx_fail; a later
- * failure of the same step keeps the first one, the cause. */
+/* The last failure since eb_ctx_reset: its message ("" when none) and its
+ * kind (EB_OK when none), recorded together by eb_ctx_fail (a later failure
+ * replaces both). An op given a NULL argument records nothing, so after a
+ * chain of ops they describe the failure that broke it. */
 const char *eb_ctx_error(const eb_ctx *ctx);
 eb_rc eb_ctx_rc(const eb_ctx *ctx);
 void eb_ctx_fail(eb_ctx *ctx, eb_rc rc, const char *fmt, ...);
@@ -151,8 +152,8 @@ struct eb_node {
 eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
                         eb_tensor *const *in);
 /* Seed d(loss)/d(loss) = 1 and run the tape backwards. loss is a scalar.
- * Returns EB_OK, or the kind of the step's first failure (eb_ctx_rc; a loss
- * of NULL or a failed forward pass included). */
+ * Returns EB_OK, or the kind of the step's failure (eb_ctx_rc: a failed
+ * forward pass's, e.g. the tape could not grow, or the backward's own). */
 int eb_backward(eb_ctx *ctx, eb_tensor *loss);
 
 /* ------------------------------------------------------- parameters ---- */
