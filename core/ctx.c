@@ -248,8 +248,8 @@ eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape
   eb_tensor *t = tensor_header(ctx, ndim, shape);
   if (!t) return NULL;
   if (t->size != x->size) {
-    eb_ctx_fail(ctx, EB_SHAPE, "reshape: %lld elements cannot view %lld", (long long)t->size,
-                     (long long)x->size);
+    eb_ctx_fail(ctx, EB_SHAPE, "reshape: %lld elements cannot view %lld",
+                (long long)t->size, (long long)x->size);
     return NULL;
   }
   t->data = x->data;
@@ -308,8 +308,9 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
 
 int eb_backward(eb_ctx *ctx, eb_tensor *loss) {
   if (!loss) return ctx->rc != EB_OK ? ctx->rc : EB_INTERNAL;
-  if (ctx->rc != EB_OK) return ctx->rc; /* the forward pass already failed (e.g. tape
-                                           growth) */
+  if (ctx->rc != EB_OK)
+    return ctx->rc; /* the forward pass already failed (e.g. tape
+                       growth) */
   if (loss->size != 1) {
     eb_ctx_fail(ctx, EB_SHAPE, "backward: loss must be a scalar, has %lld elements",
                 (long long)loss->size);

@@ -253,9 +253,10 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
   if (!x || !w) return NULL;
   if (x->ndim != 4 || w->ndim != 2 || w->shape[1] != x->shape[3] ||
       (kernel != EB_FAVOR_SOFTMAX && kernel != EB_FAVOR_RELU)) {
-    eb_ctx_fail(ctx, EB_SHAPE, "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
-                     "relu; got x %s, w %s, kernel %d",
-                     EB_SHAPE(x), EB_SHAPE(w), (int)kernel);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
+                "relu; got x %s, w %s, kernel %d",
+                EB_SHAPE(x), EB_SHAPE(w), (int)kernel);
     return NULL;
   }
   const favor_dims d = favor_dims_of(x, w);

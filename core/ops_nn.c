@@ -153,7 +153,7 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
   int D = eb__last(x);
   if (gamma->size != D || beta->size != D) {
     eb_ctx_fail(ctx, EB_SHAPE, "layernorm: x %s needs gamma and beta [%d], got %s and %s",
-                     EB_SHAPE(x), D, EB_SHAPE(gamma), EB_SHAPE(beta));
+                EB_SHAPE(x), D, EB_SHAPE(gamma), EB_SHAPE(beta));
     return NULL;
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
@@ -263,15 +263,15 @@ eb_tensor *eb_embedding(eb_ctx *ctx, eb_tensor *table, const int32_t *ids, int B
   if (!table) return NULL;
   if (table->ndim != 2 || !ids || B < 1 || N < 1) {
     eb_ctx_fail(ctx, EB_SHAPE, "embedding: table %s, B %d, N %d, ids %s: want table[V,D]",
-                     EB_SHAPE(table), B, N, ids ? "given" : "NULL");
+                EB_SHAPE(table), B, N, ids ? "given" : "NULL");
     return NULL;
   }
   int V = table->shape[0], D = table->shape[1];
   int64_t T = (int64_t)B * N;
   for (int64_t t = 0; t < T; t++)
     if (ids[t] < 0 || ids[t] >= V) {
-      eb_ctx_fail(ctx, EB_SHAPE, "embedding: id %d at position %lld outside [0,%d)", ids[t],
-                       (long long)t, V);
+      eb_ctx_fail(ctx, EB_SHAPE, "embedding: id %d at position %lld outside [0,%d)",
+                  ids[t], (long long)t, V);
       return NULL;
     }
   int shape[3] = {B, N, D};
@@ -514,14 +514,14 @@ eb_tensor *eb_cross_entropy(eb_ctx *ctx, eb_tensor *logits, const int32_t *label
   if (!logits) return NULL;
   if (logits->ndim != 2 || !labels) {
     eb_ctx_fail(ctx, EB_SHAPE, "cross_entropy: logits %s, labels %s: want logits[B,C]",
-                     EB_SHAPE(logits), labels ? "given" : "NULL");
+                EB_SHAPE(logits), labels ? "given" : "NULL");
     return NULL;
   }
   int B = logits->shape[0], C = logits->shape[1];
   for (int b = 0; b < B; b++)
     if (labels[b] < 0 || labels[b] >= C) {
-      eb_ctx_fail(ctx, EB_SHAPE, "cross_entropy: label %d of row %d outside [0,%d)", labels[b],
-                       b, C);
+      eb_ctx_fail(ctx, EB_SHAPE, "cross_entropy: label %d of row %d outside [0,%d)",
+                  labels[b], b, C);
       return NULL;
     }
   int one = 1;

@@ -135,8 +135,9 @@ eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tenso
   if (!x || !w) return NULL;
   if (x->ndim != 3 || w->ndim != 2 || w->shape[0] != x->shape[2] ||
       (b && (b->ndim != 1 || b->shape[0] != x->shape[2]))) {
-    eb_ctx_fail(ctx, EB_SHAPE, "conv1d_causal_dw: want x[B,N,C], w[C,K], b[C]; got x %s, w %s, b %s",
-        EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "conv1d_causal_dw: want x[B,N,C], w[C,K], b[C]; got x %s, w %s, b %s",
+                EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "NULL");
     return NULL;
   }
   const int B = x->shape[0], N = x->shape[1], C = x->shape[2], K = w->shape[1];
@@ -247,12 +248,13 @@ static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *ma
   if (!x) return NULL;
   if (res && !eb__same_shape(res, x)) {
     eb_ctx_fail(ctx, EB_SHAPE, "avgpool1d_sub: residual %s must have x's shape %s",
-                     EB_SHAPE(res), EB_SHAPE(x));
+                EB_SHAPE(res), EB_SHAPE(x));
     return NULL;
   }
   if (x->ndim != 3 || pool < 1 || pool % 2 == 0) {
-    eb_ctx_fail(ctx, EB_SHAPE, "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
-                     EB_SHAPE(x), pool);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
+                EB_SHAPE(x), pool);
     return NULL;
   }
   const int B = x->shape[0], N = x->shape[1], D = x->shape[2], r = pool / 2;
@@ -343,7 +345,7 @@ static int check_idx(eb_ctx *ctx, const char *op, const int32_t *idx, int n, int
   for (int i = 0; i < n; i++)
     if (idx[i] < 0 || idx[i] >= R) {
       eb_ctx_fail(ctx, EB_SHAPE, "%s: idx[%d] = %d outside [0,%lld)", op, i, (int)idx[i],
-                       (long long)R);
+                  (long long)R);
       return -1;
     }
   return 0;
@@ -378,7 +380,7 @@ eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n) 
   if (!x) return NULL;
   if (!idx || n < 1) {
     eb_ctx_fail(ctx, EB_SHAPE, "gather_rows: want idx != NULL and n >= 1; got x %s, n %d",
-                     EB_SHAPE(x), n);
+                EB_SHAPE(x), n);
     return NULL;
   }
   const int64_t R = eb__rows(x);
@@ -438,8 +440,9 @@ eb_tensor *eb_scatter_add_rows(eb_ctx *ctx, eb_tensor *src, const int32_t *idx,
   const int64_t n64 = eb__rows(src);
   const int D = eb__last(src);
   if (!idx || rows < 1 || n64 > INT32_MAX) {
-    eb_ctx_fail(ctx, EB_SHAPE, "scatter_add_rows: want idx != NULL, rows >= 1; got src %s, rows %d",
-                     EB_SHAPE(src), rows);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "scatter_add_rows: want idx != NULL, rows >= 1; got src %s, rows %d",
+                EB_SHAPE(src), rows);
     return NULL;
   }
   const int n = (int)n64;
@@ -648,10 +651,11 @@ eb_tensor *eb_selective_scan(eb_ctx *ctx, eb_tensor *u, eb_tensor *delta, eb_ten
          Cm->shape[2] == S && (!D || (D->ndim == 1 && D->shape[0] == C));
   }
   if (!ok) {
-    eb_ctx_fail(ctx, EB_SHAPE, "%s: want u, delta [B,N,C], A [C,S], Bm, Cm [B,N,S], D [C]; got u %s, "
-        "delta %s, A %s, Bm %s, Cm %s, D %s",
-        op, EB_SHAPE(u), EB_SHAPE(delta), EB_SHAPE(A), EB_SHAPE(Bm), EB_SHAPE(Cm),
-        D ? EB_SHAPE(D) : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "%s: want u, delta [B,N,C], A [C,S], Bm, Cm [B,N,S], D [C]; got u %s, "
+                "delta %s, A %s, Bm %s, Cm %s, D %s",
+                op, EB_SHAPE(u), EB_SHAPE(delta), EB_SHAPE(A), EB_SHAPE(Bm), EB_SHAPE(Cm),
+                D ? EB_SHAPE(D) : "NULL");
     return NULL;
   }
   const int B = u->shape[0], N = u->shape[1], C = u->shape[2], S = A->shape[1];

@@ -162,7 +162,7 @@ eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs) {
       ok = xs[k]->shape[i] == xs[0]->shape[i];
     if (!ok) {
       eb_ctx_fail(ctx, EB_SHAPE, "concat_last: input %d %s does not match input 0 %s", k,
-                       EB_SHAPE(xs[k]), EB_SHAPE(xs[0]));
+                  EB_SHAPE(xs[k]), EB_SHAPE(xs[0]));
       return NULL;
     }
     Dout += eb__last(xs[k]);
@@ -212,7 +212,7 @@ eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len) {
   int D = eb__last(x);
   if (start < 0 || len < 1 || start > D - len) {
     eb_ctx_fail(ctx, EB_SHAPE, "slice_last: [%d,%d) outside last dim of x %s", start,
-                     start + len, EB_SHAPE(x));
+                start + len, EB_SHAPE(x));
     return NULL;
   }
   int shape[EB_MAX_DIMS];

@@ -2,8 +2,8 @@
 #include "effbench/rc.h"
 
 static const char *const RC_NAMES[] = {
-    "ok", "nomem", "input", "notfound", "io", "db", "shape", "unsupported", "internal",
-    "busy", "failed",
+    "ok",    "nomem",       "input",    "notfound", "io",     "db",
+    "shape", "unsupported", "internal", "busy",     "failed",
 };
 _Static_assert(sizeof RC_NAMES / sizeof RC_NAMES[0] == EB_RC_COUNT,
                "one name per eb_rc kind");

@@ -470,8 +470,8 @@ static int open_task(eb_registry *reg, const char *name, const kvlist *tp, uint6
   }
   char owner[128];
   snprintf(owner, sizeof owner, "task '%s'", name);
-  int rc = eb_argset_resolve(targs, owner, (*task)->params, tp->n, tp->k, tp->v, err,
-                             errlen);
+  int rc =
+      eb_argset_resolve(targs, owner, (*task)->params, tp->n, tp->k, tp->v, err, errlen);
   if (rc) return rc;
   memset(info, 0, sizeof *info);
   if ((*task)->open(&targs->args, seed, data, info, err, errlen)) return EB_INPUT;
@@ -1913,10 +1913,9 @@ done:
  * other failure (of a run, of I/O, of the machine). Every command returns an
  * eb_rc; this table alone turns it into a status. */
 static const int EXIT_STATUS[] = {
-    [EB_OK] = 0,          [EB_NOMEM] = 1,       [EB_INPUT] = 2,
-    [EB_NOTFOUND] = 2,    [EB_IO] = 1,          [EB_DB] = 1,
-    [EB_SHAPE] = 1,       [EB_UNSUPPORTED] = 1, [EB_INTERNAL] = 1,
-    [EB_BUSY] = 1,        [EB_FAILED] = 1,
+    [EB_OK] = 0,       [EB_NOMEM] = 1, [EB_INPUT] = 2,  [EB_NOTFOUND] = 2,
+    [EB_IO] = 1,       [EB_DB] = 1,    [EB_SHAPE] = 1,  [EB_UNSUPPORTED] = 1,
+    [EB_INTERNAL] = 1, [EB_BUSY] = 1,  [EB_FAILED] = 1,
 };
 _Static_assert(sizeof EXIT_STATUS / sizeof EXIT_STATUS[0] == EB_RC_COUNT,
                "one exit status per eb_rc kind");
@@ -1944,8 +1943,8 @@ static const command COMMANDS[] = {
     {"report", NULL, cmd_report, "tables from the results database", 0},
     {"merge", "OUT IN...", cmd_merge,
      "merge results databases (a suite's shards) into one", 0},
-    {"slurm", "SUITE.yaml", cmd_slurm, "write (and submit) a Slurm job array running a suite",
-     0},
+    {"slurm", "SUITE.yaml", cmd_slurm,
+     "write (and submit) a Slurm job array running a suite", 0},
     {"compare", "BASE NEW", cmd_compare,
      "two results databases side by side, regressions flagged", 0},
     {"plot", NULL, cmd_plot, "figures from the results database (gnuplot)", 0},
@@ -1954,8 +1953,8 @@ static const command COMMANDS[] = {
      "speed and memory of one architecture (--peak: the machine's)", 1},
     {"export", NULL, cmd_export, "parameters (and a batch with gradients) as safetensors",
      1},
-    {"check", NULL, cmd_check, "gradient, FLOP, determinism and padding checks of an arch",
-     1},
+    {"check", NULL, cmd_check,
+     "gradient, FLOP, determinism and padding checks of an arch", 1},
     {"data", "TASK", cmd_data, "write a task's generated data in its official format", 0},
 };
 enum { NCOMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]) };

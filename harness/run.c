@@ -616,9 +616,9 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         eb_bench_result br;
         char why[EB_ERR_LEN] = "";
         const char *status;
-        int mrc = eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
-                                   o->threads, "", &br, &status, why, sizeof why, err,
-                                   errlen);
+        int mrc =
+            eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
+                             o->threads, "", &br, &status, why, sizeof why, err, errlen);
         if (mrc) return mrc;
         sum->speed_rows++;
         if (o->event) {

@@ -346,7 +346,8 @@ static int resolve(ctx *c, const char *kind, const char *name, const eb_param_de
     }
     eb_argset one;
     char why[EB_ERR_LEN];
-    int rc = eb_argset_resolve(&one, owner, decls, 1, &p->k[i], &p->v[i], why, sizeof why);
+    int rc =
+        eb_argset_resolve(&one, owner, decls, 1, &p->k[i], &p->v[i], why, sizeof why);
     if (rc) {
       c->nomem |= rc == EB_NOMEM;
       return at(c, p->line[i], p->col[i], "%s", why);

@@ -61,7 +61,6 @@ typedef enum {
 } eb_plot_kind;
 typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
 
-
 /* eb_plot_ex flags: draw runs on different kinds of data source as one task
  * (titles say "mixed sources: ..."; a note warns). */
 #define EB_PLOT_MIX_SOURCES 1

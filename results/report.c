@@ -840,7 +840,8 @@ static int report_accuracy(rctx *x) {
     }
     for (int k = 0; k < nt; k++) {
       if (isnan(maj[k])) continue;
-      csv_row r = csv_start("accuracy", x->suite, MAJORITY_ROW, tasks.v[k], "majority_class");
+      csv_row r =
+          csv_start("accuracy", x->suite, MAJORITY_ROW, tasks.v[k], "majority_class");
       r.value = maj[k] / 100;
       r.best = -1;
       csv_put(x->o, &r);

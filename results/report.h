@@ -62,7 +62,6 @@ typedef enum {
 } eb_table;
 typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 
-
 /* eb_report_ex flags: put runs of different data-source kinds in one task
  * column (the header says "mixed sources: ...", the caption warns). */
 #define EB_REPORT_MIX_SOURCES 1

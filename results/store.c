@@ -595,11 +595,11 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   /* WAL needs shared memory between the processes that open the file, which
    * a network file system does not give: there, rollback journaling */
   if ((ret = exec_retry(s,
-                 eb_store_on_network_fs(path)
-                     ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON"
-                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON",
+                        eb_store_on_network_fs(path)
+                            ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
+                              "PRAGMA foreign_keys=ON"
+                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                              "PRAGMA foreign_keys=ON",
                         "configuring the connection", err, errlen)))
     goto fail;
   if ((ret = migrate(s, err, errlen))) goto fail;

@@ -28,8 +28,8 @@
 #include "check.h"
 
 /* ------------------------------------------------ an arch that fails ---- */
-static eb_rc g_kind = EB_OK;  /* the kind its forward fails with */
-static const char *g_msg;     /* and the message */
+static eb_rc g_kind = EB_OK;   /* the kind its forward fails with */
+static const char *g_msg;      /* and the message */
 static int g_fail_at, g_calls; /* the forward call that fails (1-based); 0: none */
 
 static int flaky_create(const eb_model_config *cfg, const eb_args *args, eb_params *P,
@@ -69,7 +69,8 @@ static void fail_with(eb_rc kind, const char *msg, int at) {
 
 /* no word of the message says what kind of failure it is */
 static const char *const NOT_OOM = "the flux capacitor ran dry";
-static const char *const SAYS_OOM = "out of memory (says the message; the kind says shape)";
+static const char *const SAYS_OOM =
+    "out of memory (says the message; the kind says shape)";
 
 /* ------------------------------------------------------------ train ---- */
 typedef struct job {
@@ -182,9 +183,9 @@ static int q_text(sqlite3 *db, const char *sql, char *out, size_t len) {
   sqlite3_stmt *st = NULL;
   int ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
            sqlite3_step(st) == SQLITE_ROW;
-  snprintf(out, len, "%s", ok && sqlite3_column_text(st, 0)
-                               ? (const char *)sqlite3_column_text(st, 0)
-                               : "(none)");
+  snprintf(out, len, "%s",
+           ok && sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0)
+                                            : "(none)");
   sqlite3_finalize(st);
   return ok ? 0 : -1;
 }
@@ -200,11 +201,12 @@ static void run_suite(eb_registry *reg, const char *dir, const char *name, eb_rc
     CHECK(0, "%s: cannot write", path);
     return;
   }
-  fprintf(f, "suite: %s\nseeds: [0]\n"
-             "model: {dim: 8, depth: 1, heads: 2, ffn: 16}\n"
-             "train: {steps: 3, batch: 8, warmup: 1, eval_every: 0}\n"
-             "tasks:\n  - majority: {len: 8, train: 64, val: 16, test: 16}\n"
-             "archs:\n  - flaky\n",
+  fprintf(f,
+          "suite: %s\nseeds: [0]\n"
+          "model: {dim: 8, depth: 1, heads: 2, ffn: 16}\n"
+          "train: {steps: 3, batch: 8, warmup: 1, eval_every: 0}\n"
+          "tasks:\n  - majority: {len: 8, train: 64, val: 16, test: 16}\n"
+          "archs:\n  - flaky\n",
           name);
   fclose(f);
   eb_suite s;
@@ -244,8 +246,15 @@ static void bench_row(eb_registry *reg, const char *dir, eb_rc kind, const char 
   if (rc) return;
   eb_model_config cfg = {.dim = 8, .depth = 1, .heads = 2, .ffn = 16};
   eb_args none = {0, NULL};
-  eb_bench_cfg bc = {.batch = 2, .len = 8, .train = 1, .vocab = 16, .classes = 2,
-                     .min_seconds = 0, .min_reps = 1, .warmup = 0, .seed = 0};
+  eb_bench_cfg bc = {.batch = 2,
+                     .len = 8,
+                     .train = 1,
+                     .vocab = 16,
+                     .classes = 2,
+                     .min_seconds = 0,
+                     .min_reps = 1,
+                     .warmup = 0,
+                     .seed = 0};
   eb_bench_result br;
   const char *status = "?";
   fail_with(kind, msg, 1);
@@ -289,8 +298,8 @@ static void test_ctx(void) {
   /* a chain of ops keeps the failure that broke it */
   eb_ctx_reset(ctx);
   eb_tensor *t = eb_tensor_zeros(ctx, 2, (int[]){2, 3});
-  CHECK(!eb_relu(ctx, eb_reshape(ctx, t, 2, (int[]){4, 4})) && eb_ctx_rc(ctx) == EB_SHAPE &&
-            strstr(eb_ctx_error(ctx), "reshape"),
+  CHECK(!eb_relu(ctx, eb_reshape(ctx, t, 2, (int[]){4, 4})) &&
+            eb_ctx_rc(ctx) == EB_SHAPE && strstr(eb_ctx_error(ctx), "reshape"),
         "chain: %s %s", eb_rc_name(eb_ctx_rc(ctx)), eb_ctx_error(ctx));
   eb_ctx_reset(ctx);
   CHECK(eb_ctx_rc(ctx) == EB_OK && !eb_ctx_error(ctx)[0], "reset keeps a failure");

@@ -254,8 +254,7 @@ int main(void) {
    * and says what it skipped */
   rc = eb_plot(s, "speed-only", EB_PLOT_CURVES, EB_PLOT_PNG, out_speed, &written, err,
                sizeof err);
-  CHECK(rc == EB_NOTFOUND && written == 0, "curves of speed-only: rc %d (%s)", rc,
-        err);
+  CHECK(rc == EB_NOTFOUND && written == 0, "curves of speed-only: rc %d (%s)", rc, err);
   rc = eb_plot(s, "speed-only", EB_PLOT_ALL, EB_PLOT_PNG, out_speed, &written, err,
                sizeof err);
   CHECK(rc == 0 && written == 2, "all of speed-only: rc %d, %d written (%s)", rc, written,

@@ -418,8 +418,7 @@ static void test_majority(void) {
   CHECK(out && strstr(out, "| vanilla | 56.00 (chance) |"), "at chance: %s", out);
   CHECK(out && strstr(out, "| mamba | **58.00** |"), "above chance: %s", out);
   CHECK(out && strstr(out, "| poolformer | 57.50 (chance) |"), "on the bar: %s", out);
-  CHECK(out && strstr(out, "| majority class | 50.00 | — |"), "baseline row: %s",
-        out);
+  CHECK(out && strstr(out, "| majority class | 50.00 | — |"), "baseline row: %s", out);
   CHECK(out && strstr(out, "3 sqrt(p(1 - p) / n)"), "note: %s", out);
   free(out);
   out = NULL;
@@ -570,8 +569,7 @@ static void test_errors(void) {
   CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) == 0, "%s", err);
   if (s) {
     FILE *o = tmpfile();
-    CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
-              EB_NOTFOUND,
+    CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) == EB_NOTFOUND,
           "empty db");
     CHECK(strstr(err, "no runs in") && strstr(err, "empty.db") && strstr(err, "none"),
           "%s", err);

@@ -539,13 +539,14 @@ static void test_migrate_model_flops(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db,
-                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
-                        "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
-                        "ALTER TABLE speed DROP COLUMN model_flops_step;"
-                        "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-                        "PRAGMA user_version=3",
-                        NULL, NULL, NULL);
+  int rc = sqlite3_exec(
+      db,
+      DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+      "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+      "ALTER TABLE speed DROP COLUMN model_flops_step;"
+      "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+      "PRAGMA user_version=3",
+      NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -647,14 +648,16 @@ static void test_open_input(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db,
-                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
-                        "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
-                        NULL, NULL, NULL);
+  int rc = sqlite3_exec(
+      db,
+      DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
+      "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
+      NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
-  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == EB_INPUT, "read-only open of v4");
+  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == EB_INPUT,
+        "read-only open of v4");
   CHECK(eb_store_open_input(path, &s, err, sizeof err) == 0, "%s", err);
   if (s) {
     CHECK(eb_store_schema_version(s) == 4, "input migrated to %d",
