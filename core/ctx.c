@@ -1,5 +1,6 @@
 /* The per-step context: activation arena with high-water tracking, the
- * autograd tape, the FLOP counter and the error message of the last failure. */
+ * autograd tape, the FLOP counter and the last failure of the step (its kind
+ * and message). */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@ struct eb_ctx {
    * of them those recomputing forward work; atomic: an op's parallel loop may
    * count its tiles from several threads (integer sums: order-independent) */
   _Atomic int64_t gemm, gemm_recompute;
+  eb_rc rc; /* kind of the failure in err; EB_OK: none since the last reset */
   char err[EB_ERR_LEN];
 };
 
@@ -111,6 +113,7 @@ void eb_ctx_reset(eb_ctx *ctx) {
   ctx->used = 0;
   ctx->tape_len = 0;
   ctx->op_counter = 0;
+  ctx->rc = EB_OK;
   ctx->err[0] = '\0';
 }
 
@@ -125,11 +128,27 @@ void eb_ctx_set_step(eb_ctx *ctx, uint64_t step) {
 uint64_t eb_ctx_step(const eb_ctx *ctx) { return ctx->step; }
 
 const char *eb_ctx_error(const eb_ctx *ctx) { return ctx->err; }
+eb_rc eb_ctx_rc(const eb_ctx *ctx) { return ctx->rc; }
+
+/* the kind and the message of one failure, always together: a later failure
+ * replaces both (an op fed the NULL of a failed one records nothing, so a
+ * chain of ops keeps its cause) */
+static void ctx_vfail(eb_ctx *ctx, eb_rc rc, const char *fmt, va_list ap) {
+  ctx->rc = rc != EB_OK ? rc : EB_INTERNAL;
+  vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+}
+
+void eb_ctx_fail(eb_ctx *ctx, eb_rc rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ctx_vfail(ctx, rc, fmt, ap);
+  va_end(ap);
+}
 
 void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+  ctx_vfail(ctx, EB_INTERNAL, fmt, ap);
   va_end(ap);
 }
 
@@ -177,7 +196,7 @@ void *eb_alloc(eb_ctx *ctx, size_t bytes) {
     size_t cap = need > ctx->chunk_default ? need : ctx->chunk_default;
     chunk *n = chunk_new(cap);
     if (!n) {
-      eb_ctx_set_error(ctx, "out of memory: arena could not grow by %zu bytes", cap);
+      eb_ctx_fail(ctx, EB_NOMEM, "out of memory: arena could not grow by %zu bytes", cap);
       return NULL;
     }
     n->next = c;
@@ -193,7 +212,7 @@ void *eb_alloc(eb_ctx *ctx, size_t bytes) {
 
 static eb_tensor *tensor_header(eb_ctx *ctx, int ndim, const int *shape) {
   if (ndim < 1 || ndim > EB_MAX_DIMS) {
-    eb_ctx_set_error(ctx, "tensor rank %d outside 1..%d", ndim, EB_MAX_DIMS);
+    eb_ctx_fail(ctx, EB_SHAPE, "tensor rank %d outside 1..%d", ndim, EB_MAX_DIMS);
     return NULL;
   }
   eb_tensor *t = eb_alloc(ctx, sizeof *t);
@@ -203,7 +222,7 @@ static eb_tensor *tensor_header(eb_ctx *ctx, int ndim, const int *shape) {
   t->size = 1;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 1) {
-      eb_ctx_set_error(ctx, "tensor dim %d has size %d", i, shape[i]);
+      eb_ctx_fail(ctx, EB_SHAPE, "tensor dim %d has size %d", i, shape[i]);
       return NULL;
     }
     t->shape[i] = shape[i];
@@ -229,8 +248,8 @@ eb_tensor *eb__tensor_view(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape
   eb_tensor *t = tensor_header(ctx, ndim, shape);
   if (!t) return NULL;
   if (t->size != x->size) {
-    eb_ctx_set_error(ctx, "reshape: %lld elements cannot view %lld", (long long)t->size,
-                     (long long)x->size);
+    eb_ctx_fail(ctx, EB_SHAPE, "reshape: %lld elements cannot view %lld",
+                (long long)t->size, (long long)x->size);
     return NULL;
   }
   t->data = x->data;
@@ -268,10 +287,10 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
     eb_node *t = refused ? NULL : realloc(ctx->tape, cap * sizeof *t);
     if (!t && !refused) eb_mem_give(more);
     if (!t) {
-      eb_ctx_set_error(ctx,
-                       "out of memory: the autograd tape could not grow to %zu nodes "
-                       "(%zu bytes)",
-                       cap, cap * sizeof *t);
+      eb_ctx_fail(ctx, EB_NOMEM,
+                  "out of memory: the autograd tape could not grow to %zu nodes "
+                  "(%zu bytes)",
+                  cap, cap * sizeof *t);
       return NULL;
     }
     ctx->tape = t;
@@ -288,25 +307,27 @@ eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
 }
 
 int eb_backward(eb_ctx *ctx, eb_tensor *loss) {
-  if (!loss) return -1;
-  if (ctx->err[0]) return -1; /* the forward pass already failed (e.g. tape growth) */
+  if (!loss) return ctx->rc != EB_OK ? ctx->rc : EB_INTERNAL;
+  if (ctx->rc != EB_OK)
+    return ctx->rc; /* the forward pass already failed (e.g. tape
+                       growth) */
   if (loss->size != 1) {
-    eb_ctx_set_error(ctx, "backward: loss must be a scalar, has %lld elements",
-                     (long long)loss->size);
-    return -1;
+    eb_ctx_fail(ctx, EB_SHAPE, "backward: loss must be a scalar, has %lld elements",
+                (long long)loss->size);
+    return ctx->rc;
   }
   if (!loss->requires_grad) {
-    eb_ctx_set_error(ctx, "backward: loss does not depend on any parameter");
-    return -1;
+    eb_ctx_fail(ctx, EB_INTERNAL, "backward: loss does not depend on any parameter");
+    return ctx->rc;
   }
   float *g = eb_tensor_grad(ctx, loss);
-  if (!g) return -1;
+  if (!g) return ctx->rc;
   g[0] = 1.0f;
   for (size_t i = ctx->tape_len; i-- > 0;) {
     eb_node *n = &ctx->tape[i];
     if (!n->out->grad) continue; /* output never reached the loss */
     n->backward(ctx, n);
-    if (ctx->err[0]) return -1;
+    if (ctx->rc != EB_OK) return ctx->rc;
   }
-  return 0;
+  return EB_OK;
 }

@@ -3,7 +3,8 @@
  * over the engine's allocations of any size: the parameter block (values,
  * gradients, Adam moments), activation arena chunks, the autograd tape, and
  * the trainer's own buffers (harness/train.c). A refused take is reported by
- * its caller as "out of memory" with the size asked, like a failed malloc. */
+ * its caller as EB_NOMEM ("out of memory", the size asked), like a failed
+ * malloc. */
 #include <stdatomic.h>
 
 #include "effbench/core.h"

@@ -32,7 +32,7 @@ static inline float att_keep(uint64_t stream, int64_t idx, float p, float ks) {
 /* p must lie in [0, 1); 1 when dropout is active (training, p > 0) */
 static int att_drop_active(eb_ctx *ctx, const char *op, float p, int *active) {
   if (!(p >= 0.0f && p < 1.0f)) {
-    eb_ctx_set_error(ctx, "%s: dropout p = %g outside [0,1)", op, (double)p);
+    eb_ctx_fail(ctx, EB_INTERNAL, "%s: dropout p = %g outside [0,1)", op, (double)p);
     return -1;
   }
   *active = eb_ctx_training(ctx) && p > 0.0f;
@@ -127,14 +127,15 @@ static int att_check(eb_ctx *ctx, const char *op, const eb_tensor *q, const eb_t
   if (q->ndim != 4 || k->ndim != 4 || !eb__same_shape(k, v) ||
       k->shape[0] != q->shape[0] || k->shape[1] != q->shape[1] ||
       k->shape[3] != q->shape[3]) {
-    eb_ctx_set_error(ctx, "%s: q %s, k %s, v %s: want q [B,H,Nq,Dh], k and v [B,H,Nk,Dh]",
-                     op, EB_SHAPE(q), EB_SHAPE(k), EB_SHAPE(v));
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "%s: q %s, k %s, v %s: want q [B,H,Nq,Dh], k and v [B,H,Nk,Dh]", op,
+                EB_SHAPE(q), EB_SHAPE(k), EB_SHAPE(v));
     return -1;
   }
   if (causal && q->shape[2] != k->shape[2]) {
-    eb_ctx_set_error(ctx,
-                     "%s: causal masking needs as many keys as queries, got q %s, k %s",
-                     op, EB_SHAPE(q), EB_SHAPE(k));
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "%s: causal masking needs as many keys as queries, got q %s, k %s", op,
+                EB_SHAPE(q), EB_SHAPE(k));
     return -1;
   }
   return 0;
@@ -737,8 +738,9 @@ eb_tensor *eb_attention_qkv_drop(eb_ctx *ctx, eb_tensor *qkv, int heads,
   if (!qkv) return NULL;
   int D3 = qkv->ndim == 3 ? qkv->shape[2] : 0;
   if (qkv->ndim != 3 || D3 % 3 != 0 || heads < 1 || (D3 / 3) % heads != 0) {
-    eb_ctx_set_error(ctx, "attention_qkv: qkv %s with %d heads: want [B,N,3D], heads | D",
-                     EB_SHAPE(qkv), heads);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "attention_qkv: qkv %s with %d heads: want [B,N,3D], heads | D",
+                EB_SHAPE(qkv), heads);
     return NULL;
   }
   int B = qkv->shape[0], N = qkv->shape[1], D = D3 / 3, Dh = D / heads;

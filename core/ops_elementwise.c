@@ -291,10 +291,10 @@ static eb_tensor *binary_bc(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int op,
                             const char *name) {
   bc_plan p;
   if (bc_make(a, b, &p)) {
-    eb_ctx_set_error(ctx,
-                     "%s: a %s and b %s do not broadcast (right-aligned dims must be "
-                     "equal or 1)",
-                     name, EB_SHAPE(a), EB_SHAPE(b));
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "%s: a %s and b %s do not broadcast (right-aligned dims must be "
+                "equal or 1)",
+                name, EB_SHAPE(a), EB_SHAPE(b));
     return NULL;
   }
   const int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
@@ -741,8 +741,8 @@ eb_tensor *eb_bias_gelu(eb_ctx *ctx, eb_tensor *x, eb_tensor *b) {
   if (!x || !b) return NULL;
   const int D = eb__last(x);
   if (b->ndim != 1 || b->shape[0] != D) {
-    eb_ctx_set_error(ctx, "bias_gelu: x %s, b %s: want x[...,D], b[D]", EB_SHAPE(x),
-                     EB_SHAPE(b));
+    eb_ctx_fail(ctx, EB_SHAPE, "bias_gelu: x %s, b %s: want x[...,D], b[D]", EB_SHAPE(x),
+                EB_SHAPE(b));
     return NULL;
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);

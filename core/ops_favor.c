@@ -197,7 +197,7 @@ static void favor_backward(eb_ctx *ctx, eb_node *nd) {
   float *dp = eb_alloc(ctx, (size_t)(needw ? d.rows * M : T * tile) * sizeof(float));
   float *rs = soft && needx ? eb_alloc(ctx, (size_t)T * d.tr * sizeof(float)) : NULL;
   if (!dp || (soft && needx && !rs)) {
-    eb_ctx_set_error(ctx, "favor_features backward: out of memory");
+    eb_ctx_fail(ctx, EB_NOMEM, "favor_features backward: out of memory");
     return;
   }
   float *dx = eb__grad_acc_if(ctx, x, &fresh, &fail);
@@ -253,10 +253,10 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
   if (!x || !w) return NULL;
   if (x->ndim != 4 || w->ndim != 2 || w->shape[1] != x->shape[3] ||
       (kernel != EB_FAVOR_SOFTMAX && kernel != EB_FAVOR_RELU)) {
-    eb_ctx_set_error(ctx,
-                     "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
-                     "relu; got x %s, w %s, kernel %d",
-                     EB_SHAPE(x), EB_SHAPE(w), (int)kernel);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "favor_features: want x[B,H,N,Dh], w[M,Dh] and kernel softmax or "
+                "relu; got x %s, w %s, kernel %d",
+                EB_SHAPE(x), EB_SHAPE(w), (int)kernel);
     return NULL;
   }
   const favor_dims d = favor_dims_of(x, w);

@@ -52,8 +52,8 @@ eb_tensor *eb_linear(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b) {
   int Din = eb__last(x);
   if (w->ndim != 2 || w->shape[1] != Din ||
       (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))) {
-    eb_ctx_set_error(ctx, "linear: x %s, w %s, b %s: want x[...,I], w[O,I], b[O]",
-                     EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none");
+    eb_ctx_fail(ctx, EB_SHAPE, "linear: x %s, w %s, b %s: want x[...,I], w[O,I], b[O]",
+                EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none");
     return NULL;
   }
   int M = (int)eb__rows(x), Dout = w->shape[0];
@@ -123,10 +123,10 @@ eb_tensor *eb_linear_add(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tensor *b,
   for (int i = 0; ok && i < x->ndim - 1; i++)
     ok = res->shape[i] == x->shape[i];
   if (!ok) {
-    eb_ctx_set_error(ctx,
-                     "linear_add: x %s, w %s, b %s, res %s: want x[...,I], w[O,I], b[O], "
-                     "res[...,O]",
-                     EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none", EB_SHAPE(res));
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "linear_add: x %s, w %s, b %s, res %s: want x[...,I], w[O,I], b[O], "
+                "res[...,O]",
+                EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "none", EB_SHAPE(res));
     return NULL;
   }
   const int M = (int)eb__rows(x), Dout = w->shape[0];
@@ -213,8 +213,8 @@ eb_tensor *eb_matmul(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
     ok = b->shape[nd - (tb ? 1 : 2)] == K;
   }
   if (!ok) {
-    eb_ctx_set_error(ctx, "matmul: a %s (ta=%d) and b %s (tb=%d) do not multiply",
-                     EB_SHAPE(a), ta, EB_SHAPE(b), tb);
+    eb_ctx_fail(ctx, EB_SHAPE, "matmul: a %s (ta=%d) and b %s (tb=%d) do not multiply",
+                EB_SHAPE(a), ta, EB_SHAPE(b), tb);
     return NULL;
   }
   int shape[EB_MAX_DIMS];
@@ -342,10 +342,10 @@ eb_tensor *eb_bmm(eb_ctx *ctx, eb_tensor *a, eb_tensor *b, int ta, int tb) {
     }
   }
   if (!ok) {
-    eb_ctx_set_error(ctx,
-                     "bmm: a %s (ta=%d) and b %s (tb=%d) do not multiply (want "
-                     "[...,M,K] @ [...,K,N], batch dims equal or 1)",
-                     EB_SHAPE(a), ta, EB_SHAPE(b), tb);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "bmm: a %s (ta=%d) and b %s (tb=%d) do not multiply (want "
+                "[...,M,K] @ [...,K,N], batch dims equal or 1)",
+                EB_SHAPE(a), ta, EB_SHAPE(b), tb);
     return NULL;
   }
   const int M = p->M, N = p->N, K = p->K;

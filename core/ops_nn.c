@@ -152,8 +152,8 @@ eb_tensor *eb_layernorm(eb_ctx *ctx, eb_tensor *x, eb_tensor *gamma, eb_tensor *
   if (!x || !gamma || !beta) return NULL;
   int D = eb__last(x);
   if (gamma->size != D || beta->size != D) {
-    eb_ctx_set_error(ctx, "layernorm: x %s needs gamma and beta [%d], got %s and %s",
-                     EB_SHAPE(x), D, EB_SHAPE(gamma), EB_SHAPE(beta));
+    eb_ctx_fail(ctx, EB_SHAPE, "layernorm: x %s needs gamma and beta [%d], got %s and %s",
+                EB_SHAPE(x), D, EB_SHAPE(gamma), EB_SHAPE(beta));
     return NULL;
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
@@ -262,16 +262,16 @@ static void embedding_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_embedding(eb_ctx *ctx, eb_tensor *table, const int32_t *ids, int B, int N) {
   if (!table) return NULL;
   if (table->ndim != 2 || !ids || B < 1 || N < 1) {
-    eb_ctx_set_error(ctx, "embedding: table %s, B %d, N %d, ids %s: want table[V,D]",
-                     EB_SHAPE(table), B, N, ids ? "given" : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE, "embedding: table %s, B %d, N %d, ids %s: want table[V,D]",
+                EB_SHAPE(table), B, N, ids ? "given" : "NULL");
     return NULL;
   }
   int V = table->shape[0], D = table->shape[1];
   int64_t T = (int64_t)B * N;
   for (int64_t t = 0; t < T; t++)
     if (ids[t] < 0 || ids[t] >= V) {
-      eb_ctx_set_error(ctx, "embedding: id %d at position %lld outside [0,%d)", ids[t],
-                       (long long)t, V);
+      eb_ctx_fail(ctx, EB_SHAPE, "embedding: id %d at position %lld outside [0,%d)",
+                  ids[t], (long long)t, V);
       return NULL;
     }
   int shape[3] = {B, N, D};
@@ -324,7 +324,7 @@ static void dropout_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_dropout(eb_ctx *ctx, eb_tensor *x, float p) {
   if (!x) return NULL;
   if (!(p >= 0.0f && p < 1.0f)) {
-    eb_ctx_set_error(ctx, "dropout: p = %g outside [0,1)", (double)p);
+    eb_ctx_fail(ctx, EB_INTERNAL, "dropout: p = %g outside [0,1)", (double)p);
     return NULL;
   }
   if (!eb_ctx_training(ctx) || p == 0.0f) return x;
@@ -405,7 +405,7 @@ static void mean_pool_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_mean_pool(eb_ctx *ctx, eb_tensor *x, const uint8_t *mask) {
   if (!x) return NULL;
   if (x->ndim != 3) {
-    eb_ctx_set_error(ctx, "mean_pool: x %s, want [B,N,D]", EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "mean_pool: x %s, want [B,N,D]", EB_SHAPE(x));
     return NULL;
   }
   int B = x->shape[0], N = x->shape[1], D = x->shape[2];
@@ -464,7 +464,7 @@ static void cls_pool_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_cls_pool(eb_ctx *ctx, eb_tensor *x) {
   if (!x) return NULL;
   if (x->ndim != 3) {
-    eb_ctx_set_error(ctx, "cls_pool: x %s, want [B,N,D]", EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "cls_pool: x %s, want [B,N,D]", EB_SHAPE(x));
     return NULL;
   }
   int B = x->shape[0], N = x->shape[1], D = x->shape[2];
@@ -513,15 +513,15 @@ eb_tensor *eb_cross_entropy(eb_ctx *ctx, eb_tensor *logits, const int32_t *label
                             int *correct) {
   if (!logits) return NULL;
   if (logits->ndim != 2 || !labels) {
-    eb_ctx_set_error(ctx, "cross_entropy: logits %s, labels %s: want logits[B,C]",
-                     EB_SHAPE(logits), labels ? "given" : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE, "cross_entropy: logits %s, labels %s: want logits[B,C]",
+                EB_SHAPE(logits), labels ? "given" : "NULL");
     return NULL;
   }
   int B = logits->shape[0], C = logits->shape[1];
   for (int b = 0; b < B; b++)
     if (labels[b] < 0 || labels[b] >= C) {
-      eb_ctx_set_error(ctx, "cross_entropy: label %d of row %d outside [0,%d)", labels[b],
-                       b, C);
+      eb_ctx_fail(ctx, EB_SHAPE, "cross_entropy: label %d of row %d outside [0,%d)",
+                  labels[b], b, C);
       return NULL;
     }
   int one = 1;

@@ -89,7 +89,7 @@ static eb_tensor *reduce(eb_ctx *ctx, eb_tensor *x, int axis, int keepdim, int o
   if (!x) return NULL;
   const int ax = norm_axis(x, axis);
   if (ax < 0) {
-    eb_ctx_set_error(ctx, "%s: axis %d outside x %s", names[op], axis, EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "%s: axis %d outside x %s", names[op], axis, EB_SHAPE(x));
     return NULL;
   }
   int shape[EB_MAX_DIMS], nd = 0;
@@ -200,7 +200,7 @@ eb_tensor *eb_cumsum(eb_ctx *ctx, eb_tensor *x, int axis) {
   if (!x) return NULL;
   const int ax = norm_axis(x, axis);
   if (ax < 0) {
-    eb_ctx_set_error(ctx, "cumsum: axis %d outside x %s", axis, EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "cumsum: axis %d outside x %s", axis, EB_SHAPE(x));
     return NULL;
   }
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, x->shape);
@@ -253,7 +253,7 @@ static void mask_rows_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_mask_rows(eb_ctx *ctx, eb_tensor *x, const uint8_t *mask) {
   if (!x) return NULL;
   if (x->ndim < 2) {
-    eb_ctx_set_error(ctx, "mask_rows: x %s, want [B,N,...]", EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "mask_rows: x %s, want [B,N,...]", EB_SHAPE(x));
     return NULL;
   }
   if (!mask) return x;

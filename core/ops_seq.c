@@ -35,13 +35,13 @@ static int thread_id(void) {
 /* Gradient buffer or an error naming the op (eb_backward stops on error). */
 static float *grad_of(eb_ctx *ctx, eb_tensor *t, const char *op) {
   float *g = eb_tensor_grad(ctx, t);
-  if (!g) eb_ctx_set_error(ctx, "%s backward: out of memory for a gradient", op);
+  if (!g) eb_ctx_fail(ctx, EB_NOMEM, "%s backward: out of memory for a gradient", op);
   return g;
 }
 
 static void *alloc_or_error(eb_ctx *ctx, size_t bytes, const char *op) {
   void *p = eb_alloc(ctx, bytes);
-  if (!p) eb_ctx_set_error(ctx, "%s: out of memory (%zu bytes)", op, bytes);
+  if (!p) eb_ctx_fail(ctx, EB_NOMEM, "%s: out of memory (%zu bytes)", op, bytes);
   return p;
 }
 
@@ -135,9 +135,9 @@ eb_tensor *eb_conv1d_causal_dw(eb_ctx *ctx, eb_tensor *x, eb_tensor *w, eb_tenso
   if (!x || !w) return NULL;
   if (x->ndim != 3 || w->ndim != 2 || w->shape[0] != x->shape[2] ||
       (b && (b->ndim != 1 || b->shape[0] != x->shape[2]))) {
-    eb_ctx_set_error(
-        ctx, "conv1d_causal_dw: want x[B,N,C], w[C,K], b[C]; got x %s, w %s, b %s",
-        EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "conv1d_causal_dw: want x[B,N,C], w[C,K], b[C]; got x %s, w %s, b %s",
+                EB_SHAPE(x), EB_SHAPE(w), b ? EB_SHAPE(b) : "NULL");
     return NULL;
   }
   const int B = x->shape[0], N = x->shape[1], C = x->shape[2], K = w->shape[1];
@@ -247,14 +247,14 @@ static eb_tensor *avgpool(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *ma
                           int sub, eb_tensor *res) {
   if (!x) return NULL;
   if (res && !eb__same_shape(res, x)) {
-    eb_ctx_set_error(ctx, "avgpool1d_sub: residual %s must have x's shape %s",
-                     EB_SHAPE(res), EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "avgpool1d_sub: residual %s must have x's shape %s",
+                EB_SHAPE(res), EB_SHAPE(x));
     return NULL;
   }
   if (x->ndim != 3 || pool < 1 || pool % 2 == 0) {
-    eb_ctx_set_error(ctx,
-                     "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
-                     EB_SHAPE(x), pool);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "avgpool1d: want x[B,N,D] and an odd pool >= 1; got x %s, pool %d",
+                EB_SHAPE(x), pool);
     return NULL;
   }
   const int B = x->shape[0], N = x->shape[1], D = x->shape[2], r = pool / 2;
@@ -344,8 +344,8 @@ eb_tensor *eb_avgpool1d_sub(eb_ctx *ctx, eb_tensor *x, int pool, const uint8_t *
 static int check_idx(eb_ctx *ctx, const char *op, const int32_t *idx, int n, int64_t R) {
   for (int i = 0; i < n; i++)
     if (idx[i] < 0 || idx[i] >= R) {
-      eb_ctx_set_error(ctx, "%s: idx[%d] = %d outside [0,%lld)", op, i, (int)idx[i],
-                       (long long)R);
+      eb_ctx_fail(ctx, EB_SHAPE, "%s: idx[%d] = %d outside [0,%lld)", op, i, (int)idx[i],
+                  (long long)R);
       return -1;
     }
   return 0;
@@ -379,8 +379,8 @@ static void gather_backward(eb_ctx *ctx, eb_node *node) {
 eb_tensor *eb_gather_rows(eb_ctx *ctx, eb_tensor *x, const int32_t *idx, int n) {
   if (!x) return NULL;
   if (!idx || n < 1) {
-    eb_ctx_set_error(ctx, "gather_rows: want idx != NULL and n >= 1; got x %s, n %d",
-                     EB_SHAPE(x), n);
+    eb_ctx_fail(ctx, EB_SHAPE, "gather_rows: want idx != NULL and n >= 1; got x %s, n %d",
+                EB_SHAPE(x), n);
     return NULL;
   }
   const int64_t R = eb__rows(x);
@@ -440,9 +440,9 @@ eb_tensor *eb_scatter_add_rows(eb_ctx *ctx, eb_tensor *src, const int32_t *idx,
   const int64_t n64 = eb__rows(src);
   const int D = eb__last(src);
   if (!idx || rows < 1 || n64 > INT32_MAX) {
-    eb_ctx_set_error(ctx,
-                     "scatter_add_rows: want idx != NULL, rows >= 1; got src %s, rows %d",
-                     EB_SHAPE(src), rows);
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "scatter_add_rows: want idx != NULL, rows >= 1; got src %s, rows %d",
+                EB_SHAPE(src), rows);
     return NULL;
   }
   const int n = (int)n64;
@@ -651,12 +651,11 @@ eb_tensor *eb_selective_scan(eb_ctx *ctx, eb_tensor *u, eb_tensor *delta, eb_ten
          Cm->shape[2] == S && (!D || (D->ndim == 1 && D->shape[0] == C));
   }
   if (!ok) {
-    eb_ctx_set_error(
-        ctx,
-        "%s: want u, delta [B,N,C], A [C,S], Bm, Cm [B,N,S], D [C]; got u %s, "
-        "delta %s, A %s, Bm %s, Cm %s, D %s",
-        op, EB_SHAPE(u), EB_SHAPE(delta), EB_SHAPE(A), EB_SHAPE(Bm), EB_SHAPE(Cm),
-        D ? EB_SHAPE(D) : "NULL");
+    eb_ctx_fail(ctx, EB_SHAPE,
+                "%s: want u, delta [B,N,C], A [C,S], Bm, Cm [B,N,S], D [C]; got u %s, "
+                "delta %s, A %s, Bm %s, Cm %s, D %s",
+                op, EB_SHAPE(u), EB_SHAPE(delta), EB_SHAPE(A), EB_SHAPE(Bm), EB_SHAPE(Cm),
+                D ? EB_SHAPE(D) : "NULL");
     return NULL;
   }
   const int B = u->shape[0], N = u->shape[1], C = u->shape[2], S = A->shape[1];

@@ -23,7 +23,7 @@ static void reshape_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_reshape(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape) {
   if (!x) return NULL;
   if (!shape || ndim < 1 || ndim > EB_MAX_DIMS) {
-    eb_ctx_set_error(ctx, "reshape: x %s to rank %d", EB_SHAPE(x), ndim);
+    eb_ctx_fail(ctx, EB_SHAPE, "reshape: x %s to rank %d", EB_SHAPE(x), ndim);
     return NULL;
   }
   eb_tensor *y = eb__tensor_view(ctx, x, ndim, shape);
@@ -33,7 +33,7 @@ eb_tensor *eb_reshape(eb_ctx *ctx, eb_tensor *x, int ndim, const int *shape) {
     for (int i = 0; i < ndim && n < 56; i++)
       n += snprintf(want + n, sizeof want - (size_t)n, i ? ",%d" : "%d", shape[i]);
     snprintf(want + n, sizeof want - (size_t)n, "]");
-    eb_ctx_set_error(ctx, "reshape: x %s cannot become %s", EB_SHAPE(x), want);
+    eb_ctx_fail(ctx, EB_SHAPE, "reshape: x %s cannot become %s", EB_SHAPE(x), want);
     return NULL;
   }
   eb_tape_record(ctx, reshape_backward, y, 1, &x);
@@ -106,7 +106,7 @@ static void transpose_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_transpose(eb_ctx *ctx, eb_tensor *x, int d0, int d1) {
   if (!x) return NULL;
   if (d0 < 0 || d1 < 0 || d0 >= x->ndim || d1 >= x->ndim) {
-    eb_ctx_set_error(ctx, "transpose: dims %d,%d of x %s", d0, d1, EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "transpose: dims %d,%d of x %s", d0, d1, EB_SHAPE(x));
     return NULL;
   }
   int shape[EB_MAX_DIMS];
@@ -150,7 +150,7 @@ static void concat_backward(eb_ctx *ctx, eb_node *n) {
 /* xs[k][...,D_k] (equal leading dims) -> [...,sum_k D_k] */
 eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs) {
   if (n < 1 || !xs) {
-    eb_ctx_set_error(ctx, "concat_last: %d inputs", n);
+    eb_ctx_fail(ctx, EB_SHAPE, "concat_last: %d inputs", n);
     return NULL;
   }
   for (int k = 0; k < n; k++)
@@ -161,8 +161,8 @@ eb_tensor *eb_concat_last(eb_ctx *ctx, int n, eb_tensor *const *xs) {
     for (int i = 0; ok && i < nd - 1; i++)
       ok = xs[k]->shape[i] == xs[0]->shape[i];
     if (!ok) {
-      eb_ctx_set_error(ctx, "concat_last: input %d %s does not match input 0 %s", k,
-                       EB_SHAPE(xs[k]), EB_SHAPE(xs[0]));
+      eb_ctx_fail(ctx, EB_SHAPE, "concat_last: input %d %s does not match input 0 %s", k,
+                  EB_SHAPE(xs[k]), EB_SHAPE(xs[0]));
       return NULL;
     }
     Dout += eb__last(xs[k]);
@@ -211,8 +211,8 @@ eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len) {
   if (!x) return NULL;
   int D = eb__last(x);
   if (start < 0 || len < 1 || start > D - len) {
-    eb_ctx_set_error(ctx, "slice_last: [%d,%d) outside last dim of x %s", start,
-                     start + len, EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "slice_last: [%d,%d) outside last dim of x %s", start,
+                start + len, EB_SHAPE(x));
     return NULL;
   }
   int shape[EB_MAX_DIMS];
@@ -251,7 +251,7 @@ static void reverse_seq_backward(eb_ctx *ctx, eb_node *n) {
 eb_tensor *eb_reverse_seq(eb_ctx *ctx, eb_tensor *x) {
   if (!x) return NULL;
   if (x->ndim != 3) {
-    eb_ctx_set_error(ctx, "reverse_seq: x %s, want [B,N,D]", EB_SHAPE(x));
+    eb_ctx_fail(ctx, EB_SHAPE, "reverse_seq: x %s, want [B,N,D]", EB_SHAPE(x));
     return NULL;
   }
   int B = x->shape[0], N = x->shape[1], D = x->shape[2];

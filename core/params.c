@@ -151,7 +151,7 @@ int eb_params_finalize(eb_params *P, uint64_t seed, char *err, size_t errlen) {
         "out of memory allocating %lld parameters (%lld bytes asked for their values, "
         "gradients and two optimizer moments)",
         (long long)numel, (long long)(4 * off * (int64_t)sizeof(float)));
-    return -1;
+    return EB_NOMEM;
   }
   P->padded = off;
   P->numel = numel;

@@ -51,9 +51,9 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
   eb_rss_peak_reset();
   long long rss0 = eb_rss_bytes();
   eb_model m;
-  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
-                      cfg->seed, err, errlen))
-    return -1;
+  int rc = eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
+                           cfg->seed, err, errlen);
+  if (rc) return rc;
   res->params_total = eb_params_numel(m.P);
   eb_batch b;
   eb_ctx *ctx = eb_ctx_create((size_t)64 << 20, cfg->seed);
@@ -65,7 +65,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     eb_ctx_destroy(ctx);
     free(times);
     eb_model_destroy(&m);
-    return -1;
+    return EB_NOMEM;
   }
   eb_rng r = eb_rng_make(cfg->seed, 0xBE4C);
   for (int i = 0; i < cfg->batch * cfg->len; i++) {
@@ -78,7 +78,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
   eb_adam opt = eb_adam_lra(0);
   eb_ctx_set_grad(ctx, cfg->train);
   eb_ctx_set_training(ctx, cfg->train);
-  int rc = 0, n = 0;
+  int n = 0;
   double total = 0;
   for (int it = 0;; it++) {
     int measuring = it >= cfg->warmup;
@@ -92,13 +92,13 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
       eb_tensor *loss = eb_model_loss(&m, ctx, &b, NULL, NULL, err, errlen);
       if (!loss || eb_backward(ctx, loss)) {
         if (loss) snprintf(err, errlen, "backward: %s", eb_ctx_error(ctx));
-        rc = -1;
+        rc = eb_ctx_rc(ctx);
         break;
       }
       eb_adam_step(m.P, &opt, 1e-4f, it + 1);
     } else {
       if (!eb_model_logits(&m, ctx, &b, err, errlen)) {
-        rc = -1;
+        rc = eb_ctx_rc(ctx);
         break;
       }
     }
@@ -108,7 +108,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
       double *t2 = realloc(times, (size_t)(cap *= 2) * sizeof *times);
       if (!t2) {
         snprintf(err, errlen, "out of memory");
-        rc = -1;
+        rc = EB_NOMEM;
         break;
       }
       times = t2;
@@ -122,7 +122,7 @@ int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config
     res->gemm_flops_step = eb_ctx_gemm_flops(ctx);
     res->gemm_flops_model = res->gemm_flops_step - eb_ctx_gemm_recompute(ctx);
   }
-  if (rc == 0) {
+  if (rc == EB_OK) {
     double med = eb_sort_median(times, n);
     res->reps = n;
     res->ms_median = 1e3 * med;

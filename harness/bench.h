@@ -34,6 +34,8 @@ typedef struct eb_bench_result {
 /* Sorts v[n] (n >= 1) ascending and returns its median. */
 double eb_sort_median(double *v, int n);
 
+/* EB_OK, or the kind with err: EB_INPUT (the model is invalid), EB_NOMEM, or
+ * the kind of a failed step (eb_model_logits). */
 int eb_bench_run(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
                  const eb_bench_cfg *cfg, eb_bench_result *res, char *err, size_t errlen);
 

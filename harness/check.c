@@ -492,16 +492,16 @@ int eb_check_arch(const eb_arch *arch, const eb_model_config *mcfg, const eb_arg
                   const eb_check_cfg *c, eb_check_report *rep, char *err, size_t errlen) {
   memset(rep, 0, sizeof *rep);
   eb_model m;
-  if (eb_model_create(&m, arch, mcfg, args, c->vocab, c->classes, c->len, c->pair,
-                      c->seed, err, errlen))
-    return -1;
+  int rc = eb_model_create(&m, arch, mcfg, args, c->vocab, c->classes, c->len, c->pair,
+                           c->seed, err, errlen);
+  if (rc) return rc;
   eb_ctx *ctx = eb_ctx_create((size_t)4 << 20, c->seed);
   eb_batch b, full;
   int have_b = 0, have_full = 0;
-  int rc = -1;
   if (!ctx || make_batch(&b, c, c->len, c->seed) || !(have_b = 1) ||
       make_batch(&full, c, c->len, c->seed) || !(have_full = 1)) {
     snprintf(err, errlen, "out of memory");
+    rc = EB_NOMEM;
     goto done;
   }
   unpad(&full, c->vocab);
@@ -510,7 +510,7 @@ int eb_check_arch(const eb_arch *arch, const eb_model_config *mcfg, const eb_arg
   check_params(&m, arch, mcfg, args, c, rep);
   check_determinism(arch, mcfg, args, c, &b, rep);
   check_padding(&m, ctx, c, rep);
-  rc = 0;
+  rc = EB_OK;
 done:
   if (have_b) eb_batch_free(&b);
   if (have_full) eb_batch_free(&full);

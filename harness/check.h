@@ -56,8 +56,8 @@ typedef struct eb_check_cfg {
 eb_check_cfg eb_check_defaults(void);
 
 /* Runs every check on arch with mcfg and args; rows go to rep (a failure
- * counts in rep->failures). 0, or -1 with err when the model cannot be built
- * (err starts with "model:" or "arch" for bad settings) or memory ran out. */
+ * counts in rep->failures). EB_OK, or the kind with err when the model cannot
+ * be built (EB_INPUT: bad settings) or memory ran out (EB_NOMEM). */
 int eb_check_arch(const eb_arch *arch, const eb_model_config *mcfg, const eb_args *args,
                   const eb_check_cfg *cfg, eb_check_report *rep, char *err,
                   size_t errlen);

@@ -114,7 +114,7 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
   if (!out->v || !out->strings) {
     snprintf(err, errlen, "out of memory");
     eb_argset_free(out);
-    return -1;
+    return EB_NOMEM;
   }
   char *sp = out->strings;
   char why[256];
@@ -125,7 +125,7 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
       snprintf(err, errlen, "%s: default of parameter '%s' is invalid: %s", owner,
                decls[i].name, why);
       eb_argset_free(out);
-      return -1;
+      return EB_INPUT;
     }
     out->v[i].name = decls[i].name;
     sp += strlen(sp) + 1;
@@ -145,7 +145,7 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
                keys[k], near ? "; did you mean '" : "", near ? near : "",
                near ? "'?" : "", names);
       eb_argset_free(out);
-      return -1;
+      return EB_INPUT;
     }
     strcpy(sp, vals[k]);
     if (parse_decl(&decls[found], sp, &out->v[found], why, sizeof why)) {
@@ -154,21 +154,21 @@ int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *de
                    ? " (nor auto)"
                    : "");
       eb_argset_free(out);
-      return -1;
+      return EB_INPUT;
     }
     if (decls[found].type == EB_P_STRING && decls[found].choices &&
         !in_choices(decls[found].choices, sp)) {
       snprintf(err, errlen, "%s parameter '%s': '%s' is not one of %s", owner, keys[k],
                sp, decls[found].choices);
       eb_argset_free(out);
-      return -1;
+      return EB_INPUT;
     }
     out->v[found].name = decls[found].name;
     sp += strlen(sp) + 1;
   }
   out->args.n = nd;
   out->args.v = out->v;
-  return 0;
+  return EB_OK;
 }
 
 void eb_argset_free(eb_argset *a) {

@@ -18,7 +18,7 @@ int eb_parse_value(eb_ptype type, const char *text, eb_arg *out, char *why, size
 /* Every declared parameter gets its default, then each keys[i]=vals[i] is
  * applied. Unknown names, bad values and values outside `choices` are errors
  * naming the owner ("arch 'vanilla'"), the parameter, the value and the valid
- * choices. */
+ * choices: EB_INPUT (an allocation failure: EB_NOMEM). */
 int eb_argset_resolve(eb_argset *out, const char *owner, const eb_param_decl *decls,
                       int n, const char *const *keys, const char *const *vals, char *err,
                       size_t errlen);

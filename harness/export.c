@@ -35,9 +35,9 @@ static eb_st_entry f32(const char *name, const eb_tensor *t, const float *data) 
 int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
               const eb_export_cfg *cfg, char *err, size_t errlen) {
   eb_model m;
-  if (eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
-                      cfg->seed, err, errlen))
-    return -1;
+  int rc = eb_model_create(&m, arch, mcfg, args, cfg->vocab, cfg->classes, cfg->len, 0,
+                           cfg->seed, err, errlen);
+  if (rc) return rc;
   const int np = eb_params_count(m.P);
   const int B = cfg->batch, N = cfg->len;
   eb_st_entry *e = calloc((size_t)(2 * np + 8), sizeof *e);
@@ -46,7 +46,8 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
   int32_t *labels = malloc((size_t)B * sizeof *labels);
   uint8_t *mask = malloc((size_t)B * N);
   eb_ctx *ctx = eb_ctx_create((size_t)16 << 20, cfg->seed);
-  int rc = -1, n = 0;
+  int n = 0;
+  rc = EB_NOMEM;
   if (!e || !gnames || !tokens || !labels || !mask || !ctx) {
     snprintf(err, errlen, "out of memory");
     goto done;
@@ -65,6 +66,7 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
     eb_tensor *loss = logits ? eb_cross_entropy(ctx, logits, labels, NULL) : NULL;
     if (!loss || eb_backward(ctx, loss)) {
       if (logits) snprintf(err, errlen, "export: %s", eb_ctx_error(ctx));
+      rc = eb_ctx_rc(ctx);
       goto done;
     }
     e[n++] = (eb_st_entry){"batch.tokens", "I32", 2, {B, N}, tokens, (size_t)B * N * 4};

@@ -12,6 +12,8 @@ typedef struct eb_export_cfg {
   const char *path;
 } eb_export_cfg;
 
+/* EB_OK, or the kind with err: EB_INPUT (the model is invalid), EB_NOMEM,
+ * EB_IO (the file), or the kind of the failed forward or backward pass. */
 int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
               const eb_export_cfg *cfg, char *err, size_t errlen);
 

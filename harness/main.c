@@ -1,5 +1,7 @@
 /* effbench command-line entry point: the only place that prints and exits.
- * Exit codes: 0 success, 1 a run or I/O failure, 2 bad usage or bad input. */
+ * Every command returns an eb_rc (effbench/rc.h); EXIT_STATUS below maps it to
+ * the exit status: 0 success, 1 a run or I/O failure, 2 bad usage or bad
+ * input. */
 #include <signal.h>
 #include <errno.h>
 #include <math.h>
@@ -31,8 +33,15 @@
 #include "util.h"
 #include "version.h"
 
-enum { EXIT_BAD_INPUT = 2 };
 #define MAX_KV 64
+
+/* What every command gets besides its arguments: the registry (built-ins and
+ * plugins) and the --plugin files it was opened with. */
+typedef struct cli {
+  eb_registry *reg;
+  char **plugins;
+  int nplug;
+} cli;
 
 /* ------------------------------------------------------- option tables ---- */
 typedef enum { O_INT, O_FLOAT, O_STR, O_FLAG, O_KV } okind;
@@ -69,8 +78,12 @@ static void print_help(const char *cmd, const char *synopsis, const char *about,
   printf("  %-24s %s\n", "--help", "show this help");
 }
 
+/* parse_opts showed --help: the command has nothing else to do */
+enum { OPTS_HELP = -1 };
+
 /* Parses argv[first..] into the table; positional arguments are collected in
- * pos. Returns 0, 1 if --help was shown, or 2 with a message in err. */
+ * pos. Returns EB_OK, OPTS_HELP if --help was shown, or EB_INPUT (EB_NOMEM)
+ * with a message in err. */
 static int parse_opts(const char *cmd, int argc, char **argv, int first, const opt *table,
                       const char *synopsis, const char *about, char **pos, int *npos,
                       int maxpos, char *err, size_t errlen) {
@@ -79,7 +92,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       print_help(cmd, synopsis, about, table);
-      return 1;
+      return OPTS_HELP;
     }
     /* a one-letter option may be written with one dash (-o FILE) */
     char dashed[8];
@@ -90,7 +103,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     if (strncmp(a, "--", 2) != 0) {
       if (*npos >= maxpos) {
         snprintf(err, errlen, "unexpected argument '%s'", a);
-        return 2;
+        return EB_INPUT;
       }
       pos[(*npos)++] = a;
       continue;
@@ -113,12 +126,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       const char *near = eb_nearest(name, cands, nc);
       snprintf(err, errlen, "unknown option '--%s'%s%s%s (see effbench %s --help)", name,
                near ? "; did you mean '--" : "", near ? near : "", near ? "'?" : "", cmd);
-      return 2;
+      return EB_INPUT;
     }
     if (o->kind == O_FLAG) {
       if (val) {
         snprintf(err, errlen, "option '--%s' takes no value", name);
-        return 2;
+        return EB_INPUT;
       }
       *(int *)o->ptr = 1;
       continue;
@@ -127,7 +140,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       if (i + 1 >= argc) {
         snprintf(err, errlen, "option '--%s' needs a value (%s)", name,
                  o->metavar ? o->metavar : "value");
-        return 2;
+        return EB_INPUT;
       }
       val = argv[++i];
     }
@@ -139,7 +152,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
           parsed.i > o->max) {
         snprintf(err, errlen, "--%s %s: expected an integer in [%.0f, %.0f]", name, val,
                  o->min, o->max);
-        return 2;
+        return EB_INPUT;
       }
       *(long long *)o->ptr = parsed.i;
       break;
@@ -148,7 +161,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
           parsed.f < o->min || parsed.f > o->max) {
         snprintf(err, errlen, "--%s %s: expected a number in [%g, %g]", name, val, o->min,
                  o->max);
-        return 2;
+        return EB_INPUT;
       }
       *(double *)o->ptr = parsed.f;
       break;
@@ -158,16 +171,16 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
       const char *e2 = strchr(val, '=');
       if (!e2 || e2 == val) {
         snprintf(err, errlen, "--%s %s: expected KEY=VALUE", name, val);
-        return 2;
+        return EB_INPUT;
       }
       if (l->n == MAX_KV) {
         snprintf(err, errlen, "too many --%s options", name);
-        return 2;
+        return EB_INPUT;
       }
       char *key = strndup(val, (size_t)(e2 - val));
       if (!key) {
         snprintf(err, errlen, "out of memory");
-        return 2;
+        return EB_NOMEM;
       }
       l->own[l->n] = key;
       l->k[l->n] = key;
@@ -177,7 +190,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, int first, const o
     case O_FLAG: break;
     }
   }
-  return 0;
+  return EB_OK;
 }
 
 /* ------------------------------------------------ shared model options ---- */
@@ -252,27 +265,28 @@ static model_opts model_defaults(void) {
     "seed", O_INT, &(m).seed, 0, 9.0e15, "S", "random seed [0]"                          \
   }
 
-/* Fills the model config and resolves the arch parameters. Returns 0 or 2. */
+/* Fills the model config and resolves the arch parameters. EB_OK, or the
+ * kind with err (EB_NOTFOUND: no such arch; EB_INPUT: a bad option). */
 static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch **arch,
                          eb_model_config *cfg, eb_argset *args, char *err,
                          size_t errlen) {
   *arch = eb_registry_find_arch(reg, mo->arch);
   if (!*arch) {
     eb_registry_unknown(reg, 1, mo->arch, err, errlen);
-    return 2;
+    return EB_NOTFOUND;
   }
   if (strcmp(mo->pool, "mean") && strcmp(mo->pool, "cls")) {
     snprintf(err, errlen, "--pool %s: expected mean or cls", mo->pool);
-    return 2;
+    return EB_INPUT;
   }
   if (strcmp(mo->positions, "learned") && strcmp(mo->positions, "sinusoidal")) {
     snprintf(err, errlen, "--positions %s: expected learned or sinusoidal",
              mo->positions);
-    return 2;
+    return EB_INPUT;
   }
   if (strcmp(mo->head, "linear") && strcmp(mo->head, "mlp")) {
     snprintf(err, errlen, "--head %s: expected linear or mlp", mo->head);
-    return 2;
+    return EB_INPUT;
   }
   memset(cfg, 0, sizeof *cfg);
   cfg->dim = (int)mo->dim;
@@ -289,11 +303,11 @@ static int resolve_model(eb_registry *reg, const model_opts *mo, const eb_arch *
   cfg->pool = strcmp(mo->pool, "cls") == 0 ? EB_POOL_CLS : EB_POOL_MEAN;
   char owner[128];
   snprintf(owner, sizeof owner, "arch '%s'", (*arch)->name);
-  if (eb_argset_resolve(args, owner, (*arch)->params, mo->params.n, mo->params.k,
-                        mo->params.v, err, errlen))
-    return 2;
+  int rc = eb_argset_resolve(args, owner, (*arch)->params, mo->params.n, mo->params.k,
+                             mo->params.v, err, errlen);
+  if (rc) return rc;
   eb_set_threads((int)mo->threads);
-  return 0;
+  return EB_OK;
 }
 
 /* A number for JSON (null when not measured) or for a text column (n/a),
@@ -356,7 +370,8 @@ static void list_params_json(const eb_param_decl *d) {
   printf("]");
 }
 
-static int cmd_list(eb_registry *reg, int argc, char **argv) {
+static int cmd_list(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   const char *usage = "usage: effbench list archs|tasks [--json]";
   int json = 0;
   const char *what = NULL;
@@ -368,7 +383,7 @@ static int cmd_list(eb_registry *reg, int argc, char **argv) {
           "array of {name, summary, origin, params: [{name, type, default, choices, "
           "help}]}.\n",
           usage);
-      return 0;
+      return EB_OK;
     }
     if (!strcmp(argv[i], "--json"))
       json = 1;
@@ -379,12 +394,12 @@ static int cmd_list(eb_registry *reg, int argc, char **argv) {
               "effbench list: unexpected argument '%s': expected 'archs' or "
               "'tasks'\n%s\n",
               argv[i], usage);
-      return EXIT_BAD_INPUT;
+      return EB_INPUT;
     }
   }
   if (!what) {
     fprintf(stderr, "effbench list: expected 'archs' or 'tasks'\n%s\n", usage);
-    return EXIT_BAD_INPUT;
+    return EB_INPUT;
   }
   const int archs = !strcmp(what, "archs");
   const int n = archs ? eb_registry_arch_count(reg) : eb_registry_task_count(reg);
@@ -415,7 +430,7 @@ static int cmd_list(eb_registry *reg, int argc, char **argv) {
     list_params(params);
   }
   if (json) printf("]\n");
-  return 0;
+  return EB_OK;
 }
 
 /* ------------------------------------------------------------- train ---- */
@@ -442,24 +457,29 @@ static void on_eval(void *user, const eb_eval_point *e) {
           e->elapsed_s);
 }
 
+/* Finds, configures and opens a task: EB_OK, or the kind with err. The task
+ * ABI's open says only that it failed: its parameters or the data they name
+ * are the user's (EB_INPUT). */
 static int open_task(eb_registry *reg, const char *name, const kvlist *tp, uint64_t seed,
                      const eb_task **task, eb_argset *targs, void **data,
                      eb_task_info *info, char *err, size_t errlen) {
   *task = eb_registry_find_task(reg, name);
   if (!*task) {
     eb_registry_unknown(reg, 0, name, err, errlen);
-    return 2;
+    return EB_NOTFOUND;
   }
   char owner[128];
   snprintf(owner, sizeof owner, "task '%s'", name);
-  if (eb_argset_resolve(targs, owner, (*task)->params, tp->n, tp->k, tp->v, err, errlen))
-    return 2;
+  int rc =
+      eb_argset_resolve(targs, owner, (*task)->params, tp->n, tp->k, tp->v, err, errlen);
+  if (rc) return rc;
   memset(info, 0, sizeof *info);
-  if ((*task)->open(&targs->args, seed, data, info, err, errlen)) return 2;
-  return 0;
+  if ((*task)->open(&targs->args, seed, data, info, err, errlen)) return EB_INPUT;
+  return EB_OK;
 }
 
-static int cmd_train(eb_registry *reg, int argc, char **argv) {
+static int cmd_train(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   model_opts mo = model_defaults();
   const char *task_name = "majority", *losses_path = NULL, *schedule = "rsqrt";
   kvlist tparams = {0};
@@ -496,7 +516,7 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
                  "Trains one architecture on one task and reports validation and test "
                  "accuracy (test at the best validation step).",
                  pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
+  if (rc == OPTS_HELP) return kv_free(&mo.params), kv_free(&tparams), EB_OK;
   eb_train_cfg tc = eb_train_defaults();
   const eb_arch *arch = NULL;
   eb_model_config mcfg;
@@ -512,19 +532,17 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   if (eb_schedule_parse(schedule, &tc.schedule)) {
     snprintf(err, sizeof err, "--schedule %s: expected constant, rsqrt or cosine",
              schedule);
-    rc = 2;
+    rc = EB_INPUT;
     goto out;
   }
   if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto out;
   if ((rc = open_task(reg, task_name, &tparams, (uint64_t)mo.seed, &task, &targs, &tdata,
                       &info, err, sizeof err)))
     goto out;
-  if (eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes,
-                      info.max_len, info.mode == EB_INPUT_PAIR, (uint64_t)mo.seed, err,
-                      sizeof err)) {
-    rc = 2;
+  if ((rc = eb_model_create(&m, arch, &mcfg, &aargs.args, info.vocab, info.classes,
+                            info.max_len, info.mode == EB_INPUT_PAIR, (uint64_t)mo.seed,
+                            err, sizeof err)))
     goto out;
-  }
   tc.steps = (int)steps;
   tc.batch = (int)batch;
   tc.warmup = (int)warmup;
@@ -537,10 +555,8 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
   tc.seed = (uint64_t)mo.seed;
   train_view view = {isatty(2), json, 0};
   eb_train_hooks hooks = {&view, on_step, on_eval, NULL};
-  if (eb_train_run(&m, task, tdata, &info, &tc, &hooks, &res, err, sizeof err)) {
-    rc = 1;
+  if ((rc = eb_train_run(&m, task, tdata, &info, &tc, &hooks, &res, err, sizeof err)))
     goto out;
-  }
   if (losses_path) {
     FILE *f = fopen(losses_path, "w");
     int ok = f != NULL;
@@ -549,7 +565,7 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
     if (f && fclose(f)) ok = 0;
     if (!ok) {
       snprintf(err, sizeof err, "%s: cannot write the losses", losses_path);
-      rc = 1;
+      rc = EB_IO;
       goto out;
     }
   }
@@ -585,7 +601,7 @@ static int cmd_train(eb_registry *reg, int argc, char **argv) {
         res.test_accuracy, res.val_accuracy, res.best_step, (long long)res.params_total,
         res.tokens_per_s);
   }
-  if (res.status != EB_RUN_DONE) rc = 1;
+  if (res.status != EB_RUN_DONE) rc = EB_FAILED; /* diverged or timed out */
 out:
   if (rc && err[0]) fprintf(stderr, "effbench train: %s\n", err);
   free(res.losses);
@@ -634,11 +650,12 @@ static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int 
         "only --threads and --json, not '%.*s'%s",
         (int)n, a,
         (n == 9 && !strncmp(a, "--no-peak", n)) ? " (it contradicts --peak)" : "");
-    return 2;
+    return EB_INPUT;
   }
   eb_peak_cfg pc = eb_peak_full(threads);
   eb_peak p;
-  if (eb_peak_measure(&pc, &p, err, errlen)) return 1;
+  int rc = eb_peak_measure(&pc, &p, err, errlen);
+  if (rc) return rc;
   const eb_gemm_info *gi = eb_gemm_info_get();
   double mib = (double)p.bw_bytes / (1 << 20);
   if (json) {
@@ -663,10 +680,11 @@ static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int 
     printf("gemm    backend %s, isa %s\n", gi->backend, gi->isa);
     printf("cpu     %s\n", gi->cpu);
   }
-  return 0;
+  return EB_OK;
 }
 
-static int cmd_bench(eb_registry *reg, int argc, char **argv) {
+static int cmd_bench(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   model_opts mo = model_defaults();
   const char *lens = "512", *mode = "train", *task_name = NULL, *db_path = NULL,
              *suite = NULL;
@@ -722,8 +740,8 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
       "database's speed table (a length that runs out of memory or fails is "
       "recorded with that status and the next one is measured).",
       pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return kv_free(&mo.params), kv_free(&tparams), 0;
-  if (rc == 0 && peak) { /* returns here: `out` frees what is declared below */
+  if (rc == OPTS_HELP) return kv_free(&mo.params), kv_free(&tparams), EB_OK;
+  if (rc == EB_OK && peak) { /* returns here: `out` frees what is declared below */
     rc = bench_peak_only(argc, argv, no_peak, (int)mo.threads, json, err, sizeof err);
     if (rc) fprintf(stderr, "effbench bench: %s\n", err);
     kv_free(&mo.params);
@@ -740,12 +758,12 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   if (parse_lengths(lens, L, 64, &nl)) {
     snprintf(err, sizeof err, "--len %s: expected positive integers separated by commas",
              lens);
-    rc = 2;
+    rc = EB_INPUT;
     goto out;
   }
   if (strcmp(mode, "train") && strcmp(mode, "infer")) {
     snprintf(err, sizeof err, "--mode %s: expected train or infer", mode);
-    rc = 2;
+    rc = EB_INPUT;
     goto out;
   }
   if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto out;
@@ -762,36 +780,28 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   }
   if (suite_set && !db_path) {
     snprintf(err, sizeof err, "--suite names the suite of --db rows: give --db FILE too");
-    rc = 2;
+    rc = EB_INPUT;
     goto out;
   }
   for (int i = 0; i < nl; i++) /* bad settings are refused before anything is written */
-    if (eb_model_check(arch, &mcfg, &aargs.args, (int)vocab, (int)classes, L[i], err,
-                       sizeof err)) {
-      rc = 2;
+    if ((rc = eb_model_check(arch, &mcfg, &aargs.args, (int)vocab, (int)classes, L[i],
+                             err, sizeof err)))
       goto out;
-    }
   if (db_path) {
     if (!*suite) {
       snprintf(err, sizeof err, "--suite: the suite name must not be empty");
-      rc = 2;
+      rc = EB_INPUT;
       goto out;
     }
-    int orc = eb_results_open(db_path, suite, NULL, &db, &suite_id, err, sizeof err);
-    if (orc) {
-      rc = orc == -2 ? 2 : 1;
+    if ((rc = eb_results_open(db_path, suite, NULL, &db, &suite_id, err, sizeof err)))
       goto out;
-    }
   }
   /* the peaks of this invocation, with its threads: fractions need no other run */
   eb_peak pk = {0};
   int above_peak = 0;
   if (!no_peak) {
     eb_peak_cfg pc = eb_peak_quick((int)mo.threads);
-    if (eb_peak_measure(&pc, &pk, err, sizeof err)) {
-      rc = 1;
-      goto out;
-    }
+    if ((rc = eb_peak_measure(&pc, &pk, err, sizeof err))) goto out;
     eb_set_threads((int)mo.threads);
     if (!json)
       printf("peaks, %lld thread(s): GEMM %.1f GFLOP/s (fp32 %d^3, gemm %s %s), memory "
@@ -812,20 +822,17 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
     if (db) {
       const char *status;
       char why[EB_ERR_LEN] = "";
-      if (eb_speed_measure(db, suite_id, arch, &aargs.args, &mcfg, &bc, (int)mo.threads,
-                           task_name ? task_name : "", &r, &status, why, sizeof why, err,
-                           sizeof err)) {
-        rc = 1;
+      if ((rc = eb_speed_measure(db, suite_id, arch, &aargs.args, &mcfg, &bc,
+                                 (int)mo.threads, task_name ? task_name : "", &r, &status,
+                                 why, sizeof why, err, sizeof err)))
         goto out;
-      }
       if (strcmp(status, "done")) {
         fprintf(stderr, "effbench bench: %s len=%d: %s, recorded in %s: %s\n", arch->name,
                 L[i], status, db_path, why);
         failures++;
         continue;
       }
-    } else if (eb_bench_run(arch, &aargs.args, &mcfg, &bc, &r, err, sizeof err)) {
-      rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+    } else if ((rc = eb_bench_run(arch, &aargs.args, &mcfg, &bc, &r, err, sizeof err))) {
       goto out;
     }
     double spread = r.ms_median > 0 ? (r.ms_max - r.ms_min) / r.ms_median : 0;
@@ -894,7 +901,7 @@ static int cmd_bench(eb_registry *reg, int argc, char **argv) {
   }
   if (failures && rc == 0) {
     snprintf(err, sizeof err, "%d of %d lengths not measured (see above)", failures, nl);
-    rc = 1;
+    rc = EB_FAILED;
   }
 out:
   if (rc) fprintf(stderr, "effbench bench: %s\n", err);
@@ -907,7 +914,8 @@ out:
 }
 
 /* ------------------------------------------------------------ export ---- */
-static int cmd_export(eb_registry *reg, int argc, char **argv) {
+static int cmd_export(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   model_opts mo = model_defaults();
   const char *out = NULL;
   long long len = 16, batch = 4, vocab = 32, classes = 4;
@@ -933,21 +941,20 @@ static int cmd_export(eb_registry *reg, int argc, char **argv) {
                  "its logits, loss and every parameter gradient, for cross-checks "
                  "against an independent implementation. Dropout is off.",
                  pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return kv_free(&mo.params), 0;
+  if (rc == OPTS_HELP) return kv_free(&mo.params), EB_OK;
   const eb_arch *arch = NULL;
   eb_model_config mcfg;
   eb_argset aargs = {0};
   if (rc) goto done;
   if (!out) {
     snprintf(err, sizeof err, "--out FILE is required");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if ((rc = resolve_model(reg, &mo, &arch, &mcfg, &aargs, err, sizeof err))) goto done;
   eb_export_cfg ec = {(int)vocab,        (int)classes, (int)len, (int)batch,
                       (uint64_t)mo.seed, with_batch,   out};
-  if (eb_export(arch, &aargs.args, &mcfg, &ec, err, sizeof err))
-    rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+  rc = eb_export(arch, &aargs.args, &mcfg, &ec, err, sizeof err);
 done:
   if (rc) fprintf(stderr, "effbench export: %s\n", err);
   eb_argset_free(&aargs);
@@ -956,7 +963,8 @@ done:
 }
 
 /* ------------------------------------------------------------- check ---- */
-static int cmd_check(eb_registry *reg, int argc, char **argv) {
+static int cmd_check(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   model_opts mo = model_defaults();
   mo.dim = 32; /* a small model: every check runs many passes */
   mo.ffn = 64;
@@ -990,7 +998,7 @@ static int cmd_check(eb_registry *reg, int argc, char **argv) {
       "FLOPs, the parameter count, determinism (same seed twice, 1 vs 2 threads) and "
       "padding invariance. Prints a table; exit 1 when a check fails.",
       pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return kv_free(&mo.params), 0;
+  if (rc == OPTS_HELP) return kv_free(&mo.params), EB_OK;
   const eb_arch *arch = NULL;
   eb_model_config mcfg;
   eb_argset aargs = {0};
@@ -1007,10 +1015,8 @@ static int cmd_check(eb_registry *reg, int argc, char **argv) {
   c.tol = tol;
   c.seed = (uint64_t)mo.seed;
   c.threads = (int)mo.threads;
-  if (eb_check_arch(arch, &mcfg, &aargs.args, &c, &rep, err, sizeof err)) {
-    rc = strncmp(err, "arch", 4) == 0 || strncmp(err, "model", 5) == 0 ? 2 : 1;
+  if ((rc = eb_check_arch(arch, &mcfg, &aargs.args, &c, &rep, err, sizeof err)))
     goto done;
-  }
   printf("effbench check: arch %s, dim %d, depth %d, heads %d, ffn %d, B=%d N=%d, seed "
          "%llu%s\n",
          arch->name, mcfg.dim, mcfg.depth, mcfg.heads, mcfg.ffn, c.batch, c.len,
@@ -1021,7 +1027,7 @@ static int cmd_check(eb_registry *reg, int argc, char **argv) {
            rep.row[r].detail);
   if (rep.failures) {
     snprintf(err, sizeof err, "%d check(s) failed", rep.failures);
-    rc = 1;
+    rc = EB_FAILED;
   }
 done:
   if (rc) fprintf(stderr, "effbench check: %s\n", err);
@@ -1031,7 +1037,8 @@ done:
 }
 
 /* -------------------------------------------------------------- data ---- */
-static int cmd_data(eb_registry *reg, int argc, char **argv) {
+static int cmd_data(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   const char *out = NULL;
   long long seed = 0;
   kvlist tparams = {0};
@@ -1050,7 +1057,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
                       "official file format, ready to be loaded back with "
                       "--task-param path=DIR.",
                       pos, &npos, 1, err, sizeof err);
-  if (rc == 1) return kv_free(&tparams), 0;
+  if (rc == OPTS_HELP) return kv_free(&tparams), EB_OK;
   const eb_task *task = NULL;
   void *tdata = NULL;
   eb_task_info info;
@@ -1058,7 +1065,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
   if (rc) goto done;
   if (npos != 1 || !out) {
     snprintf(err, sizeof err, "expected TASK and --out DIR (see effbench data --help)");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if ((rc = open_task(reg, pos[0], &tparams, (uint64_t)seed, &task, &targs, &tdata, &info,
@@ -1066,7 +1073,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
     goto done;
   if (!task->write) {
     snprintf(err, sizeof err, "task '%s' has no file format to write", task->name);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   /* written under a temporary name next to DIR, renamed to DIR when whole:
@@ -1076,7 +1083,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
    * subdirectory; the others refuse it). */
   struct stat st;
   if (stat(out, &st) == 0 && !eb_dir_empty(out)) {
-    if (task->write(tdata, out, err, sizeof err)) rc = 1;
+    if (task->write(tdata, out, err, sizeof err)) rc = EB_IO; /* the ABI gives no kind */
     goto done;
   }
   char parent[4096], tmp[4200];
@@ -1088,7 +1095,7 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
   const char *base = slash ? slash + 1 : parent;
   if (eb_tmp_name(parent, tmp, sizeof tmp)) {
     snprintf(err, sizeof err, "%s: path too long", out);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   char bprefix[512];
@@ -1096,13 +1103,13 @@ static int cmd_data(eb_registry *reg, int argc, char **argv) {
   if (slash) *slash = '\0';
   eb_tmp_clean(!slash ? "." : slash == parent ? "/" : parent, bprefix);
   if (task->write(tdata, tmp, err, sizeof err)) {
-    rc = 1;
+    rc = EB_IO;
     eb_tmp_remove(tmp);
   } else if (rename(tmp, out) != 0) {
     snprintf(err, sizeof err, "%s: cannot rename the written data into place: %s", out,
              strerror(errno));
     eb_tmp_remove(tmp);
-    rc = 1;
+    rc = EB_IO;
   }
 done:
   if (rc) fprintf(stderr, "effbench data: %s\n", err);
@@ -1141,7 +1148,8 @@ static void print_stdout(void *user, int transient, const char *line) {
   if (!transient) printf("%s\n", line);
 }
 
-static int cmd_run(eb_registry *reg, int argc, char **argv) {
+static int cmd_run(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
   const char *db = "out/results.db", *only = NULL, *shard = NULL;
   long long threads = 1;
   int fresh = 0, dry = 0, rerun_changed = 0, keep_changed = 0, json = 0, text = 0;
@@ -1183,7 +1191,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
                  "SHA-256) stops the suite before anything is trained, unless "
                  "--rerun-changed or --keep-changed says what to do.",
                  pos, &npos, 1, err, sizeof err);
-  if (rc == 1) return 0;
+  if (rc == OPTS_HELP) return EB_OK;
   eb_suite suite;
   memset(&suite, 0, sizeof suite);
   eb_run_opts o = {.db = db,
@@ -1201,13 +1209,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   if (rc) goto done;
   if (npos != 1) {
     snprintf(err, sizeof err, "expected one SUITE.yaml (see effbench run --help)");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (rerun_changed && keep_changed) {
     snprintf(err, sizeof err,
              "--rerun-changed and --keep-changed exclude each other: choose one");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (shard) {
@@ -1215,21 +1223,17 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
     if (sscanf(shard, "%d/%d%c", &o.shard_i, &o.shard_n, &tail) != 2 || o.shard_n < 1 ||
         o.shard_i < 0 || o.shard_i >= o.shard_n) {
       snprintf(err, sizeof err, "--shard %s: expected I/N with 0 <= I < N", shard);
-      rc = 2;
+      rc = EB_INPUT;
       goto done;
     }
-  } else if (eb_shard_from_env(&o.shard_i, &o.shard_n, err, sizeof err)) {
-    rc = 2;
+  } else if ((rc = eb_shard_from_env(&o.shard_i, &o.shard_n, err, sizeof err))) {
     goto done;
   }
-  if (eb_suite_load(pos[0], reg, &suite, err, sizeof err)) {
-    rc = 2;
-    goto done;
-  }
+  if ((rc = eb_suite_load(pos[0], reg, &suite, err, sizeof err))) goto done;
   eb_set_threads((int)threads);
   if (json && text) {
     snprintf(err, sizeof err, "--json and --text: choose one");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   int tty[2] = {isatty(2), 0};
@@ -1241,7 +1245,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
   eb_run_summary sum;
   if (dry) printf("suite %s: %d runs\n", suite.name, suite.nruns);
   rc = eb_suite_execute(&suite, &o, &sum, err, sizeof err);
-  if (rc == 0 && dry) {
+  if (rc == EB_OK && dry) {
     char when[64];
     eb_run_fmt_duration(when, sizeof when, sum.est_seconds);
     printf("estimated time: %s for %d run(s) (%.3g FLOP of training and evaluation at "
@@ -1254,13 +1258,13 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
       printf("; %d run(s) without a FLOP count left out", sum.est_unknown);
     printf(")\n");
   }
-  if (rc == 0 && dry && sum.failed) { /* their task's data cannot be opened */
+  if (rc == EB_OK && dry && sum.failed) { /* their task's data cannot be opened */
     snprintf(err, sizeof err,
              "%s: %d run(s) cannot run as written (see 'cannot run' above)", pos[0],
              sum.failed);
-    rc = 2;
+    rc = EB_INPUT;
   }
-  if (rc == 0 && !dry) {
+  if (rc == EB_OK && !dry) {
     char other[64] = "";
     if (sum.elsewhere)
       snprintf(other, sizeof other, ", %d left to another process", sum.elsewhere);
@@ -1274,7 +1278,7 @@ static int cmd_run(eb_registry *reg, int argc, char **argv) {
                "%d run(s) failed: see their error column in %s (effbench report shows "
                "their status)",
                sum.failed, db);
-      rc = 1;
+      rc = EB_FAILED;
     }
   }
 done:
@@ -1284,7 +1288,7 @@ done:
 }
 
 /* ------------------------------------------------------------- merge ---- */
-static int cmd_merge(int argc, char **argv) {
+static int cmd_merge(const cli *cl, int argc, char **argv) {
   const char *prefer_s = NULL;
   opt table[] = {
       {"prefer", O_STR, &prefer_s, 0, 0, "newest|first",
@@ -1297,7 +1301,7 @@ static int cmd_merge(int argc, char **argv) {
   char **pos = calloc(MAXIN + 1, sizeof *pos);
   eb_store **in = calloc(MAXIN, sizeof *in);
   eb_store *out = NULL;
-  int npos = 0, nin = 0, rc = 1;
+  int npos = 0, nin = 0, rc = EB_NOMEM;
   if (!pos || !in) {
     snprintf(err, sizeof err, "out of memory");
     goto done;
@@ -1310,8 +1314,8 @@ static int cmd_merge(int argc, char **argv) {
                   "and flagged (report lists it) unless --prefer chooses. The inputs are "
                   "only read. Merging again changes nothing.",
                   pos, &npos, MAXIN + 1, err, sizeof err);
-  if (rc == 1) {
-    rc = 0;
+  if (rc == OPTS_HELP) {
+    rc = EB_OK;
     goto done;
   }
   if (rc) goto done;
@@ -1323,7 +1327,7 @@ static int cmd_merge(int argc, char **argv) {
       prefer = EB_PREFER_FIRST;
     else {
       snprintf(err, sizeof err, "--prefer %s: expected 'newest' or 'first'", prefer_s);
-      rc = 2;
+      rc = EB_INPUT;
       goto done;
     }
   }
@@ -1331,7 +1335,7 @@ static int cmd_merge(int argc, char **argv) {
     snprintf(err, sizeof err,
              "expected OUT.db and at least one IN.db (see effbench "
              "merge --help)");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   /* every input is checked before the output is touched */
@@ -1342,26 +1346,15 @@ static int cmd_merge(int argc, char **argv) {
     if (out_exists && stat(pos[i], &si) == 0 && si.st_dev == so.st_dev &&
         si.st_ino == so.st_ino) {
       snprintf(err, sizeof err, "%s: is the output itself; name another OUT.db", pos[i]);
-      rc = 2;
+      rc = EB_INPUT;
       goto done;
     }
-    int orc = eb_store_open_input(pos[i], &in[nin], err, sizeof err);
-    if (orc) {
-      rc = orc == -2 ? 2 : 1;
-      goto done;
-    }
+    if ((rc = eb_store_open_input(pos[i], &in[nin], err, sizeof err))) goto done;
     nin++;
   }
-  int orc = eb_store_open(pos[0], &out, err, sizeof err);
-  if (orc) {
-    rc = orc == -2 ? 2 : 1;
-    goto done;
-  }
+  if ((rc = eb_store_open(pos[0], &out, err, sizeof err))) goto done;
   eb_merge_summary sum;
-  if (eb_merge(out, in, nin, prefer, &sum, err, sizeof err)) {
-    rc = 1;
-    goto done;
-  }
+  if ((rc = eb_merge(out, in, nin, prefer, &sum, err, sizeof err))) goto done;
   printf("merged %d database(s) into %s: runs %d added, %d identical, %d replaced, "
          "%d conflicting (kept both, flagged), %d decided by --prefer, %d unfinished "
          "skipped; speed rows %d added, %d identical; %d suite(s) added\n",
@@ -1372,7 +1365,7 @@ static int cmd_merge(int argc, char **argv) {
     printf("%d run key(s) have different results in different inputs: effbench report "
            "lists them; merge again with --prefer newest|first to keep one\n",
            sum.runs_conflicts);
-  rc = 0;
+  rc = EB_OK;
 done:
   if (rc && err[0]) fprintf(stderr, "effbench merge: %s\n", err);
   eb_store_close(out);
@@ -1430,7 +1423,10 @@ static int on_path(const char *name) {
   return 0;
 }
 
-static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, int nplug) {
+static int cmd_slurm(const cli *cl, int argc, char **argv) {
+  eb_registry *reg = cl->reg;
+  char **plugins = cl->plugins;
+  const int nplug = cl->nplug;
   const char *dir = NULL, *partition = NULL, *time_s = NULL;
   long long shards = 0, cpus = 1;
   int submit = 0, rerun_changed = 0, keep_changed = 0;
@@ -1470,9 +1466,9 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
                  "DIR/submit.sh. Plain scripts: read and edit them, then run "
                  "DIR/submit.sh, or pass --submit.",
                  pos, &npos, 1, err, sizeof err);
-  if (rc == 1) return 0;
+  if (rc == OPTS_HELP) return EB_OK;
   if (rc) goto done;
-  rc = 2;
+  rc = EB_INPUT;
   if (npos != 1) {
     snprintf(err, sizeof err, "expected one SUITE.yaml (see effbench slurm --help)");
     goto done;
@@ -1486,7 +1482,8 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
              "--rerun-changed and --keep-changed exclude each other: choose one");
     goto done;
   }
-  if (eb_suite_load(pos[0], reg, &suite, err, sizeof err)) goto done;
+  if ((rc = eb_suite_load(pos[0], reg, &suite, err, sizeof err))) goto done;
+  rc = EB_INPUT;
   eb_slurm_opts so;
   memset(&so, 0, sizeof so);
   static char exe[4096], suite_abs[4096], dir_abs[4096], plug_abs[64][4096];
@@ -1495,7 +1492,7 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
     if (absolute(plugins[i], plug_abs[i], sizeof plug_abs[i], err, sizeof err)) goto done;
     so.plugins[so.nplugins++] = plug_abs[i];
   }
-  rc = 1;
+  rc = EB_IO;
   if (mkdir(dir, 0777) && errno != EEXIST) {
     snprintf(err, sizeof err, "--db-dir %s: cannot create it (%s)", dir, strerror(errno));
     goto done;
@@ -1515,19 +1512,16 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
   so.partition = partition;
   so.time = time_s;
   so.changed = rerun_changed ? "--rerun-changed" : keep_changed ? "--keep-changed" : NULL;
-  int wrc = eb_slurm_write(&so, err, sizeof err);
-  if (wrc) {
-    rc = wrc == -2 ? 2 : 1;
-    goto done;
-  }
+  if ((rc = eb_slurm_write(&so, err, sizeof err))) goto done;
   printf("suite %s: %d run(s) in %d shard(s); wrote %s/array.sbatch, %s/merge.sbatch "
          "and %s/submit.sh\n",
          suite.name, suite.nruns, so.shards, dir_abs, dir_abs, dir_abs);
   if (!submit) {
     printf("read or edit them, then submit with: %s/submit.sh\n", dir_abs);
-    rc = 0;
+    rc = EB_OK;
     goto done;
   }
+  rc = EB_UNSUPPORTED;
   if (!on_path("sbatch")) {
     snprintf(err, sizeof err,
              "sbatch is not on PATH: submit from a Slurm login node (the scripts are "
@@ -1539,13 +1533,14 @@ static int cmd_slurm(eb_registry *reg, int argc, char **argv, char **plugins, in
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "'%s/submit.sh'", dir_abs); /* dir_abs has no quote */
   int src = system(cmd);
+  rc = EB_IO;
   if (src != 0) {
     snprintf(err, sizeof err,
              "%.300s/submit.sh failed (status %d): see sbatch's message above", dir_abs,
              src);
     goto done;
   }
-  rc = 0;
+  rc = EB_OK;
 done:
   if (rc && err[0]) fprintf(stderr, "effbench slurm: %s\n", err);
   eb_suite_free(&suite);
@@ -1553,13 +1548,6 @@ done:
 }
 
 /* ------------------------------------------------------------ report ---- */
-/* The database of report and plot: 0, or the exit code with err: 2 when there
- * is no database or it is not ours (bad input), 1 on a read failure. */
-static int open_readonly(const char *db, eb_store **st, char *err, size_t errlen) {
-  int orc = eb_store_open_readonly(db, st, err, errlen);
-  return orc == 0 ? 0 : orc == -2 ? 2 : 1;
-}
-
 /* report --json: the report's tidy CSV (report.h) as one JSON array of
  * objects with the CSV's column names; numeric columns are numbers, an empty
  * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
@@ -1640,7 +1628,7 @@ static int csv_to_json(const char *csv, FILE *out) {
 
 /* The stats every registered arch declares (plugin.h's eb_stat_decl), in the
  * results layer's terms: what `report --table stats` shows. *out is
- * malloc'ed (NULL when none); 0, or -1 when out of memory. */
+ * malloc'ed (NULL when none); EB_OK, or EB_NOMEM. */
 static int report_stats_of(eb_registry *reg, eb_report_stat **out, int *n) {
   *out = NULL;
   *n = 0;
@@ -1650,7 +1638,7 @@ static int report_stats_of(eb_registry *reg, eb_report_stat **out, int *n) {
          d && d->name; d++)
       total++;
   if (!total) return 0;
-  if (!(*out = calloc((size_t)total, sizeof **out))) return -1;
+  if (!(*out = calloc((size_t)total, sizeof **out))) return EB_NOMEM;
   static const eb_report_agg agg[] = {[EB_STAT_MEAN] = EB_AGG_MEAN,
                                       [EB_STAT_LAST] = EB_AGG_LAST,
                                       [EB_STAT_SUM] = EB_AGG_SUM,
@@ -1666,7 +1654,7 @@ static int report_stats_of(eb_registry *reg, eb_report_stat **out, int *n) {
   return 0;
 }
 
-static int cmd_report(eb_registry *reg, int argc, char **argv) {
+static int cmd_report(const cli *cl, int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *table_s = "all", *fmt_s = "md",
              *outp = NULL, *attempt_s = "latest", *spread = "std", *metric_s = "loss",
              *baseline = NULL;
@@ -1713,7 +1701,7 @@ static int cmd_report(eb_registry *reg, int argc, char **argv) {
                  "self-contained page with every figure, the suite YAML, data provenance "
                  "and the machine and commit of every run.",
                  pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return 0;
+  if (rc == OPTS_HELP) return EB_OK;
   eb_store *st = NULL;
   FILE *out = stdout, *csv = NULL;
   char *csv_text = NULL;
@@ -1727,19 +1715,19 @@ static int cmd_report(eb_registry *reg, int argc, char **argv) {
   if (eb_table_parse(table_s, &t)) {
     snprintf(err, sizeof err, "--table %s: expected accuracy, speed, stats, fit or all",
              table_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (!strcmp(fmt_s, "json"))
     json = 1;
   else if (json && strcmp(fmt_s, "md")) {
     snprintf(err, sizeof err, "--json and --format %s: choose one", fmt_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   } else if (eb_format_parse(fmt_s, &f)) {
     snprintf(err, sizeof err, "--format %s: expected md, latex, csv, json or html",
              fmt_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (json) f = EB_FMT_CSV; /* converted below */
@@ -1747,64 +1735,60 @@ static int cmd_report(eb_registry *reg, int argc, char **argv) {
     flags |= EB_REPORT_ALL_ATTEMPTS;
   else if (strcmp(attempt_s, "latest")) {
     snprintf(err, sizeof err, "--attempt %s: expected latest or all", attempt_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (!strcmp(spread, "sem"))
     flags |= EB_REPORT_SEM;
   else if (strcmp(spread, "std")) {
     snprintf(err, sizeof err, "--spread %s: expected std or sem", spread);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   eb_report_fit_opts fo = {EB_FIT_LOSS, (int)boot};
   if (eb_fit_metric_parse(metric_s, &fo.metric)) {
     snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
-  if (report_stats_of(reg, &stats, &nstats)) {
-    snprintf(err, sizeof err, "out of memory");
-    rc = 1;
+  if (report_stats_of(cl->reg, &stats, &nstats)) {
+    snprintf(err, sizeof err, "out of memory: the architectures' stat declarations");
+    rc = EB_NOMEM;
     goto done;
   }
-  if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
+  if ((rc = eb_store_open_readonly(db, &st, err, sizeof err))) goto done;
   if (outp && !(out = fopen(outp, "w"))) {
     snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
     out = stdout;
-    rc = 1;
+    rc = EB_IO;
     goto done;
   }
   if (json && !(csv = open_memstream(&csv_text, &csv_len))) {
     snprintf(err, sizeof err, "out of memory");
-    rc = 1;
+    rc = EB_NOMEM;
     goto done;
   }
   eb_report_options ro = {flags, &fo, baseline, stats, nstats};
   int rrc = eb_report_opts(st, suite, t, f, &ro, json ? csv : out, err, sizeof err);
-  if (rrc)
-    rc = rrc == EB_REPORT_ERR_NO_SUITE || rrc == EB_REPORT_ERR_MIXED ||
-                 rrc == EB_REPORT_ERR_BASELINE
-             ? 2
-             : 1;
+  rc = rrc;
   if (json) {
     int crc = fclose(csv);
     csv = NULL;
     if (!rc && (crc || csv_to_json(csv_text ? csv_text : "", out))) {
       snprintf(err, sizeof err, "cannot convert the report to JSON");
-      rc = 1;
+      rc = crc ? EB_NOMEM : EB_INTERNAL; /* the CSV is ours */
     }
   }
   if (!rrc && err[0]) fprintf(stderr, "effbench report: warning: %s\n", err);
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);
-      rc = 1;
+      rc = EB_IO;
     }
     out = stdout;
   } else if (fflush(stdout) != 0 && !rc) {
     snprintf(err, sizeof err, "standard output: write failed");
-    rc = 1;
+    rc = EB_IO;
   }
 done:
   if (rc) fprintf(stderr, "effbench report: %s\n", err);
@@ -1816,7 +1800,7 @@ done:
 }
 
 /* ----------------------------------------------------------- compare ---- */
-static int cmd_compare(int argc, char **argv) {
+static int cmd_compare(const cli *cl, int argc, char **argv) {
   const char *suite = NULL, *fmt_s = "md", *outp = NULL;
   double alpha = 0.01, min_change = 0.02;
   int fail_on = 0;
@@ -1843,7 +1827,7 @@ static int cmd_compare(int argc, char **argv) {
       "NEW/BASE and a regression flag where NEW is worse beyond the noise of both sides "
       "(Welch's t-test) and by at least --min-change.",
       pos, &npos, 2, err, sizeof err);
-  if (rc == 1) return 0;
+  if (rc == OPTS_HELP) return EB_OK;
   if (rc) {
     fprintf(stderr, "effbench compare: %s\n", err);
     return rc;
@@ -1853,7 +1837,7 @@ static int cmd_compare(int argc, char **argv) {
   eb_cmp_opts o = {.suite = suite, .alpha = alpha, .min_change = min_change};
   if (npos != 2) {
     snprintf(err, sizeof err, "give two databases: BASE.db NEW.db (see --help)");
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (!strcmp(fmt_s, "md"))
@@ -1864,39 +1848,34 @@ static int cmd_compare(int argc, char **argv) {
     o.format = EB_CMP_JSON;
   else {
     snprintf(err, sizeof err, "--format %s: expected md, csv or json", fmt_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   o.base_label = pos[0];
   o.new_label = pos[1];
   /* either may be older than this build: read as it is, never migrated */
   for (int i = 0; i < 2; i++) {
-    int orc = eb_store_open_input(pos[i], i ? &n : &b, err, sizeof err);
-    if (orc) {
-      rc = orc == -2 ? 2 : 1;
-      goto done;
-    }
+    if ((rc = eb_store_open_input(pos[i], i ? &n : &b, err, sizeof err))) goto done;
   }
   if (outp && !(out = fopen(outp, "w"))) {
     snprintf(err, sizeof err, "%s: cannot write: %s", outp, strerror(errno));
     out = stdout;
-    rc = 1;
+    rc = EB_IO;
     goto done;
   }
   int nreg = 0;
-  int crc = eb_compare(b, n, &o, out, &nreg, err, sizeof err);
-  if (crc) rc = crc == -2 ? 2 : 1;
+  rc = eb_compare(b, n, &o, out, &nreg, err, sizeof err);
   if (out != stdout) {
     if (fclose(out) != 0 && !rc) {
       snprintf(err, sizeof err, "%s: write failed", outp);
-      rc = 1;
+      rc = EB_IO;
     }
     out = stdout;
   }
   if (!rc && fail_on && nreg > 0) {
     fprintf(stderr, "effbench compare: %d regression%s flagged\n", nreg,
             nreg == 1 ? "" : "s");
-    rc = 1;
+    rc = EB_FAILED;
   }
 done:
   if (rc && err[0]) fprintf(stderr, "effbench compare: %s\n", err);
@@ -1906,7 +1885,7 @@ done:
 }
 
 /* -------------------------------------------------------------- plot ---- */
-static int cmd_plot(int argc, char **argv) {
+static int cmd_plot(const cli *cl, int argc, char **argv) {
   const char *db = "out/results.db", *suite = NULL, *kind_s = "all", *fmt_s = "png",
              *outdir = "out/figures", *metric_s = "loss", *baseline = NULL;
   int mix = 0;
@@ -1935,7 +1914,7 @@ static int cmd_plot(int argc, char **argv) {
                  "Figures from the results database with gnuplot; each image comes with "
                  "its data file (NAME.dat) and script (NAME.gp) to restyle it.",
                  pos, &npos, 0, err, sizeof err);
-  if (rc == 1) return 0;
+  if (rc == OPTS_HELP) return EB_OK;
   eb_store *st = NULL;
   eb_plot_kind kind;
   eb_plot_format fmt;
@@ -1943,33 +1922,27 @@ static int cmd_plot(int argc, char **argv) {
   if (eb_plot_kind_parse(kind_s, &kind)) {
     snprintf(err, sizeof err,
              "--kind %s: expected bubble, scaling, curves, pareto, fit or all", kind_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   eb_fit_metric metric;
   if (eb_fit_metric_parse(metric_s, &metric)) {
     snprintf(err, sizeof err, "--metric %s: expected loss or error", metric_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
   if (eb_plot_format_parse(fmt_s, &fmt)) {
     snprintf(err, sizeof err, "--format %s: expected png, svg or pdf", fmt_s);
-    rc = 2;
+    rc = EB_INPUT;
     goto done;
   }
-  if ((rc = open_readonly(db, &st, err, sizeof err))) goto done;
+  if ((rc = eb_store_open_readonly(db, &st, err, sizeof err))) goto done;
   int written = 0;
-  int prc = eb_plot_opts(st, suite, kind, fmt,
+  if ((rc = eb_plot_opts(st, suite, kind, fmt,
                          (mix ? EB_PLOT_MIX_SOURCES : 0) |
                              (metric == EB_FIT_ERROR ? EB_PLOT_FIT_ERROR : 0),
-                         baseline, outdir, &written, err, sizeof err);
-  if (prc) {
-    rc = prc == EB_PLOT_ERR_NO_DATA || prc == EB_PLOT_ERR_MIXED ||
-                 prc == EB_PLOT_ERR_BASELINE
-             ? 2
-             : 1;
+                         baseline, outdir, &written, err, sizeof err)))
     goto done;
-  }
   if (err[0]) fprintf(stderr, "effbench plot: note: %s\n", err);
   printf("%d figure(s) written to %s\n", written, outdir);
 done:
@@ -1979,25 +1952,91 @@ done:
 }
 
 /* -------------------------------------------------------------- main ---- */
+/* The process's exit status for each kind of failure (docs/engine.md,
+ * "Errors and exit statuses"): 0 success, 2 bad usage or bad input (the
+ * user's to fix: an option, a file, a name that does not exist), 1 every
+ * other failure (of a run, of I/O, of the machine). Every command returns an
+ * eb_rc; this table alone turns it into a status. */
+static const int EXIT_STATUS[] = {
+    [EB_OK] = 0,       [EB_NOMEM] = 1, [EB_INPUT] = 2,  [EB_NOTFOUND] = 2,
+    [EB_IO] = 1,       [EB_DB] = 1,    [EB_SHAPE] = 1,  [EB_UNSUPPORTED] = 1,
+    [EB_INTERNAL] = 1, [EB_BUSY] = 1,  [EB_FAILED] = 1,
+};
+_Static_assert(sizeof EXIT_STATUS / sizeof EXIT_STATUS[0] == EB_RC_COUNT,
+               "one exit status per eb_rc kind");
+
+static int exit_status(int rc) {
+  return rc >= 0 && rc < EB_RC_COUNT ? EXIT_STATUS[rc] : 1;
+}
+
+/* The commands: dispatch, `effbench --help` and the unknown-command message
+ * all read this table, in this order. `computes`: the command runs the
+ * engine, so it says why the preferred GEMM backend is not used. */
+typedef struct command {
+  const char *name;
+  const char *args; /* shown after the name in --help; NULL: none */
+  int (*handler)(const cli *cl, int argc, char **argv);
+  const char *summary;
+  int computes;
+} command;
+
+static const command COMMANDS[] = {
+    {"list", "archs|tasks", cmd_list,
+     "registered architectures or tasks and their parameters", 0},
+    {"run", "SUITE.yaml", cmd_run, "run a suite into the results database (resumable)",
+     1},
+    {"report", NULL, cmd_report, "tables from the results database", 0},
+    {"merge", "OUT IN...", cmd_merge,
+     "merge results databases (a suite's shards) into one", 0},
+    {"slurm", "SUITE.yaml", cmd_slurm,
+     "write (and submit) a Slurm job array running a suite", 0},
+    {"compare", "BASE NEW", cmd_compare,
+     "two results databases side by side, regressions flagged", 0},
+    {"plot", NULL, cmd_plot, "figures from the results database (gnuplot)", 0},
+    {"train", NULL, cmd_train, "train one architecture on one task, report accuracy", 1},
+    {"bench", NULL, cmd_bench,
+     "speed and memory of one architecture (--peak: the machine's)", 1},
+    {"export", NULL, cmd_export, "parameters (and a batch with gradients) as safetensors",
+     1},
+    {"check", NULL, cmd_check,
+     "gradient, FLOP, determinism and padding checks of an arch", 1},
+    {"data", "TASK", cmd_data, "write a task's generated data in its official format", 0},
+};
+enum { NCOMMANDS = (int)(sizeof COMMANDS / sizeof COMMANDS[0]) };
+
+static const command *find_command(const char *name) {
+  for (int i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(COMMANDS[i].name, name)) return &COMMANDS[i];
+  return NULL;
+}
+
 static void usage(FILE *f) {
-  fputs("usage: effbench [--plugin FILE.so]... COMMAND [options]\n\n"
-        "commands:\n"
-        "  list archs|tasks   registered architectures or tasks and their parameters\n"
-        "  run SUITE.yaml     run a suite into the results database (resumable)\n"
-        "  report             tables from the results database\n"
-        "  merge OUT IN...    merge results databases (a suite's shards) into one\n"
-        "  slurm SUITE.yaml   write (and submit) a Slurm job array running a suite\n"
-        "  compare BASE NEW   two results databases side by side, regressions flagged\n"
-        "  plot               figures from the results database (gnuplot)\n"
-        "  train              train one architecture on one task, report accuracy\n"
-        "  bench              speed and memory of one architecture (--peak: the "
-        "machine's)\n"
-        "  export             parameters (and a batch with gradients) as safetensors\n"
-        "  check              gradient, FLOP, determinism and padding checks of an arch\n"
-        "  data TASK          write a task's generated data in its official format\n\n"
-        "Plugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
+  fputs("usage: effbench [--plugin FILE.so]... COMMAND [options]\n\ncommands:\n", f);
+  for (int i = 0; i < NCOMMANDS; i++) {
+    char left[64];
+    snprintf(left, sizeof left, "%s%s%s", COMMANDS[i].name, COMMANDS[i].args ? " " : "",
+             COMMANDS[i].args ? COMMANDS[i].args : "");
+    fprintf(f, "  %-18s %s\n", left, COMMANDS[i].summary);
+  }
+  fputs("\nPlugins: --plugin FILE.so (repeatable) or every .so in the directories of\n"
         "EFFBENCH_PLUGIN_PATH. 'effbench COMMAND --help' describes each command.\n",
         f);
+}
+
+/* "unknown command 'x'; did you mean 'y'? (commands: a, b, ...)" */
+static void unknown_command(const char *name) {
+  const char *names[NCOMMANDS];
+  char list[512];
+  size_t n = 0;
+  list[0] = '\0';
+  for (int i = 0; i < NCOMMANDS; i++) {
+    names[i] = COMMANDS[i].name;
+    int k = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
+    if (k > 0 && (size_t)k < sizeof list - n) n += (size_t)k;
+  }
+  const char *near = eb_nearest(name, names, NCOMMANDS);
+  fprintf(stderr, "effbench: unknown command '%s'%s%s%s (commands: %s)\n", name,
+          near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", list);
 }
 
 /* a damaged data cache is rebuilt; say so */
@@ -2017,7 +2056,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--plugin")) {
       if (i + 1 >= argc || nplug == 64) {
         fprintf(stderr, "effbench: --plugin needs a FILE.so\n");
-        return EXIT_BAD_INPUT;
+        return exit_status(EB_INPUT);
       }
       plugins[nplug++] = argv[++i];
     } else if (!strncmp(argv[i], "--plugin=", 9) && nplug < 64) {
@@ -2028,81 +2067,47 @@ int main(int argc, char **argv) {
   }
   if (i >= argc) {
     usage(stderr);
-    return EXIT_BAD_INPUT;
+    return exit_status(EB_INPUT);
   }
-  const char *cmd = argv[i];
-  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+  const char *name = argv[i];
+  if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
     usage(stdout);
-    return 0;
+    return exit_status(EB_OK);
   }
-  if (!strcmp(cmd, "--version")) {
+  if (!strcmp(name, "--version")) {
     printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION,
            EFFBENCH_GIT_COMMIT, EFFBENCH_ABI_VERSION);
-    return 0;
+    return exit_status(EB_OK);
   }
   /* sub-commands see argv as if the command were argv[1] */
   argv += i - 1;
   argc -= i - 1;
-  static const char *const commands[] = {"list", "run",   "report", "compare",
-                                         "plot", "train", "bench",  "export",
-                                         "data", "check", "merge",  "slurm"};
-  const int ncommands = (int)(sizeof commands / sizeof *commands);
-  int known = 0;
-  for (int c = 0; c < ncommands; c++)
-    known |= !strcmp(cmd, commands[c]);
-  if (!known) {
-    const char *near = eb_nearest(cmd, commands, ncommands);
-    fprintf(stderr,
-            "effbench: unknown command '%s'%s%s%s (commands: list, run, report, compare, "
-            "plot, train, bench, export, data, check, merge, slurm)\n",
-            cmd, near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
-    return EXIT_BAD_INPUT;
+  const command *cmd = find_command(name);
+  if (!cmd) {
+    unknown_command(name);
+    return exit_status(EB_INPUT);
   }
   eb_registry *reg = eb_registry_create();
   char err[EB_ERR_LEN];
   if (!reg) {
     fprintf(stderr, "effbench: out of memory\n");
-    return 1;
+    return exit_status(EB_NOMEM);
   }
-  if (eb_registry_open_default(reg, nplug, plugins, err, sizeof err)) {
+  int rc = eb_registry_open_default(reg, nplug, plugins, err, sizeof err);
+  if (rc) {
     fprintf(stderr, "effbench: %s\n", err);
     eb_registry_destroy(reg);
-    return EXIT_BAD_INPUT;
+    return exit_status(rc);
   }
-  /* commands that compute say once why the preferred GEMM backend is not used */
-  if (!strcmp(cmd, "run") || !strcmp(cmd, "bench") || !strcmp(cmd, "train") ||
-      !strcmp(cmd, "export") || !strcmp(cmd, "check")) {
+  if (cmd->computes) { /* say once why the preferred GEMM backend is not used */
     int help = 0;
     for (int a = 2; a < argc; a++)
       help |= !strcmp(argv[a], "--help") || !strcmp(argv[a], "-h");
     const char *w = help ? "" : eb_gemm_info_get()->warning;
     if (w && *w) fprintf(stderr, "effbench: warning: %s\n", w);
   }
-  int rc;
-  if (!strcmp(cmd, "list"))
-    rc = cmd_list(reg, argc, argv);
-  else if (!strcmp(cmd, "train"))
-    rc = cmd_train(reg, argc, argv);
-  else if (!strcmp(cmd, "bench"))
-    rc = cmd_bench(reg, argc, argv);
-  else if (!strcmp(cmd, "data"))
-    rc = cmd_data(reg, argc, argv);
-  else if (!strcmp(cmd, "run"))
-    rc = cmd_run(reg, argc, argv);
-  else if (!strcmp(cmd, "report"))
-    rc = cmd_report(reg, argc, argv);
-  else if (!strcmp(cmd, "compare"))
-    rc = cmd_compare(argc, argv);
-  else if (!strcmp(cmd, "plot"))
-    rc = cmd_plot(argc, argv);
-  else if (!strcmp(cmd, "merge"))
-    rc = cmd_merge(argc, argv);
-  else if (!strcmp(cmd, "slurm"))
-    rc = cmd_slurm(reg, argc, argv, plugins, nplug);
-  else if (!strcmp(cmd, "check"))
-    rc = cmd_check(reg, argc, argv);
-  else
-    rc = cmd_export(reg, argc, argv);
+  const cli cl = {reg, plugins, nplug};
+  rc = cmd->handler(&cl, argc, argv);
   eb_registry_destroy(reg);
-  return rc;
+  return exit_status(rc);
 }

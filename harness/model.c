@@ -22,44 +22,44 @@ int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_arg
   c.max_len = seq_len + (cfg->pool == EB_POOL_CLS);
   if (cfg->dim < 1 || cfg->depth < 0 || cfg->heads < 1 || cfg->ffn < 1) {
     snprintf(err, errlen, "model: dim, heads and ffn must be positive and depth >= 0");
-    return -1;
+    return EB_INPUT;
   }
   if (!(cfg->dropout >= 0 && cfg->dropout < 1)) {
     snprintf(err, errlen, "model: dropout %g must be in [0, 1)", cfg->dropout);
-    return -1;
+    return EB_INPUT;
   }
   if (!(cfg->attention_dropout >= 0 && cfg->attention_dropout < 1) ||
       !(cfg->mlp_dropout >= 0 && cfg->mlp_dropout < 1)) {
     snprintf(err, errlen,
              "model: attention_dropout %g and mlp_dropout %g must be in [0, 1)",
              cfg->attention_dropout, cfg->mlp_dropout);
-    return -1;
+    return EB_INPUT;
   }
   if ((cfg->positions != EB_POS_LEARNED && cfg->positions != EB_POS_SINUSOIDAL) ||
       (cfg->head != EB_HEAD_LINEAR && cfg->head != EB_HEAD_MLP) || cfg->head_width < 0) {
     snprintf(err, errlen,
              "model: positions must be learned or sinusoidal, head linear or mlp, "
              "head_width >= 0 (0 = ffn)");
-    return -1;
+    return EB_INPUT;
   }
   if (vocab < 2 || classes < 2 || seq_len < 1) {
     snprintf(err, errlen, "model: vocab (%d) and classes (%d) must be >= 2, length >= 1",
              vocab, classes);
-    return -1;
+    return EB_INPUT;
   }
   if (arch->validate) {
     char why[EB_ERR_LEN];
     why[0] = '\0';
     if (arch->validate(&c, args, why, sizeof why)) {
       snprintf(err, errlen, "arch '%s': %s", arch->name, why);
-      return -1;
+      return EB_INPUT;
     }
   }
-  return 0;
+  return EB_OK;
 }
 
 /* Validate and declare every parameter (the weights are not allocated until
- * eb_params_finalize): 0, or -1 with err and nothing left. */
+ * eb_params_finalize): EB_OK, or the kind with err and nothing left. */
 static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
                          const eb_args *args, int vocab, int classes, int seq_len,
                          int pair, char *err, size_t errlen) {
@@ -74,11 +74,12 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   const int cls = cfg->pool == EB_POOL_CLS;
   m->cfg.max_len = seq_len + cls;
   const int D = cfg->dim;
-  if (eb_model_check(arch, cfg, args, vocab, classes, seq_len, err, errlen)) return -1;
+  int rc = eb_model_check(arch, cfg, args, vocab, classes, seq_len, err, errlen);
+  if (rc) return rc;
   m->P = eb_params_create();
   if (!m->P) {
     snprintf(err, errlen, "out of memory");
-    return -1;
+    return EB_NOMEM;
   }
   m->tok = eb_param(m->P, "embed.tok", 2, (int[]){vocab + cls, D}, EB_INIT_NORMAL, 0.02f);
   const int L = m->cfg.max_len;
@@ -87,7 +88,7 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     if (!m->pos_table) {
       snprintf(err, errlen, "out of memory");
       eb_model_destroy(m);
-      return -1;
+      return EB_NOMEM;
     }
     eb_sinusoid_table(m->pos_table, L, D);
   } else {
@@ -98,7 +99,7 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   if (arch->create(&m->cfg, args, m->P, &m->impl, why, sizeof why)) {
     snprintf(err, errlen, "arch '%s': %s", arch->name, why[0] ? why : "create failed");
     eb_model_destroy(m);
-    return -1;
+    return EB_INPUT;
   }
   m->lnf_g = eb_param(m->P, "final_ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
   m->lnf_b = eb_param(m->P, "final_ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
@@ -125,18 +126,19 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     snprintf(err, errlen, "arch '%s': a parameter name clashes with the shared model's",
              arch->name);
     eb_model_destroy(m);
-    return -1;
+    return EB_INPUT;
   }
-  return 0;
+  return EB_OK;
 }
 
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
                     const eb_args *args, int vocab, int classes, int seq_len, int pair,
                     uint64_t seed, char *err, size_t errlen) {
-  if (model_declare(m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen))
-    return -1;
+  int rc = model_declare(m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen);
+  if (rc) return rc;
   /* finalize fails only when the parameter block cannot be allocated */
-  return eb_params_finalize(m->P, seed, err, errlen) ? (eb_model_destroy(m), -2) : 0;
+  if ((rc = eb_params_finalize(m->P, seed, err, errlen))) eb_model_destroy(m);
+  return rc;
 }
 
 double eb_model_flops_token(const eb_model *m) {
@@ -148,12 +150,12 @@ int eb_model_counts(const eb_arch *arch, const eb_model_config *cfg, const eb_ar
                     int vocab, int classes, int seq_len, int pair, int64_t *params,
                     double *flops_token, char *err, size_t errlen) {
   eb_model m;
-  if (model_declare(&m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen))
-    return -1;
+  int rc = model_declare(&m, arch, cfg, args, vocab, classes, seq_len, pair, err, errlen);
+  if (rc) return rc;
   *params = eb_params_numel(m.P);
   *flops_token = eb_model_flops_token(&m);
   eb_model_destroy(&m);
-  return 0;
+  return EB_OK;
 }
 
 void eb_model_destroy(eb_model *m) {
@@ -163,9 +165,12 @@ void eb_model_destroy(eb_model *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* A failed pass: err names the part, ctx keeps the kind (EB_INTERNAL when
+ * nothing recorded one: a part that failed without saying why). */
 static int fail(eb_ctx *ctx, char *err, size_t errlen, const char *what) {
   snprintf(err, errlen, "%s: %s", what,
            eb_ctx_error(ctx)[0] ? eb_ctx_error(ctx) : "failed");
+  if (eb_ctx_rc(ctx) == EB_OK) eb_ctx_fail(ctx, EB_INTERNAL, "%s", err);
   return -1;
 }
 
@@ -176,6 +181,7 @@ static eb_tensor *encode(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *
   const int L = N + cls;
   if (L > m->cfg.max_len) {
     snprintf(err, errlen, "sequence length %d exceeds the model's %d", N, m->seq_len);
+    eb_ctx_fail(ctx, EB_SHAPE, "%s", err);
     return NULL;
   }
   const int32_t *ids = tokens;
@@ -219,6 +225,7 @@ static eb_tensor *encode(eb_model *m, eb_ctx *ctx, int B, int N, const int32_t *
   if (m->arch->forward(m->impl, ctx, x, msk, &h, why, sizeof why) || !h) {
     snprintf(err, errlen, "arch '%s' forward: %s", m->arch->name,
              why[0] ? why : (eb_ctx_error(ctx)[0] ? eb_ctx_error(ctx) : "failed"));
+    if (eb_ctx_rc(ctx) == EB_OK) eb_ctx_fail(ctx, EB_INTERNAL, "%s", err);
     return NULL;
   }
   h = eb_layernorm(ctx, h, m->lnf_g, m->lnf_b);
@@ -240,6 +247,7 @@ eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *er
   }
   if (!b->tokens2) {
     snprintf(err, errlen, "pair model given a batch without a second sequence");
+    eb_ctx_fail(ctx, EB_INTERNAL, "%s", err);
     return NULL;
   }
   /* both towers in one pass: rows 0..B-1 are the first sequences, B..2B-1 the

@@ -36,13 +36,14 @@ typedef struct eb_model {
 void eb_sinusoid_table(float *out, int L, int D);
 
 /* The checks of eb_model_create alone (model sizes, then the arch's validate
- * at this length), allocating nothing: 0, or -1 with err ("model: ..." or
- * "arch 'NAME': ..."). */
+ * at this length), allocating nothing: EB_OK, or EB_INPUT with err ("model:
+ * ..." or "arch 'NAME': ..."). */
 int eb_model_check(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
                    int vocab, int classes, int seq_len, char *err, size_t errlen);
 /* Validate and build. cfg->max_len is set here from seq_len (+1 for CLS).
- * 0; -1 with err when the model is invalid; -2 with err (naming the bytes
- * asked) when its parameters cannot be allocated: out of memory. */
+ * EB_OK; EB_INPUT with err when the model is invalid (its sizes, the arch's
+ * parameters, the arch's create refusing them); EB_NOMEM with err (naming the
+ * bytes asked) when its parameters cannot be allocated. */
 int eb_model_create(eb_model *m, const eb_arch *arch, const eb_model_config *cfg,
                     const eb_args *args, int vocab, int classes, int seq_len, int pair,
                     uint64_t seed, char *err, size_t errlen);
@@ -51,19 +52,22 @@ void eb_model_destroy(eb_model *m);
 /* What eb_model_create would build, without allocating its weights: the
  * trainable parameter count and the training FLOPs per token (forward +
  * backward of one sequence of seq_len tokens, or of a pair, over its tokens;
- * -1 when the arch has no flops()). 0, or -1 with err as eb_model_create. */
+ * -1 when the arch has no flops()). EB_OK, or the kind with err as
+ * eb_model_create. */
 int eb_model_counts(const eb_arch *arch, const eb_model_config *cfg, const eb_args *args,
                     int vocab, int classes, int seq_len, int pair, int64_t *params,
                     double *flops_token, char *err, size_t errlen);
 
 /* batch (tokens[B*N], mask[B*N] or NULL = all real; pair mode also tokens2,
- * mask2) -> logits [B, classes] */
+ * mask2) -> logits [B, classes]. NULL on a failure, with err, and its kind
+ * recorded in ctx (eb_ctx_rc: EB_NOMEM, EB_SHAPE, ...; EB_INTERNAL for an
+ * arch that failed without recording one). */
 eb_tensor *eb_model_logits(eb_model *m, eb_ctx *ctx, const eb_batch *b, char *err,
                            size_t errlen);
 
 /* Mean cross-entropy of a batch plus the arch's auxiliary loss when training.
  * *correct receives the number of right predictions; *ce (if not NULL) the
- * cross-entropy alone. */
+ * cross-entropy alone. Fails as eb_model_logits. */
 eb_tensor *eb_model_loss(eb_model *m, eb_ctx *ctx, const eb_batch *b, int *correct,
                          float *ce, char *err, size_t errlen);
 

@@ -42,7 +42,7 @@ static int gemm_rates(int n, int reps, double *rates, char *err, size_t errlen) 
     free(B);
     free(C);
     snprintf(err, errlen, "peak: out of memory for three %dx%d matrices", n, n);
-    return -1;
+    return EB_NOMEM;
   }
   for (size_t i = 0; i < nn; i++) { /* small exact values: no denormals, no overflow */
     A[i] = (float)((int)(i % 13) - 6) * 0.125f;
@@ -72,7 +72,7 @@ static int triad_rates(size_t bytes, int threads, int reps, double *rates, char 
     free(b);
     free(c);
     snprintf(err, errlen, "peak: out of memory for three %zu-byte triad arrays", bytes);
-    return -1;
+    return EB_NOMEM;
   }
   (void)threads; /* used by the pragmas */
   /* first touch by the threads that will stream the same pages */
@@ -105,13 +105,13 @@ int eb_peak_measure(const eb_peak_cfg *cfg, eb_peak *p, char *err, size_t errlen
   if (cfg->threads < 1 || cfg->gemm_n < 16 || cfg->gemm_reps < 1 || cfg->bw_reps < 1 ||
       cfg->bw_bytes < ((size_t)1 << 20)) {
     snprintf(err, errlen, "peak: bad measurement settings");
-    return -1;
+    return EB_INTERNAL;
   }
   int nr = cfg->gemm_reps > cfg->bw_reps ? cfg->gemm_reps : cfg->bw_reps;
   double *rates = malloc((size_t)nr * sizeof *rates);
   if (!rates) {
     snprintf(err, errlen, "peak: out of memory");
-    return -1;
+    return EB_NOMEM;
   }
   double t0 = eb_now();
   eb_set_threads(cfg->threads);

@@ -45,7 +45,7 @@ eb_peak_cfg eb_peak_quick(int threads);
 eb_peak_cfg eb_peak_full(int threads);
 
 /* Measures both peaks; sets the engine's thread count to cfg->threads.
- * Returns 0, or -1 with err (out of memory, bad cfg). */
+ * Returns EB_OK, or EB_NOMEM / EB_INTERNAL (bad cfg) with err. */
 int eb_peak_measure(const eb_peak_cfg *cfg, eb_peak *p, char *err, size_t errlen);
 
 #endif

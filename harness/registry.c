@@ -179,12 +179,12 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
                             size_t errlen) {
   if (reg->nhandles == REG_MAX) {
     snprintf(err, errlen, "plugin %s: too many plugins (max %d)", path, REG_MAX);
-    return -1;
+    return EB_INPUT;
   }
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     snprintf(err, errlen, "plugin %s: cannot load: %s", path, dlerror());
-    return -1;
+    return EB_INPUT;
   }
   eb_plugin_init_fn init;
   *(void **)(&init) = dlsym(h, EFFBENCH_PLUGIN_INIT_SYMBOL);
@@ -192,7 +192,7 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
     snprintf(err, errlen, "plugin %s: no %s() entry point", path,
              EFFBENCH_PLUGIN_INIT_SYMBOL);
     dlclose(h);
-    return -1;
+    return EB_INPUT;
   }
   /* the digest of the file as loaded: `run` compares it with the one each
    * done run recorded (a rebuilt plugin is new code for its archs) */
@@ -201,13 +201,13 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
   if (eb_sha256_file(path, code, &bytes, why, sizeof why)) {
     snprintf(err, errlen, "plugin %s: cannot read it for its checksum: %s", path, why);
     dlclose(h);
-    return -1;
+    return EB_INPUT;
   }
   char *p = strdup(path);
   if (!p) {
     snprintf(err, errlen, "out of memory");
     dlclose(h);
-    return -1;
+    return EB_NOMEM;
   }
   reg->handles[reg->nhandles] = h;
   reg->paths[reg->nhandles++] = p;
@@ -220,9 +220,9 @@ int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err,
   if (rc != 0) {
     snprintf(err, errlen, "plugin %s: %s", path,
              reg->err[0] ? reg->err : "its init function reported failure");
-    return -1;
+    return EB_INPUT;
   }
-  return 0;
+  return EB_OK;
 }
 
 static int ends_with_so(const char *s) {
@@ -236,8 +236,11 @@ static int cmp_str(const void *a, const void *b) {
 
 int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t errlen) {
   char *copy = strdup(dirs);
-  if (!copy) return -1;
-  int rc = 0;
+  if (!copy) {
+    snprintf(err, errlen, "out of memory");
+    return EB_NOMEM;
+  }
+  int rc = EB_OK;
   for (char *save = NULL, *d = strtok_r(copy, ":", &save); d && rc == 0;
        d = strtok_r(NULL, ":", &save)) {
     DIR *dir = opendir(d);
@@ -304,20 +307,20 @@ int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen) {
   }
   for (size_t i = 0; i < sizeof tasks / sizeof *tasks; i++)
     if (eb_register_task(reg, tasks[i])) goto fail;
-  return 0;
+  return EB_OK;
 fail:
   snprintf(err, errlen, "%s", reg->err);
-  return -1;
+  return EB_INTERNAL; /* a built-in table the registry refuses: a bug */
 }
 
 int eb_registry_open_default(eb_registry *reg, int nplugins, char *const *plugins,
                              char *err, size_t errlen) {
-  if (eb_registry_add_builtins(reg, err, errlen)) return -1;
-  for (int i = 0; i < nplugins; i++)
-    if (eb_registry_load_plugin(reg, plugins[i], err, errlen)) return -1;
+  int rc = eb_registry_add_builtins(reg, err, errlen);
+  for (int i = 0; !rc && i < nplugins; i++)
+    rc = eb_registry_load_plugin(reg, plugins[i], err, errlen);
   const char *path = getenv("EFFBENCH_PLUGIN_PATH");
-  if (path && *path && eb_registry_load_path(reg, path, err, errlen)) return -1;
-  return 0;
+  if (!rc && path && *path) rc = eb_registry_load_path(reg, path, err, errlen);
+  return rc;
 }
 
 int eb_registry_arch_count(const eb_registry *reg) { return reg->narch; }

@@ -6,13 +6,18 @@
 
 eb_registry *eb_registry_create(void);
 void eb_registry_destroy(eb_registry *reg);
-/* Register every built-in architecture and task. */
+/* Register every built-in architecture and task (EB_INTERNAL with err when
+ * one is refused). */
 int eb_registry_add_builtins(eb_registry *reg, char *err, size_t errlen);
-/* Load one plugin .so (calls its effbench_plugin_init). */
+/* Load one plugin .so (calls its effbench_plugin_init). EB_OK, or EB_INPUT
+ * with err: the file cannot be loaded, has no entry point or its init fails
+ * (EB_NOMEM for an allocation failure). */
 int eb_registry_load_plugin(eb_registry *reg, const char *path, char *err, size_t errlen);
-/* Load every *.so in each directory of a ':'-separated list. */
+/* Load every *.so in each directory of a ':'-separated list; fails as
+ * eb_registry_load_plugin. */
 int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t errlen);
-/* Builtins, then --plugin files, then EFFBENCH_PLUGIN_PATH. */
+/* Builtins, then --plugin files, then EFFBENCH_PLUGIN_PATH; the first
+ * failure's kind. */
 int eb_registry_open_default(eb_registry *reg, int nplugins, char *const *plugins,
                              char *err, size_t errlen);
 

@@ -122,7 +122,7 @@ int eb_shard_from_env(int *shard_i, int *shard_n, char *err, size_t errlen) {
              "SLURM_ARRAY_TASK_ID=%s / SLURM_ARRAY_TASK_COUNT=%s do not name a shard "
              "(need 0 <= ID < COUNT; use --array=0-N)",
              id, count);
-    return -1;
+    return EB_INPUT;
   }
   *shard_i = (int)i;
   *shard_n = (int)n;
@@ -278,7 +278,7 @@ static void stat_emit(void *user, const char *name, double value) {
 
 /* Claims run r (eb_store_run_claim) and, when this process got it, trains it
  * and writes its result. *outcome: the claim's; *ok: 1 done, 0 ended early,
- * -1 failed (when trained). -1 with err on a database failure. */
+ * -1 failed (when trained). The kind with err on a database failure. */
 static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_run *r,
                    data_slot *data, const eb_run_opts *o, const char *since,
                    const char *exe_sha256, int fresh, int index, int total,
@@ -304,11 +304,11 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
                         .fresh = fresh,
                         .arch_sha256 = eb_registry_arch_code(o->reg, r->arch),
                         .exe_sha256 = exe_sha256};
-  if (eb_store_run_claim(db, &claim, outcome, &run_id, holder, sizeof holder, err,
-                         errlen) ||
-      (*outcome == EB_CLAIM_TAKEN &&
-       eb_store_run_machine(db, run_id, gi->isa, o->threads, err, errlen)))
-    return -1;
+  int crc = eb_store_run_claim(db, &claim, outcome, &run_id, holder, sizeof holder, err,
+                               errlen);
+  if (!crc && *outcome == EB_CLAIM_TAKEN)
+    crc = eb_store_run_machine(db, run_id, gi->isa, o->threads, err, errlen);
+  if (crc) return crc;
   if (*outcome == EB_CLAIM_BUSY)
     say(o, 0, "[%d/%d] %s: running in another process (%s): left to it", index, total,
         r->label, holder);
@@ -362,8 +362,8 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
                                      data->info.vocab, data->info.classes,
                                      data->info.max_len, data->info.mode == EB_INPUT_PAIR,
                                      (uint64_t)r->seed, why, sizeof why)
-                   : -1;
-  if (mrc == -2) row.status = "oom"; /* the parameters did not fit: a result */
+                   : EB_INPUT;
+  if (mrc == EB_NOMEM) row.status = "oom"; /* the parameters did not fit: a result */
   /* checkpoints: DB.ckpt/KEY.ckpt (docs/reliability.md) */
   char ckpt[4096] = "";
   eb_train_cfg tc = r->train;
@@ -434,12 +434,13 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   int rc = eb_store_run_finish(db, run_id, &row, err, errlen);
   /* the result is stored (or another process's stands): the checkpoint has
    * served; a failed write keeps it for the next attempt */
-  if (rc >= 0 && ckpt[0]) unlink(ckpt);
-  if (rc == 1) { /* thought dead and taken over: the other process's result stands */
+  if ((rc == EB_OK || rc == EB_BUSY) && ckpt[0]) unlink(ckpt);
+  if (rc == EB_BUSY) { /* thought dead and taken over: the other process's result
+                          stands */
     say(o, 0, "[%d/%d] %s: %s", index, total, r->label, err);
     err[0] = 0;
     *outcome = EB_CLAIM_BUSY;
-    rc = 0;
+    rc = EB_OK;
   }
   *ok = !strcmp(row.status, "done") ? 1 : !strcmp(row.status, "failed") ? -1 : 0;
   char acc[48] = "";
@@ -480,7 +481,7 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      eb_bench_result *br, const char **status, char *why, size_t whylen,
                      char *err, size_t errlen) {
   int brc = eb_bench_run(arch, args, m, bc, br, why, whylen);
-  *status = brc ? (strstr(why, "out of memory") ? "oom" : "failed") : "done";
+  *status = brc == EB_OK ? "done" : brc == EB_NOMEM ? "oom" : "failed";
   char aj[1024], cfg[2048];
   eb_args_json(args, aj, sizeof aj);
   /* provenance of the row: the GEMM backend is chosen at run time */
@@ -520,38 +521,41 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
 
 int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,
                     int64_t *suite_id, char *err, size_t errlen) {
-  int rc = eb_store_open(path, db, err, errlen);
+  int rc = eb_store_open(path, db, err, errlen), has = 0;
   if (rc) return rc;
   /* rows without a suite file never join a suite run from one: its speed
    * table (and what `run` resumes) stays its own */
-  if (!yaml && (rc = eb_store_suite_has_yaml(*db, suite, err, errlen)) != 0) {
-    if (rc > 0)
-      snprintf(err, errlen,
-               "%s: suite '%s' was written by 'effbench run' from a suite file; give "
-               "these rows a suite of their own",
-               path, suite);
+  if (!yaml && (rc = eb_store_suite_has_yaml(*db, suite, &has, err, errlen)) == EB_OK &&
+      has) {
+    snprintf(err, errlen,
+             "%s: suite '%s' was written by 'effbench run' from a suite file; give "
+             "these rows a suite of their own",
+             path, suite);
+    rc = EB_INPUT;
+  }
+  if (rc) {
     eb_store_close(*db);
     *db = NULL;
-    return rc > 0 ? -2 : -1;
+    return rc;
   }
   char blas[512];
   const char *cfg = openblas_get_config(), *core = openblas_get_corename();
   const eb_gemm_info *gi = eb_gemm_info_get();
   snprintf(blas, sizeof blas, "OpenBLAS %s", cfg ? cfg : "");
-  if (eb_store_env_record(*db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT, EFFBENCH_COMPILER,
-                          EFFBENCH_C_FLAGS, err, errlen) ||
-      eb_store_env_set(*db, "blas", blas, err, errlen) ||
-      eb_store_env_set(*db, "blas_core", core ? core : "unknown", err, errlen) ||
-      eb_store_env_set(*db, "gemm_backend", gi->backend, err, errlen) ||
-      eb_store_env_set(*db, "gemm_isa", gi->isa, err, errlen) ||
-      eb_store_env_set(*db, "gemm_cpu", gi->cpu, err, errlen) ||
-      eb_store_env_set(*db, "gemm_warning", gi->warning, err, errlen) ||
-      eb_store_suite(*db, suite, yaml, suite_id, err, errlen)) {
+  if ((rc = eb_store_env_record(*db, EFFBENCH_VERSION, EFFBENCH_GIT_COMMIT,
+                                EFFBENCH_COMPILER, EFFBENCH_C_FLAGS, err, errlen)) ||
+      (rc = eb_store_env_set(*db, "blas", blas, err, errlen)) ||
+      (rc = eb_store_env_set(*db, "blas_core", core ? core : "unknown", err, errlen)) ||
+      (rc = eb_store_env_set(*db, "gemm_backend", gi->backend, err, errlen)) ||
+      (rc = eb_store_env_set(*db, "gemm_isa", gi->isa, err, errlen)) ||
+      (rc = eb_store_env_set(*db, "gemm_cpu", gi->cpu, err, errlen)) ||
+      (rc = eb_store_env_set(*db, "gemm_warning", gi->warning, err, errlen)) ||
+      (rc = eb_store_suite(*db, suite, yaml, suite_id, err, errlen))) {
     eb_store_close(*db);
     *db = NULL;
-    return -1;
+    return rc;
   }
-  return 0;
+  return EB_OK;
 }
 
 static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
@@ -591,9 +595,10 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         eb_bench_result br;
         char why[EB_ERR_LEN] = "";
         const char *status;
-        if (eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
-                             o->threads, "", &br, &status, why, sizeof why, err, errlen))
-          return -1;
+        int mrc =
+            eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
+                             o->threads, "", &br, &status, why, sizeof why, err, errlen);
+        if (mrc) return mrc;
         sum->speed_rows++;
         if (o->event) {
           evbuf b;
@@ -658,7 +663,8 @@ static int code_changes(eb_store *db, const eb_suite *s, const int *pick,
     const eb_suite_run *r = &s->runs[i];
     const char *now = eb_registry_arch_code(o->reg, r->arch);
     eb_run_code was;
-    if (eb_store_run_code(db, r->key, &was, err, errlen)) return -1;
+    int rc = eb_store_run_code(db, r->key, &was, err, errlen);
+    if (rc) return rc;
     if (strcmp(was.status, "done")) continue;
     if (now && was.arch_sha256[0] && strcmp(was.arch_sha256, now)) {
       changed[i] = 1;
@@ -732,9 +738,10 @@ static int dry_peak(const eb_run_opts *o, double *gflops, char *err, size_t errl
   pc.bw_bytes = (size_t)1 << 20;
   pc.bw_reps = 1;
   eb_peak p;
-  if (eb_peak_measure(&pc, &p, err, errlen)) return -1;
+  int rc = eb_peak_measure(&pc, &p, err, errlen);
+  if (rc) return rc;
   *gflops = p.gemm_gflops;
-  return 0;
+  return EB_OK;
 }
 
 /* ------------------------------------------------------------ suite ---- */
@@ -752,13 +759,13 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   int64_t suite_id = 0;
   if (!o->dry_run) {
     int orc = eb_results_open(o->db, s->name, s->yaml, &db, &suite_id, err, errlen);
-    if (orc) return orc == -2 ? 2 : 1;
+    if (orc) return orc;
   }
   int *pick = calloc((size_t)(s->nruns ? s->nruns : 1), sizeof *pick);
   if (!pick) {
     snprintf(err, errlen, "out of memory");
     eb_store_close(db);
-    return 1;
+    return EB_NOMEM;
   }
   for (int i = 0; i < s->nruns; i++) {
     if (o->shard_n > 1 && i % o->shard_n != o->shard_i) continue;
@@ -774,18 +781,19 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     snprintf(err, errlen, "out of memory");
     free(pick);
     eb_store_close(db);
-    return 1;
+    return EB_NOMEM;
   }
   if (!o->dry_run &&
       eb_sha256_file("/proc/self/exe", exe, &exe_bytes, exe_err, sizeof exe_err))
     exe[0] = 0; /* unknown: recorded as NULL, compared with nothing */
   if (!o->dry_run && !o->fresh) {
     int n = 0;
-    if (code_changes(db, s, pick, o, exe[0] ? exe : NULL, changed, &n, err, errlen)) {
+    int crc = code_changes(db, s, pick, o, exe[0] ? exe : NULL, changed, &n, err, errlen);
+    if (crc) {
       free(changed);
       free(pick);
       eb_store_close(db);
-      return 1;
+      return crc;
     }
     sum->code_changed = n;
     if (n && !o->rerun_changed && !o->keep_changed) {
@@ -799,7 +807,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
       free(changed);
       free(pick);
       eb_store_close(db);
-      return 2;
+      return EB_INPUT;
     }
     if (n)
       say(o, 0, "%s %d done run(s) whose architecture's code changed (%s)",
@@ -807,7 +815,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
           o->rerun_changed ? "--rerun-changed" : "--keep-changed");
   }
   data_slot data = {0};
-  int rc = 0, index = 0;
+  int rc = EB_OK, index = 0;
   suite_clock clock = {.t0 = eb_now()};
   eb_run_opts quiet;
   if (o->dry_run && o->event) { /* a dry run prints its grid, no events */
@@ -826,11 +834,12 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   }
   double gflops = 0, eff = o->efficiency > 0 ? o->efficiency : EB_RUN_EFFICIENCY;
   if (o->dry_run) {
-    if (dry_peak(o, &gflops, err, errlen)) {
+    int prc = dry_peak(o, &gflops, err, errlen);
+    if (prc) {
       free(changed);
       free(pick);
       eb_store_close(db);
-      return 1;
+      return prc;
     }
     sum->est_peak_gflops = gflops;
     sum->est_efficiency = eff;
@@ -884,11 +893,9 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     }
     int ok = 0, outcome = EB_CLAIM_TAKEN;
     const int fresh = o->fresh || (o->rerun_changed && changed[i]);
-    if (one_run(db, suite_id, s, r, &data, o, since, exe[0] ? exe : NULL, fresh, index,
-                sum->selected, &clock, &outcome, &ok, err, errlen)) {
-      rc = 1;
+    if ((rc = one_run(db, suite_id, s, r, &data, o, since, exe[0] ? exe : NULL, fresh,
+                      index, sum->selected, &clock, &outcome, &ok, err, errlen)))
       break;
-    }
     if (outcome == EB_CLAIM_DONE)
       sum->skipped_done++;
     else if (outcome != EB_CLAIM_TAKEN)
@@ -905,7 +912,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   free(pick);
   if (rc == 0 && s->has_speed && (o->shard_n <= 1 || o->shard_i == 0)) {
     if (o->dry_run) say(o, 0, "speed measurements (batch %d):", s->speed.batch);
-    if (run_speed(db, suite_id, s, o, sum, err, errlen)) rc = 1;
+    rc = run_speed(db, suite_id, s, o, sum, err, errlen);
   }
   eb_store_close(db);
   if (!o->dry_run) eb_ckpt_dir_drop(o->db);

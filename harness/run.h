@@ -58,26 +58,28 @@ typedef struct eb_run_summary {
   int est_unknown;
 } eb_run_summary;
 
-/* Returns 0 when the suite was worked through (individual runs may have
- * failed: see summary), 1 on an I/O or database failure that stopped it, 2
- * when the database file is refused (not an effbench database) or when done
- * runs were trained with other code of their arch and neither rerun_changed
- * nor keep_changed is set (the runs are printed, nothing is trained). */
+/* Returns EB_OK when the suite was worked through (individual runs may have
+ * failed: see summary); the kind with err otherwise: EB_DB, EB_IO, EB_NOMEM
+ * for a failure that stopped it, EB_INPUT when the database file is refused
+ * (not an effbench database) or when done runs were trained with other code
+ * of their arch and neither rerun_changed nor keep_changed is set (the runs
+ * are printed, nothing is trained). */
 int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen);
 
 /* Opens (creating, migrating) the results database at path, records this
  * machine and build in `env` and makes sure suite `suite` exists (its yaml
- * replaced); 0, or -1 with err (nothing left open), -2 when the file is
- * refused as not an effbench database, or yaml is NULL and suite was written
- * from a suite file (bad input: bench rows never join a suite run). */
+ * replaced); EB_OK, or the kind with err (nothing left open): EB_INPUT when
+ * the file is refused as not an effbench database, or yaml is NULL and suite
+ * was written from a suite file (bench rows never join a suite run). */
 int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,
                     int64_t *suite_id, char *err, size_t errlen);
 
 /* One speed point with the bench protocol (eb_bench_run), written as a row of
- * `speed` under suite_id with its config as JSON. *status: done, or oom /
- * failed with the reason in why (a result, not an error). Returns -1 with
- * err only when the row could not be written. */
+ * `speed` under suite_id with its config as JSON. *status: done, or oom (the
+ * measurement failed with EB_NOMEM) / failed (any other kind) with the reason
+ * in why (a result, not an error). Returns the kind with err only when the row
+ * could not be written. */
 int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_args *args, const eb_model_config *m,
                      const eb_bench_cfg *bc, int threads, const char *task,
@@ -88,7 +90,7 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
 void eb_run_fmt_duration(char *buf, size_t len, double seconds);
 
 /* Select the shard from SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when the
- * caller gave none; 0 if absent, -1 with err on malformed values. */
+ * caller gave none; EB_OK if absent, EB_INPUT with err on malformed values. */
 int eb_shard_from_env(int *shard_i, int *shard_n, char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "effbench/rc.h"
+
 typedef struct sbuf {
   char *p;
   size_t len, cap;
@@ -78,7 +80,7 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
   if (h.oom) {
     free(h.p);
     snprintf(err, errlen, "out of memory building the safetensors header");
-    return -1;
+    return EB_NOMEM;
   }
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
@@ -86,7 +88,7 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
   if (!f) {
     snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
     free(h.p);
-    return -1;
+    return EB_IO;
   }
   unsigned char len8[8];
   uint64_t hl = h.len;
@@ -100,7 +102,7 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
   if (!ok || rename(tmp, path) != 0) {
     snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
     remove(tmp);
-    return -1;
+    return EB_IO;
   }
-  return 0;
+  return EB_OK;
 }

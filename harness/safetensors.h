@@ -16,7 +16,8 @@ typedef struct eb_st_entry {
 } eb_st_entry;
 
 /* Writes atomically (temp file + rename). `config_json` goes into
- * __metadata__.config as a string (may be NULL). */
+ * __metadata__.config as a string (may be NULL). EB_OK, or EB_NOMEM / EB_IO
+ * with err. */
 int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
                          const char *config_json, char *err, size_t errlen);
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "effbench/rc.h"
+
 /* Writes s single-quoted for bash ('it'\''s'). */
 static void put_quoted(FILE *f, const char *s) {
   fputc('\'', f);
@@ -40,13 +42,13 @@ static int close_script(FILE *f, const char *path, char *err, size_t errlen) {
   int bad = ferror(f);
   if (fclose(f) || bad) {
     snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
-    return -1;
+    return EB_IO;
   }
   if (chmod(path, 0755)) {
     snprintf(err, errlen, "%s: cannot make it executable (%s)", path, strerror(errno));
-    return -1;
+    return EB_IO;
   }
-  return 0;
+  return EB_OK;
 }
 
 int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen) {
@@ -59,11 +61,11 @@ int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen) {
       snprintf(err, errlen,
                "%s '%s': Slurm's #SBATCH lines cannot hold spaces, quotes, '\\' or '#'",
                checked[i][0], checked[i][1]);
-      return -2;
+      return EB_INPUT;
     }
   char path[4200];
   FILE *f = open_script(o->db_dir, "array.sbatch", path, sizeof path, err, errlen);
-  if (!f) return -1;
+  if (!f) return EB_IO;
   fprintf(f,
           "#!/bin/bash\n"
           "# Suite %s as a Slurm job array: %d array task(s), one shard each, each\n"
@@ -99,10 +101,10 @@ int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen) {
           o->changed ? " " : "", o->changed ? o->changed : "");
   put_quoted(f, o->db_dir);
   fputs("\"/shard-$shard.db\"\n", f);
-  if (close_script(f, path, err, errlen)) return -1;
+  if (close_script(f, path, err, errlen)) return EB_IO;
 
   f = open_script(o->db_dir, "merge.sbatch", path, sizeof path, err, errlen);
-  if (!f) return -1;
+  if (!f) return EB_IO;
   fprintf(f,
           "#!/bin/bash\n"
           "# Merges the shards' databases of suite %s into %s/merged.db once the\n"
@@ -139,10 +141,10 @@ int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen) {
           o->shards);
   put_quoted(f, o->effbench);
   fputs(" merge \"$dir/merged.db\" \"${shards[@]}\"\n", f);
-  if (close_script(f, path, err, errlen)) return -1;
+  if (close_script(f, path, err, errlen)) return EB_IO;
 
   f = open_script(o->db_dir, "submit.sh", path, sizeof path, err, errlen);
-  if (!f) return -1;
+  if (!f) return EB_IO;
   fputs("#!/bin/bash\n"
         "# Submits the array, then the merge job after it (afterany). Written by\n"
         "# `effbench slurm`; `effbench slurm --submit` runs it.\n"

@@ -22,7 +22,9 @@ typedef struct eb_slurm_opts {
 } eb_slurm_opts;
 
 /* Writes DIR/array.sbatch, DIR/merge.sbatch and DIR/submit.sh (which submits
- * the two, the merge with --dependency=afterany on the array). */
+ * the two, the merge with --dependency=afterany on the array). EB_OK, or with
+ * err: EB_INPUT for a value Slurm's #SBATCH lines cannot hold, EB_IO for a
+ * file that cannot be written. */
 int eb_slurm_write(const eb_slurm_opts *o, char *err, size_t errlen);
 
 #endif

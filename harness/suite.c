@@ -26,6 +26,7 @@ typedef struct ctx {
   eb_registry *reg;
   char *err;
   size_t errlen;
+  int nomem; /* a step failed for want of memory, not for the file's content */
 } ctx;
 
 static int at(ctx *c, int line, int col, const char *fmt, ...) {
@@ -345,13 +346,20 @@ static int resolve(ctx *c, const char *kind, const char *name, const eb_param_de
     }
     eb_argset one;
     char why[EB_ERR_LEN];
-    if (eb_argset_resolve(&one, owner, decls, 1, &p->k[i], &p->v[i], why, sizeof why))
+    int rc =
+        eb_argset_resolve(&one, owner, decls, 1, &p->k[i], &p->v[i], why, sizeof why);
+    if (rc) {
+      c->nomem |= rc == EB_NOMEM;
       return at(c, p->line[i], p->col[i], "%s", why);
+    }
     eb_argset_free(&one);
   }
   char why[EB_ERR_LEN];
-  if (eb_argset_resolve(out, owner, decls, p->n, p->k, p->v, why, sizeof why))
+  int rc = eb_argset_resolve(out, owner, decls, p->n, p->k, p->v, why, sizeof why);
+  if (rc) {
+    c->nomem |= rc == EB_NOMEM;
     return at(c, p->n ? p->line[0] : 1, p->n ? p->col[0] : 1, "%s", why);
+  }
   return 0;
 }
 
@@ -572,8 +580,9 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
                      size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
+    const int missing = errno == ENOENT;
     snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    return -1;
+    return missing ? EB_NOTFOUND : EB_INPUT; /* a directory, no permission */
   }
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
@@ -596,18 +605,18 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
   if (!buf || bad) {
     free(buf);
     snprintf(err, errlen, "%s: read failed", path);
-    return -1;
+    return !buf ? EB_NOMEM : EB_IO;
   }
   if (n > EB_YAML_MAX_BYTES) {
     free(buf);
     snprintf(err, errlen, "%s: larger than %d bytes, the most a suite file may have",
              path, EB_YAML_MAX_BYTES);
-    return -1;
+    return EB_INPUT;
   }
   buf[n] = '\0';
   *text = buf;
   *len = n;
-  return 0;
+  return EB_OK;
 }
 
 /* match, match_to, match_tolerance (top level: they pick each arch's width
@@ -698,19 +707,21 @@ static int match_widths(ctx *c, eb_suite *s) {
 int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
                   size_t errlen) {
   memset(s, 0, sizeof *s);
-  ctx c = {path, reg, err, errlen};
+  ctx c = {path, reg, err, errlen, 0};
   char *text = NULL;
   size_t len = 0;
-  if (read_file(path, &text, &len, err, errlen)) return -1;
+  int rc = read_file(path, &text, &len, err, errlen);
+  if (rc) return rc;
   eb_ynode *root = NULL;
-  int rc = -1;
+  rc = EB_INPUT; /* what every `goto done` below reports, but for `goto oom` */
   entry tasks[64], archs[64];
   int ntasks = 0, narchs = 0;
   sweep_axis axes[16];
   int naxes = 0;
   s->file = strdup(path);
   s->yaml = text;
-  if (eb_yaml_parse(path, text, len, &root, err, errlen)) goto done;
+  if ((rc = eb_yaml_parse(path, text, len, &root, err, errlen))) goto done;
+  rc = EB_INPUT;
   if (want(&c, root, EB_Y_MAP, "a suite")) goto done;
   static const char *const top[] = {"suite",     "description",    "seeds", "data_seed",
                                     "model",     "train",          "tasks", "archs",
@@ -1134,7 +1145,9 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   goto done;
 oom:
   snprintf(err, errlen, "%s: out of memory", path);
+  rc = EB_NOMEM;
 done:
+  if (rc == EB_INPUT && c.nomem) rc = EB_NOMEM;
   eb_yaml_free(root);
   if (rc) eb_suite_free(s);
   return rc;

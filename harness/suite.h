@@ -69,8 +69,9 @@ typedef struct eb_suite {
 
 const char *eb_match_name(eb_match_by by);
 
-/* Read, validate and expand a suite file. Errors are "file:line:col: ..."
- * with the valid choices; nothing is run. */
+/* Read, validate and expand a suite file. EB_OK, or the kind with err:
+ * EB_INPUT for the file's content ("file:line:col: ..." with the valid
+ * choices), EB_NOTFOUND when there is no such file, EB_IO, EB_NOMEM. */
 int eb_suite_load(const char *path, eb_registry *reg, eb_suite *out, char *err,
                   size_t errlen);
 void eb_suite_free(eb_suite *s);

@@ -39,6 +39,11 @@ const char *eb_run_status_name(eb_run_status s) {
   return (unsigned)s < 5 ? names[s] : "?";
 }
 
+/* The status of a run its failure ended: from the failure's kind alone. */
+static eb_run_status status_of(eb_rc rc) {
+  return rc == EB_NOMEM ? EB_RUN_OOM : EB_RUN_FAILED;
+}
+
 /* bytes of a B x N batch's buffers, counted by eb_mem_take */
 static size_t batch_bytes(int B, int N, int pair) {
   size_t n = (size_t)B * N;
@@ -100,17 +105,17 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
     eb_batch_free(&b);
     snprintf(err, errlen, "out of memory: %zu bytes asked for the evaluation batch",
              batch_bytes(batch, info->max_len, info->mode == EB_INPUT_PAIR));
-    return -1;
+    return EB_NOMEM;
   }
   int was_training = eb_ctx_training(ctx);
   eb_ctx_set_training(ctx, 0);
   eb_ctx_set_grad(ctx, 0);
   double sum_loss = 0;
   int64_t seen = 0, hits = 0;
-  int rc = 0;
-  for (int i = 0; i < batches && rc == 0; i++) {
+  int rc = EB_OK;
+  for (int i = 0; i < batches && rc == EB_OK; i++) {
     if (task->batch(task_data, split, i, 0, &b, err, errlen)) {
-      rc = -1;
+      rc = EB_IO; /* the plugin ABI gives no kind: the data could not be read */
       break;
     }
     /* the last batch wraps around: count only examples not seen yet */
@@ -119,7 +124,7 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
     eb_ctx_reset(ctx);
     eb_tensor *logits = eb_model_logits(m, ctx, &b, err, errlen);
     if (!logits) {
-      rc = -1;
+      rc = eb_ctx_rc(ctx);
       break;
     }
     const int C = logits->shape[1];
@@ -141,7 +146,7 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
       if (!counts) {
         snprintf(err, errlen, "out of memory: %zu bytes asked for the label counts",
                  (size_t)C * sizeof *counts);
-        rc = -1;
+        rc = EB_NOMEM;
         break;
       }
     }
@@ -154,7 +159,7 @@ int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
   eb_ctx_set_grad(ctx, 1);
   eb_ctx_set_training(ctx, was_training);
   eb_batch_free(&b);
-  if (rc == 0) {
+  if (rc == EB_OK) {
     *loss = seen ? sum_loss / (double)seen : NAN;
     *accuracy = seen ? (double)hits / (double)seen : NAN;
     if (majority) {
@@ -236,7 +241,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     eb_ctx_destroy(ctx);
     eb_batch_free(&b);
     res->status = EB_RUN_OOM;
-    return -1;
+    return EB_NOMEM;
   }
   memcpy(best, eb_params_data(m->P), (size_t)nparam * sizeof(float));
   eb_adam opt = eb_adam_lra(cfg->weight_decay);
@@ -248,7 +253,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   double t0 = eb_now(), train_time = 0;
   double best_val = -1;
   int64_t real_tokens = 0, padded_tokens = 0;
-  int rc = 0, first = 1;
+  int rc = EB_OK, first = 1;
   curve cv = {NULL, 0, 0};
   float *state = eb_params_opt_state(m->P);
   eb_ckpt ck = {.steps = cfg->steps,
@@ -270,7 +275,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
       fclose(probe);
       double l0, a0;
       if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch, 1, &l0,
-                      &a0, NULL, cerr, sizeof cerr) == 0) {
+                      &a0, NULL, cerr, sizeof cerr) == EB_OK) {
         int lrc =
             eb_ckpt_load(cfg->checkpoint_path, cfg->run_key, &ck, cerr, sizeof cerr);
         if (lrc < 0) note(hooks, "checkpoint ignored, starting afresh: %s", cerr);
@@ -305,7 +310,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   for (int step = first; step <= cfg->steps; step++) {
     double ts = eb_now();
     if (task->batch(task_data, EB_SPLIT_TRAIN, step - 1, cfg->seed, &b, err, errlen)) {
-      rc = -1;
+      rc = EB_IO; /* as in eb_evaluate */
       res->status = EB_RUN_FAILED;
       break;
     }
@@ -317,8 +322,8 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     eb_tensor *loss = eb_model_loss(m, ctx, &b, NULL, NULL, err, errlen);
     if (!loss || eb_backward(ctx, loss)) {
       if (loss) snprintf(err, errlen, "backward: %s", eb_ctx_error(ctx));
-      res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
-      rc = -1;
+      rc = eb_ctx_rc(ctx);
+      res->status = status_of(rc);
       break;
     }
     if (step == 1) {
@@ -357,10 +362,9 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
     int timed_out = cfg->time_budget_s > 0 && eb_now() - t0 > cfg->time_budget_s;
     if ((cfg->eval_every > 0 && step % cfg->eval_every == 0) || last || timed_out) {
       double vl, va;
-      if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch,
-                      cfg->eval_batches, &vl, &va, NULL, err, errlen)) {
-        rc = -1;
-        res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
+      if ((rc = eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_VAL, cfg->batch,
+                            cfg->eval_batches, &vl, &va, NULL, err, errlen))) {
+        res->status = status_of(rc);
         break;
       }
       eb_eval_point e = {step, EB_SPLIT_VAL, vl, va, eb_now() - t0, 0};
@@ -368,7 +372,7 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
       if (curve_add(&cv, &e)) {
         snprintf(err, errlen, "out of memory keeping the evaluation curve (%zu bytes)",
                  (size_t)(2 * cv.cap) * sizeof *cv.p);
-        rc = -1;
+        rc = EB_NOMEM;
         res->status = EB_RUN_OOM;
         break;
       }
@@ -406,15 +410,14 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
   res->tokens_per_s = train_time > 0 ? (double)real_tokens / train_time : 0;
   res->padded_tokens_per_s = train_time > 0 ? (double)padded_tokens / train_time : 0;
   res->peak_mem_bytes = eb_ctx_arena_high_water(ctx) + eb_params_bytes(m->P);
-  if (rc == 0 && best_val >= 0) {
+  if (rc == EB_OK && best_val >= 0) {
     /* test accuracy at the best-validation parameters */
     memcpy(eb_params_data(m->P), best, (size_t)nparam * sizeof(float));
     res->val_accuracy = best_val;
     double tl, ta;
-    if (eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_TEST, cfg->batch, 0, &tl, &ta,
-                    &res->test_majority, err, errlen)) {
-      rc = -1;
-      res->status = strstr(err, "out of memory") ? EB_RUN_OOM : EB_RUN_FAILED;
+    if ((rc = eb_evaluate(m, ctx, task, task_data, info, EB_SPLIT_TEST, cfg->batch, 0,
+                          &tl, &ta, &res->test_majority, err, errlen))) {
+      res->status = status_of(rc);
     } else {
       res->test_accuracy = ta;
       res->test_loss = tl;

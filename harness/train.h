@@ -67,8 +67,10 @@ typedef struct eb_train_hooks {
   void (*on_note)(void *user, const char *msg);
 } eb_train_hooks;
 
-/* Returns 0 when the run finished with a result (status may still be
- * diverged/timeout); -1 with err on a failure that produced no result. */
+/* Returns EB_OK when the run finished with a result (status may still be
+ * diverged/timeout); the failure's kind with err when it produced no result:
+ * status is oom for EB_NOMEM, failed for any other kind (decided from the
+ * kind, never from err's text). */
 int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
                  const eb_task_info *info, const eb_train_cfg *cfg,
                  const eb_train_hooks *hooks, eb_train_result *res, char *err,
@@ -76,7 +78,8 @@ int eb_train_run(eb_model *m, const eb_task *task, void *task_data,
 
 /* Mean loss and accuracy over `batches` batches of a split (0 = all). When
  * majority is not NULL it receives the share of the evaluated examples whose
- * label is the most frequent one (the majority-class baseline). */
+ * label is the most frequent one (the majority-class baseline). EB_OK, or
+ * the kind with err (EB_NOMEM, the model's failure, EB_IO for the task's). */
 int eb_evaluate(eb_model *m, eb_ctx *ctx, const eb_task *task, void *task_data,
                 const eb_task_info *info, eb_split split, int batch, int batches,
                 double *loss, double *accuracy, double *majority, char *err,

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "effbench/rc.h"
+
 /* Bounds that make a hostile file fail in milliseconds instead of expanding:
  * libyaml keeps an alias as a reference, but the tree below copies it, so a
  * few nested aliases ("billion laughs") would expand exponentially; and the
@@ -57,14 +59,20 @@ static int grow(eb_ynode *n, int with_keys) {
   return 0;
 }
 
+/* What convert has left to spend, and whether it ran out of memory. */
+typedef struct ybudget {
+  long nodes;
+  int oom;
+} ybudget;
+
 static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
-                         int depth, long *budget, char *err, size_t errlen) {
+                         int depth, ybudget *budget, char *err, size_t errlen) {
   if (depth > EB_YAML_MAX_DEPTH) {
     snprintf(err, errlen, "%s:%zu:%zu: nesting too deep (more than %d levels)", file,
              y->start_mark.line + 1, y->start_mark.column + 1, EB_YAML_MAX_DEPTH);
     return NULL;
   }
-  if (--*budget < 0) {
+  if (--budget->nodes < 0) {
     snprintf(err, errlen,
              "%s:%zu:%zu: the document expands to more than %d nodes (aliases of "
              "aliases?)",
@@ -145,6 +153,7 @@ static eb_ynode *convert(const char *file, yaml_document_t *doc, yaml_node_t *y,
   return NULL;
 oom:
   snprintf(err, errlen, "%s: out of memory", file);
+  budget->oom = 1;
   return NULL;
 }
 
@@ -162,22 +171,22 @@ static int check_depth(const char *file, const char *text, size_t len, char *err
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
-    return -1;
+    return EB_NOMEM; /* libyaml fails here only to allocate */
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  int depth = 0, rc = 0;
+  int depth = 0, rc = EB_OK;
   for (int done = 0; !done && !rc;) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
       parse_error(file, &parser, err, errlen);
-      rc = -1;
+      rc = parser.error == YAML_MEMORY_ERROR ? EB_NOMEM : EB_INPUT;
       break;
     }
     if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
       if (++depth > EB_YAML_MAX_DEPTH) {
         snprintf(err, errlen, "%s:%zu:%zu: nesting too deep (more than %d levels)", file,
                  ev.start_mark.line + 1, ev.start_mark.column + 1, EB_YAML_MAX_DEPTH);
-        rc = -1;
+        rc = EB_INPUT;
       }
     } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
       depth--;
@@ -195,30 +204,31 @@ int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **roo
   if (len > EB_YAML_MAX_BYTES) {
     snprintf(err, errlen, "%s: %zu bytes; a YAML file here may have at most %d", file,
              len, EB_YAML_MAX_BYTES);
-    return -1;
+    return EB_INPUT;
   }
-  if (check_depth(file, text, len, err, errlen)) return -1;
+  int rc = check_depth(file, text, len, err, errlen);
+  if (rc) return rc;
   yaml_parser_t parser;
   yaml_document_t doc;
   if (!yaml_parser_initialize(&parser)) {
     snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
-    return -1;
+    return EB_NOMEM; /* libyaml fails here only to allocate */
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
     parse_error(file, &parser, err, errlen);
+    rc = parser.error == YAML_MEMORY_ERROR ? EB_NOMEM : EB_INPUT;
     yaml_parser_delete(&parser);
-    return -1;
+    return rc;
   }
   yaml_node_t *top = yaml_document_get_root_node(&doc);
-  int rc = 0;
   if (!top) {
     snprintf(err, errlen, "%s: the file is empty", file);
-    rc = -1;
+    rc = EB_INPUT;
   } else {
-    long budget = EB_YAML_MAX_NODES;
-    *root = convert(file, &doc, top, 0, &budget, err, errlen);
-    if (!*root) rc = -1;
+    ybudget b = {EB_YAML_MAX_NODES, 0};
+    *root = convert(file, &doc, top, 0, &b, err, errlen);
+    if (!*root) rc = b.oom ? EB_NOMEM : EB_INPUT;
   }
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);

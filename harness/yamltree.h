@@ -24,7 +24,8 @@ struct eb_ynode {
 
 /* Parse text (named `file` in messages). Errors: "file:line:col: message".
  * Bounded: at most EB_YAML_MAX_BYTES of text, 64 levels of nesting and 100,000
- * nodes once aliases are expanded; past a bound it fails at once. */
+ * nodes once aliases are expanded; past a bound it fails at once. EB_OK, or
+ * EB_INPUT (the text) / EB_NOMEM with err. */
 int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **root,
                   char *err, size_t errlen);
 void eb_yaml_free(eb_ynode *n);

@@ -168,7 +168,7 @@ static int load(eb_store *st, int which, const char *suite, glist *l, char *err,
       if (!g) {
         sqlite3_finalize(q);
         snprintf(err, errlen, "out of memory comparing %s", eb_store_path(st));
-        return -1;
+        return EB_NOMEM;
       }
       side *s = &g->s[which];
       s->present = 1;
@@ -197,10 +197,10 @@ static int load(eb_store *st, int which, const char *suite, glist *l, char *err,
     if (rc != SQLITE_DONE) {
       snprintf(err, errlen, "%s: reading %s failed (%s)", eb_store_path(st),
                k ? "speed rows" : "runs", sqlite3_errmsg(db));
-      return -1;
+      return EB_DB;
     }
   }
-  return 0;
+  return EB_OK;
 }
 
 /* ----------------------------------------------------------- verdicts ---- */
@@ -580,7 +580,7 @@ int eb_compare(eb_store *base, eb_store *new_, const eb_cmp_opts *o, FILE *out,
     snprintf(err, errlen, "no runs or speed rows%s%s%s in %s or %s",
              o->suite ? " of suite '" : "", o->suite ? o->suite : "", o->suite ? "'" : "",
              eb_store_path(base), eb_store_path(new_));
-    rc = -2;
+    rc = EB_NOTFOUND;
   }
   if (!rc) {
     for (int i = 0; i < l.n; i++) {
@@ -595,7 +595,7 @@ int eb_compare(eb_store *base, eb_store *new_, const eb_cmp_opts *o, FILE *out,
       write_md(out, &l, o, *regressions);
     if (ferror(out)) {
       snprintf(err, errlen, "writing the comparison failed");
-      rc = -1;
+      rc = EB_IO;
     }
   }
   glist_free(&l);

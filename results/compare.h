@@ -42,8 +42,9 @@ typedef struct eb_cmp_opts {
 double eb_welch_p(double m1, double s1, int n1, double m2, double s2, int n2);
 
 /* Writes the comparison to out; *regressions gets the number of flagged rows.
- * Returns 0, -1 on a read or write error, -2 when neither database has a run
- * or speed row of the suite (bad input), message in err. */
+ * Returns EB_OK, or with a message in err: EB_NOTFOUND when neither database
+ * has a run or speed row of the suite, EB_DB / EB_IO on a read or write
+ * error, EB_NOMEM. */
 int eb_compare(eb_store *base, eb_store *new_, const eb_cmp_opts *o, FILE *out,
                int *regressions, char *err, size_t errlen);
 

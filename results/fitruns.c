@@ -102,7 +102,7 @@ int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: reading runs for the fits failed (%s)", db_path,
              sqlite3_errmsg(db));
-    return -1;
+    return EB_DB;
   }
   sqlite3_bind_int64(st, 1, suite_id);
   names archs = {0}, tasks = {0};
@@ -135,7 +135,7 @@ int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
   if (!oom && rc != SQLITE_DONE) {
     snprintf(err, errlen, "%s: reading runs for the fits failed (%s)", db_path,
              sqlite3_errmsg(db));
-    ret = -1;
+    ret = EB_DB;
     goto done;
   }
   if (oom || archs.oom || tasks.oom) goto nomem;
@@ -163,7 +163,7 @@ int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
   goto done;
 nomem:
   snprintf(err, errlen, "out of memory fitting the scaling laws");
-  ret = -1;
+  ret = EB_NOMEM;
 done:
   if (ret) eb_fit_set_free(out);
   free(rows);

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "effbench/rc.h"
+
 #include <sqlite3.h>
 
 #include "fit.h"
@@ -58,9 +60,9 @@ typedef struct {
 } eb_fit_set;
 
 /* Loads and fits every (arch, task) of suite_id, baseline's cells first
- * (NULL = "vanilla"). resamples 0 skips the bootstrap. Returns 0, or -1 with
- * err (SQL error naming db_path, out of memory); a cell that cannot be fitted
- * is not an error (its rc and why). */
+ * (NULL = "vanilla"). resamples 0 skips the bootstrap. Returns EB_OK, or
+ * EB_DB (an SQL error naming db_path) / EB_NOMEM with err; a cell that cannot
+ * be fitted is not an error (its rc and why). */
 int eb_fit_set_load(sqlite3 *db, const char *db_path, int64_t suite_id,
                     const char *baseline, eb_fit_metric m, int resamples, eb_fit_set *out,
                     char *err, size_t errlen);

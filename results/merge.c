@@ -22,11 +22,19 @@ typedef struct ctx {
   const char *out_path, *in_path;
   char *err;
   size_t errlen;
+  eb_rc rc; /* the kind of the failure (the steps below return -1 on one) */
 } ctx;
 
 static int fail(ctx *c, sqlite3 *db, const char *what) {
   snprintf(c->err, c->errlen, "%s: %s (%s)", db == c->in ? c->in_path : c->out_path, what,
            sqlite3_errmsg(db));
+  c->rc = sqlite3_errcode(db) == SQLITE_NOMEM ? EB_NOMEM : EB_DB;
+  return -1;
+}
+
+static int oom(ctx *c) {
+  snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+  c->rc = EB_NOMEM;
   return -1;
 }
 
@@ -154,7 +162,7 @@ static int merge_suites(ctx *c, idmap *m, eb_merge_summary *sum) {
   m->n = 0;
   if (!m->from || !m->to) {
     sqlite3_finalize(in);
-    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    oom(c);
     return -1;
   }
   rc = sqlite3_prepare_v2(c->out,
@@ -260,7 +268,7 @@ static int copy_attempts(ctx *c, int64_t from, int64_t to) {
   sqlite3_stmt *in = NULL, *put = NULL, *kin = NULL, *kput = NULL;
   int ret = 0;
   if (!sel || !ins) {
-    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    oom(c);
     ret = -1;
   } else if (sqlite3_prepare_v2(c->in, sel, -1, &in, NULL) != SQLITE_OK) {
     ret = fail(c, c->in, "reading a run's archived attempts");
@@ -436,7 +444,7 @@ static int prepare_runs(ctx *c, runcopy *r) {
             sqlite3_prepare_v2(c->out, upd, -1, &r->upd, NULL) != SQLITE_OK))
     rc = fail(c, c->out, "preparing the merge of runs");
   else if (rc == SQLITE_NOMEM)
-    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    oom(c);
   free(sel);
   free(ins);
   free(upd);
@@ -494,7 +502,7 @@ static int merge_runs(ctx *c, const idmap *m, eb_merge_prefer prefer,
                       eb_merge_summary *sum) {
   runcopy *r = calloc(1, sizeof *r);
   if (!r) {
-    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    oom(c);
     return -1;
   }
   sqlite3_stmt *find = NULL;
@@ -622,7 +630,7 @@ static int merge_speed(ctx *c, const idmap *m, eb_merge_summary *sum) {
   sqlite3_stmt *in = NULL, *out = NULL;
   int ret = 0;
   if (!sel || !ins) {
-    snprintf(c->err, c->errlen, "out of memory merging %s", c->in_path);
+    oom(c);
     ret = -1;
   } else if (sqlite3_prepare_v2(c->in, sel, -1, &in, NULL) != SQLITE_OK) {
     ret = fail(c, c->in, "reading the speed rows");
@@ -681,9 +689,11 @@ static int merge_env(ctx *c) {
 int eb_merge(eb_store *out, eb_store *const *in, int nin, eb_merge_prefer prefer,
              eb_merge_summary *sum, char *err, size_t errlen) {
   memset(sum, 0, sizeof *sum);
-  ctx c = {eb_store_db(out), NULL, eb_store_path(out), NULL, err, errlen};
-  if (sqlite3_exec(c.out, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-    return fail(&c, c.out, "starting the merge");
+  ctx c = {eb_store_db(out), NULL, eb_store_path(out), NULL, err, errlen, EB_DB};
+  if (sqlite3_exec(c.out, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    fail(&c, c.out, "starting the merge");
+    return c.rc;
+  }
   int ret = 0;
   for (int i = 0; !ret && i < nin; i++) {
     c.in = eb_store_db(in[i]);
@@ -710,5 +720,5 @@ int eb_merge(eb_store *out, eb_store *const *in, int nin, eb_merge_prefer prefer
     sqlite3_exec(c.out, "ROLLBACK", NULL, NULL, NULL);
     snprintf(err, errlen, "%s; nothing was merged, %s is as it was", keep, c.out_path);
   }
-  return ret;
+  return ret ? c.rc : EB_OK;
 }

@@ -33,8 +33,8 @@ typedef struct eb_merge_summary {
 } eb_merge_summary;
 
 /* Merges the inputs (opened with eb_store_open_input) into out (opened with
- * eb_store_open), in order, in one transaction: on an error nothing of the
- * merge is in out. */
+ * eb_store_open), in order, in one transaction: on an error (EB_DB, EB_NOMEM,
+ * with err) nothing of the merge is in out. */
 int eb_merge(eb_store *out, eb_store *const *in, int nin, eb_merge_prefer prefer,
              eb_merge_summary *sum, char *err, size_t errlen);
 

@@ -116,12 +116,12 @@ static void src_suffix(const pctx *x, const char *task, char *out, size_t n) {
 static int sql_fail(pctx *x, const char *what) {
   snprintf(x->err, x->errlen, "%s: %s failed (%s)", eb_store_path(x->s), what,
            sqlite3_errmsg(x->db));
-  return EB_PLOT_ERR_IO;
+  return sqlite3_errcode(x->db) == SQLITE_NOMEM ? EB_NOMEM : EB_DB;
 }
 
 static int oom_fail(pctx *x) {
   snprintf(x->err, x->errlen, "out of memory building the figures");
-  return EB_PLOT_ERR_IO;
+  return EB_NOMEM;
 }
 
 __attribute__((format(printf, 2, 3))) static void note(pctx *x, const char *fmt, ...) {
@@ -230,7 +230,7 @@ static int find_gnuplot(pctx *x) {
     else
       snprintf(x->err, x->errlen,
                "gnuplot not found: install the Debian package gnuplot-nox");
-    return EB_PLOT_ERR_NO_GNUPLOT;
+    return EB_UNSUPPORTED;
   }
   char opt[] = "-e", cmd[] = "set terminal";
   char *argv[] = {x->gnuplot, opt, cmd, NULL};
@@ -242,7 +242,7 @@ static int find_gnuplot(pctx *x) {
       snprintf(x->err, x->errlen, "%s does not run (exit %d): %.200s", x->gnuplot, rc,
                out);
     free(out);
-    return EB_PLOT_ERR_NO_GNUPLOT;
+    return EB_UNSUPPORTED;
   }
   x->pngcairo = strstr(out, "pngcairo") != NULL;
   int pdf = strstr(out, "pdfcairo") != NULL;
@@ -251,7 +251,7 @@ static int find_gnuplot(pctx *x) {
     snprintf(x->err, x->errlen,
              "%s has no pdfcairo terminal: install the Debian package gnuplot-nox",
              x->gnuplot);
-    return EB_PLOT_ERR_NO_GNUPLOT;
+    return EB_UNSUPPORTED;
   }
   return 0;
 }
@@ -260,7 +260,7 @@ static int mkdir_p(pctx *x, const char *dir) {
   char p[4096];
   if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
     snprintf(x->err, x->errlen, "output directory name too long: %s", dir);
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   for (char *c = p + 1;; c++) {
     if (*c == '/' || *c == '\0') {
@@ -268,7 +268,7 @@ static int mkdir_p(pctx *x, const char *dir) {
       *c = '\0';
       if (mkdir(p, 0777) != 0 && errno != EEXIST) {
         snprintf(x->err, x->errlen, "cannot create directory %s: %s", p, strerror(errno));
-        return EB_PLOT_ERR_IO;
+        return EB_IO;
       }
       *c = keep;
       if (!keep) break;
@@ -277,7 +277,7 @@ static int mkdir_p(pctx *x, const char *dir) {
   struct stat sb;
   if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
     snprintf(x->err, x->errlen, "%s is not a directory", dir);
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   return 0;
 }
@@ -288,14 +288,14 @@ static int write_file(pctx *x, const char *name, const char *ext, const sbuf *b)
   FILE *f = fopen(path, "w");
   if (!f) {
     snprintf(x->err, x->errlen, "cannot write %s: %s", path, strerror(errno));
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   size_t w = b->n ? fwrite(b->p, 1, b->n, f) : 0;
   int bad = w != b->n || ferror(f);
   if (fclose(f) != 0) bad = 1;
   if (bad) {
     snprintf(x->err, x->errlen, "cannot write %s: %s", path, strerror(errno));
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   return 0;
 }
@@ -314,20 +314,20 @@ static int emit(pctx *x, const char *name, const sbuf *dat, const sbuf *gp) {
   char *argv[] = {x->gnuplot, script, NULL};
   char out[2048];
   int st = run_proc(x, argv, x->outdir, out, sizeof out);
-  if (st < 0) return EB_PLOT_ERR_IO;
+  if (st < 0) return EB_IO;
   if (st != 0) {
     size_t k = strlen(out);
     while (k && (out[k - 1] == '\n' || out[k - 1] == ' '))
       out[--k] = '\0';
     snprintf(x->err, x->errlen, "gnuplot %s failed in %s (exit %d): %s", script,
              x->outdir, st, st == 126 ? "cannot enter the directory" : out);
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   struct stat sb;
   if (stat(img, &sb) != 0 || sb.st_size == 0) {
     snprintf(x->err, x->errlen, "gnuplot %s in %s wrote no image %s", script, x->outdir,
              img);
-    return EB_PLOT_ERR_IO;
+    return EB_IO;
   }
   x->written++;
   return 0;
@@ -1262,9 +1262,9 @@ static int fig_pareto(pctx *x) {
  * y <= 0 (an error rate of 0) cannot sit on a log axis: left out, noted. */
 static int fig_fit(pctx *x, int quiet) {
   eb_fit_set fs;
-  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline, x->fit_metric,
-                      0, &fs, x->err, x->errlen))
-    return EB_PLOT_ERR_IO;
+  int frc = eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline,
+                            x->fit_metric, 0, &fs, x->err, x->errlen);
+  if (frc) return frc;
   const char *metric = eb_fit_metric_name(x->fit_metric);
   const char *what = x->fit_metric == EB_FIT_ERROR ? "test error rate" : "test loss";
   int rc = 0;
@@ -1615,7 +1615,7 @@ static int fig_sweep(pctx *x, int quiet) {
 static int resolve_suite(pctx *x, const char *name) {
   int r = find_suite(x->db, eb_store_path(x->s), name, &x->suite_id, x->suite,
                      sizeof x->suite, x->err, x->errlen);
-  return r < 0 ? sql_fail(x, "listing suites") : r ? 0 : EB_PLOT_ERR_NO_DATA;
+  return r < 0 ? sql_fail(x, "listing suites") : r ? EB_OK : EB_NOTFOUND;
 }
 
 /* Archs: the baseline first, then in order of first appearance (runs, then
@@ -1670,7 +1670,7 @@ int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_form
   if (!s || !outdir || !*outdir || kind < EB_PLOT_BUBBLE || kind > EB_PLOT_ALL ||
       fmt < EB_PLOT_PNG || fmt > EB_PLOT_PDF) {
     snprintf(err, errlen, "eb_plot: bad arguments");
-    return EB_PLOT_ERR_IO;
+    return EB_INTERNAL;
   }
   pctx x = {0};
   x.s = s;
@@ -1685,13 +1685,12 @@ int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_form
   if (!rc && baseline) { /* named: it must be there (vanilla by default may not be) */
     int b =
         find_baseline(x.db, eb_store_path(s), x.suite_id, x.suite, baseline, err, errlen);
-    rc = b < 0 ? sql_fail(&x, "reading the suite's archs") : b ? 0 : EB_PLOT_ERR_BASELINE;
+    rc = b < 0 ? sql_fail(&x, "reading the suite's archs") : b ? EB_OK : EB_INPUT;
   }
   if (!rc) rc = load_names(&x);
   if (!rc && kind != EB_PLOT_SCALING) { /* before any figure is drawn */
-    int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
-                                    flags & EB_PLOT_MIX_SOURCES, &x.src, err, errlen);
-    rc = src == -2 ? EB_PLOT_ERR_MIXED : src ? EB_PLOT_ERR_IO : 0;
+    rc = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
+                               flags & EB_PLOT_MIX_SOURCES, &x.src, err, errlen);
     if (!rc && x.src.mixed)
       note(&x, "some tasks mix kinds of data source (--mix-sources): their titles say "
                "\"mixed sources\"");
@@ -1712,7 +1711,7 @@ int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_form
       snprintf(err, errlen, "nothing to plot (%s) for suite '%s' in %s: %s",
                eb_plot_kind_name(kind), x.suite, eb_store_path(s),
                x.notes.n ? x.notes.p : "no data");
-      rc = EB_PLOT_ERR_NO_DATA;
+      rc = EB_NOTFOUND;
     } else {
       snprintf(err, errlen, "%s", x.notes.n ? x.notes.p : "");
     }

@@ -67,19 +67,6 @@ typedef enum {
 } eb_plot_kind;
 typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
 
-/* Failure codes of eb_plot: database, file or gnuplot error (exit 1);
- * no such suite or nothing to plot (bad input, exit 2); gnuplot is not
- * installed (exit 1). */
-#define EB_PLOT_ERR_IO (-1)
-#define EB_PLOT_ERR_NO_DATA (-2)
-#define EB_PLOT_ERR_NO_GNUPLOT (-3)
-/* runs of one task come from different kinds of data source (bad input,
- * exit 2): err names the task and the sources */
-#define EB_PLOT_ERR_MIXED (-4)
-/* the baseline named (eb_plot_opts) is not an arch of the suite (bad input,
- * exit 2): err lists the archs there are */
-#define EB_PLOT_ERR_BASELINE (-5)
-
 /* eb_plot_ex flags: draw runs on different kinds of data source as one task
  * (titles say "mixed sources: ..."; a note warns). */
 #define EB_PLOT_MIX_SOURCES 1
@@ -91,10 +78,14 @@ typedef enum { EB_PLOT_PNG, EB_PLOT_SVG, EB_PLOT_PDF } eb_plot_format;
  * recent run or speed measurement) into outdir. *written (may be NULL) gets
  * the number of images written.
  *
- * Returns 0 or an EB_PLOT_ERR_* code with a message in err, e.g.
- *   "no runs for suite 'x' in FILE (suites: a, b)",
- *   "gnuplot not found: install the Debian package gnuplot-nox",
- *   "gnuplot bubble.gp failed in DIR (exit 1): <its stderr>".
+ * Returns EB_OK, or the kind with a message in err:
+ *   EB_NOTFOUND, no such suite or nothing to plot: "no runs for suite 'x' in
+ *     FILE (suites: a, b)";
+ *   EB_UNSUPPORTED, gnuplot (or its pdfcairo terminal) is not installed:
+ *     "gnuplot not found: install the Debian package gnuplot-nox";
+ *   EB_IO, a file or gnuplot failed: "gnuplot bubble.gp failed in DIR (exit
+ *     1): <its stderr>"; EB_DB, EB_NOMEM;
+ *   EB_INPUT, runs of one task on mixed data sources (eb_plot_ex).
  * On success err holds notes about figures or archs that were skipped, joined
  * by "; " (empty when none), for the caller to show as warnings.
  *
@@ -106,13 +97,13 @@ int eb_plot(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fm
  * substitute, sha256 1a2b3c4d)", bubble one "data:" line over its tasks; the
  * bubble .dat file lists them in its header. Without EB_PLOT_MIX_SOURCES a
  * task whose runs come from different kinds of source is refused
- * (EB_PLOT_ERR_MIXED) before any figure is drawn (scaling, from the speed
+ * (EB_INPUT) before any figure is drawn (scaling, from the speed
  * table alone, does not look at sources). */
 int eb_plot_ex(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
                int flags, const char *outdir, int *written, char *err, size_t errlen);
 /* The same with the baseline arch drawn first (the first colour and marker):
  * NULL = `vanilla` where the suite has it; a name given must be an arch of the
- * suite (runs or speed rows), else EB_PLOT_ERR_BASELINE. */
+ * suite (runs or speed rows), else EB_INPUT. */
 int eb_plot_opts(eb_store *s, const char *suite, eb_plot_kind kind, eb_plot_format fmt,
                  int flags, const char *baseline, const char *outdir, int *written,
                  char *err, size_t errlen);

@@ -599,19 +599,19 @@ typedef struct {
 static int sql_fail(rctx *x, const char *what) {
   snprintf(x->err, x->errlen, "%s: %s failed (%s)", eb_store_path(x->s), what,
            sqlite3_errmsg(x->db));
-  return EB_REPORT_ERR_IO;
+  return sqlite3_errcode(x->db) == SQLITE_NOMEM ? EB_NOMEM : EB_DB;
 }
 
 static int oom_fail(rctx *x) {
   snprintf(x->err, x->errlen, "out of memory building the report");
-  return EB_REPORT_ERR_IO;
+  return EB_NOMEM;
 }
 
 /* Fills suite_id from name, or the most recently active suite when NULL. */
 static int resolve_suite(rctx *x, const char *name, char *found, size_t flen) {
   int r = find_suite(x->db, eb_store_path(x->s), name, &x->suite_id, found, flen, x->err,
                      x->errlen);
-  return r < 0 ? sql_fail(x, "listing suites") : r ? 0 : EB_REPORT_ERR_NO_SUITE;
+  return r < 0 ? sql_fail(x, "listing suites") : r ? EB_OK : EB_NOTFOUND;
 }
 
 /* ----------------------------------------------------- accuracy table -- */
@@ -1791,9 +1791,9 @@ static void fit_csv(rctx *x, const eb_fit_cell *c, const char *metric, const cha
 
 static int report_fit(rctx *x, int in_all) {
   eb_fit_set fs;
-  if (eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline, x->fit.metric,
-                      x->fit.resamples, &fs, x->err, x->errlen))
-    return EB_REPORT_ERR_IO;
+  int frc = eb_fit_set_load(x->db, eb_store_path(x->s), x->suite_id, x->baseline,
+                            x->fit.metric, x->fit.resamples, &fs, x->err, x->errlen);
+  if (frc) return frc;
   int fittable = 0;
   for (int i = 0; i < fs.n; i++)
     fittable |= fs.cell[i].fit.budgets >= EB_FIT_MIN_BUDGETS;
@@ -2133,7 +2133,7 @@ static int report_yaml(rctx *x) {
 static int report_html_rest(rctx *x, char *warn, size_t wlen) {
   int ret = eb_html_figures(x->s, x->suite, x->flags & EB_REPORT_MIX_SOURCES, x->baseline,
                             x->o, warn, wlen, x->err, x->errlen);
-  if (ret) return EB_REPORT_ERR_IO;
+  if (ret) return ret;
   if (!(ret = report_yaml(x))) {
     fputs("<h2 id=\"runs\">Runs</h2>\n", x->o);
     ret = report_provenance(x);
@@ -2328,9 +2328,7 @@ static int check_baseline(rctx *x, const char *named) {
   if (!named) return 0;
   int b = find_baseline(x->db, eb_store_path(x->s), x->suite_id, x->suite, named, x->err,
                         x->errlen);
-  return b < 0 ? sql_fail(x, "reading the suite's archs")
-         : b   ? 0
-               : EB_REPORT_ERR_BASELINE;
+  return b < 0 ? sql_fail(x, "reading the suite's archs") : b ? EB_OK : EB_INPUT;
 }
 
 int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
@@ -2341,9 +2339,10 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
   if (flags & EB_REPORT_ALL_ATTEMPTS) {
     rctx v = {
         .s = s, .db = eb_store_db(s), .f = f, .o = out, .err = err, .errlen = errlen};
-    if (runs_views(&v, 1, 0)) {
+    int vrc = runs_views(&v, 1, 0);
+    if (vrc) {
       attempt_views_drop(v.db);
-      return EB_REPORT_ERR_IO;
+      return vrc;
     }
     eb_report_options inner = *o;
     inner.flags = (flags & ~EB_REPORT_ALL_ATTEMPTS) | REPORT_IN_ATTEMPTS;
@@ -2353,7 +2352,7 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
   }
   if ((unsigned)t > EB_TABLE_ALL || (unsigned)f > EB_FMT_HTML) {
     snprintf(err, errlen, "unknown report table or format");
-    return EB_REPORT_ERR_NO_SUITE;
+    return EB_INPUT;
   }
   if (errlen) err[0] = '\0';
   char name[256], warn[2048] = "";
@@ -2378,9 +2377,8 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
   if (!ret) ret = check_baseline(&x, o->baseline);
   if (!ret && (t == EB_TABLE_ACCURACY || t == EB_TABLE_ALL)) {
     /* before anything is written: a refused mix leaves no half report */
-    int src = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
-                                    flags & EB_REPORT_MIX_SOURCES, &x.src, err, errlen);
-    ret = src == -2 ? EB_REPORT_ERR_MIXED : src ? EB_REPORT_ERR_IO : 0;
+    ret = eb_suite_sources_load(x.db, eb_store_path(s), x.suite_id,
+                                flags & EB_REPORT_MIX_SOURCES, &x.src, err, errlen);
   }
   if (!ret && f == EB_FMT_CSV) csv_header(out, x.baseline);
   if (!ret && f == EB_FMT_HTML) eb_html_begin(out, name, eb_store_path(s));
@@ -2408,7 +2406,7 @@ int eb_report_opts(eb_store *s, const char *suite, eb_table t, eb_format f,
   eb_suite_sources_free(&x.src);
   if (!ret && (fflush(out) != 0 || ferror(out))) {
     snprintf(err, errlen, "error writing the report: %s", strerror(errno));
-    ret = EB_REPORT_ERR_IO;
+    ret = EB_IO;
   }
   if (!ret) snprintf(err, errlen, "%s", warn);
   return ret;

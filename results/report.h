@@ -73,17 +73,6 @@ typedef enum {
 } eb_table;
 typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 
-/* Failure codes of eb_report: a database or output error (exit 1), or no
- * such suite / nothing to report (bad input, exit 2). */
-#define EB_REPORT_ERR_IO (-1)
-#define EB_REPORT_ERR_NO_SUITE (-2)
-/* runs of one task column come from different kinds of data source (bad
- * input, exit 2): err names the task and the sources */
-#define EB_REPORT_ERR_MIXED (-3)
-/* the baseline named (eb_report_options) is not an arch of the suite (bad
- * input, exit 2): err lists the archs there are */
-#define EB_REPORT_ERR_BASELINE (-4)
-
 /* eb_report_ex flags: put runs of different data-source kinds in one task
  * column (the header says "mixed sources: ...", the caption warns). */
 #define EB_REPORT_MIX_SOURCES 1
@@ -97,9 +86,11 @@ typedef enum { EB_FMT_MD, EB_FMT_LATEX, EB_FMT_CSV, EB_FMT_HTML } eb_format;
 #define EB_REPORT_SEM 4
 
 /* Writes the chosen table(s) of `suite` (NULL = the suite with the most
- * recent run or speed measurement) to out. Returns 0 or an EB_REPORT_ERR_*
- * code with a message in err, e.g.
- *   "no runs for suite 'x' in FILE (suites: a, b)".
+ * recent run or speed measurement) to out. Returns EB_OK, or the kind with a
+ * message in err: EB_NOTFOUND for no such suite, e.g.
+ *   "no runs for suite 'x' in FILE (suites: a, b)",
+ * EB_DB, EB_IO (writing out), EB_NOMEM; EB_INPUT for an unknown table or
+ * format and for runs of mixed data sources (eb_report_ex).
  * On success err holds warnings for the caller to show (HTML: figures that
  * could not be drawn, e.g. gnuplot missing), empty when none. */
 int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out,
@@ -108,8 +99,8 @@ int eb_report(eb_store *s, const char *suite, eb_table t, eb_format f, FILE *out
  * names its data source (sources.h): "image (Fashion-MNIST substitute,
  * sha256 1a2b3c4d)", "text (generated, seed 7)"; the CSV rows carry it in the
  * data_source column. Without EB_REPORT_MIX_SOURCES, a task whose runs come
- * from different kinds of source is refused (EB_REPORT_ERR_MIXED) before
- * anything is written. */
+ * from different kinds of source is refused (EB_INPUT) before anything is
+ * written. */
 int eb_report_ex(eb_store *s, const char *suite, eb_table t, eb_format f, int flags,
                  FILE *out, char *err, size_t errlen);
 
@@ -146,7 +137,7 @@ typedef struct {
   const eb_report_fit_opts *fit; /* NULL = loss, EB_FIT_DEFAULT_RESAMPLES */
   /* the reference arch: first row, the speed table's ratios, the figures'
    * first colour. NULL = `vanilla` (a suite without it has no ratios); a
-   * name given must be an arch of the suite, else EB_REPORT_ERR_BASELINE. */
+   * name given must be an arch of the suite, else EB_INPUT. */
   const char *baseline;
   /* the declared stats of every arch the caller knows, in declaration order
    * per arch; NULL/0: every arch shows its recorded stats by name */

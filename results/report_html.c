@@ -207,26 +207,26 @@ int eb_html_figures(eb_store *s, const char *suite, int plot_flags, const char *
   if (!mkdtemp(dir)) {
     snprintf(err, errlen, "%s: cannot create a temporary directory for the figures: %s",
              dir, strerror(errno));
-    return -1;
+    return EB_IO;
   }
-  int written = 0, ret = 0;
+  int written = 0, ret = EB_OK;
   int prc = eb_plot_opts(s, suite, EB_PLOT_ALL, EB_PLOT_SVG, plot_flags, baseline, dir,
                          &written, perr, sizeof perr);
-  if (prc == 0) {
-    ret = embed_all(dir, o, err, errlen);
+  if (prc == EB_OK) {
+    ret = embed_all(dir, o, err, errlen) ? EB_IO : EB_OK;
     if (!ret && perr[0]) {
       fputs("<p class=\"note\">Notes from the figures: ", o);
       put_text(o, perr);
       fputs("</p>\n", o);
     }
-  } else if (prc == EB_PLOT_ERR_IO) {
+  } else if (prc != EB_UNSUPPORTED && prc != EB_NOTFOUND && prc != EB_INPUT) {
     snprintf(err, errlen, "figures: %s", perr);
-    ret = -1;
+    ret = prc;
   } else { /* no gnuplot, no data, mixed sources: the report stands without */
     fputs("<p class=\"empty\">No figures: ", o);
     put_text(o, perr);
     fputs("</p>\n", o);
-    if (prc != EB_PLOT_ERR_NO_DATA) snprintf(warn, wlen, "figures left out: %s", perr);
+    if (prc != EB_NOTFOUND) snprintf(warn, wlen, "figures left out: %s", perr);
   }
   rm_tree(dir);
   return ret;

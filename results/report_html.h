@@ -24,8 +24,9 @@ void eb_html_begin(FILE *o, const char *suite, const char *db_path);
  * EB_PLOT_MIX_SOURCES; baseline as the report's, already checked, NULL =
  * vanilla) draws for suite, inline, ids made unique per figure.
  * Without gnuplot, or when a figure cannot be drawn for want of data, the
- * section says why instead; gnuplot missing also sets warn. Returns 0, or -1
- * with err set (a temporary directory or file error, gnuplot failing). */
+ * section says why instead; gnuplot missing also sets warn. Returns EB_OK, or
+ * the kind with err set (EB_IO: a temporary directory or file error, gnuplot
+ * failing; eb_plot_opts's EB_DB, EB_NOMEM). */
 int eb_html_figures(eb_store *s, const char *suite, int plot_flags, const char *baseline,
                     FILE *o, char *warn, size_t wlen, char *err, size_t errlen);
 

@@ -53,7 +53,7 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
           -1, &st, NULL) != SQLITE_OK) {
     snprintf(err, errlen, "%s: reading the data sources of runs failed (%s)", dbpath,
              sqlite3_errmsg(db));
-    return -1;
+    return EB_DB;
   }
   sqlite3_bind_int64(st, 1, suite_id);
   srow *rows = NULL;
@@ -81,9 +81,9 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
     rows_free(rows, n);
     snprintf(err, errlen, "%s: reading the data sources of runs failed (%s)", dbpath,
              sqlite3_errmsg(db));
-    return -1;
+    return EB_DB;
   }
-  int ret = 0;
+  int ret = EB_OK;
   for (int i = 0; !oom && !ret && i < n; i++) {
     if (eb_suite_sources_find(out, rows[i].task)) continue; /* done */
     /* every row of this task: distinct kinds and labels */
@@ -113,7 +113,7 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
                "would average together: %s. Report them apart (one suite or database "
                "per source), or pass --mix-sources to put them in one column anyway",
                rows[i].task, nk, why.p ? why.p : "?");
-      ret = -2;
+      ret = EB_INPUT;
     }
     free(why.p);
     if (ret) {
@@ -141,7 +141,7 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
   if (oom) {
     eb_suite_sources_free(out);
     snprintf(err, errlen, "out of memory reading the data sources of runs");
-    return -1;
+    return EB_NOMEM;
   }
   if (ret) eb_suite_sources_free(out);
   return ret;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "effbench/rc.h"
+
 struct sqlite3;
 
 typedef struct eb_task_source {
@@ -27,9 +29,10 @@ typedef struct eb_suite_sources {
   int mixed; /* some task mixes kinds (allowed by the caller) */
 } eb_suite_sources;
 
-/* Fills out for suite_id. Returns 0; -1 on a database error (err); -2 when a
- * task's runs have different kinds and allow_mix is 0: err names the task and
- * each source with its number of runs, and says how to go on. */
+/* Fills out for suite_id. Returns EB_OK; EB_DB / EB_NOMEM with err on a
+ * failure; EB_INPUT when a task's runs have different kinds and allow_mix is
+ * 0: err names the task and each source with its number of runs, and says how
+ * to go on. */
 int eb_suite_sources_load(struct sqlite3 *db, const char *dbpath, int64_t suite_id,
                           int allow_mix, eb_suite_sources *out, char *err, size_t errlen);
 /* The entry of a task, NULL when none of its runs recorded a source (a

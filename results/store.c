@@ -271,7 +271,8 @@ static void rollback_if_open(eb_store *s) {
 }
 
 /* Formats an error for rc while doing `what`, then rolls back any open
- * transaction (after reading sqlite's message, which the rollback resets). */
+ * transaction (after reading sqlite's message, which the rollback resets).
+ * Returns the kind: EB_NOMEM, EB_IO (disk full, I/O error) or EB_DB. */
 static int db_fail(eb_store *s, int rc, const char *what, char *err, size_t errlen) {
   const char *m = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
   char msg[256];
@@ -320,8 +321,20 @@ static int db_fail(eb_store *s, int rc, const char *what, char *err, size_t errl
   }
   rollback_if_open(s);
   s->writing = 0;
-  return -1;
+  switch (rc & 0xff) {
+  case SQLITE_NOMEM: return EB_NOMEM;
+  case SQLITE_FULL:
+  case SQLITE_IOERR: return EB_IO;
+  default: return EB_DB;
+  }
 }
+
+/* returns the failure of a step that failed (its kind, err written) */
+#define TRY(call)                                                                        \
+  do {                                                                                   \
+    int try_rc_ = (call);                                                                \
+    if (try_rc_) return try_rc_;                                                         \
+  } while (0)
 
 static int exec_sql(eb_store *s, const char *sql, const char *what, char *err,
                     size_t errlen) {
@@ -347,17 +360,17 @@ static int exec_retry(eb_store *s, const char *sql, const char *what, char *err,
 static int begin(eb_store *s, const char *what, char *err, size_t errlen) {
   if (s->readonly) {
     snprintf(err, errlen, "%s: opened read-only, refused %s", s->path, what);
-    return -1;
+    return EB_INTERNAL;
   }
-  if (exec_retry(s, "BEGIN IMMEDIATE", what, err, errlen)) return -1;
+  TRY(exec_retry(s, "BEGIN IMMEDIATE", what, err, errlen));
   s->writing = 1;
-  return 0;
+  return EB_OK;
 }
 
 static int commit(eb_store *s, const char *what, char *err, size_t errlen) {
-  if (exec_sql(s, "COMMIT", what, err, errlen)) return -1;
+  TRY(exec_sql(s, "COMMIT", what, err, errlen));
   s->writing = 0;
-  return 0;
+  return EB_OK;
 }
 
 /* ----------------------------------------------------------- binding -- */
@@ -424,11 +437,11 @@ static int sniff_header(const char *path, int *exists) {
  * only. Sets *version to the current user_version. */
 static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
   int rc;
-/* an SQLite header over garbage is a bad file (-2), not a failure to read */
+/* an SQLite header over garbage is a bad file (EB_INPUT), not a failure to read */
 #define IDENTITY_FAIL(what)                                                              \
   do {                                                                                   \
-    db_fail(s, rc, what, err, errlen);                                                   \
-    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT ? -2 : -1;                        \
+    int kind_ = db_fail(s, rc, what, err, errlen);                                       \
+    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT ? EB_INPUT : kind_;               \
   } while (0)
   int64_t app = query_int(s, "PRAGMA application_id", &rc);
   if (rc != SQLITE_OK) IDENTITY_FAIL("reading the database header");
@@ -442,22 +455,22 @@ static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
              "%s: an SQLite database but not an effbench one (application_id %lld, "
              "%lld schema objects); refusing to touch it: pick another --db file",
              s->path, (long long)app, (long long)nobj);
-    return -2;
+    return EB_INPUT;
   }
   if (ver > N_MIGRATIONS) {
     snprintf(err, errlen,
              "%s: written by a newer effbench (schema version %lld; this build knows "
              "up to %d): upgrade effbench to read or extend it",
              s->path, (long long)ver, N_MIGRATIONS);
-    return -2;
+    return EB_INPUT;
   }
   *version = (int)ver;
-  return 0;
+  return EB_OK;
 }
 
 static int migrate(eb_store *s, char *err, size_t errlen) {
   for (;;) {
-    if (begin(s, "migrating the schema", err, errlen)) return -1;
+    TRY(begin(s, "migrating the schema", err, errlen));
     int rc;
     /* re-read inside the write lock: another process may have migrated */
     int64_t ver = query_int(s, "PRAGMA user_version", &rc);
@@ -466,12 +479,12 @@ static int migrate(eb_store *s, char *err, size_t errlen) {
     char what[64];
     snprintf(what, sizeof what, "migrating the schema to version %lld",
              (long long)ver + 1);
-    if (exec_sql(s, MIGRATIONS[ver], what, err, errlen)) return -1;
+    TRY(exec_sql(s, MIGRATIONS[ver], what, err, errlen));
     char pragma[96];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%lld; PRAGMA application_id=%d",
              (long long)ver + 1, EB_APPLICATION_ID);
-    if (exec_sql(s, pragma, what, err, errlen)) return -1;
-    if (commit(s, what, err, errlen)) return -1;
+    TRY(exec_sql(s, pragma, what, err, errlen));
+    TRY(commit(s, what, err, errlen));
   }
 }
 
@@ -523,41 +536,41 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
   *out = NULL;
   if (!path || !*path) {
     snprintf(err, errlen, "no database path given");
-    return -1;
+    return EB_INPUT;
   }
   int exists;
   int kind = sniff_header(path, &exists);
   if (readonly && !exists) {
     snprintf(err, errlen, "no database at %s: run a suite first", path);
-    return -2;
+    return EB_NOTFOUND;
   }
   if (kind < 0) {
     snprintf(err, errlen,
              "%s: not an SQLite database (no SQLite header); refusing to touch it: pick "
              "another --db file",
              path);
-    return -2;
+    return EB_INPUT;
   }
   eb_store *s = calloc(1, sizeof *s);
   if (!s || !(s->path = strdup(path))) {
     free(s);
     snprintf(err, errlen, "%s: out of memory opening the database", path);
-    return -1;
+    return EB_NOMEM;
   }
   s->readonly = readonly;
   int flags =
       readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
   int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
   if (rc != SQLITE_OK) {
-    db_fail(s, rc, "opening the database", err, errlen);
+    int ret = db_fail(s, rc, "opening the database", err, errlen);
     eb_store_close(s);
-    return -1;
+    return ret;
   }
   sqlite3_extended_result_codes(s->db, 0);
   sqlite3_busy_timeout(s->db, EB_BUSY_TIMEOUT_MS);
-  int version = 0, ret = -1;
+  int version = 0, ret = EB_OK;
   if ((ret = check_identity(s, &version, err, errlen)) != 0) goto fail;
-  ret = -2; /* the refusals below are about the file, not a failure */
+  ret = EB_INPUT; /* the refusals below are about the file, not a failure */
   if (readonly) {
     if (version == 0) {
       snprintf(err, errlen, "%s: empty database (no effbench schema): run a suite first",
@@ -571,29 +584,28 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
                path, version, N_MIGRATIONS);
       goto fail;
     }
-    ret = -1;
-    if (exec_sql(s, "PRAGMA foreign_keys=ON", "configuring the connection", err, errlen))
+    if ((ret = exec_sql(s, "PRAGMA foreign_keys=ON", "configuring the connection", err,
+                        errlen)))
       goto fail;
     *out = s;
-    return 0;
+    return EB_OK;
   }
   /* Only now, with the file known to be ours or empty, change its settings.
    * synchronous=FULL: one fsync per result is cheap next to a training run
    * and keeps committed results across a power loss. */
-  ret = -1;
   /* WAL needs shared memory between the processes that open the file, which
    * a network file system does not give: there, rollback journaling */
-  if (exec_retry(s,
-                 eb_store_on_network_fs(path)
-                     ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON"
-                     : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                       "PRAGMA foreign_keys=ON",
-                 "configuring the connection", err, errlen))
+  if ((ret = exec_retry(s,
+                        eb_store_on_network_fs(path)
+                            ? "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL; "
+                              "PRAGMA foreign_keys=ON"
+                            : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+                              "PRAGMA foreign_keys=ON",
+                        "configuring the connection", err, errlen)))
     goto fail;
-  if (migrate(s, err, errlen)) goto fail;
+  if ((ret = migrate(s, err, errlen))) goto fail;
   *out = s;
-  return 0;
+  return EB_OK;
 fail:
   eb_store_close(s);
   return ret;
@@ -651,7 +663,7 @@ static int env_put(eb_store *s, sqlite3_stmt *st, const char *key, const char *v
 int eb_store_env_set(eb_store *s, const char *key, const char *value, char *err,
                      size_t errlen) {
   const char *what = "writing the env table";
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db, ENV_UPSERT, -1, &st, NULL);
   if (rc == SQLITE_OK) rc = env_put(s, st, key, value);
@@ -716,7 +728,7 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
       {"sqlite_version", sqlite},
   };
   const char *what = "recording the environment";
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db, ENV_UPSERT, -1, &st, NULL);
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof kv / sizeof kv[0]; i++)
@@ -733,7 +745,8 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
 
 /* ------------------------------------------------------------ suites -- */
 
-int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t errlen) {
+int eb_store_suite_has_yaml(eb_store *s, const char *name, int *has, char *err,
+                            size_t errlen) {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       s->db, "SELECT 1 FROM suites WHERE name=?1 AND yaml IS NOT NULL", -1, &st, NULL);
@@ -742,8 +755,8 @@ int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t err
     rc = sqlite3_step(st);
   }
   sqlite3_finalize(st);
-  if (rc == SQLITE_ROW) return 1;
-  if (rc == SQLITE_DONE) return 0;
+  *has = rc == SQLITE_ROW;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) return EB_OK;
   return db_fail(s, rc, "reading the suites", err, errlen);
 }
 
@@ -753,9 +766,9 @@ int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *sui
   snprintf(what, sizeof what, "writing suite '%s'", name ? name : "(null)");
   if (!name || !*name) {
     snprintf(err, errlen, "%s: a suite needs a name", s->path);
-    return -1;
+    return EB_INPUT;
   }
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       s->db,
@@ -1063,9 +1076,9 @@ int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t
   if (holderlen) holder[0] = 0;
   if (!c->run_key || !*c->run_key || !c->arch || !c->task) {
     snprintf(err, errlen, "%s: %s: run key, arch and task are required", s->path, what);
-    return -1;
+    return EB_INTERNAL;
   }
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int64_t id = 0;
   int rc = sqlite3_prepare_v2(
@@ -1116,7 +1129,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
            (long long)seed);
   if (!run_key || !*run_key || !arch || !task) {
     snprintf(err, errlen, "%s: %s: run key, arch and task are required", s->path, what);
-    return -1;
+    return EB_INTERNAL;
   }
   eb_run_claim c = {.suite_id = suite_id,
                     .run_key = run_key,
@@ -1126,7 +1139,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
                     .config_json = config_json,
                     .host = host,
                     .build = build};
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int64_t id = 0, rid = 0;
   int rc =
@@ -1144,7 +1157,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
   sqlite3_finalize(st);
   if (rc == SQLITE_OK) rc = write_running(s, id, &c, &rid);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
-  if (commit(s, what, err, errlen)) return -1;
+  TRY(commit(s, what, err, errlen));
   if (run_id) *run_id = rid;
   return 0;
 }
@@ -1154,7 +1167,7 @@ int eb_store_run_machine(eb_store *s, int64_t run_id, const char *isa, int threa
   char what[96], cpu[256];
   snprintf(what, sizeof what, "recording the machine of run id %lld", (long long)run_id);
   cpu_model(cpu, sizeof cpu);
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc =
       sqlite3_prepare_v2(s->db,
@@ -1181,7 +1194,7 @@ int eb_store_run_heartbeat(eb_store *s, int64_t run_id, const char *owner, char 
                            size_t errlen) {
   char what[96];
   snprintf(what, sizeof what, "updating the heartbeat of run id %lld", (long long)run_id);
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(s->db,
                               "UPDATE runs SET heartbeat_at=" NOW_SQL
@@ -1195,11 +1208,11 @@ int eb_store_run_heartbeat(eb_store *s, int64_t run_id, const char *owner, char 
   sqlite3_finalize(st);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
   int held = sqlite3_changes(s->db) == 1;
-  if (commit(s, what, err, errlen)) return -1;
+  TRY(commit(s, what, err, errlen));
   if (!held)
     snprintf(err, errlen, "%s: run id %lld was taken over by another process", s->path,
              (long long)run_id);
-  return held ? 0 : 1;
+  return held ? EB_OK : EB_BUSY;
 }
 
 static int valid_final_status(const char *st) {
@@ -1217,9 +1230,9 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
     snprintf(err, errlen,
              "%s: %s: status '%s' is not one of done, failed, oom, timeout, diverged",
              s->path, what, r->status ? r->status : "(null)");
-    return -1;
+    return EB_INTERNAL;
   }
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       s->db,
@@ -1271,11 +1284,11 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
                "%s: %s: the run was taken over by another process (this one was "
                "thought dead); its result was not written",
                s->path, what);
-      return 1;
+      return EB_BUSY;
     }
     snprintf(err, errlen, "%s: %s: no such run (run_begin it first); nothing was written",
              s->path, what);
-    return -1;
+    return EB_INTERNAL;
   }
   if (rc == SQLITE_OK && r->n_evals > 0) {
     rc = sqlite3_prepare_v2(s->db,
@@ -1323,9 +1336,9 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
            r->arch ? r->arch : "?", r->mode ? r->mode : "?", r->seq_len);
   if (!r->arch || !r->mode || !r->status) {
     snprintf(err, errlen, "%s: %s: arch, mode and status are required", s->path, what);
-    return -1;
+    return EB_INTERNAL;
   }
-  if (begin(s, what, err, errlen)) return -1;
+  TRY(begin(s, what, err, errlen));
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       s->db,

@@ -2,24 +2,26 @@
  * PRAGMA user_version, WAL journaling, and one transaction per result write,
  * so a crash or a full disk never leaves a half-written run behind.
  *
- * Every function returns 0 or -1 with a message in err naming the database
- * file; nothing here prints. */
+ * Every function returns EB_OK or the kind of its failure (effbench/rc.h:
+ * EB_DB for SQLite's, EB_IO for a full disk or an I/O error, EB_NOMEM) with a
+ * message in err naming the database file; nothing here prints. */
 #ifndef EFFBENCH_STORE_H
 #define EFFBENCH_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "effbench/rc.h"
+
 typedef struct eb_store eb_store;
 
 /* Open (creating if needed) and migrate to the current schema. A file that is
- * not an effbench database, or one from a newer effbench, is refused: -2
- * (bad input: the caller exits 2) instead of -1 (a failure to open or
- * migrate). */
+ * not an effbench database, or one from a newer effbench, is refused with
+ * EB_INPUT (bad input) instead of the kind of a failure to open or migrate. */
 int eb_store_open(const char *path, eb_store **out, char *err, size_t errlen);
-/* Open an existing database read-only (reports, plots): a missing, empty or
- * not yet migrated file is refused too (-2, "no database at PATH: run a suite
- * first"). */
+/* Open an existing database read-only (reports, plots): a missing file is
+ * refused with EB_NOTFOUND ("no database at PATH: run a suite first"), an
+ * empty or not yet migrated one with EB_INPUT. */
 int eb_store_open_readonly(const char *path, eb_store **out, char *err, size_t errlen);
 /* Open an input of `effbench merge` or `compare`: read-only like
  * eb_store_open_readonly, but an older schema is accepted as it is (nothing is
@@ -58,9 +60,10 @@ int eb_store_env_record(eb_store *s, const char *version, const char *git_commit
 int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *suite_id,
                    char *err, size_t errlen);
 
-/* 1 when suite `name` exists with a YAML text (written by `run`), 0 when it
- * does not exist or has none, -1 with err on a read failure. */
-int eb_store_suite_has_yaml(eb_store *s, const char *name, char *err, size_t errlen);
+/* *has = 1 when suite `name` exists with a YAML text (written by `run`), 0
+ * when it does not exist or has none. */
+int eb_store_suite_has_yaml(eb_store *s, const char *name, int *has, char *err,
+                            size_t errlen);
 
 /* Status of a run key: fills status ("" when the key is unknown). */
 int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t len,
@@ -131,7 +134,7 @@ typedef struct eb_run_claim {
 
 /* Claims run c->run_key: *outcome says whether it was taken (then *run_id is
  * its row, reset as by eb_store_run_begin) or why not; holder gets the live
- * owner of a busy run. 0, or -1 with err. */
+ * owner of a busy run. EB_OK, or the kind with err. */
 int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t *run_id,
                        char *holder, size_t holderlen, char *err, size_t errlen);
 
@@ -139,9 +142,9 @@ int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t
  * boot, from /proc; 0 where unknown). */
 void eb_store_owner_self(char *buf, size_t len);
 
-/* The owner of a claimed run says it is alive: heartbeat_at = now. 0; 1 with
- * err when the run is no longer this owner's (taken over); -1 with err on a
- * database failure. */
+/* The owner of a claimed run says it is alive: heartbeat_at = now. EB_OK;
+ * EB_BUSY with err when the run is no longer this owner's (taken over); the
+ * kind with err on a database failure. */
 int eb_store_run_heartbeat(eb_store *s, int64_t run_id, const char *owner, char *err,
                            size_t errlen);
 
@@ -184,7 +187,8 @@ typedef struct eb_run_result_row {
 } eb_run_result_row;
 
 /* Finish a run: update its row, insert its evals and stats, one transaction.
- * 0; -1 with err on a failure; 1 with err when r->owner lost its claim. */
+ * EB_OK; EB_BUSY with err when r->owner lost its claim (nothing written); the
+ * kind with err on a failure. */
 int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
                         char *err, size_t errlen);
 

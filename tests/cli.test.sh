@@ -34,6 +34,15 @@ expect 2 "unknown command 'trian'; did you mean 'train'" -- "$eb" trian
 for c in train bench export; do
   expect 0 "usage: effbench $c" -- "$eb" $c --help
 done
+# one table of commands (harness/main.c): every command --help lists runs its
+# own --help, and the unknown-command message names every one of them
+cmds=$("$eb" --help | sed -n '/^commands:/,/^$/s/^  \([a-z]*\).*/\1/p')
+[[ $(wc -w <<<"$cmds") -ge 12 ]] || fail "--help lists too few commands: $cmds"
+unknown=$("$eb" nosuchcmd 2>&1)
+for c in $cmds; do
+  expect 0 "^usage: effbench $c" -- "$eb" $c --help
+  [[ $unknown == *" $c"[,\)]* ]] || fail "the unknown-command message misses $c: $unknown"
+done
 
 # unknown arch: names it and lists the choices
 expect 2 "unknown arch 'vanila'; did you mean 'vanilla'\? \(available: vanilla" -- \

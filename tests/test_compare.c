@@ -211,7 +211,8 @@ int main(void) {
                    .min_change = 0.02,
                    .base_label = "b",
                    .new_label = "n"};
-  CHECK(eb_compare(b, n, &o, fp, &nreg, err, sizeof err) == -2 && strstr(err, "nope"),
+  CHECK(eb_compare(b, n, &o, fp, &nreg, err, sizeof err) == EB_NOTFOUND &&
+            strstr(err, "nope"),
         "unknown suite: %s", err);
   fclose(fp);
   eb_store_close(b);

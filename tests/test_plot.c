@@ -197,14 +197,14 @@ int main(void) {
   setenv("EFFBENCH_GNUPLOT", "/nonexistent/gnuplot", 1);
   int written = -1;
   int rc = eb_plot(s, NULL, EB_PLOT_ALL, EB_PLOT_PNG, out_png, &written, err, sizeof err);
-  CHECK(rc == EB_PLOT_ERR_NO_GNUPLOT, "missing gnuplot: rc %d (%s)", rc, err);
+  CHECK(rc == EB_UNSUPPORTED, "missing gnuplot: rc %d (%s)", rc, err);
   CHECK(strstr(err, "install the Debian package gnuplot-nox") != NULL,
         "missing gnuplot message: %s", err);
   unsetenv("EFFBENCH_GNUPLOT");
 
   rc = eb_plot(s, "lra-mini", EB_PLOT_ALL, EB_PLOT_PNG, out_png, &written, err,
                sizeof err);
-  if (rc == EB_PLOT_ERR_NO_GNUPLOT) {
+  if (rc == EB_UNSUPPORTED) {
     printf("test_plot: skipped: %s\n", err);
     eb_store_close(s);
     return 77;
@@ -254,8 +254,7 @@ int main(void) {
    * and says what it skipped */
   rc = eb_plot(s, "speed-only", EB_PLOT_CURVES, EB_PLOT_PNG, out_speed, &written, err,
                sizeof err);
-  CHECK(rc == EB_PLOT_ERR_NO_DATA && written == 0, "curves of speed-only: rc %d (%s)", rc,
-        err);
+  CHECK(rc == EB_NOTFOUND && written == 0, "curves of speed-only: rc %d (%s)", rc, err);
   rc = eb_plot(s, "speed-only", EB_PLOT_ALL, EB_PLOT_PNG, out_speed, &written, err,
                sizeof err);
   CHECK(rc == 0 && written == 2, "all of speed-only: rc %d, %d written (%s)", rc, written,
@@ -264,7 +263,7 @@ int main(void) {
         err);
 
   rc = eb_plot(s, "nope", EB_PLOT_ALL, EB_PLOT_PNG, out_speed, &written, err, sizeof err);
-  CHECK(rc == EB_PLOT_ERR_NO_DATA && strstr(err, "no runs for suite 'nope'") &&
+  CHECK(rc == EB_NOTFOUND && strstr(err, "no runs for suite 'nope'") &&
             strstr(err, "lra-mini"),
         "unknown suite: rc %d (%s)", rc, err);
 

@@ -629,7 +629,7 @@ static void test_baseline(void) {
   o.baseline = "linformer";
   int rc =
       report_with(path, "lra-mini", EB_TABLE_ALL, EB_FMT_MD, &o, &out, err, sizeof err);
-  CHECK(rc == EB_REPORT_ERR_BASELINE, "unknown baseline: rc %d", rc);
+  CHECK(rc == EB_INPUT, "unknown baseline: rc %d", rc);
   char want[700];
   snprintf(want, sizeof want,
            "baseline 'linformer' is not an arch of suite 'lra-mini' in %s (archs: "
@@ -646,7 +646,7 @@ static void test_baseline(void) {
   free(out);
   o.baseline = "vanilla";
   CHECK(report_with(path, "moe-suite", EB_TABLE_ALL, EB_FMT_MD, &o, &out, err,
-                    sizeof err) == EB_REPORT_ERR_BASELINE,
+                    sizeof err) == EB_INPUT,
         "vanilla named for a suite without it");
   CHECK(strstr(err, "(archs: moe)"), "%s", err);
   free(out);
@@ -729,7 +729,7 @@ static void test_stats_generic(void) {
   sqlite3_close(db);
   o.nstats = 6;
   int rc = report_with(p2, "gen", EB_TABLE_STATS, EB_FMT_MD, &o, &out, err, sizeof err);
-  CHECK(rc == EB_REPORT_ERR_IO && strstr(err, p2) && strstr(err, "no such table"),
+  CHECK(rc == EB_DB && strstr(err, p2) && strstr(err, "no such table"),
         "rc %d: %s", rc, err);
   free(out);
 }
@@ -737,7 +737,7 @@ static void test_stats_generic(void) {
 static void test_errors(void) {
   char err[512], *out;
   int rc = run_report("nope", EB_TABLE_ALL, EB_FMT_MD, &out, err, sizeof err);
-  CHECK(rc == EB_REPORT_ERR_NO_SUITE, "rc %d", rc);
+  CHECK(rc == EB_NOTFOUND, "rc %d", rc);
   char want[700];
   snprintf(want, sizeof want,
            "no runs for suite 'nope' in %s (suites: lra-mini, moe-suite)", path);
@@ -756,13 +756,12 @@ static void test_errors(void) {
   CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) == 0, "%s", err);
   if (s) {
     FILE *o = tmpfile();
-    CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
-              EB_REPORT_ERR_NO_SUITE,
+    CHECK(eb_report(s, NULL, EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) == EB_NOTFOUND,
           "empty db");
     CHECK(strstr(err, "no runs in") && strstr(err, "empty.db") && strstr(err, "none"),
           "%s", err);
     CHECK(eb_report(s, "declared-only", EB_TABLE_ALL, EB_FMT_MD, o, err, sizeof err) ==
-              EB_REPORT_ERR_NO_SUITE,
+              EB_NOTFOUND,
           "suite without runs");
     CHECK(strstr(err, "suites: none"), "%s", err);
     fclose(o);
@@ -771,7 +770,8 @@ static void test_errors(void) {
   /* a missing file */
   char missing[600];
   snprintf(missing, sizeof missing, "%s/missing.db", dir);
-  CHECK(eb_store_open_readonly(missing, &s, err, sizeof err) != 0, "missing opened");
+  CHECK(eb_store_open_readonly(missing, &s, err, sizeof err) == EB_NOTFOUND,
+        "missing opened");
   CHECK(strstr(err, "no database at") && strstr(err, "missing.db"), "%s", err);
 
   eb_table t;

@@ -399,7 +399,8 @@ static void test_refusals(void) {
   eb_store *s = NULL;
 
   /* missing file, read-only */
-  CHECK(eb_store_open_readonly(tmp_path("missing.db"), &s, err, sizeof err) != 0,
+  CHECK(eb_store_open_readonly(tmp_path("missing.db"), &s, err, sizeof err) ==
+            EB_NOTFOUND,
         "missing db opened");
   CHECK(strstr(err, "no database at") && strstr(err, "missing.db") &&
             strstr(err, "run a suite first"),
@@ -411,11 +412,12 @@ static void test_refusals(void) {
   const char *txt = tmp_path("notes.txt");
   write_file(txt, "these are my notes, not a database\n");
   long before = file_size(txt);
-  CHECK(eb_store_open(txt, &s, err, sizeof err) != 0, "text file opened");
+  CHECK(eb_store_open(txt, &s, err, sizeof err) == EB_INPUT, "text file opened");
   CHECK(strstr(err, "not an SQLite database") && strstr(err, "notes.txt"), "%s", err);
   show(err);
   CHECK(file_size(txt) == before, "text file changed");
-  CHECK(eb_store_open_readonly(txt, &s, err, sizeof err) != 0, "text file opened ro");
+  CHECK(eb_store_open_readonly(txt, &s, err, sizeof err) == EB_INPUT,
+        "text file opened ro");
 
   /* an SQLite file of another program */
   const char *other = tmp_path("other.db");
@@ -424,7 +426,7 @@ static void test_refusals(void) {
   sqlite3_exec(db, "CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES('ann')",
                NULL, NULL, NULL);
   sqlite3_close(db);
-  CHECK(eb_store_open(other, &s, err, sizeof err) != 0, "foreign db opened");
+  CHECK(eb_store_open(other, &s, err, sizeof err) == EB_INPUT, "foreign db opened");
   CHECK(strstr(err, "not an effbench") && strstr(err, "other.db"), "%s", err);
   show(err);
   sqlite3_open(other, &db);
@@ -452,23 +454,26 @@ static void test_refusals(void) {
   sqlite3_open(newer, &db);
   sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
   sqlite3_close(db);
-  CHECK(eb_store_open(newer, &s, err, sizeof err) != 0, "newer db opened");
+  CHECK(eb_store_open(newer, &s, err, sizeof err) == EB_INPUT, "newer db opened");
   CHECK(strstr(err, "newer effbench") && strstr(err, "99") && strstr(err, "newer.db"),
         "%s", err);
   show(err);
-  CHECK(eb_store_open_readonly(newer, &s, err, sizeof err) != 0, "newer db opened ro");
+  CHECK(eb_store_open_readonly(newer, &s, err, sizeof err) == EB_INPUT,
+        "newer db opened ro");
 
   /* an empty file is a fine new database; read-only it says it is empty */
   const char *empty = tmp_path("empty.db");
   write_file(empty, "");
-  CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) != 0, "empty opened ro");
+  CHECK(eb_store_open_readonly(empty, &s, err, sizeof err) == EB_INPUT,
+        "empty opened ro");
   CHECK(strstr(err, "empty database"), "%s", err);
   show(err);
   CHECK(eb_store_open(empty, &s, err, sizeof err) == 0, "%s", err);
   eb_store_close(s);
 
   /* a directory that does not exist */
-  CHECK(eb_store_open(tmp_path("no/such/dir.db"), &s, err, sizeof err) != 0, "bad dir");
+  CHECK(eb_store_open(tmp_path("no/such/dir.db"), &s, err, sizeof err) == EB_DB,
+        "bad dir");
   CHECK(strstr(err, "dir.db") && strstr(err, "cannot open"), "%s", err);
   show(err);
 }
@@ -652,7 +657,8 @@ static void test_open_input(void) {
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
-  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == -2, "read-only open of v4");
+  CHECK(eb_store_open_readonly(path, &s, err, sizeof err) == EB_INPUT,
+        "read-only open of v4");
   CHECK(eb_store_open_input(path, &s, err, sizeof err) == 0, "%s", err);
   if (s) {
     CHECK(eb_store_schema_version(s) == 4, "input migrated to %d",
@@ -706,7 +712,7 @@ static void test_claims(void) {
   snprintf(other, sizeof other, "%s:%ld:0", host, (long)getppid());
   CHECK(claim(s, other, NULL, 0, &rid2) == EB_CLAIM_BUSY, "a live owner's run taken");
   CHECK(eb_store_run_heartbeat(s, rid, me, err, sizeof err) == 0, "%s", err);
-  CHECK(eb_store_run_heartbeat(s, rid, other, err, sizeof err) == 1,
+  CHECK(eb_store_run_heartbeat(s, rid, other, err, sizeof err) == EB_BUSY,
         "a heartbeat by a non-owner was accepted");
   /* the same pid started at another time: the pid was reused, the owner is gone */
   snprintf(other, sizeof other, "%s:%ld:1", host, (long)getpid());
@@ -725,8 +731,8 @@ static void test_claims(void) {
   /* the result of a lost claim is not written */
   eb_run_result_row r = result("done", 0.5);
   r.owner = other;
-  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == 1, "a lost claim wrote: %s",
-        err);
+  CHECK(eb_store_run_finish(s, rid, &r, err, sizeof err) == EB_BUSY,
+        "a lost claim wrote: %s", err);
   CHECK(strstr(err, "taken over"), "%s", err);
   /* another host: alive while its heartbeat is fresh, gone when it is stale */
   set_sql(s, "UPDATE runs SET owner='elsewhere.example:1:1', heartbeat_at="

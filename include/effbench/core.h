@@ -8,7 +8,8 @@
  * Conventions
  *  - float32, row-major, up to 4 dims. Shapes are written [B,N,D] in comments.
  *  - Every op takes the context first, returns a new tensor allocated in the
- *    step arena, and returns NULL on error (the message is in eb_ctx_error()).
+ *    step arena, and returns NULL on error (the message is in eb_ctx_error(),
+ *    its kind, an eb_rc of effbench/rc.h, in eb_ctx_rc()).
  *    Every op also returns NULL when any tensor argument is NULL, so a chain of
  *    ops needs one NULL check at its end.
  *  - When gradients are enabled (eb_ctx_set_grad) and any input requires a
@@ -25,6 +26,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "effbench/rc.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,7 +89,14 @@ int eb_ctx_training(const eb_ctx *ctx);
  * (ctx seed, step seed, op index in the step, element index). */
 void eb_ctx_set_step(eb_ctx *ctx, uint64_t step);
 uint64_t eb_ctx_step(const eb_ctx *ctx); /* the value last given to set_step */
+/* The last failure since eb_ctx_reset: its message ("" when none) and its
+ * kind (EB_OK when none), recorded together by eb_ctx_fail (a later failure
+ * replaces both). An op given a NULL argument records nothing, so after a
+ * chain of ops they describe the failure that broke it. */
 const char *eb_ctx_error(const eb_ctx *ctx);
+eb_rc eb_ctx_rc(const eb_ctx *ctx);
+void eb_ctx_fail(eb_ctx *ctx, eb_rc rc, const char *fmt, ...);
+/* eb_ctx_fail with the kind EB_INTERNAL (kept for plugins written before kinds). */
 void eb_ctx_set_error(eb_ctx *ctx, const char *fmt, ...);
 eb_flops eb_ctx_flops(const eb_ctx *ctx);
 void eb_ctx_reset_flops(eb_ctx *ctx);
@@ -141,7 +151,9 @@ struct eb_node {
  * node (to fill `saved`/args) or NULL when nothing is recorded. */
 eb_node *eb_tape_record(eb_ctx *ctx, eb_backward_fn fn, eb_tensor *out, int nin,
                         eb_tensor *const *in);
-/* Seed d(loss)/d(loss) = 1 and run the tape backwards. loss is a scalar. */
+/* Seed d(loss)/d(loss) = 1 and run the tape backwards. loss is a scalar.
+ * Returns EB_OK, or the kind of the step's failure (eb_ctx_rc: a failed
+ * forward pass's, e.g. the tape could not grow, or the backward's own). */
 int eb_backward(eb_ctx *ctx, eb_tensor *loss);
 
 /* ------------------------------------------------------- parameters ---- */
@@ -169,7 +181,8 @@ eb_tensor *eb_param(eb_params *p, const char *name, int ndim, const int *shape,
 eb_tensor *eb_param_buffer(eb_params *p, const char *name, int ndim, const int *shape,
                            eb_init init, float scale);
 /* Allocate one block for data, grads and optimizer state (2 floats per weight)
- * and initialise every parameter from rng in declaration order. */
+ * and initialise every parameter from rng in declaration order. EB_OK, or
+ * EB_NOMEM with err (the bytes asked) when the block cannot be allocated. */
 int eb_params_finalize(eb_params *p, uint64_t seed, char *err, size_t errlen);
 /* Initialise parameter t (declared in p, not yet finalized) from values[t->size]
  * (copied now) instead of its init kind, e.g. Mamba's A_log = log(1..S).
@@ -375,7 +388,7 @@ eb_tensor *eb_favor_features(eb_ctx *ctx, eb_tensor *x, eb_tensor *w,
 /* ------------------------------------------------ memory accounting ---- */
 /* The engine's allocations (parameter block, arena chunks, autograd tape, the
  * trainer's buffers) are counted: eb_mem_take(bytes) before allocating
- * (-1: refused, to be reported as "out of memory" with the size), and
+ * (-1: refused, to be reported as EB_NOMEM, "out of memory" with the size), and
  * eb_mem_give(bytes) after freeing. A limit (0 = none; train.max_memory)
  * refuses a take that would pass it; eb_mem_fail_at(n) makes the n-th take
  * from now fail (0 = none; a test hook, EFFBENCH_FAIL_ALLOC). */
