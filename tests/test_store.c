@@ -1013,7 +1013,7 @@ static void test_speed_done(void) {
   int done = -1;
   err[0] = 0;
   CHECK(eb_store_speed_done(s, sid, "vanilla", 1024, 8, "train", 2, &done, err,
-                            sizeof err) == -1,
+                            sizeof err) == EB_DB,
         "a failed read reads as a result");
   CHECK(done == 0, "done %d after a failed read", done);
   CHECK(strstr(err, path) && strstr(err, "no such table: speed"),
