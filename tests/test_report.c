@@ -729,8 +729,8 @@ static void test_stats_generic(void) {
   sqlite3_close(db);
   o.nstats = 6;
   int rc = report_with(p2, "gen", EB_TABLE_STATS, EB_FMT_MD, &o, &out, err, sizeof err);
-  CHECK(rc == EB_DB && strstr(err, p2) && strstr(err, "no such table"),
-        "rc %d: %s", rc, err);
+  CHECK(rc == EB_DB && strstr(err, p2) && strstr(err, "no such table"), "rc %d: %s", rc,
+        err);
   free(out);
 }
 
