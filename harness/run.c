@@ -14,6 +14,7 @@
 #include "ckpt.h"
 #include "export.h"
 #include "gemm.h"
+#include "match.h"
 #include "model.h"
 #include "peak.h"
 #include "registry.h"
@@ -558,6 +559,53 @@ int eb_results_open(const char *path, const char *suite, const char *yaml, eb_st
   return EB_OK;
 }
 
+/* The model a speed row measures for arch entry a at length len: the suite's
+ * model, or in a matched suite (`match:`) the width that matches the
+ * reference arch at the speed section's shape (vocab 256, 10 classes, one
+ * sequence of length len), as the training runs are matched at their task's.
+ * EB_OK, or EB_INPUT with err when the arch cannot be matched there. */
+/* the synthetic data of speed rows (eb_bench_cfg) */
+enum { SPEED_VOCAB = 256, SPEED_CLASSES = 10 };
+
+static int speed_model(const eb_suite *s, const eb_suite_arch *a, int len,
+                       eb_model_config *m, char *err, size_t errlen) {
+  *m = s->model;
+  if (!s->match) return EB_OK;
+  eb_suite_run r;
+  memset(&r, 0, sizeof r);
+  r.arch = a->arch;
+  r.model = s->model;
+  r.ref_model = s->model;
+  r.arch_args = a->args;
+  const eb_task_info info = {.vocab = SPEED_VOCAB,
+                             .classes = SPEED_CLASSES,
+                             .max_len = len,
+                             .mode = EB_INPUT_SINGLE};
+  const eb_suite_arch *ref = &s->archs[s->match_ref];
+  char why[EB_ERR_LEN] = "";
+  if (eb_match_run(&r, s->match, ref->arch, &ref->args.args, s->match_tolerance, &info,
+                   why, sizeof why)) {
+    snprintf(err, errlen, "%s: speed: arch '%s' at length %d: match: %s: %s", s->file,
+             a->arch->name, len, eb_match_name(s->match), why);
+    return EB_INPUT;
+  }
+  *m = r.model;
+  return EB_OK;
+}
+
+/* every speed row's model can be built: checked before anything is trained */
+static int speed_models_check(const eb_suite *s, char *err, size_t errlen) {
+  const eb_speed_plan *p = &s->speed;
+  eb_model_config m;
+  for (int ai = 0; ai < p->narch; ai++)
+    for (int li = 0; li < p->nlen; li++) {
+      int rc =
+          speed_model(s, &s->archs[p->arch_index[ai]], p->lengths[li], &m, err, errlen);
+      if (rc) return rc;
+    }
+  return EB_OK;
+}
+
 static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
                      const eb_run_opts *o, eb_run_summary *sum, char *err,
                      size_t errlen) {
@@ -572,22 +620,29 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         snprintf(label, sizeof label, "speed %s len=%d %s", a->arch->name, p->lengths[li],
                  mname);
         if (o->only && fnmatch(o->only, label, 0) != 0) continue;
+        eb_model_config m;
+        int rc = speed_model(s, a, p->lengths[li], &m, err, errlen);
+        if (rc) return rc;
         int done = 0;
         if (!o->fresh && !o->dry_run &&
-            eb_store_speed_done(db, suite_id, a->arch->name, p->lengths[li], p->batch,
-                                mname, o->threads, &done, err, errlen))
-          return -1;
+            (rc = eb_store_speed_done(db, suite_id, a->arch->name, p->lengths[li],
+                                      p->batch, mname, o->threads, m.dim, &done, err,
+                                      errlen)))
+          return rc;
         if (done) continue;
         if (o->dry_run) {
-          say(o, 0, "%-34s %s", "(speed)", label);
+          if (s->match)
+            say(o, 0, "%-34s %s  dim %d ffn %d", "(speed)", label, m.dim, m.ffn);
+          else
+            say(o, 0, "%-34s %s", "(speed)", label);
           continue;
         }
         say(o, 1, "%s ...", label);
         eb_bench_cfg bc = {.batch = p->batch,
                            .len = p->lengths[li],
                            .train = mode == 0,
-                           .vocab = 256,
-                           .classes = 10,
+                           .vocab = SPEED_VOCAB,
+                           .classes = SPEED_CLASSES,
                            .min_seconds = 1.0,
                            .min_reps = 3,
                            .warmup = 1,
@@ -596,8 +651,8 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         char why[EB_ERR_LEN] = "";
         const char *status;
         int mrc =
-            eb_speed_measure(db, suite_id, a->arch, &a->args.args, &s->model, &bc,
-                             o->threads, "", &br, &status, why, sizeof why, err, errlen);
+            eb_speed_measure(db, suite_id, a->arch, &a->args.args, &m, &bc, o->threads,
+                             "", &br, &status, why, sizeof why, err, errlen);
         if (mrc) return mrc;
         sum->speed_rows++;
         if (o->event) {
@@ -766,6 +821,14 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
     snprintf(err, errlen, "out of memory");
     eb_store_close(db);
     return EB_NOMEM;
+  }
+  if (s->has_speed) {
+    int src = speed_models_check(s, err, errlen);
+    if (src) {
+      free(pick);
+      eb_store_close(db);
+      return src;
+    }
   }
   for (int i = 0; i < s->nruns; i++) {
     if (o->shard_n > 1 && i % o->shard_n != o->shard_i) continue;

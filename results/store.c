@@ -1394,14 +1394,15 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
 }
 
 int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq_len,
-                        int batch, const char *mode, int threads, int *done, char *err,
-                        size_t errlen) {
+                        int batch, const char *mode, int threads, int dim, int *done,
+                        char *err, size_t errlen) {
   *done = 0;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
       s->db,
       "SELECT 1 FROM speed WHERE suite_id=?1 AND arch=?2 AND seq_len=?3 AND batch=?4 "
-      "AND mode=?5 AND threads=?6 AND status='done' LIMIT 1",
+      "AND mode=?5 AND threads=?6 AND status='done' AND (?7 = 0 OR "
+      "json_extract(config_json, '$.dim') = ?7) LIMIT 1",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, suite_id);
@@ -1410,6 +1411,7 @@ int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq
     sqlite3_bind_int(st, 4, batch);
     bind_text(st, 5, mode);
     sqlite3_bind_int(st, 6, threads);
+    sqlite3_bind_int(st, 7, dim);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
       *done = rc == SQLITE_ROW;

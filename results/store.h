@@ -216,11 +216,12 @@ typedef struct eb_speed_row {
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);
 
 /* Whether suite suite_id holds a `done` speed row of exactly this
- * measurement (arch, sequence length, batch, mode, threads): what `run`
- * resumes. EB_OK with *done set (1 or 0); EB_DB with err (the database path and
+ * measurement (arch, sequence length, batch, mode, threads and, unless dim
+ * is 0, the model width recorded in its configuration): what `run` resumes.
+ * EB_OK with *done set (1 or 0); EB_DB with err (the database path and
  * SQLite's message) on a failed read, never a silent "not done". */
 int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq_len,
-                        int batch, const char *mode, int threads, int *done, char *err,
-                        size_t errlen);
+                        int batch, const char *mode, int threads, int dim, int *done,
+                        char *err, size_t errlen);
 
 #endif

@@ -101,6 +101,39 @@ sed 's/match: params/match: params\nmatch_to: mamba/' "$tmp/m.yaml" >"$tmp/to.ya
 grep -q "mamba/majority/seed=0 .*match params +0.00% vs mamba" "$tmp/to.out" ||
   fail "match_to: mamba is not the reference: $(cat "$tmp/to.out")"
 
+# --- the speed section measures the matched widths too (at its own shape:
+# vocab 256, 10 classes, each length), not the suite's base model
+cat >"$tmp/s.yaml" <<'EOF'
+suite: speedmatched
+model: {dim: 32, depth: 2, heads: 4, ffn: 64, dropout: 0.0}
+train: {steps: 1, batch: 2, eval_every: 1, eval_batches: 1}
+match: params
+match_tolerance: 0.15
+tasks:
+  - majority: {len: 16, train: 16, val: 8, test: 8}
+archs: [vanilla, wide]
+speed: {lengths: [32, 64], batch: 1, modes: [infer]}
+EOF
+"$eb" run "$tmp/s.yaml" --dry-run >"$tmp/s.out" 2>&1 || fail "matched speed dry run: $(cat "$tmp/s.out")"
+grep -q "speed vanilla len=32 infer  dim 32 ffn 64" "$tmp/s.out" ||
+  fail "dry run: the reference's speed rows are not at its own width: $(cat "$tmp/s.out")"
+sdim=$(grep -oE "speed wide len=64 infer  dim [0-9]+" "$tmp/s.out" | awk '{print $NF}')
+[[ -n $sdim && $sdim -gt 32 ]] || fail "dry run: wide's speed width not matched: $(cat "$tmp/s.out")"
+"$eb" run "$tmp/s.yaml" --db "$tmp/s.db" >"$tmp/s.run" 2>&1 || fail "matched speed run: $(cat "$tmp/s.run")"
+got=$(sqlite3 "$tmp/s.db" "SELECT json_extract(config_json, '\$.dim') FROM speed
+                           WHERE arch='wide' AND seq_len=64")
+[[ $got == "$sdim" ]] || fail "wide's speed row measured dim '$got', dry run said $sdim"
+[[ $(sqlite3 "$tmp/s.db" "SELECT count(*) FROM speed WHERE status='done'") == 4 ]] ||
+  fail "speed rows: $(sqlite3 "$tmp/s.db" "SELECT arch, seq_len, status FROM speed")"
+# resuming measures nothing again; a row of another width is not taken as done
+"$eb" run "$tmp/s.yaml" --db "$tmp/s.db" >"$tmp/s.run2" 2>&1 || fail "resume: $(cat "$tmp/s.run2")"
+[[ $(sqlite3 "$tmp/s.db" "SELECT count(*) FROM speed") == 4 ]] || fail "resume re-measured speed rows"
+sqlite3 "$tmp/s.db" "UPDATE speed SET config_json = json_set(config_json, '\$.dim', 32)
+                     WHERE arch='wide' AND seq_len=64"
+"$eb" run "$tmp/s.yaml" --db "$tmp/s.db" >"$tmp/s.run3" 2>&1 || fail "resume 2: $(cat "$tmp/s.run3")"
+[[ $(sqlite3 "$tmp/s.db" "SELECT count(*) FROM speed WHERE arch='wide' AND seq_len=64") == 2 ]] ||
+  fail "a speed row of another width counted as done"
+
 # --- an arch without an analytic FLOP count cannot be matched by flops
 so=${build:+$build/test-plugins/eb_test_plugin_good/eb_test_plugin_good.so}
 if [[ -n $so && -f $so ]]; then

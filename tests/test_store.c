@@ -982,7 +982,7 @@ static void test_speed_done(void) {
                      .step_ms_min = 9,
                      .peak_mem_bytes = 1,
                      .status = "done",
-                     .config_json = "{}"};
+                     .config_json = "{\"dim\":48}"};
   CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
   sp.seq_len = 2048;
   sp.status = "oom";
@@ -992,17 +992,22 @@ static void test_speed_done(void) {
     const char *arch;
     int len, batch;
     const char *mode;
-    int threads, want;
+    int threads, dim, want; /* dim 0: any width */
   } q[] = {
-      {0, "vanilla", 1024, 8, "train", 2, 1}, {0, "vanilla", 2048, 8, "train", 2, 0},
-      {0, "vanilla", 1024, 8, "infer", 2, 0}, {0, "vanilla", 1024, 4, "train", 2, 0},
-      {0, "vanilla", 1024, 8, "train", 1, 0}, {0, "performer", 1024, 8, "train", 2, 0},
-      {1, "vanilla", 1024, 8, "train", 2, 0},
+      {0, "vanilla", 1024, 8, "train", 2, 0, 1},
+      {0, "vanilla", 2048, 8, "train", 2, 0, 0},
+      {0, "vanilla", 1024, 8, "infer", 2, 0, 0},
+      {0, "vanilla", 1024, 4, "train", 2, 0, 0},
+      {0, "vanilla", 1024, 8, "train", 1, 0, 0},
+      {0, "performer", 1024, 8, "train", 2, 0, 0},
+      {1, "vanilla", 1024, 8, "train", 2, 0, 0},
+      {0, "vanilla", 1024, 8, "train", 2, 48, 1},
+      {0, "vanilla", 1024, 8, "train", 2, 56, 0},
   };
   for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
     int done = -1;
     CHECK(eb_store_speed_done(s, q[i].suite ? other : sid, q[i].arch, q[i].len,
-                              q[i].batch, q[i].mode, q[i].threads, &done, err,
+                              q[i].batch, q[i].mode, q[i].threads, q[i].dim, &done, err,
                               sizeof err) == 0,
           "%s", err);
     CHECK(done == q[i].want, "speed_done #%zu: %d, want %d", i, done, q[i].want);
@@ -1012,7 +1017,7 @@ static void test_speed_done(void) {
         "%s", sqlite3_errmsg(eb_store_db(s)));
   int done = -1;
   err[0] = 0;
-  CHECK(eb_store_speed_done(s, sid, "vanilla", 1024, 8, "train", 2, &done, err,
+  CHECK(eb_store_speed_done(s, sid, "vanilla", 1024, 8, "train", 2, 0, &done, err,
                             sizeof err) == EB_DB,
         "a failed read reads as a result");
   CHECK(done == 0, "done %d after a failed read", done);
