@@ -30,7 +30,7 @@
 #include "store.h"
 #include "tmpname.h"
 #include "train.h"
-#include "util.h"
+#include "json.h"
 #include "version.h"
 
 #define MAX_KV 64
@@ -1562,18 +1562,18 @@ static int csv_to_json(const char *csv, FILE *out) {
     char *field[32];
     int nf = 0;
     for (;;) { /* one line */
-      sbuf f = {0};
-      sb_add(&f, "%s", "");
+      eb_sbuf f = {0};
+      eb_sb_add(&f, "%s", "");
       if (*p == '"') {
         for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
           if (*p == '"') p++;
-          sb_add(&f, "%c", *p);
+          eb_sb_add(&f, "%c", *p);
         }
         if (*p != '"') return free(f.p), -1;
         p++;
       } else {
         for (; *p && *p != ',' && *p != '\r' && *p != '\n'; p++)
-          sb_add(&f, "%c", *p);
+          eb_sb_add(&f, "%c", *p);
       }
       if (f.oom || nf == 32) return free(f.p), -1;
       field[nf++] = f.p;

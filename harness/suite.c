@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "match.h"
-#include "util.h"
+#include "hash.h"
+#include "json.h"
 #include "yamltree.h"
 
 /* wide's resolved head count (archs/wide.c): written into the run's
@@ -364,19 +365,6 @@ static int resolve(ctx *c, const char *kind, const char *name, const eb_param_de
 }
 
 /* --------------------------------------------------- canonical JSON ---- */
-static void jstr(sbuf *b, const char *s) {
-  sb_add(b, "\"");
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_add(b, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      sb_add(b, "\\u%04x", (unsigned char)*s);
-    else
-      sb_add(b, "%c", *s);
-  }
-  sb_add(b, "\"");
-}
-
 static int cmp_arg(const void *a, const void *b) {
   return strcmp(((const eb_arg *)a)->name, ((const eb_arg *)b)->name);
 }
@@ -386,114 +374,150 @@ static int cmp_arg(const void *a, const void *b) {
  * stored runs never change. The stored form is the shortest decimal that reads
  * back to the same value (float32 for f32), i.e. the number as the YAML wrote
  * it: "lr":0.003, not 0.00300000003. */
-static void jreal(sbuf *b, double v, int f32, int keyform) {
-  if (keyform) {
-    sb_add(b, "%.9g", v);
-    return;
-  }
-  char t[40];
-  for (int p = 1; p <= 17; p++) {
-    snprintf(t, sizeof t, "%.*g", p, v);
-    double back = strtod(t, NULL);
-    if (f32 ? (float)back == (float)v : back == v) break;
-  }
-  sb_add(b, "%s", t);
+static void jreal(eb_json *w, double v, int f32, int keyform) {
+  if (keyform)
+    eb_json_rawf(w, "%.9g", v);
+  else
+    eb_json_real(w, v, f32);
 }
 
-static void jargs(sbuf *b, const eb_args *a, int keyform) {
+static void jargs(eb_json *w, const eb_args *a, int keyform) {
   eb_arg sorted[128];
   int n = a->n < 128 ? a->n : 128;
   memcpy(sorted, a->v, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, cmp_arg);
-  sb_add(b, "{");
+  eb_json_open(w, '{');
   for (int i = 0; i < n; i++) {
-    sb_add(b, "%s", i ? "," : "");
-    jstr(b, sorted[i].name);
-    sb_add(b, ":");
+    eb_json_key(w, sorted[i].name);
     switch (sorted[i].type) {
-    case EB_P_INT: sb_add(b, "%lld", (long long)sorted[i].i); break;
-    case EB_P_FLOAT: jreal(b, sorted[i].f, 0, keyform); break;
-    case EB_P_BOOL: sb_add(b, "%s", sorted[i].i ? "true" : "false"); break;
-    default: jstr(b, sorted[i].s ? sorted[i].s : ""); break;
+    case EB_P_INT: eb_json_int(w, (long long)sorted[i].i); break;
+    case EB_P_FLOAT: jreal(w, sorted[i].f, 0, keyform); break;
+    case EB_P_BOOL: eb_json_bool(w, sorted[i].i != 0); break;
+    default: eb_json_string(w, sorted[i].s ? sorted[i].s : ""); break;
     }
   }
-  sb_add(b, "}");
+  eb_json_close(w);
 }
 
+/* The run's configuration as JSON with sorted keys: the key form (k 1)
+ * hashed into the run key, or the stored config_json (k 0). */
 static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
-  const int64_t data_seed = s->data_seed;
-  sbuf b = {0};
-  sb_add(&b, "{\"arch\":");
-  jstr(&b, r->arch->name);
-  sb_add(&b, ",\"arch_params\":");
-  jargs(&b, &r->arch_args.args, k);
-  sb_add(&b, ",\"data_seed\":%lld", (long long)data_seed);
+  eb_sbuf b = {0};
+  eb_json w;
+  eb_json_init(&w, &b);
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "arch");
+  eb_json_string(&w, r->arch->name);
+  eb_json_key(&w, "arch_params");
+  jargs(&w, &r->arch_args.args, k);
+  eb_json_key(&w, "data_seed");
+  eb_json_int(&w, (long long)s->data_seed);
   if (s->match) { /* written only when matching: other runs keep their keys */
-    sb_add(&b,
-           ",\"match\":{\"by\":\"%s\",\"flops_per_token\":%.9g,\"gap\":%.6g,"
-           "\"params\":%lld,\"ref\":",
-           eb_match_name(s->match), r->flops_token, r->match_gap, (long long)r->params);
-    jstr(&b, s->archs[s->match_ref].arch->name);
-    sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":",
-           r->ref_flops_token, (long long)r->ref_params);
+    eb_json_key(&w, "match");
+    eb_json_open(&w, '{');
+    eb_json_key(&w, "by");
+    eb_json_string(&w, eb_match_name(s->match));
+    eb_json_key(&w, "flops_per_token");
+    eb_json_rawf(&w, "%.9g", r->flops_token);
+    eb_json_key(&w, "gap");
+    eb_json_rawf(&w, "%.6g", r->match_gap);
+    eb_json_key(&w, "params");
+    eb_json_int(&w, (long long)r->params);
+    eb_json_key(&w, "ref");
+    eb_json_string(&w, s->archs[s->match_ref].arch->name);
+    eb_json_key(&w, "ref_flops_per_token");
+    eb_json_rawf(&w, "%.9g", r->ref_flops_token);
+    eb_json_key(&w, "ref_params");
+    eb_json_int(&w, (long long)r->ref_params);
+    eb_json_key(&w, "tolerance");
     if (k)
-      sb_add(&b, "%.6g", s->match_tolerance);
+      eb_json_rawf(&w, "%.6g", s->match_tolerance);
     else
-      jreal(&b, s->match_tolerance, 0, 0);
-    sb_add(&b, "}");
+      eb_json_real(&w, s->match_tolerance, 0);
+    eb_json_close(&w);
   }
   /* the LRA protocol options are written only when set (keys sorted): a run
    * with them off keeps the key it had before they existed */
   const eb_model_config *m = &r->model;
-  sb_add(&b, ",\"model\":{");
+  eb_json_key(&w, "model");
+  eb_json_open(&w, '{');
   if (m->attention_dropout > 0) {
-    sb_add(&b, "\"attention_dropout\":");
-    jreal(&b, m->attention_dropout, 1, k);
-    sb_add(&b, ",");
+    eb_json_key(&w, "attention_dropout");
+    jreal(&w, m->attention_dropout, 1, k);
   }
-  sb_add(&b, "\"depth\":%d,\"dim\":%d,\"dropout\":", m->depth, m->dim);
-  jreal(&b, m->dropout, 1, k);
-  sb_add(&b, ",\"ffn\":%d,", m->ffn);
-  if (m->head == EB_HEAD_MLP) sb_add(&b, "\"head\":\"mlp\",");
-  if (m->head_width > 0) sb_add(&b, "\"head_width\":%d,", m->head_width);
-  sb_add(&b, "\"heads\":%d,", m->heads);
+  eb_json_key(&w, "depth");
+  eb_json_int(&w, m->depth);
+  eb_json_key(&w, "dim");
+  eb_json_int(&w, m->dim);
+  eb_json_key(&w, "dropout");
+  jreal(&w, m->dropout, 1, k);
+  eb_json_key(&w, "ffn");
+  eb_json_int(&w, m->ffn);
+  if (m->head == EB_HEAD_MLP) {
+    eb_json_key(&w, "head");
+    eb_json_string(&w, "mlp");
+  }
+  if (m->head_width > 0) {
+    eb_json_key(&w, "head_width");
+    eb_json_int(&w, m->head_width);
+  }
+  eb_json_key(&w, "heads");
+  eb_json_int(&w, m->heads);
   if (m->mlp_dropout > 0) {
-    sb_add(&b, "\"mlp_dropout\":");
-    jreal(&b, m->mlp_dropout, 1, k);
-    sb_add(&b, ",");
+    eb_json_key(&w, "mlp_dropout");
+    jreal(&w, m->mlp_dropout, 1, k);
   }
-  sb_add(&b, "\"pool\":\"%s\"", m->pool == EB_POOL_CLS ? "cls" : "mean");
-  if (m->positions == EB_POS_SINUSOIDAL) sb_add(&b, ",\"positions\":\"sinusoidal\"");
-  sb_add(&b, "}");
-  sb_add(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
-  jstr(&b, r->task->name);
-  sb_add(&b, ",\"task_params\":");
-  jargs(&b, &r->task_args.args, k);
+  eb_json_key(&w, "pool");
+  eb_json_string(&w, m->pool == EB_POOL_CLS ? "cls" : "mean");
+  if (m->positions == EB_POS_SINUSOIDAL) {
+    eb_json_key(&w, "positions");
+    eb_json_string(&w, "sinusoidal");
+  }
+  eb_json_close(&w);
+  eb_json_key(&w, "seed");
+  eb_json_int(&w, (long long)r->seed);
+  eb_json_key(&w, "task");
+  eb_json_string(&w, r->task->name);
+  eb_json_key(&w, "task_params");
+  jargs(&w, &r->task_args.args, k);
   const eb_train_cfg *t = &r->train;
-  sb_add(&b, ",\"train\":{\"batch\":%d,\"clip\":", t->batch);
-  jreal(&b, t->clip, 1, k);
+  eb_json_key(&w, "train");
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "batch");
+  eb_json_int(&w, t->batch);
+  eb_json_key(&w, "clip");
+  jreal(&w, t->clip, 1, k);
   /* written only when off: the default keeps the keys of runs stored before
    * the switch existed */
-  sb_add(&b, "%s,\"eval_batches\":%d,\"eval_every\":%d,\"lr\":",
-         t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
-         t->eval_every);
-  jreal(&b, t->lr, 1, k);
+  if (!t->decay_embeddings) {
+    eb_json_key(&w, "decay_embeddings");
+    eb_json_bool(&w, 0);
+  }
+  eb_json_key(&w, "eval_batches");
+  eb_json_int(&w, t->eval_batches);
+  eb_json_key(&w, "eval_every");
+  eb_json_int(&w, t->eval_every);
+  eb_json_key(&w, "lr");
+  jreal(&w, t->lr, 1, k);
   /* written only when set, as decay_embeddings: a limit changes what may
    * end as oom, and the keys of earlier runs stay */
-  if (t->max_memory) sb_add(&b, ",\"max_memory\":%zu", t->max_memory);
-  sb_add(&b, ",\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":",
-         eb_schedule_name(t->schedule), t->steps);
-  jreal(&b, t->time_budget_s, 0, k);
-  sb_add(&b, ",\"warmup\":%d,\"weight_decay\":", t->warmup);
-  jreal(&b, t->weight_decay, 1, k);
-  sb_add(&b, "}}");
-  return sb_take(&b);
-}
-
-static uint64_t fnv1a(const char *s, uint64_t h) {
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
+  if (t->max_memory) {
+    eb_json_key(&w, "max_memory");
+    eb_json_rawf(&w, "%zu", t->max_memory);
+  }
+  eb_json_key(&w, "schedule");
+  eb_json_string(&w, eb_schedule_name(t->schedule));
+  eb_json_key(&w, "steps");
+  eb_json_int(&w, t->steps);
+  eb_json_key(&w, "time_budget");
+  jreal(&w, t->time_budget_s, 0, k);
+  eb_json_key(&w, "warmup");
+  eb_json_int(&w, t->warmup);
+  eb_json_key(&w, "weight_decay");
+  jreal(&w, t->weight_decay, 1, k);
+  eb_json_close(&w);
+  eb_json_close(&w);
+  return eb_sb_take(&b);
 }
 
 /* ------------------------------------------------------------ loading ---- */
@@ -1107,10 +1131,12 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
             for (int i = 0; i < r->arch_args.args.n; i++)
               if (!strcmp(r->arch_args.v[i].name, "heads"))
                 r->arch_args.v[i].i = eb_wide_heads(&r->model, &r->arch_args.args);
-          sbuf tj = {0};
-          jstr(&tj, r->task->name);
-          jargs(&tj, &r->task_args.args, 1);
-          r->task_json = sb_take(&tj);
+          eb_sbuf tj = {0}; /* the task's identity: "name"{params} */
+          eb_json tw;
+          eb_json_init(&tw, &tj);
+          eb_json_quote(&tj, r->task->name);
+          jargs(&tw, &r->task_args.args, 1);
+          r->task_json = eb_sb_take(&tj);
           if (!r->task_json) goto oom;
         }
     }
@@ -1127,8 +1153,10 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
       free(kj);
       goto oom;
     }
-    uint64_t h1 = fnv1a(kj, 1469598103934665603ull);
-    uint64_t h2 = fnv1a(kj, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+    /* 128 bits: FNV-1a from EB_FNV_SEED and from a second start (FNV's
+     * offset basis with its halves swapped, xor a constant) */
+    uint64_t h1 = eb_fnv1a_str(EB_FNV_SEED, kj);
+    uint64_t h2 = eb_fnv1a_str(0x84222325CBF29CE4ull ^ 0x5bd1e995ull, kj);
     free(kj);
     snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
              (unsigned long long)h2);

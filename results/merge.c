@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include "hash.h"
 #include "store_internal.h"
 
 #define MAX_COLS 96
@@ -77,13 +78,7 @@ static void cat(char **buf, size_t *len, size_t *cap, const char *s) {
 
 /* ------------------------------------------------------ fingerprint -- */
 
-static void fnv(uint64_t *h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) {
-    *h ^= b[i];
-    *h *= 1099511628211ULL;
-  }
-}
+static void fnv(uint64_t *h, const void *p, size_t n) { *h = eb_fnv1a(*h, p, n); }
 
 /* Hashes every column of every row of a prepared query, by type and bits. */
 static int hash_rows(sqlite3_stmt *st, uint64_t *h) {
@@ -121,7 +116,7 @@ static int fingerprint(ctx *c, sqlite3 *db, int64_t id, uint64_t *h) {
       "SELECT step, name, value FROM run_stats WHERE run_id=?1 ORDER BY name, step, "
       "rowid",
   };
-  *h = 1469598103934665603ULL;
+  *h = EB_FNV_SEED;
   for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, q[i], -1, &st, NULL);

@@ -15,8 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EB_FNV_OFFSET 0xCBF29CE484222325ull /* = 1469598103934665603 */
+#define EB_FNV_OFFSET 0xCBF29CE484222325ull /* FNV-1a's offset basis */
 #define EB_FNV_PRIME 0x100000001B3ull       /* = 1099511628211 */
+/* The start of the run key, the data-cache key, tasks' data provenance and
+ * merge's digest: the offset basis's decimal 14695981039346656037 with its
+ * last digit lost, as written in the first schema. Every stored key depends
+ * on it, so it stays (checkpoints start from EB_FNV_OFFSET). */
+#define EB_FNV_SEED 1469598103934665603ull
 
 /* FNV-1a of n bytes, continuing from h (EB_FNV_OFFSET to start). */
 uint64_t eb_fnv1a(uint64_t h, const void *p, size_t n);
