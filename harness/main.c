@@ -1672,7 +1672,7 @@ done:
 /* report --json: the report's tidy CSV (report.h) as one JSON array of
  * objects with the CSV's column names; numeric columns are numbers, an empty
  * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
- * line that does not parse (a bug: the CSV is ours). */
+ * line that does not parse (a bug: the CSV is ours) or out of memory. */
 static int csv_to_json(const char *csv, FILE *out) {
   static const char *const numeric[] = {"seq_len", "value", "std", "n", "runs", "sem"};
   char names[32][320]; /* ratio_to_BASELINE: an arch name long */
@@ -1727,15 +1727,11 @@ static int csv_to_json(const char *csv, FILE *out) {
         else if (num)
           fputs(isnum ? field[i] : "null", out);
         else {
-          fputc('"', out);
-          for (const char *c = field[i]; *c; c++)
-            if (*c == '"' || *c == '\\')
-              fprintf(out, "\\%c", *c);
-            else if ((unsigned char)*c < 0x20)
-              fprintf(out, "\\u%04x", (unsigned char)*c);
-            else
-              fputc(*c, out);
-          fputc('"', out);
+          eb_sbuf q = {0};
+          eb_json_quote(&q, field[i]);
+          if (q.oom) return free(q.p), -1;
+          fputs(q.p, out);
+          free(q.p);
         }
       }
       fputc('}', out);
