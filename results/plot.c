@@ -505,24 +505,37 @@ static int speed_at(pctx *x, sqlite3_stmt *st, const char *arch, int len, double
   return ok;
 }
 
-static int fig_bubble(pctx *x) {
-  int ntask = x->tasks.n;
-  bubble *b = calloc((size_t)x->archs.n + 1, sizeof *b);
-  if (!b) return oom_fail(x);
-  int nb = 0, rc = 0;
+/* The bubble figure as it is built, stage by stage (fig_bubble). */
+typedef struct bubble_fig {
+  bubble *b; /* the plotted archs */
+  int nb;
+  int len; /* the speed table's sequence length; 0: speeds from the runs */
+  char xlabel[256], source[256];
+  /* the axes: x in log10(steps/s) when logx, y in accuracy (%) */
+  int logx;
+  double lx0, lx1, y0, y1, maxmem;
+} bubble_fig;
+
+/* Bubbles are gnuplot circles (the same size in every terminal, unlike
+ * points), radius in x-axis units (log10 of steps/s on a log axis, drawn
+ * on a linear axis with log tics), area ∝ memory: radius = RMAX *
+ * sqrt(MiB / MAXMEM), at least RMIN; as fractions of the plot width,
+ * BUBBLE_FMAX and BUBBLE_FMIN. The plot area is about BUBBLE_ASPECT times
+ * wider than high. */
+static const double BUBBLE_FMAX = 0.05, BUBBLE_FMIN = 0.012, BUBBLE_ASPECT = 1.8;
+
+/* Each arch's accuracy: the average over tasks of the per-task mean over
+ * seeds, for the archs with results on every task. */
+static int bubble_accuracy(pctx *x, bubble_fig *F) {
   sqlite3_stmt *st = NULL;
-  eb_sbuf dat = {0}, gp = {0};
-  /* average over tasks of the per-task mean over seeds */
   if (sqlite3_prepare_v2(
           x->db,
           "SELECT avg(m), count(*) FROM (SELECT task, avg(test_accuracy) m "
           "FROM runs WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND "
           "status IN ('done', 'timeout') AND "
           "test_accuracy IS NOT NULL GROUP BY task)",
-          -1, &st, NULL) != SQLITE_OK) {
-    rc = sql_fail(x, "reading runs");
-    goto out;
-  }
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
   for (int a = 0; a < x->archs.n; a++) {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, x->suite_id);
@@ -530,28 +543,27 @@ static int fig_bubble(pctx *x) {
     if (sqlite3_step(st) != SQLITE_ROW) continue;
     int k = sqlite3_column_int(st, 1);
     if (k == 0) continue;
-    if (k < ntask) {
+    if (k < x->tasks.n) {
       note(x, "bubble: %s left out (results (done or timeout) on %d of %d tasks)",
-           x->archs.v[a], k, ntask);
+           x->archs.v[a], k, x->tasks.n);
       continue;
     }
-    b[nb].arch = a;
-    b[nb].acc = 100.0 * sqlite3_column_double(st, 0);
-    b[nb].ntasks = k;
-    nb++;
+    bubble *b = &F->b[F->nb++];
+    b->arch = a;
+    b->acc = 100.0 * sqlite3_column_double(st, 0);
+    b->ntasks = k;
   }
   sqlite3_finalize(st);
-  st = NULL;
-  if (nb == 0) {
+  if (F->nb == 0)
     note(x, "bubble skipped: no arch has results (done or timeout runs) with test "
             "accuracy on every task");
-    goto out;
-  }
+  return 0;
+}
 
-  /* speed source: the longest length where every plotted arch has a done
-   * train measurement */
-  int len = 0;
-  sqlite3_stmt *lens = NULL;
+/* Speed and memory from the speed table: the longest length where every
+ * plotted arch has a done train measurement (F->len; 0 when there is none). */
+static int bubble_speed_table(pctx *x, bubble_fig *F) {
+  sqlite3_stmt *lens = NULL, *st = NULL;
   if (sqlite3_prepare_v2(x->db,
                          "SELECT DISTINCT seq_len FROM speed WHERE suite_id=?1 AND "
                          "mode='train' ORDER BY seq_len DESC",
@@ -563,72 +575,79 @@ static int fig_bubble(pctx *x) {
           "id DESC LIMIT 1",
           -1, &st, NULL) != SQLITE_OK) {
     sqlite3_finalize(lens);
-    rc = sql_fail(x, "reading speed");
-    goto out;
+    sqlite3_finalize(st);
+    return sql_fail(x, "reading speed");
   }
   sqlite3_bind_int64(lens, 1, x->suite_id);
-  while (!len && sqlite3_step(lens) == SQLITE_ROW) {
+  while (!F->len && sqlite3_step(lens) == SQLITE_ROW) {
     int l = sqlite3_column_int(lens, 0), all = 1;
-    for (int i = 0; i < nb && all; i++)
-      all = speed_at(x, st, x->archs.v[b[i].arch], l, &b[i].sps, &b[i].mem);
-    if (all) len = l;
+    for (int i = 0; i < F->nb && all; i++)
+      all = speed_at(x, st, x->archs.v[F->b[i].arch], l, &F->b[i].sps, &F->b[i].mem);
+    if (all) F->len = l;
   }
   sqlite3_finalize(lens);
   sqlite3_finalize(st);
-  st = NULL;
-  char xlabel[256], source[256], setting[128];
-  if (len) {
-    if ((rc = speed_setting(x, "train", setting, sizeof setting))) goto out;
-    snprintf(source, sizeof source, "speed table, train mode, sequence length %d, %s",
-             len, setting);
-    snprintf(xlabel, sizeof xlabel, "Training speed (steps/s at length %d, %s)", len,
-             setting);
-  } else {
-    if (sqlite3_prepare_v2(
-            x->db,
-            "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
-            "WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND status='done' AND "
-            "train_ms_per_step > 0",
-            -1, &st, NULL) != SQLITE_OK) {
-      rc = sql_fail(x, "reading runs");
-      goto out;
-    }
-    int kept = 0;
-    for (int i = 0; i < nb; i++) {
-      sqlite3_reset(st);
-      sqlite3_bind_int64(st, 1, x->suite_id);
-      sqlite3_bind_text(st, 2, x->archs.v[b[i].arch], -1, SQLITE_TRANSIENT);
-      double ms = NAN, mem = NAN;
-      if (sqlite3_step(st) == SQLITE_ROW) {
-        ms = col_real(st, 0);
-        mem = col_real(st, 1);
-      }
-      if (!(ms > 0)) {
-        note(x, "bubble: %s left out (no training speed measured)",
-             x->archs.v[b[i].arch]);
-        continue;
-      }
-      b[kept] = b[i];
-      b[kept].sps = 1000.0 / ms;
-      b[kept].mem = mem;
-      kept++;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    nb = kept;
-    if (nb == 0) {
-      note(x, "bubble skipped: no training speed in the speed table or the runs");
-      goto out;
-    }
-    snprintf(source, sizeof source,
-             "runs: 1000 / mean train_ms_per_step, max peak_mem_bytes over done runs");
-    snprintf(xlabel, sizeof xlabel,
-             "Training speed (steps/s, mean over the suite's runs)");
-  }
+  if (!F->len) return 0;
+  char setting[128];
+  int rc = speed_setting(x, "train", setting, sizeof setting);
+  if (rc) return rc;
+  snprintf(F->source, sizeof F->source, "speed table, train mode, sequence length %d, %s",
+           F->len, setting);
+  snprintf(F->xlabel, sizeof F->xlabel, "Training speed (steps/s at length %d, %s)",
+           F->len, setting);
+  return 0;
+}
 
-  /* axes: log x when speeds span more than a decade */
+/* Without a speed table: speed and memory from the runs' training, the archs
+ * without it left out. */
+static int bubble_speed_runs(pctx *x, bubble_fig *F) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
+          "WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND status='done' AND "
+          "train_ms_per_step > 0",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
+  int kept = 0;
+  for (int i = 0; i < F->nb; i++) {
+    bubble *b = F->b;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, x->suite_id);
+    sqlite3_bind_text(st, 2, x->archs.v[b[i].arch], -1, SQLITE_TRANSIENT);
+    double ms = NAN, mem = NAN;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      ms = col_real(st, 0);
+      mem = col_real(st, 1);
+    }
+    if (!(ms > 0)) {
+      note(x, "bubble: %s left out (no training speed measured)", x->archs.v[b[i].arch]);
+      continue;
+    }
+    b[kept] = b[i];
+    b[kept].sps = 1000.0 / ms;
+    b[kept].mem = mem;
+    kept++;
+  }
+  sqlite3_finalize(st);
+  F->nb = kept;
+  if (F->nb == 0) {
+    note(x, "bubble skipped: no training speed in the speed table or the runs");
+    return 0;
+  }
+  snprintf(F->source, sizeof F->source,
+           "runs: 1000 / mean train_ms_per_step, max peak_mem_bytes over done runs");
+  snprintf(F->xlabel, sizeof F->xlabel,
+           "Training speed (steps/s, mean over the suite's runs)");
+  return 0;
+}
+
+/* The axes (log x when speeds span more than a decade, margins around the
+ * bubbles) and each bubble's place and radius in graph units. */
+static void bubble_scales(bubble_fig *F) {
+  bubble *b = F->b;
   double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = -INFINITY, maxmem = 0;
-  for (int i = 0; i < nb; i++) {
+  for (int i = 0; i < F->nb; i++) {
     b[i].mem = b[i].mem > 0 ? mib(b[i].mem) : NAN;
     if (b[i].sps < xmin) xmin = b[i].sps;
     if (b[i].sps > xmax) xmax = b[i].sps;
@@ -649,99 +668,105 @@ static int fig_bubble(pctx *x) {
   if (y0 < 0) y0 = 0;
   if (y1 > 100) y1 = 100;
   if (y1 - y0 < 1) y0 = y1 - 1;
-
-  /* Bubbles are gnuplot circles (the same size in every terminal, unlike
-   * points), radius in x-axis units (log10 of steps/s on a log axis, drawn
-   * on a linear axis with log tics), area ∝ memory: radius = RMAX *
-   * sqrt(MiB / MAXMEM), at least RMIN. The plot area is about W x H
-   * characters, and a character is ASPECT times taller than wide. */
-  /* Label placement works in graph units (0..1 across the plot area): the
-   * plot area is about ASPECT times wider than high, a character is CW wide
-   * and a line LH high (PDF text is larger relative to its canvas: 10 pt on
-   * 6 in, for papers). */
-  const double FMAX = 0.05, FMIN = 0.012, ASPECT = 1.8;
-  const double CW = x->fmt == EB_PLOT_PDF ? 1.0 / 68 : 1.0 / 95;
-  const double LH = x->fmt == EB_PLOT_PDF ? 1.0 / 21 : 1.0 / 30;
-  for (int i = 0; i < nb; i++) {
+  for (int i = 0; i < F->nb; i++) {
     double px = logx ? log10(b[i].sps) : b[i].sps;
     b[i].u = (px - lx0) / (lx1 - lx0);
     b[i].v = (b[i].acc - y0) / (y1 - y0);
-    double f = b[i].mem > 0 ? FMAX * sqrt(b[i].mem / maxmem) : FMIN;
-    b[i].r = f < FMIN ? FMIN : f; /* radius as a fraction of the plot width */
+    double f = b[i].mem > 0 ? BUBBLE_FMAX * sqrt(b[i].mem / maxmem) : BUBBLE_FMIN;
+    b[i].r = f < BUBBLE_FMIN ? BUBBLE_FMIN : f; /* a fraction of the plot width */
   }
-  const double RX = 1, RY = ASPECT;
+  F->logx = logx;
+  F->lx0 = lx0;
+  F->lx1 = lx1;
+  F->y0 = y0;
+  F->y1 = y1;
+  F->maxmem = maxmem;
+}
 
-  eb_sb_add(&dat, "# effbench bubble figure, suite ");
-  sb_quote(&dat, x->suite);
-  eb_sb_add(&dat, "\n# speed and memory source: %s\n", source);
-  eb_sb_add(&dat,
+/* bubble.dat: a header saying where the numbers come from, then one block
+ * (gnuplot index) per arch. */
+static void bubble_data(pctx *x, const bubble_fig *F, eb_sbuf *dat) {
+  eb_sb_add(dat, "# effbench bubble figure, suite ");
+  sb_quote(dat, x->suite);
+  eb_sb_add(dat, "\n# speed and memory source: %s\n", F->source);
+  eb_sb_add(dat,
             "# accuracy: mean over tasks of the mean over seeds of done and timed-out "
             "runs' test "
             "accuracy\n");
-  for (int k = 0; k < ntask; k++) {
+  for (int k = 0; k < x->tasks.n; k++) {
     char sfx[600];
     src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
-    eb_sb_add(&dat, "# data of task %s:%s\n", x->tasks.v[k],
+    eb_sb_add(dat, "# data of task %s:%s\n", x->tasks.v[k],
               *sfx ? sfx : " (not recorded)");
   }
-  eb_sb_add(&dat, "# one block (gnuplot index) per arch\n");
-  eb_sb_add(&dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
-                  "n_tasks arch\n");
-  for (int i = 0; i < nb; i++) {
-    eb_sb_add(&dat, "%s%.6g %.6g %.6g %d ", i ? "\n\n" : "", b[i].sps, b[i].acc, b[i].mem,
-              b[i].ntasks);
-    sb_dat_str(&dat, x->archs.v[b[i].arch]);
-    eb_sb_add(&dat, "\n");
+  eb_sb_add(dat, "# one block (gnuplot index) per arch\n");
+  eb_sb_add(dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
+                 "n_tasks arch\n");
+  for (int i = 0; i < F->nb; i++) {
+    const bubble *b = &F->b[i];
+    eb_sb_add(dat, "%s%.6g %.6g %.6g %d ", i ? "\n\n" : "", b->sps, b->acc, b->mem,
+              b->ntasks);
+    sb_dat_str(dat, x->archs.v[b->arch]);
+    eb_sb_add(dat, "\n");
   }
+}
 
-  gp_prelude(x, &gp, "bubble", "accuracy vs training speed, bubble area = peak memory");
-  eb_sb_add(&gp, "set title ");
-  {
-    eb_sbuf t = {0};
-    eb_sb_add(&t,
-              "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
-              "training memory (%s)\ndata:",
-              x->suite, len ? "speed table" : "runs");
-    for (int k = 0; k < ntask; k++) {
-      char sfx[600];
-      src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
-      eb_sb_add(&t, "%s %s%s", k ? ";" : "", x->tasks.v[k], sfx);
-    }
-    sb_quote(&gp, t.p ? t.p : "");
-    free(t.p);
+/* The script's head: title, axis labels and ranges, the bubble size. */
+static void bubble_axes(pctx *x, bubble_fig *F, eb_sbuf *gp) {
+  gp_prelude(x, gp, "bubble", "accuracy vs training speed, bubble area = peak memory");
+  eb_sb_add(gp, "set title ");
+  eb_sbuf t = {0};
+  eb_sb_add(&t,
+            "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
+            "training memory (%s)\ndata:",
+            x->suite, F->len ? "speed table" : "runs");
+  for (int k = 0; k < x->tasks.n; k++) {
+    char sfx[600];
+    src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
+    eb_sb_add(&t, "%s %s%s", k ? ";" : "", x->tasks.v[k], sfx);
   }
-  if (logx) {
-    size_t k = strlen(xlabel);
-    if (k > 1 && k + 12 < sizeof xlabel) memcpy(xlabel + k - 1, ", log scale)", 13);
+  sb_quote(gp, t.p ? t.p : "");
+  free(t.p);
+  if (F->logx) {
+    size_t k = strlen(F->xlabel);
+    if (k > 1 && k + 12 < sizeof F->xlabel) memcpy(F->xlabel + k - 1, ", log scale)", 13);
   }
-  eb_sb_add(&gp, " noenhanced\nset xlabel ");
-  sb_quote(&gp, xlabel);
-  eb_sb_add(&gp, " noenhanced\nset ylabel 'Average test accuracy (%%)'\nunset key\n");
-  if (logx) {
-    eb_sb_add(&gp,
+  eb_sb_add(gp, " noenhanced\nset xlabel ");
+  sb_quote(gp, F->xlabel);
+  eb_sb_add(gp, " noenhanced\nset ylabel 'Average test accuracy (%%)'\nunset key\n");
+  if (F->logx) {
+    eb_sb_add(gp,
               "# x is log10(steps/s) on a linear axis, labelled in steps/s\n"
               "xc(v) = log10(v)\nset xrange [%.6g:%.6g]\n",
-              lx0, lx1);
-    log_tics(&gp, "x", pow(10, lx0), pow(10, lx1), 0, 1);
+              F->lx0, F->lx1);
+    log_tics(gp, "x", pow(10, F->lx0), pow(10, F->lx1), 0, 1);
   } else {
-    eb_sb_add(&gp, "xc(v) = v\nset xrange [%.6g:%.6g]\n", lx0, lx1);
+    eb_sb_add(gp, "xc(v) = v\nset xrange [%.6g:%.6g]\n", F->lx0, F->lx1);
   }
-  eb_sb_add(&gp, "set yrange [%.6g:%.6g]\n", y0, y1);
-  eb_sb_add(&gp,
+  eb_sb_add(gp, "set yrange [%.6g:%.6g]\n", F->y0, F->y1);
+  eb_sb_add(gp,
             "# bubble area proportional to peak memory: radius (x units) = "
             "RMAX*sqrt(MiB/MAXMEM)\n"
             "RMAX = %.6g\nRMIN = %.6g\nMAXMEM = %.6g\n"
             "bubble(m) = (m > 0 && RMAX*sqrt(m/MAXMEM) > RMIN) ? RMAX*sqrt(m/MAXMEM) : "
             "RMIN\n\n",
-            FMAX * (lx1 - lx0), FMIN * (lx1 - lx0), maxmem > 0 ? maxmem : 1.0);
+            BUBBLE_FMAX * (F->lx1 - F->lx0), BUBBLE_FMIN * (F->lx1 - F->lx0),
+            F->maxmem > 0 ? F->maxmem : 1.0);
+}
 
-  /* labels: first free spot of right, left, above, below, diagonals */
+/* The labels, each at the first free spot of right, left, above, below and
+ * the diagonals of its bubble (graph units: a character is CW wide and a
+ * line LH high; PDF text is larger relative to its canvas, 10 pt on 6 in,
+ * for papers). */
+static int bubble_labels(pctx *x, const bubble_fig *F, eb_sbuf *gp) {
+  const bubble *b = F->b;
+  const int nb = F->nb;
+  const double CW = x->fmt == EB_PLOT_PDF ? 1.0 / 68 : 1.0 / 95;
+  const double LH = x->fmt == EB_PLOT_PDF ? 1.0 / 21 : 1.0 / 30;
+  const double RX = 1, RY = BUBBLE_ASPECT;
   double(*boxes)[4] = calloc((size_t)nb, sizeof *boxes);
-  if (!boxes) {
-    rc = oom_fail(x);
-    goto out;
-  }
-  eb_sb_add(&gp, "# labels placed beside their bubbles, apart from each other\n");
+  if (!boxes) return oom_fail(x);
+  eb_sb_add(gp, "# labels placed beside their bubbles, apart from each other\n");
   for (int i = 0; i < nb; i++) {
     char text[256], m[64];
     fmt_mib(m, sizeof m, b[i].mem);
@@ -782,30 +807,52 @@ static int fig_bubble(pctx *x) {
         boxes[i][3] = by1;
       }
     }
-    eb_sb_add(&gp, "set label %d ", i + 1);
-    sb_quote(&gp, text);
+    eb_sb_add(gp, "set label %d ", i + 1);
+    sb_quote(gp, text);
     eb_sb_add(
-        &gp,
+        gp,
         " at %.6g,%.6g %s offset graph %.4f, graph %.4f tc rgb '#%s' noenhanced front\n",
-        logx ? log10(b[i].sps) : b[i].sps, b[i].acc,
+        F->logx ? log10(b[i].sps) : b[i].sps, b[i].acc,
         cand[best].just < 0   ? "left"
         : cand[best].just > 0 ? "right"
                               : "center",
         cand[best].dx, cand[best].dy, LABEL_COLOR[b[i].arch % N_PALETTE]);
   }
   free(boxes);
-  eb_sb_add(&gp, "\nplot \\\n");
-  for (int i = 0; i < nb; i++) {
-    const char *c = PALETTE[b[i].arch % N_PALETTE];
-    eb_sb_add(&gp,
+  return 0;
+}
+
+/* The plot command: one circle series per arch, in its colour. */
+static void bubble_plot(const bubble_fig *F, eb_sbuf *gp) {
+  eb_sb_add(gp, "\nplot \\\n");
+  for (int i = 0; i < F->nb; i++) {
+    const char *c = PALETTE[F->b[i].arch % N_PALETTE];
+    eb_sb_add(gp,
               "  'bubble.dat' index %d using (xc($1)):2:(bubble($3)) with circles lc rgb "
               "'#%s' lw 1.5 fs transparent solid 0.45 border lc rgb '#%s' notitle%s\n",
-              i, c, c, i + 1 < nb ? ", \\" : "");
+              i, c, c, i + 1 < F->nb ? ", \\" : "");
   }
-  rc = emit(x, "bubble", &dat, &gp);
-out:
-  sqlite3_finalize(st);
-  free(b);
+}
+
+/* Accuracy vs training speed, bubble area = peak memory (LRA's Figure 3):
+ * the archs with results on every task, speeds from the speed table or else
+ * the runs. No figure (a note says why) when no arch has both. */
+static int fig_bubble(pctx *x) {
+  bubble_fig F = {.b = calloc((size_t)x->archs.n + 1, sizeof *F.b)};
+  if (!F.b) return oom_fail(x);
+  eb_sbuf dat = {0}, gp = {0};
+  int rc = bubble_accuracy(x, &F);
+  if (!rc && F.nb) rc = bubble_speed_table(x, &F);
+  if (!rc && F.nb && !F.len) rc = bubble_speed_runs(x, &F);
+  if (!rc && F.nb) {
+    bubble_scales(&F);
+    bubble_data(x, &F, &dat);
+    bubble_axes(x, &F, &gp);
+    rc = bubble_labels(x, &F, &gp);
+    if (!rc) bubble_plot(&F, &gp);
+    if (!rc) rc = emit(x, "bubble", &dat, &gp);
+  }
+  free(F.b);
   free(dat.p);
   free(gp.p);
   return rc;
