@@ -399,6 +399,22 @@ static void jargs(eb_json *w, const eb_args *a, int keyform) {
   eb_json_close(w);
 }
 
+/* "key":value pairs of run_json */
+static void kint(eb_json *w, const char *key, long long v) {
+  eb_json_key(w, key);
+  eb_json_int(w, v);
+}
+
+static void kstr(eb_json *w, const char *key, const char *v) {
+  eb_json_key(w, key);
+  eb_json_string(w, v);
+}
+
+static void kreal(eb_json *w, const char *key, double v, int f32, int keyform) {
+  eb_json_key(w, key);
+  jreal(w, v, f32, keyform);
+}
+
 /* The run's configuration as JSON with sorted keys: the key form (k 1)
  * hashed into the run key, or the stored config_json (k 0). */
 static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
@@ -406,29 +422,23 @@ static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
   eb_json w;
   eb_json_init(&w, &b);
   eb_json_open(&w, '{');
-  eb_json_key(&w, "arch");
-  eb_json_string(&w, r->arch->name);
+  kstr(&w, "arch", r->arch->name);
   eb_json_key(&w, "arch_params");
   jargs(&w, &r->arch_args.args, k);
-  eb_json_key(&w, "data_seed");
-  eb_json_int(&w, (long long)s->data_seed);
+  kint(&w, "data_seed", (long long)s->data_seed);
   if (s->match) { /* written only when matching: other runs keep their keys */
     eb_json_key(&w, "match");
     eb_json_open(&w, '{');
-    eb_json_key(&w, "by");
-    eb_json_string(&w, eb_match_name(s->match));
+    kstr(&w, "by", eb_match_name(s->match));
     eb_json_key(&w, "flops_per_token");
     eb_json_rawf(&w, "%.9g", r->flops_token);
     eb_json_key(&w, "gap");
     eb_json_rawf(&w, "%.6g", r->match_gap);
-    eb_json_key(&w, "params");
-    eb_json_int(&w, (long long)r->params);
-    eb_json_key(&w, "ref");
-    eb_json_string(&w, s->archs[s->match_ref].arch->name);
+    kint(&w, "params", (long long)r->params);
+    kstr(&w, "ref", s->archs[s->match_ref].arch->name);
     eb_json_key(&w, "ref_flops_per_token");
     eb_json_rawf(&w, "%.9g", r->ref_flops_token);
-    eb_json_key(&w, "ref_params");
-    eb_json_int(&w, (long long)r->ref_params);
+    kint(&w, "ref_params", (long long)r->ref_params);
     eb_json_key(&w, "tolerance");
     if (k)
       eb_json_rawf(&w, "%.6g", s->match_tolerance);
@@ -441,80 +451,48 @@ static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
   const eb_model_config *m = &r->model;
   eb_json_key(&w, "model");
   eb_json_open(&w, '{');
-  if (m->attention_dropout > 0) {
-    eb_json_key(&w, "attention_dropout");
-    jreal(&w, m->attention_dropout, 1, k);
-  }
-  eb_json_key(&w, "depth");
-  eb_json_int(&w, m->depth);
-  eb_json_key(&w, "dim");
-  eb_json_int(&w, m->dim);
-  eb_json_key(&w, "dropout");
-  jreal(&w, m->dropout, 1, k);
-  eb_json_key(&w, "ffn");
-  eb_json_int(&w, m->ffn);
-  if (m->head == EB_HEAD_MLP) {
-    eb_json_key(&w, "head");
-    eb_json_string(&w, "mlp");
-  }
-  if (m->head_width > 0) {
-    eb_json_key(&w, "head_width");
-    eb_json_int(&w, m->head_width);
-  }
-  eb_json_key(&w, "heads");
-  eb_json_int(&w, m->heads);
-  if (m->mlp_dropout > 0) {
-    eb_json_key(&w, "mlp_dropout");
-    jreal(&w, m->mlp_dropout, 1, k);
-  }
-  eb_json_key(&w, "pool");
-  eb_json_string(&w, m->pool == EB_POOL_CLS ? "cls" : "mean");
-  if (m->positions == EB_POS_SINUSOIDAL) {
-    eb_json_key(&w, "positions");
-    eb_json_string(&w, "sinusoidal");
-  }
+  if (m->attention_dropout > 0)
+    kreal(&w, "attention_dropout", m->attention_dropout, 1, k);
+  kint(&w, "depth", m->depth);
+  kint(&w, "dim", m->dim);
+  kreal(&w, "dropout", m->dropout, 1, k);
+  kint(&w, "ffn", m->ffn);
+  if (m->head == EB_HEAD_MLP) kstr(&w, "head", "mlp");
+  if (m->head_width > 0) kint(&w, "head_width", m->head_width);
+  kint(&w, "heads", m->heads);
+  if (m->mlp_dropout > 0) kreal(&w, "mlp_dropout", m->mlp_dropout, 1, k);
+  kstr(&w, "pool", m->pool == EB_POOL_CLS ? "cls" : "mean");
+  if (m->positions == EB_POS_SINUSOIDAL) kstr(&w, "positions", "sinusoidal");
   eb_json_close(&w);
-  eb_json_key(&w, "seed");
-  eb_json_int(&w, (long long)r->seed);
-  eb_json_key(&w, "task");
-  eb_json_string(&w, r->task->name);
+  kint(&w, "seed", (long long)r->seed);
+  kstr(&w, "task", r->task->name);
   eb_json_key(&w, "task_params");
   jargs(&w, &r->task_args.args, k);
   const eb_train_cfg *t = &r->train;
   eb_json_key(&w, "train");
   eb_json_open(&w, '{');
-  eb_json_key(&w, "batch");
-  eb_json_int(&w, t->batch);
-  eb_json_key(&w, "clip");
-  jreal(&w, t->clip, 1, k);
+  kint(&w, "batch", t->batch);
+  kreal(&w, "clip", t->clip, 1, k);
   /* written only when off: the default keeps the keys of runs stored before
    * the switch existed */
   if (!t->decay_embeddings) {
     eb_json_key(&w, "decay_embeddings");
     eb_json_bool(&w, 0);
   }
-  eb_json_key(&w, "eval_batches");
-  eb_json_int(&w, t->eval_batches);
-  eb_json_key(&w, "eval_every");
-  eb_json_int(&w, t->eval_every);
-  eb_json_key(&w, "lr");
-  jreal(&w, t->lr, 1, k);
+  kint(&w, "eval_batches", t->eval_batches);
+  kint(&w, "eval_every", t->eval_every);
+  kreal(&w, "lr", t->lr, 1, k);
   /* written only when set, as decay_embeddings: a limit changes what may
    * end as oom, and the keys of earlier runs stay */
   if (t->max_memory) {
     eb_json_key(&w, "max_memory");
     eb_json_rawf(&w, "%zu", t->max_memory);
   }
-  eb_json_key(&w, "schedule");
-  eb_json_string(&w, eb_schedule_name(t->schedule));
-  eb_json_key(&w, "steps");
-  eb_json_int(&w, t->steps);
-  eb_json_key(&w, "time_budget");
-  jreal(&w, t->time_budget_s, 0, k);
-  eb_json_key(&w, "warmup");
-  eb_json_int(&w, t->warmup);
-  eb_json_key(&w, "weight_decay");
-  jreal(&w, t->weight_decay, 1, k);
+  kstr(&w, "schedule", eb_schedule_name(t->schedule));
+  kint(&w, "steps", t->steps);
+  kreal(&w, "time_budget", t->time_budget_s, 0, k);
+  kint(&w, "warmup", t->warmup);
+  kreal(&w, "weight_decay", t->weight_decay, 1, k);
   eb_json_close(&w);
   eb_json_close(&w);
   return eb_sb_take(&b);
