@@ -12,6 +12,7 @@
  *   i64 split, f64 loss, accuracy, elapsed_s); f32 data, m, v, best[nparam] */
 #include "ckpt.h"
 
+#include "hash.h"
 #include "tmpname.h"
 
 #include <errno.h>
@@ -34,21 +35,6 @@ typedef struct piece {
   const void *p;
   size_t n;
 } piece;
-
-/* 64-bit FNV-1a over 8-byte words (bytes for a tail), continued across pieces */
-static uint64_t sum_piece(uint64_t h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    memcpy(&w, b + i, 8);
-    h = (h ^ w) * 0x100000001B3ull;
-    h ^= h >> 29;
-  }
-  for (; i < n; i++)
-    h = (h ^ b[i]) * 0x100000001B3ull;
-  return h;
-}
 
 static void put_i64(unsigned char *p, int64_t v) { memcpy(p, &v, 8); }
 static void put_f64(unsigned char *p, double v) { memcpy(p, &v, 8); }
@@ -124,9 +110,10 @@ int eb_ckpt_save(const char *path, const char *run_key, const eb_ckpt *c, char *
                           {c->v, np},
                           {c->best, np}};
   const int npieces = (int)(sizeof pieces / sizeof *pieces);
-  uint64_t h = 0xCBF29CE484222325ull;
+  /* FNV-1a over 8-byte words, continued across the pieces */
+  uint64_t h = EB_FNV_OFFSET;
   for (int i = 0; i < npieces; i++)
-    h = sum_piece(h, pieces[i].p, pieces[i].n);
+    h = eb_fnv1a_words(h, pieces[i].p, pieces[i].n);
   memset(hdr, 0, sizeof hdr);
   memcpy(hdr, MAGIC, 8);
   uint32_t ver = EB_CKPT_VERSION, bom = BOM;
@@ -279,9 +266,9 @@ int eb_ckpt_load(const char *path, const char *run_key, eb_ckpt *c, char *err,
                           {data + np, np},
                           {data + 2 * np, np},
                           {data + 3 * np, np}};
-  uint64_t h = 0xCBF29CE484222325ull;
+  uint64_t h = EB_FNV_OFFSET;
   for (int i = 0; i < (int)(sizeof pieces / sizeof *pieces); i++)
-    h = sum_piece(h, pieces[i].p, pieces[i].n);
+    h = eb_fnv1a_words(h, pieces[i].p, pieces[i].n);
   if (h != want) {
     snprintf(err, errlen, "%s: checksum mismatch (corrupt checkpoint)", path);
     goto out;

@@ -7,22 +7,28 @@
 #include "check.h"
 #include "safetensors.h"
 
-void eb_args_json(const eb_args *args, char *buf, size_t len) {
-  size_t off = snprintf(buf, len, "{");
-  for (int i = 0; args && i < args->n && off < len; i++) {
+void eb_args_json_w(eb_json *w, const eb_args *args) {
+  eb_json_open(w, '{');
+  for (int i = 0; args && i < args->n; i++) {
     const eb_arg *a = &args->v[i];
-    off += snprintf(buf + off, len - off, "%s\"%s\":", i ? "," : "", a->name);
-    if (off >= len) break;
+    eb_json_key(w, a->name);
     switch (a->type) {
-    case EB_P_INT: off += snprintf(buf + off, len - off, "%lld", (long long)a->i); break;
-    case EB_P_FLOAT: off += snprintf(buf + off, len - off, "%.9g", a->f); break;
-    case EB_P_BOOL:
-      off += snprintf(buf + off, len - off, "%s", a->i ? "true" : "false");
-      break;
-    default: off += snprintf(buf + off, len - off, "\"%s\"", a->s ? a->s : ""); break;
+    case EB_P_INT: eb_json_int(w, (long long)a->i); break;
+    case EB_P_FLOAT: eb_json_rawf(w, "%.9g", a->f); break;
+    case EB_P_BOOL: eb_json_bool(w, a->i != 0); break;
+    default: eb_json_string(w, a->s ? a->s : ""); break;
     }
   }
-  if (off < len) snprintf(buf + off, len - off, "}");
+  eb_json_close(w);
+}
+
+void eb_args_json(const eb_args *args, char *buf, size_t len) {
+  eb_sbuf b = {0};
+  eb_json w;
+  eb_json_init(&w, &b);
+  eb_args_json_w(&w, args);
+  snprintf(buf, len, "%s", b.oom || !b.p ? "" : b.p);
+  free(b.p);
 }
 
 static eb_st_entry f32(const char *name, const eb_tensor *t, const float *data) {
@@ -87,17 +93,47 @@ int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *m
       e[n++] = f32(gnames[i], p, p->grad);
     }
   }
-  char aj[2048], config[4096];
-  eb_args_json(args, aj, sizeof aj);
-  snprintf(
-      config, sizeof config,
-      "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"pool\":\"%s\","
-      "\"dropout\":%.9g,\"vocab\":%d,\"classes\":%d,\"max_len\":%d,\"seed\":%llu,"
-      "\"batch\":%d,\"len\":%d,\"arch_params\":%s}",
-      arch->name, mcfg->dim, mcfg->depth, mcfg->heads, mcfg->ffn,
-      mcfg->pool == EB_POOL_CLS ? "cls" : "mean", mcfg->dropout, cfg->vocab, cfg->classes,
-      m.cfg.max_len, (unsigned long long)cfg->seed, B, N, aj);
-  rc = eb_safetensors_write(cfg->path, e, n, config, err, errlen);
+  eb_sbuf config = {0};
+  eb_json w;
+  eb_json_init(&w, &config);
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "arch");
+  eb_json_string(&w, arch->name);
+  eb_json_key(&w, "dim");
+  eb_json_int(&w, mcfg->dim);
+  eb_json_key(&w, "depth");
+  eb_json_int(&w, mcfg->depth);
+  eb_json_key(&w, "heads");
+  eb_json_int(&w, mcfg->heads);
+  eb_json_key(&w, "ffn");
+  eb_json_int(&w, mcfg->ffn);
+  eb_json_key(&w, "pool");
+  eb_json_string(&w, mcfg->pool == EB_POOL_CLS ? "cls" : "mean");
+  eb_json_key(&w, "dropout");
+  eb_json_rawf(&w, "%.9g", mcfg->dropout);
+  eb_json_key(&w, "vocab");
+  eb_json_int(&w, cfg->vocab);
+  eb_json_key(&w, "classes");
+  eb_json_int(&w, cfg->classes);
+  eb_json_key(&w, "max_len");
+  eb_json_int(&w, m.cfg.max_len);
+  eb_json_key(&w, "seed");
+  eb_json_rawf(&w, "%llu", (unsigned long long)cfg->seed);
+  eb_json_key(&w, "batch");
+  eb_json_int(&w, B);
+  eb_json_key(&w, "len");
+  eb_json_int(&w, N);
+  eb_json_key(&w, "arch_params");
+  eb_args_json_w(&w, args);
+  eb_json_close(&w);
+  if (config.oom) {
+    snprintf(err, errlen, "out of memory");
+    rc = EB_NOMEM;
+    free(config.p);
+    goto done;
+  }
+  rc = eb_safetensors_write(cfg->path, e, n, config.p, err, errlen);
+  free(config.p);
 done:
   if (gnames)
     for (int i = 0; i < np; i++)

@@ -3,6 +3,7 @@
 #ifndef EFFBENCH_EXPORT_H
 #define EFFBENCH_EXPORT_H
 
+#include "json.h"
 #include "model.h"
 
 typedef struct eb_export_cfg {
@@ -17,7 +18,9 @@ typedef struct eb_export_cfg {
 int eb_export(const eb_arch *arch, const eb_args *args, const eb_model_config *mcfg,
               const eb_export_cfg *cfg, char *err, size_t errlen);
 
-/* Append the arch parameters as a JSON object to buf ("{\"k\":v,...}"). */
+/* The arch parameters as a JSON object ({"k":v,...}, floats "%.9g"), in the
+ * order declared: written by w, or into buf (cut to len). */
+void eb_args_json_w(eb_json *w, const eb_args *args);
 void eb_args_json(const eb_args *args, char *buf, size_t len);
 
 #endif

@@ -30,7 +30,7 @@
 #include "store.h"
 #include "tmpname.h"
 #include "train.h"
-#include "util.h"
+#include "json.h"
 #include "version.h"
 
 #define MAX_KV 64
@@ -317,25 +317,25 @@ static const char *fmt_num(char *buf, const char *fmt, double v, int ok, const c
   snprintf(buf, 32, fmt, v);
   return buf;
 }
-#define JNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "null")
-
-/* s as the inside of a JSON string (the GEMM warning may quote the environment) */
-static const char *json_esc(char *buf, size_t n, const char *s) {
-  size_t o = 0;
-  for (; *s && o + 7 < n; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      o += (size_t)snprintf(buf + o, n - o, "\\%c", c);
-    else if (c < 0x20)
-      o += (size_t)snprintf(buf + o, n - o, "\\u%04x", c);
-    else
-      buf[o++] = (char)c;
-  }
-  buf[o] = 0;
-  return buf;
-}
-#define JSTR(s) json_esc((char[512]){0}, 512, s)
 #define TNUM(fmt, v, ok) fmt_num((char[32]){0}, fmt, v, ok, "n/a")
+
+/* JSON on stdout: b's text and a newline (an allocation that failed on the
+ * way prints nothing: EB_NOMEM). */
+static int print_json(eb_sbuf *b) {
+  char *s = eb_sb_take(b);
+  if (!s) return EB_NOMEM;
+  printf("%s\n", s);
+  free(s);
+  return EB_OK;
+}
+
+/* a measured number: fmt, or null when not measured (ok 0) */
+static void json_measured(eb_json *w, const char *fmt, double v, int ok) {
+  if (ok)
+    eb_json_rawf(w, fmt, v);
+  else
+    eb_json_null(w);
+}
 
 /* -------------------------------------------------------------- list ---- */
 static void list_params(const eb_param_decl *d) {
@@ -351,23 +351,23 @@ static void list_params(const eb_param_decl *d) {
 }
 
 /* list --json: an entry's declared parameters as a JSON array */
-static void list_params_json(const eb_param_decl *d) {
-  printf("[");
+static void list_params_json(eb_json *w, const eb_param_decl *d) {
+  eb_json_open(w, '[');
   for (int i = 0; d && d[i].name; i++) {
-    printf("%s{\"name\":\"%s\",\"type\":\"%s\",\"default\":", i ? "," : "",
-           JSTR(d[i].name), eb_type_name(d[i].type));
-    if (d[i].def)
-      printf("\"%s\"", JSTR(d[i].def));
-    else
-      printf("null");
-    printf(",\"choices\":");
-    if (d[i].choices)
-      printf("\"%s\"", JSTR(d[i].choices));
-    else
-      printf("null");
-    printf(",\"help\":\"%s\"}", JSTR(d[i].help ? d[i].help : ""));
+    eb_json_open(w, '{');
+    eb_json_key(w, "name");
+    eb_json_string(w, d[i].name);
+    eb_json_key(w, "type");
+    eb_json_string(w, eb_type_name(d[i].type));
+    eb_json_key(w, "default");
+    eb_json_string(w, d[i].def); /* NULL: null */
+    eb_json_key(w, "choices");
+    eb_json_string(w, d[i].choices);
+    eb_json_key(w, "help");
+    eb_json_string(w, d[i].help ? d[i].help : "");
+    eb_json_close(w);
   }
-  printf("]");
+  eb_json_close(w);
 }
 
 static int cmd_list(const cli *cl, int argc, char **argv) {
@@ -403,7 +403,10 @@ static int cmd_list(const cli *cl, int argc, char **argv) {
   }
   const int archs = !strcmp(what, "archs");
   const int n = archs ? eb_registry_arch_count(reg) : eb_registry_task_count(reg);
-  if (json) printf("[");
+  eb_sbuf jb = {0};
+  eb_json w;
+  eb_json_init(&w, &jb);
+  eb_json_open(&w, '[');
   for (int i = 0; i < n; i++) {
     const eb_arch *a = archs ? eb_registry_arch_at(reg, i) : NULL;
     const eb_task *t = archs ? NULL : eb_registry_task_at(reg, i);
@@ -413,15 +416,16 @@ static int cmd_list(const cli *cl, int argc, char **argv) {
     /* tasks come built in or from a plugin; only archs record which */
     const char *origin = archs ? eb_registry_arch_origin(reg, a) : NULL;
     if (json) {
-      printf("%s{\"name\":\"%s\",\"summary\":\"%s\",\"origin\":", i ? "," : "",
-             JSTR(name), JSTR(summary ? summary : ""));
-      if (origin)
-        printf("\"%s\"", JSTR(origin));
-      else
-        printf("null");
-      printf(",\"params\":");
-      list_params_json(params);
-      printf("}");
+      eb_json_open(&w, '{');
+      eb_json_key(&w, "name");
+      eb_json_string(&w, name);
+      eb_json_key(&w, "summary");
+      eb_json_string(&w, summary ? summary : "");
+      eb_json_key(&w, "origin");
+      eb_json_string(&w, origin); /* NULL: null */
+      eb_json_key(&w, "params");
+      list_params_json(&w, params);
+      eb_json_close(&w);
       continue;
     }
     const int plugin = origin && strcmp(origin, "built-in");
@@ -429,8 +433,14 @@ static int cmd_list(const cli *cl, int argc, char **argv) {
            plugin ? origin : "", plugin ? "]" : "");
     list_params(params);
   }
-  if (json) printf("]\n");
-  return EB_OK;
+  eb_json_close(&w);
+  if (!json) {
+    free(jb.p);
+    return EB_OK;
+  }
+  int rc = print_json(&jb);
+  if (rc) fprintf(stderr, "effbench list: out of memory\n");
+  return rc;
 }
 
 /* ------------------------------------------------------------- train ---- */
@@ -569,30 +579,52 @@ static int cmd_train(const cli *cl, int argc, char **argv) {
       goto out;
     }
   }
-  char aj[1024];
-  eb_args_json(&aargs.args, aj, sizeof aj);
   if (json) {
     /* JSON has no NaN or infinity: a value that is not finite (a diverged
      * loss, an accuracy never measured) is null, and status says why */
     const double first = res.steps_done ? res.losses[0] : NAN,
                  last = res.steps_done ? res.losses[res.steps_done - 1] : NAN;
-    printf("{\"arch\":\"%s\",\"task\":\"%s\",\"status\":\"%s\",\"steps_done\":%d,"
-           "\"first_loss\":%s,\"final_loss\":%s,\"val_accuracy\":%s,"
-           "\"test_accuracy\":%s,\"best_step\":%d,\"train_seconds\":%s,"
-           "\"tokens_per_s\":%s,\"params_total\":%lld,\"flops_train_step\":%s,"
-           "\"model_flops_train_step\":%s,"
-           "\"peak_mem_bytes\":%zu,\"arch_params\":%s}\n",
-           JSTR(arch->name), JSTR(task->name), eb_run_status_name(res.status),
-           res.steps_done, JNUM("%.6g", first, isfinite(first)),
-           JNUM("%.6g", last, isfinite(last)),
-           JNUM("%.6g", res.val_accuracy, isfinite(res.val_accuracy)),
-           JNUM("%.6g", res.test_accuracy, isfinite(res.test_accuracy)), res.best_step,
-           JNUM("%.3f", res.train_seconds, isfinite(res.train_seconds)),
-           JNUM("%.1f", res.tokens_per_s, isfinite(res.tokens_per_s)),
-           (long long)res.params_total,
-           JNUM("%.6g", res.flops_train_step, isfinite(res.flops_train_step)),
-           JNUM("%.6g", res.model_flops_train_step, isfinite(res.model_flops_train_step)),
-           res.peak_mem_bytes, aj);
+    eb_sbuf jb = {0};
+    eb_json w;
+    eb_json_init(&w, &jb);
+    eb_json_open(&w, '{');
+    eb_json_key(&w, "arch");
+    eb_json_string(&w, arch->name);
+    eb_json_key(&w, "task");
+    eb_json_string(&w, task->name);
+    eb_json_key(&w, "status");
+    eb_json_string(&w, eb_run_status_name(res.status));
+    eb_json_key(&w, "steps_done");
+    eb_json_int(&w, res.steps_done);
+    eb_json_key(&w, "first_loss");
+    eb_json_num(&w, "%.6g", first);
+    eb_json_key(&w, "final_loss");
+    eb_json_num(&w, "%.6g", last);
+    eb_json_key(&w, "val_accuracy");
+    eb_json_num(&w, "%.6g", res.val_accuracy);
+    eb_json_key(&w, "test_accuracy");
+    eb_json_num(&w, "%.6g", res.test_accuracy);
+    eb_json_key(&w, "best_step");
+    eb_json_int(&w, res.best_step);
+    eb_json_key(&w, "train_seconds");
+    eb_json_num(&w, "%.3f", res.train_seconds);
+    eb_json_key(&w, "tokens_per_s");
+    eb_json_num(&w, "%.1f", res.tokens_per_s);
+    eb_json_key(&w, "params_total");
+    eb_json_int(&w, (long long)res.params_total);
+    eb_json_key(&w, "flops_train_step");
+    eb_json_num(&w, "%.6g", res.flops_train_step);
+    eb_json_key(&w, "model_flops_train_step");
+    eb_json_num(&w, "%.6g", res.model_flops_train_step);
+    eb_json_key(&w, "peak_mem_bytes");
+    eb_json_rawf(&w, "%zu", res.peak_mem_bytes);
+    eb_json_key(&w, "arch_params");
+    eb_args_json_w(&w, &aargs.args);
+    eb_json_close(&w);
+    if ((rc = print_json(&jb))) {
+      snprintf(err, sizeof err, "out of memory");
+      goto out;
+    }
   } else {
     printf(
         "%s on %s: %s after %d steps; test accuracy %.4f (best validation %.4f at step "
@@ -659,15 +691,49 @@ static int bench_peak_only(int argc, char **argv, int no_peak, int threads, int 
   const eb_gemm_info *gi = eb_gemm_info_get();
   double mib = (double)p.bw_bytes / (1 << 20);
   if (json) {
-    printf("{\"threads\":%d,\"peak_gemm_gflops\":%.3f,\"gemm_gflops_median\":%.3f,"
-           "\"gemm_n\":%d,\"gemm_reps\":%d,\"peak_bw_gbs\":%.3f,\"bw_gbs_median\":%.3f,"
-           "\"bw_array_bytes\":%zu,\"bw_arrays\":3,\"bw_bytes_per_element\":12,"
-           "\"bw_write_allocate_counted\":false,\"bw_reps\":%d,\"seconds\":%.3f,"
-           "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\",\"gemm_cpu\":\"%s\","
-           "\"gemm_warning\":\"%s\"}\n",
-           p.threads, p.gemm_gflops, p.gemm_gflops_median, p.gemm_n, p.gemm_reps,
-           p.bw_gbs, p.bw_gbs_median, p.bw_bytes, p.bw_reps, p.seconds, JSTR(gi->backend),
-           JSTR(gi->isa), JSTR(gi->cpu), JSTR(gi->warning));
+    eb_sbuf jb = {0};
+    eb_json w;
+    eb_json_init(&w, &jb);
+    eb_json_open(&w, '{');
+    eb_json_key(&w, "threads");
+    eb_json_int(&w, p.threads);
+    eb_json_key(&w, "peak_gemm_gflops");
+    eb_json_rawf(&w, "%.3f", p.gemm_gflops);
+    eb_json_key(&w, "gemm_gflops_median");
+    eb_json_rawf(&w, "%.3f", p.gemm_gflops_median);
+    eb_json_key(&w, "gemm_n");
+    eb_json_int(&w, p.gemm_n);
+    eb_json_key(&w, "gemm_reps");
+    eb_json_int(&w, p.gemm_reps);
+    eb_json_key(&w, "peak_bw_gbs");
+    eb_json_rawf(&w, "%.3f", p.bw_gbs);
+    eb_json_key(&w, "bw_gbs_median");
+    eb_json_rawf(&w, "%.3f", p.bw_gbs_median);
+    eb_json_key(&w, "bw_array_bytes");
+    eb_json_rawf(&w, "%zu", p.bw_bytes);
+    eb_json_key(&w, "bw_arrays");
+    eb_json_int(&w, 3);
+    eb_json_key(&w, "bw_bytes_per_element");
+    eb_json_int(&w, 12);
+    eb_json_key(&w, "bw_write_allocate_counted");
+    eb_json_bool(&w, 0);
+    eb_json_key(&w, "bw_reps");
+    eb_json_int(&w, p.bw_reps);
+    eb_json_key(&w, "seconds");
+    eb_json_rawf(&w, "%.3f", p.seconds);
+    eb_json_key(&w, "gemm_backend");
+    eb_json_string(&w, gi->backend);
+    eb_json_key(&w, "gemm_isa");
+    eb_json_string(&w, gi->isa);
+    eb_json_key(&w, "gemm_cpu");
+    eb_json_string(&w, gi->cpu);
+    eb_json_key(&w, "gemm_warning"); /* may quote the environment */
+    eb_json_string(&w, gi->warning);
+    eb_json_close(&w);
+    if ((rc = print_json(&jb))) {
+      snprintf(err, errlen, "out of memory");
+      return rc;
+    }
   } else {
     printf("GEMM    fp32 C[%d,%d] = A B, engine GEMM, %d thread(s): best %.1f GFLOP/s, "
            "median %.1f (%d reps)\n",
@@ -851,32 +917,87 @@ static int cmd_bench(const cli *cl, int argc, char **argv) {
                                    (r.ms_median * 1e-3)
                              : 0;
     if (json) {
-      char aj[1024];
-      eb_args_json(&aargs.args, aj, sizeof aj);
-      printf(
-          "{\"arch\":\"%s\",\"mode\":\"%s\",\"len\":%d,\"batch\":%lld,\"threads\":%lld,"
-          "\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,\"reps\":%d,"
-          "\"step_ms_median\":%.4f,\"step_ms_min\":%.4f,\"step_ms_spread\":%.4f,"
-          "\"tokens_per_s\":%.1f,\"gflops_per_s\":%.3f,\"flops_step\":%.6g,"
-          "\"flops_executed\":%.6g,\"flops_model\":%.6g,\"gflops_model_per_s\":%.3f,"
-          "\"model_flops_step\":%.17g,\"executed_flops_step\":%.17g,"
-          "\"model_gemm_flops_step\":%.17g,\"executed_gemm_flops_step\":%.17g,"
-          "\"bytes_step\":%s,\"gbytes_per_s\":%s,\"peak_gemm_gflops\":%s,"
-          "\"peak_bw_gbs\":%s,\"frac_gemm_peak\":%s,\"frac_bw_peak\":%s,"
-          "\"frac_roofline\":%s,"
-          "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\","
-          "\"peak_mem_bytes\":%zu,\"rss_peak_delta_bytes\":%lld,\"params_total\":%lld,"
-          "\"arch_params\":%s}\n",
-          arch->name, mode, L[i], batch, mo.threads, mcfg.dim, mcfg.depth, mcfg.heads,
-          mcfg.ffn, r.reps, r.ms_median, r.ms_min, spread, r.tokens_per_s, r.gflops_per_s,
-          r.flops_step, r.flops_step, r.flops_model, r.gflops_model_per_s, r.flops_model,
-          r.flops_step, r.gemm_flops_model, r.gemm_flops_step,
-          JNUM("%.6g", r.bytes_step, have_bytes),
-          JNUM("%.3f", r.gbytes_per_s, have_bytes),
-          JNUM("%.3f", pk.gemm_gflops, have_gemm), JNUM("%.3f", pk.bw_gbs, pk.bw_gbs > 0),
-          JNUM("%.4f", fg, have_gemm), JNUM("%.4f", fb, have_bw),
-          JNUM("%.4f", froof, have_roof), JSTR(gi->backend), JSTR(gi->isa),
-          r.peak_mem_bytes, r.rss_peak_delta, (long long)r.params_total, aj);
+      eb_sbuf jb = {0};
+      eb_json w;
+      eb_json_init(&w, &jb);
+      eb_json_open(&w, '{');
+      eb_json_key(&w, "arch");
+      eb_json_string(&w, arch->name);
+      eb_json_key(&w, "mode");
+      eb_json_string(&w, mode);
+      eb_json_key(&w, "len");
+      eb_json_int(&w, (long long)L[i]);
+      eb_json_key(&w, "batch");
+      eb_json_int(&w, (long long)batch);
+      eb_json_key(&w, "threads");
+      eb_json_int(&w, (long long)mo.threads);
+      eb_json_key(&w, "dim");
+      eb_json_int(&w, (long long)mcfg.dim);
+      eb_json_key(&w, "depth");
+      eb_json_int(&w, (long long)mcfg.depth);
+      eb_json_key(&w, "heads");
+      eb_json_int(&w, (long long)mcfg.heads);
+      eb_json_key(&w, "ffn");
+      eb_json_int(&w, (long long)mcfg.ffn);
+      eb_json_key(&w, "reps");
+      eb_json_int(&w, (long long)r.reps);
+      eb_json_key(&w, "step_ms_median");
+      eb_json_rawf(&w, "%.4f", r.ms_median);
+      eb_json_key(&w, "step_ms_min");
+      eb_json_rawf(&w, "%.4f", r.ms_min);
+      eb_json_key(&w, "step_ms_spread");
+      eb_json_rawf(&w, "%.4f", spread);
+      eb_json_key(&w, "tokens_per_s");
+      eb_json_rawf(&w, "%.1f", r.tokens_per_s);
+      eb_json_key(&w, "gflops_per_s");
+      eb_json_rawf(&w, "%.3f", r.gflops_per_s);
+      eb_json_key(&w, "flops_step");
+      eb_json_rawf(&w, "%.6g", r.flops_step);
+      eb_json_key(&w, "flops_executed");
+      eb_json_rawf(&w, "%.6g", r.flops_step);
+      eb_json_key(&w, "flops_model");
+      eb_json_rawf(&w, "%.6g", r.flops_model);
+      eb_json_key(&w, "gflops_model_per_s");
+      eb_json_rawf(&w, "%.3f", r.gflops_model_per_s);
+      eb_json_key(&w, "model_flops_step");
+      eb_json_rawf(&w, "%.17g", r.flops_model);
+      eb_json_key(&w, "executed_flops_step");
+      eb_json_rawf(&w, "%.17g", r.flops_step);
+      eb_json_key(&w, "model_gemm_flops_step");
+      eb_json_rawf(&w, "%.17g", r.gemm_flops_model);
+      eb_json_key(&w, "executed_gemm_flops_step");
+      eb_json_rawf(&w, "%.17g", r.gemm_flops_step);
+      eb_json_key(&w, "bytes_step");
+      json_measured(&w, "%.6g", r.bytes_step, have_bytes);
+      eb_json_key(&w, "gbytes_per_s");
+      json_measured(&w, "%.3f", r.gbytes_per_s, have_bytes);
+      eb_json_key(&w, "peak_gemm_gflops");
+      json_measured(&w, "%.3f", pk.gemm_gflops, have_gemm);
+      eb_json_key(&w, "peak_bw_gbs");
+      json_measured(&w, "%.3f", pk.bw_gbs, pk.bw_gbs > 0);
+      eb_json_key(&w, "frac_gemm_peak");
+      json_measured(&w, "%.4f", fg, have_gemm);
+      eb_json_key(&w, "frac_bw_peak");
+      json_measured(&w, "%.4f", fb, have_bw);
+      eb_json_key(&w, "frac_roofline");
+      json_measured(&w, "%.4f", froof, have_roof);
+      eb_json_key(&w, "gemm_backend");
+      eb_json_string(&w, gi->backend);
+      eb_json_key(&w, "gemm_isa");
+      eb_json_string(&w, gi->isa);
+      eb_json_key(&w, "peak_mem_bytes");
+      eb_json_rawf(&w, "%zu", r.peak_mem_bytes);
+      eb_json_key(&w, "rss_peak_delta_bytes");
+      eb_json_int(&w, (long long)r.rss_peak_delta);
+      eb_json_key(&w, "params_total");
+      eb_json_int(&w, (long long)r.params_total);
+      eb_json_key(&w, "arch_params");
+      eb_args_json_w(&w, &aargs.args);
+      eb_json_close(&w);
+      if ((rc = print_json(&jb))) {
+        snprintf(err, sizeof err, "out of memory");
+        goto out;
+      }
     } else {
       if (i == 0) /* header only once the first measurement exists */
         printf("%-10s %-5s %7s %6s %10s %10s %8s %12s %13s %6s %8s %6s %6s %12s\n",
@@ -1551,7 +1672,7 @@ done:
 /* report --json: the report's tidy CSV (report.h) as one JSON array of
  * objects with the CSV's column names; numeric columns are numbers, an empty
  * or non-finite one is null, `best` is true/false/null. 0, or -1 on a CSV
- * line that does not parse (a bug: the CSV is ours). */
+ * line that does not parse (a bug: the CSV is ours) or out of memory. */
 static int csv_to_json(const char *csv, FILE *out) {
   static const char *const numeric[] = {"seq_len", "value", "std", "n", "runs", "sem"};
   char names[32][320]; /* ratio_to_BASELINE: an arch name long */
@@ -1562,18 +1683,18 @@ static int csv_to_json(const char *csv, FILE *out) {
     char *field[32];
     int nf = 0;
     for (;;) { /* one line */
-      sbuf f = {0};
-      sb_add(&f, "%s", "");
+      eb_sbuf f = {0};
+      eb_sb_add(&f, "%s", "");
       if (*p == '"') {
         for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
           if (*p == '"') p++;
-          sb_add(&f, "%c", *p);
+          eb_sb_add(&f, "%c", *p);
         }
         if (*p != '"') return free(f.p), -1;
         p++;
       } else {
         for (; *p && *p != ',' && *p != '\r' && *p != '\n'; p++)
-          sb_add(&f, "%c", *p);
+          eb_sb_add(&f, "%c", *p);
       }
       if (f.oom || nf == 32) return free(f.p), -1;
       field[nf++] = f.p;
@@ -1606,15 +1727,11 @@ static int csv_to_json(const char *csv, FILE *out) {
         else if (num)
           fputs(isnum ? field[i] : "null", out);
         else {
-          fputc('"', out);
-          for (const char *c = field[i]; *c; c++)
-            if (*c == '"' || *c == '\\')
-              fprintf(out, "\\%c", *c);
-            else if ((unsigned char)*c < 0x20)
-              fprintf(out, "\\u%04x", (unsigned char)*c);
-            else
-              fputc(*c, out);
-          fputc('"', out);
+          eb_sbuf q = {0};
+          eb_json_quote(&q, field[i]);
+          if (q.oom) return free(q.p), -1;
+          fputs(q.p, out);
+          free(q.p);
         }
       }
       fputc('}', out);

@@ -14,6 +14,7 @@
 #include "ckpt.h"
 #include "export.h"
 #include "gemm.h"
+#include "json.h"
 #include "match.h"
 #include "model.h"
 #include "peak.h"
@@ -42,61 +43,42 @@ static void say(const eb_run_opts *o, int transient, const char *fmt, ...) {
 /* --------------------------------------------------- JSON events ---- */
 /* One progress event as a JSON object (eb_run_opts.event). ev_* append
  * "key":value pairs; a number that is not finite is null (JSON has no NaN). */
+#define EV_MAX 2048 /* bytes of an event, with its NUL */
+
 typedef struct evbuf {
-  char s[2048];
-  size_t n;
+  eb_sbuf b;
+  eb_json w;
 } evbuf;
 
-static void ev_raw(evbuf *b, const char *fmt, ...) {
-  if (b->n >= sizeof b->s) return;
-  va_list ap;
-  va_start(ap, fmt);
-  int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
-  va_end(ap);
-  b->n = k < 0 ? sizeof b->s : b->n + (size_t)k;
-}
-
 static void ev_begin(evbuf *b, const char *event) {
-  b->n = 0;
-  ev_raw(b, "{\"event\":\"%s\"", event);
+  b->b = (eb_sbuf){0};
+  eb_json_init(&b->w, &b->b);
+  eb_json_open(&b->w, '{');
+  eb_json_key(&b->w, "event");
+  eb_json_string(&b->w, event);
 }
 
 static void ev_str(evbuf *b, const char *key, const char *v) {
-  if (!v) {
-    ev_raw(b, ",\"%s\":null", key);
-    return;
-  }
-  ev_raw(b, ",\"%s\":\"", key);
-  for (; *v; v++) {
-    unsigned char c = (unsigned char)*v;
-    if (c == '"' || c == '\\')
-      ev_raw(b, "\\%c", c);
-    else if (c < 0x20)
-      ev_raw(b, "\\u%04x", c);
-    else
-      ev_raw(b, "%c", c);
-  }
-  ev_raw(b, "\"");
+  eb_json_key(&b->w, key);
+  eb_json_string(&b->w, v); /* NULL: null */
 }
 
 static void ev_num(evbuf *b, const char *key, double v) {
-  if (isfinite(v))
-    ev_raw(b, ",\"%s\":%.9g", key, v);
-  else
-    ev_raw(b, ",\"%s\":null", key);
+  eb_json_key(&b->w, key);
+  eb_json_num(&b->w, "%.9g", v);
 }
 
 static void ev_int(evbuf *b, const char *key, long long v) {
-  ev_raw(b, ",\"%s\":%lld", key, v);
+  eb_json_key(&b->w, key);
+  eb_json_int(&b->w, v);
 }
 
 static void ev_end(const eb_run_opts *o, evbuf *b) {
-  ev_raw(b, "}");
-  if (b->n >= sizeof b->s) { /* too long (a huge label or error): cut, still JSON */
-    b->n = 0;
-    ev_raw(b, "{\"event\":\"truncated\"}");
-  }
-  o->event(o->user, b->s);
+  eb_json_close(&b->w);
+  char *s = eb_sb_take(&b->b);
+  /* too long (a huge label or error) or out of memory: cut, still JSON */
+  o->event(o->user, s && strlen(s) < EV_MAX ? s : "{\"event\":\"truncated\"}");
+  free(s);
 }
 
 /* The suite's clock: the mean time of the runs this process trained so far
@@ -483,20 +465,46 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      char *err, size_t errlen) {
   int brc = eb_bench_run(arch, args, m, bc, br, why, whylen);
   *status = brc == EB_OK ? "done" : brc == EB_NOMEM ? "oom" : "failed";
-  char aj[1024], cfg[2048];
-  eb_args_json(args, aj, sizeof aj);
   /* provenance of the row: the GEMM backend is chosen at run time */
   const eb_gemm_info *gi = eb_gemm_info_get();
   char gemm[160];
   snprintf(gemm, sizeof gemm, "%s:%s", gi->backend, gi->isa);
-  snprintf(cfg, sizeof cfg,
-           "{\"arch\":\"%s\",\"dim\":%d,\"depth\":%d,\"heads\":%d,\"ffn\":%d,"
-           "\"batch\":%d,\"seq_len\":%d,\"mode\":\"%s\",\"threads\":%d,"
-           "\"vocab\":%d,\"classes\":%d,\"seed\":%llu,\"arch_params\":%s,"
-           "\"gemm_backend\":\"%s\",\"gemm_isa\":\"%s\"}",
-           arch->name, m->dim, m->depth, m->heads, m->ffn, bc->batch, bc->len,
-           bc->train ? "train" : "infer", threads, bc->vocab, bc->classes,
-           (unsigned long long)bc->seed, aj, gi->backend, gi->isa);
+  eb_sbuf cfg = {0};
+  eb_json w;
+  eb_json_init(&w, &cfg);
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "arch");
+  eb_json_string(&w, arch->name);
+  const struct {
+    const char *key;
+    int v;
+  } ints[] = {{"dim", m->dim}, {"depth", m->depth},  {"heads", m->heads},
+              {"ffn", m->ffn}, {"batch", bc->batch}, {"seq_len", bc->len}};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+    eb_json_key(&w, ints[i].key);
+    eb_json_int(&w, ints[i].v);
+  }
+  eb_json_key(&w, "mode");
+  eb_json_string(&w, bc->train ? "train" : "infer");
+  eb_json_key(&w, "threads");
+  eb_json_int(&w, threads);
+  eb_json_key(&w, "vocab");
+  eb_json_int(&w, bc->vocab);
+  eb_json_key(&w, "classes");
+  eb_json_int(&w, bc->classes);
+  eb_json_key(&w, "seed");
+  eb_json_rawf(&w, "%llu", (unsigned long long)bc->seed);
+  eb_json_key(&w, "arch_params");
+  eb_args_json_w(&w, args);
+  eb_json_key(&w, "gemm_backend");
+  eb_json_string(&w, gi->backend);
+  eb_json_key(&w, "gemm_isa");
+  eb_json_string(&w, gi->isa);
+  eb_json_close(&w);
+  if (!eb_sb_take(&cfg)) {
+    snprintf(err, errlen, "out of memory describing a speed row");
+    return EB_NOMEM;
+  }
   eb_speed_row row = {.suite_id = suite_id,
                       .arch = arch->name,
                       .task = task ? task : "",
@@ -512,12 +520,14 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                       .executed_flops_step = brc ? NAN : br->flops_step,
                       .peak_mem_bytes = brc ? 0 : (int64_t)br->peak_mem_bytes,
                       .status = *status,
-                      .config_json = cfg,
+                      .config_json = cfg.p,
                       .step_ms_n = brc ? 0 : br->reps,
                       .step_ms_mean = brc ? NAN : br->ms_mean,
                       .step_ms_std = brc ? NAN : br->ms_std,
                       .gemm_backend = gemm};
-  return eb_store_speed(db, &row, err, errlen);
+  int rc = eb_store_speed(db, &row, err, errlen);
+  free(cfg.p);
+  return rc;
 }
 
 int eb_results_open(const char *path, const char *suite, const char *yaml, eb_store **db,

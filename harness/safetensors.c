@@ -6,77 +6,43 @@
 #include <string.h>
 
 #include "effbench/rc.h"
-
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void put(sbuf *s, const char *txt, size_t n) {
-  if (s->oom) return;
-  if (s->len + n + 1 > s->cap) {
-    size_t cap = (s->cap ? s->cap * 2 : 1024) + n;
-    char *q = realloc(s->p, cap);
-    if (!q) {
-      s->oom = 1;
-      return;
-    }
-    s->p = q;
-    s->cap = cap;
-  }
-  memcpy(s->p + s->len, txt, n);
-  s->len += n;
-  s->p[s->len] = '\0';
-}
-
-static void puts_(sbuf *s, const char *txt) { put(s, txt, strlen(txt)); }
-
-static void put_json_string(sbuf *s, const char *txt) {
-  puts_(s, "\"");
-  for (const unsigned char *c = (const unsigned char *)txt; *c; c++) {
-    char tmp[8];
-    if (*c == '"' || *c == '\\') {
-      tmp[0] = '\\';
-      tmp[1] = (char)*c;
-      put(s, tmp, 2);
-    } else if (*c < 0x20) {
-      snprintf(tmp, sizeof tmp, "\\u%04x", *c);
-      puts_(s, tmp);
-    } else {
-      put(s, (const char *)c, 1);
-    }
-  }
-  puts_(s, "\"");
-}
+#include "json.h"
 
 int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
                          const char *config_json, char *err, size_t errlen) {
-  sbuf h = {0};
-  puts_(&h, "{");
+  eb_sbuf h = {0};
+  eb_json w;
+  eb_json_init(&w, &h);
+  eb_json_open(&w, '{');
   if (config_json) {
-    puts_(&h, "\"__metadata__\":{\"config\":");
-    put_json_string(&h, config_json);
-    puts_(&h, "}");
+    eb_json_key(&w, "__metadata__");
+    eb_json_open(&w, '{');
+    eb_json_key(&w, "config");
+    eb_json_string(&w, config_json);
+    eb_json_close(&w);
   }
   size_t off = 0;
   for (int i = 0; i < n; i++) {
-    char tmp[256];
-    if (i || config_json) puts_(&h, ",");
-    put_json_string(&h, e[i].name);
-    snprintf(tmp, sizeof tmp, ":{\"dtype\":\"%s\",\"shape\":[", e[i].dtype);
-    puts_(&h, tmp);
-    for (int d = 0; d < e[i].ndim; d++) {
-      snprintf(tmp, sizeof tmp, "%s%lld", d ? "," : "", (long long)e[i].shape[d]);
-      puts_(&h, tmp);
-    }
-    snprintf(tmp, sizeof tmp, "],\"data_offsets\":[%zu,%zu]}", off, off + e[i].bytes);
-    puts_(&h, tmp);
+    eb_json_key(&w, e[i].name);
+    eb_json_open(&w, '{');
+    eb_json_key(&w, "dtype");
+    eb_json_string(&w, e[i].dtype);
+    eb_json_key(&w, "shape");
+    eb_json_open(&w, '[');
+    for (int d = 0; d < e[i].ndim; d++)
+      eb_json_int(&w, (long long)e[i].shape[d]);
+    eb_json_close(&w);
+    eb_json_key(&w, "data_offsets");
+    eb_json_open(&w, '[');
+    eb_json_rawf(&w, "%zu", off);
+    eb_json_rawf(&w, "%zu", off + e[i].bytes);
+    eb_json_close(&w);
+    eb_json_close(&w);
     off += e[i].bytes;
   }
-  puts_(&h, "}");
-  while (!h.oom && h.len % 8)
-    puts_(&h, " "); /* data starts 8-byte aligned */
+  eb_json_close(&w);
+  while (!h.oom && h.n % 8)
+    eb_sb_put(&h, " ", 1); /* data starts 8-byte aligned */
   if (h.oom) {
     free(h.p);
     snprintf(err, errlen, "out of memory building the safetensors header");
@@ -91,10 +57,10 @@ int eb_safetensors_write(const char *path, const eb_st_entry *e, int n,
     return EB_IO;
   }
   unsigned char len8[8];
-  uint64_t hl = h.len;
+  uint64_t hl = h.n;
   for (int i = 0; i < 8; i++)
     len8[i] = (unsigned char)(hl >> (8 * i));
-  int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.len, f) == h.len;
+  int ok = fwrite(len8, 1, 8, f) == 8 && fwrite(h.p, 1, h.n, f) == h.n;
   for (int i = 0; ok && i < n; i++)
     ok = e[i].bytes == 0 || fwrite(e[i].data, 1, e[i].bytes, f) == e[i].bytes;
   free(h.p);

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "match.h"
-#include "util.h"
+#include "hash.h"
+#include "json.h"
 #include "yamltree.h"
 
 /* wide's resolved head count (archs/wide.c): written into the run's
@@ -364,19 +365,6 @@ static int resolve(ctx *c, const char *kind, const char *name, const eb_param_de
 }
 
 /* --------------------------------------------------- canonical JSON ---- */
-static void jstr(sbuf *b, const char *s) {
-  sb_add(b, "\"");
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_add(b, "\\%c", *s);
-    else if ((unsigned char)*s < 0x20)
-      sb_add(b, "\\u%04x", (unsigned char)*s);
-    else
-      sb_add(b, "%c", *s);
-  }
-  sb_add(b, "\"");
-}
-
 static int cmp_arg(const void *a, const void *b) {
   return strcmp(((const eb_arg *)a)->name, ((const eb_arg *)b)->name);
 }
@@ -386,114 +374,128 @@ static int cmp_arg(const void *a, const void *b) {
  * stored runs never change. The stored form is the shortest decimal that reads
  * back to the same value (float32 for f32), i.e. the number as the YAML wrote
  * it: "lr":0.003, not 0.00300000003. */
-static void jreal(sbuf *b, double v, int f32, int keyform) {
-  if (keyform) {
-    sb_add(b, "%.9g", v);
-    return;
-  }
-  char t[40];
-  for (int p = 1; p <= 17; p++) {
-    snprintf(t, sizeof t, "%.*g", p, v);
-    double back = strtod(t, NULL);
-    if (f32 ? (float)back == (float)v : back == v) break;
-  }
-  sb_add(b, "%s", t);
+static void jreal(eb_json *w, double v, int f32, int keyform) {
+  if (keyform)
+    eb_json_rawf(w, "%.9g", v);
+  else
+    eb_json_real(w, v, f32);
 }
 
-static void jargs(sbuf *b, const eb_args *a, int keyform) {
+static void jargs(eb_json *w, const eb_args *a, int keyform) {
   eb_arg sorted[128];
   int n = a->n < 128 ? a->n : 128;
   memcpy(sorted, a->v, (size_t)n * sizeof *sorted);
   qsort(sorted, (size_t)n, sizeof *sorted, cmp_arg);
-  sb_add(b, "{");
+  eb_json_open(w, '{');
   for (int i = 0; i < n; i++) {
-    sb_add(b, "%s", i ? "," : "");
-    jstr(b, sorted[i].name);
-    sb_add(b, ":");
+    eb_json_key(w, sorted[i].name);
     switch (sorted[i].type) {
-    case EB_P_INT: sb_add(b, "%lld", (long long)sorted[i].i); break;
-    case EB_P_FLOAT: jreal(b, sorted[i].f, 0, keyform); break;
-    case EB_P_BOOL: sb_add(b, "%s", sorted[i].i ? "true" : "false"); break;
-    default: jstr(b, sorted[i].s ? sorted[i].s : ""); break;
+    case EB_P_INT: eb_json_int(w, (long long)sorted[i].i); break;
+    case EB_P_FLOAT: jreal(w, sorted[i].f, 0, keyform); break;
+    case EB_P_BOOL: eb_json_bool(w, sorted[i].i != 0); break;
+    default: eb_json_string(w, sorted[i].s ? sorted[i].s : ""); break;
     }
   }
-  sb_add(b, "}");
+  eb_json_close(w);
 }
 
+/* "key":value pairs of run_json */
+static void kint(eb_json *w, const char *key, long long v) {
+  eb_json_key(w, key);
+  eb_json_int(w, v);
+}
+
+static void kstr(eb_json *w, const char *key, const char *v) {
+  eb_json_key(w, key);
+  eb_json_string(w, v);
+}
+
+static void kreal(eb_json *w, const char *key, double v, int f32, int keyform) {
+  eb_json_key(w, key);
+  jreal(w, v, f32, keyform);
+}
+
+/* The run's configuration as JSON with sorted keys: the key form (k 1)
+ * hashed into the run key, or the stored config_json (k 0). */
 static char *run_json(const eb_suite_run *r, const eb_suite *s, int k) {
-  const int64_t data_seed = s->data_seed;
-  sbuf b = {0};
-  sb_add(&b, "{\"arch\":");
-  jstr(&b, r->arch->name);
-  sb_add(&b, ",\"arch_params\":");
-  jargs(&b, &r->arch_args.args, k);
-  sb_add(&b, ",\"data_seed\":%lld", (long long)data_seed);
+  eb_sbuf b = {0};
+  eb_json w;
+  eb_json_init(&w, &b);
+  eb_json_open(&w, '{');
+  kstr(&w, "arch", r->arch->name);
+  eb_json_key(&w, "arch_params");
+  jargs(&w, &r->arch_args.args, k);
+  kint(&w, "data_seed", (long long)s->data_seed);
   if (s->match) { /* written only when matching: other runs keep their keys */
-    sb_add(&b,
-           ",\"match\":{\"by\":\"%s\",\"flops_per_token\":%.9g,\"gap\":%.6g,"
-           "\"params\":%lld,\"ref\":",
-           eb_match_name(s->match), r->flops_token, r->match_gap, (long long)r->params);
-    jstr(&b, s->archs[s->match_ref].arch->name);
-    sb_add(&b, ",\"ref_flops_per_token\":%.9g,\"ref_params\":%lld,\"tolerance\":",
-           r->ref_flops_token, (long long)r->ref_params);
+    eb_json_key(&w, "match");
+    eb_json_open(&w, '{');
+    kstr(&w, "by", eb_match_name(s->match));
+    eb_json_key(&w, "flops_per_token");
+    eb_json_rawf(&w, "%.9g", r->flops_token);
+    eb_json_key(&w, "gap");
+    eb_json_rawf(&w, "%.6g", r->match_gap);
+    kint(&w, "params", (long long)r->params);
+    kstr(&w, "ref", s->archs[s->match_ref].arch->name);
+    eb_json_key(&w, "ref_flops_per_token");
+    eb_json_rawf(&w, "%.9g", r->ref_flops_token);
+    kint(&w, "ref_params", (long long)r->ref_params);
+    eb_json_key(&w, "tolerance");
     if (k)
-      sb_add(&b, "%.6g", s->match_tolerance);
+      eb_json_rawf(&w, "%.6g", s->match_tolerance);
     else
-      jreal(&b, s->match_tolerance, 0, 0);
-    sb_add(&b, "}");
+      eb_json_real(&w, s->match_tolerance, 0);
+    eb_json_close(&w);
   }
   /* the LRA protocol options are written only when set (keys sorted): a run
    * with them off keeps the key it had before they existed */
   const eb_model_config *m = &r->model;
-  sb_add(&b, ",\"model\":{");
-  if (m->attention_dropout > 0) {
-    sb_add(&b, "\"attention_dropout\":");
-    jreal(&b, m->attention_dropout, 1, k);
-    sb_add(&b, ",");
-  }
-  sb_add(&b, "\"depth\":%d,\"dim\":%d,\"dropout\":", m->depth, m->dim);
-  jreal(&b, m->dropout, 1, k);
-  sb_add(&b, ",\"ffn\":%d,", m->ffn);
-  if (m->head == EB_HEAD_MLP) sb_add(&b, "\"head\":\"mlp\",");
-  if (m->head_width > 0) sb_add(&b, "\"head_width\":%d,", m->head_width);
-  sb_add(&b, "\"heads\":%d,", m->heads);
-  if (m->mlp_dropout > 0) {
-    sb_add(&b, "\"mlp_dropout\":");
-    jreal(&b, m->mlp_dropout, 1, k);
-    sb_add(&b, ",");
-  }
-  sb_add(&b, "\"pool\":\"%s\"", m->pool == EB_POOL_CLS ? "cls" : "mean");
-  if (m->positions == EB_POS_SINUSOIDAL) sb_add(&b, ",\"positions\":\"sinusoidal\"");
-  sb_add(&b, "}");
-  sb_add(&b, ",\"seed\":%lld,\"task\":", (long long)r->seed);
-  jstr(&b, r->task->name);
-  sb_add(&b, ",\"task_params\":");
-  jargs(&b, &r->task_args.args, k);
+  eb_json_key(&w, "model");
+  eb_json_open(&w, '{');
+  if (m->attention_dropout > 0)
+    kreal(&w, "attention_dropout", m->attention_dropout, 1, k);
+  kint(&w, "depth", m->depth);
+  kint(&w, "dim", m->dim);
+  kreal(&w, "dropout", m->dropout, 1, k);
+  kint(&w, "ffn", m->ffn);
+  if (m->head == EB_HEAD_MLP) kstr(&w, "head", "mlp");
+  if (m->head_width > 0) kint(&w, "head_width", m->head_width);
+  kint(&w, "heads", m->heads);
+  if (m->mlp_dropout > 0) kreal(&w, "mlp_dropout", m->mlp_dropout, 1, k);
+  kstr(&w, "pool", m->pool == EB_POOL_CLS ? "cls" : "mean");
+  if (m->positions == EB_POS_SINUSOIDAL) kstr(&w, "positions", "sinusoidal");
+  eb_json_close(&w);
+  kint(&w, "seed", (long long)r->seed);
+  kstr(&w, "task", r->task->name);
+  eb_json_key(&w, "task_params");
+  jargs(&w, &r->task_args.args, k);
   const eb_train_cfg *t = &r->train;
-  sb_add(&b, ",\"train\":{\"batch\":%d,\"clip\":", t->batch);
-  jreal(&b, t->clip, 1, k);
+  eb_json_key(&w, "train");
+  eb_json_open(&w, '{');
+  kint(&w, "batch", t->batch);
+  kreal(&w, "clip", t->clip, 1, k);
   /* written only when off: the default keeps the keys of runs stored before
    * the switch existed */
-  sb_add(&b, "%s,\"eval_batches\":%d,\"eval_every\":%d,\"lr\":",
-         t->decay_embeddings ? "" : ",\"decay_embeddings\":false", t->eval_batches,
-         t->eval_every);
-  jreal(&b, t->lr, 1, k);
+  if (!t->decay_embeddings) {
+    eb_json_key(&w, "decay_embeddings");
+    eb_json_bool(&w, 0);
+  }
+  kint(&w, "eval_batches", t->eval_batches);
+  kint(&w, "eval_every", t->eval_every);
+  kreal(&w, "lr", t->lr, 1, k);
   /* written only when set, as decay_embeddings: a limit changes what may
    * end as oom, and the keys of earlier runs stay */
-  if (t->max_memory) sb_add(&b, ",\"max_memory\":%zu", t->max_memory);
-  sb_add(&b, ",\"schedule\":\"%s\",\"steps\":%d,\"time_budget\":",
-         eb_schedule_name(t->schedule), t->steps);
-  jreal(&b, t->time_budget_s, 0, k);
-  sb_add(&b, ",\"warmup\":%d,\"weight_decay\":", t->warmup);
-  jreal(&b, t->weight_decay, 1, k);
-  sb_add(&b, "}}");
-  return sb_take(&b);
-}
-
-static uint64_t fnv1a(const char *s, uint64_t h) {
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
+  if (t->max_memory) {
+    eb_json_key(&w, "max_memory");
+    eb_json_rawf(&w, "%zu", t->max_memory);
+  }
+  kstr(&w, "schedule", eb_schedule_name(t->schedule));
+  kint(&w, "steps", t->steps);
+  kreal(&w, "time_budget", t->time_budget_s, 0, k);
+  kint(&w, "warmup", t->warmup);
+  kreal(&w, "weight_decay", t->weight_decay, 1, k);
+  eb_json_close(&w);
+  eb_json_close(&w);
+  return eb_sb_take(&b);
 }
 
 /* ------------------------------------------------------------ loading ---- */
@@ -704,418 +706,516 @@ static int match_widths(ctx *c, eb_suite *s) {
   return 0;
 }
 
-int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
-                  size_t errlen) {
-  memset(s, 0, sizeof *s);
-  ctx c = {path, reg, err, errlen, 0};
-  char *text = NULL;
-  size_t len = 0;
-  int rc = read_file(path, &text, &len, err, errlen);
-  if (rc) return rc;
-  eb_ynode *root = NULL;
-  rc = EB_INPUT; /* what every `goto done` below reports, but for `goto oom` */
+/* The state of one eb_suite_load, passed from stage to stage. Every stage
+ * returns EB_OK or the kind of its failure: EB_INPUT with the message
+ * "file:line:col: ..." in c.err (at()), or EB_NOMEM (oom()). */
+typedef struct loader {
+  ctx c;
+  eb_suite *s;
+  const eb_ynode *root;
+  const eb_ynode *overrides; /* the `overrides` list, or NULL */
+  int64_t seeds[256];
+  int nseeds;
+  eb_model_config model; /* the suite's defaults, before overrides and sweeps */
+  eb_train_cfg train;
   entry tasks[64], archs[64];
-  int ntasks = 0, narchs = 0;
+  int ntasks, narchs;
   sweep_axis axes[16];
-  int naxes = 0;
-  s->file = strdup(path);
-  s->yaml = text;
-  if ((rc = eb_yaml_parse(path, text, len, &root, err, errlen))) goto done;
-  rc = EB_INPUT;
-  if (want(&c, root, EB_Y_MAP, "a suite")) goto done;
+  int naxes;
+} loader;
+
+static int oom(loader *L) {
+  snprintf(L->c.err, L->c.errlen, "%s: out of memory", L->c.file);
+  return EB_NOMEM;
+}
+
+/* The document: a map of known keys with a non-empty `suite` name. */
+static int load_document(loader *L) {
+  ctx *c = &L->c;
+  const eb_ynode *root = L->root;
+  if (want(c, root, EB_Y_MAP, "a suite")) return EB_INPUT;
   static const char *const top[] = {"suite",     "description",    "seeds", "data_seed",
                                     "model",     "train",          "tasks", "archs",
                                     "overrides", "sweep",          "speed", "match",
                                     "match_to",  "match_tolerance"};
-  if (check_keys(&c, root, "the suite", top, (int)(sizeof top / sizeof *top))) goto done;
+  if (check_keys(c, root, "the suite", top, (int)(sizeof top / sizeof *top)))
+    return EB_INPUT;
   const eb_ynode *name = eb_ymap_get(root, "suite");
   if (!name) {
-    at(&c, root->line, root->col, "missing required key 'suite' (the suite's name)");
-    goto done;
+    at(c, root->line, root->col, "missing required key 'suite' (the suite's name)");
+    return EB_INPUT;
   }
-  if (want(&c, name, EB_Y_SCALAR, "suite")) goto done;
+  if (want(c, name, EB_Y_SCALAR, "suite")) return EB_INPUT;
   if (!name->value[0]) {
-    at(&c, name->line, name->col, "suite: the name is empty");
-    goto done;
+    at(c, name->line, name->col, "suite: the name is empty");
+    return EB_INPUT;
   }
-  s->name = strdup(name->value);
-  /* seeds */
-  int64_t seeds[256];
-  int nseeds = 1;
-  seeds[0] = 0;
-  const eb_ynode *sn = eb_ymap_get(root, "seeds");
-  if (sn) {
-    if (sn->type == EB_Y_SCALAR) {
+  L->s->name = strdup(name->value);
+  return EB_OK;
+}
+
+/* `seeds` (one, or a list of distinct ones; 0 when absent) and `data_seed`. */
+static int load_seeds(loader *L) {
+  ctx *c = &L->c;
+  L->nseeds = 1;
+  L->seeds[0] = 0;
+  const eb_ynode *sn = eb_ymap_get(L->root, "seeds");
+  if (sn && sn->type == EB_Y_SCALAR) {
+    int v;
+    if (get_int(c, sn, "seeds", 0, 2000000000, &v)) return EB_INPUT;
+    L->seeds[0] = v;
+  } else if (sn) {
+    if (want(c, sn, EB_Y_SEQ, "seeds")) return EB_INPUT;
+    if (sn->n == 0 || sn->n > 256) {
+      at(c, sn->line, sn->col, "seeds: give 1 to 256 seeds");
+      return EB_INPUT;
+    }
+    L->nseeds = sn->n;
+    for (int i = 0; i < sn->n; i++) {
       int v;
-      if (get_int(&c, sn, "seeds", 0, 2000000000, &v)) goto done;
-      seeds[0] = v;
-    } else {
-      if (want(&c, sn, EB_Y_SEQ, "seeds")) goto done;
-      if (sn->n == 0 || sn->n > 256) {
-        at(&c, sn->line, sn->col, "seeds: give 1 to 256 seeds");
-        goto done;
-      }
-      nseeds = sn->n;
-      for (int i = 0; i < sn->n; i++) {
-        int v;
-        if (get_int(&c, sn->items[i], "seeds", 0, 2000000000, &v)) goto done;
-        seeds[i] = v;
-        for (int j = 0; j < i; j++)
-          if (seeds[j] == v) {
-            at(&c, sn->items[i]->line, sn->items[i]->col, "seed %d is listed twice", v);
-            goto done;
-          }
-      }
+      if (get_int(c, sn->items[i], "seeds", 0, 2000000000, &v)) return EB_INPUT;
+      L->seeds[i] = v;
+      for (int j = 0; j < i; j++)
+        if (L->seeds[j] == v) {
+          at(c, sn->items[i]->line, sn->items[i]->col, "seed %d is listed twice", v);
+          return EB_INPUT;
+        }
     }
   }
-  const eb_ynode *ds = eb_ymap_get(root, "data_seed");
+  const eb_ynode *ds = eb_ymap_get(L->root, "data_seed");
   if (ds) {
     int v;
-    if (get_int(&c, ds, "data_seed", 0, 2000000000, &v)) goto done;
-    s->data_seed = v;
+    if (get_int(c, ds, "data_seed", 0, 2000000000, &v)) return EB_INPUT;
+    L->s->data_seed = v;
   }
-  /* base model and train */
-  eb_model_config model = {
-      .dim = 64, .depth = 2, .heads = 4, .ffn = 128, .dropout = 0.1f};
-  eb_train_cfg train = eb_train_defaults();
+  return EB_OK;
+}
+
+/* The suite-wide `model` and `train` sections over the built-in defaults. */
+static int load_defaults(loader *L) {
+  L->model =
+      (eb_model_config){.dim = 64, .depth = 2, .heads = 4, .ffn = 128, .dropout = 0.1f};
+  L->train = eb_train_defaults();
   const eb_ynode *sec;
-  if ((sec = eb_ymap_get(root, "model")) && apply_section(&c, sec, "model", &model, NULL))
-    goto done;
-  if ((sec = eb_ymap_get(root, "train")) && apply_section(&c, sec, "train", NULL, &train))
-    goto done;
-  s->model = model;
-  const eb_ynode *tl = eb_ymap_get(root, "tasks"), *al = eb_ymap_get(root, "archs");
+  if ((sec = eb_ymap_get(L->root, "model")) &&
+      apply_section(&L->c, sec, "model", &L->model, NULL))
+    return EB_INPUT;
+  if ((sec = eb_ymap_get(L->root, "train")) &&
+      apply_section(&L->c, sec, "train", NULL, &L->train))
+    return EB_INPUT;
+  L->s->model = L->model;
+  return EB_OK;
+}
+
+/* The `tasks` and `archs` lists, each entry's own parameters checked now so
+ * errors point at them, and `match` (between the two: it names an arch). */
+static int load_entries(loader *L) {
+  ctx *c = &L->c;
+  eb_suite *s = L->s;
+  const eb_ynode *tl = eb_ymap_get(L->root, "tasks"), *al = eb_ymap_get(L->root, "archs");
   /* a speed-only suite (a `speed` section and no tasks) trains nothing */
-  if (!al || (!tl && !eb_ymap_get(root, "speed"))) {
-    at(&c, root->line, root->col, "missing required key '%s'%s", !al ? "archs" : "tasks",
+  if (!al || (!tl && !eb_ymap_get(L->root, "speed"))) {
+    at(c, L->root->line, L->root->col, "missing required key '%s'%s",
+       !al ? "archs" : "tasks",
        !al ? "" : " (only a suite with a speed section may leave it out)");
-    goto done;
+    return EB_INPUT;
   }
-  if ((tl && read_entries(&c, tl, 0, tasks, 64, &ntasks)) ||
-      read_entries(&c, al, 1, archs, 64, &narchs))
-    goto done;
-  /* check each entry's own parameters now, so errors point at them */
-  s->archs = calloc((size_t)narchs, sizeof *s->archs);
-  if (!s->archs) goto oom;
-  s->narchs = narchs;
-  for (int i = 0; i < narchs; i++) {
+  if ((tl && read_entries(c, tl, 0, L->tasks, 64, &L->ntasks)) ||
+      read_entries(c, al, 1, L->archs, 64, &L->narchs))
+    return EB_INPUT;
+  s->archs = calloc((size_t)L->narchs, sizeof *s->archs);
+  if (!s->archs) return oom(L);
+  s->narchs = L->narchs;
+  for (int i = 0; i < L->narchs; i++) {
+    const entry *e = &L->archs[i];
     pset p = {0};
-    s->archs[i].arch = archs[i].arch;
-    s->archs[i].line = archs[i].node->line;
-    s->archs[i].col = archs[i].node->col;
-    if (params_from(&c, &p, archs[i].params) ||
-        resolve(&c, "arch", archs[i].arch->name, archs[i].arch->params, &p,
-                &s->archs[i].args))
-      goto done;
+    s->archs[i].arch = e->arch;
+    s->archs[i].line = e->node->line;
+    s->archs[i].col = e->node->col;
+    if (params_from(c, &p, e->params) ||
+        resolve(c, "arch", e->arch->name, e->arch->params, &p, &s->archs[i].args))
+      return EB_INPUT;
   }
-  if (read_match(&c, root, s)) goto done;
-  for (int i = 0; i < ntasks; i++) {
+  if (read_match(c, L->root, s)) return EB_INPUT;
+  for (int i = 0; i < L->ntasks; i++) {
+    const entry *e = &L->tasks[i];
     pset p = {0};
     eb_argset tmp;
-    if (params_from(&c, &p, tasks[i].params) ||
-        resolve(&c, "task", tasks[i].task->name, tasks[i].task->params, &p, &tmp))
-      goto done;
+    if (params_from(c, &p, e->params) ||
+        resolve(c, "task", e->task->name, e->task->params, &p, &tmp))
+      return EB_INPUT;
     eb_argset_free(&tmp);
   }
-  /* overrides: validated here, applied per run below */
-  const eb_ynode *ov = eb_ymap_get(root, "overrides");
-  if (ov) {
-    if (want(&c, ov, EB_Y_SEQ, "overrides")) goto done;
-    static const char *const okeys[] = {"match", "model", "train", "params",
-                                        "task_params"};
-    for (int i = 0; i < ov->n; i++) {
-      const eb_ynode *o = ov->items[i];
-      if (want(&c, o, EB_Y_MAP, "an override")) goto done;
-      if (check_keys(&c, o, "an override", okeys, 5)) goto done;
-      const eb_ynode *m = eb_ymap_get(o, "match");
-      if (!m) {
-        at(&c, o->line, o->col, "an override needs 'match: {task: NAME, arch: NAME}'");
-        goto done;
-      }
-      static const char *const mkeys[] = {"task", "arch"};
-      if (want(&c, m, EB_Y_MAP, "match") || check_keys(&c, m, "match", mkeys, 2))
-        goto done;
-      const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
-      if (mt && (want(&c, mt, EB_Y_SCALAR, "match.task") ||
-                 !eb_registry_find_task(reg, mt->value))) {
-        if (mt->type == EB_Y_SCALAR)
-          at(&c, mt->line, mt->col, "match.task: unknown task '%s' (available: %s)",
-             mt->value, eb_registry_task_names(reg));
-        goto done;
-      }
-      if (ma && (want(&c, ma, EB_Y_SCALAR, "match.arch") ||
-                 !eb_registry_find_arch(reg, ma->value))) {
-        if (ma->type == EB_Y_SCALAR)
-          at(&c, ma->line, ma->col, "match.arch: unknown arch '%s' (available: %s)",
-             ma->value, eb_registry_arch_names(reg));
-        goto done;
-      }
-      eb_model_config m2 = model;
-      eb_train_cfg t2 = train;
-      if ((sec = eb_ymap_get(o, "model")) && apply_section(&c, sec, "model", &m2, NULL))
-        goto done;
-      if ((sec = eb_ymap_get(o, "train")) && apply_section(&c, sec, "train", NULL, &t2))
-        goto done;
-      if ((sec = eb_ymap_get(o, "params")) && want(&c, sec, EB_Y_MAP, "params"))
-        goto done;
-      if ((sec = eb_ymap_get(o, "task_params")) && want(&c, sec, EB_Y_MAP, "task_params"))
-        goto done;
+  return EB_OK;
+}
+
+/* match.task / match.arch of an override: a known name, when given */
+static int check_match_name(ctx *c, const eb_ynode *n, int is_arch) {
+  const char *what = is_arch ? "match.arch" : "match.task";
+  if (!n) return EB_OK;
+  if (want(c, n, EB_Y_SCALAR, what)) return EB_INPUT;
+  if (is_arch ? eb_registry_find_arch(c->reg, n->value) != NULL
+              : eb_registry_find_task(c->reg, n->value) != NULL)
+    return EB_OK;
+  at(c, n->line, n->col, "%s: unknown %s '%s' (available: %s)", what,
+     is_arch ? "arch" : "task", n->value,
+     is_arch ? eb_registry_arch_names(c->reg) : eb_registry_task_names(c->reg));
+  return EB_INPUT;
+}
+
+/* `overrides`: validated here, applied per run by expand_run. */
+static int load_overrides(loader *L) {
+  ctx *c = &L->c;
+  const eb_ynode *ov = L->overrides = eb_ymap_get(L->root, "overrides");
+  if (!ov) return EB_OK;
+  if (want(c, ov, EB_Y_SEQ, "overrides")) return EB_INPUT;
+  static const char *const okeys[] = {"match", "model", "train", "params", "task_params"};
+  static const char *const mkeys[] = {"task", "arch"};
+  for (int i = 0; i < ov->n; i++) {
+    const eb_ynode *o = ov->items[i], *sec;
+    if (want(c, o, EB_Y_MAP, "an override") || check_keys(c, o, "an override", okeys, 5))
+      return EB_INPUT;
+    const eb_ynode *m = eb_ymap_get(o, "match");
+    if (!m) {
+      at(c, o->line, o->col, "an override needs 'match: {task: NAME, arch: NAME}'");
+      return EB_INPUT;
+    }
+    if (want(c, m, EB_Y_MAP, "match") || check_keys(c, m, "match", mkeys, 2) ||
+        check_match_name(c, eb_ymap_get(m, "task"), 0) ||
+        check_match_name(c, eb_ymap_get(m, "arch"), 1))
+      return EB_INPUT;
+    eb_model_config m2 = L->model;
+    eb_train_cfg t2 = L->train;
+    if (((sec = eb_ymap_get(o, "model")) && apply_section(c, sec, "model", &m2, NULL)) ||
+        ((sec = eb_ymap_get(o, "train")) && apply_section(c, sec, "train", NULL, &t2)) ||
+        ((sec = eb_ymap_get(o, "params")) && want(c, sec, EB_Y_MAP, "params")) ||
+        ((sec = eb_ymap_get(o, "task_params")) && want(c, sec, EB_Y_MAP, "task_params")))
+      return EB_INPUT;
+  }
+  return EB_OK;
+}
+
+/* A sweep over model.KEY or train.KEY: a known key, each value valid for it. */
+static int check_sweep_section(loader *L, int i, const char *head, const char *tail) {
+  ctx *c = &L->c;
+  const eb_ynode *sw = eb_ymap_get(L->root, "sweep");
+  const int model = !strcmp(head, "model");
+  const char *const *keys = model ? model_keys : train_keys;
+  const int nk = model ? NMODEL : NTRAIN;
+  int known = 0;
+  for (int j = 0; j < nk; j++)
+    known |= !strcmp(keys[j], tail);
+  if (!known) {
+    char valid[512];
+    join(valid, sizeof valid, keys, nk);
+    at(c, sw->key_line[i], sw->key_col[i], "sweep: unknown key '%s' (valid %s keys: %s)",
+       sw->keys[i], head, valid);
+    return EB_INPUT;
+  }
+  for (int j = 0; j < sw->items[i]->n; j++) {
+    eb_model_config m2 = L->model;
+    eb_train_cfg t2 = L->train;
+    if (model ? set_model(c, &m2, tail, sw->items[i]->items[j])
+              : set_train(c, &t2, tail, sw->items[i]->items[j]))
+      return EB_INPUT;
+  }
+  return EB_OK;
+}
+
+/* A sweep over ARCH.PARAM or TASK.PARAM: an arch or task of this suite, each
+ * value valid for the parameter. */
+static int check_sweep_params(loader *L, int i, const char *head, const char *tail) {
+  ctx *c = &L->c;
+  const eb_ynode *sw = eb_ymap_get(L->root, "sweep");
+  const eb_arch *a = eb_registry_find_arch(c->reg, head);
+  const eb_task *t = eb_registry_find_task(c->reg, head);
+  int listed = 0;
+  for (int j = 0; j < L->narchs; j++)
+    listed |= L->archs[j].arch == a;
+  for (int j = 0; j < L->ntasks; j++)
+    listed |= L->tasks[j].task == t;
+  if (!listed) {
+    at(c, sw->key_line[i], sw->key_col[i],
+       "sweep key '%s': '%s' is not model, train, nor an arch or task of this suite",
+       sw->keys[i], head);
+    return EB_INPUT;
+  }
+  for (int j = 0; j < sw->items[i]->n; j++) {
+    pset p = {0};
+    eb_argset tmp;
+    if (pset_put(c, &p, tail, sw->items[i]->items[j], sw->key_line[i], sw->key_col[i]) ||
+        resolve(c, a ? "arch" : "task", head, a ? a->params : t->params, &p, &tmp))
+      return EB_INPUT;
+    eb_argset_free(&tmp);
+  }
+  return EB_OK;
+}
+
+/* `sweep`: one axis per dotted key, each with a non-empty list of values. */
+static int load_sweeps(loader *L) {
+  ctx *c = &L->c;
+  const eb_ynode *sw = eb_ymap_get(L->root, "sweep");
+  if (!sw) return EB_OK;
+  if (want(c, sw, EB_Y_MAP, "sweep")) return EB_INPUT;
+  for (int i = 0; i < sw->n; i++) {
+    const char *k = sw->keys[i], *dot = strchr(k, '.');
+    const eb_ynode *values = sw->items[i];
+    if (L->naxes == 16) {
+      at(c, sw->key_line[i], sw->key_col[i], "too many sweep keys (max 16)");
+      return EB_INPUT;
+    }
+    if (!dot || dot == k || !dot[1]) {
+      at(c, sw->key_line[i], sw->key_col[i],
+         "sweep key '%s' must be dotted: model.KEY, train.KEY, ARCH.PARAM or TASK.PARAM",
+         k);
+      return EB_INPUT;
+    }
+    if (want(c, values, EB_Y_SEQ, "a sweep") || values->n == 0) {
+      if (values->type == EB_Y_SEQ)
+        at(c, values->line, values->col, "sweep '%s' has no values", k);
+      return EB_INPUT;
+    }
+    char head[64];
+    snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
+    int rc = !strcmp(head, "model") || !strcmp(head, "train")
+                 ? check_sweep_section(L, i, head, dot + 1)
+                 : check_sweep_params(L, i, head, dot + 1);
+    if (rc) return rc;
+    L->axes[L->naxes++] = (sweep_axis){k, values, sw->key_line[i], sw->key_col[i]};
+  }
+  return EB_OK;
+}
+
+/* speed.modes: train and/or infer */
+static int load_speed_modes(ctx *c, const eb_ynode *md, eb_speed_plan *pl) {
+  if (want(c, md, EB_Y_SEQ, "speed.modes")) return EB_INPUT;
+  pl->train = pl->infer = 0;
+  for (int i = 0; i < md->n; i++) {
+    const eb_ynode *m = md->items[i];
+    if (want(c, m, EB_Y_SCALAR, "speed.modes")) return EB_INPUT;
+    if (!strcmp(m->value, "train"))
+      pl->train = 1;
+    else if (!strcmp(m->value, "infer"))
+      pl->infer = 1;
+    else {
+      at(c, m->line, m->col, "speed.modes: '%s' is not one of train, infer", m->value);
+      return EB_INPUT;
     }
   }
-  /* sweep axes */
-  const eb_ynode *sw = eb_ymap_get(root, "sweep");
-  if (sw) {
-    if (want(&c, sw, EB_Y_MAP, "sweep")) goto done;
-    for (int i = 0; i < sw->n; i++) {
-      const char *k = sw->keys[i], *dot = strchr(k, '.');
-      if (naxes == 16) {
-        at(&c, sw->key_line[i], sw->key_col[i], "too many sweep keys (max 16)");
-        goto done;
-      }
-      if (!dot || dot == k || !dot[1]) {
-        at(&c, sw->key_line[i], sw->key_col[i],
-           "sweep key '%s' must be dotted: model.KEY, train.KEY, ARCH.PARAM or "
-           "TASK.PARAM",
-           k);
-        goto done;
-      }
-      if (want(&c, sw->items[i], EB_Y_SEQ, "a sweep") || sw->items[i]->n == 0) {
-        if (sw->items[i]->type == EB_Y_SEQ)
-          at(&c, sw->items[i]->line, sw->items[i]->col, "sweep '%s' has no values", k);
-        goto done;
-      }
-      char head[64];
-      snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
-      const char *tail = dot + 1;
-      int known = 0;
-      if (!strcmp(head, "model") || !strcmp(head, "train")) {
-        const char *const *keys = !strcmp(head, "model") ? model_keys : train_keys;
-        int nk = !strcmp(head, "model") ? NMODEL : NTRAIN;
-        for (int j = 0; j < nk; j++)
-          known |= !strcmp(keys[j], tail);
-        if (!known) {
-          char valid[512];
-          join(valid, sizeof valid, keys, nk);
-          at(&c, sw->key_line[i], sw->key_col[i],
-             "sweep: unknown key '%s' (valid %s keys: %s)", k, head, valid);
-          goto done;
-        }
-        /* each value must be valid for the key */
-        for (int j = 0; j < sw->items[i]->n; j++) {
-          eb_model_config m2 = model;
-          eb_train_cfg t2 = train;
-          if (!strcmp(head, "model") ? set_model(&c, &m2, tail, sw->items[i]->items[j])
-                                     : set_train(&c, &t2, tail, sw->items[i]->items[j]))
-            goto done;
-        }
-      } else {
-        const eb_arch *a = eb_registry_find_arch(reg, head);
-        const eb_task *t = eb_registry_find_task(reg, head);
-        int listed = 0;
-        for (int j = 0; j < narchs; j++)
-          listed |= archs[j].arch == a;
-        for (int j = 0; j < ntasks; j++)
-          listed |= tasks[j].task == t;
-        if (!listed) {
-          at(&c, sw->key_line[i], sw->key_col[i],
-             "sweep key '%s': '%s' is not model, train, nor an arch or task of this "
-             "suite",
-             k, head);
-          goto done;
-        }
-        for (int j = 0; j < sw->items[i]->n; j++) {
-          pset p = {0};
-          eb_argset tmp;
-          const eb_ynode *v = sw->items[i]->items[j];
-          if (pset_put(&c, &p, tail, v, sw->key_line[i], sw->key_col[i]) ||
-              resolve(&c, a ? "arch" : "task", head, a ? a->params : t->params, &p, &tmp))
-            goto done;
-          eb_argset_free(&tmp);
-        }
-      }
-      axes[naxes].key = k;
-      axes[naxes].values = sw->items[i];
-      axes[naxes].line = sw->key_line[i];
-      axes[naxes++].col = sw->key_col[i];
+  return EB_OK;
+}
+
+/* speed.archs: archs of this suite (all of them when absent) */
+static int load_speed_archs(loader *L, const eb_ynode *sa, eb_speed_plan *pl) {
+  ctx *c = &L->c;
+  if (!sa) {
+    for (int j = 0; j < L->narchs && j < 64; j++)
+      pl->arch_index[pl->narch++] = j;
+    return EB_OK;
+  }
+  if (want(c, sa, EB_Y_SEQ, "speed.archs")) return EB_INPUT;
+  for (int i = 0; i < sa->n && pl->narch < 64; i++) {
+    const eb_ynode *an = sa->items[i];
+    if (want(c, an, EB_Y_SCALAR, "speed.archs")) return EB_INPUT;
+    int found = -1;
+    for (int j = 0; j < L->narchs; j++)
+      if (!strcmp(L->archs[j].arch->name, an->value)) found = j;
+    if (found < 0) {
+      at(c, an->line, an->col, "speed.archs: '%s' is not an arch of this suite",
+         an->value);
+      return EB_INPUT;
+    }
+    pl->arch_index[pl->narch++] = found;
+  }
+  return EB_OK;
+}
+
+/* `speed`: the plan of Table-2 style measurements. */
+static int load_speed(loader *L) {
+  ctx *c = &L->c;
+  const eb_ynode *sp = eb_ymap_get(L->root, "speed");
+  if (!sp) return EB_OK;
+  static const char *const skeys[] = {"lengths", "batch", "modes", "archs"};
+  if (want(c, sp, EB_Y_MAP, "speed") || check_keys(c, sp, "speed", skeys, 4))
+    return EB_INPUT;
+  eb_speed_plan *pl = &L->s->speed;
+  pl->batch = 8;
+  pl->train = 1;
+  const eb_ynode *ls = eb_ymap_get(sp, "lengths");
+  if (!ls || want(c, ls, EB_Y_SEQ, "speed.lengths") || ls->n == 0 || ls->n > 64) {
+    if (!ls || ls->type == EB_Y_SEQ)
+      at(c, ls ? ls->line : sp->line, ls ? ls->col : sp->col,
+         "speed.lengths: give 1 to 64 sequence lengths");
+    return EB_INPUT;
+  }
+  for (int i = 0; i < ls->n; i++)
+    if (get_int(c, ls->items[i], "speed.lengths", 1, 1 << 24, &pl->lengths[pl->nlen++]))
+      return EB_INPUT;
+  const eb_ynode *b = eb_ymap_get(sp, "batch"), *md = eb_ymap_get(sp, "modes");
+  if ((b && get_int(c, b, "speed.batch", 1, 1 << 20, &pl->batch)) ||
+      (md && load_speed_modes(c, md, pl)) ||
+      load_speed_archs(L, eb_ymap_get(sp, "archs"), pl))
+    return EB_INPUT;
+  L->s->has_speed = 1;
+  return EB_OK;
+}
+
+/* start times the sweep combinations of a task and arch (the product of the
+ * lengths of the axes that apply to them), or the first partial product
+ * beyond cap */
+static long long combos(const loader *L, int ti, int ai, long long start, long long cap) {
+  long long n = start;
+  for (int i = 0; i < L->naxes && n <= cap; i++)
+    if (axis_applies(&L->axes[i], L->archs[ai].arch, L->tasks[ti].task))
+      n *= L->axes[i].values->n;
+  return n;
+}
+
+/* Whether an override's match selects a task and arch. */
+static int override_matches(const eb_ynode *o, const char *task, const char *arch) {
+  const eb_ynode *m = eb_ymap_get(o, "match");
+  const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
+  return !(mt && strcmp(mt->value, task)) && !(ma && strcmp(ma->value, arch));
+}
+
+/* The overrides matching run r, in order: its model, train and parameters;
+ * and for a matched suite the reference arch's model for r's task. */
+static int apply_overrides(loader *L, eb_suite_run *r, pset *ap, pset *tp) {
+  ctx *c = &L->c;
+  const eb_ynode *ov = L->overrides, *sec;
+  const char *ref = L->s->match ? L->s->archs[L->s->match_ref].arch->name : NULL;
+  for (int i = 0; ref && ov && i < ov->n; i++)
+    if (override_matches(ov->items[i], r->task->name, ref) &&
+        (sec = eb_ymap_get(ov->items[i], "model")) &&
+        apply_section(c, sec, "model", &r->ref_model, NULL))
+      return EB_INPUT;
+  for (int i = 0; ov && i < ov->n; i++) {
+    const eb_ynode *o = ov->items[i];
+    if (!override_matches(o, r->task->name, r->arch->name)) continue;
+    if (((sec = eb_ymap_get(o, "model")) &&
+         apply_section(c, sec, "model", &r->model, NULL)) ||
+        ((sec = eb_ymap_get(o, "train")) &&
+         apply_section(c, sec, "train", NULL, &r->train)) ||
+        params_from(c, ap, eb_ymap_get(o, "params")) ||
+        params_from(c, tp, eb_ymap_get(o, "task_params")))
+      return EB_INPUT;
+  }
+  return EB_OK;
+}
+
+/* Sweep combination `combo` of run r (mixed radix over the axes that apply
+ * to it, the first fastest): its values, and its label ARCH/TASK/seed=S/k=v... */
+static int apply_sweeps(loader *L, eb_suite_run *r, int combo, pset *ap, pset *tp) {
+  ctx *c = &L->c;
+  size_t off = (size_t)snprintf(r->label, sizeof r->label, "%s/%s/seed=%lld",
+                                r->arch->name, r->task->name, (long long)r->seed);
+  for (int i = 0, rest = combo; i < L->naxes; i++) {
+    const sweep_axis *x = &L->axes[i];
+    if (!axis_applies(x, r->arch, r->task)) continue;
+    const eb_ynode *v = x->values->items[rest % x->values->n];
+    rest /= x->values->n;
+    const char *k = x->key, *dot = strchr(k, '.');
+    char head[64];
+    snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
+    if (off < sizeof r->label)
+      off +=
+          (size_t)snprintf(r->label + off, sizeof r->label - off, "/%s=%s", k, v->value);
+    int bad = 0;
+    if (!strcmp(head, "model")) /* the reference's model takes it too */
+      bad =
+          set_model(c, &r->model, dot + 1, v) || set_model(c, &r->ref_model, dot + 1, v);
+    else if (!strcmp(head, "train"))
+      bad = set_train(c, &r->train, dot + 1, v);
+    else if (!strcmp(head, r->arch->name))
+      bad = pset_put(c, ap, dot + 1, v, x->line, x->col);
+    else if (!strcmp(head, r->task->name))
+      bad = pset_put(c, tp, dot + 1, v, x->line, x->col);
+    if (bad) return EB_INPUT;
+  }
+  return EB_OK;
+}
+
+/* Run r's arch and task parameters resolved and validated, wide's heads
+ * made explicit, and its task identity (task_json) written. */
+static int finish_run(loader *L, eb_suite_run *r, int ai, pset *ap, pset *tp) {
+  ctx *c = &L->c;
+  if (resolve(c, "arch", r->arch->name, r->arch->params, ap, &r->arch_args) ||
+      resolve(c, "task", r->task->name, r->task->params, tp, &r->task_args))
+    return EB_INPUT;
+  if (r->arch->validate) { /* the length is unknown until the data is open: 0 */
+    eb_model_config vc = r->model;
+    vc.max_len = 0;
+    char why[EB_ERR_LEN] = "";
+    if (r->arch->validate(&vc, &r->arch_args.args, why, sizeof why)) {
+      at(c, L->archs[ai].node->line, L->archs[ai].node->col, "arch '%s' (run %s): %s",
+         r->arch->name, r->label, why);
+      return EB_INPUT;
     }
   }
-  /* speed plan */
-  const eb_ynode *sp = eb_ymap_get(root, "speed");
-  if (sp) {
-    static const char *const skeys[] = {"lengths", "batch", "modes", "archs"};
-    if (want(&c, sp, EB_Y_MAP, "speed") || check_keys(&c, sp, "speed", skeys, 4))
-      goto done;
-    eb_speed_plan *pl = &s->speed;
-    pl->batch = 8;
-    pl->train = 1;
-    const eb_ynode *ls = eb_ymap_get(sp, "lengths");
-    if (!ls || want(&c, ls, EB_Y_SEQ, "speed.lengths") || ls->n == 0 || ls->n > 64) {
-      if (!ls || ls->type == EB_Y_SEQ)
-        at(&c, ls ? ls->line : sp->line, ls ? ls->col : sp->col,
-           "speed.lengths: give 1 to 64 sequence lengths");
-      goto done;
-    }
-    for (int i = 0; i < ls->n; i++)
-      if (get_int(&c, ls->items[i], "speed.lengths", 1, 1 << 24,
-                  &pl->lengths[pl->nlen++]))
-        goto done;
-    const eb_ynode *b = eb_ymap_get(sp, "batch");
-    if (b && get_int(&c, b, "speed.batch", 1, 1 << 20, &pl->batch)) goto done;
-    const eb_ynode *md = eb_ymap_get(sp, "modes");
-    if (md) {
-      if (want(&c, md, EB_Y_SEQ, "speed.modes")) goto done;
-      pl->train = pl->infer = 0;
-      for (int i = 0; i < md->n; i++) {
-        const eb_ynode *m = md->items[i];
-        if (want(&c, m, EB_Y_SCALAR, "speed.modes")) goto done;
-        if (!strcmp(m->value, "train"))
-          pl->train = 1;
-        else if (!strcmp(m->value, "infer"))
-          pl->infer = 1;
-        else {
-          at(&c, m->line, m->col, "speed.modes: '%s' is not one of train, infer",
-             m->value);
-          goto done;
-        }
-      }
-    }
-    const eb_ynode *sa = eb_ymap_get(sp, "archs");
-    if (sa) {
-      if (want(&c, sa, EB_Y_SEQ, "speed.archs")) goto done;
-      for (int i = 0; i < sa->n && pl->narch < 64; i++) {
-        const eb_ynode *an = sa->items[i];
-        if (want(&c, an, EB_Y_SCALAR, "speed.archs")) goto done;
-        int found = -1;
-        for (int j = 0; j < narchs; j++)
-          if (!strcmp(archs[j].arch->name, an->value)) found = j;
-        if (found < 0) {
-          at(&c, an->line, an->col, "speed.archs: '%s' is not an arch of this suite",
-             an->value);
-          goto done;
-        }
-        pl->arch_index[pl->narch++] = found;
-      }
-    } else {
-      for (int j = 0; j < narchs && j < 64; j++)
-        pl->arch_index[pl->narch++] = j;
-    }
-    s->has_speed = 1;
-  }
-  /* expand: task x arch x sweep combination x seed; an axis naming an arch or
-   * a task only multiplies the runs of that arch or task */
+  if (r->arch == &eb_arch_wide) /* heads: auto -> the count it stands for */
+    for (int i = 0; i < r->arch_args.args.n; i++)
+      if (!strcmp(r->arch_args.v[i].name, "heads"))
+        r->arch_args.v[i].i = eb_wide_heads(&r->model, &r->arch_args.args);
+  eb_sbuf tj = {0}; /* the task's identity: "name"{params} */
+  eb_json tw;
+  eb_json_init(&tw, &tj);
+  eb_json_quote(&tj, r->task->name);
+  jargs(&tw, &r->task_args.args, 1);
+  r->task_json = eb_sb_take(&tj);
+  return r->task_json ? EB_OK : oom(L);
+}
+
+/* One run: task ti, arch ai, sweep combination combo, seed si. */
+static int expand_run(loader *L, int ti, int ai, int combo, int si) {
+  eb_suite *s = L->s;
+  eb_suite_run *r = &s->runs[s->nruns++];
+  r->arch = L->archs[ai].arch;
+  r->arch_index = ai;
+  r->task = L->tasks[ti].task;
+  r->seed = L->seeds[si];
+  r->model = L->model;
+  r->ref_model = L->model;
+  r->train = L->train;
+  r->train.seed = (uint64_t)L->seeds[si];
+  pset ap = {0}, tp = {0};
+  if (params_from(&L->c, &ap, L->archs[ai].params) ||
+      params_from(&L->c, &tp, L->tasks[ti].params))
+    return EB_INPUT;
+  int rc = apply_overrides(L, r, &ap, &tp);
+  if (!rc) rc = apply_sweeps(L, r, combo, &ap, &tp);
+  if (!rc) rc = finish_run(L, r, ai, &ap, &tp);
+  return rc;
+}
+
+/* The runs: task x arch x sweep combination x seed; an axis naming an arch
+ * or a task only multiplies the runs of that arch or task. */
+static int expand_runs(loader *L) {
   long long total = 0;
-  for (int ti = 0; ti < ntasks; ti++)
-    for (int ai = 0; ai < narchs; ai++) {
-      long long n = nseeds;
-      for (int i = 0; i < naxes && n <= 100000; i++)
-        if (axis_applies(&axes[i], archs[ai].arch, tasks[ti].task))
-          n *= axes[i].values->n;
-      total += n;
-    }
+  for (int ti = 0; ti < L->ntasks; ti++)
+    for (int ai = 0; ai < L->narchs; ai++)
+      total += combos(L, ti, ai, L->nseeds, 100000);
   if (total > 100000) {
-    at(&c, root->line, root->col, "the suite expands to %lld runs (max 100000)", total);
-    goto done;
+    at(&L->c, L->root->line, L->root->col, "the suite expands to %lld runs (max 100000)",
+       total);
+    return EB_INPUT;
   }
-  s->runs = calloc((size_t)(total ? total : 1), sizeof *s->runs);
-  if (!s->runs) goto oom;
-  for (int ti = 0; ti < ntasks; ti++)
-    for (int ai = 0; ai < narchs; ai++) {
-      int ncombo = 1;
-      for (int i = 0; i < naxes; i++)
-        if (axis_applies(&axes[i], archs[ai].arch, tasks[ti].task))
-          ncombo *= axes[i].values->n;
+  L->s->runs = calloc((size_t)(total ? total : 1), sizeof *L->s->runs);
+  if (!L->s->runs) return oom(L);
+  for (int ti = 0; ti < L->ntasks; ti++)
+    for (int ai = 0; ai < L->narchs; ai++) {
+      const int ncombo = (int)combos(L, ti, ai, 1, 100000); /* <= 100000 here */
       for (int combo = 0; combo < ncombo; combo++)
-        for (int si = 0; si < nseeds; si++) {
-          eb_suite_run *r = &s->runs[s->nruns++];
-          r->arch = archs[ai].arch;
-          r->arch_index = ai;
-          r->task = tasks[ti].task;
-          r->seed = seeds[si];
-          r->model = model;
-          r->ref_model = model;
-          r->train = train;
-          r->train.seed = (uint64_t)seeds[si];
-          pset ap = {0}, tp = {0};
-          if (params_from(&c, &ap, archs[ai].params) ||
-              params_from(&c, &tp, tasks[ti].params))
-            goto done;
-          /* the reference's model for this task (its overrides) */
-          for (int i = 0; s->match && ov && i < ov->n; i++) {
-            const eb_ynode *o = ov->items[i], *m = eb_ymap_get(o, "match");
-            const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
-            if ((mt && strcmp(mt->value, r->task->name)) ||
-                (ma && strcmp(ma->value, s->archs[s->match_ref].arch->name)))
-              continue;
-            if ((sec = eb_ymap_get(o, "model")) &&
-                apply_section(&c, sec, "model", &r->ref_model, NULL))
-              goto done;
-          }
-          for (int i = 0; ov && i < ov->n; i++) {
-            const eb_ynode *o = ov->items[i], *m = eb_ymap_get(o, "match");
-            const eb_ynode *mt = eb_ymap_get(m, "task"), *ma = eb_ymap_get(m, "arch");
-            if ((mt && strcmp(mt->value, r->task->name)) ||
-                (ma && strcmp(ma->value, r->arch->name)))
-              continue;
-            if ((sec = eb_ymap_get(o, "model")) &&
-                apply_section(&c, sec, "model", &r->model, NULL))
-              goto done;
-            if ((sec = eb_ymap_get(o, "train")) &&
-                apply_section(&c, sec, "train", NULL, &r->train))
-              goto done;
-            if (params_from(&c, &ap, eb_ymap_get(o, "params")) ||
-                params_from(&c, &tp, eb_ymap_get(o, "task_params")))
-              goto done;
-          }
-          size_t off = (size_t)snprintf(r->label, sizeof r->label, "%s/%s/seed=%lld",
-                                        r->arch->name, r->task->name, (long long)r->seed);
-          for (int i = 0, rest = combo; i < naxes; i++) {
-            if (!axis_applies(&axes[i], r->arch, r->task)) continue;
-            const eb_ynode *v = axes[i].values->items[rest % axes[i].values->n];
-            rest /= axes[i].values->n;
-            const char *k = axes[i].key, *dot = strchr(k, '.');
-            char head[64];
-            snprintf(head, sizeof head, "%.*s", (int)(dot - k), k);
-            if (off < sizeof r->label)
-              off += (size_t)snprintf(r->label + off, sizeof r->label - off, "/%s=%s", k,
-                                      v->value);
-            if (!strcmp(head, "model")) { /* the reference's model takes it too */
-              if (set_model(&c, &r->model, dot + 1, v) ||
-                  set_model(&c, &r->ref_model, dot + 1, v))
-                goto done;
-            } else if (!strcmp(head, "train")) {
-              if (set_train(&c, &r->train, dot + 1, v)) goto done;
-            } else if (!strcmp(head, r->arch->name)) {
-              if (pset_put(&c, &ap, dot + 1, v, axes[i].line, axes[i].col)) goto done;
-            } else if (!strcmp(head, r->task->name)) {
-              if (pset_put(&c, &tp, dot + 1, v, axes[i].line, axes[i].col)) goto done;
-            }
-          }
-          if (resolve(&c, "arch", r->arch->name, r->arch->params, &ap, &r->arch_args) ||
-              resolve(&c, "task", r->task->name, r->task->params, &tp, &r->task_args))
-            goto done;
-          if (r->arch->validate) { /* the length is unknown until the data is open: 0 */
-            eb_model_config vc = r->model;
-            vc.max_len = 0;
-            char why[EB_ERR_LEN] = "";
-            if (r->arch->validate(&vc, &r->arch_args.args, why, sizeof why)) {
-              at(&c, archs[ai].node->line, archs[ai].node->col, "arch '%s' (run %s): %s",
-                 r->arch->name, r->label, why);
-              goto done;
-            }
-          }
-          if (r->arch == &eb_arch_wide) /* heads: auto -> the count it stands for */
-            for (int i = 0; i < r->arch_args.args.n; i++)
-              if (!strcmp(r->arch_args.v[i].name, "heads"))
-                r->arch_args.v[i].i = eb_wide_heads(&r->model, &r->arch_args.args);
-          sbuf tj = {0};
-          jstr(&tj, r->task->name);
-          jargs(&tj, &r->task_args.args, 1);
-          r->task_json = sb_take(&tj);
-          if (!r->task_json) goto oom;
+        for (int si = 0; si < L->nseeds; si++) {
+          int rc = expand_run(L, ti, ai, combo, si);
+          if (rc) return rc;
         }
     }
-  /* matched suites: each run's width, before its configuration is final */
-  if (s->match && match_widths(&c, s)) goto done;
+  return EB_OK;
+}
+
+/* Each run's stored configuration and key; two runs may not share one. */
+static int assign_keys(loader *L) {
+  eb_suite *s = L->s;
   for (int i = 0; i < s->nruns; i++) {
     eb_suite_run *r = &s->runs[i];
     /* the key hashes the canonical form (numbers "%.9g", as since schema
@@ -1125,10 +1225,12 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
     r->config_json = run_json(r, s, 0);
     if (!kj || !r->config_json) {
       free(kj);
-      goto oom;
+      return oom(L);
     }
-    uint64_t h1 = fnv1a(kj, 1469598103934665603ull);
-    uint64_t h2 = fnv1a(kj, 0x84222325CBF29CE4ull ^ 0x5bd1e995ull);
+    /* 128 bits: FNV-1a from EB_FNV_SEED and from a second start (FNV's
+     * offset basis with its halves swapped, xor a constant) */
+    uint64_t h1 = eb_fnv1a_str(EB_FNV_SEED, kj);
+    uint64_t h2 = eb_fnv1a_str(0x84222325CBF29CE4ull ^ 0x5bd1e995ull, kj);
     free(kj);
     snprintf(r->key, sizeof r->key, "%016llx%016llx", (unsigned long long)h1,
              (unsigned long long)h2);
@@ -1137,18 +1239,49 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   for (int i = 0; i < s->nruns; i++)
     for (int j = i + 1; j < s->nruns; j++)
       if (!strcmp(s->runs[i].key, s->runs[j].key)) {
-        at(&c, root->line, root->col, "runs %s and %s have the same configuration",
-           s->runs[i].label, s->runs[j].label);
-        goto done;
+        at(&L->c, L->root->line, L->root->col,
+           "runs %s and %s have the same configuration", s->runs[i].label,
+           s->runs[j].label);
+        return EB_INPUT;
       }
-  rc = 0;
-  goto done;
-oom:
-  snprintf(err, errlen, "%s: out of memory", path);
-  rc = EB_NOMEM;
-done:
-  if (rc == EB_INPUT && c.nomem) rc = EB_NOMEM;
+  return EB_OK;
+}
+
+int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
+                  size_t errlen) {
+  memset(s, 0, sizeof *s);
+  char *text = NULL;
+  size_t len = 0;
+  int rc = read_file(path, &text, &len, err, errlen);
+  if (rc) return rc;
+  s->file = strdup(path);
+  s->yaml = text;
+  loader *L = calloc(1, sizeof *L);
+  eb_ynode *root = NULL;
+  if (!L) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    rc = EB_NOMEM;
+  } else {
+    L->c = (ctx){path, reg, err, errlen, 0};
+    L->s = s;
+    rc = eb_yaml_parse(path, text, len, &root, err, errlen);
+    L->root = root;
+  }
+  if (!rc) rc = load_document(L);
+  if (!rc) rc = load_seeds(L);
+  if (!rc) rc = load_defaults(L);
+  if (!rc) rc = load_entries(L);
+  if (!rc) rc = load_overrides(L);
+  if (!rc) rc = load_sweeps(L);
+  if (!rc) rc = load_speed(L);
+  if (!rc) rc = expand_runs(L);
+  /* matched suites: each run's width, before its configuration is final */
+  if (!rc && s->match && match_widths(&L->c, s)) rc = EB_INPUT;
+  if (!rc) rc = assign_keys(L);
+  /* a step that failed for want of memory reports it, not the file */
+  if (rc == EB_INPUT && L && L->c.nomem) rc = EB_NOMEM;
   eb_yaml_free(root);
+  free(L);
   if (rc) eb_suite_free(s);
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_internal.h"
+#include "json.h"
 #include "util.h"
 
 /* -------------------------------------------------------- statistics ---- */
@@ -410,27 +411,6 @@ static void csv_num(FILE *f, double v) {
   if (!isnan(v)) fprintf(f, "%.9g", v);
 }
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
-  }
-  fputc('"', f);
-}
-
-static void json_num(FILE *f, double v) {
-  if (isnan(v) || isinf(v))
-    fputs("null", f);
-  else
-    fprintf(f, "%.9g", v);
-}
-
 /* One output row: a table (accuracy, speed, memory) of a group. */
 typedef struct orow {
   const char *table;
@@ -518,56 +498,85 @@ static void write_csv(FILE *f, const glist *l) {
   }
 }
 
-static void write_json(FILE *f, const glist *l, const eb_cmp_opts *o, int nreg) {
-  fputs("{\"base\":", f);
-  json_str(f, o->base_label);
-  fputs(",\"new\":", f);
-  json_str(f, o->new_label);
-  fputs(",\"suite\":", f);
-  if (o->suite)
-    json_str(f, o->suite);
-  else
-    fputs("null", f);
-  fprintf(f, ",\"alpha\":%g,\"min_change\":%g,\"regressions\":%d,\"rows\":[", o->alpha,
-          o->min_change, nreg);
-  int first = 1;
+/* a side's n (0: none, null), mean and std */
+static void json_side(eb_json *w, const char *side, int n, double mean, double std) {
+  eb_json_key(w, side);
+  eb_json_open(w, '{');
+  eb_json_key(w, "n");
+  eb_json_num(w, "%.9g", n ? n : NAN);
+  eb_json_key(w, "mean");
+  eb_json_num(w, "%.9g", mean);
+  eb_json_key(w, "std");
+  eb_json_num(w, "%.9g", std);
+  eb_json_close(w);
+}
+
+/* EB_OK, or EB_NOMEM */
+static int write_json(FILE *f, const glist *l, const eb_cmp_opts *o, int nreg) {
+  eb_sbuf b = {0};
+  eb_json w;
+  eb_json_init(&w, &b);
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "base");
+  eb_json_string(&w, o->base_label);
+  eb_json_key(&w, "new");
+  eb_json_string(&w, o->new_label);
+  eb_json_key(&w, "suite");
+  eb_json_string(&w, o->suite); /* NULL: null */
+  eb_json_key(&w, "alpha");
+  eb_json_rawf(&w, "%g", o->alpha);
+  eb_json_key(&w, "min_change");
+  eb_json_rawf(&w, "%g", o->min_change);
+  eb_json_key(&w, "regressions");
+  eb_json_int(&w, nreg);
+  eb_json_key(&w, "rows");
+  eb_json_open(&w, '[');
   for (int i = 0; i < l->n; i++) {
     const group *g = &l->v[i];
     orow r[2];
     int k = rows_of(g, r);
     for (int j = 0; j < k; j++) {
-      fprintf(f, "%s\n{\"table\":\"%s\",\"arch\":", first ? "" : ",", r[j].table);
-      first = 0;
-      json_str(f, g->arch);
+      eb_json_next(&w); /* one row a line */
+      eb_sb_add(&b, "\n");
+      eb_json_open(&w, '{');
+      eb_json_key(&w, "table");
+      eb_json_string(&w, r[j].table);
+      eb_json_key(&w, "arch");
+      eb_json_string(&w, g->arch);
       if (!g->speed) {
-        fputs(",\"variant\":", f);
-        json_str(f, g->variant);
+        eb_json_key(&w, "variant");
+        eb_json_string(&w, g->variant);
       }
-      fputs(",\"task\":", f);
-      json_str(f, g->task);
-      if (g->speed) fprintf(f, ",\"seq_len\":%d,\"mode\":\"%s\"", g->len, g->mode);
-      fputs(",\"base\":{\"n\":", f);
-      json_num(f, r[j].bn ? r[j].bn : NAN);
-      fputs(",\"mean\":", f);
-      json_num(f, r[j].bm);
-      fputs(",\"std\":", f);
-      json_num(f, r[j].bs);
-      fputs("},\"new\":{\"n\":", f);
-      json_num(f, r[j].nn ? r[j].nn : NAN);
-      fputs(",\"mean\":", f);
-      json_num(f, r[j].nm);
-      fputs(",\"std\":", f);
-      json_num(f, r[j].ns);
-      fputs("},\"ratio\":", f);
-      json_num(f, r[j].ratio);
-      fputs(",\"p\":", f);
-      json_num(f, r[j].p);
-      fputs(",\"verdict\":", f);
-      json_str(f, r[j].verdict);
-      fprintf(f, ",\"regression\":%s}", r[j].regression ? "true" : "false");
+      eb_json_key(&w, "task");
+      eb_json_string(&w, g->task);
+      if (g->speed) {
+        eb_json_key(&w, "seq_len");
+        eb_json_int(&w, g->len);
+        eb_json_key(&w, "mode");
+        eb_json_string(&w, g->mode);
+      }
+      json_side(&w, "base", r[j].bn, r[j].bm, r[j].bs);
+      json_side(&w, "new", r[j].nn, r[j].nm, r[j].ns);
+      eb_json_key(&w, "ratio");
+      eb_json_num(&w, "%.9g", r[j].ratio);
+      eb_json_key(&w, "p");
+      eb_json_num(&w, "%.9g", r[j].p);
+      eb_json_key(&w, "verdict");
+      eb_json_string(&w, r[j].verdict);
+      eb_json_key(&w, "regression");
+      eb_json_bool(&w, r[j].regression);
+      eb_json_close(&w);
     }
   }
-  fputs("\n]}\n", f);
+  eb_sb_add(&b, "\n");
+  eb_json_close(&w);
+  eb_json_close(&w);
+  eb_sb_add(&b, "\n");
+  char *text = eb_sb_take(&b);
+  if (!text) return EB_NOMEM;
+  fputs(text, f);
+  free(text);
+  return EB_OK;
 }
 
 int eb_compare(eb_store *base, eb_store *new_, const eb_cmp_opts *o, FILE *out,
@@ -589,9 +598,12 @@ int eb_compare(eb_store *base, eb_store *new_, const eb_cmp_opts *o, FILE *out,
     }
     if (o->format == EB_CMP_CSV)
       write_csv(out, &l);
-    else if (o->format == EB_CMP_JSON)
-      write_json(out, &l, o, *regressions);
-    else
+    else if (o->format == EB_CMP_JSON) {
+      if (write_json(out, &l, o, *regressions)) {
+        snprintf(err, errlen, "out of memory writing the comparison");
+        rc = EB_NOMEM;
+      }
+    } else
       write_md(out, &l, o, *regressions);
     if (ferror(out)) {
       snprintf(err, errlen, "writing the comparison failed");

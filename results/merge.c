@@ -8,6 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "hash.h"
+#include "strbuf.h"
 #include "store_internal.h"
 
 #define MAX_COLS 96
@@ -61,29 +63,9 @@ static int col_index(const cols *t, const char *name) {
   return -1;
 }
 
-/* Appends to a growing SQL text; the caller frees. */
-static void cat(char **buf, size_t *len, size_t *cap, const char *s) {
-  size_t n = strlen(s);
-  if (*len + n + 1 > *cap) {
-    size_t nc = (*cap ? *cap * 2 : 512) + n;
-    char *b = realloc(*buf, nc);
-    if (!b) return; /* the prepare of a truncated text fails and is reported */
-    *buf = b;
-    *cap = nc;
-  }
-  memcpy(*buf + *len, s, n + 1);
-  *len += n;
-}
-
 /* ------------------------------------------------------ fingerprint -- */
 
-static void fnv(uint64_t *h, const void *p, size_t n) {
-  const unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) {
-    *h ^= b[i];
-    *h *= 1099511628211ULL;
-  }
-}
+static void fnv(uint64_t *h, const void *p, size_t n) { *h = eb_fnv1a(*h, p, n); }
 
 /* Hashes every column of every row of a prepared query, by type and bits. */
 static int hash_rows(sqlite3_stmt *st, uint64_t *h) {
@@ -121,7 +103,7 @@ static int fingerprint(ctx *c, sqlite3 *db, int64_t id, uint64_t *h) {
       "SELECT step, name, value FROM run_stats WHERE run_id=?1 ORDER BY name, step, "
       "rowid",
   };
-  *h = 1469598103934665603ULL;
+  *h = EB_FNV_SEED;
   for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, q[i], -1, &st, NULL);
@@ -244,27 +226,28 @@ static int copy_attempts(ctx *c, int64_t from, int64_t to) {
       table_cols(c, c->out, "run_attempts", &oc))
     return -1;
   if (ic.n == 0 || oc.n == 0) return 0;
-  char *sel = NULL, *ins = NULL, buf[160];
-  size_t sl = 0, sc = 0, il = 0, icap = 0;
-  cat(&sel, &sl, &sc, "SELECT id");
-  cat(&ins, &il, &icap, "INSERT OR IGNORE INTO run_attempts(run_id");
+  eb_sbuf sb = {0}, ib = {0}; /* the SQL texts */
+  char buf[160];
+  eb_sb_add(&sb, "SELECT id");
+  eb_sb_add(&ib, "INSERT OR IGNORE INTO run_attempts(run_id");
   int n = 0;
   for (int j = 0; j < oc.n; j++) {
     const char *name = oc.name[j];
     if (!strcmp(name, "id") || !strcmp(name, "run_id") || col_index(&ic, name) < 0)
       continue;
     snprintf(buf, sizeof buf, ", \"%s\"", name);
-    cat(&sel, &sl, &sc, buf);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&sb, "%s", buf);
+    eb_sb_add(&ib, "%s", buf);
     n++;
   }
-  cat(&sel, &sl, &sc, " FROM run_attempts WHERE run_id=?1 ORDER BY attempt");
-  cat(&ins, &il, &icap, ") VALUES(?1");
+  eb_sb_add(&sb, " FROM run_attempts WHERE run_id=?1 ORDER BY attempt");
+  eb_sb_add(&ib, ") VALUES(?1");
   for (int j = 0; j < n; j++) {
     snprintf(buf, sizeof buf, ", ?%d", j + 2);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&ib, "%s", buf);
   }
-  cat(&ins, &il, &icap, ")");
+  eb_sb_add(&ib, ")");
+  char *sel = eb_sb_take(&sb), *ins = eb_sb_take(&ib);
   sqlite3_stmt *in = NULL, *put = NULL, *kin = NULL, *kput = NULL;
   int ret = 0;
   if (!sel || !ins) {
@@ -407,11 +390,10 @@ static int prepare_runs(ctx *c, runcopy *r) {
   cols ic;
   if (table_cols(c, c->out, "runs", &r->oc) || table_cols(c, c->in, "runs", &ic))
     return -1;
-  char *sel = NULL, *ins = NULL, *upd = NULL;
-  size_t sl = 0, sc = 0, il = 0, icap = 0, ul = 0, uc = 0;
-  cat(&sel, &sl, &sc, "SELECT id, suite_id, run_key, status, finished_at");
-  cat(&ins, &il, &icap, "INSERT INTO runs(");
-  cat(&upd, &ul, &uc, "UPDATE runs SET ");
+  eb_sbuf sb = {0}, ib = {0}, ub = {0}; /* the SQL texts */
+  eb_sb_add(&sb, "SELECT id, suite_id, run_key, status, finished_at");
+  eb_sb_add(&ib, "INSERT INTO runs(");
+  eb_sb_add(&ub, "UPDATE runs SET ");
   int nsel = 5;
   char buf[160];
   for (int j = 1; j < r->oc.n; j++) { /* 0 is id */
@@ -419,23 +401,24 @@ static int prepare_runs(ctx *c, runcopy *r) {
     r->src[j] = -1;
     if (col_index(&ic, name) >= 0) {
       snprintf(buf, sizeof buf, ", \"%s\"", name);
-      cat(&sel, &sl, &sc, buf);
+      eb_sb_add(&sb, "%s", buf);
       r->src[j] = nsel++;
     }
     snprintf(buf, sizeof buf, "%s\"%s\"", j > 1 ? ", " : "", name);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&ib, "%s", buf);
     snprintf(buf, sizeof buf, "%s\"%s\"=?%d", j > 1 ? ", " : "", name, j);
-    cat(&upd, &ul, &uc, buf);
+    eb_sb_add(&ub, "%s", buf);
   }
-  cat(&sel, &sl, &sc, " FROM runs ORDER BY id");
-  cat(&ins, &il, &icap, ") VALUES(");
+  eb_sb_add(&sb, " FROM runs ORDER BY id");
+  eb_sb_add(&ib, ") VALUES(");
   for (int j = 1; j < r->oc.n; j++) {
     snprintf(buf, sizeof buf, "%s?%d", j > 1 ? ", " : "", j);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&ib, "%s", buf);
   }
-  cat(&ins, &il, &icap, ")");
+  eb_sb_add(&ib, ")");
   snprintf(buf, sizeof buf, " WHERE id=?%d", r->oc.n);
-  cat(&upd, &ul, &uc, buf);
+  eb_sb_add(&ub, "%s", buf);
+  char *sel = eb_sb_take(&sb), *ins = eb_sb_take(&ib), *upd = eb_sb_take(&ub);
   int rc = sel && ins && upd ? SQLITE_OK : SQLITE_NOMEM;
   if (rc == SQLITE_OK && sqlite3_prepare_v2(c->in, sel, -1, &r->sel, NULL) != SQLITE_OK)
     rc = fail(c, c->in, "reading the runs");
@@ -596,37 +579,37 @@ static int merge_speed(ctx *c, const idmap *m, eb_merge_summary *sum) {
   cols oc, ic;
   if (table_cols(c, c->out, "speed", &oc) || table_cols(c, c->in, "speed", &ic))
     return -1;
-  char *sel = NULL, *ins = NULL;
-  size_t sl = 0, sc = 0, il = 0, icap = 0;
+  eb_sbuf sb = {0}, ib = {0}; /* the SQL texts */
   char buf[200];
-  cat(&sel, &sl, &sc, "SELECT suite_id");
-  cat(&ins, &il, &icap, "INSERT INTO speed(suite_id");
+  eb_sb_add(&sb, "SELECT suite_id");
+  eb_sb_add(&ib, "INSERT INTO speed(suite_id");
   int n = 1; /* parameters: 1 is suite_id */
   for (int j = 0; j < oc.n; j++) {
     const char *name = oc.name[j];
     if (!strcmp(name, "id") || !strcmp(name, "suite_id") || col_index(&ic, name) < 0)
       continue;
     snprintf(buf, sizeof buf, ", \"%s\"", name);
-    cat(&sel, &sl, &sc, buf);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&sb, "%s", buf);
+    eb_sb_add(&ib, "%s", buf);
     n++;
   }
-  cat(&sel, &sl, &sc, " FROM speed ORDER BY id");
-  cat(&ins, &il, &icap, ") SELECT ?1");
+  eb_sb_add(&sb, " FROM speed ORDER BY id");
+  eb_sb_add(&ib, ") SELECT ?1");
   for (int p = 2; p <= n; p++) {
     snprintf(buf, sizeof buf, ", ?%d", p);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&ib, "%s", buf);
   }
-  cat(&ins, &il, &icap, " WHERE NOT EXISTS(SELECT 1 FROM speed WHERE suite_id IS ?1");
+  eb_sb_add(&ib, " WHERE NOT EXISTS(SELECT 1 FROM speed WHERE suite_id IS ?1");
   int p = 2;
   for (int j = 0; j < oc.n; j++) {
     const char *name = oc.name[j];
     if (!strcmp(name, "id") || !strcmp(name, "suite_id") || col_index(&ic, name) < 0)
       continue;
     snprintf(buf, sizeof buf, " AND \"%s\" IS ?%d", name, p++);
-    cat(&ins, &il, &icap, buf);
+    eb_sb_add(&ib, "%s", buf);
   }
-  cat(&ins, &il, &icap, ")");
+  eb_sb_add(&ib, ")");
+  char *sel = eb_sb_take(&sb), *ins = eb_sb_take(&ib);
   sqlite3_stmt *in = NULL, *out = NULL;
   int ret = 0;
   if (!sel || !ins) {

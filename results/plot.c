@@ -25,25 +25,25 @@
 /* ------------------------------------------------------------ helpers -- */
 
 /* A gnuplot double-quoted string: \n breaks the line, " and \ escaped. */
-static void sb_quote(sbuf *b, const char *s) {
-  sb_add(b, "\"");
+static void sb_quote(eb_sbuf *b, const char *s) {
+  eb_sb_add(b, "\"");
   for (; *s; s++) {
     if (*s == '\n')
-      sb_add(b, "\\n");
+      eb_sb_add(b, "\\n");
     else if (*s == '"' || *s == '\\')
-      sb_add(b, "\\%c", *s);
+      eb_sb_add(b, "\\%c", *s);
     else
-      sb_add(b, "%c", *s);
+      eb_sb_add(b, "%c", *s);
   }
-  sb_add(b, "\"");
+  eb_sb_add(b, "\"");
 }
 
 /* A data-file string column: double quotes, which gnuplot reads as one field. */
-static void sb_dat_str(sbuf *b, const char *s) {
-  sb_add(b, "\"");
+static void sb_dat_str(eb_sbuf *b, const char *s) {
+  eb_sb_add(b, "\"");
   for (; *s; s++)
-    sb_add(b, "%c", (*s == '"' || *s == '\n' || *s == '\r') ? '_' : *s);
-  sb_add(b, "\"");
+    eb_sb_add(b, "%c", (*s == '"' || *s == '\n' || *s == '\r') ? '_' : *s);
+  eb_sb_add(b, "\"");
 }
 
 static double mib(double bytes) { return bytes / (1024.0 * 1024.0); }
@@ -99,7 +99,7 @@ typedef struct {
   int pngcairo;
   names archs, tasks;
   int written;
-  sbuf notes;
+  eb_sbuf notes;
   char *err;
   size_t errlen;
   eb_suite_sources src; /* data source of each task */
@@ -130,7 +130,7 @@ __attribute__((format(printf, 2, 3))) static void note(pctx *x, const char *fmt,
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  sb_add(&x->notes, "%s%s", x->notes.n ? "; " : "", buf);
+  eb_sb_add(&x->notes, "%s%s", x->notes.n ? "; " : "", buf);
 }
 
 static const char *ext_of(eb_plot_format f) {
@@ -282,7 +282,7 @@ static int mkdir_p(pctx *x, const char *dir) {
   return 0;
 }
 
-static int write_file(pctx *x, const char *name, const char *ext, const sbuf *b) {
+static int write_file(pctx *x, const char *name, const char *ext, const eb_sbuf *b) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s.%s", x->outdir, name, ext);
   FILE *f = fopen(path, "w");
@@ -302,7 +302,7 @@ static int write_file(pctx *x, const char *name, const char *ext, const sbuf *b)
 
 /* Writes NAME.dat and NAME.gp, runs `gnuplot NAME.gp` in the output
  * directory and checks the image is there. */
-static int emit(pctx *x, const char *name, const sbuf *dat, const sbuf *gp) {
+static int emit(pctx *x, const char *name, const eb_sbuf *dat, const eb_sbuf *gp) {
   if (dat->oom || gp->oom) return oom_fail(x);
   int rc = write_file(x, name, "dat", dat);
   if (!rc) rc = write_file(x, name, "gp", gp);
@@ -338,50 +338,50 @@ static int emit(pctx *x, const char *name, const sbuf *dat, const sbuf *gp) {
 /* Terminal, output and the shared styles of every figure. PNG and SVG are
  * 1280x800 with ~21 px text; PDF is 6 x 3.75 in with 10 pt text, sized for
  * a paper's text width. */
-static void gp_prelude(pctx *x, sbuf *g, const char *name, const char *what) {
-  sb_add(g, "# effbench figure: %s, suite ", what);
+static void gp_prelude(pctx *x, eb_sbuf *g, const char *name, const char *what) {
+  eb_sb_add(g, "# effbench figure: %s, suite ", what);
   sb_quote(g, x->suite);
-  sb_add(g,
-         "\n# Regenerate the image: cd to this directory and run `gnuplot %s.gp`.\n"
-         "# Data: %s.dat (columns and units in its header).\n\n",
-         name, name);
+  eb_sb_add(g,
+            "\n# Regenerate the image: cd to this directory and run `gnuplot %s.gp`.\n"
+            "# Data: %s.dat (columns and units in its header).\n\n",
+            name, name);
   switch (x->fmt) {
   case EB_PLOT_PNG:
     if (x->pngcairo)
-      sb_add(g, "set terminal pngcairo size 1280,800 enhanced font 'Sans,16' "
-                "linewidth 1.5 background '#ffffff'\n");
+      eb_sb_add(g, "set terminal pngcairo size 1280,800 enhanced font 'Sans,16' "
+                   "linewidth 1.5 background '#ffffff'\n");
     else
-      sb_add(g, "set terminal png size 1280,800 enhanced font 'Sans,16' "
-                "background '#ffffff'\n");
+      eb_sb_add(g, "set terminal png size 1280,800 enhanced font 'Sans,16' "
+                   "background '#ffffff'\n");
     break;
   case EB_PLOT_SVG:
-    sb_add(g, "set terminal svg size 1280,800 dynamic enhanced font 'Sans,21' "
-              "linewidth 1.5 background '#ffffff'\n");
+    eb_sb_add(g, "set terminal svg size 1280,800 dynamic enhanced font 'Sans,21' "
+                 "linewidth 1.5 background '#ffffff'\n");
     break;
   case EB_PLOT_PDF:
-    sb_add(
+    eb_sb_add(
         g,
         "set terminal pdfcairo size 6in,3.75in enhanced font 'Sans,10' linewidth 1.5\n");
     break;
   }
-  sb_add(g, "set output '%s.%s'\n", name, ext_of(x->fmt));
+  eb_sb_add(g, "set output '%s.%s'\n", name, ext_of(x->fmt));
   /* terminals disagree on the size of a point: PS evens them out */
-  sb_add(g, "PS = %s  # point size scale for this terminal\n",
-         x->fmt == EB_PLOT_SVG   ? "0.4"
-         : x->fmt == EB_PLOT_PDF ? "0.45"
-                                 : "1");
-  sb_add(g, "set encoding utf8\n"
-            "set datafile missing 'NaN'\n"
-            "set border 3 lw 1\n"
-            "set tics nomirror out scale 0.7\n"
-            "set style line 100 lc rgb '#e6e6e6' lw 1 dt solid\n"
-            "set grid back ls 100, ls 100\n"
-            "set key noenhanced\n\n"
-            "# one linetype per arch, the same in every effbench figure\n");
+  eb_sb_add(g, "PS = %s  # point size scale for this terminal\n",
+            x->fmt == EB_PLOT_SVG   ? "0.4"
+            : x->fmt == EB_PLOT_PDF ? "0.45"
+                                    : "1");
+  eb_sb_add(g, "set encoding utf8\n"
+               "set datafile missing 'NaN'\n"
+               "set border 3 lw 1\n"
+               "set tics nomirror out scale 0.7\n"
+               "set style line 100 lc rgb '#e6e6e6' lw 1 dt solid\n"
+               "set grid back ls 100, ls 100\n"
+               "set key noenhanced\n\n"
+               "# one linetype per arch, the same in every effbench figure\n");
   for (int i = 0; i < x->archs.n; i++)
-    sb_add(g, "set linetype %d lc rgb '#%s' lw 2 pt %d ps 1.4*PS  # %s\n", i + 1,
-           PALETTE[i % N_PALETTE], MARKERS[i % N_MARKERS], x->archs.v[i]);
-  sb_add(g, "\n");
+    eb_sb_add(g, "set linetype %d lc rgb '#%s' lw 2 pt %d ps 1.4*PS  # %s\n", i + 1,
+              PALETTE[i % N_PALETTE], MARKERS[i % N_MARKERS], x->archs.v[i]);
+  eb_sb_add(g, "\n");
 }
 
 /* Fills the common "batch B, T threads" description of speed rows. */
@@ -423,7 +423,7 @@ static int speed_setting(pctx *x, const char *mode_filter, char *out, size_t n) 
  * shorter than a decade is still labelled. Labels "%g", or with sci
  * "2×10^{12}" (enhanced text); with aslog the axis holds log10 values. Many
  * decades keep gnuplot's own tics. */
-static void log_tics(sbuf *g, const char *axis, double lo, double hi, int sci,
+static void log_tics(eb_sbuf *g, const char *axis, double lo, double hi, int sci,
                      int aslog) {
   static const int LV[4][10] = {{1}, {1, 3}, {1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
   if (!(lo > 0) || !(hi > lo)) return;
@@ -457,18 +457,18 @@ static void log_tics(sbuf *g, const char *axis, double lo, double hi, int sci,
           n++;
         }
       }
-  sb_add(g, "set %stics (", axis);
+  eb_sb_add(g, "set %stics (", axis);
   for (int i = 0; i < n; i++) {
     int m = mk[i][0], k = mk[i][1];
     double v = m * pow(10, k), at = aslog ? log10(v) : v;
     if (!sci)
-      sb_add(g, "%s\"%g\" %.6g", i ? ", " : "", v, at);
+      eb_sb_add(g, "%s\"%g\" %.6g", i ? ", " : "", v, at);
     else if (m == 1)
-      sb_add(g, "%s\"10^{%d}\" %.6g", i ? ", " : "", k, at);
+      eb_sb_add(g, "%s\"10^{%d}\" %.6g", i ? ", " : "", k, at);
     else
-      sb_add(g, "%s\"%d×10^{%d}\" %.6g", i ? ", " : "", m, k, at);
+      eb_sb_add(g, "%s\"%d×10^{%d}\" %.6g", i ? ", " : "", m, k, at);
   }
-  sb_add(g, ")\n");
+  eb_sb_add(g, ")\n");
 }
 
 /* ------------------------------------------------------------- bubble -- */
@@ -505,24 +505,37 @@ static int speed_at(pctx *x, sqlite3_stmt *st, const char *arch, int len, double
   return ok;
 }
 
-static int fig_bubble(pctx *x) {
-  int ntask = x->tasks.n;
-  bubble *b = calloc((size_t)x->archs.n + 1, sizeof *b);
-  if (!b) return oom_fail(x);
-  int nb = 0, rc = 0;
+/* The bubble figure as it is built, stage by stage (fig_bubble). */
+typedef struct bubble_fig {
+  bubble *b; /* the plotted archs */
+  int nb;
+  int len; /* the speed table's sequence length; 0: speeds from the runs */
+  char xlabel[256], source[256];
+  /* the axes: x in log10(steps/s) when logx, y in accuracy (%) */
+  int logx;
+  double lx0, lx1, y0, y1, maxmem;
+} bubble_fig;
+
+/* Bubbles are gnuplot circles (the same size in every terminal, unlike
+ * points), radius in x-axis units (log10 of steps/s on a log axis, drawn
+ * on a linear axis with log tics), area ∝ memory: radius = RMAX *
+ * sqrt(MiB / MAXMEM), at least RMIN; as fractions of the plot width,
+ * BUBBLE_FMAX and BUBBLE_FMIN. The plot area is about BUBBLE_ASPECT times
+ * wider than high. */
+static const double BUBBLE_FMAX = 0.05, BUBBLE_FMIN = 0.012, BUBBLE_ASPECT = 1.8;
+
+/* Each arch's accuracy: the average over tasks of the per-task mean over
+ * seeds, for the archs with results on every task. */
+static int bubble_accuracy(pctx *x, bubble_fig *F) {
   sqlite3_stmt *st = NULL;
-  sbuf dat = {0}, gp = {0};
-  /* average over tasks of the per-task mean over seeds */
   if (sqlite3_prepare_v2(
           x->db,
           "SELECT avg(m), count(*) FROM (SELECT task, avg(test_accuracy) m "
           "FROM runs WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND "
           "status IN ('done', 'timeout') AND "
           "test_accuracy IS NOT NULL GROUP BY task)",
-          -1, &st, NULL) != SQLITE_OK) {
-    rc = sql_fail(x, "reading runs");
-    goto out;
-  }
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
   for (int a = 0; a < x->archs.n; a++) {
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, x->suite_id);
@@ -530,28 +543,27 @@ static int fig_bubble(pctx *x) {
     if (sqlite3_step(st) != SQLITE_ROW) continue;
     int k = sqlite3_column_int(st, 1);
     if (k == 0) continue;
-    if (k < ntask) {
+    if (k < x->tasks.n) {
       note(x, "bubble: %s left out (results (done or timeout) on %d of %d tasks)",
-           x->archs.v[a], k, ntask);
+           x->archs.v[a], k, x->tasks.n);
       continue;
     }
-    b[nb].arch = a;
-    b[nb].acc = 100.0 * sqlite3_column_double(st, 0);
-    b[nb].ntasks = k;
-    nb++;
+    bubble *b = &F->b[F->nb++];
+    b->arch = a;
+    b->acc = 100.0 * sqlite3_column_double(st, 0);
+    b->ntasks = k;
   }
   sqlite3_finalize(st);
-  st = NULL;
-  if (nb == 0) {
+  if (F->nb == 0)
     note(x, "bubble skipped: no arch has results (done or timeout runs) with test "
             "accuracy on every task");
-    goto out;
-  }
+  return 0;
+}
 
-  /* speed source: the longest length where every plotted arch has a done
-   * train measurement */
-  int len = 0;
-  sqlite3_stmt *lens = NULL;
+/* Speed and memory from the speed table: the longest length where every
+ * plotted arch has a done train measurement (F->len; 0 when there is none). */
+static int bubble_speed_table(pctx *x, bubble_fig *F) {
+  sqlite3_stmt *lens = NULL, *st = NULL;
   if (sqlite3_prepare_v2(x->db,
                          "SELECT DISTINCT seq_len FROM speed WHERE suite_id=?1 AND "
                          "mode='train' ORDER BY seq_len DESC",
@@ -563,72 +575,79 @@ static int fig_bubble(pctx *x) {
           "id DESC LIMIT 1",
           -1, &st, NULL) != SQLITE_OK) {
     sqlite3_finalize(lens);
-    rc = sql_fail(x, "reading speed");
-    goto out;
+    sqlite3_finalize(st);
+    return sql_fail(x, "reading speed");
   }
   sqlite3_bind_int64(lens, 1, x->suite_id);
-  while (!len && sqlite3_step(lens) == SQLITE_ROW) {
+  while (!F->len && sqlite3_step(lens) == SQLITE_ROW) {
     int l = sqlite3_column_int(lens, 0), all = 1;
-    for (int i = 0; i < nb && all; i++)
-      all = speed_at(x, st, x->archs.v[b[i].arch], l, &b[i].sps, &b[i].mem);
-    if (all) len = l;
+    for (int i = 0; i < F->nb && all; i++)
+      all = speed_at(x, st, x->archs.v[F->b[i].arch], l, &F->b[i].sps, &F->b[i].mem);
+    if (all) F->len = l;
   }
   sqlite3_finalize(lens);
   sqlite3_finalize(st);
-  st = NULL;
-  char xlabel[256], source[256], setting[128];
-  if (len) {
-    if ((rc = speed_setting(x, "train", setting, sizeof setting))) goto out;
-    snprintf(source, sizeof source, "speed table, train mode, sequence length %d, %s",
-             len, setting);
-    snprintf(xlabel, sizeof xlabel, "Training speed (steps/s at length %d, %s)", len,
-             setting);
-  } else {
-    if (sqlite3_prepare_v2(
-            x->db,
-            "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
-            "WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND status='done' AND "
-            "train_ms_per_step > 0",
-            -1, &st, NULL) != SQLITE_OK) {
-      rc = sql_fail(x, "reading runs");
-      goto out;
-    }
-    int kept = 0;
-    for (int i = 0; i < nb; i++) {
-      sqlite3_reset(st);
-      sqlite3_bind_int64(st, 1, x->suite_id);
-      sqlite3_bind_text(st, 2, x->archs.v[b[i].arch], -1, SQLITE_TRANSIENT);
-      double ms = NAN, mem = NAN;
-      if (sqlite3_step(st) == SQLITE_ROW) {
-        ms = col_real(st, 0);
-        mem = col_real(st, 1);
-      }
-      if (!(ms > 0)) {
-        note(x, "bubble: %s left out (no training speed measured)",
-             x->archs.v[b[i].arch]);
-        continue;
-      }
-      b[kept] = b[i];
-      b[kept].sps = 1000.0 / ms;
-      b[kept].mem = mem;
-      kept++;
-    }
-    sqlite3_finalize(st);
-    st = NULL;
-    nb = kept;
-    if (nb == 0) {
-      note(x, "bubble skipped: no training speed in the speed table or the runs");
-      goto out;
-    }
-    snprintf(source, sizeof source,
-             "runs: 1000 / mean train_ms_per_step, max peak_mem_bytes over done runs");
-    snprintf(xlabel, sizeof xlabel,
-             "Training speed (steps/s, mean over the suite's runs)");
-  }
+  if (!F->len) return 0;
+  char setting[128];
+  int rc = speed_setting(x, "train", setting, sizeof setting);
+  if (rc) return rc;
+  snprintf(F->source, sizeof F->source, "speed table, train mode, sequence length %d, %s",
+           F->len, setting);
+  snprintf(F->xlabel, sizeof F->xlabel, "Training speed (steps/s at length %d, %s)",
+           F->len, setting);
+  return 0;
+}
 
-  /* axes: log x when speeds span more than a decade */
+/* Without a speed table: speed and memory from the runs' training, the archs
+ * without it left out. */
+static int bubble_speed_runs(pctx *x, bubble_fig *F) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(
+          x->db,
+          "SELECT avg(train_ms_per_step), max(peak_mem_bytes) FROM runs "
+          "WHERE suite_id=?1 AND conflict_of IS NULL AND arch=?2 AND status='done' AND "
+          "train_ms_per_step > 0",
+          -1, &st, NULL) != SQLITE_OK)
+    return sql_fail(x, "reading runs");
+  int kept = 0;
+  for (int i = 0; i < F->nb; i++) {
+    bubble *b = F->b;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, x->suite_id);
+    sqlite3_bind_text(st, 2, x->archs.v[b[i].arch], -1, SQLITE_TRANSIENT);
+    double ms = NAN, mem = NAN;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      ms = col_real(st, 0);
+      mem = col_real(st, 1);
+    }
+    if (!(ms > 0)) {
+      note(x, "bubble: %s left out (no training speed measured)", x->archs.v[b[i].arch]);
+      continue;
+    }
+    b[kept] = b[i];
+    b[kept].sps = 1000.0 / ms;
+    b[kept].mem = mem;
+    kept++;
+  }
+  sqlite3_finalize(st);
+  F->nb = kept;
+  if (F->nb == 0) {
+    note(x, "bubble skipped: no training speed in the speed table or the runs");
+    return 0;
+  }
+  snprintf(F->source, sizeof F->source,
+           "runs: 1000 / mean train_ms_per_step, max peak_mem_bytes over done runs");
+  snprintf(F->xlabel, sizeof F->xlabel,
+           "Training speed (steps/s, mean over the suite's runs)");
+  return 0;
+}
+
+/* The axes (log x when speeds span more than a decade, margins around the
+ * bubbles) and each bubble's place and radius in graph units. */
+static void bubble_scales(bubble_fig *F) {
+  bubble *b = F->b;
   double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = -INFINITY, maxmem = 0;
-  for (int i = 0; i < nb; i++) {
+  for (int i = 0; i < F->nb; i++) {
     b[i].mem = b[i].mem > 0 ? mib(b[i].mem) : NAN;
     if (b[i].sps < xmin) xmin = b[i].sps;
     if (b[i].sps > xmax) xmax = b[i].sps;
@@ -649,97 +668,105 @@ static int fig_bubble(pctx *x) {
   if (y0 < 0) y0 = 0;
   if (y1 > 100) y1 = 100;
   if (y1 - y0 < 1) y0 = y1 - 1;
-
-  /* Bubbles are gnuplot circles (the same size in every terminal, unlike
-   * points), radius in x-axis units (log10 of steps/s on a log axis, drawn
-   * on a linear axis with log tics), area ∝ memory: radius = RMAX *
-   * sqrt(MiB / MAXMEM), at least RMIN. The plot area is about W x H
-   * characters, and a character is ASPECT times taller than wide. */
-  /* Label placement works in graph units (0..1 across the plot area): the
-   * plot area is about ASPECT times wider than high, a character is CW wide
-   * and a line LH high (PDF text is larger relative to its canvas: 10 pt on
-   * 6 in, for papers). */
-  const double FMAX = 0.05, FMIN = 0.012, ASPECT = 1.8;
-  const double CW = x->fmt == EB_PLOT_PDF ? 1.0 / 68 : 1.0 / 95;
-  const double LH = x->fmt == EB_PLOT_PDF ? 1.0 / 21 : 1.0 / 30;
-  for (int i = 0; i < nb; i++) {
+  for (int i = 0; i < F->nb; i++) {
     double px = logx ? log10(b[i].sps) : b[i].sps;
     b[i].u = (px - lx0) / (lx1 - lx0);
     b[i].v = (b[i].acc - y0) / (y1 - y0);
-    double f = b[i].mem > 0 ? FMAX * sqrt(b[i].mem / maxmem) : FMIN;
-    b[i].r = f < FMIN ? FMIN : f; /* radius as a fraction of the plot width */
+    double f = b[i].mem > 0 ? BUBBLE_FMAX * sqrt(b[i].mem / maxmem) : BUBBLE_FMIN;
+    b[i].r = f < BUBBLE_FMIN ? BUBBLE_FMIN : f; /* a fraction of the plot width */
   }
-  const double RX = 1, RY = ASPECT;
+  F->logx = logx;
+  F->lx0 = lx0;
+  F->lx1 = lx1;
+  F->y0 = y0;
+  F->y1 = y1;
+  F->maxmem = maxmem;
+}
 
-  sb_add(&dat, "# effbench bubble figure, suite ");
-  sb_quote(&dat, x->suite);
-  sb_add(&dat, "\n# speed and memory source: %s\n", source);
-  sb_add(&dat, "# accuracy: mean over tasks of the mean over seeds of done and timed-out "
-               "runs' test "
-               "accuracy\n");
-  for (int k = 0; k < ntask; k++) {
+/* bubble.dat: a header saying where the numbers come from, then one block
+ * (gnuplot index) per arch. */
+static void bubble_data(pctx *x, const bubble_fig *F, eb_sbuf *dat) {
+  eb_sb_add(dat, "# effbench bubble figure, suite ");
+  sb_quote(dat, x->suite);
+  eb_sb_add(dat, "\n# speed and memory source: %s\n", F->source);
+  eb_sb_add(dat,
+            "# accuracy: mean over tasks of the mean over seeds of done and timed-out "
+            "runs' test "
+            "accuracy\n");
+  for (int k = 0; k < x->tasks.n; k++) {
     char sfx[600];
     src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
-    sb_add(&dat, "# data of task %s:%s\n", x->tasks.v[k], *sfx ? sfx : " (not recorded)");
+    eb_sb_add(dat, "# data of task %s:%s\n", x->tasks.v[k],
+              *sfx ? sfx : " (not recorded)");
   }
-  sb_add(&dat, "# one block (gnuplot index) per arch\n");
-  sb_add(&dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
-               "n_tasks arch\n");
-  for (int i = 0; i < nb; i++) {
-    sb_add(&dat, "%s%.6g %.6g %.6g %d ", i ? "\n\n" : "", b[i].sps, b[i].acc, b[i].mem,
-           b[i].ntasks);
-    sb_dat_str(&dat, x->archs.v[b[i].arch]);
-    sb_add(&dat, "\n");
+  eb_sb_add(dat, "# one block (gnuplot index) per arch\n");
+  eb_sb_add(dat, "# columns: steps_per_s[1/s] avg_test_accuracy[%%] peak_memory[MiB] "
+                 "n_tasks arch\n");
+  for (int i = 0; i < F->nb; i++) {
+    const bubble *b = &F->b[i];
+    eb_sb_add(dat, "%s%.6g %.6g %.6g %d ", i ? "\n\n" : "", b->sps, b->acc, b->mem,
+              b->ntasks);
+    sb_dat_str(dat, x->archs.v[b->arch]);
+    eb_sb_add(dat, "\n");
   }
+}
 
-  gp_prelude(x, &gp, "bubble", "accuracy vs training speed, bubble area = peak memory");
-  sb_add(&gp, "set title ");
-  {
-    sbuf t = {0};
-    sb_add(&t,
-           "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
-           "training memory (%s)\ndata:",
-           x->suite, len ? "speed table" : "runs");
-    for (int k = 0; k < ntask; k++) {
-      char sfx[600];
-      src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
-      sb_add(&t, "%s %s%s", k ? ";" : "", x->tasks.v[k], sfx);
-    }
-    sb_quote(&gp, t.p ? t.p : "");
-    free(t.p);
+/* The script's head: title, axis labels and ranges, the bubble size. */
+static void bubble_axes(pctx *x, bubble_fig *F, eb_sbuf *gp) {
+  gp_prelude(x, gp, "bubble", "accuracy vs training speed, bubble area = peak memory");
+  eb_sb_add(gp, "set title ");
+  eb_sbuf t = {0};
+  eb_sb_add(&t,
+            "Average test accuracy vs training speed — suite '%s'\nbubble area ∝ peak "
+            "training memory (%s)\ndata:",
+            x->suite, F->len ? "speed table" : "runs");
+  for (int k = 0; k < x->tasks.n; k++) {
+    char sfx[600];
+    src_suffix(x, x->tasks.v[k], sfx, sizeof sfx);
+    eb_sb_add(&t, "%s %s%s", k ? ";" : "", x->tasks.v[k], sfx);
   }
-  if (logx) {
-    size_t k = strlen(xlabel);
-    if (k > 1 && k + 12 < sizeof xlabel) memcpy(xlabel + k - 1, ", log scale)", 13);
+  sb_quote(gp, t.p ? t.p : "");
+  free(t.p);
+  if (F->logx) {
+    size_t k = strlen(F->xlabel);
+    if (k > 1 && k + 12 < sizeof F->xlabel) memcpy(F->xlabel + k - 1, ", log scale)", 13);
   }
-  sb_add(&gp, " noenhanced\nset xlabel ");
-  sb_quote(&gp, xlabel);
-  sb_add(&gp, " noenhanced\nset ylabel 'Average test accuracy (%%)'\nunset key\n");
-  if (logx) {
-    sb_add(&gp,
-           "# x is log10(steps/s) on a linear axis, labelled in steps/s\n"
-           "xc(v) = log10(v)\nset xrange [%.6g:%.6g]\n",
-           lx0, lx1);
-    log_tics(&gp, "x", pow(10, lx0), pow(10, lx1), 0, 1);
+  eb_sb_add(gp, " noenhanced\nset xlabel ");
+  sb_quote(gp, F->xlabel);
+  eb_sb_add(gp, " noenhanced\nset ylabel 'Average test accuracy (%%)'\nunset key\n");
+  if (F->logx) {
+    eb_sb_add(gp,
+              "# x is log10(steps/s) on a linear axis, labelled in steps/s\n"
+              "xc(v) = log10(v)\nset xrange [%.6g:%.6g]\n",
+              F->lx0, F->lx1);
+    log_tics(gp, "x", pow(10, F->lx0), pow(10, F->lx1), 0, 1);
   } else {
-    sb_add(&gp, "xc(v) = v\nset xrange [%.6g:%.6g]\n", lx0, lx1);
+    eb_sb_add(gp, "xc(v) = v\nset xrange [%.6g:%.6g]\n", F->lx0, F->lx1);
   }
-  sb_add(&gp, "set yrange [%.6g:%.6g]\n", y0, y1);
-  sb_add(&gp,
-         "# bubble area proportional to peak memory: radius (x units) = "
-         "RMAX*sqrt(MiB/MAXMEM)\n"
-         "RMAX = %.6g\nRMIN = %.6g\nMAXMEM = %.6g\n"
-         "bubble(m) = (m > 0 && RMAX*sqrt(m/MAXMEM) > RMIN) ? RMAX*sqrt(m/MAXMEM) : "
-         "RMIN\n\n",
-         FMAX * (lx1 - lx0), FMIN * (lx1 - lx0), maxmem > 0 ? maxmem : 1.0);
+  eb_sb_add(gp, "set yrange [%.6g:%.6g]\n", F->y0, F->y1);
+  eb_sb_add(gp,
+            "# bubble area proportional to peak memory: radius (x units) = "
+            "RMAX*sqrt(MiB/MAXMEM)\n"
+            "RMAX = %.6g\nRMIN = %.6g\nMAXMEM = %.6g\n"
+            "bubble(m) = (m > 0 && RMAX*sqrt(m/MAXMEM) > RMIN) ? RMAX*sqrt(m/MAXMEM) : "
+            "RMIN\n\n",
+            BUBBLE_FMAX * (F->lx1 - F->lx0), BUBBLE_FMIN * (F->lx1 - F->lx0),
+            F->maxmem > 0 ? F->maxmem : 1.0);
+}
 
-  /* labels: first free spot of right, left, above, below, diagonals */
+/* The labels, each at the first free spot of right, left, above, below and
+ * the diagonals of its bubble (graph units: a character is CW wide and a
+ * line LH high; PDF text is larger relative to its canvas, 10 pt on 6 in,
+ * for papers). */
+static int bubble_labels(pctx *x, const bubble_fig *F, eb_sbuf *gp) {
+  const bubble *b = F->b;
+  const int nb = F->nb;
+  const double CW = x->fmt == EB_PLOT_PDF ? 1.0 / 68 : 1.0 / 95;
+  const double LH = x->fmt == EB_PLOT_PDF ? 1.0 / 21 : 1.0 / 30;
+  const double RX = 1, RY = BUBBLE_ASPECT;
   double(*boxes)[4] = calloc((size_t)nb, sizeof *boxes);
-  if (!boxes) {
-    rc = oom_fail(x);
-    goto out;
-  }
-  sb_add(&gp, "# labels placed beside their bubbles, apart from each other\n");
+  if (!boxes) return oom_fail(x);
+  eb_sb_add(gp, "# labels placed beside their bubbles, apart from each other\n");
   for (int i = 0; i < nb; i++) {
     char text[256], m[64];
     fmt_mib(m, sizeof m, b[i].mem);
@@ -780,30 +807,52 @@ static int fig_bubble(pctx *x) {
         boxes[i][3] = by1;
       }
     }
-    sb_add(&gp, "set label %d ", i + 1);
-    sb_quote(&gp, text);
-    sb_add(
-        &gp,
+    eb_sb_add(gp, "set label %d ", i + 1);
+    sb_quote(gp, text);
+    eb_sb_add(
+        gp,
         " at %.6g,%.6g %s offset graph %.4f, graph %.4f tc rgb '#%s' noenhanced front\n",
-        logx ? log10(b[i].sps) : b[i].sps, b[i].acc,
+        F->logx ? log10(b[i].sps) : b[i].sps, b[i].acc,
         cand[best].just < 0   ? "left"
         : cand[best].just > 0 ? "right"
                               : "center",
         cand[best].dx, cand[best].dy, LABEL_COLOR[b[i].arch % N_PALETTE]);
   }
   free(boxes);
-  sb_add(&gp, "\nplot \\\n");
-  for (int i = 0; i < nb; i++) {
-    const char *c = PALETTE[b[i].arch % N_PALETTE];
-    sb_add(&gp,
-           "  'bubble.dat' index %d using (xc($1)):2:(bubble($3)) with circles lc rgb "
-           "'#%s' lw 1.5 fs transparent solid 0.45 border lc rgb '#%s' notitle%s\n",
-           i, c, c, i + 1 < nb ? ", \\" : "");
+  return 0;
+}
+
+/* The plot command: one circle series per arch, in its colour. */
+static void bubble_plot(const bubble_fig *F, eb_sbuf *gp) {
+  eb_sb_add(gp, "\nplot \\\n");
+  for (int i = 0; i < F->nb; i++) {
+    const char *c = PALETTE[F->b[i].arch % N_PALETTE];
+    eb_sb_add(gp,
+              "  'bubble.dat' index %d using (xc($1)):2:(bubble($3)) with circles lc rgb "
+              "'#%s' lw 1.5 fs transparent solid 0.45 border lc rgb '#%s' notitle%s\n",
+              i, c, c, i + 1 < F->nb ? ", \\" : "");
   }
-  rc = emit(x, "bubble", &dat, &gp);
-out:
-  sqlite3_finalize(st);
-  free(b);
+}
+
+/* Accuracy vs training speed, bubble area = peak memory (LRA's Figure 3):
+ * the archs with results on every task, speeds from the speed table or else
+ * the runs. No figure (a note says why) when no arch has both. */
+static int fig_bubble(pctx *x) {
+  bubble_fig F = {.b = calloc((size_t)x->archs.n + 1, sizeof *F.b)};
+  if (!F.b) return oom_fail(x);
+  eb_sbuf dat = {0}, gp = {0};
+  int rc = bubble_accuracy(x, &F);
+  if (!rc && F.nb) rc = bubble_speed_table(x, &F);
+  if (!rc && F.nb && !F.len) rc = bubble_speed_runs(x, &F);
+  if (!rc && F.nb) {
+    bubble_scales(&F);
+    bubble_data(x, &F, &dat);
+    bubble_axes(x, &F, &gp);
+    rc = bubble_labels(x, &F, &gp);
+    if (!rc) bubble_plot(&F, &gp);
+    if (!rc) rc = emit(x, "bubble", &dat, &gp);
+  }
+  free(F.b);
   free(dat.p);
   free(gp.p);
   return rc;
@@ -829,8 +878,8 @@ static void range_add(range *r, double v) {
   if (v > r->hi) r->hi = v;
 }
 
-static int scaling_data(pctx *x, sbuf *dat, sblock *blocks, int *nblocks, sbuf *missing,
-                        names *lens, int *has_infer, range rg[3]) {
+static int scaling_data(pctx *x, eb_sbuf *dat, sblock *blocks, int *nblocks,
+                        eb_sbuf *missing, names *lens, int *has_infer, range rg[3]) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(
           x->db,
@@ -841,14 +890,14 @@ static int scaling_data(pctx *x, sbuf *dat, sblock *blocks, int *nblocks, sbuf *
           "t.mode=s.mode AND t.seq_len=s.seq_len) ORDER BY seq_len",
           -1, &st, NULL) != SQLITE_OK)
     return sql_fail(x, "reading speed");
-  sb_add(dat, "# effbench speed-scaling data, suite ");
+  eb_sb_add(dat, "# effbench speed-scaling data, suite ");
   sb_quote(dat, x->suite);
-  sb_add(dat,
-         "\n# latest measurement per arch, mode and sequence length; status done only\n"
-         "# one block (gnuplot index) per arch and mode, named in the comment above "
-         "it\n"
-         "# columns: seq_len[tokens] step_ms_median[ms] step_ms_min[ms] "
-         "peak_memory[MiB] tokens_per_s[1/s] batch\n");
+  eb_sb_add(
+      dat, "\n# latest measurement per arch, mode and sequence length; status done only\n"
+           "# one block (gnuplot index) per arch and mode, named in the comment above "
+           "it\n"
+           "# columns: seq_len[tokens] step_ms_median[ms] step_ms_min[ms] "
+           "peak_memory[MiB] tokens_per_s[1/s] batch\n");
   int nb = 0;
   for (int a = 0; a < x->archs.n; a++)
     for (int m = 0; m < 2; m++) {
@@ -865,12 +914,12 @@ static int scaling_data(pctx *x, sbuf *dat, sblock *blocks, int *nblocks, sbuf *
         names_add(lens, ls);
         const char *status = col_text(st, 6);
         if (strcmp(status, "done") != 0 || !(col_real(st, 1) > 0)) {
-          sb_add(missing, "%s%s %s at %d (%s)", missing->n ? ", " : "", x->archs.v[a],
-                 mode, len, status);
+          eb_sb_add(missing, "%s%s %s at %d (%s)", missing->n ? ", " : "", x->archs.v[a],
+                    mode, len, status);
           continue;
         }
         if (!rows) {
-          sb_add(dat, "%s# %s %s\n", nb ? "\n\n" : "", x->archs.v[a], mode);
+          eb_sb_add(dat, "%s# %s %s\n", nb ? "\n\n" : "", x->archs.v[a], mode);
           blocks[nb].arch = a;
           blocks[nb].infer = m;
           nb++;
@@ -881,8 +930,9 @@ static int scaling_data(pctx *x, sbuf *dat, sblock *blocks, int *nblocks, sbuf *
         range_add(&rg[1], col_real(st, 1));
         range_add(&rg[2], mib(mem));
         if (m) *has_infer = 1;
-        sb_add(dat, "%d %.6g %.6g %.6g %.6g %d\n", len, col_real(st, 1), col_real(st, 2),
-               mem > 0 ? mib(mem) : NAN, col_real(st, 4), sqlite3_column_int(st, 5));
+        eb_sb_add(dat, "%d %.6g %.6g %.6g %.6g %d\n", len, col_real(st, 1),
+                  col_real(st, 2), mem > 0 ? mib(mem) : NAN, col_real(st, 4),
+                  sqlite3_column_int(st, 5));
       }
       if (rc != SQLITE_DONE) {
         sqlite3_finalize(st);
@@ -902,7 +952,7 @@ static int cmp_len(const void *a, const void *b) {
 static int fig_scaling(pctx *x) {
   sblock *blocks = calloc((size_t)x->archs.n * 2 + 1, sizeof *blocks);
   if (!blocks) return oom_fail(x);
-  sbuf dat = {0}, missing = {0};
+  eb_sbuf dat = {0}, missing = {0};
   names lens = {0};
   int nblocks = 0, has_infer = 0;
   range rg[3] = {{INFINITY, 0}, {INFINITY, 0}, {INFINITY, 0}}; /* length, ms, MiB */
@@ -922,7 +972,7 @@ static int fig_scaling(pctx *x) {
       note(x, "scaling-memory skipped: no peak memory in the speed table");
       break;
     }
-    sbuf gp = {0};
+    eb_sbuf gp = {0};
     gp_prelude(x, &gp, name,
                fig ? "peak memory vs sequence length" : "step time vs sequence length");
     char t[512];
@@ -930,40 +980,41 @@ static int fig_scaling(pctx *x) {
              fig ? "Peak memory" : "Step time", x->suite, setting,
              has_infer ? "training: solid lines, inference: dashed lines"
                        : "training step (forward + backward + optimizer)");
-    sb_add(&gp, "set title ");
+    eb_sb_add(&gp, "set title ");
     sb_quote(&gp, t);
-    sb_add(&gp, " noenhanced\n"
-                "set xlabel 'Sequence length (tokens, log scale)'\n");
-    sb_add(&gp, fig ? "set ylabel 'Peak memory (MiB, log scale)'\n"
-                    : "set ylabel 'Median step time (ms, log scale)'\n");
+    eb_sb_add(&gp, " noenhanced\n"
+                   "set xlabel 'Sequence length (tokens, log scale)'\n");
+    eb_sb_add(&gp, fig ? "set ylabel 'Peak memory (MiB, log scale)'\n"
+                       : "set ylabel 'Median step time (ms, log scale)'\n");
     /* explicit ranges: log autoscaling would extend them to whole decades */
     range y = rg[fig ? 2 : 1];
-    sb_add(&gp, "set logscale xy\nset xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
-           rg[0].lo / 1.25, rg[0].hi * 1.25, y.lo / 1.5, y.hi * 1.5);
+    eb_sb_add(&gp, "set logscale xy\nset xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
+              rg[0].lo / 1.25, rg[0].hi * 1.25, y.lo / 1.5, y.hi * 1.5);
     log_tics(&gp, "y", y.lo / 1.5, y.hi * 1.5, 0, 0);
-    sb_add(&gp, "set xtics (");
+    eb_sb_add(&gp, "set xtics (");
     for (int i = 0; i < lens.n; i++)
-      sb_add(&gp, "%s%s", i ? ", " : "", lens.v[i]);
-    sb_add(&gp, ")\nset key outside right top spacing 1.2\n");
+      eb_sb_add(&gp, "%s%s", i ? ", " : "", lens.v[i]);
+    eb_sb_add(&gp, ")\nset key outside right top spacing 1.2\n");
     if (missing.n) {
-      sb_add(&gp, "set bmargin 6\nset label 1000 ");
+      eb_sb_add(&gp, "set bmargin 6\nset label 1000 ");
       char m[1024];
       snprintf(m, sizeof m, "No point (out of memory or failed): %s", missing.p);
       sb_quote(&gp, m);
-      sb_add(
+      eb_sb_add(
           &gp,
           " at screen 0.01, screen 0.025 left noenhanced font ',%d' tc rgb '#555555'\n",
           x->fmt == EB_PLOT_PDF ? 9 : 13);
     }
-    sb_add(&gp, "\nplot \\\n");
+    eb_sb_add(&gp, "\nplot \\\n");
     for (int i = 0; i < nblocks; i++) {
       char title[256];
       snprintf(title, sizeof title, "%s%s", x->archs.v[blocks[i].arch],
                has_infer ? (blocks[i].infer ? " (infer)" : " (train)") : "");
-      sb_add(&gp, "  '%s.dat' index %d using 1:%d with linespoints lt %d%s title ", name,
-             i, fig ? 4 : 2, blocks[i].arch + 1, blocks[i].infer ? " dt 2 pi -1" : "");
+      eb_sb_add(&gp, "  '%s.dat' index %d using 1:%d with linespoints lt %d%s title ",
+                name, i, fig ? 4 : 2, blocks[i].arch + 1,
+                blocks[i].infer ? " dt 2 pi -1" : "");
       sb_quote(&gp, title);
-      sb_add(&gp, "%s\n", i + 1 < nblocks ? ", \\" : "");
+      eb_sb_add(&gp, "%s\n", i + 1 < nblocks ? ", \\" : "");
     }
     rc = emit(x, name, &dat, &gp);
     free(gp.p);
@@ -999,12 +1050,12 @@ static int fig_curves(pctx *x) {
   }
   for (int t = 0; t < x->tasks.n && !rc; t++) {
     const char *task = x->tasks.v[t];
-    sbuf dat = {0}, gp = {0};
-    sb_add(&dat, "# effbench training curves, suite ");
+    eb_sbuf dat = {0}, gp = {0};
+    eb_sb_add(&dat, "# effbench training curves, suite ");
     sb_quote(&dat, x->suite);
-    sb_add(&dat, ", task ");
+    eb_sb_add(&dat, ", task ");
     sb_quote(&dat, task);
-    sb_add(
+    eb_sb_add(
         &dat,
         "\n# validation accuracy over the seeds of done and timed-out runs at each step\n"
         "# one block (gnuplot index) per arch, named in the comment above it\n"
@@ -1017,12 +1068,12 @@ static int fig_curves(pctx *x) {
       sqlite3_bind_text(st, 3, task, -1, SQLITE_TRANSIENT);
       int rows = 0, r;
       while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!rows) sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", x->archs.v[a]);
+        if (!rows) eb_sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", x->archs.v[a]);
         rows++;
         int n = sqlite3_column_int(st, 4);
         if (n > 1) multi = 1;
-        sb_add(&dat, "%d %.6g %.6g %.6g %d\n", sqlite3_column_int(st, 0),
-               100 * col_real(st, 1), 100 * col_real(st, 2), 100 * col_real(st, 3), n);
+        eb_sb_add(&dat, "%d %.6g %.6g %.6g %d\n", sqlite3_column_int(st, 0),
+                  100 * col_real(st, 1), 100 * col_real(st, 2), 100 * col_real(st, 3), n);
       }
       if (r != SQLITE_DONE) {
         rc = sql_fail(x, "reading evals");
@@ -1046,25 +1097,26 @@ static int fig_curves(pctx *x) {
                "Validation accuracy during training — task '%s'%s, suite '%s'%s", task,
                sfx, x->suite,
                multi ? "\nlines: mean over seeds, bands: min–max over seeds" : "");
-      sb_add(&gp, "set title ");
+      eb_sb_add(&gp, "set title ");
       sb_quote(&gp, t);
-      sb_add(&gp,
-             " noenhanced\nset xlabel 'Training step'\n"
-             "set ylabel 'Validation accuracy (%%)'\n"
-             "set key outside right top spacing 1.2\nset offsets 0, 0, graph 0.05, "
-             "graph 0.05\nset style fill transparent solid 0.15 noborder\n\nplot \\\n");
+      eb_sb_add(
+          &gp, " noenhanced\nset xlabel 'Training step'\n"
+               "set ylabel 'Validation accuracy (%%)'\n"
+               "set key outside right top spacing 1.2\nset offsets 0, 0, graph 0.05, "
+               "graph 0.05\nset style fill transparent solid 0.15 noborder\n\nplot \\\n");
       for (int i = 0; i < nb; i++) {
         int a = blk[i];
         int pi = npts[i] > 15 ? (npts[i] + 11) / 12 : 1; /* about 12 markers a line */
         if (multi)
-          sb_add(&gp,
-                 "  '%s.dat' index %d using 1:3:4 with filledcurves lc rgb '#%s' "
-                 "notitle, \\\n",
-                 name, i, PALETTE[a % N_PALETTE]);
-        sb_add(&gp, "  '%s.dat' index %d using 1:2 with linespoints lt %d pi %d title ",
-               name, i, a + 1, pi);
+          eb_sb_add(&gp,
+                    "  '%s.dat' index %d using 1:3:4 with filledcurves lc rgb '#%s' "
+                    "notitle, \\\n",
+                    name, i, PALETTE[a % N_PALETTE]);
+        eb_sb_add(&gp,
+                  "  '%s.dat' index %d using 1:2 with linespoints lt %d pi %d title ",
+                  name, i, a + 1, pi);
         sb_quote(&gp, x->archs.v[a]);
-        sb_add(&gp, "%s\n", i + 1 < nb ? ", \\" : "");
+        eb_sb_add(&gp, "%s\n", i + 1 < nb ? ", \\" : "");
       }
       rc = emit(x, name, &dat, &gp);
     }
@@ -1155,16 +1207,16 @@ static int fig_pareto(pctx *x) {
       continue;
     }
     /* the data file: one block per arch (in arch order), then the front */
-    sbuf dat = {0}, gp = {0};
-    sb_add(&dat, "# effbench accuracy vs training compute, suite ");
+    eb_sbuf dat = {0}, gp = {0};
+    eb_sb_add(&dat, "# effbench accuracy vs training compute, suite ");
     sb_quote(&dat, x->suite);
-    sb_add(&dat, ", task ");
+    eb_sb_add(&dat, ", task ");
     sb_quote(&dat, task);
-    sb_add(&dat,
-           "\n# one point per done run; training model FLOPs (no recompute) = "
-           "model_flops_train_step x steps_done\n# one block (gnuplot index) per "
-           "arch, named in the comment above it; the last block is the Pareto front\n"
-           "# columns: train_model_flops[FLOP] test_accuracy[%%]\n");
+    eb_sb_add(&dat,
+              "\n# one point per done run; training model FLOPs (no recompute) = "
+              "model_flops_train_step x steps_done\n# one block (gnuplot index) per "
+              "arch, named in the comment above it; the last block is the Pareto front\n"
+              "# columns: train_model_flops[FLOP] test_accuracy[%%]\n");
     int *blk = calloc((size_t)x->archs.n + 1, sizeof *blk), nb = 0;
     if (!blk) {
       free(p);
@@ -1176,9 +1228,9 @@ static int fig_pareto(pctx *x) {
       int any = 0;
       for (int i = 0; i < n; i++) {
         if (p[i].arch != a) continue;
-        if (!any) sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", x->archs.v[a]);
+        if (!any) eb_sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", x->archs.v[a]);
         any = 1;
-        sb_add(&dat, "%.6g %.6g\n", p[i].flops, p[i].acc);
+        eb_sb_add(&dat, "%.6g %.6g\n", p[i].flops, p[i].acc);
         if (p[i].flops < fmin) fmin = p[i].flops;
         if (p[i].flops > fmax) fmax = p[i].flops;
         if (p[i].acc < amin) amin = p[i].acc;
@@ -1187,12 +1239,13 @@ static int fig_pareto(pctx *x) {
       if (any) blk[nb++] = a;
     }
     qsort(p, (size_t)n, sizeof *p, cmp_ppoint);
-    sb_add(&dat, "\n\n# Pareto front (no other run has more accuracy for fewer FLOPs)\n");
+    eb_sb_add(&dat,
+              "\n\n# Pareto front (no other run has more accuracy for fewer FLOPs)\n");
     double best = -INFINITY;
     for (int i = 0; i < n; i++)
       if (p[i].acc > best) {
         best = p[i].acc;
-        sb_add(&dat, "%.6g %.6g\n", p[i].flops, p[i].acc);
+        eb_sb_add(&dat, "%.6g %.6g\n", p[i].flops, p[i].acc);
       }
     char name[300];
     safe_name(name, sizeof name, "pareto-", task);
@@ -1204,7 +1257,7 @@ static int fig_pareto(pctx *x) {
         "Test accuracy vs training compute — task '%s'%s, suite '%s'\none point per run "
         "(seed); staircase: Pareto front",
         task, sfx, x->suite);
-    sb_add(&gp, "set title ");
+    eb_sb_add(&gp, "set title ");
     sb_quote(&gp, tt);
     double l0 = log10(fmin), l1 = log10(fmax), sp = l1 - l0;
     if (sp < 0.5) {
@@ -1219,7 +1272,7 @@ static int fig_pareto(pctx *x) {
     if (y0 < 0) y0 = 0;
     if (y1 > 100) y1 = 100;
     double xl = pow(10, l0 - 0.1 * sp), xh = pow(10, l1 + 0.1 * sp);
-    sb_add(
+    eb_sb_add(
         &gp,
         " noenhanced\nset xlabel 'Training compute (model FLOPs, no recompute: per step "
         "× steps, log scale)'\n"
@@ -1227,20 +1280,21 @@ static int fig_pareto(pctx *x) {
         "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
         xl, xh, y0, y1);
     log_tics(&gp, "x", xl, xh, 1, 0);
-    sb_add(&gp, "set key outside right top spacing 1.2\n\nplot \\\n");
+    eb_sb_add(&gp, "set key outside right top spacing 1.2\n\nplot \\\n");
     for (int i = 0; i < nb; i++) {
-      sb_add(&gp, "  '%s.dat' index %d using 1:2 with points lt %d ps 1.8*PS title ",
-             name, i, blk[i] + 1);
+      eb_sb_add(&gp, "  '%s.dat' index %d using 1:2 with points lt %d ps 1.8*PS title ",
+                name, i, blk[i] + 1);
       sb_quote(&gp, x->archs.v[blk[i]]);
-      sb_add(&gp, ", \\\n");
+      eb_sb_add(&gp, ", \\\n");
     }
-    sb_add(&gp,
-           "  '%s.dat' index %d using 1:2 with steps lc rgb '#333333' lw 1.5 dt 1 "
-           "title 'Pareto front', \\\n"
-           "  '%s.dat' index %d using 1:2 with points pt 6 ps 2.6*PS lc rgb '#333333' lw "
-           "1.2 "
-           "notitle\n",
-           name, nb, name, nb);
+    eb_sb_add(
+        &gp,
+        "  '%s.dat' index %d using 1:2 with steps lc rgb '#333333' lw 1.5 dt 1 "
+        "title 'Pareto front', \\\n"
+        "  '%s.dat' index %d using 1:2 with points pt 6 ps 2.6*PS lc rgb '#333333' lw "
+        "1.2 "
+        "notitle\n",
+        name, nb, name, nb);
     rc = emit(x, name, &dat, &gp);
     free(blk);
     free(p);
@@ -1271,7 +1325,7 @@ static int fig_fit(pctx *x, int quiet) {
   for (int t = 0; t < x->tasks.n && !rc; t++) {
     const char *task = x->tasks.v[t];
     int nfit = 0, npts = 0, nonpos = 0;
-    sbuf why = {0};
+    eb_sbuf why = {0};
     for (int i = 0; i < fs.n; i++) {
       const eb_fit_cell *c = &fs.cell[i];
       if (strcmp(c->task, task)) continue;
@@ -1279,7 +1333,7 @@ static int fig_fit(pctx *x, int quiet) {
       if (c->rc == 0)
         nfit++;
       else
-        sb_add(&why, "%s%s: %s", why.n ? ", " : "", c->arch, c->why);
+        eb_sb_add(&why, "%s%s: %s", why.n ? ", " : "", c->arch, c->why);
     }
     if (nfit == 0) {
       if (!quiet && npts)
@@ -1289,33 +1343,34 @@ static int fig_fit(pctx *x, int quiet) {
       continue;
     }
     free(why.p);
-    sbuf dat = {0}, gp = {0};
-    sb_add(&dat, "# effbench scaling fits, suite ");
+    eb_sbuf dat = {0}, gp = {0};
+    eb_sb_add(&dat, "# effbench scaling fits, suite ");
     sb_quote(&dat, x->suite);
-    sb_add(&dat, ", task ");
+    eb_sb_add(&dat, ", task ");
     sb_quote(&dat, task);
-    sb_add(&dat,
-           "\n# %s = a * C^-b + c per arch; C = training model FLOPs (per step, no "
-           "recompute, times steps done)\n# blocks (gnuplot index): first the points of "
-           "each arch, then the fitted curve of each fitted arch, named in the comment "
-           "above them\n# columns: train_model_flops[FLOP] %s\n",
-           what, metric);
+    eb_sb_add(
+        &dat,
+        "\n# %s = a * C^-b + c per arch; C = training model FLOPs (per step, no "
+        "recompute, times steps done)\n# blocks (gnuplot index): first the points of "
+        "each arch, then the fitted curve of each fitted arch, named in the comment "
+        "above them\n# columns: train_model_flops[FLOP] %s\n",
+        what, metric);
     double fmin = INFINITY, fmax = 0, ymin = INFINITY, ymax = 0;
     int nb = 0;
-    sbuf plot = {0};
+    eb_sbuf plot = {0};
     char name[300];
     safe_name(name, sizeof name, "fit-", task);
     for (int i = 0; i < fs.n; i++) { /* points */
       const eb_fit_cell *c = &fs.cell[i];
       if (strcmp(c->task, task) || c->n == 0) continue;
       int lt = names_find(&x->archs, c->arch) + 1;
-      sb_add(&dat, "%s# %s: points\n", nb ? "\n\n" : "", c->arch);
+      eb_sb_add(&dat, "%s# %s: points\n", nb ? "\n\n" : "", c->arch);
       for (int k = 0; k < c->n; k++) {
         if (!(c->y[k] > 0)) {
           nonpos++;
           continue;
         }
-        sb_add(&dat, "%.6g %.6g\n", c->C[k], c->y[k]);
+        eb_sb_add(&dat, "%.6g %.6g\n", c->C[k], c->y[k]);
         if (c->C[k] < fmin) fmin = c->C[k];
         if (c->C[k] > fmax) fmax = c->C[k];
         if (c->y[k] < ymin) ymin = c->y[k];
@@ -1326,27 +1381,28 @@ static int fig_fit(pctx *x, int quiet) {
         snprintf(title, sizeof title, "%s (b = %.3g)", c->arch, c->fit.b);
       else
         snprintf(title, sizeof title, "%s (no fit)", c->arch);
-      sb_add(&plot, "  '%s.dat' index %d using 1:2 with points lt %d ps 1.6*PS title ",
-             name, nb, lt);
+      eb_sb_add(&plot, "  '%s.dat' index %d using 1:2 with points lt %d ps 1.6*PS title ",
+                name, nb, lt);
       sb_quote(&plot, title);
-      sb_add(&plot, ", \\\n");
+      eb_sb_add(&plot, ", \\\n");
       nb++;
     }
     for (int i = 0; i < fs.n; i++) { /* curves */
       const eb_fit_cell *c = &fs.cell[i];
       if (strcmp(c->task, task) || c->rc) continue;
       int lt = names_find(&x->archs, c->arch) + 1;
-      sb_add(&dat, "\n\n# %s: fit a=%.6g b=%.6g c=%.6g\n", c->arch, c->fit.a, c->fit.b,
-             c->fit.c);
+      eb_sb_add(&dat, "\n\n# %s: fit a=%.6g b=%.6g c=%.6g\n", c->arch, c->fit.a, c->fit.b,
+                c->fit.c);
       double l0 = log(c->cmin), l1 = log(c->cmax);
       for (int k = 0; k <= 64; k++) {
         double C = exp(l0 + (l1 - l0) * k / 64), y = eb_powfit_eval(&c->fit, C);
-        sb_add(&dat, "%.6g %.6g\n", C, y);
+        eb_sb_add(&dat, "%.6g %.6g\n", C, y);
         if (y > 0 && y < ymin) ymin = y;
         if (y > ymax) ymax = y;
       }
-      sb_add(&plot, "  '%s.dat' index %d using 1:2 with lines lt %d lw 2 notitle, \\\n",
-             name, nb, lt);
+      eb_sb_add(&plot,
+                "  '%s.dat' index %d using 1:2 with lines lt %d lw 2 notitle, \\\n", name,
+                nb, lt);
       nb++;
     }
     if (nonpos)
@@ -1359,7 +1415,7 @@ static int fig_fit(pctx *x, int quiet) {
              "Scaling fits — task '%s'%s, suite '%s'\n%s = a·C^-b + c per arch; points: "
              "runs",
              task, sfx, x->suite, what);
-    sb_add(&gp, "set title ");
+    eb_sb_add(&gp, "set title ");
     sb_quote(&gp, tt);
     if (!(fmax > fmin)) { /* one C only: widen so the axis has a range */
       fmin /= 2;
@@ -1372,22 +1428,23 @@ static int fig_fit(pctx *x, int quiet) {
     double xs = log10(fmax / fmin), ys = log10(ymax / ymin);
     double xl = fmin / pow(10, 0.08 * xs), xh = fmax * pow(10, 0.08 * xs);
     double yl = ymin / pow(10, 0.1 * ys), yh = ymax * pow(10, 0.1 * ys);
-    sb_add(&gp,
-           " noenhanced\nset xlabel 'Training compute C (model FLOPs, no recompute: per "
-           "step × steps, log scale)'\n"
-           "set ylabel '%s (log scale)'\nset logscale xy 10\n"
-           "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
-           x->fit_metric == EB_FIT_ERROR ? "Test error rate" : "Test loss (nats)", xl, xh,
-           yl, yh);
+    eb_sb_add(
+        &gp,
+        " noenhanced\nset xlabel 'Training compute C (model FLOPs, no recompute: per "
+        "step × steps, log scale)'\n"
+        "set ylabel '%s (log scale)'\nset logscale xy 10\n"
+        "set xrange [%.6g:%.6g]\nset yrange [%.6g:%.6g]\n",
+        x->fit_metric == EB_FIT_ERROR ? "Test error rate" : "Test loss (nats)", xl, xh,
+        yl, yh);
     log_tics(&gp, "x", xl, xh, 1, 0);
     log_tics(&gp, "y", yl, yh, 0, 0);
-    sb_add(&gp, "set key outside right top spacing 1.2\n\nplot \\\n");
-    if (plot.p) sb_add(&gp, "%s", plot.p);
+    eb_sb_add(&gp, "set key outside right top spacing 1.2\n\nplot \\\n");
+    if (plot.p) eb_sb_add(&gp, "%s", plot.p);
     /* the last entry ends ", \": end the command instead */
     if (gp.p && gp.n >= 4 && !strcmp(gp.p + gp.n - 4, ", \\\n")) {
       gp.n -= 4;
       gp.p[gp.n] = '\0';
-      sb_add(&gp, "\n");
+      eb_sb_add(&gp, "\n");
     }
     if (plot.oom) gp.oom = 1;
     rc = emit(x, name, &dat, &gp);
@@ -1449,22 +1506,23 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
     note(x, "sweep figure for task '%s' skipped: parameter name '%s'", task, xk);
     return 0;
   }
-  sbuf q = {0}, lab = {0};
+  eb_sbuf q = {0}, lab = {0};
   /* the other swept parameters, as a label "pairs=4, ..." */
   for (int i = 0, n = 0; i < keys->n; i++) {
     if (i == xi || !plain_key(keys->v[i])) continue;
     const char *sep = n ? ", " : "";
-    sb_add(&lab, "%s'%s%s=' || json_extract(config_json, '$.task_params.%s')",
-           n ? " || " : "", sep, keys->v[i], keys->v[i]);
+    eb_sb_add(&lab, "%s'%s%s=' || json_extract(config_json, '$.task_params.%s')",
+              n ? " || " : "", sep, keys->v[i], keys->v[i]);
     n++;
   }
-  sb_add(&q,
-         "SELECT arch, %s, json_extract(config_json, '$.task_params.%s') AS xv, "
-         "avg(test_accuracy), min(test_accuracy), max(test_accuracy), count(*), "
-         "avg(test_majority) FROM runs WHERE suite_id=?1 AND task=?2 AND conflict_of IS "
-         "NULL AND status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
-         "json_valid(config_json) AND xv IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-         lab.p ? lab.p : "''", xk);
+  eb_sb_add(
+      &q,
+      "SELECT arch, %s, json_extract(config_json, '$.task_params.%s') AS xv, "
+      "avg(test_accuracy), min(test_accuracy), max(test_accuracy), count(*), "
+      "avg(test_majority) FROM runs WHERE suite_id=?1 AND task=?2 AND conflict_of IS "
+      "NULL AND status IN ('done', 'timeout') AND test_accuracy IS NOT NULL AND "
+      "json_valid(config_json) AND xv IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+      lab.p ? lab.p : "''", xk);
   free(lab.p);
   if (q.oom) {
     free(q.p);
@@ -1480,17 +1538,17 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
   sqlite3_bind_text(st, 2, task, -1, SQLITE_TRANSIENT);
   char name[300];
   safe_name(name, sizeof name, "sweep-", task);
-  sbuf dat = {0}, gp = {0}, plot = {0}, base = {0};
-  sb_add(&dat, "# effbench test accuracy against a swept task parameter, suite ");
+  eb_sbuf dat = {0}, gp = {0}, plot = {0}, base = {0};
+  eb_sb_add(&dat, "# effbench test accuracy against a swept task parameter, suite ");
   sb_quote(&dat, x->suite);
-  sb_add(&dat, ", task ");
+  eb_sb_add(&dat, ", task ");
   sb_quote(&dat, task);
-  sb_add(&dat,
-         "\n# one block (gnuplot index) per arch and value of the other swept "
-         "parameters, named in the comment above it; the last block is the "
-         "majority-class rate\n# columns: %s mean_test_accuracy[%%] min[%%] max[%%] "
-         "n_seeds\n",
-         xk);
+  eb_sb_add(&dat,
+            "\n# one block (gnuplot index) per arch and value of the other swept "
+            "parameters, named in the comment above it; the last block is the "
+            "majority-class rate\n# columns: %s mean_test_accuracy[%%] min[%%] max[%%] "
+            "n_seeds\n",
+            xk);
   char prev[512] = "";
   int nb = 0, multi = 0, r, lt = 0, dt = 0, lastarch = -1;
   double xmin = INFINITY, xmax = -INFINITY;
@@ -1510,12 +1568,12 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
       dt = a == lastarch ? dt + 1 : 1;
       lastarch = a;
       lt = a + 1;
-      sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", cur);
-      sb_add(&plot,
-             "  '%s.dat' index %d using 1:2:3:4 with yerrorlines lt %d dt %d title ",
-             name, nb, lt, dt);
+      eb_sb_add(&dat, "%s# %s\n", nb ? "\n\n" : "", cur);
+      eb_sb_add(&plot,
+                "  '%s.dat' index %d using 1:2:3:4 with yerrorlines lt %d dt %d title ",
+                name, nb, lt, dt);
       sb_quote(&plot, cur);
-      sb_add(&plot, ", \\\n");
+      eb_sb_add(&plot, ", \\\n");
       snprintf(prev, sizeof prev, "%s", cur);
       nb++;
     }
@@ -1524,8 +1582,8 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
     if (n > 1) multi = 1;
     if (xv < xmin) xmin = xv;
     if (xv > xmax) xmax = xv;
-    sb_add(&dat, "%.9g %.6g %.6g %.6g %d\n", xv, 100 * col_real(st, 3),
-           100 * col_real(st, 4), 100 * col_real(st, 5), n);
+    eb_sb_add(&dat, "%.9g %.6g %.6g %.6g %d\n", xv, 100 * col_real(st, 3),
+              100 * col_real(st, 4), 100 * col_real(st, 5), n);
     double maj = col_real(st, 7);
     if (!isnan(maj)) { /* the baseline at this x: the largest rate seen */
       int i = 0;
@@ -1557,13 +1615,13 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
           mp[j] = mp[j - 1];
           mp[j - 1] = t;
         }
-      sb_add(&dat, "\n\n# majority class\n");
+      eb_sb_add(&dat, "\n\n# majority class\n");
       for (int i = 0; i < nm; i++)
-        sb_add(&dat, "%.9g %.6g\n", mp[i].x, 100 * mp[i].maj);
-      sb_add(&base,
-             "  '%s.dat' index %d using 1:2 with lines lc rgb '#999999' dt 2 lw 2 "
-             "title 'majority class', \\\n",
-             name, nb);
+        eb_sb_add(&dat, "%.9g %.6g\n", mp[i].x, 100 * mp[i].maj);
+      eb_sb_add(&base,
+                "  '%s.dat' index %d using 1:2 with lines lc rgb '#999999' dt 2 lw 2 "
+                "title 'majority class', \\\n",
+                name, nb);
     }
     gp_prelude(x, &gp, name, "test accuracy against a swept task parameter");
     char t[1024], sfx[600];
@@ -1571,20 +1629,20 @@ static int fig_sweep_task(pctx *x, const char *task, const names *keys) {
     snprintf(t, sizeof t, "Test accuracy against %s — task '%s'%s, suite '%s'%s", xk,
              task, sfx, x->suite,
              multi ? "\npoints: mean over seeds, bars: min–max" : "");
-    sb_add(&gp, "set title ");
+    eb_sb_add(&gp, "set title ");
     sb_quote(&gp, t);
-    sb_add(&gp, " noenhanced\nset xlabel ");
+    eb_sb_add(&gp, " noenhanced\nset xlabel ");
     char xl[300];
     snprintf(xl, sizeof xl, "%s.%s", task, xk);
     sb_quote(&gp, xl);
-    sb_add(&gp, " noenhanced\nset ylabel 'Test accuracy (%%)'\n");
-    if (xmin > 0 && xmax >= 4 * xmin) sb_add(&gp, "set logscale x 2\n");
-    sb_add(&gp, "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
-                "set key outside right top spacing 1.2\n\nplot \\\n");
-    sb_add(&gp, "%s%s", plot.p, base.p ? base.p : "");
+    eb_sb_add(&gp, " noenhanced\nset ylabel 'Test accuracy (%%)'\n");
+    if (xmin > 0 && xmax >= 4 * xmin) eb_sb_add(&gp, "set logscale x 2\n");
+    eb_sb_add(&gp, "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n"
+                   "set key outside right top spacing 1.2\n\nplot \\\n");
+    eb_sb_add(&gp, "%s%s", plot.p, base.p ? base.p : "");
     gp.n -= 4; /* the last ", \\\n" */
     gp.p[gp.n] = '\0';
-    sb_add(&gp, "\n");
+    eb_sb_add(&gp, "\n");
     rc = plot.oom || base.oom ? oom_fail(x) : emit(x, name, &dat, &gp);
   }
   free(mp);

@@ -115,35 +115,36 @@ static int status_order(const statc *c, int *idx, int skip_done) {
 
 /* Cell text for a cell without a usable value: "diverged" when every run
  * has that status, else "diverged (2/3), failed (1/3)". */
-static void status_text(sbuf *b, const statc *c) {
+static void status_text(eb_sbuf *b, const statc *c) {
   int idx[N_STATUS];
   int k = status_order(c, idx, 0);
   if (k == 1) {
-    sb_add(b, "%s", STATUSES[idx[0]]);
+    eb_sb_add(b, "%s", STATUSES[idx[0]]);
     return;
   }
   for (int i = 0; i < k; i++)
-    sb_add(b, "%s%s (%d/%d)", i ? ", " : "", STATUSES[idx[i]], c->count[idx[i]], c->runs);
+    eb_sb_add(b, "%s%s (%d/%d)", i ? ", " : "", STATUSES[idx[i]], c->count[idx[i]],
+              c->runs);
 }
 
 /* Suffix naming the number of values of a cell: " (n=3)", or with fewer
  * runs than expected " (n=2; 1 timeout)"; nothing for a lone complete value. */
-static void partial_text(sbuf *b, const statc *c, int n, int expected) {
+static void partial_text(eb_sbuf *b, const statc *c, int n, int expected) {
   if (n < 2 && n >= c->runs && n >= expected) return;
-  sb_add(b, " (n=%d", n);
+  eb_sb_add(b, " (n=%d", n);
   int idx[N_STATUS];
   int k = status_order(c, idx, 1);
   for (int i = 0; i < k; i++)
-    sb_add(b, "%s%d %s", i ? ", " : "; ", c->count[idx[i]], STATUSES[idx[i]]);
-  sb_add(b, ")");
+    eb_sb_add(b, "%s%d %s", i ? ", " : "; ", c->count[idx[i]], STATUSES[idx[i]]);
+  eb_sb_add(b, ")");
 }
 
 /* CSV status: "3 done" or "2 done, 1 timeout". */
-static void status_csv(sbuf *b, const statc *c) {
+static void status_csv(eb_sbuf *b, const statc *c) {
   int idx[N_STATUS];
   int k = status_order(c, idx, 0);
   for (int i = 0; i < k; i++)
-    sb_add(b, "%s%d %s", i ? ", " : "", c->count[idx[i]], STATUSES[idx[i]]);
+    eb_sb_add(b, "%s%d %s", i ? ", " : "", c->count[idx[i]], STATUSES[idx[i]]);
 }
 
 /* ------------------------------------------------------- table model -- */
@@ -226,7 +227,7 @@ static int rt_row(rtable *t) {
 }
 
 /* Takes ownership of the builder's text. */
-static void rt_set_sb(rtable *t, int r, int c, sbuf *b, int bold) {
+static void rt_set_sb(rtable *t, int r, int c, eb_sbuf *b, int bold) {
   if (t->oom || r < 0 || b->oom) {
     t->oom = 1;
     free(b->p);
@@ -240,10 +241,10 @@ static void rt_set_sb(rtable *t, int r, int c, sbuf *b, int bold) {
 }
 
 static void rt_set(rtable *t, int r, int c, int bold, const char *fmt, ...) {
-  sbuf b = {0};
+  eb_sbuf b = {0};
   va_list ap;
   va_start(ap, fmt);
-  sb_vadd(&b, fmt, ap);
+  eb_sb_vadd(&b, fmt, ap);
   va_end(ap);
   rt_set_sb(t, r, c, &b, bold);
 }
@@ -353,7 +354,7 @@ static void render_tex(FILE *o, const char *title, const char *note, const char 
   for (int c = 0; c < t->ncol; c++)
     any_group |= t->group[c] != NULL;
   if (any_group) {
-    sbuf rules = {0};
+    eb_sbuf rules = {0};
     for (int c = 0; c < t->ncol;) {
       int e = c + 1;
       while (e < t->ncol && t->group[c] && t->group[e] &&
@@ -364,7 +365,7 @@ static void render_tex(FILE *o, const char *title, const char *note, const char 
         fprintf(o, "\\multicolumn{%d}{c}{", e - c);
         put_tex(o, t->group[c]);
         fputc('}', o);
-        sb_add(&rules, "\\cmidrule(lr){%d-%d}", c + 1, e);
+        eb_sb_add(&rules, "\\cmidrule(lr){%d-%d}", c + 1, e);
       }
       c = e;
     }
@@ -626,7 +627,7 @@ typedef struct {
 /* A matched suite (`match: params|flops`) trains each arch at its own width:
  * the note says which, per arch (and task when there are several). Appends
  * nothing for an unmatched suite; 0, or a report error. */
-static int matched_widths(rctx *x, int ntasks, sbuf *note) {
+static int matched_widths(rctx *x, int ntasks, eb_sbuf *note) {
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(
           x->db,
@@ -644,23 +645,23 @@ static int matched_widths(rctx *x, int ntasks, sbuf *note) {
   sqlite3_bind_text(st, 2, x->baseline, -1, SQLITE_STATIC);
   char last[128] = "";
   double gap = 0;
-  sbuf list = {0};
+  eb_sbuf list = {0};
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *arch = col_text(st, 0), *task = col_text(st, 1);
     if (!list.p || !list.p[0])
-      sb_add(note, ". Matched models: each arch's width chosen to match %s's %s",
-             col_text(st, 3),
-             strcmp(col_text(st, 2), "flops") ? "parameter count"
-                                              : "training FLOPs per token");
+      eb_sb_add(note, ". Matched models: each arch's width chosen to match %s's %s",
+                col_text(st, 3),
+                strcmp(col_text(st, 2), "flops") ? "parameter count"
+                                                 : "training FLOPs per token");
     int same = !strcmp(last, arch);
-    sb_add(&list, "%s%s%s dim %d ffn %d",
-           same     ? ", "
-           : list.p ? "; "
-                    : "",
-           same ? "" : arch, same ? "" : ":", sqlite3_column_int(st, 4),
-           sqlite3_column_int(st, 5));
-    if (ntasks > 1) sb_add(&list, " (%s)", task);
+    eb_sb_add(&list, "%s%s%s dim %d ffn %d",
+              same     ? ", "
+              : list.p ? "; "
+                       : "",
+              same ? "" : arch, same ? "" : ":", sqlite3_column_int(st, 4),
+              sqlite3_column_int(st, 5));
+    if (ntasks > 1) eb_sb_add(&list, " (%s)", task);
     snprintf(last, sizeof last, "%s", arch);
     if (sqlite3_column_double(st, 6) > gap) gap = sqlite3_column_double(st, 6);
   }
@@ -669,7 +670,7 @@ static int matched_widths(rctx *x, int ntasks, sbuf *note) {
     free(list.p);
     return sql_fail(x, "reading matched widths");
   }
-  if (list.p) sb_add(note, " (largest gap %.1f%%): %s.", 100 * gap, list.p);
+  if (list.p) eb_sb_add(note, " (largest gap %.1f%%): %s.", 100 * gap, list.p);
   free(list.p);
   return 0;
 }
@@ -831,7 +832,7 @@ static int report_accuracy(rctx *x) {
       for (int k = 0; k < nt; k++) {
         const acell *c = &cells[a * cap_t + k];
         if (c->st.runs == 0) continue;
-        sbuf sb = {0};
+        eb_sbuf sb = {0};
         status_csv(&sb, &c->st);
         csv_row r =
             csv_start("accuracy", x->suite, archs.v[a], tasks.v[k], "test_accuracy");
@@ -889,8 +890,8 @@ static int report_accuracy(rctx *x) {
   rt_head(t, 0, NULL, "arch");
   for (int k = 0; k < nt; k++) { /* "task (data source)" */
     const eb_task_source *ts = eb_suite_sources_find(&x->src, tasks.v[k]);
-    sbuf h = {0};
-    sb_add(&h, ts ? "%s (%s)" : "%s", tasks.v[k], ts ? ts->text : "");
+    eb_sbuf h = {0};
+    eb_sb_add(&h, ts ? "%s (%s)" : "%s", tasks.v[k], ts ? ts->text : "");
     rt_head(t, k + 1, NULL, h.p ? h.p : tasks.v[k]);
     free(h.p);
   }
@@ -901,20 +902,22 @@ static int report_accuracy(rctx *x) {
     rt_set(t, r, 0, 0, "%s", archs.v[a]);
     for (int k = 0; k < nt; k++) {
       const acell *c = &cells[a * cap_t + k];
-      sbuf b = {0};
+      eb_sbuf b = {0};
       int bold = 0;
       if (c->a.n > 0) {
-        sb_add(&b, "%.2f", c->a.mean);
+        eb_sb_add(&b, "%.2f", c->a.mean);
         double sd = acc_std(&c->a);
         if (c->a.n >= 2)
-          sb_add(&b, " " PM " %.2f", x->flags & EB_REPORT_SEM ? sd / sqrt(c->a.n) : sd);
+          eb_sb_add(&b, " " PM " %.2f",
+                    x->flags & EB_REPORT_SEM ? sd / sqrt(c->a.n) : sd);
         partial_text(&b, &c->st, c->a.n, expected);
         /* from two values on partial_text names the timeouts with n */
         if (c->timeouts && c->a.n < 2 && c->a.n >= c->st.runs && c->a.n >= expected)
-          sb_add(&b, c->timeouts == c->a.n ? " (timeout)" : " (%d timeout)", c->timeouts);
+          eb_sb_add(&b, c->timeouts == c->a.n ? " (timeout)" : " (%d timeout)",
+                    c->timeouts);
         bold = IS_BEST(c->a.mean, k);
         if (!isnan(thr[k]) && c->a.mean <= thr[k]) {
-          sb_add(&b, " (chance)");
+          eb_sb_add(&b, " (chance)");
           at_chance = 1;
         }
       } else if (c->st.runs > 0) {
@@ -947,27 +950,30 @@ static int report_accuracy(rctx *x) {
   }
   char label[1024];
   snprintf(label, sizeof label, "effbench-accuracy-%s", x->suite);
-  sbuf note = {0};
-  sb_add(&note,
-         "Mean " PM " %s over seeds (n) of test accuracy at the best "
-         "validation step; best per column in bold; a status instead of a "
-         "number means no run of that cell finished; (timeout): stopped by the "
-         "time budget, best result so far",
-         x->flags & EB_REPORT_SEM ? "standard error (sample std / sqrt(n))"
-                                  : "sample std");
-  if (x->src.n) sb_add(&note, ". Each task column names the data source of its runs");
+  eb_sbuf note = {0};
+  eb_sb_add(&note,
+            "Mean " PM " %s over seeds (n) of test accuracy at the best "
+            "validation step; best per column in bold; a status instead of a "
+            "number means no run of that cell finished; (timeout): stopped by the "
+            "time budget, best result so far",
+            x->flags & EB_REPORT_SEM ? "standard error (sample std / sqrt(n))"
+                                     : "sample std");
+  if (x->src.n) eb_sb_add(&note, ". Each task column names the data source of its runs");
   if (any_maj)
-    sb_add(&note, ". " MAJORITY_ROW ": the share of the test split's most frequent label "
-                  "(what always answering it scores)");
+    eb_sb_add(&note,
+              ". " MAJORITY_ROW ": the share of the test split's most frequent label "
+              "(what always answering it scores)");
   if (at_chance)
-    sb_add(&note, "; (chance): the mean is not above that share by more than 3 standard "
-                  "errors of it, 3 sqrt(p(1 - p) / n) over the n test examples");
+    eb_sb_add(&note,
+              "; (chance): the mean is not above that share by more than 3 standard "
+              "errors of it, 3 sqrt(p(1 - p) / n) over the n test examples");
   if (pooled)
-    sb_add(&note, ". Warning: some cells pool several runs of the same seed (a sweep or "
-                  "changed settings)");
+    eb_sb_add(&note,
+              ". Warning: some cells pool several runs of the same seed (a sweep or "
+              "changed settings)");
   if (x->src.mixed)
-    sb_add(&note, ". Warning: columns marked \"mixed sources\" average runs on "
-                  "different kinds of data (--mix-sources)");
+    eb_sb_add(&note, ". Warning: columns marked \"mixed sources\" average runs on "
+                     "different kinds of data (--mix-sources)");
   if ((ret = matched_widths(x, nt, &note)) == 0) {
     if (note.oom)
       ret = oom_fail(x);
@@ -999,12 +1005,12 @@ typedef struct {
 } scell;
 
 /* 3 significant digits without an exponent: 8.10, 0.0512, 123 */
-static void fmt_sig(sbuf *b, double v) {
+static void fmt_sig(eb_sbuf *b, double v) {
   int d = 2;
   if (v > 0) d = 2 - (int)floor(log10(v));
   if (d < 0) d = 0;
   if (d > 4) d = 4;
-  sb_add(b, "%.*f", d, v);
+  eb_sb_add(b, "%.*f", d, v);
 }
 
 /* The machines and builds a speed block was measured on (speed rows'
@@ -1012,7 +1018,7 @@ static void fmt_sig(sbuf *b, double v) {
  * its caption: "; measured on CPU (N cores), GEMM B, commit C", or each
  * distinct one when they differ (a merged database). Rows from before
  * version 10 know only their GEMM backend. */
-static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb) {
+static int speed_machines(rctx *x, const char *mode, const char *task, eb_sbuf *nb) {
   int has = 0;
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(x->db,
@@ -1038,19 +1044,19 @@ static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb)
   sqlite3_bind_text(st, 2, mode, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(st, 3, task, -1, SQLITE_TRANSIENT);
   int n = 0;
-  sbuf m = {0};
+  eb_sbuf m = {0};
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *cpu = col_text(st, 0), *gemm = col_text(st, 2), *commit = col_text(st, 3);
-    sb_add(&m, "%s", n++ ? "; " : "");
+    eb_sb_add(&m, "%s", n++ ? "; " : "");
     size_t before = m.n;
-    if (*cpu) sb_add(&m, "%s", cpu);
+    if (*cpu) eb_sb_add(&m, "%s", cpu);
     if (sqlite3_column_type(st, 1) != SQLITE_NULL)
-      sb_add(&m, " (%d cores)", sqlite3_column_int(st, 1));
-    if (*gemm) sb_add(&m, "%sGEMM %s", m.n > before ? ", " : "", gemm);
-    if (*commit) sb_add(&m, "%scommit %s", m.n > before ? ", " : "", commit);
-    if (m.n == before) sb_add(&m, "unknown");
-    sb_add(&m, " (%d row%s)", sqlite3_column_int(st, 4),
-           sqlite3_column_int(st, 4) == 1 ? "" : "s");
+      eb_sb_add(&m, " (%d cores)", sqlite3_column_int(st, 1));
+    if (*gemm) eb_sb_add(&m, "%sGEMM %s", m.n > before ? ", " : "", gemm);
+    if (*commit) eb_sb_add(&m, "%scommit %s", m.n > before ? ", " : "", commit);
+    if (m.n == before) eb_sb_add(&m, "unknown");
+    eb_sb_add(&m, " (%d row%s)", sqlite3_column_int(st, 4),
+              sqlite3_column_int(st, 4) == 1 ? "" : "s");
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) {
@@ -1062,7 +1068,7 @@ static int speed_machines(rctx *x, const char *mode, const char *task, sbuf *nb)
     if (paren && paren > m.p) paren[-1] = '\0';
   }
   if (n)
-    sb_add(nb, "; measured on %s%s", n > 1 ? "several machines or builds: " : "", m.p);
+    eb_sb_add(nb, "; measured on %s%s", n > 1 ? "several machines or builds: " : "", m.p);
   free(m.p);
   return m.oom ? oom_fail(x) : 0;
 }
@@ -1199,23 +1205,23 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
       const scell *c = &cells[a * 64 + li];
       const scell *v = van >= 0 && a != van ? &cells[van * 64 + li] : NULL;
       int vok = v && DONE(v);
-      sbuf sp = {0}, mem = {0};
+      eb_sbuf sp = {0}, mem = {0};
       if (DONE(c)) {
         if (c->step_ms > 0) {
           fmt_sig(&sp, 1000.0 / c->step_ms);
-          if (vok && v->step_ms > 0) sb_add(&sp, " (%.2fx)", v->step_ms / c->step_ms);
+          if (vok && v->step_ms > 0) eb_sb_add(&sp, " (%.2fx)", v->step_ms / c->step_ms);
         } else {
-          sb_add(&sp, "n/a");
+          eb_sb_add(&sp, "n/a");
         }
         if (!isnan(c->mem)) {
-          sb_add(&mem, "%.1f", c->mem / 1048576.0);
-          if (vok && v->mem > 0) sb_add(&mem, " (%.2fx)", c->mem / v->mem);
+          eb_sb_add(&mem, "%.1f", c->mem / 1048576.0);
+          if (vok && v->mem > 0) eb_sb_add(&mem, " (%.2fx)", c->mem / v->mem);
         } else {
-          sb_add(&mem, "n/a");
+          eb_sb_add(&mem, "n/a");
         }
       } else if (c->present) {
-        sb_add(&sp, "%s", c->status);
-        sb_add(&mem, "%s", c->status);
+        eb_sb_add(&sp, "%s", c->status);
+        eb_sb_add(&mem, "%s", c->status);
       }
       rt_set_sb(t, r, 1 + j, &sp, 0);
       rt_set_sb(t, r, 1 + nlen + j, &mem, 0);
@@ -1232,12 +1238,12 @@ static int speed_block(rctx *x, const char *mode, const char *task, int *blocks)
            "suite " CODE_ON "%s" CODE_OFF,
            strcmp(mode, "train") == 0 ? "Training" : "Inference", *task ? "task " : "",
            *task ? task : "", *task ? ", " : "", x->suite);
-  sbuf nb = {0};
-  if (batch >= 0) sb_add(&nb, "Batch %d", batch);
+  eb_sbuf nb = {0};
+  if (batch >= 0) eb_sb_add(&nb, "Batch %d", batch);
   if (threads >= 0)
-    sb_add(&nb, "%s%d thread%s", nb.n ? ", " : "", threads, threads == 1 ? "" : "s");
-  sb_add(&nb, "%sin parentheses the ratio to %s at the same length", nb.n ? "; " : "",
-         x->baseline);
+    eb_sb_add(&nb, "%s%d thread%s", nb.n ? ", " : "", threads, threads == 1 ? "" : "s");
+  eb_sb_add(&nb, "%sin parentheses the ratio to %s at the same length", nb.n ? "; " : "",
+            x->baseline);
   if ((ret = speed_machines(x, mode, task, &nb)) != 0) {
     free(nb.p);
     goto out;
@@ -1592,22 +1598,22 @@ static int stats_values(rctx *x, stab *b, int j) {
   return rc == SQLITE_DONE ? 0 : sql_fail(x, "reading the recorded stats");
 }
 
-static void fmt_count(sbuf *b, double v) {
+static void fmt_count(eb_sbuf *b, double v) {
   if (v >= 1e9)
-    sb_add(b, "%.2fG", v / 1e9);
+    eb_sb_add(b, "%.2fG", v / 1e9);
   else if (v >= 1e6)
-    sb_add(b, "%.2fM", v / 1e6);
+    eb_sb_add(b, "%.2fM", v / 1e6);
   else if (v >= 1e3)
-    sb_add(b, "%.1fK", v / 1e3);
+    eb_sb_add(b, "%.1fK", v / 1e3);
   else
-    sb_add(b, "%.0f", v);
+    eb_sb_add(b, "%.0f", v);
 }
 
 static void stats_csv(rctx *x, const stab *b) {
   for (int i = 0; i < b->nrow; i++) {
     const srow *m = &b->rows[i];
     if (!b->show[m->arch]) continue;
-    sbuf sb = {0};
+    eb_sbuf sb = {0};
     status_csv(&sb, &m->st);
     for (int j = -2; j < b->ncol; j++) {
       if (j >= 0 && !b->has[m->arch * b->ncol + j]) continue;
@@ -1628,48 +1634,49 @@ static void stats_csv(rctx *x, const stab *b) {
 }
 
 /* "mean ± std" of a stat cell, fractions of unit "%" as percentages. */
-static void stat_cell(sbuf *o, const scol *c, const acc *a) {
+static void stat_cell(eb_sbuf *o, const scol *c, const acc *a) {
   if (!a->n) {
-    sb_add(o, "n/a");
+    eb_sb_add(o, "n/a");
     return;
   }
   const double scale = !strcmp(c->unit, "%") ? 100.0 : 1.0;
   const int d = stat_decimals(scale * a->mean);
-  sb_add(o, "%.*f", d, scale * a->mean);
-  if (a->n >= 2) sb_add(o, " " PM " %.*f", d, scale * acc_std(a));
+  eb_sb_add(o, "%.*f", d, scale * a->mean);
+  if (a->n >= 2) eb_sb_add(o, " " PM " %.*f", d, scale * acc_std(a));
 }
 
 /* The caption: what the columns mean and how a cell is aggregated. */
-static void stats_note(const stab *b, sbuf *nb) {
-  sb_add(nb, "Parameters total vs active per token");
+static void stats_note(const stab *b, eb_sbuf *nb) {
+  eb_sb_add(nb, "Parameters total vs active per token");
   for (int j = 0; j < b->ncol; j++)
     if (b->cols[j].help && *b->cols[j].help)
-      sb_add(nb, "; %s: %s", b->cols[j].label, b->cols[j].help);
-  sb_add(nb,
-         "; mean " PM " std over the seeds that finished or timed out (their steps up "
-         "to the budget) of each run's ");
+      eb_sb_add(nb, "; %s: %s", b->cols[j].label, b->cols[j].help);
+  eb_sb_add(nb,
+            "; mean " PM " std over the seeds that finished or timed out (their steps up "
+            "to the budget) of each run's ");
   int mixed = 0;
   for (int j = 1; j < b->ncol; j++)
     mixed |= b->cols[j].agg != b->cols[0].agg;
   if (!mixed) {
-    sb_add(nb, "%s", agg_words(b->ncol ? b->cols[0].agg : EB_AGG_MEAN));
+    eb_sb_add(nb, "%s", agg_words(b->ncol ? b->cols[0].agg : EB_AGG_MEAN));
   } else {
-    sb_add(nb, "value:");
+    eb_sb_add(nb, "value:");
     for (int g = EB_AGG_MEAN; g <= EB_AGG_MAX; g++) {
       int k = 0;
       for (int j = 0; j < b->ncol; j++)
         if ((int)b->cols[j].agg == g)
-          sb_add(nb, "%s%s",
-                 k++                ? ", "
-                 : g == EB_AGG_MEAN ? " "
-                                    : "; ",
-                 b->cols[j].label);
-      if (k) sb_add(nb, " its %s", agg_words((eb_report_agg)g));
+          eb_sb_add(nb, "%s%s",
+                    k++                ? ", "
+                    : g == EB_AGG_MEAN ? " "
+                                       : "; ",
+                    b->cols[j].label);
+      if (k) eb_sb_add(nb, " its %s", agg_words((eb_report_agg)g));
     }
   }
   if (b->undeclared)
-    sb_add(nb, ". Archs that declare no stats (their plugin not loaded, or built against "
-               "an older header) show what they recorded, by name");
+    eb_sb_add(nb,
+              ". Archs that declare no stats (their plugin not loaded, or built against "
+              "an older header) show what they recorded, by name");
 }
 
 static int report_stats(rctx *x) {
@@ -1707,8 +1714,8 @@ static int report_stats(rctx *x) {
   for (int c = 0; c < 5; c++)
     rt_head(t, c, NULL, heads[c]);
   for (int j = 0; j < b.ncol; j++) {
-    sbuf h = {0};
-    sb_add(&h, *b.cols[j].unit ? "%s (%s)" : "%s", b.cols[j].label, b.cols[j].unit);
+    eb_sbuf h = {0};
+    eb_sb_add(&h, *b.cols[j].unit ? "%s (%s)" : "%s", b.cols[j].label, b.cols[j].unit);
     rt_head(t, 5 + j, NULL, h.p ? h.p : b.cols[j].label);
     free(h.p);
   }
@@ -1722,7 +1729,7 @@ static int report_stats(rctx *x) {
     rt_set(t, r, 1, 0, "%s", b.tasks.v[m->task]);
     int ntime = m->st.count[ST_TIMEOUT], ndone = m->st.count[ST_DONE] + ntime;
     for (int c = 2; c < nc - 1; c++) {
-      sbuf o = {0};
+      eb_sbuf o = {0};
       const int j = c - 5;
       if (j >= 0 && !b.has[m->arch * b.ncol + j]) {
         /* not this arch's stat: blank */
@@ -1733,26 +1740,26 @@ static int report_stats(rctx *x) {
         if (a->n)
           fmt_count(&o, a->mean);
         else
-          sb_add(&o, "n/a");
+          eb_sb_add(&o, "n/a");
       } else if (c == 4) {
         if (m->ptot.n && m->pact.n && m->ptot.mean > 0)
-          sb_add(&o, "%.1f", 100.0 * m->pact.mean / m->ptot.mean);
+          eb_sb_add(&o, "%.1f", 100.0 * m->pact.mean / m->ptot.mean);
         else
-          sb_add(&o, "n/a");
+          eb_sb_add(&o, "n/a");
       } else {
         stat_cell(&o, &b.cols[j], &m->col[j]);
       }
       rt_set_sb(t, r, c, &o, 0);
     }
-    sbuf o = {0};
+    eb_sbuf o = {0};
     if (ndone == m->st.runs)
-      sb_add(&o, "%d", ndone);
+      eb_sb_add(&o, "%d", ndone);
     else
-      sb_add(&o, "%d/%d", ndone, m->st.runs);
-    if (ntime) sb_add(&o, ntime == ndone ? " (timeout)" : " (%d timeout)", ntime);
+      eb_sb_add(&o, "%d/%d", ndone, m->st.runs);
+    if (ntime) eb_sb_add(&o, ntime == ndone ? " (timeout)" : " (%d timeout)", ntime);
     rt_set_sb(t, r, nc - 1, &o, 0);
   }
-  sbuf nb = {0};
+  eb_sbuf nb = {0};
   stats_note(&b, &nb);
   if (t->oom || nb.oom) {
     free(nb.p);
@@ -1772,9 +1779,9 @@ out:
 /* ------------------------------------------------------ scaling fits -- */
 
 /* "0.312 [0.281, 0.347]": the estimate and its bootstrap interval */
-static void fit_num(sbuf *b, const eb_fit_cell *c, int j, double v) {
-  sb_add(b, "%.3g", v);
-  if (c->ci_rc == 0) sb_add(b, " [%.3g, %.3g]", c->ci.lo[j], c->ci.hi[j]);
+static void fit_num(eb_sbuf *b, const eb_fit_cell *c, int j, double v) {
+  eb_sb_add(b, "%.3g", v);
+  if (c->ci_rc == 0) eb_sb_add(b, " [%.3g, %.3g]", c->ci.lo[j], c->ci.hi[j]);
 }
 
 static void fit_csv(rctx *x, const eb_fit_cell *c, const char *metric, const char *what,
@@ -1863,15 +1870,15 @@ static int report_fit(rctx *x, int in_all) {
     } else {
       const double est[3] = {c->fit.a, c->fit.b, c->fit.c};
       for (int j = 0; j < 3; j++) {
-        sbuf b = {0};
+        eb_sbuf b = {0};
         fit_num(&b, c, j, est[j]);
         rt_set_sb(t, r, 2 + j, &b, 0);
       }
       rt_set(t, r, 5, 0, "%.3f", c->fit.r2);
     }
-    sbuf b = {0};
-    sb_add(&b, "%d", c->n);
-    if (c->left_out) sb_add(&b, " (+%d left out)", c->left_out);
+    eb_sbuf b = {0};
+    eb_sb_add(&b, "%d", c->n);
+    if (c->left_out) eb_sb_add(&b, " (+%d left out)", c->left_out);
     left_out += c->left_out;
     rt_set_sb(t, r, 6, &b, 0);
     rt_set(t, r, 7, 0, "%d", c->nseeds);
@@ -1897,26 +1904,27 @@ static int report_fit(rctx *x, int in_all) {
   }
   char label[1024];
   snprintf(label, sizeof label, "effbench-fit-%s-%s", metric, x->suite);
-  sbuf note = {0};
-  sb_add(&note,
-         "Least-squares fit of %s = a" CODE_ON "C^-b" CODE_OFF
-         " + c (b > 0, c >= 0) per arch and task; C = training model FLOPs of a run (per "
-         "step, no recompute, times steps done); %s; one point per finished run; ",
-         what,
-         x->fit.metric == EB_FIT_ERROR
-             ? "y = 1 - test accuracy at the best validation step"
-             : "y = test cross-entropy at the best validation step");
+  eb_sbuf note = {0};
+  eb_sb_add(
+      &note,
+      "Least-squares fit of %s = a" CODE_ON "C^-b" CODE_OFF
+      " + c (b > 0, c >= 0) per arch and task; C = training model FLOPs of a run (per "
+      "step, no recompute, times steps done); %s; one point per finished run; ",
+      what,
+      x->fit.metric == EB_FIT_ERROR
+          ? "y = 1 - test accuracy at the best validation step"
+          : "y = test cross-entropy at the best validation step");
   if (x->fit.resamples > 0)
-    sb_add(&note,
-           "[lo, hi]: 2.5 and 97.5 percentiles of refits on %d bootstrap resamples of "
-           "the seeds (all runs of a drawn seed go in); ",
-           x->fit.resamples);
+    eb_sb_add(&note,
+              "[lo, hi]: 2.5 and 97.5 percentiles of refits on %d bootstrap resamples of "
+              "the seeds (all runs of a drawn seed go in); ",
+              x->fit.resamples);
   else
-    sb_add(&note, "no intervals (0 bootstrap resamples); ");
-  sb_add(&note, "budgets: distinct C (at least %d needed) and their range in FLOPs",
-         EB_FIT_MIN_BUDGETS);
+    eb_sb_add(&note, "no intervals (0 bootstrap resamples); ");
+  eb_sb_add(&note, "budgets: distinct C (at least %d needed) and their range in FLOPs",
+            EB_FIT_MIN_BUDGETS);
   if (left_out)
-    sb_add(&note, "; left out: runs stored without model FLOPs or a test result");
+    eb_sb_add(&note, "; left out: runs stored without model FLOPs or a test result");
   if (note.oom)
     ret = oom_fail(x);
   else
@@ -2192,7 +2200,7 @@ static int variant_labels(rctx *x, int *any) {
     return sql_fail(x, "labelling sweep variants");
   }
   sqlite3_bind_int64(st, 1, x->suite_id);
-  sbuf lab = {0};
+  eb_sbuf lab = {0};
   int64_t cur = 0;
   int rc, ret = 0;
   for (;;) {
@@ -2212,12 +2220,12 @@ static int variant_labels(rctx *x, int *any) {
       }
       *any = 1;
       free(lab.p);
-      lab = (sbuf){0};
+      lab = (eb_sbuf){0};
     }
     if (rc != SQLITE_ROW) break;
-    sb_add(&lab, "%s%s=%s", id == cur ? ", " : "",
-           (const char *)sqlite3_column_text(st, 1),
-           (const char *)sqlite3_column_text(st, 2));
+    eb_sb_add(&lab, "%s%s=%s", id == cur ? ", " : "",
+              (const char *)sqlite3_column_text(st, 1),
+              (const char *)sqlite3_column_text(st, 2));
     cur = id;
   }
   if (!ret && rc != SQLITE_DONE) ret = sql_fail(x, "labelling sweep variants");
@@ -2261,9 +2269,9 @@ static int runs_views(rctx *x, int attempts, int variants) {
   if (!attempts && !variants) return 0;
   const char *vcur = variants ? VARIANT_OF("runs.id") : "''";
   const char *vold = variants ? VARIANT_OF("run_attempts.run_id") : "''";
-  sbuf cur = {0}, old = {0};
-  sb_add(&cur, "CREATE TEMP VIEW runs AS SELECT ");
-  sb_add(&old, " UNION ALL SELECT ");
+  eb_sbuf cur = {0}, old = {0};
+  eb_sb_add(&cur, "CREATE TEMP VIEW runs AS SELECT ");
+  eb_sb_add(&old, " UNION ALL SELECT ");
   if (sqlite3_prepare_v2(x->db, "PRAGMA main.table_info(runs)", -1, &st, NULL) !=
       SQLITE_OK)
     return sql_fail(x, "reading the runs layout");
@@ -2272,26 +2280,27 @@ static int runs_views(rctx *x, int attempts, int variants) {
     const char *c = (const char *)sqlite3_column_text(st, 1);
     const char *sep = n++ ? ", " : "";
     if (!strcmp(c, "id") && attempts) {
-      sb_add(&cur, "%sid" ATTEMPT_ID " AS id", sep);
-      sb_add(&old, "%srun_id" ATTEMPT_ID " AS id", sep);
+      eb_sb_add(&cur, "%sid" ATTEMPT_ID " AS id", sep);
+      eb_sb_add(&old, "%srun_id" ATTEMPT_ID " AS id", sep);
     } else if (!strcmp(c, "arch")) {
-      sb_add(&cur, "%sarch || %s%s AS arch", sep, vcur,
-             attempts ? " || ' (attempt ' || attempt || ')'" : "");
-      sb_add(&old, "%sarch || %s || ' (attempt ' || attempt || ')' AS arch", sep, vold);
+      eb_sb_add(&cur, "%sarch || %s%s AS arch", sep, vcur,
+                attempts ? " || ' (attempt ' || attempt || ')'" : "");
+      eb_sb_add(&old, "%sarch || %s || ' (attempt ' || attempt || ')' AS arch", sep,
+                vold);
     } else {
       int have = 0;
       for (int j = 0; j < na && !have; j++)
         have = !strcmp(acols[j], c);
-      sb_add(&cur, "%s\"%s\"", sep, c);
+      eb_sb_add(&cur, "%s\"%s\"", sep, c);
       if (have)
-        sb_add(&old, "%s\"%s\"", sep, c);
+        eb_sb_add(&old, "%s\"%s\"", sep, c);
       else
-        sb_add(&old, "%sNULL", sep);
+        eb_sb_add(&old, "%sNULL", sep);
     }
   }
   sqlite3_finalize(st);
-  sb_add(&old, " FROM main.run_attempts");
-  sb_add(&cur, " FROM main.runs%s", attempts && old.p ? old.p : "");
+  eb_sb_add(&old, " FROM main.run_attempts");
+  eb_sb_add(&cur, " FROM main.runs%s", attempts && old.p ? old.p : "");
   int ret = 0;
   if (!cur.p || !old.p || cur.oom || old.oom)
     ret = oom_fail(x);

@@ -112,11 +112,11 @@ static int list_svgs(const char *dir, names *out) {
 static char *read_all(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
-  sbuf b = {0};
+  eb_sbuf b = {0};
   char buf[65536];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-    sb_add(&b, "%.*s", (int)n, buf);
+    eb_sb_add(&b, "%.*s", (int)n, buf);
   int bad = ferror(f) || b.oom;
   fclose(f);
   if (bad) {

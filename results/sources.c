@@ -88,7 +88,7 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
     if (eb_suite_sources_find(out, rows[i].task)) continue; /* done */
     /* every row of this task: distinct kinds and labels */
     int nk = 0;
-    sbuf text = {0}, why = {0};
+    eb_sbuf text = {0}, why = {0};
     for (int j = i; j < n; j++) {
       if (strcmp(rows[j].task, rows[i].task)) continue;
       int seen = 0;
@@ -100,11 +100,11 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
     int first = 1;
     for (int j = i; j < n; j++) {
       if (strcmp(rows[j].task, rows[i].task)) continue;
-      sb_add(&text, "%s%s",
-             first ? (nk > 1 ? "mixed sources: " : "") : (nk > 1 ? " + " : "; "),
-             rows[j].label);
-      sb_add(&why, "%s%s (%s; %d run%s)", first ? "" : ", ", rows[j].kind, rows[j].label,
-             rows[j].runs, rows[j].runs == 1 ? "" : "s");
+      eb_sb_add(&text, "%s%s",
+                first ? (nk > 1 ? "mixed sources: " : "") : (nk > 1 ? " + " : "; "),
+                rows[j].label);
+      eb_sb_add(&why, "%s%s (%s; %d run%s)", first ? "" : ", ", rows[j].kind,
+                rows[j].label, rows[j].runs, rows[j].runs == 1 ? "" : "s");
       first = 0;
     }
     if (nk > 1 && !allow_mix) {
@@ -125,7 +125,7 @@ int eb_suite_sources_load(sqlite3 *db, const char *dbpath, int64_t suite_id,
       continue;
     }
     eb_task_source *v = realloc(out->v, (size_t)(out->n + 1) * sizeof *v);
-    char *t = sb_take(&text), *task = dup_or_null(rows[i].task);
+    char *t = eb_sb_take(&text), *task = dup_or_null(rows[i].task);
     if (!v || !t || !task) {
       if (v) out->v = v;
       free(t);

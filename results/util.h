@@ -1,66 +1,16 @@
 /* Small helpers shared by the report and plot writers (internal, not
- * installed): a growing string buffer, an ordered list of unique names, and
- * NULL-safe SQLite column readers. */
+ * installed): an ordered list of unique names and NULL-safe SQLite column
+ * readers. The string builder is util/strbuf.h. */
 #ifndef EFFBENCH_RESULTS_UTIL_H
 #define EFFBENCH_RESULTS_UTIL_H
 
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------ string builder -- */
-typedef struct {
-  char *p;
-  size_t n, cap;
-  int oom; /* an allocation failed: later adds do nothing */
-} sbuf;
-
-static inline void sb_vadd(sbuf *b, const char *fmt, va_list ap) {
-  if (b->oom) return;
-  va_list ap2;
-  va_copy(ap2, ap);
-  int k = vsnprintf(NULL, 0, fmt, ap2);
-  va_end(ap2);
-  if (k < 0) {
-    b->oom = 1;
-    return;
-  }
-  if (b->n + (size_t)k + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + (size_t)k + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
-  b->n += (size_t)k;
-}
-
-__attribute__((format(printf, 2, 3))) static inline void sb_add(sbuf *b, const char *fmt,
-                                                                ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  sb_vadd(b, fmt, ap);
-  va_end(ap);
-}
-
-/* The built string, owned by the caller; NULL (and nothing to free) if an
- * allocation failed on the way, so a truncated string is never used. */
-static inline char *sb_take(sbuf *b) {
-  if (b->oom) {
-    free(b->p);
-    b->p = NULL;
-  }
-  return b->p;
-}
+#include "strbuf.h"
 
 /* ---------------------------------------------------------- name lists -- */
 typedef struct {
@@ -160,9 +110,9 @@ static inline int find_suite(sqlite3 *db, const char *db_path, const char *name,
     return rc != SQLITE_DONE ? -1 : 1;
   }
   if (all.n) qsort(all.v, (size_t)all.n, sizeof *all.v, names_cmp);
-  sbuf b = {0};
+  eb_sbuf b = {0};
   for (int i = 0; i < all.n; i++)
-    sb_add(&b, "%s%s", i ? ", " : "", all.v[i]);
+    eb_sb_add(&b, "%s%s", i ? ", " : "", all.v[i]);
   if (name)
     snprintf(err, errlen, "no runs for suite '%s' in %s (suites: %s)", name, db_path,
              all.n ? b.p : "none");
@@ -187,12 +137,12 @@ static inline int find_baseline(sqlite3 *db, const char *db_path, int64_t suite_
   sqlite3_stmt *st = NULL;
   if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return -1;
   sqlite3_bind_int64(st, 1, suite_id);
-  sbuf b = {0};
+  eb_sbuf b = {0};
   int rc, hit = 0, n = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *a = col_text(st, 0);
     hit |= strcmp(a, baseline) == 0;
-    sb_add(&b, "%s%s", n++ ? ", " : "", a);
+    eb_sb_add(&b, "%s%s", n++ ? ", " : "", a);
   }
   sqlite3_finalize(st);
   if (rc == SQLITE_DONE && !hit)

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hash.h"
+
 long long eb_utf8_invalid(const unsigned char *s, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -136,11 +138,8 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 33);
 }
 
-uint64_t eb_hash_str(uint64_t h, const char *s) {
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
+/* the tasks' name for util's FNV-1a (hash.h) */
+uint64_t eb_hash_str(uint64_t h, const char *s) { return eb_fnv1a_str(h, s); }
 
 typedef struct carve_item {
   uint64_t h;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "hash.h"
 #include "tmpname.h"
 
 /* version 2: a checksum of the header and payload (version 1 had none, so an
@@ -431,10 +432,10 @@ int eb_cache_dir(char *buf, size_t len, char *err, size_t errlen) {
   return 0;
 }
 
+/* FNV-1a of one field of the key, ended by a 0xFF byte (no text holds one),
+ * so that "ab" + "c" and "a" + "bc" differ */
 static uint64_t fnv(uint64_t h, const char *s) {
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return (h ^ 0xFF) * 1099511628211ull; /* separator */
+  return eb_fnv1a(eb_fnv1a_str(h, s), "\xff", 1);
 }
 
 int eb_cache_path(const char *task, const eb_args *args, uint64_t seed,
@@ -443,7 +444,7 @@ int eb_cache_path(const char *task, const eb_args *args, uint64_t seed,
   char dir[3072];
   if (eb_cache_dir(dir, sizeof dir, err, errlen)) return -1;
   /* FNV-1a over a canonical text of the settings */
-  uint64_t h = fnv(1469598103934665603ull, task);
+  uint64_t h = fnv(EB_FNV_SEED, task);
   h = fnv(h, generator_version ? generator_version : "");
   char text[256];
   snprintf(text, sizeof text, "seed=%llu", (unsigned long long)seed);

@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 
 #include "bytes.h"
+#include "hash.h"
 #include "dataset.h"
 #include "pathfinder.h"
 
@@ -657,7 +658,7 @@ static int pf_open(const char *name, int64_t deftrain, const eb_args *a, uint64_
     snprintf(err, errlen, "out of memory");
     return -1;
   }
-  pf_stamp ps = {1469598103934665603ull, {0}, ""};
+  pf_stamp ps = {EB_FNV_SEED, {0}, ""};
   if (eb_pf_resolve(a, &p->cfg, err, errlen)) goto fail;
   const char *path = eb_args_str(a, "path", "");
   char curv[4096] = "", ver[4096 + 64];

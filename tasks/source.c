@@ -4,14 +4,15 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bytes.h"
+#include "hash.h"
 #include "dataset.h"
+#include "json.h"
 #include "tmpname.h"
 
 /* ------------------------------------------------------------ SHA-256 -- */
@@ -147,55 +148,6 @@ int eb_sha256_file(const char *path, char hex[65], int64_t *bytes, char *err,
   return 0;
 }
 
-/* ------------------------------------------------------------- text ---- */
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      b->oom = 1;
-      return;
-    }
-    if (b->p && b->n + (size_t)k < b->cap) {
-      b->n += (size_t)k;
-      return;
-    }
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap <= b->n + (size_t)k)
-      cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-      b->oom = 1;
-      return;
-    }
-    b->p = q;
-    b->cap = cap;
-  }
-}
-
-/* a JSON string literal */
-static void sb_json(sbuf *b, const char *s) {
-  sb_add(b, "\"");
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      sb_add(b, "\\%c", *p);
-    else if (*p < 0x20)
-      sb_add(b, "\\u%04x", *p);
-    else
-      sb_add(b, "%c", *p);
-  }
-  sb_add(b, "\"");
-}
-
 void eb_source_free(eb_source_info *s) {
   free(s->detail);
   memset(s, 0, sizeof *s);
@@ -205,7 +157,7 @@ const eb_data_source *eb_source_get(const eb_source_info *s) {
   return s->pub.kind ? &s->pub : NULL;
 }
 
-static int finish(eb_source_info *s, const char *kind, sbuf *detail, char *err,
+static int finish(eb_source_info *s, const char *kind, eb_sbuf *detail, char *err,
                   size_t errlen) {
   if (detail->oom || !detail->p) {
     free(detail->p);
@@ -223,29 +175,32 @@ static int finish(eb_source_info *s, const char *kind, sbuf *detail, char *err,
 
 int eb_source_generated(eb_source_info *s, const char *generator, const char *rule,
                         uint64_t seed, const eb_args *args, char *err, size_t errlen) {
-  sbuf b = {0};
-  sb_add(&b, "{\"generator\":");
-  sb_json(&b, generator);
+  eb_sbuf b = {0};
+  eb_json w;
+  eb_json_init(&w, &b);
+  eb_json_open(&w, '{');
+  eb_json_key(&w, "generator");
+  eb_json_string(&w, generator ? generator : "");
   if (rule) {
-    sb_add(&b, ",\"rule\":");
-    sb_json(&b, rule);
+    eb_json_key(&w, "rule");
+    eb_json_string(&w, rule);
   }
-  sb_add(&b, ",\"seed\":%llu,\"params\":{", (unsigned long long)seed);
+  eb_json_key(&w, "seed");
+  eb_json_rawf(&w, "%llu", (unsigned long long)seed);
+  eb_json_key(&w, "params");
+  eb_json_open(&w, '{');
   for (int i = 0; args && i < args->n; i++) {
     const eb_arg *a = &args->v[i];
-    sb_add(&b, "%s", i ? "," : "");
-    sb_json(&b, a->name);
+    eb_json_key(&w, a->name);
     switch (a->type) {
-    case EB_P_INT: sb_add(&b, ":%lld", (long long)a->i); break;
-    case EB_P_FLOAT: sb_add(&b, ":%.17g", a->f); break;
-    case EB_P_BOOL: sb_add(&b, ":%s", a->i ? "true" : "false"); break;
-    default:
-      sb_add(&b, ":");
-      sb_json(&b, a->s);
-      break;
+    case EB_P_INT: eb_json_int(&w, (long long)a->i); break;
+    case EB_P_FLOAT: eb_json_rawf(&w, "%.17g", a->f); break; /* as it always was */
+    case EB_P_BOOL: eb_json_bool(&w, a->i != 0); break;
+    default: eb_json_string(&w, a->s ? a->s : ""); break;
     }
   }
-  sb_add(&b, "}}");
+  eb_json_close(&w);
+  eb_json_close(&w);
   snprintf(s->label, sizeof s->label, "generated%s%s, seed %llu", rule ? " " : "",
            rule ? rule : "", (unsigned long long)seed);
   return finish(s, "generated", &b, err, errlen);
@@ -264,7 +219,7 @@ static int cmp_fent(const void *a, const void *b) {
 /* memo file of the detail for these files, keyed by their stamps */
 static int memo_path(const char *kind, const char *root, const fent *f, int64_t n,
                      char *out, size_t len) {
-  uint64_t h = eb_hash_str(1469598103934665603ull, "source-v1");
+  uint64_t h = eb_hash_str(EB_FNV_SEED, "source-v1");
   h = eb_hash_str(h, kind);
   h = eb_hash_str(h, root);
   char text[4096 + 128];
@@ -303,7 +258,7 @@ int eb_source_files(eb_source_info *s, const char *kind, const char *label,
   qsort(f, (size_t)n, sizeof *f, cmp_fent);
   char memo[4096];
   int have_memo = !memo_path(kind, real, f, n, memo, sizeof memo);
-  sbuf b = {0};
+  eb_sbuf b = {0};
   char digest[65] = "";
   if (have_memo) { /* "<manifest sha256>\n<detail JSON>" */
     unsigned char *text = NULL;
@@ -314,13 +269,13 @@ int eb_source_files(eb_source_info *s, const char *kind, const char *label,
       if (nl && nl - (char *)text == 64 && tn > 66 && text[65] == '{') {
         memcpy(digest, text, 64);
         digest[64] = '\0';
-        sb_add(&b, "%s", (char *)text + 65);
+        eb_sb_add(&b, "%s", (char *)text + 65);
       }
       free(text);
     }
   }
   if (!b.p) {
-    sbuf manifest = {0}, list = {0};
+    eb_sbuf manifest = {0}, list = {0};
     int64_t total = 0;
     for (int64_t i = 0; i < n; i++) {
       char hex[65];
@@ -332,28 +287,28 @@ int eb_source_files(eb_source_info *s, const char *kind, const char *label,
         return -1;
       }
       total += bytes;
-      sb_add(&manifest, "%s  %s\n", hex, f[i].rel);
+      eb_sb_add(&manifest, "%s  %s\n", hex, f[i].rel);
       if (n <= EB_SOURCE_LIST_MAX) {
-        sb_add(&list, "%s{\"path\":", i ? "," : "");
-        sb_json(&list, f[i].rel);
-        sb_add(&list, ",\"bytes\":%lld,\"sha256\":\"%s\"}", (long long)bytes, hex);
+        eb_sb_add(&list, "%s{\"path\":", i ? "," : "");
+        eb_json_quote(&list, f[i].rel);
+        eb_sb_add(&list, ",\"bytes\":%lld,\"sha256\":\"%s\"}", (long long)bytes, hex);
       }
     }
     eb_sha256_hex(manifest.p ? manifest.p : "", manifest.n, digest);
-    sb_add(&b, "{\"root\":");
-    sb_json(&b, real);
-    sb_add(&b, ",\"count\":%lld,\"bytes\":%lld,\"sha256\":\"%s\"", (long long)n,
-           (long long)total, digest);
-    if (n <= EB_SOURCE_LIST_MAX) sb_add(&b, ",\"files\":[%s]", list.p ? list.p : "");
-    sb_add(&b, "}");
+    eb_sb_add(&b, "{\"root\":");
+    eb_json_quote(&b, real);
+    eb_sb_add(&b, ",\"count\":%lld,\"bytes\":%lld,\"sha256\":\"%s\"", (long long)n,
+              (long long)total, digest);
+    if (n <= EB_SOURCE_LIST_MAX) eb_sb_add(&b, ",\"files\":[%s]", list.p ? list.p : "");
+    eb_sb_add(&b, "}");
     int oom = manifest.oom || list.oom;
     free(manifest.p);
     free(list.p);
     if (oom) b.oom = 1;
     if (have_memo && !b.oom) { /* best effort, atomically */
       char tmp[4200] = "", e[EB_ERR_LEN];
-      sbuf m = {0};
-      sb_add(&m, "%s\n%s", digest, b.p);
+      eb_sbuf m = {0};
+      eb_sb_add(&m, "%s\n%s", digest, b.p);
       if (eb_tmp_name(memo, tmp, sizeof tmp) || m.oom ||
           eb_write_file(tmp, m.p, m.n, e, sizeof e) || rename(tmp, memo))
         remove(tmp);

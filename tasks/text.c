@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "hash.h"
 #include "dataset.h"
 
 #define GEN_VERSION "text-gen-2"
@@ -351,7 +352,7 @@ static int load_aclimdb(const text_cfg *c, eb_dataset *d, eb_path_list *files, c
     uint8_t *dest = malloc((size_t)ntr);
     int bad = !keys || !dest;
     for (int64_t i = 0; !bad && i < ntr; i++) {
-      keys[i] = eb_hash_str(1469598103934665603ull, L.v[i].label ? "pos/" : "neg/");
+      keys[i] = eb_hash_str(EB_FNV_SEED, L.v[i].label ? "pos/" : "neg/");
       keys[i] = eb_hash_str(keys[i], L.v[i].name);
       dest[i] = EB_SPLIT_TRAIN;
     }
