@@ -2192,8 +2192,8 @@ int main(int argc, char **argv) {
     return exit_status(EB_OK);
   }
   if (!strcmp(name, "--version")) {
-    printf("effbench %s (commit %s, plugin ABI %d)\n", EFFBENCH_VERSION,
-           EFFBENCH_GIT_COMMIT, EFFBENCH_ABI_VERSION);
+    printf("effbench %s (commit %s, plugin ABI %d, core API %d.%d)\n", EFFBENCH_VERSION,
+           EFFBENCH_GIT_COMMIT, EB_PLUGIN_ABI, EB_CORE_API_MAJOR, EB_CORE_API_MINOR);
     return exit_status(EB_OK);
   }
   /* sub-commands see argv as if the command were argv[1] */

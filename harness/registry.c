@@ -53,16 +53,48 @@ void eb_registry_destroy(eb_registry *reg) {
 
 const char *eb_registry_error(const eb_registry *reg) { return reg->err; }
 
+/* Refuses a table whose abi_version the host cannot run (EB_ABI_COMPATIBLE)
+ * with a message naming both versions and the fix; 0 when it can. */
+static int check_version(eb_registry *reg, const char *kind, const char *name,
+                         const char *from, int abi) {
+  const int host = EFFBENCH_ABI_VERSION;
+  if (EB_ABI_COMPATIBLE(host, abi)) return 0;
+  const char *fix = "rebuild the plugin against the installed headers of this effbench";
+  if (EB_ABI_GENERATION(abi) == 0) { /* not encoded: generation 1 recorded 1 */
+    reg_error(reg,
+              "%s '%s' from %s was built for effbench plugin ABI %d, which records no "
+              "core API version (from before the core API was versioned); this "
+              "effbench has plugin ABI %d with core API %d.%d: %s",
+              kind, name, from, abi, EB_PLUGIN_ABI, EB_CORE_API_MAJOR, EB_CORE_API_MINOR,
+              fix);
+  } else if (EB_ABI_GENERATION(abi) != EB_PLUGIN_ABI) {
+    reg_error(reg,
+              "%s '%s' from %s was built for effbench plugin ABI %d (abi_version %d), "
+              "this effbench has plugin ABI %d: %s",
+              kind, name, from, EB_ABI_GENERATION(abi), abi, EB_PLUGIN_ABI, fix);
+  } else if (EB_ABI_CORE_MAJOR(abi) != EB_CORE_API_MAJOR) {
+    reg_error(reg,
+              "%s '%s' from %s was built against effbench core API %d.%d, this effbench "
+              "has core API %d.%d (another major version: functions or structs the "
+              "plugin uses differ): %s",
+              kind, name, from, EB_ABI_CORE_MAJOR(abi), EB_ABI_CORE_MINOR(abi),
+              EB_CORE_API_MAJOR, EB_CORE_API_MINOR, fix);
+  } else {
+    reg_error(reg,
+              "%s '%s' from %s was built against effbench core API %d.%d, newer than "
+              "this effbench, which has core API %d.%d (the plugin may use what this "
+              "one lacks): %s, or use an effbench with core API %d.%d or a later %d.x",
+              kind, name, from, EB_ABI_CORE_MAJOR(abi), EB_ABI_CORE_MINOR(abi),
+              EB_CORE_API_MAJOR, EB_CORE_API_MINOR, fix, EB_ABI_CORE_MAJOR(abi),
+              EB_ABI_CORE_MINOR(abi), EB_ABI_CORE_MAJOR(abi));
+  }
+  return -1;
+}
+
 static int check_abi(eb_registry *reg, const char *kind, const char *name, int abi,
                      size_t size, size_t host_size) {
   const char *from = reg->loading ? reg->loading : "built-in";
-  if (abi != EFFBENCH_ABI_VERSION) {
-    reg_error(reg,
-              "%s '%s' from %s was built for effbench ABI version %d, this effbench has "
-              "ABI version %d: rebuild the plugin against the installed headers",
-              kind, name ? name : "?", from, abi, EFFBENCH_ABI_VERSION);
-    return -1;
-  }
+  if (check_version(reg, kind, name ? name : "?", from, abi)) return -1;
   if (size < host_size) {
     reg_error(
         reg,
@@ -117,7 +149,7 @@ int eb_register_arch(eb_registry *reg, const eb_arch *a) {
     reg_error(reg, "NULL architecture table");
     return -1;
   }
-  /* a table built before `stat_decls` was appended is shorter: still ABI 1 */
+  /* a table that ends before `stat_decls` (EB_ARCH_SIZE_V1) is accepted */
   if (check_abi(reg, "architecture", a->name, a->abi_version, a->struct_size,
                 EB_ARCH_SIZE_V1))
     return -1;
@@ -147,7 +179,7 @@ int eb_register_task(eb_registry *reg, const eb_task *t) {
     reg_error(reg, "NULL task table");
     return -1;
   }
-  /* a table built before `source` was appended is shorter: still ABI 1 */
+  /* a table that ends before `source` (EB_TASK_SIZE_V1) is accepted */
   if (check_abi(reg, "task", t->name, t->abi_version, t->struct_size, EB_TASK_SIZE_V1))
     return -1;
   if (!t->open || !t->batch) {

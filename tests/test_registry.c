@@ -1,5 +1,5 @@
-/* Registry: built-ins, a real plugin .so, and clean refusals (ABI mismatch,
- * missing entry point, duplicate names, short tables). */
+/* Registry: built-ins, a real plugin .so, and clean refusals (another core
+ * API version, missing entry point, duplicate names, short tables). */
 #include <stdio.h>
 #include <string.h>
 
@@ -75,16 +75,47 @@ int main(void) {
         "loading a plugin twice was accepted");
   CHECK(contains(err, "registered twice"), "duplicate message: %s", err);
 
-  /* built for another ABI version: refused with both versions named */
-  int n_before = eb_registry_arch_count(reg);
-  CHECK(eb_registry_load_plugin(reg, PLUGIN_BADABI, err, sizeof err) != 0,
-        "ABI mismatch accepted");
-  char want[64];
-  snprintf(want, sizeof want, "ABI version %d", EFFBENCH_ABI_VERSION + 1);
-  CHECK(contains(err, want) && contains(err, PLUGIN_BADABI) && contains(err, "rebuild"),
-        "ABI message: %s", err);
-  CHECK(eb_registry_arch_count(reg) == n_before, "a refused arch was registered");
-  CHECK(eb_registry_find_arch(reg, "tokenmlp_v2") == NULL, "tokenmlp_v2 registered");
+  /* built against a core API this effbench cannot run: a newer minor, another
+   * major, or plugin ABI generation 1 (no core API version recorded); each
+   * refused as bad input with the file, both versions and the fix named */
+  char host[32], newer[32], major[32];
+  snprintf(host, sizeof host, "core API %d.%d", EB_CORE_API_MAJOR, EB_CORE_API_MINOR);
+  snprintf(newer, sizeof newer, "core API %d.%d", EB_CORE_API_MAJOR,
+           EB_CORE_API_MINOR + 1);
+  snprintf(major, sizeof major, "core API %d.0", EB_CORE_API_MAJOR + 1);
+  const struct {
+    const char *path, *arch, *built, *why;
+  } refused[] = {
+      {PLUGIN_BADABI, "tokenmlp_v2", newer, "newer than"},
+      {PLUGIN_BADMAJOR, "tokenmlp_major", major, "another major version"},
+      {PLUGIN_ABI1, "tokenmlp_abi1", "plugin ABI 1,", "records no core API version"},
+  };
+  for (int i = 0; i < 3; i++) {
+    int n_before = eb_registry_arch_count(reg);
+    CHECK(eb_registry_load_plugin(reg, refused[i].path, err, sizeof err) == EB_INPUT,
+          "%s: accepted, or not refused as bad input", refused[i].path);
+    CHECK(contains(err, refused[i].path) && contains(err, refused[i].built) &&
+              contains(err, host) && contains(err, refused[i].why) &&
+              contains(err, "rebuild the plugin against the installed headers"),
+          "version message of %s: %s", refused[i].path, err);
+    CHECK(eb_registry_arch_count(reg) == n_before, "a refused arch was registered");
+    CHECK(eb_registry_find_arch(reg, refused[i].arch) == NULL, "%s registered",
+          refused[i].arch);
+  }
+  /* the same rule for a table registered directly, tasks too: a table of an
+   * older minor of this major is accepted (when there is one) */
+  eb_arch older = *eb_registry_find_arch(reg, "vanilla");
+  older.name = "older_minor";
+  older.abi_version = EB_ABI_ENCODE(EB_PLUGIN_ABI, EB_CORE_API_MAJOR, 0);
+  CHECK(eb_register_arch(reg, &older) == 0, "core API %d.0 refused: %s",
+        EB_CORE_API_MAJOR, eb_registry_error(reg));
+  eb_task t_new = *eb_registry_find_task(reg, "majority");
+  t_new.name = "newer_minor";
+  t_new.abi_version = EFFBENCH_ABI_VERSION + 1;
+  CHECK(eb_register_task(reg, &t_new) != 0, "a task of a newer minor accepted");
+  CHECK(contains(eb_registry_error(reg), "task 'newer_minor' from built-in") &&
+            contains(eb_registry_error(reg), newer),
+        "task message: %s", eb_registry_error(reg));
 
   /* no entry point, missing file */
   CHECK(eb_registry_load_plugin(reg, PLUGIN_NOENTRY, err, sizeof err) != 0,

@@ -63,11 +63,19 @@ foreach(script ${EB_SCRIPT_TESTS})
 endforeach()
 
 # Real shared objects for the registry tests: a good plugin, the same plugin
-# built against a future ABI version, and one without an entry point.
+# recording a newer core API minor, another core API major and the plugin ABI
+# generation 1 (no core API version), and one without an entry point.
 add_library(eb_test_plugin_good MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
 add_library(eb_test_plugin_badabi MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
 target_compile_definitions(eb_test_plugin_badabi PRIVATE
   "TOKENMLP_ABI=(EFFBENCH_ABI_VERSION+1)" TOKENMLP_NAME="tokenmlp_v2")
+add_library(eb_test_plugin_badmajor MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
+target_compile_definitions(eb_test_plugin_badmajor PRIVATE
+  "TOKENMLP_ABI=EB_ABI_ENCODE(EB_PLUGIN_ABI,EB_CORE_API_MAJOR+1,0)"
+  TOKENMLP_NAME="tokenmlp_major")
+add_library(eb_test_plugin_abi1 MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/tokenmlp.c)
+target_compile_definitions(eb_test_plugin_abi1 PRIVATE TOKENMLP_ABI=1
+                           TOKENMLP_NAME="tokenmlp_abi1")
 add_library(eb_test_plugin_noentry MODULE ${CMAKE_SOURCE_DIR}/tests/plugins/noentry.c)
 # tokenmlp broken on purpose, and with a kink, for check_cli.test.sh; with
 # declared stats, and as a plugin built against the first ABI-1 header (no
@@ -79,8 +87,8 @@ foreach(v BAD_BACKWARD BAD_FLOPS KINK STATS V1)
 endforeach()
 target_compile_definitions(eb_test_plugin_stats PRIVATE TOKENMLP_NAME="tokenmlp_stats")
 target_compile_definitions(eb_test_plugin_v1 PRIVATE TOKENMLP_NAME="tokenmlp_v1")
-foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry
-          eb_test_plugin_bad_backward eb_test_plugin_bad_flops eb_test_plugin_kink
+foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_badmajor
+          eb_test_plugin_abi1 eb_test_plugin_noentry eb_test_plugin_bad_backward eb_test_plugin_bad_flops eb_test_plugin_kink
           eb_test_plugin_stats eb_test_plugin_v1)
   target_include_directories(${t} PRIVATE ${CMAKE_SOURCE_DIR}/include)
   set_target_properties(${t} PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
@@ -88,14 +96,22 @@ foreach(t eb_test_plugin_good eb_test_plugin_badabi eb_test_plugin_noentry
 endforeach()
 if(TARGET test_registry)
   add_dependencies(test_registry eb_test_plugin_good eb_test_plugin_badabi
-                   eb_test_plugin_noentry eb_test_plugin_stats eb_test_plugin_v1)
+                   eb_test_plugin_badmajor eb_test_plugin_abi1 eb_test_plugin_noentry
+                   eb_test_plugin_stats eb_test_plugin_v1)
   target_compile_definitions(test_registry PRIVATE
     PLUGIN_GOOD="$<TARGET_FILE:eb_test_plugin_good>"
     PLUGIN_STATS="$<TARGET_FILE:eb_test_plugin_stats>"
     PLUGIN_V1="$<TARGET_FILE:eb_test_plugin_v1>"
     PLUGIN_BADABI="$<TARGET_FILE:eb_test_plugin_badabi>"
+    PLUGIN_BADMAJOR="$<TARGET_FILE:eb_test_plugin_badmajor>"
+    PLUGIN_ABI1="$<TARGET_FILE:eb_test_plugin_abi1>"
     PLUGIN_NOENTRY="$<TARGET_FILE:eb_test_plugin_noentry>"
     PLUGIN_GOOD_DIR="$<TARGET_FILE_DIR:eb_test_plugin_good>")
+endif()
+# The public headers whose declarations test_core_api digests.
+if(TARGET test_core_api)
+  target_compile_definitions(test_core_api PRIVATE
+    EB_INCLUDE_DIR="${CMAKE_SOURCE_DIR}/include/effbench")
 endif()
 
 # Test helper of golden_pair.test.sh: exports a pair (two-tower) model with one

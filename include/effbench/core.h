@@ -33,6 +33,33 @@
 extern "C" {
 #endif
 
+/* ------------------------------------------------------ API version ---- */
+/* The version of the public API: every declaration under include/effbench/
+ * (this header, plugin.h, rc.h). A plugin calls the eb_* functions of the
+ * executable, resolved when it is loaded, and shares these structs with it,
+ * so their signatures and layouts are ABI: each table a plugin registers
+ * records the version it was compiled against (abi_version, through
+ * EFFBENCH_ABI_VERSION), and the registry refuses a table of another major or
+ * of a newer minor than its own (docs/plugins.md, "Versioning").
+ *   MAJOR: a change that can break a plugin compiled before it: a function's
+ *          signature or meaning, a struct's layout (beyond an appended member
+ *          the host reads only when struct_size covers it), an enum value or
+ *          macro value a plugin compiles in, a removed declaration. MINOR
+ *          goes back to 0.
+ *   MINOR: a change that only adds: a function, a type, a macro, an enum
+ *          value at the end, a struct member appended as above.
+ * EB_CORE_API_DIGEST is the SHA-256 of the declarations of every header
+ * under include/effbench/ at this version (comments, whitespace, include
+ * guards and #include lines left out, top-level declarations in sorted
+ * order): tests/test_core_api.c recomputes it and fails on any difference,
+ * asking for a bump and the new digest (docs/engine.md, "Versioning the core
+ * API"). */
+#define EB_CORE_API_MAJOR 1
+#define EB_CORE_API_MINOR 0
+#define EB_CORE_API_VERSION (EB_CORE_API_MAJOR * 1000 + EB_CORE_API_MINOR)
+#define EB_CORE_API_DIGEST                                                               \
+  "9e0d4cb42f97ad9afaeebf2ce6227d2cacd8cf77fe97a1875eb489cb82db7d02"
+
 #define EB_MAX_DIMS 4
 #define EB_ERR_LEN 512
 

@@ -7,9 +7,12 @@
  * which calls eb_register_arch / eb_register_task for each thing it provides
  * and returns 0. Built-ins register through exactly the same calls.
  *
- * Compatibility rule: EFFBENCH_ABI_VERSION changes whenever a struct below
- * changes incompatibly; new members are only ever appended at the end, and
- * struct_size lets the host see how much of a table the plugin knows.
+ * Compatibility rule: every table records EFFBENCH_ABI_VERSION, which holds
+ * the plugin ABI generation and the core API version (core.h) of the headers
+ * it was compiled with; the registry accepts a table of the same generation
+ * and core API major whose minor is not newer than the host's. New members
+ * are only ever appended at the end (a minor change), and struct_size lets
+ * the host see how much of a table the plugin knows.
  */
 #ifndef EFFBENCH_PLUGIN_H
 #define EFFBENCH_PLUGIN_H
@@ -23,7 +26,36 @@
 extern "C" {
 #endif
 
-#define EFFBENCH_ABI_VERSION 1
+/* The plugin ABI generation: how a table's abi_version and the entry point's
+ * host_abi_version are to be read. Generation 1 recorded the plain number 1
+ * and no core API version; such tables are refused (rebuild the plugin).
+ * Changes only when that encoding or the entry point changes: what the
+ * headers declare is versioned by EB_CORE_API_MAJOR/MINOR (core.h). */
+#define EB_PLUGIN_ABI 2
+
+/* abi_version = generation * 1000000 + core major * 1000 + core minor, e.g.
+ * 2001000 for generation 2 with core API 1.0 (the order of the numbers is
+ * the order of the versions), and its parts. */
+#define EB_ABI_ENCODE(gen, major, minor) ((gen)*1000000 + (major)*1000 + (minor))
+#define EB_ABI_GENERATION(v) ((v) / 1000000)
+#define EB_ABI_CORE_MAJOR(v) ((v) / 1000 % 1000)
+#define EB_ABI_CORE_MINOR(v) ((v) % 1000)
+
+/* What a plugin records in its tables (abi_version) and what the host passes
+ * to effbench_plugin_init (host_abi_version). */
+#define EFFBENCH_ABI_VERSION                                                             \
+  EB_ABI_ENCODE(EB_PLUGIN_ABI, EB_CORE_API_MAJOR, EB_CORE_API_MINOR)
+
+/* Whether a host of abi_version `host` runs code compiled with abi_version
+ * `built`: the same generation and core API major, and a minor no newer than
+ * the host's (a newer one may use what this host lacks, or set table members
+ * it would not read). The registry applies it to every table; a plugin that
+ * registers nothing and only runs code in its entry point applies it to
+ * host_abi_version itself. */
+#define EB_ABI_COMPATIBLE(host, built)                                                   \
+  (EB_ABI_GENERATION(built) == EB_ABI_GENERATION(host) &&                                \
+   EB_ABI_CORE_MAJOR(built) == EB_ABI_CORE_MAJOR(host) &&                                \
+   EB_ABI_CORE_MINOR(built) <= EB_ABI_CORE_MINOR(host))
 
 /* ------------------------------------------------- declared parameters --- */
 typedef enum eb_ptype {
@@ -157,9 +189,10 @@ typedef struct eb_arch {
    * `effbench check` and the tests compare it with the counter exactly. */
   int (*gemm_flops)(const eb_model_config *cfg, const eb_args *args, int B, int N,
                     int training, double *model, double *executed);
-  /* --- appended in ABI 1 after the first release: tables built against the
-   * older header end before this member (struct_size == EB_ARCH_SIZE_V1) and
-   * are still accepted; the host reads it only when struct_size covers it. */
+  /* --- appended during ABI generation 1: a table that ends before this
+   * member (struct_size == EB_ARCH_SIZE_V1) is still accepted, and the host
+   * reads it only when struct_size covers it, as it reads every member
+   * appended in a minor version of the core API. */
   /* The stats `stats` emits that reports show, in column order, ended by
    * {NULL}. Optional: NULL (or an older table) shows whatever the arch
    * recorded under its stat names, each the mean over steps. Emitted but
@@ -238,10 +271,10 @@ typedef struct eb_task {
    * file format (`effbench data`), so that loading it back gives the same
    * examples. Optional (NULL: the task has no file format). */
   int (*write)(void *data, const char *dir, char *err, size_t errlen);
-  /* --- appended in ABI 1 after the first release: tables built against the
-   * older header are shorter (struct_size == EB_TASK_SIZE_V1) and are still
-   * accepted; the host reads the members below only when struct_size covers
-   * them. */
+  /* --- appended during ABI generation 1: a table that ends before these
+   * members (struct_size == EB_TASK_SIZE_V1) is still accepted, and the host
+   * reads them only when struct_size covers them, as it reads every member
+   * appended in a minor version of the core API. */
   /* The data source of the opened data (optional: NULL, or a NULL return,
    * records the source as "unreported"). */
   const eb_data_source *(*source)(void *data);

@@ -18,8 +18,13 @@
  *   -DTOKENMLP_V1            "tokenmlp_v1": the same stats, emitted but not
  *                            declared, from a table of the first ABI-1 layout
  *                            (tests/plugins/arch_v1.h: no stat_decls member,
- *                            struct_size EB_ARCH_SIZE_V1), as a plugin built
- *                            against the older header is */
+ *                            struct_size EB_ARCH_SIZE_V1), the shorter table
+ *                            the host must still read correctly
+ *
+ * and for the version check (docs/plugins.md, "Versioning"):
+ *   -DTOKENMLP_ABI=N         the table records abi_version N instead of
+ *                            EFFBENCH_ABI_VERSION (another core API version,
+ *                            or 1: plugin ABI generation 1) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
