@@ -23,7 +23,7 @@
 #include "registry.h"
 #include "report.h"
 #include "compare.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 #include "merge.h"
 #include "run.h"
 #include "slurm.h"

@@ -4,7 +4,7 @@
 #include "registry.h"
 
 #include "decl.h"
-#include "../tasks/source.h" /* eb_sha256_file: a plugin's code digest */
+#include "source.h" /* eb_sha256_file: a plugin's code digest */
 
 #include <dirent.h>
 #include <dlfcn.h>

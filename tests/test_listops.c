@@ -11,7 +11,7 @@
 #include "check.h"
 #include "decl.h"
 #include "effbench/plugin.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 
 extern const eb_task eb_task_listops;
 

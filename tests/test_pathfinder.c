@@ -17,7 +17,7 @@
 #include "check.h"
 #include "decl.h"
 #include "effbench/plugin.h"
-#include "../tasks/pathfinder.h"
+#include "pathfinder.h"
 
 extern const eb_task eb_task_pathfinder, eb_task_pathx;
 

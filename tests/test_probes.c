@@ -8,7 +8,7 @@
 #include "check.h"
 #include "decl.h"
 #include "effbench/plugin.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 
 extern const eb_task eb_task_mqar, eb_task_selective_copy;
 

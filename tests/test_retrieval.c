@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tasks/bytes.h"
-#include "../tasks/dataset.h"
+#include "bytes.h"
+#include "dataset.h"
 #include "check.h"
 #include "decl.h"
 

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tasks/source.h"
+#include "source.h"
 #include "check.h"
 #include "decl.h"
 #include "registry.h"

@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tasks/bytes.h"
-#include "../tasks/dataset.h"
+#include "bytes.h"
+#include "dataset.h"
 #include "check.h"
 #include "decl.h"
 
