@@ -14,7 +14,7 @@
 
 #include "bench.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "export.h"
 #include "gemm.h"
 #include "model.h"

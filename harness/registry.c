@@ -3,7 +3,7 @@
  * table size before accepting anything. */
 #include "registry.h"
 
-#include "decl.h"
+#include "args.h"
 #include "source.h" /* eb_sha256_file: a plugin's code digest */
 
 #include <dirent.h>

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
 #include "dataset.h"
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
 #include "dataset.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
 #include "dataset.h"
 

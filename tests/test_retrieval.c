@@ -10,7 +10,7 @@
 #include "bytes.h"
 #include "dataset.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 
 extern const eb_task eb_task_retrieval;
 int eb_retrieval_topic_oracle(const unsigned char *s, int n, int topics);

@@ -12,7 +12,7 @@
 
 #include "source.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "registry.h"
 
 static char data_dir[1024], tmp[1024];

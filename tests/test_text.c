@@ -13,7 +13,7 @@
 #include "bytes.h"
 #include "dataset.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 
 extern const eb_task eb_task_text;
 int eb_text_sentiment_oracle(const unsigned char *s, int n, int anagram, int *npos,
