@@ -260,10 +260,6 @@ int eb_write_file(const char *path, const void *buf, size_t n, char *err, size_t
   return 0;
 }
 
-int64_t eb_rng_below(eb_rng *r, int64_t n) {
-  return n > 0 ? (int64_t)(eb_rng_u64(r) % (uint64_t)n) : 0;
-}
-
 int eb_random_word(eb_rng *r, char *out, int lo, int hi) {
   int len = lo + (int)eb_rng_below(r, hi - lo + 1);
   for (int i = 0; i < len; i++)

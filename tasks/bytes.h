@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "effbench/core.h"
+#include "effbench/rng.h"
 
 #define EB_BYTE_VOCAB 257
 
@@ -81,8 +81,5 @@ typedef struct eb_word {
   int len;
 } eb_word;
 int eb_render_words(eb_rng *r, const eb_word *w, int n, unsigned char *out);
-
-/* Uniform integer in [0, n). */
-int64_t eb_rng_below(eb_rng *r, int64_t n);
 
 #endif
