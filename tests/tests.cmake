@@ -143,3 +143,13 @@ if(EFFBENCH_FUZZ)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
   endforeach()
 endif()
+
+# The layering (docs/engine.md, "Layers"): each layer's library compiles what
+# it may include and does not find what it must not (tests/layers.sh).
+set(EB_LAYER_ENV "CC=${CMAKE_C_COMPILER};EB_SRC=${CMAKE_SOURCE_DIR}")
+foreach(layer core archs tasks model results harness)
+  list(APPEND EB_LAYER_ENV
+       "EB_INC_${layer}=$<JOIN:$<TARGET_PROPERTY:effbench_${layer},INCLUDE_DIRECTORIES>,:>")
+endforeach()
+add_test(NAME layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/layers.sh)
+set_tests_properties(layers PROPERTIES LABELS unit ENVIRONMENT "${EB_LAYER_ENV}")
