@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bytes.h"
+#include "files.h"
 #include "tmpname.h"
 
 /* version 2: a checksum of the header and payload (version 1 had none, so an

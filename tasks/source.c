@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bytes.h"
+#include "carve.h"
+#include "files.h"
 #include "dataset.h"
 #include "tmpname.h"
 

@@ -65,7 +65,8 @@ deny results $core_private optim.h gemm.h args.h dataset.h bytes.h model.h regis
   block_util.h
 allow harness effbench/plugin.h optim.h gemm.h args.h model.h dataset.h source.h \
   tmpname.h store.h report.h plot.h version.h
-deny harness $core_private block_util.h prenorm_flops.h bytes.h pathfinder.h \
+deny harness $core_private block_util.h prenorm_flops.h bytes.h lines.h carve.h words.h \
+  pathfinder.h \
   store_internal.h sources.h report_html.h
 
 # relative includes in the layers' sources

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "files.h"
 #include "dataset.h"
 #include "check.h"
 #include "args.h"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bytes.h"
+#include "files.h"
 #include "dataset.h"
 #include "check.h"
 #include "args.h"
