@@ -3,6 +3,12 @@
  * FLOP conventions are in docs/flops.md (GEMM M x N x K = 2MNK). */
 #include "ops_util.h"
 
+/* The host's view of eb__gemm (gemm.h): bench --peak times the engine's own
+ * threaded split. */
+void eb_gemm_threaded(int M, int N, int K, const float *A, const float *B, float *C) {
+  eb__gemm(NULL, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+}
+
 /* ------------------------------------------------------------- linear ---- */
 /* x[...,I], w[O,I], b[O] or NULL -> y[...,O] = x w^T + b; rows M = x->size / I.
  * Backward: dx[M,I] += dy[M,O] w; dw[O,I] += dy^T x; db[O] += colsum dy.

@@ -81,3 +81,7 @@ void eb_rng_orthogonal(eb_rng *r, float *out, int rows, int cols) {
       out[(int64_t)i * cols + c] *= s;
   }
 }
+
+int64_t eb_rng_below(eb_rng *r, int64_t n) {
+  return n > 0 ? (int64_t)(eb_rng_u64(r) % (uint64_t)n) : 0;
+}

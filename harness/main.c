@@ -14,7 +14,7 @@
 
 #include "bench.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "export.h"
 #include "gemm.h"
 #include "model.h"
@@ -23,7 +23,7 @@
 #include "registry.h"
 #include "report.h"
 #include "compare.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 #include "merge.h"
 #include "run.h"
 #include "slurm.h"

@@ -3,8 +3,8 @@
  * table size before accepting anything. */
 #include "registry.h"
 
-#include "decl.h"
-#include "../tasks/source.h" /* eb_sha256_file: a plugin's code digest */
+#include "args.h"
+#include "source.h" /* eb_sha256_file: a plugin's code digest */
 
 #include <dirent.h>
 #include <dlfcn.h>

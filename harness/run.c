@@ -20,7 +20,7 @@
 #include "peak.h"
 #include "registry.h"
 #include "store.h"
-#include "../tasks/source.h" /* eb_sha256_file: the executable's digest */
+#include "source.h" /* eb_sha256_file: the executable's digest */
 #include "version.h"
 
 #ifndef EFFBENCH_COMPILER

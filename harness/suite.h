@@ -4,7 +4,7 @@
 #ifndef EFFBENCH_SUITE_H
 #define EFFBENCH_SUITE_H
 
-#include "decl.h"
+#include "args.h"
 #include "registry.h"
 #include "train.h"
 

@@ -1,5 +1,5 @@
 # Writes OUT, a C file with the version and the git commit of the source tree,
-# at every build (the target effbench_version runs this script): the file is
+# at every build (the target effbench_version_c runs this script): the file is
 # rewritten only when its text changes, so a new commit recompiles this one
 # file and relinks, and an unchanged tree rebuilds nothing.
 #

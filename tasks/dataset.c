@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bytes.h"
+#include "files.h"
 #include "hash.h"
 #include "tmpname.h"
 

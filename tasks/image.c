@@ -36,7 +36,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "bytes.h"
+#include "files.h"
 #include "dataset.h"
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"

@@ -50,7 +50,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bytes.h"
+#include "carve.h"
+#include "files.h"
 #include "hash.h"
 #include "dataset.h"
 #include "pathfinder.h"

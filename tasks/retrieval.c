@@ -27,6 +27,9 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "files.h"
+#include "lines.h"
+#include "words.h"
 #include "dataset.h"
 
 #define GEN_VERSION "retrieval-gen-1"

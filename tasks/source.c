@@ -9,7 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bytes.h"
+#include "carve.h"
+#include "files.h"
 #include "hash.h"
 #include "dataset.h"
 #include "json.h"

@@ -48,6 +48,10 @@
 #include <string.h>
 
 #include "bytes.h"
+#include "carve.h"
+#include "files.h"
+#include "lines.h"
+#include "words.h"
 #include "hash.h"
 #include "dataset.h"
 

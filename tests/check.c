@@ -117,7 +117,7 @@ long long eb_test_file_size(const char *path) {
   return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-#include "decl.h"
+#include "args.h"
 
 int eb_test_resolve_kv(eb_argset *out, const char *owner, const eb_param_decl *decls,
                        const char *const *kv, char *err, size_t errlen) {

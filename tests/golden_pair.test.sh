@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ctest-labels: golden
 # Golden cross-check of the pair (two-tower) model of the Retrieval task
-# (harness/model.c: one shared encoder reads both sequences; pooled a, b enter
+# (model/model.c: one shared encoder reads both sequences; pooled a, b enter
 # ReLU(head.pair.w [a, b, a*b, a-b] + head.pair.b), then head.w) against the
 # independent PyTorch float64 reference (tests/golden/torch_models.py, which
 # encodes the two towers separately). The test helper eb_golden_export_pair

@@ -1,3 +1,4 @@
+#include "args.h"
 #include "learn.h"
 
 #include <stdio.h>

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../results/compare.h"
-#include "../results/store.h"
+#include "compare.h"
+#include "store.h"
 #include "check.h"
 
 static char dir[256];

@@ -18,7 +18,7 @@
 
 #include "check.h"
 #include "effbench/plugin.h"
-#include "../tasks/source.h" /* eb_sha256_hex */
+#include "source.h" /* eb_sha256_hex */
 
 #ifndef EB_INCLUDE_DIR
 #error "EB_INCLUDE_DIR (the source tree's include/effbench) must be defined"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tasks/dataset.h"
+#include "dataset.h"
 #include "check.h"
 
 static void fill(eb_dataset *d, int wide, int pair) {

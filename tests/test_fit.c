@@ -1,4 +1,4 @@
-/* Scaling-law fits (results/fit.h): y = a C^-b + c recovered from synthetic
+/* Scaling-law fits (results/api/fit.h): y = a C^-b + c recovered from synthetic
  * points with known a, b, c, exactly without noise and within tolerance with
  * it; the bootstrap interval over seeds covers the truth and is reproducible;
  * degenerate inputs (too few budgets, equal C, constant y, rising y, bad

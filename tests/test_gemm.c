@@ -1,4 +1,4 @@
-/* The GEMM backend (core/gemm.h): the self-check accepts a correct kernel and
+/* The GEMM backend (core/host/gemm.h): the self-check accepts a correct kernel and
  * rejects wrong ones; the chosen backend agrees with OpenBLAS and with a
  * double-precision reference on the engine's shapes; the same call gives the
  * same bits twice; EFFBENCH_GEMM selects the backend. */

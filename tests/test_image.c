@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
 
 extern const eb_task eb_task_image;

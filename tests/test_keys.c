@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tasks/bytes.h"
-#include "../tasks/dataset.h"
+#include "carve.h"
+#include "dataset.h"
 #include "check.h"
 #include "ckpt.h"
 #include "effbench/rc.h"

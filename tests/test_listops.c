@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 
 extern const eb_task eb_task_listops;
 

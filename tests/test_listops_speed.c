@@ -8,9 +8,9 @@
 #include <time.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 
 extern const eb_task eb_task_listops;
 

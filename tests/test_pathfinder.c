@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
-#include "../tasks/pathfinder.h"
+#include "pathfinder.h"
 
 extern const eb_task eb_task_pathfinder, eb_task_pathx;
 

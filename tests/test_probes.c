@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "effbench/plugin.h"
-#include "../tasks/dataset.h"
+#include "dataset.h"
 
 extern const eb_task eb_task_mqar, eb_task_selective_copy;
 

@@ -6,7 +6,7 @@
 #include "check.h"
 #include "model.h"
 #include "registry.h"
-#include "../tasks/source.h"
+#include "source.h"
 
 static int contains(const char *hay, const char *needle) {
   return strstr(hay, needle) != NULL;

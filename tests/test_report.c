@@ -18,8 +18,8 @@
 
 #include <sqlite3.h>
 
-#include "../results/report.h"
-#include "../results/store.h"
+#include "report.h"
+#include "store.h"
 #include "check.h"
 
 static char dir[256];

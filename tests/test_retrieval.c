@@ -7,10 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../tasks/bytes.h"
-#include "../tasks/dataset.h"
+#include "bytes.h"
+#include "files.h"
+#include "dataset.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 
 extern const eb_task eb_task_retrieval;
 int eb_retrieval_topic_oracle(const unsigned char *s, int n, int topics);

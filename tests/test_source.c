@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tasks/source.h"
+#include "source.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 #include "registry.h"
 
 static char data_dir[1024], tmp[1024];

@@ -10,8 +10,8 @@
 
 #include <sqlite3.h>
 
-#include "../results/store.h"
-#include "../results/store_internal.h"
+#include "store.h"
+#include "store_internal.h"
 #include "check.h"
 
 static char dir[256];

@@ -10,10 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../tasks/bytes.h"
-#include "../tasks/dataset.h"
+#include "bytes.h"
+#include "files.h"
+#include "dataset.h"
 #include "check.h"
-#include "decl.h"
+#include "args.h"
 
 extern const eb_task eb_task_text;
 int eb_text_sentiment_oracle(const unsigned char *s, int n, int anagram, int *npos,

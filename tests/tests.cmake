@@ -1,4 +1,5 @@
-# Every tests/test_*.c is one ctest executable linked against the library.
+# Every tests/test_*.c is one ctest executable linked against every layer
+# (effbench_testing: white-box, private headers included).
 # A test that wants a label other than "unit" says so in a first-line comment:
 #   /* ctest-labels: slow;e2e */
 file(GLOB EB_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/test_*.c)
@@ -7,9 +8,7 @@ foreach(src ${EB_TEST_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/check.c
                          ${CMAKE_SOURCE_DIR}/tests/learn.c)
-  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests
-                                             ${CMAKE_SOURCE_DIR}/core)
-  target_link_libraries(${name} PRIVATE effbench_lib)
+  target_link_libraries(${name} PRIVATE effbench_testing)
   set_target_properties(${name} PROPERTIES ENABLE_EXPORTS ON)
   target_link_options(${name} PRIVATE -Wl,--whole-archive $<TARGET_FILE:effbench_core>
                       -Wl,--no-whole-archive)
@@ -118,8 +117,7 @@ endif()
 # batch, as `effbench export --with-batch` does for single-input models.
 add_executable(eb_golden_export_pair ${CMAKE_SOURCE_DIR}/tests/golden/export_pair.c
                                      ${CMAKE_SOURCE_DIR}/tests/check.c)
-target_include_directories(eb_golden_export_pair PRIVATE ${CMAKE_SOURCE_DIR}/tests)
-target_link_libraries(eb_golden_export_pair PRIVATE effbench_lib)
+target_link_libraries(eb_golden_export_pair PRIVATE effbench_testing)
 
 # Fuzzing (tests/fuzz): one entry function per parser, shared by the
 # deterministic mutation test (always built) and, with -DEFFBENCH_FUZZ=ON and
@@ -131,10 +129,10 @@ set(EB_FUZZ_ENTRIES ${EB_FUZZ_DIR}/fuzz_common.c ${EB_FUZZ_DIR}/fuzz_yaml.c
     ${EB_FUZZ_DIR}/fuzz_store.c ${EB_FUZZ_DIR}/fuzz_cache.c)
 function(eb_fuzz_exe name)
   add_executable(${name} ${ARGN})
-  target_include_directories(${name} PRIVATE ${EB_FUZZ_DIR} ${CMAKE_SOURCE_DIR}/core)
+  target_include_directories(${name} PRIVATE ${EB_FUZZ_DIR})
   target_compile_definitions(${name} PRIVATE EB_FUZZ_DATA="${CMAKE_SOURCE_DIR}/tests/data"
                              EB_FUZZ_CORPUS="${EB_FUZZ_DIR}/corpus")
-  target_link_libraries(${name} PRIVATE effbench_lib)
+  target_link_libraries(${name} PRIVATE effbench_testing)
   target_link_options(${name} PRIVATE -Wl,--whole-archive $<TARGET_FILE:effbench_core>
                       -Wl,--no-whole-archive)
 endfunction()
@@ -161,3 +159,13 @@ if(EFFBENCH_FUZZ)
     target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer)
   endforeach()
 endif()
+
+# The layering (docs/engine.md, "Layers"): each layer's library compiles what
+# it may include and does not find what it must not (tests/layers.sh).
+set(EB_LAYER_ENV "CC=${CMAKE_C_COMPILER};EB_SRC=${CMAKE_SOURCE_DIR}")
+foreach(layer core archs tasks model results harness)
+  list(APPEND EB_LAYER_ENV
+       "EB_INC_${layer}=$<JOIN:$<TARGET_PROPERTY:effbench_${layer},INCLUDE_DIRECTORIES>,:>")
+endforeach()
+add_test(NAME layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/layers.sh)
+set_tests_properties(layers PROPERTIES LABELS unit ENVIRONMENT "${EB_LAYER_ENV}")

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "effbench/rc.h"
+#include "effbench/rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,7 +59,7 @@ extern "C" {
 #define EB_CORE_API_MINOR 0
 #define EB_CORE_API_VERSION (EB_CORE_API_MAJOR * 1000 + EB_CORE_API_MINOR)
 #define EB_CORE_API_DIGEST                                                               \
-  "9e0d4cb42f97ad9afaeebf2ce6227d2cacd8cf77fe97a1875eb489cb82db7d02"
+  "a93b2e0df91efe213ccbdb1cacce9f3172cd58614f9cc60fd079467dc613324d"
 
 #define EB_MAX_DIMS 4
 #define EB_ERR_LEN 512
@@ -74,27 +75,7 @@ typedef struct eb_tensor {
   const char *name;  /* parameters only */
 } eb_tensor;
 
-/* ---------------------------------------------------------------- RNG ---- */
-/* Counter-based: every draw is a pure function of (seed, stream, counter), so
- * results never depend on thread count or call order between streams. */
-typedef struct eb_rng {
-  uint64_t seed;
-  uint64_t stream;
-  uint64_t counter;
-} eb_rng;
-
-eb_rng eb_rng_make(uint64_t seed, uint64_t stream);
-uint64_t eb_rng_hash(uint64_t seed, uint64_t stream, uint64_t counter);
-uint64_t eb_rng_u64(eb_rng *r);
-float eb_rng_uniform(eb_rng *r); /* [0,1) */
-float eb_rng_normal(eb_rng *r);  /* N(0,1) */
-/* uniform in [0,1) for element `i` of a stream, stateless */
-float eb_rng_uniform_at(uint64_t seed, uint64_t stream, uint64_t i);
-/* out[rows,cols]: orthogonal random features (FAVOR+, Choromanski et al. 2020).
- * Rows come in blocks of `cols` mutually orthonormal rows (Gram-Schmidt on a
- * Gaussian block, the last block truncated), each row then scaled to the norm
- * of an independent N(0, I_cols) vector, so rows are marginally Gaussian. */
-void eb_rng_orthogonal(eb_rng *r, float *out, int rows, int cols);
+/* The RNG (eb_rng, eb_rng_*) is in effbench/rng.h, included above. */
 
 /* ---------------------------------------------------------- context ---- */
 typedef struct eb_ctx eb_ctx;

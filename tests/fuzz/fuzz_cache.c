@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../tasks/dataset.h"
+#include "dataset.h"
 #include "fuzz.h"
 
 int eb_fuzz_cache(const uint8_t *data, size_t size) {

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "decl.h"
+#include "args.h"
 #include "fuzz.h"
 
 #ifndef EB_FUZZ_DATA

@@ -1,5 +1,5 @@
 /* Test helper for golden_pair.test.sh: exports a pair (two-tower) model, as
- * the Retrieval task builds it (harness/model.c, pair = 1), with one batch of
+ * the Retrieval task builds it (model/model.c, pair = 1), with one batch of
  * two towers, its logits, loss and every parameter gradient, in the format of
  * `effbench export --with-batch` plus batch.tokens2 / batch.mask2 and
  * "pair": true in the config; tests/golden/check_export.py recomputes it with
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "check.h"
 #include "export.h"
 #include "registry.h"

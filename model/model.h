@@ -14,7 +14,6 @@
 #ifndef EFFBENCH_MODEL_H
 #define EFFBENCH_MODEL_H
 
-#include "decl.h"
 #include "effbench/plugin.h"
 
 typedef struct eb_model {

@@ -1,6 +1,8 @@
-/* Resolving user-given key=value settings against declared parameters. */
-#ifndef EFFBENCH_DECL_H
-#define EFFBENCH_DECL_H
+/* Resolving user-given key=value settings against declared parameters (host
+ * API: core/host/ is not the plugin ABI). Plugins read the resolved values
+ * with eb_args_* (effbench/plugin.h); both sides live in core/args.c. */
+#ifndef EFFBENCH_ARGS_H
+#define EFFBENCH_ARGS_H
 
 #include "effbench/plugin.h"
 

@@ -1,5 +1,6 @@
-/* The engine's single-threaded sgemm and the backend behind it (engine
- * internal; the harness reads the choice for bench output and speed rows).
+/* The engine's single-threaded sgemm and the backend behind it. Host API
+ * (core/host/: not the plugin ABI, never installed): the harness reads the
+ * choice for bench output and speed rows, and times eb_gemm_threaded.
  *
  * The backend is chosen once, at the first call, from the CPU's feature flags
  * (never from a table of model numbers): oneDNN's JIT sgemm (it generates code
@@ -30,6 +31,11 @@ const eb_gemm_info *eb_gemm_info_get(void);
  * The same shapes give the same bits on every call. */
 void eb__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Row-major C[M,N] = A[M,K] B[K,N] the way the engine runs its GEMMs: split
+ * over the OpenMP threads by eb__gemm (core/ops_util.h), one backend call per
+ * chunk; counted nowhere. What `effbench bench --peak` times. */
+void eb_gemm_threaded(int M, int N, int K, const float *A, const float *B, float *C);
 
 /* A single-threaded row-major sgemm kernel: 0 on success. */
 typedef int (*eb__sgemm_fn)(int ta, int tb, int M, int N, int K, float alpha,
