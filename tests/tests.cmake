@@ -163,7 +163,7 @@ endif()
 # The layering (docs/engine.md, "Layers"): each layer's library compiles what
 # it may include and does not find what it must not (tests/layers.sh).
 set(EB_LAYER_ENV "CC=${CMAKE_C_COMPILER};EB_SRC=${CMAKE_SOURCE_DIR}")
-foreach(layer core archs tasks model results harness)
+foreach(layer util core archs tasks model results harness)
   list(APPEND EB_LAYER_ENV
        "EB_INC_${layer}=$<JOIN:$<TARGET_PROPERTY:effbench_${layer},INCLUDE_DIRECTORIES>,:>")
 endforeach()
