@@ -302,6 +302,56 @@ int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t err
   return 0;
 }
 
+/* The content of a cache whose checksum matched: the header's shape is sane and
+ * every row lies in it (lengths within the row, tokens below the vocabulary,
+ * labels below the classes), so a file written by another build or damaged
+ * before its checksum was stamped is refused rather than trusted. 0, or -1
+ * with what is wrong in why. One pass over the file, next to the checksum's. */
+static int cache_content_ok(const cache_header *h, const eb_dataset *d, char *why,
+                            size_t whylen) {
+  if (h->vocab < 2 || h->vocab > 65536 || h->classes < 1 || h->max_len < 1 ||
+      (h->mode != EB_INPUT_SINGLE && h->mode != EB_INPUT_PAIR)) {
+    snprintf(why, whylen, "header: vocab %d, classes %d, max_len %d, mode %d", h->vocab,
+             h->classes, h->max_len, h->mode);
+    return -1;
+  }
+  static const char *const names[3] = {"train", "val", "test"};
+  for (int k = 0; k < 3; k++) {
+    const eb_split_data *sp = &d->split[k];
+    /* a pair task's batches read both sequences (a single one's ignores a second) */
+    if (sp->max_len > h->max_len || (h->mode == EB_INPUT_PAIR && !sp->pair) ||
+        (!sp->wide && h->vocab > 256)) {
+      snprintf(why, whylen, "%s split: max_len %d, pair %d, wide %d against the header's",
+               names[k], sp->max_len, sp->pair, sp->wide);
+      return -1;
+    }
+    for (int64_t i = 0; i < sp->n; i++) {
+      if (sp->labels[i] < 0 || sp->labels[i] >= h->classes) {
+        snprintf(why, whylen, "%s example %lld: label %d outside 0..%d", names[k],
+                 (long long)i, sp->labels[i], h->classes - 1);
+        return -1;
+      }
+      for (int second = 0; second <= sp->pair; second++) {
+        const int32_t len = second ? sp->len2[i] : sp->len[i];
+        if (len < 0 || len > sp->max_len) {
+          snprintf(why, whylen, "%s example %lld: length %d outside 0..%d", names[k],
+                   (long long)i, len, sp->max_len);
+          return -1;
+        }
+        for (int t = 0; t < sp->max_len; t++) {
+          const int32_t v = eb_split_token(sp, i, t, second);
+          if (v >= h->vocab) {
+            snprintf(why, whylen, "%s example %lld: token %d at %d, vocabulary %d",
+                     names[k], (long long)i, v, t, h->vocab);
+            return -1;
+          }
+        }
+      }
+    }
+  }
+  return 0;
+}
+
 int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen) {
   memset(d, 0, sizeof *d);
   int fd = open(path, O_RDONLY);
@@ -365,6 +415,15 @@ int eb_dataset_load(eb_dataset *d, const char *path, char *err, size_t errlen) {
              "%s: corrupt data cache (checksum %016llx, the header says %016llx; delete "
              "it to regenerate)",
              path, (unsigned long long)sum, (unsigned long long)h.checksum);
+    return -1;
+  }
+  char why[160];
+  if (cache_content_ok(&h, d, why, sizeof why)) {
+    munmap(map, (size_t)st.st_size);
+    memset(d, 0, sizeof *d);
+    snprintf(err, errlen,
+             "%s: damaged or foreign data cache (%s; delete it to regenerate)", path,
+             why);
     return -1;
   }
   d->info.vocab = h.vocab;

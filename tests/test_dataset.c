@@ -229,6 +229,30 @@ int main(void) {
         "foreign file accepted: %s", err);
   eb_dataset_free(&d);
 
+  /* a cache whose checksum matches but whose content lies outside its header
+   * (written so by another build, or damaged before it was sealed) is refused */
+  static const char *const want[4] = {"val example 2: label 3",
+                                      "train example 1: token 250",
+                                      "test example 0: length 7", "header: vocab 1"};
+  for (int c = 0; c < 4; c++) {
+    eb_dataset bad;
+    memset(&bad, 0, sizeof bad);
+    fill(&bad, 0, c == 0);
+    if (c == 0) bad.split[1].labels[2] = 3; /* classes 3 */
+    if (c == 1) {
+      int32_t t[6] = {1, 2, 250, 4, 5, 6}; /* vocab 200 */
+      eb_split_set(&bad.split[0], 1, t, 6, NULL, 0, 0);
+    }
+    if (c == 2) bad.split[2].len[0] = 7; /* max_len 6 */
+    if (c == 3) bad.info.vocab = 1;
+    snprintf(path, sizeof path, "%s/content-%d.ebds", dir, c);
+    CHECK(eb_dataset_save(&bad, path, err, sizeof err) == 0, "%s", err);
+    CHECK(eb_dataset_load(&e, path, err, sizeof err) != 0 && strstr(err, path) &&
+              strstr(err, want[c]) && strstr(err, "damaged or foreign"),
+          "cache content case %d accepted or unclear: %s", c, err);
+    eb_dataset_free(&bad);
+  }
+
   /* cache keys: stable, and different when anything changes */
   setenv("EFFBENCH_CACHE", dir, 1);
   eb_arg av[2] = {{"len", EB_P_INT, 64, 64, "64"}, {"mode", EB_P_STRING, 0, 0, "a"}};
