@@ -1219,7 +1219,7 @@ static int cmd_data(const cli *cl, int argc, char **argv) {
     rc = EB_INPUT;
     goto done;
   }
-  char bprefix[512];
+  char bprefix[sizeof parent + 8];
   snprintf(bprefix, sizeof bprefix, "%s.tmp.", base);
   if (slash) *slash = '\0';
   eb_tmp_clean(!slash ? "." : slash == parent ? "/" : parent, bprefix);
