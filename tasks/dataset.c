@@ -309,7 +309,7 @@ int eb_dataset_save(const eb_dataset *d, const char *path, char *err, size_t err
  * with what is wrong in why. One pass over the file, next to the checksum's. */
 static int cache_content_ok(const cache_header *h, const eb_dataset *d, char *why,
                             size_t whylen) {
-  if (h->vocab < 2 || h->vocab > 65536 || h->classes < 1 || h->max_len < 1 ||
+  if (h->vocab < 2 || h->classes < 1 || h->max_len < 1 ||
       (h->mode != EB_INPUT_SINGLE && h->mode != EB_INPUT_PAIR)) {
     snprintf(why, whylen, "header: vocab %d, classes %d, max_len %d, mode %d", h->vocab,
              h->classes, h->max_len, h->mode);
@@ -319,10 +319,9 @@ static int cache_content_ok(const cache_header *h, const eb_dataset *d, char *wh
   for (int k = 0; k < 3; k++) {
     const eb_split_data *sp = &d->split[k];
     /* a pair task's batches read both sequences (a single one's ignores a second) */
-    if (sp->max_len > h->max_len || (h->mode == EB_INPUT_PAIR && !sp->pair) ||
-        (!sp->wide && h->vocab > 256)) {
-      snprintf(why, whylen, "%s split: max_len %d, pair %d, wide %d against the header's",
-               names[k], sp->max_len, sp->pair, sp->wide);
+    if (h->mode == EB_INPUT_PAIR && !sp->pair) {
+      snprintf(why, whylen, "%s split: one sequence per example, the task has pairs",
+               names[k]);
       return -1;
     }
     for (int64_t i = 0; i < sp->n; i++) {
