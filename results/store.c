@@ -476,6 +476,13 @@ static int migrate(eb_store *s, char *err, size_t errlen) {
     int64_t ver = query_int(s, "PRAGMA user_version", &rc);
     if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema version", err, errlen);
     if (ver >= N_MIGRATIONS) return commit(s, "migrating the schema", err, errlen);
+    if (ver < 0) { /* checked on open too; a file may say otherwise here (found by
+                      fuzz_store) */
+      rollback_if_open(s);
+      snprintf(err, errlen, "%s: schema version %lld is not one effbench writes", s->path,
+               (long long)ver);
+      return EB_INPUT;
+    }
     char what[64];
     snprintf(what, sizeof what, "migrating the schema to version %lld",
              (long long)ver + 1);
