@@ -457,6 +457,11 @@ static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
              s->path, (long long)app, (long long)nobj);
     return EB_INPUT;
   }
+  if (ver < 0) {
+    snprintf(err, errlen, "%s: schema version %lld is not one effbench writes", s->path,
+             (long long)ver);
+    return EB_INPUT;
+  }
   if (ver > N_MIGRATIONS) {
     snprintf(err, errlen,
              "%s: written by a newer effbench (schema version %lld; this build knows "
@@ -476,8 +481,8 @@ static int migrate(eb_store *s, char *err, size_t errlen) {
     int64_t ver = query_int(s, "PRAGMA user_version", &rc);
     if (rc != SQLITE_OK) return db_fail(s, rc, "reading the schema version", err, errlen);
     if (ver >= N_MIGRATIONS) return commit(s, "migrating the schema", err, errlen);
-    if (ver < 0) { /* checked on open too; a file may say otherwise here (found by
-                      fuzz_store) */
+    if (ver < 0) { /* refused by check_identity; here in case another process
+                      rewrote the header since (fuzz_store found the index) */
       rollback_if_open(s);
       snprintf(err, errlen, "%s: schema version %lld is not one effbench writes", s->path,
                (long long)ver);

@@ -461,6 +461,21 @@ static void test_refusals(void) {
   CHECK(eb_store_open_readonly(newer, &s, err, sizeof err) == EB_INPUT,
         "newer db opened ro");
 
+  /* a negative schema version (a hostile header) is refused on open, read-write
+   * (it would index the migrations), read-only and as a merge input alike */
+  sqlite3_open(newer, &db);
+  sqlite3_exec(db, "PRAGMA user_version=-5", NULL, NULL, NULL);
+  sqlite3_close(db);
+  CHECK(eb_store_open(newer, &s, err, sizeof err) == EB_INPUT, "negative version opened");
+  CHECK(strstr(err, "schema version -5 is not one effbench writes") &&
+            strstr(err, "newer.db"),
+        "%s", err);
+  CHECK(eb_store_open_readonly(newer, &s, err, sizeof err) == EB_INPUT,
+        "negative version opened ro");
+  CHECK(eb_store_open_input(newer, &s, err, sizeof err) == EB_INPUT &&
+            strstr(err, "schema version -5 is not one effbench writes"),
+        "negative version opened as a merge input: %s", err);
+
   /* an empty file is a fine new database; read-only it says it is empty */
   const char *empty = tmp_path("empty.db");
   write_file(empty, "");
