@@ -889,8 +889,8 @@ static int cmd_bench(const cli *cl, int argc, char **argv) {
       const char *status;
       char why[EB_ERR_LEN] = "";
       if ((rc = eb_speed_measure(db, suite_id, arch, &aargs.args, &mcfg, &bc,
-                                 (int)mo.threads, task_name ? task_name : "", &r, &status,
-                                 why, sizeof why, err, sizeof err)))
+                                 (int)mo.threads, task_name ? task_name : "", NULL, &r,
+                                 &status, why, sizeof why, err, sizeof err)))
         goto out;
       if (strcmp(status, "done")) {
         fprintf(stderr, "effbench bench: %s len=%d: %s, recorded in %s: %s\n", arch->name,

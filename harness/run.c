@@ -461,8 +461,9 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
 int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_args *args, const eb_model_config *m,
                      const eb_bench_cfg *bc, int threads, const char *task,
-                     eb_bench_result *br, const char **status, char *why, size_t whylen,
-                     char *err, size_t errlen) {
+                     const eb_speed_claim *claim, eb_bench_result *br,
+                     const char **status, char *why, size_t whylen, char *err,
+                     size_t errlen) {
   int brc = eb_bench_run(arch, args, m, bc, br, why, whylen);
   *status = brc == EB_OK ? "done" : brc == EB_NOMEM ? "oom" : "failed";
   /* provenance of the row: the GEMM backend is chosen at run time */
@@ -524,7 +525,8 @@ int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                       .step_ms_n = brc ? 0 : br->reps,
                       .step_ms_mean = brc ? NAN : br->ms_mean,
                       .step_ms_std = brc ? NAN : br->ms_std,
-                      .gemm_backend = gemm};
+                      .gemm_backend = gemm,
+                      .claim = claim};
   int rc = eb_store_speed(db, &row, err, errlen);
   free(cfg.p);
   return rc;
@@ -617,9 +619,11 @@ static int speed_models_check(const eb_suite *s, char *err, size_t errlen) {
 }
 
 static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
-                     const eb_run_opts *o, eb_run_summary *sum, char *err,
-                     size_t errlen) {
+                     const eb_run_opts *o, const char *since, eb_run_summary *sum,
+                     char *err, size_t errlen) {
   const eb_speed_plan *p = &s->speed;
+  char owner[320], holder[320];
+  eb_store_owner_self(owner, sizeof owner);
   for (int ai = 0; ai < p->narch; ai++) {
     const eb_suite_arch *a = &s->archs[p->arch_index[ai]];
     for (int li = 0; li < p->nlen; li++)
@@ -633,13 +637,28 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         eb_model_config m;
         int rc = speed_model(s, a, p->lengths[li], &m, err, errlen);
         if (rc) return rc;
-        int done = 0;
-        if (!o->fresh && !o->dry_run &&
-            (rc = eb_store_speed_done(db, suite_id, a->arch->name, p->lengths[li],
-                                      p->batch, mname, o->threads, m.dim, &done, err,
-                                      errlen)))
+        /* claimed before it is measured: a second process on this database
+         * measures each point once (eb_store_speed_claim) */
+        eb_speed_claim claim = {.suite_id = suite_id,
+                                .arch = a->arch->name,
+                                .mode = mname,
+                                .seq_len = p->lengths[li],
+                                .batch = p->batch,
+                                .threads = o->threads,
+                                .dim = m.dim,
+                                .owner = owner,
+                                .since = since,
+                                .fresh = o->fresh};
+        int outcome = EB_CLAIM_TAKEN;
+        if (!o->dry_run && (rc = eb_store_speed_claim(db, &claim, &outcome, holder,
+                                                      sizeof holder, err, errlen)))
           return rc;
-        if (done) continue;
+        if (outcome == EB_CLAIM_BUSY) {
+          say(o, 0, "%s: measured in another process (%s): left to it", label, holder);
+          sum->elsewhere++;
+        }
+        if (outcome == EB_CLAIM_ENDED) sum->elsewhere++;
+        if (outcome != EB_CLAIM_TAKEN) continue;
         if (o->dry_run) {
           if (s->match)
             say(o, 0, "%-34s %s  dim %d ffn %d", "(speed)", label, m.dim, m.ffn);
@@ -662,7 +681,7 @@ static int run_speed(eb_store *db, int64_t suite_id, const eb_suite *s,
         const char *status;
         int mrc =
             eb_speed_measure(db, suite_id, a->arch, &a->args.args, &m, &bc, o->threads,
-                             "", &br, &status, why, sizeof why, err, errlen);
+                             "", &claim, &br, &status, why, sizeof why, err, errlen);
         if (mrc) return mrc;
         sum->speed_rows++;
         if (o->event) {
@@ -985,7 +1004,7 @@ int eb_suite_execute(eb_suite *s, const eb_run_opts *o, eb_run_summary *sum, cha
   free(pick);
   if (rc == 0 && s->has_speed && (o->shard_n <= 1 || o->shard_i == 0)) {
     if (o->dry_run) say(o, 0, "speed measurements (batch %d):", s->speed.batch);
-    rc = run_speed(db, suite_id, s, o, sum, err, errlen);
+    rc = run_speed(db, suite_id, s, o, since, sum, err, errlen);
   }
   eb_store_close(db);
   if (!o->dry_run) eb_ckpt_dir_drop(o->db);

@@ -83,8 +83,9 @@ int eb_results_open(const char *path, const char *suite, const char *yaml, eb_st
 int eb_speed_measure(eb_store *db, int64_t suite_id, const eb_arch *arch,
                      const eb_args *args, const eb_model_config *m,
                      const eb_bench_cfg *bc, int threads, const char *task,
-                     eb_bench_result *br, const char **status, char *why, size_t whylen,
-                     char *err, size_t errlen);
+                     const eb_speed_claim *claim, eb_bench_result *br,
+                     const char **status, char *why, size_t whylen, char *err,
+                     size_t errlen);
 
 /* A duration for --dry-run's estimate: "0.012 s", "42 s", "3.5 min", "2.41 h". */
 void eb_run_fmt_duration(char *buf, size_t len, double seconds);

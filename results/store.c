@@ -234,6 +234,19 @@ static const char MIGRATION_MAJORITY[] =
     "ALTER TABLE run_attempts ADD COLUMN test_majority REAL;\n"
     "ALTER TABLE run_attempts ADD COLUMN test_count INTEGER;\n";
 
+/* Claims of speed points (version 12): `run` claims each point of a suite's
+ * speed section before measuring it (eb_store_speed_claim), as it claims
+ * runs, so two processes on one database measure it once. A row lives while
+ * its point is being measured: the speed row's write deletes it in the same
+ * transaction; a killed owner's row is taken over. */
+static const char MIGRATION_SPEED_CLAIMS[] =
+    "CREATE TABLE speed_claims(\n"
+    "  suite_id INTEGER NOT NULL REFERENCES suites(id),\n"
+    "  point TEXT NOT NULL,\n"
+    "  owner TEXT NOT NULL,\n"
+    "  claimed_at TEXT NOT NULL,\n"
+    "  PRIMARY KEY(suite_id, point));\n";
+
 static const char *const MIGRATIONS[] = {
     SCHEMA_V1,
     MIGRATION_DATA_SOURCE,
@@ -253,8 +266,15 @@ static const char *const MIGRATIONS[] = {
     MIGRATION_ATTEMPTS,
     MIGRATION_SPEED_MACHINE,
     MIGRATION_MAJORITY,
+    MIGRATION_SPEED_CLAIMS,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
+/* The oldest version a read-only open (report, plot, export, compare) takes
+ * as it is: the last migration that added something they read. Later ones
+ * (12: speed_claims, which only `run` uses) need no migration to be read, so
+ * a database written by the previous release stays readable in place. Raise
+ * it with a migration that readers depend on. */
+#define READ_MIN_VERSION 11
 
 struct eb_store {
   sqlite3 *db;
@@ -443,12 +463,27 @@ static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
     int kind_ = db_fail(s, rc, what, err, errlen);                                       \
     return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT ? EB_INPUT : kind_;               \
   } while (0)
-  int64_t app = query_int(s, "PRAGMA application_id", &rc);
-  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the database header");
-  int64_t ver = query_int(s, "PRAGMA user_version", &rc);
-  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the schema version");
-  int64_t nobj = query_int(s, "SELECT count(*) FROM sqlite_master", &rc);
-  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the schema");
+  /* one statement, so one read transaction: another process creating the
+   * file at the same time is seen before or after its write, never between
+   * its tables and its application_id */
+  int64_t app = 0, ver = 0, nobj = 0;
+  sqlite3_stmt *st = NULL;
+  rc = sqlite3_prepare_v2(s->db,
+                          "SELECT (SELECT application_id FROM pragma_application_id), "
+                          "(SELECT user_version FROM pragma_user_version), "
+                          "(SELECT count(*) FROM sqlite_master)",
+                          -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      app = sqlite3_column_int64(st, 0);
+      ver = sqlite3_column_int64(st, 1);
+      nobj = sqlite3_column_int64(st, 2);
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK) IDENTITY_FAIL("reading the database header and schema");
 #undef IDENTITY_FAIL
   if (app != EB_APPLICATION_ID && (app != 0 || ver != 0 || nobj != 0)) {
     snprintf(err, errlen,
@@ -589,11 +624,11 @@ static int open_common(const char *path, int readonly, eb_store **out, char *err
                path);
       goto fail;
     }
-    if (version < N_MIGRATIONS && readonly != 2) {
+    if (version < READ_MIN_VERSION && readonly != 2) {
       snprintf(err, errlen,
-               "%s: schema version %d is older than this build's %d: open it once "
-               "read-write (e.g. effbench run) to migrate it",
-               path, version, N_MIGRATIONS);
+               "%s: schema version %d is older than this build reads (%d to %d): open "
+               "it once read-write (e.g. effbench run) to migrate it",
+               path, version, READ_MIN_VERSION, N_MIGRATIONS);
       goto fail;
     }
     if ((ret = exec_sql(s, "PRAGMA foreign_keys=ON", "configuring the connection", err,
@@ -1342,6 +1377,126 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
 
 /* ------------------------------------------------------------- speed -- */
 
+/* The key of a speed point in speed_claims: what eb_store_speed_done matches */
+static void speed_point(const eb_speed_claim *c, char *buf, size_t len) {
+  snprintf(buf, len, "%s|%s|len %d|batch %d|threads %d|dim %d", c->arch, c->mode,
+           c->seq_len, c->batch, c->threads, c->dim);
+}
+
+/* Deletes c's claim row if c->owner holds it; the sqlite rc. */
+static int speed_claim_release(eb_store *s, const eb_speed_claim *c) {
+  char point[512];
+  speed_point(c, point, sizeof point);
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db, "DELETE FROM speed_claims WHERE suite_id=?1 AND point=?2 AND owner=?3", -1,
+      &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, c->suite_id);
+    bind_text(st, 2, point);
+    bind_text(st, 3, c->owner);
+    rc = step_done(st);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+/* *outcome for claim c, read inside the claim's transaction (see
+ * eb_store_speed_claim); the sqlite rc. */
+static int speed_claim_read(eb_store *s, const eb_speed_claim *c, const char *point,
+                            int *outcome, char *holder, size_t holderlen) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(
+      s->db,
+      "SELECT owner, CAST((julianday('now') - julianday(claimed_at)) * 86400 AS "
+      "INTEGER) FROM speed_claims WHERE suite_id=?1 AND point=?2",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, c->suite_id);
+    bind_text(st, 2, point);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      const char *owner = (const char *)sqlite3_column_text(st, 0);
+      int64_t age = sqlite3_column_type(st, 1) == SQLITE_NULL
+                        ? INT64_MAX
+                        : sqlite3_column_int64(st, 1);
+      const int stale = c->stale_s > 0 ? c->stale_s : EB_CLAIM_STALE_S;
+      if (owner && strcmp(owner, c->owner) && !owner_gone(owner, age, stale)) {
+        *outcome = EB_CLAIM_BUSY;
+        if (holderlen) snprintf(holder, holderlen, "%s", owner);
+      }
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_OK || *outcome != EB_CLAIM_TAKEN) return rc;
+  /* rows of this point: one measured since c->since (ended elsewhere), or a
+   * done one */
+  rc = sqlite3_prepare_v2(
+      s->db,
+      "SELECT coalesce(max(?7 IS NOT NULL AND measured_at > ?7), 0), "
+      "coalesce(max(status='done'), 0) FROM speed WHERE suite_id=?1 AND arch=?2 AND "
+      "seq_len=?3 AND batch=?4 AND mode=?5 AND threads=?6 AND (?8 = 0 OR "
+      "json_extract(config_json, '$.dim') = ?8)",
+      -1, &st, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, c->suite_id);
+    bind_text(st, 2, c->arch);
+    sqlite3_bind_int(st, 3, c->seq_len);
+    sqlite3_bind_int(st, 4, c->batch);
+    bind_text(st, 5, c->mode);
+    sqlite3_bind_int(st, 6, c->threads);
+    bind_text(st, 7, c->since);
+    sqlite3_bind_int(st, 8, c->dim);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      if (sqlite3_column_int(st, 0))
+        *outcome = EB_CLAIM_ENDED;
+      else if (sqlite3_column_int(st, 1) && !c->fresh)
+        *outcome = EB_CLAIM_DONE;
+      rc = SQLITE_OK;
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int eb_store_speed_claim(eb_store *s, const eb_speed_claim *c, int *outcome, char *holder,
+                         size_t holderlen, char *err, size_t errlen) {
+  *outcome = EB_CLAIM_TAKEN;
+  if (holderlen) holder[0] = 0;
+  char what[200];
+  snprintf(what, sizeof what, "claiming speed point %s, %s, length %d",
+           c->arch ? c->arch : "?", c->mode ? c->mode : "?", c->seq_len);
+  if (c->suite_id <= 0 || !c->arch || !c->mode || !c->owner || !*c->owner) {
+    snprintf(err, errlen, "%s: %s: suite, arch, mode and owner are required", s->path,
+             what);
+    return EB_INTERNAL;
+  }
+  char point[512];
+  speed_point(c, point, sizeof point);
+  TRY(begin(s, what, err, errlen));
+  int rc = speed_claim_read(s, c, point, outcome, holder, holderlen);
+  if (rc == SQLITE_OK && *outcome == EB_CLAIM_TAKEN) {
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(s->db,
+                            "INSERT OR REPLACE INTO speed_claims(suite_id, point, owner, "
+                            "claimed_at) VALUES(?1, ?2, ?3, " NOW_SQL ")",
+                            -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_int64(st, 1, c->suite_id);
+      bind_text(st, 2, point);
+      bind_text(st, 3, c->owner);
+      rc = step_done(st);
+    }
+    sqlite3_finalize(st);
+  }
+  if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
+  return commit(s, what, err, errlen);
+}
+
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen) {
   char what[160];
   snprintf(what, sizeof what, "writing a speed row (%s, %s, length %d)",
@@ -1401,6 +1556,7 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
     rc = step_done(st);
   }
   sqlite3_finalize(st);
+  if (rc == SQLITE_OK && r->claim) rc = speed_claim_release(s, r->claim);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
   return commit(s, what, err, errlen);
 }

@@ -3,7 +3,8 @@
 # Two `effbench run`s of one suite on one database at once (a second terminal,
 # two array tasks sharing a file): both exit 0, each run is trained by exactly
 # one of them (claims in results/store.c), evals stay unique per (run, step,
-# split), no "database is locked", and the file passes integrity_check.
+# split), no "database is locked", and the file passes integrity_check; the
+# speed section's points are measured once each.
 set -u
 eb=${EFFBENCH:?EFFBENCH must point at the binary}
 tmp=$(mktemp -d)
@@ -55,8 +56,34 @@ trained=$(cat "$tmp/a.log" "$tmp/b.log" | grep -oE '^\[[0-9]+/[0-9]+\] [^ ]+ val
 [[ $(q "pragma integrity_check") == ok ]] || fail "integrity_check: $(q "pragma integrity_check")"
 grep -q "left to another process" "$tmp/a.log" "$tmp/b.log" ||
   echo "note: the two processes did not overlap on a run this time"
+
+# The speed section too: two processes on a new database (created by both at
+# once) measure each speed point once (eb_store_speed_claim), and no claim is
+# left behind.
+cat >"$tmp/sp.yaml" <<'YAML'
+suite: sp
+model: {dim: 16, depth: 1, heads: 2, ffn: 24, dropout: 0.0}
+archs: [vanilla, poolformer]
+speed: {lengths: [64, 128], batch: 2, modes: [train, infer]}
+YAML
+"$eb" run "$tmp/sp.yaml" --db "$tmp/s.db" >"$tmp/sa.log" 2>&1 &
+pa=$!
+"$eb" run "$tmp/sp.yaml" --db "$tmp/s.db" >"$tmp/sb.log" 2>&1 &
+pb=$!
+wait $pa
+ra=$?
+wait $pb
+rb=$?
+[[ $ra -eq 0 && $rb -eq 0 ]] || fail "speed suite exited $ra and $rb: $(cat "$tmp/sa.log" "$tmp/sb.log")"
+sq() { sqlite3 "$tmp/s.db" "$1"; }
+[[ $(sq "select count(*) from speed") -eq 8 && $(sq "select count(distinct arch || seq_len || mode) from speed") -eq 8 ]] ||
+  fail "speed points measured other than once each: $(sq "select arch, seq_len, mode, count(*) from speed group by 1, 2, 3")"
+[[ $(sq "select count(*) from speed_claims") -eq 0 ]] || fail "speed claims left: $(sq "select * from speed_claims")"
+[[ $(sq "pragma integrity_check") == ok ]] || fail "speed db integrity_check: $(sq "pragma integrity_check")"
+grep -q "measured in another process" "$tmp/sa.log" "$tmp/sb.log" ||
+  echo "note: the two processes did not overlap on a speed point this time"
 if ((fails)); then
-  echo "--- a:"; cat "$tmp/a.log"; echo "--- b:"; cat "$tmp/b.log"
+  for l in a b sa sb; do echo "--- $l:"; cat "$tmp/$l.log"; done
   echo "concurrent: $fails check(s) failed" >&2
   exit 1
 fi

@@ -259,7 +259,7 @@ static void bench_row(eb_registry *reg, const char *dir, eb_rc kind, const char 
   const char *status = "?";
   fail_with(kind, msg, 1);
   rc = eb_speed_measure(st, suite_id, eb_registry_find_arch(reg, "flaky"), &none, &cfg,
-                        &bc, 1, "", &br, &status, why, sizeof why, err, sizeof err);
+                        &bc, 1, "", NULL, &br, &status, why, sizeof why, err, sizeof err);
   fail_with(EB_OK, NULL, 0);
   CHECK(rc == EB_OK, "speed row not written: %s", err);
   CHECK(!strcmp(status, want), "bench with %s: status %s, want %s (%s)", eb_rc_name(kind),

@@ -55,7 +55,7 @@ static void add_speed(eb_store *s, int64_t sid, const char *arch, int len,
   eb_speed_row r = {sid,    arch, "text", len, 8,   mode,
                     1,      ms,   ms,     NAN, NAN, (int64_t)(mib * 1048576),
                     status, "{}", NAN,    NAN, 0,   NAN,
-                    NAN,    NULL};
+                    NAN,    NULL, NULL};
   if (isnan(mib)) r.peak_mem_bytes = -1;
   CHECK(eb_store_speed(s, &r, err, sizeof err) == 0, "%s", err);
 }

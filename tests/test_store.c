@@ -263,7 +263,8 @@ static void test_round_trip(void) {
   /* speed rows, with and without a suite */
   eb_speed_row sp = {
       sid, "vanilla", "text", 1024, 8,      "train", 1, 120.0, 110.0, 68000,
-      3.5, 1 << 24,   "done", "{}", 3.5e11, 4.2e11,  5, 121.5, 4.25,  "openblas:Haswell"};
+      3.5, 1 << 24,   "done", "{}", 3.5e11, 4.2e11,  5, 121.5, 4.25,  "openblas:Haswell",
+      NULL};
   CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
   /* the step times' statistics and the GEMM backend, each in its column */
   CHECK(q_int(s, "SELECT count(*) FROM speed WHERE step_ms_n = 5 AND step_ms_mean = "
@@ -516,6 +517,8 @@ static void test_refusals(void) {
   "ALTER TABLE speed DROP COLUMN host; ALTER TABLE speed DROP COLUMN cpu_model;"         \
   "ALTER TABLE speed DROP COLUMN cores; ALTER TABLE speed DROP COLUMN git_commit;"       \
   "ALTER TABLE speed DROP COLUMN compiler; ALTER TABLE speed DROP COLUMN c_flags;"
+/* ... version 12 back to 11 (before speed claims) */
+#define DROP_SPEED_CLAIMS "DROP TABLE speed_claims;"
 /* ... version 11 back to 10 (before the majority-class baseline) */
 #define DROP_MAJORITY                                                                    \
   "ALTER TABLE runs DROP COLUMN test_majority; ALTER TABLE runs DROP COLUMN test_count;"
@@ -555,14 +558,14 @@ static void test_migrate_model_flops(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(
-      db,
-      DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
-      "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
-      "ALTER TABLE speed DROP COLUMN model_flops_step;"
-      "ALTER TABLE speed DROP COLUMN executed_flops_step;"
-      "PRAGMA user_version=3",
-      NULL, NULL, NULL);
+  int rc = sqlite3_exec(db,
+                        DROP_SPEED_CLAIMS DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS
+                            DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        "ALTER TABLE runs DROP COLUMN model_flops_train_step;"
+                        "ALTER TABLE speed DROP COLUMN model_flops_step;"
+                        "ALTER TABLE speed DROP COLUMN executed_flops_step;"
+                        "PRAGMA user_version=3",
+                        NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v3 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -664,11 +667,11 @@ static void test_open_input(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(
-      db,
-      DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE DROP_V7 DROP_V6 DROP_V5
-      "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
-      NULL, NULL, NULL);
+  int rc = sqlite3_exec(db,
+                        DROP_SPEED_CLAIMS DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS
+                            DROP_CODE DROP_V7 DROP_V6 DROP_V5
+                        "PRAGMA journal_mode=DELETE; PRAGMA user_version=4",
+                        NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making an older db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   long before = file_size(path);
@@ -681,6 +684,20 @@ static void test_open_input(void) {
     eb_store_close(s);
   }
   CHECK(file_size(path) == before, "input file changed size");
+  /* one version back (no speed_claims, which readers never use): read-only
+   * opens take it as it is, unchanged */
+  const char *prev = tmp_path("prev.db");
+  CHECK(eb_store_open(prev, &s, err, sizeof err) == 0, "%s", err);
+  if (s) eb_store_close(s);
+  sqlite3_open(prev, &db);
+  rc = sqlite3_exec(db, DROP_SPEED_CLAIMS "PRAGMA user_version=11", NULL, NULL, NULL);
+  CHECK(rc == SQLITE_OK, "making a v11 db: %s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  CHECK(eb_store_open_readonly(prev, &s, err, sizeof err) == 0, "v11 refused: %s", err);
+  if (s) {
+    CHECK(eb_store_schema_version(s) == 11, "v11 read as %d", eb_store_schema_version(s));
+    eb_store_close(s);
+  }
   sqlite3_open(path, &db);
   sqlite3_stmt *st;
   sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -947,14 +964,15 @@ static void test_migrate_claims(void) {
   eb_store_close(s);
   sqlite3 *db;
   sqlite3_open(path, &db);
-  int rc = sqlite3_exec(db,
-                        DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE
-                        "DROP INDEX evals_unique;"
-                        "ALTER TABLE runs DROP COLUMN owner;"
-                        "ALTER TABLE runs DROP COLUMN heartbeat_at;"
-                        "INSERT INTO evals SELECT * FROM evals;"
-                        "PRAGMA user_version=6",
-                        NULL, NULL, NULL);
+  int rc = sqlite3_exec(
+      db,
+      DROP_SPEED_CLAIMS DROP_MAJORITY DROP_SPEED_MACHINE DROP_ATTEMPTS DROP_CODE
+      "DROP INDEX evals_unique;"
+      "ALTER TABLE runs DROP COLUMN owner;"
+      "ALTER TABLE runs DROP COLUMN heartbeat_at;"
+      "INSERT INTO evals SELECT * FROM evals;"
+      "PRAGMA user_version=6",
+      NULL, NULL, NULL);
   CHECK(rc == SQLITE_OK, "making a v6 db: %s", sqlite3_errmsg(db));
   sqlite3_close(db);
   CHECK(eb_store_open(path, &s, err, sizeof err) == 0, "%s", err);
@@ -971,6 +989,105 @@ static void test_migrate_claims(void) {
                      "FROM evals LIMIT 1",
                      NULL, NULL, NULL) == SQLITE_CONSTRAINT,
         "a duplicate eval row was accepted");
+  eb_store_close(s);
+}
+
+/* Speed points are claimed as runs are: a live owner's point is left to it,
+ * a dead owner's taken over, a done point skipped (taken with fresh), a point
+ * measured since `since` not measured again; writing the row releases the
+ * claim in the same transaction. */
+static int speed_claim(eb_store *s, const eb_speed_claim *c) {
+  char err[512], holder[320];
+  int outcome = -1;
+  CHECK(eb_store_speed_claim(s, c, &outcome, holder, sizeof holder, err, sizeof err) == 0,
+        "%s", err);
+  if (outcome == EB_CLAIM_BUSY) CHECK(holder[0], "a busy point without its holder");
+  return outcome;
+}
+
+static void test_speed_claims(void) {
+  char err[512], me[320], other[320], host[256], sql[512];
+  eb_store *s;
+  CHECK(eb_store_open(tmp_path("speed_claims.db"), &s, err, sizeof err) == 0, "%s", err);
+  if (!s) return;
+  eb_store_owner_self(me, sizeof me);
+  gethostname(host, sizeof host);
+  host[sizeof host - 1] = 0;
+  snprintf(other, sizeof other, "%s:%ld:0", host, (long)getppid()); /* alive */
+  int64_t sid;
+  CHECK(eb_store_suite(s, "sc", "", &sid, err, sizeof err) == 0, "%s", err);
+  eb_speed_claim c = {.suite_id = sid,
+                      .arch = "vanilla",
+                      .mode = "train",
+                      .seq_len = 512,
+                      .batch = 4,
+                      .threads = 1,
+                      .dim = 32,
+                      .owner = me};
+  CHECK(speed_claim(s, &c) == EB_CLAIM_TAKEN, "an unclaimed point not taken");
+  CHECK(q_int(s, "SELECT count(*) FROM speed_claims") == 1, "no claim row");
+  CHECK(speed_claim(s, &c) == EB_CLAIM_TAKEN, "its own claim refused to the owner");
+  eb_speed_claim o = c;
+  o.owner = other;
+  CHECK(speed_claim(s, &o) == EB_CLAIM_BUSY, "a live owner's point taken");
+  /* another point (other width) is free */
+  eb_speed_claim w = o;
+  w.dim = 48;
+  CHECK(speed_claim(s, &w) == EB_CLAIM_TAKEN, "another width's point busy");
+  /* a dead owner's claim is taken over */
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, NULL, 0);
+  snprintf(sql, sizeof sql,
+           "UPDATE speed_claims SET owner='%s:%ld:5' WHERE point LIKE '%%dim 32'", host,
+           (long)child);
+  set_sql(s, sql);
+  CHECK(speed_claim(s, &o) == EB_CLAIM_TAKEN, "a dead owner's point not taken over");
+  /* another host: alive while the claim is young, gone when it is stale */
+  set_sql(s, "UPDATE speed_claims SET owner='elsewhere.example:1:1', claimed_at="
+             "strftime('%Y-%m-%dT%H:%M:%SZ','now','-60 seconds')");
+  CHECK(speed_claim(s, &c) == EB_CLAIM_BUSY, "a young remote claim taken");
+  set_sql(s,
+          "UPDATE speed_claims SET claimed_at=strftime('%Y-%m-%dT%H:%M:%SZ','now','-31 "
+          "minutes')");
+  CHECK(speed_claim(s, &c) == EB_CLAIM_TAKEN, "a stale remote claim kept");
+  /* the row ends its owner's claim, in the same write; another's stays */
+  eb_speed_row sp = {.suite_id = sid,
+                     .arch = "vanilla",
+                     .task = "",
+                     .seq_len = 512,
+                     .batch = 4,
+                     .mode = "train",
+                     .threads = 1,
+                     .step_ms_median = 10,
+                     .step_ms_min = 9,
+                     .peak_mem_bytes = 1,
+                     .status = "done",
+                     .config_json = "{\"dim\":32}",
+                     .claim = &c};
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  CHECK(q_int(s, "SELECT count(*) FROM speed_claims WHERE point LIKE '%dim 32'") == 0,
+        "the row left its claim behind");
+  CHECK(q_int(s, "SELECT count(*) FROM speed_claims") == 1, "another point's claim lost");
+  /* done: skipped; taken with fresh; not when it was measured since `since` */
+  CHECK(speed_claim(s, &c) == EB_CLAIM_DONE, "a done point taken");
+  c.fresh = 1;
+  c.since = "2999-01-01T00:00:00Z";
+  CHECK(speed_claim(s, &c) == EB_CLAIM_TAKEN, "fresh did not take a done point");
+  c.since = "2000-01-01T00:00:00Z";
+  CHECK(speed_claim(s, &c) == EB_CLAIM_ENDED, "a point measured since taken again");
+  /* an oom row is not done: measured again (unless since) */
+  sp.seq_len = c.seq_len = 1024;
+  sp.status = "oom";
+  c.fresh = 0;
+  c.since = NULL;
+  CHECK(eb_store_speed(s, &sp, err, sizeof err) == 0, "%s", err);
+  CHECK(speed_claim(s, &c) == EB_CLAIM_TAKEN, "an oom point not measured again");
+  /* bad arguments are the caller's bug */
+  int outcome;
+  c.owner = NULL;
+  CHECK(eb_store_speed_claim(s, &c, &outcome, NULL, 0, err, sizeof err) == EB_INTERNAL,
+        "a claim without an owner accepted");
   eb_store_close(s);
 }
 
@@ -1057,6 +1174,7 @@ int main(void) {
   test_run_machine();
   test_open_input();
   test_claims();
+  test_speed_claims();
   test_migrate_claims();
   test_run_code();
   test_attempts();

@@ -210,9 +210,39 @@ typedef struct eb_speed_row {
    * (left out): all three NULL; n 1: std NULL */
   int step_ms_n;
   double step_ms_mean, step_ms_std;
-  const char *gemm_backend; /* e.g. "onednn:avx512_core_bf16"; NULL: unknown */
+  const char *gemm_backend;           /* e.g. "onednn:avx512_core_bf16"; NULL: unknown */
+  const struct eb_speed_claim *claim; /* the claim this row ends; NULL: none */
 } eb_speed_row;
 
+/* One point of a suite's speed section, as `run` claims it before measuring
+ * (eb_store_speed_claim): two processes on one database measure it once. */
+typedef struct eb_speed_claim {
+  int64_t suite_id; /* > 0 */
+  const char *arch, *mode;
+  int seq_len, batch, threads;
+  int dim;           /* the measured width (config_json's dim); 0 = any */
+  const char *owner; /* eb_store_owner_self() */
+  /* as eb_run_claim's: a row of this point measured in a later second (by
+   * another process started alongside) is not measured again, even with
+   * fresh; NULL = no such limit */
+  const char *since;
+  int fresh;   /* measure a point that has a done row too (run --fresh) */
+  int stale_s; /* age of another host's claim after which it is dead; 0 =
+                  EB_CLAIM_STALE_S */
+} eb_speed_claim;
+
+/* Claims point c in one write transaction. *outcome: EB_CLAIM_TAKEN (this
+ * process measures it now: its claim lives until eb_store_speed writes the
+ * row with .claim = c), EB_CLAIM_DONE (a done row exists, not fresh),
+ * EB_CLAIM_BUSY (claimed by a live owner, named in holder; a dead owner's
+ * claim is taken over as eb_store_run_claim takes over runs, with the claim's
+ * age as heartbeat) or EB_CLAIM_ENDED (measured since c->since). EB_OK, or the
+ * kind with err. */
+int eb_store_speed_claim(eb_store *s, const eb_speed_claim *c, int *outcome, char *holder,
+                         size_t holderlen, char *err, size_t errlen);
+
+/* Writes speed row r in one transaction; with r->claim set, the claim of that
+ * point held by r->claim->owner is released in the same transaction. */
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);
 
 /* Whether suite suite_id holds a `done` speed row of exactly this
