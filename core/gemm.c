@@ -18,6 +18,8 @@
 #if defined(EB_HAVE_ONEDNN) && defined(_OPENMP)
 #define EB_USE_ONEDNN 1
 #include <oneapi/dnnl/dnnl.h>
+#include <signal.h>
+#include <unistd.h>
 #endif
 
 typedef enum { GEMM_OPENBLAS, GEMM_ONEDNN } gemm_backend;
@@ -48,6 +50,17 @@ static int onednn_call(int ta, int tb, int M, int N, int K, float alpha, const f
                                 ldb, beta, C, ldc);
   if (saved != 1) omp_set_num_threads(saved);
   return st == dnnl_success ? 0 : -1;
+}
+
+static void onednn_abort(int sig) {
+  (void)sig;
+  static const char msg[] =
+      "effbench: oneDNN aborted while building its GEMM kernels (the self-check of "
+      "the process's first GEMM; most often out of memory; its own message is "
+      "above): exiting\n";
+  ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+  (void)w;
+  _exit(1);
 }
 
 static const char *onednn_isa_name(dnnl_cpu_isa_t isa) {
@@ -95,7 +108,7 @@ int eb__gemm_self_check(eb__sgemm_fn fn, char *msg, size_t cap) {
       double *R = malloc(sizeof(double) * (size_t)M * N * 2);
       if (!A || !B || !C || !R) {
         snprintf(msg, cap, "out of memory in the GEMM self-check");
-        rc = -1;
+        rc = -2;
       } else {
         uint32_t x = 12345u + (uint32_t)(s * 8 + t);
 #define EB_NEXT                                                                          \
@@ -202,11 +215,25 @@ static void select_backend(void) {
   int capable = 0;
 #endif
   if (!forced_openblas && (forced_onednn || capable)) {
-    if (eb__gemm_self_check(onednn_call, why, sizeof why) == 0) {
+    /* oneDNN builds its kernels in C++ on the first call: an allocation that
+     * fails there throws through the C API and ends the process (SIGABRT,
+     * after libstdc++'s "terminate called after throwing ..."). Say so and
+     * exit 1 instead; `effbench` runs the self-check first thing in main,
+     * before a file is opened. */
+    struct sigaction quiet = {.sa_handler = onednn_abort}, saved;
+    sigemptyset(&quiet.sa_mask);
+    sigaction(SIGABRT, &quiet, &saved);
+    const int check = eb__gemm_self_check(onednn_call, why, sizeof why);
+    sigaction(SIGABRT, &saved, NULL);
+    if (check == 0) {
       g_backend = GEMM_ONEDNN;
       snprintf(g_isa, sizeof g_isa, "%s", onednn_isa_name(dnnl_get_effective_cpu_isa()));
     } else {
-      warn("oneDNN's sgemm failed its self-check (%s); using OpenBLAS instead", why);
+      warn(check == -2
+               ? "oneDNN's sgemm could not be self-checked (%s); using OpenBLAS "
+                 "instead"
+               : "oneDNN's sgemm failed its self-check (%s); using OpenBLAS instead",
+           why);
     }
   }
 #else
@@ -217,7 +244,10 @@ static void select_backend(void) {
 #endif
   if (g_backend == GEMM_OPENBLAS) {
     openblas_isa();
-    if (eb__gemm_self_check(openblas_fn, why, sizeof why) != 0)
+    const int check = eb__gemm_self_check(openblas_fn, why, sizeof why);
+    if (check == -2)
+      warn("OpenBLAS's sgemm (core %s) could not be self-checked (%s)", g_isa, why);
+    else if (check != 0)
       warn("OpenBLAS's sgemm (core %s) failed its self-check (%s): results may be wrong",
            g_isa, why);
   }

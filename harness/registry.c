@@ -279,9 +279,17 @@ int eb_registry_load_path(eb_registry *reg, const char *dirs, char *err, size_t 
     if (!dir) continue; /* a missing directory in a search path is not an error */
     char *names[REG_MAX];
     int n = 0;
-    for (struct dirent *e; (e = readdir(dir)) != NULL && n < REG_MAX;)
-      if (ends_with_so(e->d_name)) names[n++] = strdup(e->d_name);
+    for (struct dirent *e; (e = readdir(dir)) != NULL && n < REG_MAX && rc == 0;)
+      if (ends_with_so(e->d_name) && !(names[n++] = strdup(e->d_name))) {
+        snprintf(err, errlen, "out of memory listing the plugins in %s", d);
+        rc = EB_NOMEM;
+      }
     closedir(dir);
+    if (rc) {
+      for (int i = 0; i < n; i++)
+        free(names[i]);
+      break;
+    }
     qsort(names, n, sizeof *names, cmp_str); /* load order independent of readdir */
     for (int i = 0; i < n; i++) {
       char path[4096];

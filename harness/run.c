@@ -1,5 +1,6 @@
 #include "run.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
@@ -125,9 +126,12 @@ static int data_for(data_slot *d, const eb_suite *s, const eb_suite_run *r, char
   if (d->task_json && !strcmp(d->task_json, r->task_json)) return 0;
   if (d->task && d->data && d->task->close) d->task->close(d->data);
   memset(d, 0, sizeof *d);
-  if (r->task->open(&r->task_args.args, (uint64_t)s->data_seed, &d->data, &d->info, err,
-                    errlen))
-    return -1;
+  /* a task whose open failed for want of memory (its own allocation, which
+   * leaves errno ENOMEM, or EB_NOMEM returned) makes the run `oom` */
+  errno = 0;
+  int rc = r->task->open(&r->task_args.args, (uint64_t)s->data_seed, &d->data, &d->info,
+                         err, errlen);
+  if (rc) return rc == EB_NOMEM || errno == ENOMEM ? EB_NOMEM : EB_INPUT;
   d->task = r->task;
   d->task_json = r->task_json;
   return 0;
@@ -330,7 +334,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
   run_view view = {o, r,  index, total,  eb_now(), NULL,     0,
                    0, -1, db,    run_id, owner,    eb_now(), clock};
   stat_list stats = {.n = 0};
-  int opened = data_for(data, s, r, why, sizeof why) == 0;
+  const int drc = data_for(data, s, r, why, sizeof why), opened = drc == 0;
   if (opened) { /* provenance, recorded with the result */
     const eb_data_source *src = eb_task_source(data->task, data->data);
     row.data_kind = src ? src->kind : "unreported";
@@ -345,7 +349,7 @@ static int one_run(eb_store *db, int64_t suite_id, const eb_suite *s, eb_suite_r
                                      data->info.vocab, data->info.classes,
                                      data->info.max_len, data->info.mode == EB_INPUT_PAIR,
                                      (uint64_t)r->seed, why, sizeof why)
-                   : EB_INPUT;
+                   : drc;
   if (mrc == EB_NOMEM) row.status = "oom"; /* the parameters did not fit: a result */
   /* checkpoints: DB.ckpt/KEY.ckpt (docs/reliability.md) */
   char ckpt[4096] = "";

@@ -582,9 +582,11 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
                      size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    const int missing = errno == ENOENT;
-    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-    return missing ? EB_NOTFOUND : EB_INPUT; /* a directory, no permission */
+    const int e = errno;
+    snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+    return e == ENOENT   ? EB_NOTFOUND
+           : e == ENOMEM ? EB_NOMEM  /* the C library's own allocation */
+                         : EB_INPUT; /* a directory, no permission */
   }
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap);
@@ -750,7 +752,7 @@ static int load_document(loader *L) {
     at(c, name->line, name->col, "suite: the name is empty");
     return EB_INPUT;
   }
-  L->s->name = strdup(name->value);
+  if (!(L->s->name = strdup(name->value))) return oom(L);
   return EB_OK;
 }
 
@@ -1256,6 +1258,11 @@ int eb_suite_load(const char *path, eb_registry *reg, eb_suite *s, char *err,
   if (rc) return rc;
   s->file = strdup(path);
   s->yaml = text;
+  if (!s->file) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    eb_suite_free(s);
+    return EB_NOMEM;
+  }
   loader *L = calloc(1, sizeof *L);
   eb_ynode *root = NULL;
   if (!L) {

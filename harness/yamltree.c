@@ -157,11 +157,20 @@ oom:
   return NULL;
 }
 
-static void parse_error(const char *file, const yaml_parser_t *p, char *err,
-                        size_t errlen) {
+/* Fills err for a parse that failed; returns its kind. libyaml names every
+ * input error (error and problem set); a failed allocation sets only
+ * YAML_MEMORY_ERROR, and some of its loader's allocations (a tag's copy)
+ * fail with no error at all: both are out of memory, not a bad file. */
+static int parse_error(const char *file, const yaml_parser_t *p, char *err,
+                       size_t errlen) {
+  if (p->error == YAML_MEMORY_ERROR || p->error == YAML_NO_ERROR) {
+    snprintf(err, errlen, "%s: out of memory while parsing the YAML", file);
+    return EB_NOMEM;
+  }
   snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", file, p->problem_mark.line + 1,
            p->problem_mark.column + 1, p->problem ? p->problem : "syntax error",
            p->context ? " " : "", p->context ? p->context : "");
+  return EB_INPUT;
 }
 
 /* The event stream once through, only to bound the nesting depth before
@@ -178,8 +187,7 @@ static int check_depth(const char *file, const char *text, size_t len, char *err
   for (int done = 0; !done && !rc;) {
     yaml_event_t ev;
     if (!yaml_parser_parse(&parser, &ev)) {
-      parse_error(file, &parser, err, errlen);
-      rc = parser.error == YAML_MEMORY_ERROR ? EB_NOMEM : EB_INPUT;
+      rc = parse_error(file, &parser, err, errlen);
       break;
     }
     if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
@@ -216,8 +224,7 @@ int eb_yaml_parse(const char *file, const char *text, size_t len, eb_ynode **roo
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
-    parse_error(file, &parser, err, errlen);
-    rc = parser.error == YAML_MEMORY_ERROR ? EB_NOMEM : EB_INPUT;
+    rc = parse_error(file, &parser, err, errlen);
     yaml_parser_delete(&parser);
     return rc;
   }

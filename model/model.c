@@ -1,5 +1,6 @@
 #include "model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,7 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     snprintf(err, errlen, "out of memory");
     return EB_NOMEM;
   }
+  errno = 0;
   m->tok = eb_param(m->P, "embed.tok", 2, (int[]){vocab + cls, D}, EB_INIT_NORMAL, 0.02f);
   const int L = m->cfg.max_len;
   if (cfg->positions == EB_POS_SINUSOIDAL) { /* a fixed table, not a parameter */
@@ -94,13 +96,21 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   } else {
     m->pos = eb_param(m->P, "embed.pos", 2, (int[]){L, D}, EB_INIT_NORMAL, 0.02f);
   }
+  int decl_oom = errno == ENOMEM; /* a shared declaration's allocation failed */
   char why[EB_ERR_LEN];
   why[0] = '\0';
+  /* an allocation that failed inside create (the arch's own, or eb_param's)
+   * left errno ENOMEM, as malloc sets it: the model did not fit, a result
+   * (`oom`), not a bad configuration */
+  errno = 0;
   if (arch->create(&m->cfg, args, m->P, &m->impl, why, sizeof why)) {
-    snprintf(err, errlen, "arch '%s': %s", arch->name, why[0] ? why : "create failed");
+    const int oom = errno == ENOMEM;
+    snprintf(err, errlen, "arch '%s': %s%s", arch->name, why[0] ? why : "create failed",
+             oom && !strstr(why, "out of memory") ? " (out of memory)" : "");
     eb_model_destroy(m);
-    return EB_INPUT;
+    return oom ? EB_NOMEM : EB_INPUT;
   }
+  errno = 0;
   m->lnf_g = eb_param(m->P, "final_ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
   m->lnf_b = eb_param(m->P, "final_ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
   /* the hidden width of an MLP head (the pair head always has one) */
@@ -123,6 +133,11 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   if (!m->tok || (!m->pos && !m->pos_table) || !m->lnf_g || !m->lnf_b || !m->head_w ||
       !m->head_b || (pair && (!m->pair_w || !m->pair_b)) ||
       (mlp && (!m->mlp_w || !m->mlp_b))) {
+    if (decl_oom || errno == ENOMEM) {
+      snprintf(err, errlen, "out of memory declaring the model's parameters");
+      eb_model_destroy(m);
+      return EB_NOMEM;
+    }
     snprintf(err, errlen, "arch '%s': a parameter name clashes with the shared model's",
              arch->name);
     eb_model_destroy(m);

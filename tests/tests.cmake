@@ -169,3 +169,11 @@ foreach(layer util core archs tasks model results harness)
 endforeach()
 add_test(NAME layers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/layers.sh)
 set_tests_properties(layers PROPERTIES LABELS unit ENVIRONMENT "${EB_LAYER_ENV}")
+
+# The allocator of malloc_fail.test.sh (LD_PRELOAD): fails the N-th allocation
+# of the process. Not with the sanitizers, whose allocator must come first.
+if(NOT EFFBENCH_SANITIZE AND NOT EFFBENCH_FUZZ)
+  add_library(eb_failmalloc MODULE ${CMAKE_SOURCE_DIR}/tests/failmalloc/failmalloc.c)
+  set_target_properties(eb_failmalloc PROPERTIES PREFIX "" LIBRARY_OUTPUT_DIRECTORY
+                                                 ${CMAKE_BINARY_DIR}/test-plugins)
+endif()

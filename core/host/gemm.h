@@ -44,7 +44,7 @@ typedef int (*eb__sgemm_fn)(int ta, int tb, int M, int N, int K, float alpha,
 
 /* The start-up self-check of a kernel (exposed for tests): 0 when it agrees
  * with the double-precision reference on every case, else -1 with the first
- * disagreement described in msg. */
+ * disagreement described in msg; -2 when it could not run (out of memory). */
 int eb__gemm_self_check(eb__sgemm_fn fn, char *msg, size_t cap);
 
 #endif
