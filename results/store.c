@@ -283,6 +283,12 @@ struct eb_store {
   int writing; /* inside one of our write transactions */
 };
 
+/* A text parameter SQLite could not copy (out of memory) stays NULL, which
+ * changes what a statement means (a result's WHERE owner = NULL matches no
+ * row and reads as "taken over"): the failure is kept and the next step
+ * returns it instead of running the statement. */
+static _Thread_local int bind_failed;
+
 /* ------------------------------------------------------------- errors -- */
 
 static void rollback_if_open(eb_store *s) {
@@ -384,6 +390,7 @@ static int begin(eb_store *s, const char *what, char *err, size_t errlen) {
   }
   TRY(exec_retry(s, "BEGIN IMMEDIATE", what, err, errlen));
   s->writing = 1;
+  bind_failed = 0; /* a bind whose statement was never stepped */
   return EB_OK;
 }
 
@@ -396,7 +403,17 @@ static int commit(eb_store *s, const char *what, char *err, size_t errlen) {
 /* ----------------------------------------------------------- binding -- */
 
 static int bind_text(sqlite3_stmt *st, int i, const char *v) {
-  return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+  int rc =
+      v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+  if (rc != SQLITE_OK && !bind_failed) bind_failed = rc;
+  return rc;
+}
+
+/* sqlite3_step, or the failure of a bind since the last step */
+static int step(sqlite3_stmt *st) {
+  const int failed = bind_failed;
+  bind_failed = 0;
+  return failed ? failed : sqlite3_step(st);
 }
 /* NaN = unknown = NULL */
 static int bind_real(sqlite3_stmt *st, int i, double v) {
@@ -409,10 +426,10 @@ static int bind_count(sqlite3_stmt *st, int i, int64_t v) {
 
 /* Steps a prepared statement to completion; 0 or the sqlite rc. */
 static int step_done(sqlite3_stmt *st) {
-  int rc = sqlite3_step(st);
+  int rc = step(st);
   if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
     while (rc == SQLITE_ROW)
-      rc = sqlite3_step(st);
+      rc = step(st);
   }
   return rc == SQLITE_DONE ? 0 : rc;
 }
@@ -423,7 +440,7 @@ static int64_t query_int(eb_store *s, const char *sql, int *rcp) {
   int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
   int64_t v = -1;
   if (rc == SQLITE_OK) {
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       v = sqlite3_column_int64(st, 0);
       rc = SQLITE_OK;
@@ -474,7 +491,7 @@ static int check_identity(eb_store *s, int *version, char *err, size_t errlen) {
                           "(SELECT count(*) FROM sqlite_master)",
                           -1, &st, NULL);
   if (rc == SQLITE_OK) {
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       app = sqlite3_column_int64(st, 0);
       ver = sqlite3_column_int64(st, 1);
@@ -799,7 +816,7 @@ int eb_store_suite_has_yaml(eb_store *s, const char *name, int *has, char *err,
       s->db, "SELECT 1 FROM suites WHERE name=?1 AND yaml IS NOT NULL", -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, name);
-    rc = sqlite3_step(st);
+    rc = step(st);
   }
   sqlite3_finalize(st);
   *has = rc == SQLITE_ROW;
@@ -834,7 +851,7 @@ int eb_store_suite(eb_store *s, const char *name, const char *yaml, int64_t *sui
     rc = sqlite3_prepare_v2(s->db, "SELECT id FROM suites WHERE name=?1", -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, name);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       if (suite_id) *suite_id = sqlite3_column_int64(st, 0);
       rc = SQLITE_OK;
@@ -857,7 +874,7 @@ int eb_store_run_status(eb_store *s, const char *run_key, char *status, size_t l
                               NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, run_key);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       const unsigned char *v = sqlite3_column_text(st, 0);
       snprintf(status, len, "%s", v ? (const char *)v : "");
@@ -890,7 +907,7 @@ int eb_store_run_code(eb_store *s, const char *run_key, eb_run_code *out, char *
                               -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, run_key);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       column_copy(st, 0, out->status, sizeof out->status);
       column_copy(st, 1, out->arch_sha256, sizeof out->arch_sha256);
@@ -934,7 +951,7 @@ static int table_columns(eb_store *s, const char *table, char (*names)[64], int 
   *n = 0;
   int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
   if (rc != SQLITE_OK) return rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+  while ((rc = step(st)) == SQLITE_ROW && *n < max)
     snprintf(names[(*n)++], 64, "%s", (const char *)sqlite3_column_text(st, 1));
   sqlite3_finalize(st);
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
@@ -1137,7 +1154,7 @@ int eb_store_run_claim(eb_store *s, const eb_run_claim *c, int *outcome, int64_t
   if (rc == SQLITE_OK) {
     bind_text(st, 1, c->run_key);
     bind_text(st, 2, c->since);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       id = sqlite3_column_int64(st, 0);
       const char *status = (const char *)sqlite3_column_text(st, 1);
@@ -1193,7 +1210,7 @@ int eb_store_run_begin(eb_store *s, int64_t suite_id, const char *run_key,
       sqlite3_prepare_v2(s->db, "SELECT id FROM runs WHERE run_key=?1", -1, &st, NULL);
   if (rc == SQLITE_OK) {
     bind_text(st, 1, run_key);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       id = sqlite3_column_int64(st, 0);
       rc = SQLITE_OK;
@@ -1414,7 +1431,7 @@ static int speed_claim_read(eb_store *s, const eb_speed_claim *c, const char *po
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, c->suite_id);
     bind_text(st, 2, point);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       const char *owner = (const char *)sqlite3_column_text(st, 0);
       int64_t age = sqlite3_column_type(st, 1) == SQLITE_NULL
@@ -1450,7 +1467,7 @@ static int speed_claim_read(eb_store *s, const eb_speed_claim *c, const char *po
     sqlite3_bind_int(st, 6, c->threads);
     bind_text(st, 7, c->since);
     sqlite3_bind_int(st, 8, c->dim);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW) {
       if (sqlite3_column_int(st, 0))
         *outcome = EB_CLAIM_ENDED;
@@ -1580,7 +1597,7 @@ int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq
     bind_text(st, 5, mode);
     sqlite3_bind_int(st, 6, threads);
     sqlite3_bind_int(st, 7, dim);
-    rc = sqlite3_step(st);
+    rc = step(st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
       *done = rc == SQLITE_ROW;
       rc = SQLITE_OK;

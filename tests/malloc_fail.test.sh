@@ -6,8 +6,9 @@
 # libyaml's, OpenMP's, oneDNN's -- for N spread over a whole small run, on a
 # database that already holds a done run. Each attempt must end cleanly:
 # exit 0 or 1 (never a signal), a message when it fails, the database intact
-# (integrity_check ok, the earlier run still done with all its evals), and a
-# run the allocation failure ended recorded as `oom`, never `failed`.
+# (integrity_check ok, the earlier run still done with all its evals), a run
+# the allocation failure ended recorded as `oom`, never `failed`, and exit 0
+# only with the run's result stored.
 set -u
 eb=${EFFBENCH:?EFFBENCH must point at the binary}
 lib=${EB_BUILD:-.}/test-plugins/eb_failmalloc.so
@@ -62,10 +63,15 @@ attempt() { # n, then env assignments
     fail "N=$n: the earlier run's evals changed"
   local st
   st=$(q "select r.status || ': ' || coalesce(r.error, '') from runs r join suites s on s.id = r.suite_id where s.name = 'second'")
-  case $st in
-  "" | "done: " | "running: "* | oom:*) ;; # not reached, untouched, stopped, or oom
-  *) fail "N=$n: the run ended as '$st'" ;;
+  # exit 0: the run has its result (done, or oom); exit 1 may also leave it
+  # not reached or `running` under this dead process (the next run takes it)
+  case $rc:$st in
+  0:"done: " | 0:oom:* | 1:"" | 1:"done: " | 1:"running: "* | 1:oom:*) ;;
+  *) fail "N=$n: exit $rc with the run '$st'" ;;
   esac
+  # an unbound parameter (SQLite's copy of it failed) must not read as NULL
+  ! grep -q "rejected by the schema\|taken over" "$tmp/err.log" ||
+    fail "N=$n: $(grep -h "rejected by the schema\|taken over" "$tmp/err.log")"
   [[ $st == oom:* ]] && ooms=$((ooms + 1))
   [[ $rc == 1 ]] && errors=$((errors + 1))
 }
