@@ -68,26 +68,70 @@ static tr_plan tr_make(const eb_tensor *x, int d0, int d1) {
   return p;
 }
 
+/* One element: forward dst[o] = src[xi]; backward src is dy (out order), dst
+ * is dx (x order), accumulated (1) or written (2). */
+#define TR_MOVE(mode, dst, src, o, xi)                                                   \
+  do {                                                                                   \
+    if ((mode) == 0)                                                                     \
+      (dst)[o] = (src)[xi];                                                              \
+    else if ((mode) == 1)                                                                \
+      (dst)[xi] += (src)[o];                                                             \
+    else                                                                                 \
+      (dst)[xi] = (src)[o];                                                              \
+  } while (0)
+
+/* Rows i2 in [r0, r1) of output slab ij, the innermost dim contiguous on
+ * both sides (x's last dim stays last: a head split or merge): row copies. */
+static void tr_rows(int mode, const float *src, float *dst, int64_t o, int64_t xb,
+                    int64_t s2, int r0, int r1, int C) {
+  for (int i2 = r0; i2 < r1; i2++) {
+    const int64_t oo = o + (int64_t)i2 * C, xi = xb + i2 * s2;
+    if (mode == 0)
+      memcpy(dst + oo, src + xi, (size_t)C * sizeof(float));
+    else if (mode == 1)
+      for (int c = 0; c < C; c++)
+        dst[xi + c] += src[oo + c];
+    else
+      memcpy(dst + xi, src + oo, (size_t)C * sizeof(float));
+  }
+}
+
+/* The same rows when the innermost dims swap (x strided along C): in tiles
+ * of TR_TILE x TR_TILE, each read and written while it is in cache. */
+#define TR_TILE 16
+static void tr_tiles(int mode, const float *src, float *dst, int64_t o, int64_t xb,
+                     int64_t s2, int64_t s3, int r0, int r1, int C) {
+  for (int c0 = 0; c0 < C; c0 += TR_TILE) {
+    const int c1 = c0 + TR_TILE < C ? c0 + TR_TILE : C;
+    for (int i2 = r0; i2 < r1; i2++) {
+      const int64_t oo = o + (int64_t)i2 * C, xr = xb + i2 * s2;
+      for (int c = c0; c < c1; c++)
+        TR_MOVE(mode, dst, src, oo + c, xr + c * s3);
+    }
+  }
+}
+
 static void tr_copy(const tr_plan *p, const float *src, float *dst, int accumulate_back) {
   /* forward: dst (out order) = src (x order); backward: src is dy (out order),
-   * dst is dx (x order), accumulated (1) or written (2) */
-  int n01 = p->os[0] * p->os[1];
-  int64_t total = (int64_t)n01 * p->os[2] * p->os[3];
+   * dst is dx (x order), accumulated (1) or written (2). Work items: a slab
+   * (i0, i1) cut into runs of TR_TILE rows, so a transpose of one large
+   * matrix still spreads over the threads. Each item writes its own
+   * elements: the same result for any thread count. */
+  const int n01 = p->os[0] * p->os[1], R = p->os[2], C = p->os[3];
+  const int nr = (R + TR_TILE - 1) / TR_TILE, mode = accumulate_back;
+  const int64_t items = (int64_t)n01 * nr, total = (int64_t)n01 * R * C;
+  const int64_t s2 = p->xstep[2], s3 = p->xstep[3];
   EB_OMP("omp parallel for schedule(static) if (total > EB_PAR_MIN)")
-  for (int ij = 0; ij < n01; ij++) {
-    int i0 = ij / p->os[1], i1 = ij % p->os[1];
-    int64_t o = (int64_t)ij * p->os[2] * p->os[3];
-    int64_t xb = i0 * p->xstep[0] + i1 * p->xstep[1];
-    for (int i2 = 0; i2 < p->os[2]; i2++)
-      for (int i3 = 0; i3 < p->os[3]; i3++, o++) {
-        int64_t xi = xb + i2 * p->xstep[2] + i3 * p->xstep[3];
-        if (accumulate_back == 2) /* backward into a new gradient */
-          dst[xi] = src[o];
-        else if (accumulate_back)
-          dst[xi] += src[o];
-        else
-          dst[o] = src[xi];
-      }
+  for (int64_t it = 0; it < items; it++) {
+    const int ij = (int)(it / nr), r0 = (int)(it % nr) * TR_TILE;
+    const int r1 = r0 + TR_TILE < R ? r0 + TR_TILE : R;
+    const int i0 = ij / p->os[1], i1 = ij % p->os[1];
+    const int64_t o = (int64_t)ij * R * C;
+    const int64_t xb = i0 * p->xstep[0] + i1 * p->xstep[1];
+    if (s3 == 1)
+      tr_rows(mode, src, dst, o, xb, s2, r0, r1, C);
+    else
+      tr_tiles(mode, src, dst, o, xb, s2, s3, r0, r1, C);
   }
 }
 
@@ -199,9 +243,11 @@ static void slice_backward(eb_ctx *ctx, eb_node *n) {
   if (fail || !dx) return;
   int start = n->iarg[0], len = eb__last(y), D = eb__last(x);
   int64_t R = eb__rows(x);
+  const float *dy = y->grad;
+  EB_OMP("omp parallel for schedule(static) if (y->size > EB_PAR_MIN)")
   for (int64_t r = 0; r < R; r++)
     for (int j = 0; j < len; j++)
-      dx[r * D + start + j] += y->grad[r * len + j];
+      dx[r * D + start + j] += dy[r * len + j];
   eb_ctx_add_flops(ctx, 0, (double)y->size);
   eb__moved(ctx, 3.0 * y->size); /* only the slice's columns of dx */
 }
@@ -221,6 +267,7 @@ eb_tensor *eb_slice_last(eb_ctx *ctx, eb_tensor *x, int start, int len) {
   eb_tensor *y = eb_tensor_new(ctx, x->ndim, shape);
   if (!y) return NULL;
   int64_t R = eb__rows(x);
+  EB_OMP("omp parallel for schedule(static) if (y->size > EB_PAR_MIN)")
   for (int64_t r = 0; r < R; r++)
     memcpy(y->data + r * len, x->data + r * D + start, (size_t)len * sizeof(float));
   eb__moved(ctx, 2.0 * y->size);
