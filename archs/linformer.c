@@ -155,11 +155,13 @@ static int linformer_create(const eb_model_config *cfg, const eb_args *args, eb_
 }
 
 /* Project along the sequence: x[B,N,D], P[k,N] -> [B,H,k,D/H] with
- * out[b,h,j,:] = sum_n P[j,n] x[b,n,h*dh:(h+1)*dh]: P @ x[b] for each b (one
- * GEMM per sequence, P repeated), then the heads split; no transpose of x. */
+ * out[b,h,j,:] = sum_n P[j,n] x[b,n,h*dh:(h+1)*dh]. */
 static eb_tensor *project_len(eb_ctx *ctx, eb_tensor *x, eb_tensor *P, int H) {
   if (!x || !P) return NULL;
-  return eb_split_heads(ctx, eb_bmm(ctx, P, x, 0, 0), H);
+  const int B = x->shape[0], N = x->shape[1], D = x->shape[2], k = P->shape[0];
+  eb_tensor *t = eb_reshape(ctx, eb_transpose(ctx, x, 1, 2), 2, (int[]){B * D, N});
+  eb_tensor *y = eb_reshape(ctx, eb_linear(ctx, t, P, NULL), 4, (int[]){B, H, D / H, k});
+  return eb_transpose(ctx, y, 2, 3);
 }
 
 /* x[B,N,D], mask[B*N] -> out[B,N,D] */
@@ -233,8 +235,8 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
   const double att_f = 4 * R * D * k /* K, V projections along N */
                        + kern_f;
   const double att_b = 3 * R * D         /* q, k, v slices */
-                       + 2 * R * D       /* q split, merge */
-                       + 2 * B * D * k   /* K', V' head splits */
+                       + 4 * R * D       /* q split, k, v transposes, merge */
+                       + 2 * B * D * k   /* K', V' head transposes */
                        + 8 * R * D * k   /* projections: dx, dE */
                        + kern_b          /* attention */
                        + slices * k * N; /* E, F slices */
@@ -242,7 +244,7 @@ static double linformer_flops(const eb_model_config *cfg, const eb_args *args, i
 }
 
 /* Analytic GEMM FLOPs (docs/flops.md "GEMM FLOPs"): the block's projections,
- * the K and V projections along N (E x[b] per sequence: forward, dx and dE), and
+ * the K and V projections along N (x[B*D,N] E^T: forward, dx and dE), and
  * the blockwise attention of N queries against k keys. */
 static int linformer_gemm_flops(const eb_model_config *cfg, const eb_args *args, int B,
                                 int N, int training, double *model, double *executed) {
