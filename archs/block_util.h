@@ -31,6 +31,15 @@ static inline eb_tensor *eb_merge_heads(eb_ctx *ctx, eb_tensor *x) {
   return eb_reshape(ctx, eb_transpose(ctx, x, 1, 2), 3, (int[]){B, N, H * Dh});
 }
 
+/* A residual sublayer's output: x + dropout_p(h w^T + b). Without active
+ * dropout the output layer accumulates onto the residual in one op
+ * (eb_linear_add: no separate add pass, forward or backward). */
+static inline eb_tensor *eb_block_out(eb_ctx *ctx, eb_tensor *x, eb_tensor *h,
+                                      eb_tensor *w, eb_tensor *b, float p) {
+  if (p == 0.0f || !eb_ctx_training(ctx)) return eb_linear_add(ctx, h, w, b, x);
+  return eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, h, w, b), p));
+}
+
 /* The pre-LN MLP sublayer: x + dropout_p(W2 dropout_pm(GELU(W1 LN(x) + b1)) + b2)
  * (pm: model.mlp_dropout, on the hidden activation; 0 = none). */
 static inline eb_tensor *eb_block_mlp(eb_ctx *ctx, eb_tensor *x, eb_tensor *ln_g,
@@ -39,9 +48,7 @@ static inline eb_tensor *eb_block_mlp(eb_ctx *ctx, eb_tensor *x, eb_tensor *ln_g
   /* the bias b1 is applied by the fused bias + GELU pass, not by the GEMM */
   eb_tensor *h = eb_linear(ctx, eb_layernorm(ctx, x, ln_g, ln_b), w1, NULL);
   eb_tensor *m = eb_dropout(ctx, eb_bias_gelu(ctx, h, b1), pm); /* m itself if off */
-  /* without active dropout the output layer accumulates onto the residual */
-  if (p == 0.0f || !eb_ctx_training(ctx)) return eb_linear_add(ctx, m, w2, b2, x);
-  return eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, m, w2, b2), p));
+  return eb_block_out(ctx, x, m, w2, b2, p);
 }
 
 #endif

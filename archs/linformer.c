@@ -208,7 +208,7 @@ static int linformer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     /* softmax(q kp^T scale) vp: [B,H,N,dh], no [B,H,N,k] kept */
     eb_tensor *o = eb_merge_heads(
         ctx, eb_attention_blockwise_drop(ctx, q, kp, vp, NULL, 0, scale, pa));
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    x = eb_block_out(ctx, x, o, l->wo, l->bo, p);
     x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));

@@ -401,7 +401,7 @@ static int moe_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t *ma
         eb_linear(ctx, eb_layernorm(ctx, x, l->ln1_g, l->ln1_b), l->wqkv, l->bqkv);
     eb_tensor *o =
         eb_attention_qkv_drop(ctx, qkv, H, mask, 0, scale, v->cfg.attention_dropout);
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    x = eb_block_out(ctx, x, o, l->wo, l->bo, p);
     eb_tensor *h =
         eb_reshape(ctx, eb_layernorm(ctx, x, l->ln2_g, l->ln2_b), 2, (int[]){R, D});
     eb_tensor *probs = eb_softmax(ctx, eb_linear(ctx, h, l->router, NULL)); /* [R,E] */

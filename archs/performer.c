@@ -259,7 +259,7 @@ static int performer_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8
     eb_tensor *v1 = eb_concat_last(ctx, 2, (eb_tensor *[]){val, ones}); /* [B,H,N,dh+1] */
     eb_tensor *kv = eb_matmul(ctx, fk, v1, 1, 0);                       /* [B,H,m,dh+1] */
     eb_tensor *o = eb_merge_heads(ctx, normalise(ctx, eb_matmul(ctx, fq, kv, 0, 0)));
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    x = eb_block_out(ctx, x, o, l->wo, l->bo, p);
     x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));

@@ -120,7 +120,7 @@ static int vanilla_forward(void *model, eb_ctx *ctx, eb_tensor *x, const uint8_t
     } else { /* heads split and merged by the kernel's strides */
       o = eb_attention_qkv_drop(ctx, qkv, H, mask, v->causal, scale, pa);
     }
-    x = eb_add(ctx, x, eb_dropout(ctx, eb_linear(ctx, o, l->wo, l->bo), p));
+    x = eb_block_out(ctx, x, o, l->wo, l->bo, p);
     x = eb_block_mlp(ctx, x, l->ln2_g, l->ln2_b, l->w1, l->b1, l->w2, l->b2, p, pm);
     if (!x) {
       snprintf(err, errlen, "block %d: %s", i, eb_ctx_error(ctx));
