@@ -3,10 +3,13 @@
  * (effbench's, SQLite's, libyaml's, the C++ runtime's of oneDNN) and makes
  * the N-th fail (FAIL_AT=N) as a real allocator does: NULL and errno ENOMEM.
  * FAIL_COUNT=FILE writes the number of allocations at exit, so a test can
- * spread N over a whole run. glibc only: the real functions are glibc's
- * __libc_* entry points, which need no dlsym at start-up. */
+ * spread N over a whole run; FAIL_TRACE=1 prints the failing call's stack
+ * (function names where the binary exports them) to stderr. glibc only:
+ * the real functions are glibc's __libc_* entry points, which need no dlsym
+ * at start-up. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,11 @@ static int fail_now(void) {
   }
   long n = atomic_fetch_add(&calls, 1) + 1;
   if (n != fail_at) return 0;
+  const char *trace = getenv("FAIL_TRACE");
+  if (trace && *trace == '1') {
+    void *frames[32];
+    backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
+  }
   errno = ENOMEM;
   return 1;
 }
