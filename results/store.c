@@ -1394,6 +1394,22 @@ int eb_store_run_finish(eb_store *s, int64_t run_id, const eb_run_result_row *r,
 
 /* ------------------------------------------------------------- speed -- */
 
+/* The speed rows of one point (parameters ?1 to ?7, bind_speed_point):
+ * suite, arch, length, batch, mode, threads and, unless 0, the width */
+#define SPEED_POINT_SQL                                                                  \
+  "suite_id=?1 AND arch=?2 AND seq_len=?3 AND batch=?4 AND mode=?5 AND threads=?6 "      \
+  "AND (?7 = 0 OR json_extract(config_json, '$.dim') = ?7)"
+
+static void bind_speed_point(sqlite3_stmt *st, const eb_speed_claim *c) {
+  sqlite3_bind_int64(st, 1, c->suite_id);
+  bind_text(st, 2, c->arch);
+  sqlite3_bind_int(st, 3, c->seq_len);
+  sqlite3_bind_int(st, 4, c->batch);
+  bind_text(st, 5, c->mode);
+  sqlite3_bind_int(st, 6, c->threads);
+  sqlite3_bind_int(st, 7, c->dim);
+}
+
 /* The key of a speed point in speed_claims: what eb_store_speed_done matches */
 static void speed_point(const eb_speed_claim *c, char *buf, size_t len) {
   snprintf(buf, len, "%s|%s|len %d|batch %d|threads %d|dim %d", c->arch, c->mode,
@@ -1453,20 +1469,12 @@ static int speed_claim_read(eb_store *s, const eb_speed_claim *c, const char *po
    * done one */
   rc = sqlite3_prepare_v2(
       s->db,
-      "SELECT coalesce(max(?7 IS NOT NULL AND measured_at > ?7), 0), "
-      "coalesce(max(status='done'), 0) FROM speed WHERE suite_id=?1 AND arch=?2 AND "
-      "seq_len=?3 AND batch=?4 AND mode=?5 AND threads=?6 AND (?8 = 0 OR "
-      "json_extract(config_json, '$.dim') = ?8)",
+      "SELECT coalesce(max(?8 IS NOT NULL AND measured_at > ?8), 0), "
+      "coalesce(max(status='done'), 0) FROM speed WHERE " SPEED_POINT_SQL,
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, c->suite_id);
-    bind_text(st, 2, c->arch);
-    sqlite3_bind_int(st, 3, c->seq_len);
-    sqlite3_bind_int(st, 4, c->batch);
-    bind_text(st, 5, c->mode);
-    sqlite3_bind_int(st, 6, c->threads);
-    bind_text(st, 7, c->since);
-    sqlite3_bind_int(st, 8, c->dim);
+    bind_speed_point(st, c);
+    bind_text(st, 8, c->since);
     rc = step(st);
     if (rc == SQLITE_ROW) {
       if (sqlite3_column_int(st, 0))
@@ -1584,19 +1592,17 @@ int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq
   *done = 0;
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
-      s->db,
-      "SELECT 1 FROM speed WHERE suite_id=?1 AND arch=?2 AND seq_len=?3 AND batch=?4 "
-      "AND mode=?5 AND threads=?6 AND status='done' AND (?7 = 0 OR "
-      "json_extract(config_json, '$.dim') = ?7) LIMIT 1",
+      s->db, "SELECT 1 FROM speed WHERE status='done' AND " SPEED_POINT_SQL " LIMIT 1",
       -1, &st, NULL);
   if (rc == SQLITE_OK) {
-    sqlite3_bind_int64(st, 1, suite_id);
-    bind_text(st, 2, arch);
-    sqlite3_bind_int(st, 3, seq_len);
-    sqlite3_bind_int(st, 4, batch);
-    bind_text(st, 5, mode);
-    sqlite3_bind_int(st, 6, threads);
-    sqlite3_bind_int(st, 7, dim);
+    const eb_speed_claim point = {.suite_id = suite_id,
+                                  .arch = arch,
+                                  .mode = mode,
+                                  .seq_len = seq_len,
+                                  .batch = batch,
+                                  .threads = threads,
+                                  .dim = dim};
+    bind_speed_point(st, &point);
     rc = step(st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
       *done = rc == SQLITE_ROW;

@@ -26,17 +26,22 @@ archs:
 sweep:
   vanilla.attention: [blockwise, naive]
 YAML
+# two_runs SUITE DB LOG1 LOG2: the suite run twice at once on one database;
+# fails unless both exit 0
+two_runs() {
+  "$eb" run "$1" --db "$2" >"$3" 2>&1 &
+  local pa=$!
+  "$eb" run "$1" --db "$2" >"$4" 2>&1 &
+  local pb=$! ra rb
+  wait $pa
+  ra=$?
+  wait $pb
+  rb=$?
+  [[ $ra -eq 0 ]] || fail "$1: the first run exited $ra: $(cat "$3")"
+  [[ $rb -eq 0 ]] || fail "$1: the second run exited $rb: $(cat "$4")"
+}
 nruns=6
-"$eb" run "$tmp/two.yaml" --db "$tmp/r.db" >"$tmp/a.log" 2>&1 &
-pa=$!
-"$eb" run "$tmp/two.yaml" --db "$tmp/r.db" >"$tmp/b.log" 2>&1 &
-pb=$!
-wait $pa
-ra=$?
-wait $pb
-rb=$?
-[[ $ra -eq 0 ]] || fail "first run exited $ra: $(cat "$tmp/a.log")"
-[[ $rb -eq 0 ]] || fail "second run exited $rb: $(cat "$tmp/b.log")"
+two_runs "$tmp/two.yaml" "$tmp/r.db" "$tmp/a.log" "$tmp/b.log"
 ! grep -qi "locked" "$tmp/a.log" "$tmp/b.log" || fail "database is locked: $(grep -i locked "$tmp"/*.log)"
 # each training prints its first eval ("label val step 10:"): once per run
 # over both logs means each run was trained once
@@ -66,15 +71,7 @@ model: {dim: 16, depth: 1, heads: 2, ffn: 24, dropout: 0.0}
 archs: [vanilla, poolformer]
 speed: {lengths: [64, 128], batch: 2, modes: [train, infer]}
 YAML
-"$eb" run "$tmp/sp.yaml" --db "$tmp/s.db" >"$tmp/sa.log" 2>&1 &
-pa=$!
-"$eb" run "$tmp/sp.yaml" --db "$tmp/s.db" >"$tmp/sb.log" 2>&1 &
-pb=$!
-wait $pa
-ra=$?
-wait $pb
-rb=$?
-[[ $ra -eq 0 && $rb -eq 0 ]] || fail "speed suite exited $ra and $rb: $(cat "$tmp/sa.log" "$tmp/sb.log")"
+two_runs "$tmp/sp.yaml" "$tmp/s.db" "$tmp/sa.log" "$tmp/sb.log"
 sq() { sqlite3 "$tmp/s.db" "$1"; }
 [[ $(sq "select count(*) from speed") -eq 8 && $(sq "select count(distinct arch || seq_len || mode) from speed") -eq 8 ]] ||
   fail "speed points measured other than once each: $(sq "select arch, seq_len, mode, count(*) from speed group by 1, 2, 3")"
