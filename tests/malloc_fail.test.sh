@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ctest-labels: stress
+# ctest-labels: slow;stress
 # Every allocation of a process can fail, not only the counted ones
 # (alloc_fail.test.sh): an LD_PRELOAD allocator (tests/failmalloc) fails the
 # N-th malloc/calloc/realloc of `effbench run` -- effbench's own, SQLite's,
