@@ -49,7 +49,7 @@ static int onednn_call(int ta, int tb, int M, int N, int K, float alpha, const f
   dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B,
                                 ldb, beta, C, ldc);
   if (saved != 1) omp_set_num_threads(saved);
-  return st == dnnl_success ? 0 : -1;
+  return st == dnnl_success ? 0 : st == dnnl_out_of_memory ? -2 : -1;
 }
 
 static void onednn_abort(int sig) {
@@ -135,7 +135,11 @@ int eb__gemm_self_check(eb__sgemm_fn fn, char *msg, size_t cap) {
             R[2 * (i * N + j)] = r;
             R[2 * (i * N + j) + 1] = fabs(alpha) * mag + (acc ? fabs(C[i * ldc + j]) : 0);
           }
-        if (fn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) != 0) {
+        const int frc = fn(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (frc == -2) { /* the kernel ran out of memory: nothing checked */
+          snprintf(msg, cap, "the kernel ran out of memory (M=%d N=%d K=%d)", M, N, K);
+          rc = -2;
+        } else if (frc != 0) {
           snprintf(msg, cap, "the kernel returned an error (M=%d N=%d K=%d ta=%d tb=%d)",
                    M, N, K, ta, tb);
           rc = -1;

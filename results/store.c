@@ -269,7 +269,7 @@ static const char *const MIGRATIONS[] = {
     MIGRATION_SPEED_CLAIMS,
 };
 #define N_MIGRATIONS ((int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0]))
-/* The oldest version a read-only open (report, plot, export, compare) takes
+/* The oldest version a read-only open (report, plot) takes
  * as it is: the last migration that added something they read. Later ones
  * (12: speed_claims, which only `run` uses) need no migration to be read, so
  * a database written by the previous release stays readable in place. Raise
@@ -715,7 +715,7 @@ struct sqlite3 *eb_store_db(eb_store *s) {
 
 static int env_put(eb_store *s, sqlite3_stmt *st, const char *key, const char *value) {
   sqlite3_reset(st);
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  bind_text(st, 1, key);
   bind_text(st, 2, value ? value : "");
   return step_done(st);
 }

@@ -21,9 +21,10 @@ mkdir -p "$tmp/unpacked"
 tar -C "$tmp/unpacked" -xzf "$tmp/bundle.tar.gz" || fail "the tarball does not unpack"
 "$tmp/unpacked/effbench" --version >"$tmp/version" 2>&1 || fail "the unpacked bundle does not run: $(cat "$tmp/version")"
 grep -q "^effbench " "$tmp/version" || fail "version: $(cat "$tmp/version")"
-# the wrapper puts the bundle's libraries first
-ldd_out=$(LD_LIBRARY_PATH="$tmp/unpacked/lib" ldd "$tmp/unpacked/lib/effbench.bin")
-grep -q "$tmp/unpacked/lib/libsqlite3" <<<"$ldd_out" || fail "the bundle's libsqlite3 is not the one used: $ldd_out"
+# the wrapper puts the bundle's libraries first: the loader opens its libsqlite3
+LD_DEBUG=libs "$tmp/unpacked/effbench" --version >/dev/null 2>"$tmp/ld.log"
+grep -q "$tmp/unpacked/lib/libsqlite3" "$tmp/ld.log" ||
+  fail "the wrapper does not load the bundle's libsqlite3: $(grep -i sqlite "$tmp/ld.log" | head -3)"
 
 PYTHON=$py "$src/bench/device-compare" --quick "$tmp/unpacked/effbench" "$tmp/out" 2>"$tmp/dc.log" ||
   fail "device-compare --quick failed: $(cat "$tmp/dc.log" "$tmp/out/errors.txt" 2>/dev/null)"

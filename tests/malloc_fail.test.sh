@@ -46,7 +46,7 @@ attempt() { # n, then env assignments
   shift
   rm -f "$tmp"/t.db*
   cp "$tmp/base.db" "$tmp/t.db"
-  env "$@" FAIL_AT="$n" LD_PRELOAD="$lib" timeout 120 "$eb" run "$tmp/second.yaml" \
+  timeout 120 env "$@" FAIL_AT="$n" LD_PRELOAD="$lib" "$eb" run "$tmp/second.yaml" \
     --db "$tmp/t.db" >"$tmp/out.log" 2>"$tmp/err.log"
   local rc=$?
   tried=$((tried + 1))
@@ -95,7 +95,7 @@ start=$(cat "$tmp/count")
 # offset so that successive runs of the test do not always pick the same ones
 total=$(count EFFBENCH_GEMM=openblas)
 ((total > start + 1000)) || { fail "a run made only $total allocations (the preload did not count)"; total=0; }
-step=$(((total - start) / 150 + 1))
+step=$((total > start ? (total - start) / 150 + 1 : 1))
 off=$((RANDOM % step))
 for ((n = start + 1 + off; n <= total; n += step)); do attempt "$n" EFFBENCH_GEMM=openblas; done
 # With oneDNN where it is used: its start-up builds kernels in C++, and an

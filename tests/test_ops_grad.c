@@ -385,6 +385,48 @@ static eb_tensor *filled(eb_ctx *ctx, int ndim, const int *shape, uint64_t strea
   return t;
 }
 
+/* The transpose's backward on shapes past its tiles and threading threshold:
+ * x used by two transposes, so the first backward writes dx (mode 2) and the
+ * second adds to it (mode 1); loss = sum(t1 r1) + sum(t2 r2) gives exactly
+ * dx = r1 + r2 at x's element. */
+static void check_transpose_backward(eb_ctx *ctx) {
+  static const int big[4] = {3, 19, 37, 35};
+  static const int tp[][2] = {{0, 1}, {1, 2}, {2, 3}, {1, 3}, {0, 3}};
+  for (size_t i = 0; i < sizeof tp / sizeof tp[0]; i++) {
+    eb_ctx_reset(ctx);
+    eb_ctx_set_grad(ctx, 1);
+    eb_tensor *x = filled(ctx, 4, SHAPE(big[0], big[1], big[2], big[3]), 32, 1);
+    if (!x) break;
+    x->requires_grad = 1;
+    eb_tensor *t1 = eb_transpose(ctx, x, tp[i][0], tp[i][1]);
+    eb_tensor *t2 = eb_transpose(ctx, x, tp[i][0], tp[i][1]);
+    eb_tensor *r1 = t1 ? filled(ctx, 4, t1->shape, 33, 1) : NULL;
+    eb_tensor *r2 = t1 ? filled(ctx, 4, t1->shape, 34, 1) : NULL;
+    eb_tensor *loss =
+        eb_add(ctx, eb_sum(ctx, eb_mul(ctx, t1, r1)), eb_sum(ctx, eb_mul(ctx, t2, r2)));
+    CHECK(loss && eb_backward(ctx, loss) == 0 && x->grad, "transpose %d,%d backward: %s",
+          tp[i][0], tp[i][1], eb_ctx_error(ctx));
+    if (!loss || !x->grad) continue;
+    int misplaced = 0, ix[4];
+    for (ix[0] = 0; ix[0] < big[0]; ix[0]++)
+      for (ix[1] = 0; ix[1] < big[1]; ix[1]++)
+        for (ix[2] = 0; ix[2] < big[2]; ix[2]++)
+          for (ix[3] = 0; ix[3] < big[3]; ix[3]++) {
+            int o[4] = {ix[0], ix[1], ix[2], ix[3]};
+            o[tp[i][0]] = ix[tp[i][1]];
+            o[tp[i][1]] = ix[tp[i][0]];
+            const int64_t xi =
+                ((ix[0] * big[1] + ix[1]) * big[2] + ix[2]) * big[3] + ix[3];
+            const int64_t ti =
+                ((o[0] * t1->shape[1] + o[1]) * t1->shape[2] + o[2]) * t1->shape[3] +
+                o[3];
+            misplaced += x->grad[xi] != r1->data[ti] + r2->data[ti];
+          }
+    CHECK(misplaced == 0, "transpose %d,%d backward of [3,19,37,35]: %d wrong elements",
+          tp[i][0], tp[i][1], misplaced);
+  }
+}
+
 static void check_linear_matmul(eb_ctx *ctx) {
   eb_ctx_reset(ctx);
   eb_tensor *x = filled(ctx, 3, SHAPE(2, 3, 5), 1, 1),
@@ -996,6 +1038,7 @@ int main(void) {
   check_dropout(ctx);
   check_attention_dropout(ctx);
   check_shape_values(ctx);
+  check_transpose_backward(ctx);
   check_errors(ctx);
   check_threads();
   eb_ctx_destroy(ctx);

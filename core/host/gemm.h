@@ -37,7 +37,8 @@ void eb__sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A,
  * chunk; counted nowhere. What `effbench bench --peak` times. */
 void eb_gemm_threaded(int M, int N, int K, const float *A, const float *B, float *C);
 
-/* A single-threaded row-major sgemm kernel: 0 on success. */
+/* A single-threaded row-major sgemm kernel: 0 on success, -2 when it ran
+ * out of memory, another nonzero value on any other failure. */
 typedef int (*eb__sgemm_fn)(int ta, int tb, int M, int N, int K, float alpha,
                             const float *A, int lda, const float *B, int ldb, float beta,
                             float *C, int ldc);
