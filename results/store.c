@@ -1416,14 +1416,13 @@ static void speed_point(const eb_speed_claim *c, char *buf, size_t len) {
            c->seq_len, c->batch, c->threads, c->dim);
 }
 
-/* Deletes c's claim row if c->owner holds it; the sqlite rc. */
-static int speed_claim_release(eb_store *s, const eb_speed_claim *c) {
+/* Runs sql, with ?1 = c's suite, ?2 = its point and ?3 = c->owner, to its
+ * end; the sqlite rc. */
+static int speed_claim_exec(eb_store *s, const char *sql, const eb_speed_claim *c) {
   char point[512];
   speed_point(c, point, sizeof point);
   sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(
-      s->db, "DELETE FROM speed_claims WHERE suite_id=?1 AND point=?2 AND owner=?3", -1,
-      &st, NULL);
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
   if (rc == SQLITE_OK) {
     sqlite3_bind_int64(st, 1, c->suite_id);
     bind_text(st, 2, point);
@@ -1432,6 +1431,12 @@ static int speed_claim_release(eb_store *s, const eb_speed_claim *c) {
   }
   sqlite3_finalize(st);
   return rc;
+}
+
+/* Deletes c's claim row if c->owner holds it; the sqlite rc. */
+static int speed_claim_release(eb_store *s, const eb_speed_claim *c) {
+  return speed_claim_exec(
+      s, "DELETE FROM speed_claims WHERE suite_id=?1 AND point=?2 AND owner=?3", c);
 }
 
 /* *outcome for claim c, read inside the claim's transaction (see
@@ -1504,20 +1509,11 @@ int eb_store_speed_claim(eb_store *s, const eb_speed_claim *c, int *outcome, cha
   speed_point(c, point, sizeof point);
   TRY(begin(s, what, err, errlen));
   int rc = speed_claim_read(s, c, point, outcome, holder, holderlen);
-  if (rc == SQLITE_OK && *outcome == EB_CLAIM_TAKEN) {
-    sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(s->db,
-                            "INSERT OR REPLACE INTO speed_claims(suite_id, point, owner, "
-                            "claimed_at) VALUES(?1, ?2, ?3, " NOW_SQL ")",
-                            -1, &st, NULL);
-    if (rc == SQLITE_OK) {
-      sqlite3_bind_int64(st, 1, c->suite_id);
-      bind_text(st, 2, point);
-      bind_text(st, 3, c->owner);
-      rc = step_done(st);
-    }
-    sqlite3_finalize(st);
-  }
+  if (rc == SQLITE_OK && *outcome == EB_CLAIM_TAKEN)
+    rc = speed_claim_exec(s,
+                          "INSERT OR REPLACE INTO speed_claims(suite_id, point, owner, "
+                          "claimed_at) VALUES(?1, ?2, ?3, " NOW_SQL ")",
+                          c);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
   return commit(s, what, err, errlen);
 }
