@@ -82,6 +82,9 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     snprintf(err, errlen, "out of memory");
     return EB_NOMEM;
   }
+  /* an allocation that fails while the model is declared (eb_param's, or the
+   * arch's own inside create) leaves errno ENOMEM, as malloc sets it: the
+   * model did not fit, a result (`oom`), not a bad configuration */
   errno = 0;
   m->tok = eb_param(m->P, "embed.tok", 2, (int[]){vocab + cls, D}, EB_INIT_NORMAL, 0.02f);
   const int L = m->cfg.max_len;
@@ -96,13 +99,8 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   } else {
     m->pos = eb_param(m->P, "embed.pos", 2, (int[]){L, D}, EB_INIT_NORMAL, 0.02f);
   }
-  int decl_oom = errno == ENOMEM; /* a shared declaration's allocation failed */
   char why[EB_ERR_LEN];
   why[0] = '\0';
-  /* an allocation that failed inside create (the arch's own, or eb_param's)
-   * left errno ENOMEM, as malloc sets it: the model did not fit, a result
-   * (`oom`), not a bad configuration */
-  errno = 0;
   if (arch->create(&m->cfg, args, m->P, &m->impl, why, sizeof why)) {
     const int oom = errno == ENOMEM;
     snprintf(err, errlen, "arch '%s': %s%s", arch->name, why[0] ? why : "create failed",
@@ -110,7 +108,6 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
     eb_model_destroy(m);
     return oom ? EB_NOMEM : EB_INPUT;
   }
-  errno = 0;
   m->lnf_g = eb_param(m->P, "final_ln.g", 1, (int[]){D}, EB_INIT_ONES, 0);
   m->lnf_b = eb_param(m->P, "final_ln.b", 1, (int[]){D}, EB_INIT_ZEROS, 0);
   /* the hidden width of an MLP head (the pair head always has one) */
@@ -133,7 +130,7 @@ static int model_declare(eb_model *m, const eb_arch *arch, const eb_model_config
   if (!m->tok || (!m->pos && !m->pos_table) || !m->lnf_g || !m->lnf_b || !m->head_w ||
       !m->head_b || (pair && (!m->pair_w || !m->pair_b)) ||
       (mlp && (!m->mlp_w || !m->mlp_b))) {
-    if (decl_oom || errno == ENOMEM) {
+    if (errno == ENOMEM) {
       snprintf(err, errlen, "out of memory declaring the model's parameters");
       eb_model_destroy(m);
       return EB_NOMEM;
