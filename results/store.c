@@ -1410,7 +1410,7 @@ static void bind_speed_point(sqlite3_stmt *st, const eb_speed_claim *c) {
   sqlite3_bind_int(st, 7, c->dim);
 }
 
-/* The key of a speed point in speed_claims: what eb_store_speed_done matches */
+/* The key of a speed point in speed_claims: the fields SPEED_POINT_SQL matches */
 static void speed_point(const eb_speed_claim *c, char *buf, size_t len) {
   snprintf(buf, len, "%s|%s|len %d|batch %d|threads %d|dim %d", c->arch, c->mode,
            c->seq_len, c->batch, c->threads, c->dim);
@@ -1580,37 +1580,4 @@ int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen)
   if (rc == SQLITE_OK && r->claim) rc = speed_claim_release(s, r->claim);
   if (rc != SQLITE_OK) return db_fail(s, rc, what, err, errlen);
   return commit(s, what, err, errlen);
-}
-
-int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq_len,
-                        int batch, const char *mode, int threads, int dim, int *done,
-                        char *err, size_t errlen) {
-  *done = 0;
-  sqlite3_stmt *st = NULL;
-  int rc = sqlite3_prepare_v2(
-      s->db, "SELECT 1 FROM speed WHERE status='done' AND " SPEED_POINT_SQL " LIMIT 1",
-      -1, &st, NULL);
-  if (rc == SQLITE_OK) {
-    const eb_speed_claim point = {.suite_id = suite_id,
-                                  .arch = arch,
-                                  .mode = mode,
-                                  .seq_len = seq_len,
-                                  .batch = batch,
-                                  .threads = threads,
-                                  .dim = dim};
-    bind_speed_point(st, &point);
-    rc = step(st);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-      *done = rc == SQLITE_ROW;
-      rc = SQLITE_OK;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_OK) {
-    char what[192];
-    snprintf(what, sizeof what, "reading the speed rows (%s, %s, length %d)",
-             arch ? arch : "?", mode ? mode : "?", seq_len);
-    return db_fail(s, rc, what, err, errlen);
-  }
-  return 0;
 }

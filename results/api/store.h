@@ -231,9 +231,12 @@ typedef struct eb_speed_claim {
                   EB_CLAIM_STALE_S */
 } eb_speed_claim;
 
-/* Claims point c in one write transaction. *outcome: EB_CLAIM_TAKEN (this
- * process measures it now: its claim lives until eb_store_speed writes the
- * row with .claim = c), EB_CLAIM_DONE (a done row exists, not fresh),
+/* Claims point c in one write transaction: what `run` resumes of a suite's
+ * speed section. *outcome: EB_CLAIM_TAKEN (this process measures it now: its
+ * claim lives until eb_store_speed writes the row with .claim = c),
+ * EB_CLAIM_DONE (a done row of exactly this measurement exists: arch, length,
+ * batch, mode, threads and, unless dim is 0, the width in its configuration;
+ * not fresh),
  * EB_CLAIM_BUSY (claimed by a live owner, named in holder; a dead owner's
  * claim is taken over as eb_store_run_claim takes over runs, with the claim's
  * age as heartbeat) or EB_CLAIM_ENDED (measured since c->since). EB_OK, or the
@@ -244,14 +247,5 @@ int eb_store_speed_claim(eb_store *s, const eb_speed_claim *c, int *outcome, cha
 /* Writes speed row r in one transaction; with r->claim set, the claim of that
  * point held by r->claim->owner is released in the same transaction. */
 int eb_store_speed(eb_store *s, const eb_speed_row *r, char *err, size_t errlen);
-
-/* Whether suite suite_id holds a `done` speed row of exactly this
- * measurement (arch, sequence length, batch, mode, threads and, unless dim
- * is 0, the model width recorded in its configuration): what `run` resumes.
- * EB_OK with *done set (1 or 0); EB_DB with err (the database path and
- * SQLite's message) on a failed read, never a silent "not done". */
-int eb_store_speed_done(eb_store *s, int64_t suite_id, const char *arch, int seq_len,
-                        int batch, const char *mode, int threads, int dim, int *done,
-                        char *err, size_t errlen);
 
 #endif
